@@ -1,0 +1,1 @@
+"""The `arb` command: the single entry point for every role."""

@@ -1,0 +1,1 @@
+"""Shared foundation: units, configuration, topics, Avro codec, Kafka client factory."""

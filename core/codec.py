@@ -1,0 +1,88 @@
+"""Avro single-object encoding: C3 01 + 8-byte CRC-64-AVRO fingerprint (LE) + body.
+
+Writers use the newest version of a schema; readers resolve the writer schema by
+fingerprint from schemas/ and project the record onto the newest version of the
+same type. Anything that cannot be decoded raises DecodeError, which consumers
+route to the dead-letter topic with the original bytes: a bad record never crashes
+a consumer.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+import schemas
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = 10
+
+
+class CodecError(Exception):
+    """Base of codec failures."""
+
+
+class EncodeError(CodecError):
+    """A record does not match its schema (a bug in the writer, never data to drop silently)."""
+
+
+class DecodeError(CodecError):
+    """Bytes that cannot be decoded. `kind` is machine-readable:
+    empty, bad_magic, truncated, unknown_fingerprint, wrong_type, corrupt."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+def encode(type_name: str, record: dict[str, Any]) -> bytes:
+    sv = schemas.latest(type_name)
+    buf = io.BytesIO()
+    buf.write(MAGIC)
+    buf.write(sv.fingerprint)
+    try:
+        schemaless_writer(buf, sv.runtime, record)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise EncodeError(f"{type_name}: {exc}") from exc
+    return buf.getvalue()
+
+
+def writer_schema(data: bytes) -> schemas.SchemaVersion:
+    """The schema version that wrote `data` (from its fingerprint)."""
+    if not data:
+        raise DecodeError("empty", "no bytes")
+    if len(data) < HEADER_LEN:
+        raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 10-byte header")
+    if data[:2] != MAGIC:
+        raise DecodeError("bad_magic", f"starts with {data[:2].hex()}, not c301")
+    sv = schemas.by_fingerprint().get(bytes(data[2:HEADER_LEN]))
+    if sv is None:
+        raise DecodeError("unknown_fingerprint", f"fingerprint {bytes(data[2:HEADER_LEN]).hex()} is not in schemas/ (deploy readers before writers)")
+    return sv
+
+
+def decode_with_type(data: bytes, expected: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Decode to (type name, record projected onto the newest version of that type)."""
+    writer = writer_schema(data)
+    if expected is not None and writer.type_name != expected:
+        raise DecodeError("wrong_type", f"expected {expected}, got {writer.type_name}")
+    reader = schemas.latest(writer.type_name)
+    buf = io.BytesIO(data)
+    buf.seek(HEADER_LEN)
+    try:
+        record = schemaless_reader(buf, writer.runtime, reader.runtime if reader is not writer else None)
+    except EOFError:
+        raise DecodeError("truncated", f"{writer.type_name} body ends early") from None
+    except Exception as exc:  # fastavro raises assorted errors on garbage
+        raise DecodeError("corrupt", f"{writer.type_name}: {type(exc).__name__}: {exc}") from None
+    if buf.tell() != len(data):
+        raise DecodeError("corrupt", f"{writer.type_name}: {len(data) - buf.tell()} trailing bytes")
+    if not isinstance(record, dict):
+        raise DecodeError("corrupt", f"{writer.type_name}: not a record")
+    return writer.type_name, record
+
+
+def decode(data: bytes, expected: str | None = None) -> dict[str, Any]:
+    return decode_with_type(data, expected)[1]

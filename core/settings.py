@@ -1,0 +1,32 @@
+"""Settings shared by every role: Kafka connection, topic naming, logging, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import Secret, setting
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = setting("ARB_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers (host:port[,host:port]).")
+    topic_prefix: str = setting("ARB_TOPIC_PREFIX", "arb.", "Prefix of every topic name, so several pipelines can share a broker.")
+    paper_prefix: str = setting("ARB_PAPER_PREFIX", "paper.", "Prefix put before the topic prefix for paper-trading records (orders, fills, outcomes).")
+    partitions: int = setting("ARB_PARTITIONS", 12, "Partitions of the game-keyed topics (ticks, signals, orders, outcomes, fills, positions).")
+    replication: int = setting("ARB_REPLICATION", 1, "Replication factor for topics created by `arb topics create`.")
+    fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. Keep 1-5 ms: the embedded broker never wakes a waiting fetch.")
+    linger_ms: int = setting("ARB_LINGER_MS", 0, "linger.ms of producers (0 = send at once).")
+    session_timeout_ms: int = setting("ARB_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout; the first join on the embedded broker takes half of it.")
+    security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters.", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+    sasl_mechanism: str = setting("ARB_KAFKA_SASL_MECHANISM", "", "sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) when SASL is used.")
+    sasl_username: str = setting("ARB_KAFKA_SASL_USERNAME", "", "SASL user name.")
+    sasl_password: Secret = setting("ARB_KAFKA_SASL_PASSWORD", Secret(""), "SASL password (or ARB_KAFKA_SASL_PASSWORD_FILE with its path).")
+    ssl_ca_location: str = setting("ARB_KAFKA_SSL_CA_LOCATION", "", "CA bundle for SSL.")
+    extra: str = setting("ARB_KAFKA_EXTRA", "", "Extra librdkafka properties, `key=value;key=value`, applied to every client.")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    log_format: str = setting("ARB_LOG_FORMAT", "json", "Log format: one JSON object per line, or `human`.", choices=("json", "human"))
+    log_level: str = setting("ARB_LOG_LEVEL", "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    metrics_port: int = setting("ARB_METRICS_PORT", 0, "Port of the Prometheus /metrics endpoint of a long-running role (0 = off).")

@@ -1,0 +1,80 @@
+"""Versioned Avro schemas.
+
+Layout: schemas/avro/<type>/v<N>.avsc. Every released version stays, so readers can
+decode any record ever written and tests can prove each version backward compatible
+with every earlier one. The highest version of a type is the one writers use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+
+SCHEMA_DIR = Path(__file__).parent / "avro"
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    type_name: str  # Avro record name, e.g. "Tick"
+    folder: str  # e.g. "tick"
+    version: int
+    path: Path
+    schema: dict[str, Any]  # as written in the .avsc
+    canonical: str  # Parsing Canonical Form
+    fingerprint: bytes  # CRC-64-AVRO, 8 bytes little-endian (as in single-object encoding)
+    runtime: Any  # fastavro-parsed schema with logical types removed (timestamps stay ints)
+
+
+def _strip_logical(node: Any) -> Any:
+    """Drop logicalType so fastavro keeps timestamps as int microseconds (PCF ignores it anyway)."""
+    if isinstance(node, dict):
+        return {k: _strip_logical(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [_strip_logical(v) for v in node]
+    return node
+
+
+def _load(path: Path) -> SchemaVersion:
+    schema = json.loads(path.read_text())
+    canonical = to_parsing_canonical_form(schema)
+    return SchemaVersion(
+        type_name=schema["name"],
+        folder=path.parent.name,
+        version=int(path.stem.lstrip("v")),
+        path=path,
+        schema=schema,
+        canonical=canonical,
+        fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+        runtime=parse_schema(_strip_logical(schema), _write_hint=False),
+    )
+
+
+@cache
+def all_versions() -> tuple[SchemaVersion, ...]:
+    versions = [_load(p) for p in sorted(SCHEMA_DIR.glob("*/v*.avsc"))]
+    return tuple(sorted(versions, key=lambda v: (v.type_name, v.version)))
+
+
+@cache
+def latest_versions() -> dict[str, SchemaVersion]:
+    out: dict[str, SchemaVersion] = {}
+    for v in all_versions():
+        out[v.type_name] = v  # sorted by version, so the last wins
+    return out
+
+
+def latest(type_name: str) -> SchemaVersion:
+    try:
+        return latest_versions()[type_name]
+    except KeyError:
+        raise KeyError(f"unknown schema {type_name!r}; known: {', '.join(sorted(latest_versions()))}") from None
+
+
+@cache
+def by_fingerprint() -> dict[bytes, SchemaVersion]:
+    return {v.fingerprint: v for v in all_versions()}
