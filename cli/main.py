@@ -10,33 +10,14 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import cli.commands
+from cli.common import CommandError, add_kafka_args, kafka_settings
 from core.config import ConfigError
 
+__all__ = ["CommandError", "add_kafka_args", "build_parser", "kafka_settings", "main"]
+
 Handler = Callable[[argparse.Namespace], int | None]
-
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr with exit code `code` (no traceback)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def add_kafka_args(p: argparse.ArgumentParser) -> None:
-    """Flags every Kafka-using command shares; they override ARB_BOOTSTRAP / ARB_TOPIC_PREFIX."""
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP or 127.0.0.1:9092)")
-    p.add_argument("--prefix", help="topic name prefix (default: $ARB_TOPIC_PREFIX or 'arb.')")
-
-
-def kafka_settings(args: argparse.Namespace) -> Any:
-    from core.config import load
-    from core.settings import KafkaSettings
-
-    return load(KafkaSettings, overrides={"bootstrap": getattr(args, "bootstrap", None), "topic_prefix": getattr(args, "prefix", None)})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,57 @@
+"""`arb topics create` is idempotent and reports a topic that differs from the registry."""
+
+from dataclasses import replace
+
+import pytest
+from confluent_kafka.admin import ConfigResource, NewTopic
+
+from cli.main import main
+from core.kafka import make_admin
+from core.settings import KafkaSettings
+from core.topics import TOPICS, partitions, topic_name
+
+pytestmark = pytest.mark.integration
+
+
+def _args(s: KafkaSettings) -> list[str]:
+    return ["--bootstrap", s.bootstrap, "--prefix", s.topic_prefix]
+
+
+def test_create_twice(kafka: KafkaSettings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topics", "create", *_args(kafka)]) == 0
+    first = capsys.readouterr().out
+    assert first.count("created") == len(TOPICS) + 3  # + paper orders/outcomes/fills
+    assert main(["topics", "create", *_args(kafka)]) == 0
+    second = capsys.readouterr().out
+    assert "created" not in second and second.count("exists") == len(TOPICS) + 3
+
+    admin = make_admin(kafka)
+    md = admin.list_topics(timeout=10).topics
+    for logical, spec in TOPICS.items():
+        name = topic_name(logical, kafka)
+        assert len(md[name].partitions) == partitions(logical, kafka)
+        res = ConfigResource(ConfigResource.Type.TOPIC, name)
+        cfg = admin.describe_configs([res])[res].result()
+        assert cfg["cleanup.policy"].value == spec.cleanup
+
+
+def test_mismatch_is_an_error(kafka: KafkaSettings, capsys: pytest.CaptureFixture[str]) -> None:
+    admin = make_admin(kafka)
+    wrong = topic_name("ticks", kafka)
+    admin.create_topics([NewTopic(wrong, num_partitions=3, replication_factor=1, config={"cleanup.policy": "compact"})])[wrong].result()
+    rc = main(["topics", "create", *_args(kafka)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    line = next(ln for ln in captured.out.splitlines() if ln.endswith(wrong) or wrong + " " in ln)
+    assert line.startswith("mismatch") and "3 partitions" in line and "cleanup.policy=compact" in line
+    assert "differ from the registry" in captured.err
+
+
+def test_custom_partition_count_is_respected(kafka: KafkaSettings) -> None:
+    from core.topic_admin import ensure_topics
+
+    s = replace(kafka, partitions=4)
+    assert all(r.ok for r in ensure_topics(make_admin(s), s, include_paper=False))
+    md = make_admin(s).list_topics(timeout=10).topics
+    assert len(md[topic_name("signals", s)].partitions) == 4
+    assert len(md[topic_name("markets", s)].partitions) == 1

@@ -1,0 +1,42 @@
+"""`arb --help` lists every subcommand, and each has its own working --help."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from cli.main import build_parser
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out.append((*prefix, name))
+                out += _subcommands(sub, (*prefix, name))
+    return out
+
+
+COMMANDS = _subcommands(build_parser())
+
+
+def test_expected_commands_exist() -> None:
+    names = {c[0] for c in COMMANDS}
+    assert {"broker", "topics", "tail", "bench", "config"} <= names
+    assert ("bench", "codec") in COMMANDS
+
+
+def test_top_level_help_lists_every_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True, check=True).stdout
+    for cmd in {c[0] for c in COMMANDS}:
+        assert f"    {cmd}" in out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
+def test_each_subcommand_help(cmd: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ei:
+        build_parser().parse_args([*cmd, "--help"])
+    assert ei.value.code == 0
+    assert "usage: arb " + " ".join(cmd) in capsys.readouterr().out
