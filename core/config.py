@@ -28,6 +28,7 @@ SECTION_MODULES = (
     "venues.sim.settings",
     "producers.settings",
     "processors.settings",
+    "processors.faust_settings",
     "executor.settings",
     "positions.settings",
 )
@@ -44,6 +45,10 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if value:
+            from core.logs import register_secret
+
+            register_secret(value)
 
     def reveal(self) -> str:
         return self._value

@@ -1,0 +1,64 @@
+"""Read partition p of `orders` and `outcomes` to the end, for recovery after an assignment.
+
+"The end": the high watermark reached AND a short quiet spell. On real Kafka the watermark alone is
+exact; the embedded broker under-reports it (broker.md), so we also wait until no record has arrived
+for `quiet_s`. Nobody else writes partition p (we just fenced its previous owner), so nothing new
+arrives during the read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+from core import codec
+from core.kafka import make_consumer
+from core.settings import KafkaSettings
+
+
+def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.3,
+                   timeout_s: float = 30.0) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """Every decodable record of `partition` of each topic, as (type name, record); plus a count of
+    undecodable ones (reported by the caller, never fatal)."""
+    consumer = make_consumer(settings, None)
+    out: list[tuple[str, dict[str, Any]]] = []
+    bad = 0
+    try:
+        tps = [TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics]
+        consumer.assign(tps)
+        highs = {}
+        for t in topics:
+            try:
+                highs[t] = consumer.get_watermark_offsets(TopicPartition(t, partition), timeout=5)[1]
+            except Exception:
+                highs[t] = 0
+        last = time.monotonic()
+        deadline = last + timeout_s
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.02)
+            now = time.monotonic()
+            if msg is None or msg.error():
+                if now - last >= quiet_s and _reached(consumer, topics, partition, highs):
+                    break
+                continue
+            last = now
+            value = msg.value()
+            if value is None:
+                continue
+            try:
+                out.append(codec.decode_with_type(value))
+            except codec.DecodeError:
+                bad += 1
+        else:
+            raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
+    finally:
+        consumer.close()
+    return out, bad
+
+
+def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:
+    # position() counts transaction control markers too, unlike the offsets of the records we saw.
+    positions = consumer.position([TopicPartition(t, partition) for t in topics])
+    return all(tp.offset >= highs[tp.topic] or (tp.offset < 0 and highs[tp.topic] == 0) for tp in positions)

@@ -1,0 +1,22 @@
+"""Settings of the Faust worker (consumer group, latency knobs). Detection settings: processors/settings.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import setting
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    app_id: str = setting("ARB_PROCESSOR_ID", "processor", "Faust app id, after the topic prefix: the consumer group and the prefix of table changelog topics.")
+    fetch_wait_ms: int = setting("ARB_FAUST_FETCH_WAIT_MS", 2, "fetch_max_wait_ms of the worker's consumer (Faust hard-codes 1500; the embedded broker never wakes a waiting fetch, so this bounds latency).")
+    session_timeout_s: float = setting("ARB_FAUST_SESSION_TIMEOUT_S", 8.0, "Consumer-group session timeout (s); the first join on the embedded broker waits half of it.")
+    request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout.")
+    heartbeat_s: float = setting("ARB_FAUST_HEARTBEAT_S", 1.0, "Consumer heartbeat interval (s).")
+    max_poll_interval_s: float = setting("ARB_FAUST_MAX_POLL_INTERVAL_S", 30.0, "Max time between polls before the member is considered dead (s).")
+    linger_ms: int = setting("ARB_FAUST_LINGER_MS", 0, "Producer linger for signals and changelogs (ms).")
+    commit_interval_s: float = setting("ARB_FAUST_COMMIT_INTERVAL_S", 1.0, "How often consumed offsets are committed (s); ticks after the last commit are reprocessed after a crash (same signal_ids).")
+    store: str = setting("ARB_FAUST_STORE", "memory://", "Table store URL (memory:// recovers from the changelog on start; rocksdb:// needs python-rocksdb).")
+    datadir: str = setting("ARB_FAUST_DATADIR", ".arb-faust", "Faust data directory (relative to the working directory).")
+    web_port: int = setting("ARB_FAUST_WEB_PORT", 0, "Port of Faust's own web server (0 = disabled).")

@@ -1,0 +1,46 @@
+"""How a venue call failed, in the terms the executor must act on (design.md "Exactly-once execution").
+
+- RateLimited: the request was NOT accepted; retrying the same order before the deadline is safe.
+  Never counted by the circuit breaker.
+- ServerError (5xx) and Unknown (timeout, connection error): counted by the breaker. After Unknown the
+  order may or may not exist at the venue: look it up before any retry.
+- Rejected: the venue refused the request (4xx); the order does not exist.
+- Duplicate: the venue already has an order with this id (Kalshi 409 while open; Polymarket
+  INVALID_ORDER_DUPLICATED): resolve by lookup.
+"""
+
+from __future__ import annotations
+
+
+class VenueError(Exception):
+    def __init__(self, venue: str, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(f"{venue}: {message}")
+        self.venue = venue
+        self.status = status
+        self.code = code
+
+
+class RateLimited(VenueError):
+    def __init__(self, venue: str, message: str = "rate limited", *, retry_after_s: float | None = None, status: int | None = 429) -> None:
+        super().__init__(venue, message, status=status)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(VenueError):
+    """5xx: counts toward the breaker. The order may or may not have been accepted."""
+
+
+class Unknown(VenueError):
+    """Timeout or connection error: the outcome is unknown; look the order up before any retry."""
+
+
+class Rejected(VenueError):
+    """4xx other than 409/429: the request was refused and nothing was created."""
+
+
+class Duplicate(VenueError):
+    """An order with this client id / hash already exists: resolve by lookup, never by resending."""
+
+
+class AuthError(VenueError):
+    """401/403: credentials are wrong or the clock is off."""

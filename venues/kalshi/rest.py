@@ -1,0 +1,174 @@
+"""Async Kalshi REST client (Trade API v2): V2 orders, order lookup, discovery endpoints, portfolio.
+
+Every request is RSA-PSS signed (venues/kalshi/auth.py). Failures map to venues.errors so the executor
+can tell "not accepted" (429) from "unknown" (timeout) from "refused". Client-side token buckets keep us
+under the venue's limits (each call costs 10 tokens, read and write buckets separate: K7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_size
+from venues import errors
+from venues.kalshi import auth
+
+VENUE = "KALSHI"
+CALL_COST = 10  # tokens per REST call (K7)
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    """A V2 create-order answer, in integer units on the side of the instrument we asked for."""
+
+    order_id: str
+    client_order_id: str
+    filled: int  # 1e-2 contracts
+    remaining: int  # 1e-2 contracts
+    fill_cost: int  # 1e-6 USD, on the instrument's own price scale (NO cost for a NO buy)
+    fee: int  # 1e-6 USD
+    ts_ms: int
+
+
+def v2_order_side(side: str, action: str, price: int) -> tuple[str, int]:
+    """Our (YES|NO, BUY|SELL, instrument price) -> Kalshi V2 (book side, YES price).
+
+    V2 books are YES books: `bid` buys YES, `ask` sells YES. Buying NO at q is selling YES at 1 - q;
+    selling NO at q is buying YES at 1 - q.
+    """
+    if side == "YES":
+        return ("bid" if action == "BUY" else "ask"), price
+    return ("ask" if action == "BUY" else "bid"), PRICE_SCALE - price
+
+
+def _money(text: str | None) -> int:
+    """A dollar amount with up to 6 dp (averages can be finer than the 1e-4 price grid) -> 1e-6 USD."""
+    if not text:
+        return 0
+    return parse_fixed(str(text), 6, signed=True)
+
+
+def parse_order_ack(body: dict[str, Any], side: str) -> OrderAck:
+    filled = parse_size(str(body.get("fill_count", "0")))
+    avg_yes = _money(body.get("average_fill_price"))  # YES-scale average, per contract
+    avg = avg_yes if side == "YES" or not avg_yes else 1_000_000 - avg_yes
+    return OrderAck(
+        order_id=str(body["order_id"]),
+        client_order_id=str(body.get("client_order_id", "")),
+        filled=filled,
+        remaining=parse_size(str(body.get("remaining_count", "0"))),
+        fill_cost=avg * filled // 100,
+        fee=_money(body.get("average_fee_paid")) * filled // 100,
+        ts_ms=int(body.get("ts_ms", 0)),
+    )
+
+
+class KalshiRest:
+    def __init__(self, base_url: str, key_id: str, private_key: Any, *, timeout_s: float = 5.0,
+                 read_bucket: Any = None, write_bucket: Any = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._base_path = urlparse(self.base_url).path
+        self.key_id = key_id
+        self._key = private_key
+        self.read_bucket = read_bucket
+        self.write_bucket = write_bucket
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout_s, transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                       json_body: Any = None, write: bool = False, deadline_s: float | None = None) -> Any:
+        bucket = self.write_bucket if write else self.read_bucket
+        if bucket is not None and not await bucket.take(CALL_COST, deadline_s):
+            raise errors.RateLimited(VENUE, "client-side rate limit: no budget before the deadline", status=None)
+        headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path)
+        try:
+            resp = await self._client.request(method, path, params=params, json=json_body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise errors.Unknown(VENUE, f"{method} {path}: timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise errors.Unknown(VENUE, f"{method} {path}: connection error ({type(exc).__name__})") from None
+        if resp.status_code < 300:
+            return resp.json() if resp.content else {}
+        self._raise(method, path, resp)
+
+    @staticmethod
+    def _raise(method: str, path: str, resp: httpx.Response) -> None:
+        status = resp.status_code
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        code = str(body.get("code", "")) if isinstance(body, dict) else ""
+        message = (body.get("message") or body.get("error") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
+        what = f"{method} {path}: HTTP {status} {message}"
+        if status == 429:  # no Retry-After at Kalshi (K7); the body shape varies: don't depend on it
+            raise errors.RateLimited(VENUE, what)
+        if status == 409:
+            raise errors.Duplicate(VENUE, what, status=status, code=code)
+        if status in (401, 403):
+            raise errors.AuthError(VENUE, what, status=status, code=code)
+        if status >= 500:
+            raise errors.ServerError(VENUE, what, status=status, code=code)
+        raise errors.Rejected(VENUE, what, status=status, code=code)
+
+    # --- orders -------------------------------------------------------------------------------------
+
+    async def create_order(self, *, ticker: str, side: str, action: str, price: int, count: int, client_order_id: str,
+                           time_in_force: str = "immediate_or_cancel", deadline_s: float | None = None) -> OrderAck:
+        book_side, yes_price = v2_order_side(side, action, price)
+        body = {
+            "ticker": ticker, "client_order_id": client_order_id, "side": book_side, "count": format_size(count),
+            "price": format_price(yes_price), "time_in_force": time_in_force, "self_trade_prevention_type": "taker_at_cross",
+            "post_only": False, "reduce_only": False, "cancel_order_on_pause": False,
+        }
+        data = await self._request("POST", "/portfolio/events/orders", json_body=body, write=True, deadline_s=deadline_s)
+        return parse_order_ack(data, side)
+
+    async def cancel_order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("DELETE", f"/portfolio/events/orders/{order_id}", write=True)
+        return result
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        data = await self._request("GET", f"/portfolio/orders/{order_id}")
+        return dict(data.get("order", data))
+
+    async def find_order(self, ticker: str, client_order_id: str, min_ts_s: int) -> dict[str, Any] | None:
+        """Kalshi has no lookup by client_order_id: list the ticker's orders since min_ts and match it."""
+        async for order in self.paged("/portfolio/orders", "orders", {"ticker": ticker, "min_ts": min_ts_s, "limit": 200}):
+            if order.get("client_order_id") == client_order_id:
+                return order
+        return None
+
+    # --- discovery and portfolio -------------------------------------------------------------------
+
+    async def paged(self, path: str, items_key: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Cursor paging: repeat until the cursor comes back empty or null."""
+        cursor: str | None = None
+        while True:
+            q = dict(params)
+            if cursor:
+                q["cursor"] = cursor
+            data = await self._request("GET", path, params=q)
+            for item in data.get(items_key) or []:
+                yield item
+            cursor = data.get("cursor") or None
+            if not cursor:
+                return
+
+    async def get_balance(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", "/portfolio/balance")
+        return result
+
+    async def positions(self) -> AsyncIterator[dict[str, Any]]:
+        async for p in self.paged("/portfolio/positions", "market_positions", {"limit": 200}):
+            yield p
