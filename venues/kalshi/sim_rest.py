@@ -1,0 +1,516 @@
+"""Kalshi REST (`/trade-api/v2`) served by the simulator: discovery, order book, V2 orders, portfolio.
+
+Answers follow venue-protocols.md K4/K5: V2 create answers 201 with the lightweight body, a duplicate
+client_order_id gets 409 while the first order is open (or always, configurable), IOC with
+expiration_time gets 400, legacy `POST /portfolio/orders` is refused. Errors are `{code, message, details}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from core.units import ONE_DOLLAR, UnitError, format_fixed, format_price, format_size, parse_price, parse_size
+from venues.kalshi import constants as C
+from venues.sim.engine import BookSide, TimeInForce
+from venues.sim.orderlog import OrderRecord
+from venues.sim.world import KALSHI, KalshiMarket, SimWorld
+
+ACCOUNT_KEY: web.RequestKey[str] = web.RequestKey("kalshi_account")  # the authenticated key id
+# (request, is_write, tokens) -> allowed; installed by the rate limiter for batch endpoints billed per item
+CHARGE_KEY: web.AppKey[Callable[[web.Request, bool, int], bool]] = web.AppKey("kalshi_charge")
+_COID_RE = re.compile(C.CLIENT_ORDER_ID_PATTERN)
+_TIF = {"fill_or_kill": TimeInForce.FOK, "good_till_canceled": TimeInForce.GTC, "immediate_or_cancel": TimeInForce.IOC}
+_TIF_NAME = {v: k for k, v in _TIF.items()}
+MAX_BATCH = 20
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def response(self) -> web.Response:
+        return web.json_response({"code": self.code, "message": self.message, "details": self.details}, status=self.status)
+
+
+# --- formatting ------------------------------------------------------------------------------------
+
+
+def dollars(money: int) -> str:
+    """1e-6 USD -> a dollar string with 4 dp when exact (FixedPointDollars), else 6 dp."""
+    return format_fixed(money // 100, 4) if money % 100 == 0 else format_fixed(money, 6)
+
+
+def iso(ts_us: int) -> str:
+    return dt.datetime.fromtimestamp(ts_us / 1_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def market_id(ticker: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-kalshi:{ticker}"))
+
+
+def levels_yes_no(world: SimWorld, ticker: str, *, use_yes_price: bool, depth: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """The YES book as Kalshi shows it: YES bids and NO bids, `[price, count]` ascending (best last).
+
+    A YES ask at p is a NO bid at 1 - p (NO-leg pricing) or at p with use_yes_price.
+    """
+    book = world.kalshi_books[ticker]
+    bids = book.bids()
+    asks = book.asks()
+    if depth > 0:
+        bids, asks = bids[:depth], asks[:depth]
+    yes = [[format_price(p), format_size(s)] for p, s in reversed(bids)]
+    if use_yes_price:
+        no = [[format_price(p), format_size(s)] for p, s in asks]
+    else:
+        no = [[format_price(ONE_DOLLAR - p), format_size(s)] for p, s in reversed(asks)]
+    return yes, no
+
+
+def market_json(world: SimWorld, m: KalshiMarket) -> dict[str, Any]:
+    game = world.games.get(m.game_id)
+    book = world.kalshi_books.get(m.ticker)
+    bb = book.best_bid() if book else None
+    ba = book.best_ask() if book else None
+    last = world.last_trade.get(m.ticker)
+    start = game.start_ts_us if game else world.now_us()
+    out: dict[str, Any] = {
+        "ticker": m.ticker, "event_ticker": m.event_ticker, "market_type": "binary", "title": m.title, "subtitle": "",
+        "yes_sub_title": m.yes_sub_title, "no_sub_title": m.yes_sub_title, "status": m.status,
+        "open_time": iso(start - 7 * 86_400_000_000), "close_time": iso(start + 14 * 86_400_000_000),
+        "expected_expiration_time": iso(start + 4 * 3_600_000_000), "latest_expiration_time": iso(start + 14 * 86_400_000_000),
+        "yes_bid_dollars": format_price(bb[0]) if bb else "0.0000", "yes_bid_size_fp": format_size(bb[1]) if bb else "0.00",
+        "yes_ask_dollars": format_price(ba[0]) if ba else "1.0000", "yes_ask_size_fp": format_size(ba[1]) if ba else "0.00",
+        "no_bid_dollars": format_price(ONE_DOLLAR - ba[0]) if ba else "0.0000",
+        "no_ask_dollars": format_price(ONE_DOLLAR - bb[0]) if bb else "1.0000",
+        "last_price_dollars": format_price(last[0]) if last else "0.0000",
+        "volume_fp": format_size(world.volume.get(m.ticker, 0)), "open_interest_fp": format_size(world.volume.get(m.ticker, 0)),
+        "notional_value_dollars": "1.0000", "price_level_structure": "linear_cent",
+        "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": format_price(m.tick)}],
+        "fractional_trading_enabled": False, "can_close_early": True,
+        "rules_primary": f"If {m.yes_sub_title} wins the {m.title.removesuffix(' Winner?')} game originally scheduled for "
+                         f"{game.date if game else ''}, then the market resolves to Yes." if not m.mve else "Combo of game outcomes.",
+    }
+    if m.mve:
+        out["mve_collection_ticker"] = m.series_ticker
+        out["market_type"] = "binary"
+    return out
+
+
+def order_json(rec: OrderRecord, world: SimWorld) -> dict[str, Any]:
+    m = world.kalshi_markets.get(rec.book_id)
+    taker_fee = sum(f.fee for f in rec.fills if f.is_taker)
+    taker_cost = sum(f.price * f.size for f in rec.fills if f.is_taker)
+    maker_cost = sum(f.price * f.size for f in rec.fills if not f.is_taker)
+    return {
+        "order_id": rec.order_id, "client_order_id": rec.client_order_id, "user_id": rec.account, "ticker": rec.book_id,
+        "event_ticker": m.event_ticker if m else "", "status": rec.status, "type": "limit",
+        "book_side": "bid" if rec.side == BookSide.BUY else "ask", "outcome_side": "yes",
+        "side": "yes", "action": "buy" if rec.side == BookSide.BUY else "sell",
+        "yes_price_dollars": format_price(rec.price), "no_price_dollars": format_price(ONE_DOLLAR - rec.price),
+        "initial_count_fp": format_size(rec.size), "fill_count_fp": format_size(rec.filled),
+        "remaining_count_fp": format_size(rec.remaining),
+        "taker_fees_dollars": dollars(taker_fee), "maker_fees_dollars": dollars(rec.fees - taker_fee),
+        "taker_fill_cost_dollars": dollars(taker_cost), "maker_fill_cost_dollars": dollars(maker_cost),
+        "time_in_force": _TIF_NAME.get(TimeInForce(rec.tif), rec.tif) if rec.tif else "",
+        "created_time": iso(rec.received_us), "last_update_time": iso(rec.last_update_us),
+        "expiration_time": None, "exchange_index": 0, "subaccount": 0,
+    }
+
+
+def _page(items: list[Any], request: web.Request, default_limit: int, max_limit: int) -> tuple[list[Any], str]:
+    """Offset cursors: opaque to clients; an empty cursor means the last page."""
+    try:
+        limit = int(request.query.get("limit", default_limit))
+        start = int(request.query.get("cursor") or 0)
+    except ValueError:
+        raise ApiError(400, "invalid_parameters", "limit and cursor must be integers") from None
+    if not 1 <= limit <= max_limit:
+        raise ApiError(400, "invalid_parameters", f"limit must be between 1 and {max_limit}")
+    page = items[start:start + limit]
+    return page, (str(start + limit) if start + limit < len(items) else "")
+
+
+# --- handlers --------------------------------------------------------------------------------------
+
+
+class KalshiRest:
+    def __init__(self, world: SimWorld) -> None:
+        self.world = world
+
+    def routes(self) -> list[web.RouteDef]:
+        p = C.REST_PREFIX
+        return [
+            web.get(f"{p}/exchange/status", self.exchange_status),
+            web.get(f"{p}/series", self.series_list), web.get(f"{p}/series/{{ticker}}", self.series_one),
+            web.get(f"{p}/events", self.events_list), web.get(f"{p}/events/{{ticker}}", self.event_one),
+            web.get(f"{p}/markets", self.markets_list), web.get(f"{p}/markets/{{ticker}}", self.market_one),
+            web.get(f"{p}/markets/{{ticker}}/orderbook", self.orderbook),
+            web.post(f"{p}/portfolio/events/orders/batched", self.batch_create),
+            web.delete(f"{p}/portfolio/events/orders/batched", self.batch_cancel),
+            web.post(f"{p}/portfolio/events/orders", self.create),
+            web.delete(f"{p}/portfolio/events/orders/{{order_id}}", self.cancel),
+            web.post(f"{p}/portfolio/orders", self.legacy_create),
+            web.get(f"{p}/portfolio/orders", self.orders_list), web.get(f"{p}/portfolio/orders/{{order_id}}", self.order_one),
+            web.get(f"{p}/portfolio/positions", self.positions), web.get(f"{p}/portfolio/balance", self.balance),
+            web.get(f"{p}/portfolio/fills", self.fills),
+        ]
+
+    # discovery ---------------------------------------------------------------------------------
+
+    async def exchange_status(self, request: web.Request) -> web.Response:
+        return web.json_response({"exchange_active": True, "trading_active": True})
+
+    def _series(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for g in self.world.games.values():
+            out.setdefault(g.kalshi_series, {
+                "ticker": g.kalshi_series, "frequency": "custom", "title": f"{g.league.upper()} Game", "category": "Sports",
+                "tags": [g.league.upper(), "Sports"], "fee_type": "quadratic", "fee_multiplier": 1,
+                "settlement_sources": [{"name": "Sim", "url": "http://127.0.0.1/"}], "contract_url": "",
+            })
+        return out
+
+    async def series_list(self, request: web.Request) -> web.Response:
+        series = list(self._series().values())
+        if cat := request.query.get("category"):
+            series = [s for s in series if s["category"].lower() == cat.lower()]
+        if tags := request.query.get("tags"):
+            want = {t.strip().lower() for t in tags.split(",")}
+            series = [s for s in series if want & {t.lower() for t in s["tags"]}]
+        return web.json_response({"series": series})
+
+    async def series_one(self, request: web.Request) -> web.Response:
+        s = self._series().get(request.match_info["ticker"])
+        if s is None:
+            raise ApiError(404, "not_found", "series not found")
+        return web.json_response({"series": s})
+
+    def _events(self) -> list[dict[str, Any]]:
+        evs: dict[str, dict[str, Any]] = {}
+        for m in self.world.kalshi_markets.values():
+            ev = evs.setdefault(m.event_ticker, {"event_ticker": m.event_ticker, "series_ticker": m.series_ticker, "title": m.title,
+                                                 "sub_title": "", "category": "Sports", "mutually_exclusive": not m.mve,
+                                                 "markets": []})
+            ev["markets"].append(m)
+        return list(evs.values())
+
+    async def events_list(self, request: web.Request) -> web.Response:
+        events = self._events()
+        if st := request.query.get("series_ticker"):
+            events = [e for e in events if e["series_ticker"] == st]
+        if (status := request.query.get("status")) and status != "open":
+            events = []  # every simulated event is open
+        page, cursor = _page(events, request, 100, 200)
+        nested = request.query.get("with_nested_markets", "false").lower() == "true"
+        out = []
+        for e in page:
+            e = dict(e)
+            ms = e.pop("markets")
+            if nested:
+                e["markets"] = [market_json(self.world, m) for m in ms]
+            out.append(e)
+        return web.json_response({"events": out, "cursor": cursor})
+
+    async def event_one(self, request: web.Request) -> web.Response:
+        ev = next((e for e in self._events() if e["event_ticker"] == request.match_info["ticker"]), None)
+        if ev is None:
+            raise ApiError(404, "not_found", "event not found")
+        ev = dict(ev)
+        markets = [market_json(self.world, m) for m in ev.pop("markets")]
+        return web.json_response({"event": ev, "markets": markets})
+
+    async def markets_list(self, request: web.Request) -> web.Response:
+        q = request.query
+        markets = list(self.world.kalshi_markets.values())
+        if v := q.get("series_ticker"):
+            markets = [m for m in markets if m.series_ticker == v]
+        if v := q.get("event_ticker"):
+            want = set(v.split(","))
+            markets = [m for m in markets if m.event_ticker in want]
+        if v := q.get("tickers"):
+            want = set(v.split(","))
+            markets = [m for m in markets if m.ticker in want]
+        if (v := q.get("status")) and v != "open":
+            if v not in ("unopened", "paused", "closed", "settled"):
+                raise ApiError(400, "invalid_parameters", f"unknown status filter {v!r}")
+            markets = []
+        mve = q.get("mve_filter")
+        if mve == "exclude":
+            markets = [m for m in markets if not m.mve]
+        elif mve == "only":
+            markets = [m for m in markets if m.mve]
+        elif mve:
+            raise ApiError(400, "invalid_parameters", "mve_filter must be 'only' or 'exclude'")
+        page, cursor = _page(markets, request, 100, 1000)
+        return web.json_response({"markets": [market_json(self.world, m) for m in page], "cursor": cursor})
+
+    def _market(self, ticker: str) -> KalshiMarket:
+        m = self.world.kalshi_markets.get(ticker)
+        if m is None:
+            raise ApiError(404, "market_not_found", f"market {ticker} not found")
+        return m
+
+    async def market_one(self, request: web.Request) -> web.Response:
+        return web.json_response({"market": market_json(self.world, self._market(request.match_info["ticker"]))})
+
+    async def orderbook(self, request: web.Request) -> web.Response:
+        ticker = request.match_info["ticker"]
+        self._market(ticker)
+        if ticker not in self.world.kalshi_books:
+            return web.json_response({"orderbook_fp": {"yes_dollars": [], "no_dollars": []}})
+        depth = int(request.query.get("depth", "0") or 0)
+        yes, no = levels_yes_no(self.world, ticker, use_yes_price=False, depth=depth)
+        return web.json_response({"orderbook_fp": {"yes_dollars": yes, "no_dollars": no}})
+
+    # orders ------------------------------------------------------------------------------------
+
+    def _account(self, request: web.Request) -> str:
+        account = request.get(ACCOUNT_KEY)
+        if not account:
+            raise ApiError(401, "authentication_error", "authentication required")
+        return str(account)
+
+    async def _json(self, request: web.Request) -> Any:
+        try:
+            return json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_parameters", "request body is not valid JSON") from None
+
+    def place(self, account: str, body: Any, raw: dict[str, Any]) -> tuple[OrderRecord, dict[str, Any]]:
+        """Validate and execute one V2 create; logs the request whatever happens. Raises ApiError."""
+        w = self.world
+        rec = w.orderlog.new(KALSHI, "create", w.now_us(), account, raw)
+        rec.client_order_id = str(raw.get("client_order_id") or "")
+        try:
+            order = self._validate(account, body)
+        except ApiError as exc:
+            rec.http_status, rec.reason, rec.status = exc.status, f"{exc.code}: {exc.message}", "rejected"
+            raise
+        ticker, side, price, size, tif, coid = order
+        rec.client_order_id, rec.book_id, rec.side, rec.price, rec.size, rec.tif = coid, ticker, side.value, price, size, tif.value
+        rec.accepted, rec.http_status = True, 201
+        result = w.place(KALSHI, ticker, account, side, price, size, tif, record=rec)
+        ts_ms = w.now_us() // 1000
+        if tif is not TimeInForce.GTC and self.world.settings.kalshi_ioc_remaining == "unfilled":
+            remaining = result.remaining
+        else:
+            remaining = result.remaining if result.rested else 0
+        out: dict[str, Any] = {"order_id": rec.order_id, "client_order_id": coid, "fill_count": format_size(result.filled),
+                               "remaining_count": format_size(remaining), "ts_ms": ts_ms}
+        if result.filled:
+            out["average_fill_price"] = format_fixed(rec.fill_cost * 100 // result.filled, 6)
+            out["average_fee_paid"] = format_fixed(rec.fees * 100 // result.filled, 6)
+        return rec, out
+
+    def _validate(self, account: str, body: Any) -> tuple[str, BookSide, int, int, TimeInForce, str]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_parameters", "order must be a JSON object")
+        missing = [k for k in ("ticker", "side", "count", "price", "time_in_force", "self_trade_prevention_type") if k not in body]
+        if missing:
+            raise ApiError(400, "missing_parameters", f"missing required field(s): {', '.join(missing)}")
+        m = self._market(str(body["ticker"]))
+        if m.ticker not in self.world.kalshi_books or m.status != "active":
+            raise ApiError(400, "market_closed", f"market {m.ticker} is not open for trading")
+        if body["side"] not in C.BOOK_SIDES:
+            raise ApiError(400, "invalid_parameters", "side must be 'bid' or 'ask'")
+        tif_name = body["time_in_force"]
+        if tif_name not in _TIF:
+            raise ApiError(400, "invalid_parameters", f"time_in_force must be one of {', '.join(C.TIME_IN_FORCE)}")
+        if body["self_trade_prevention_type"] not in C.SELF_TRADE_PREVENTION:
+            raise ApiError(400, "invalid_parameters", "self_trade_prevention_type must be taker_at_cross or maker")
+        if body.get("expiration_time") is not None and tif_name != "good_till_canceled":
+            raise ApiError(400, "invalid_parameters", f"expiration_time is not allowed with {tif_name}")
+        try:
+            price = parse_price(str(body["price"]))
+            size = parse_size(str(body["count"]))
+        except UnitError as exc:
+            raise ApiError(400, "invalid_parameters", f"bad price or count: {exc}") from None
+        if size <= 0 or size % 100:
+            raise ApiError(400, "invalid_parameters", "count must be a positive whole number of contracts")
+        if not 0 < price < ONE_DOLLAR or price % m.tick:
+            raise ApiError(400, "invalid_price", f"price must be inside (0, 1) on the market's tick {format_price(m.tick)}")
+        coid = body.get("client_order_id") or ""
+        if not isinstance(coid, str) or len(coid) > C.CLIENT_ORDER_ID_MAX or not _COID_RE.match(coid):
+            raise ApiError(400, "invalid_parameters", "client_order_id must be at most 64 chars of [-\\w:+=/]")
+        log = self.world.orderlog
+        if coid and (log.coid_open(KALSHI, account, coid) or
+                     (self.world.settings.kalshi_duplicate_coid == "always" and log.coid_seen(KALSHI, account, coid))):
+            raise ApiError(409, "order_already_exists", "an order with this client_order_id already exists")
+        side = BookSide.BUY if body["side"] == "bid" else BookSide.SELL
+        acct = self.world.kalshi_account(account)
+        if not acct.unlimited and acct.opening_cost(m.ticker, side, price, size) > acct.balance:
+            raise ApiError(400, "insufficient_balance", "insufficient balance for this order")
+        return m.ticker, side, price, size, _TIF[tif_name], coid
+
+    async def create(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        try:
+            body = await self._json(request)
+        except ApiError as exc:
+            raw = (await request.read()).decode("utf-8", "replace")
+            rec = self.world.orderlog.new(KALSHI, "create", self.world.now_us(), account, {"raw": raw})
+            rec.http_status, rec.status, rec.reason = exc.status, "rejected", exc.message
+            raise
+        _, out = self.place(account, body, body if isinstance(body, dict) else {"body": body})
+        return web.json_response(out, status=201)
+
+    async def batch_create(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        body = await self._json(request)
+        orders = body.get("orders") if isinstance(body, dict) else None
+        if not isinstance(orders, list) or not orders:
+            raise ApiError(400, "invalid_parameters", "orders must be a non-empty list")
+        if len(orders) > MAX_BATCH:
+            raise ApiError(400, "invalid_parameters", f"at most {MAX_BATCH} orders per batch")
+        charge = request.app.get(CHARGE_KEY)
+        if charge is not None and not charge(request, True, C.CALL_COST * len(orders)):
+            return web.json_response(C.RATE_LIMIT_BODY, status=429)
+        results = []
+        for item in orders:
+            try:
+                _, out = self.place(account, item, item if isinstance(item, dict) else {"body": item})
+                out["error"] = None
+            except ApiError as exc:
+                coid = item.get("client_order_id") if isinstance(item, dict) else None
+                out = {"order_id": None, "client_order_id": coid, "error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            results.append(out)
+        return web.json_response({"orders": results}, status=201)
+
+    def cancel_one(self, account: str, order_id: str) -> dict[str, Any]:
+        w = self.world
+        rec_log = w.orderlog.new(KALSHI, "cancel", w.now_us(), account, {"order_id": order_id})
+        rec = w.orderlog.by_order_id.get(order_id)
+        if rec is None or rec.account != account or rec.venue != KALSHI:
+            rec_log.http_status, rec_log.status, rec_log.reason = 404, "rejected", "not_found"
+            raise ApiError(404, "not_found", "order not found")
+        reduced = w.cancel(KALSHI, rec.book_id, order_id)
+        rec_log.order_id, rec_log.client_order_id, rec_log.book_id = order_id, rec.client_order_id, rec.book_id
+        rec_log.accepted, rec_log.http_status, rec_log.size = True, 200, reduced
+        rec_log.status = "canceled" if reduced else "noop"
+        return {"order_id": order_id, "client_order_id": rec.client_order_id, "reduced_by": format_size(reduced),
+                "reduced_by_fp": format_size(reduced), "ts_ms": w.now_us() // 1000}
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        return web.json_response(self.cancel_one(self._account(request), request.match_info["order_id"]))
+
+    async def batch_cancel(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        body = await self._json(request)
+        items = body.get("orders") if isinstance(body, dict) else None
+        if items is None and isinstance(body, dict):
+            items = [{"order_id": i} for i in body.get("ids") or []]
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "invalid_parameters", "orders must be a non-empty list")
+        charge = request.app.get(CHARGE_KEY)
+        if charge is not None and not charge(request, True, C.BATCH_CANCEL_ITEM_COST * len(items)):
+            return web.json_response(C.RATE_LIMIT_BODY, status=429)
+        out = []
+        for item in items:
+            oid = str(item.get("order_id", "")) if isinstance(item, dict) else str(item)
+            try:
+                res = self.cancel_one(account, oid)
+                res["error"] = None
+            except ApiError as exc:
+                res = {"order_id": oid, "reduced_by": "0.00", "error": {"code": exc.code, "message": exc.message}}
+            out.append(res)
+        return web.json_response({"orders": out})
+
+    async def legacy_create(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        raw = await request.read()
+        rec = self.world.orderlog.new(KALSHI, "legacy", self.world.now_us(), account, {"raw": raw.decode("utf-8", "replace")})
+        rec.http_status, rec.status, rec.reason = 400, "rejected", "legacy endpoint"
+        raise ApiError(400, "endpoint_deprecated", "Order creation on this endpoint has been disabled: "
+                       "use the V2 endpoint POST /trade-api/v2/portfolio/events/orders")
+
+    def _my_orders(self, account: str) -> list[OrderRecord]:
+        return [r for r in self.world.orderlog.records if r.venue == KALSHI and r.kind == "create" and r.accepted and r.account == account]
+
+    async def orders_list(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        q = request.query
+        orders = self._my_orders(account)
+        if v := q.get("ticker"):
+            orders = [r for r in orders if r.book_id == v]
+        if v := q.get("event_ticker"):
+            want = set(v.split(","))
+            orders = [r for r in orders if (m := self.world.kalshi_markets.get(r.book_id)) is not None and m.event_ticker in want]
+        if v := q.get("status"):
+            if v not in C.ORDER_STATUSES:
+                raise ApiError(400, "invalid_parameters", f"status must be one of {', '.join(C.ORDER_STATUSES)}")
+            orders = [r for r in orders if r.status == v]
+        try:
+            if v := q.get("min_ts"):
+                orders = [r for r in orders if r.received_us >= int(v) * 1_000_000]
+            if v := q.get("max_ts"):
+                orders = [r for r in orders if r.received_us <= int(v) * 1_000_000]
+        except ValueError:
+            raise ApiError(400, "invalid_parameters", "min_ts/max_ts are Unix seconds") from None
+        orders.reverse()  # newest first
+        page, cursor = _page(orders, request, 100, 1000)
+        return web.json_response({"orders": [order_json(r, self.world) for r in page], "cursor": cursor})
+
+    async def order_one(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        rec = self.world.orderlog.by_order_id.get(request.match_info["order_id"])
+        if rec is None or rec.account != account or rec.venue != KALSHI:
+            raise ApiError(404, "not_found", "order not found")
+        return web.json_response({"order": order_json(rec, self.world)})
+
+    async def fills(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        fills: list[dict[str, Any]] = []
+        for r in self._my_orders(account):
+            if (v := request.query.get("ticker")) and r.book_id != v:
+                continue
+            for f in r.fills:
+                fills.append({"trade_id": f.trade_id, "fill_id": f.trade_id, "order_id": r.order_id, "client_order_id": r.client_order_id,
+                              "ticker": r.book_id, "market_ticker": r.book_id, "is_taker": f.is_taker, "side": "yes",
+                              "action": "buy" if r.side == BookSide.BUY else "sell", "count_fp": format_size(f.size),
+                              "yes_price_dollars": format_price(f.price), "no_price_dollars": format_price(ONE_DOLLAR - f.price),
+                              "fee_cost": dollars(f.fee), "created_time": iso(f.ts_us), "ts": f.ts_us // 1_000_000})
+        fills.sort(key=lambda f: str(f["created_time"]), reverse=True)
+        page, cursor = _page(fills, request, 100, 1000)
+        return web.json_response({"fills": page, "cursor": cursor})
+
+    async def positions(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        acct = self.world.kalshi_account(account)
+        mps = []
+        events: dict[str, dict[str, int]] = {}
+        for ticker, pos in sorted(acct.positions.items()):
+            if (v := request.query.get("ticker")) and ticker != v:
+                continue
+            m = self.world.kalshi_markets.get(ticker)
+            resting = sum(r.remaining for r in self._my_orders(account) if r.book_id == ticker and r.status == "resting")
+            mps.append({"ticker": ticker, "position_fp": format_size(pos.qty), "market_exposure_dollars": dollars(pos.cost),
+                        "realized_pnl_dollars": dollars(pos.realized), "fees_paid_dollars": dollars(pos.fees),
+                        "total_traded_dollars": dollars(pos.traded), "resting_orders_count": resting // 100,
+                        "last_updated_ts": iso(pos.last_update_us)})
+            if m is not None:
+                ev = events.setdefault(m.event_ticker, {"cost": 0, "shares": 0, "realized": 0, "fees": 0})
+                ev["cost"] += pos.traded
+                ev["shares"] += abs(pos.qty)
+                ev["realized"] += pos.realized
+                ev["fees"] += pos.fees
+        page, cursor = _page(mps, request, 100, 1000)
+        eps = [{"event_ticker": e, "total_cost_dollars": dollars(v["cost"]), "total_cost_shares_fp": format_size(v["shares"]),
+                "event_exposure_dollars": dollars(v["cost"]), "realized_pnl_dollars": dollars(v["realized"]),
+                "fees_paid_dollars": dollars(v["fees"])} for e, v in sorted(events.items())]
+        return web.json_response({"market_positions": page, "event_positions": eps, "cursor": cursor})
+
+    async def balance(self, request: web.Request) -> web.Response:
+        acct = self.world.kalshi_account(self._account(request))
+        exposure = sum(p.cost for p in acct.positions.values())
+        # Cent/integer fields were removed on 2026-03-12 (venue-protocols.md §0): dollars strings only.
+        return web.json_response({"balance_dollars": dollars(acct.balance), "portfolio_value_dollars": dollars(exposure),
+                                  "updated_ts": self.world.now_us() // 1_000_000})
+

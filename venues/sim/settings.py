@@ -1,0 +1,51 @@
+"""Settings of the local venue simulator (`arb sim`), read by core.config (env ARB_SIM_*)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import Secret, setting
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    host: str = setting("ARB_SIM_HOST", "127.0.0.1", "interface the simulator listens on (keep it local)")
+    kalshi_port: int = setting("ARB_SIM_KALSHI_PORT", 0, "Kalshi REST + WS port (0 = ephemeral)")
+    poly_clob_port: int = setting("ARB_SIM_POLY_CLOB_PORT", 0, "Polymarket CLOB REST + market WS port (0 = ephemeral)")
+    poly_gamma_port: int = setting("ARB_SIM_POLY_GAMMA_PORT", 0, "Polymarket Gamma port (0 = ephemeral)")
+    admin_port: int = setting("ARB_SIM_ADMIN_PORT", 0, "admin API port (0 = ephemeral)")
+    seed: int = setting("ARB_SIM_SEED", 1, "scenario seed: the same seed gives the same games, books and flow")
+    games: int = setting("ARB_SIM_GAMES", 10, "number of synthetic games")
+    updates_per_s: float = setting("ARB_SIM_UPDATES_PER_S", 200.0, "background book events per second over all books (0 = static books)")
+    autostart: bool = setting("ARB_SIM_AUTOSTART", True, "start the scenario driver with the servers (false: step it through the admin API)")
+    clock: str = setting("ARB_SIM_CLOCK", "real", "sim clock: real (wall time) or virtual (starts at clock_start_us, advances one step per event)",
+                         choices=("real", "virtual"))
+    clock_start_us: int = setting("ARB_SIM_CLOCK_START_US", 1_796_000_000_000_000, "virtual clock start, µs since the epoch")
+    start_date: str = setting("ARB_SIM_START_DATE", "20261129", "date (yyyymmdd, America/New_York) of the first synthetic game")
+    arb_rate_per_min: float = setting("ARB_SIM_ARB_RATE_PER_MIN", 6.0, "arbitrage windows injected per minute of sim time (0 = none)")
+    arb_lifetime_ms: int = setting("ARB_SIM_ARB_LIFETIME_MS", 300, "lifetime of an injected arbitrage window (sim time)")
+    arb_edge: str = setting("ARB_SIM_ARB_EDGE", "0.0500", "gross edge of an injected window, USD per contract (before fees)")
+    arb_size: str = setting("ARB_SIM_ARB_SIZE", "50.00", "contracts offered on each leg of an injected window")
+    # Kalshi
+    kalshi_key_id: str = setting("ARB_SIM_KALSHI_KEY_ID", "sim-kalshi-key", "Kalshi API key id the simulator accepts")
+    kalshi_public_key: Path | None = setting("ARB_SIM_KALSHI_PUBLIC_KEY", None, "PEM file of the RSA public key for kalshi_key_id (unset: generate a throwaway pair)")
+    kalshi_private_key_out: Path | None = setting("ARB_SIM_KALSHI_PRIVATE_KEY_OUT", None, "where to write the generated private key when no public key is given")
+    kalshi_balance: str = setting("ARB_SIM_KALSHI_BALANCE", "10000.00", "starting Kalshi cash balance, USD")
+    kalshi_tier: str = setting("ARB_SIM_KALSHI_TIER", "advanced", "Kalshi rate-limit tier (token buckets, K7)",
+                               choices=("basic", "advanced", "expert", "premier", "paragon", "prime", "prestige", "unlimited"))
+    kalshi_duplicate_coid: str = setting("ARB_SIM_KALSHI_DUPLICATE_COID", "open", "409 on a reused client_order_id: while the first order is open, or always",
+                                         choices=("open", "always"))
+    kalshi_ioc_remaining: str = setting("ARB_SIM_KALSHI_IOC_REMAINING", "zero", "IOC remaining_count in the create answer: zero (after cancel) or unfilled",
+                                        choices=("zero", "unfilled"))
+    kalshi_ping_interval_s: float = setting("ARB_SIM_KALSHI_PING_INTERVAL_S", 10.0, "seconds between WS Ping frames (body 'heartbeat')")
+    kalshi_ts_tolerance_ms: int = setting("ARB_SIM_KALSHI_TS_TOLERANCE_MS", 60_000, "max |wall clock - KALSHI-ACCESS-TIMESTAMP| (0 = unchecked)")
+    kalshi_ws_queue: int = setting("ARB_SIM_KALSHI_WS_QUEUE", 100_000, "per-connection outbound WS queue; overflow sends terminal error 25")
+    kalshi_replay: Path | None = setting("ARB_SIM_KALSHI_REPLAY", None, "JSONL of recorded Kalshi WS frames to stream to every subscriber instead of live books")
+    replay_rate: float = setting("ARB_SIM_REPLAY_RATE", 0.0, "recorded frames per second (0 = as fast as possible)")
+    # Polymarket (served by venues.polymarket.simulator)
+    poly_address: str = setting("ARB_SIM_POLY_ADDRESS", "0x0000000000000000000000000000000000005157", "Polymarket wallet address the simulator accepts")
+    poly_api_key: str = setting("ARB_SIM_POLY_API_KEY", "00000000-0000-4000-8000-000000005157", "Polymarket L2 API key")
+    poly_secret: Secret = setting("ARB_SIM_POLY_SECRET", Secret("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "Polymarket L2 API secret (urlsafe base64)")
+    poly_passphrase: Secret = setting("ARB_SIM_POLY_PASSPHRASE", Secret("sim-passphrase"), "Polymarket L2 API passphrase")
+    poly_balance: str = setting("ARB_SIM_POLY_BALANCE", "10000.00", "starting Polymarket pUSD balance")

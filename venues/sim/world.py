@@ -1,0 +1,404 @@
+"""The simulated world both venue simulators serve: games, books, accounts, order log, faults, clock.
+
+Everything that trades goes through `SimWorld.place` so accounts, the order log and the WS change
+notifications stay consistent. All amounts are integers (core/units.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.units import ONE_DOLLAR, parse_fixed, parse_price, parse_size
+from venues.sim.engine import BookSide, MatchResult, OrderBook, TimeInForce, Trade
+from venues.sim.faults import Faults
+from venues.sim.orderlog import FillRecord, OrderLog, OrderRecord
+from venues.sim.settings import SimSettings
+
+if TYPE_CHECKING:
+    from venues.sim.scenario import Scenario
+
+KALSHI = "KALSHI"
+POLYMARKET = "POLYMARKET"
+INTERNAL_ACCOUNTS = frozenset({"mm", "flow", "arb", "admin"})  # unlimited balance, not in the order log
+
+
+def kalshi_fee(price: int, size: int) -> int:
+    """Kalshi taker fee in 1e-6 USD: 0.07 * C * P * (1 - P), ceiled to $0.0001 per fill (K6).
+
+    Isolated so it can be swapped for core.fees.kalshi_taker_fee (same result, shared with the pipeline):
+    that one is used as soon as it exists.
+    """
+    global _shared_fee
+    if _shared_fee is None:
+        try:
+            from core.fees import kalshi_taker_fee  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            _shared_fee = False
+        else:
+            _shared_fee = kalshi_taker_fee
+    if _shared_fee is not False:
+        return int(_shared_fee(price, size))
+    rate_ppm, mult_ppm = 70_000, 1_000_000
+    # exact fee = rate*mult/1e12 * size/100 * price*(1e4-price)/1e8 USD; ceil to $0.0001 (= 100 money units)
+    num = rate_ppm * mult_ppm * size * price * (ONE_DOLLAR - price)
+    return -(-num // 10**18) * 100
+
+
+_shared_fee: Any = None  # core.fees.kalshi_taker_fee once resolved, False when absent
+
+
+# --- clock ---------------------------------------------------------------------------------------------
+
+
+class SimClock:
+    """Sim time in µs. `real` follows the wall clock; `virtual` only moves when advanced (tests pin it)."""
+
+    def __init__(self, mode: str = "real", start_us: int = 0) -> None:
+        if mode not in ("real", "virtual"):
+            raise ValueError(f"clock mode must be real or virtual, not {mode!r}")
+        self.mode = mode
+        self._now = start_us
+
+    def now_us(self) -> int:
+        return time.time_ns() // 1000 if self.mode == "real" else self._now
+
+    def advance(self, us: int) -> None:
+        if self.mode == "virtual":
+            self._now += us
+
+    def pin(self, now_us: int) -> None:
+        """Switch to virtual time at `now_us`."""
+        self.mode = "virtual"
+        self._now = now_us
+
+
+# --- catalogue -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PolyMarketIds:
+    """One Polymarket market of a game. Token 0 is the book's primary instrument."""
+
+    condition_id: str  # 0x + 64 hex
+    token_ids: tuple[str, str]  # large decimal strings; outcome i pairs with token i
+    outcomes: tuple[str, str]  # team names for a moneyline; ("Yes", "No") for a per-outcome market
+    question: str
+    slug: str
+    outcome_code: str | None  # None for the moneyline; the outcome ("draw", team code) of a Yes/No market
+    tick: int  # 1e-4 USD
+
+
+@dataclass
+class KalshiMarket:
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    game_id: str
+    outcome: str  # "kc", "buf", "draw"; "" for a combo (MVE) market
+    title: str
+    yes_sub_title: str
+    tick: int = 100
+    mve: bool = False
+    status: str = "active"
+
+
+@dataclass
+class SimGame:
+    game_id: str  # {league}-{yyyymmdd}-{away}-{home}
+    league: str
+    date: str  # yyyymmdd, America/New_York
+    away: str
+    home: str
+    away_name: str
+    home_name: str
+    draw_possible: bool
+    start_ts_us: int
+    kalshi_event: str
+    kalshi_series: str
+    kalshi_markets: dict[str, str]  # outcome code -> ticker
+    poly_markets: list[PolyMarketIds] = field(default_factory=list)
+    # fair probabilities per outcome code (floats are fine here: they only drive the random walk)
+    fair: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> list[str]:
+        return [self.away, self.home] + (["draw"] if self.draw_possible else [])
+
+
+# --- accounts ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Position:
+    qty: int = 0  # signed primary-instrument size: + YES / token 0, - NO / token 1 (1e-2)
+    cost: int = 0  # cost of the open position, 1e-6 USD
+    realized: int = 0
+    fees: int = 0
+    traded: int = 0  # notional traded, 1e-6 USD
+    last_update_us: int = 0
+
+
+@dataclass
+class Account:
+    account_id: str
+    venue: str
+    balance: int  # 1e-6 USD
+    unlimited: bool = False
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    def apply(self, book_id: str, delta: int, price: int, fee: int, ts_us: int) -> None:
+        """A fill of `delta` primary contracts (+ buy, - sell) at primary price `price`, paying `fee`.
+
+        Buying the primary while short closes the complement (cash back 1 - p each); selling while long
+        closes at p; the rest opens at p (buy) or 1 - p (complement buy). A YES+NO pair is worth $1.
+        """
+        pos = self.positions.setdefault(book_id, Position())
+        size = abs(delta)
+        held = pos.qty if delta < 0 else -pos.qty  # what this fill closes
+        close = min(size, max(0, held))
+        open_ = size - close
+        close_px = price if delta < 0 else ONE_DOLLAR - price
+        open_px = price if delta > 0 else ONE_DOLLAR - price
+        cash = close * close_px - open_ * open_px - fee
+        if close:
+            removed = pos.cost * close // abs(pos.qty)
+            pos.cost -= removed
+            pos.realized += close * close_px - removed
+        pos.cost += open_ * open_px
+        pos.qty += delta
+        pos.fees += fee
+        pos.realized -= fee
+        pos.traded += size * price
+        pos.last_update_us = ts_us
+        self.balance += cash
+
+    def opening_cost(self, book_id: str, side: BookSide, price: int, size: int) -> int:
+        """Cash an order could consume if fully filled at its limit (before fees)."""
+        pos = self.positions.get(book_id)
+        qty = pos.qty if pos else 0
+        held = qty if side is BookSide.SELL else -qty
+        open_ = max(0, size - max(0, held))
+        return open_ * (price if side is BookSide.BUY else ONE_DOLLAR - price)
+
+
+# --- notifications -------------------------------------------------------------------------------------
+
+# (venue, book_id, side, price, new_total, delta)
+LevelListener = Callable[[str, str, BookSide, int, int, int], None]
+# (venue, book_id, trade, trade_id, ts_us)
+TradeListener = Callable[[str, str, Trade, str, int], None]
+
+
+class SimWorld:
+    def __init__(self, settings: SimSettings | None = None) -> None:
+        from venues.sim import scenario
+
+        self.settings = settings or SimSettings()
+        s = self.settings
+        self.clock = SimClock(s.clock, s.clock_start_us)
+        self.faults = Faults(seed=s.seed)
+        self.orderlog = OrderLog()
+        self._id_rng = random.Random(s.seed * 7919 + 17)
+        self.games: dict[str, SimGame] = {}
+        self.kalshi_markets: dict[str, KalshiMarket] = {}
+        self.kalshi_books: dict[str, OrderBook] = {}
+        self.poly_books: dict[str, OrderBook] = {}
+        self.poly_markets: dict[str, PolyMarketIds] = {}
+        self.poly_token_index: dict[str, tuple[str, int]] = {}  # token id -> (condition id, outcome index)
+        self.accounts: dict[str, dict[str, Account]] = {KALSHI: {}, POLYMARKET: {}}
+        self.level_listeners: list[LevelListener] = []
+        self.trade_listeners: list[TradeListener] = []
+        self.fee_fns: dict[str, Callable[[str, int, int], int]] = {KALSHI: lambda _book, p, q: kalshi_fee(p, q),
+                                                                     POLYMARKET: lambda _book, p, q: 0}
+        self.last_trade: dict[str, tuple[int, int]] = {}  # book id -> (price, ts_us)
+        self.volume: dict[str, int] = {}  # book id -> traded size
+        self._mirror: dict[tuple[str, BookSide, int], int] = {}
+        self.level_changes = 0  # book updates (level size changes) so far, for benchmarks
+        self._driver: asyncio.Task[None] | None = None
+        self.kalshi_keys: dict[str, Any] = {}  # key id -> RSA public key (the key id is the account id)
+        self.kalshi_account(s.kalshi_key_id, parse_fixed(s.kalshi_balance, 6))
+        self.poly_account(s.poly_address.lower(), parse_fixed(s.poly_balance, 6))
+        for game in scenario.make_games(s.seed, s.games, s.start_date):
+            self.add_game(game)
+        self.scenario: Scenario = scenario.Scenario(self)
+
+    # --- catalogue ---------------------------------------------------------------------------------
+
+    def add_game(self, game: SimGame) -> None:
+        self.games[game.game_id] = game
+        for code, ticker in game.kalshi_markets.items():
+            name = {game.away: game.away_name, game.home: game.home_name}.get(code, "Tie")
+            self.kalshi_markets[ticker] = KalshiMarket(
+                ticker, game.kalshi_event, game.kalshi_series, game.game_id, code,
+                title=f"{game.away_name} at {game.home_name} Winner?", yes_sub_title=name)
+            self.kalshi_books[ticker] = self._book(KALSHI, ticker, 100)
+        for pm in game.poly_markets:
+            self.poly_markets[pm.condition_id] = pm
+            self.poly_books[pm.condition_id] = self._book(POLYMARKET, pm.condition_id, pm.tick)
+            for i, tok in enumerate(pm.token_ids):
+                self.poly_token_index[tok] = (pm.condition_id, i)
+
+    def add_kalshi_market(self, market: KalshiMarket, with_book: bool = True) -> None:
+        self.kalshi_markets[market.ticker] = market
+        if with_book:
+            self.kalshi_books[market.ticker] = self._book(KALSHI, market.ticker, market.tick)
+
+    def _book(self, venue: str, book_id: str, tick: int) -> OrderBook:
+        book = OrderBook(book_id, tick)
+        book.on_level_change.append(lambda bid, side, price, total: self._level(venue, bid, side, price, total))
+        return book
+
+    def books(self, venue: str) -> dict[str, OrderBook]:
+        return self.kalshi_books if venue == KALSHI else self.poly_books
+
+    def game_of_book(self, venue: str, book_id: str) -> SimGame | None:
+        if venue == KALSHI:
+            m = self.kalshi_markets.get(book_id)
+            return self.games.get(m.game_id) if m else None
+        for g in self.games.values():
+            if any(pm.condition_id == book_id for pm in g.poly_markets):
+                return g
+        return None
+
+    # --- accounts ----------------------------------------------------------------------------------
+
+    def kalshi_account(self, account_id: str, balance: int = 0) -> Account:
+        return self._account(KALSHI, account_id, balance)
+
+    def poly_account(self, account_id: str, balance: int = 0) -> Account:
+        return self._account(POLYMARKET, account_id, balance)
+
+    def _account(self, venue: str, account_id: str, balance: int) -> Account:
+        acct = self.accounts[venue].get(account_id)
+        if acct is None:
+            acct = Account(account_id, venue, balance, unlimited=account_id in INTERNAL_ACCOUNTS)
+            self.accounts[venue][account_id] = acct
+        return acct
+
+    # --- ids and time ------------------------------------------------------------------------------
+
+    def now_us(self) -> int:
+        return self.clock.now_us()
+
+    def new_id(self) -> str:
+        """A deterministic UUID4-shaped id (same seed and call order -> same ids)."""
+        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
+
+    # --- trading -----------------------------------------------------------------------------------
+
+    def place(self, venue: str, book_id: str, account: str, side: BookSide, price: int, size: int, tif: TimeInForce,
+              *, order_id: str | None = None, record: OrderRecord | None = None) -> MatchResult:
+        """Submit an order to a book, settle its trades on both accounts and, for logged orders, the log.
+
+        Raises KeyError for an unknown book and ValueError for an order the engine refuses.
+        """
+        book = self.books(venue)[book_id]
+        oid = order_id or self.new_id()
+        ts = self.now_us()
+        result = book.submit(oid, account, side, price, size, tif, ts)
+        if record is not None:
+            record.order_id = oid
+            record.status = "resting" if result.rested else ("executed" if result.remaining == 0 else "canceled")
+            record.remaining = result.remaining if result.rested else 0
+            self.orderlog.register(record)
+        fee_fn = self.fee_fns[venue]
+        accts = self.accounts[venue]
+        for trade in result.trades:
+            trade_id = self.new_id()
+            fee = fee_fn(book_id, trade.price, trade.size)
+            sign = 1 if trade.taker_side is BookSide.BUY else -1
+            self._account(venue, trade.taker_account, 0).apply(book_id, sign * trade.size, trade.price, fee, ts)
+            accts_maker = accts.get(trade.maker_account) or self._account(venue, trade.maker_account, 0)
+            accts_maker.apply(book_id, -sign * trade.size, trade.price, 0, ts)
+            taker_rec = record if record is not None else self.orderlog.by_order_id.get(trade.taker_order_id)
+            if taker_rec is not None:
+                taker_rec.add_fill(FillRecord(trade_id, trade.price, trade.size, fee, True, ts))
+            maker_rec = self.orderlog.by_order_id.get(trade.maker_order_id)
+            if maker_rec is not None:
+                maker_rec.add_fill(FillRecord(trade_id, trade.price, trade.size, 0, False, ts))
+                maker_rec.remaining -= trade.size
+                if maker_rec.remaining <= 0:
+                    maker_rec.status = "executed"
+                    self.orderlog.closed(maker_rec)
+            self.last_trade[book_id] = (trade.price, ts)
+            self.volume[book_id] = self.volume.get(book_id, 0) + trade.size
+            for cb in self.trade_listeners:
+                cb(venue, book_id, trade, trade_id, ts)
+        if record is not None and not result.rested:
+            self.orderlog.closed(record)
+        return result
+
+    def cancel(self, venue: str, book_id: str, order_id: str) -> int:
+        """Cancel a resting order; returns the size cancelled (0 if it was not resting)."""
+        cancelled = self.books(venue)[book_id].cancel(order_id)
+        rec = self.orderlog.by_order_id.get(order_id)
+        if rec is not None and cancelled:
+            rec.remaining = 0
+            rec.status = "canceled"
+            rec.last_update_us = self.now_us()
+            self.orderlog.closed(rec)
+        return cancelled
+
+    def set_book(self, venue: str, book_id: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
+        """Replace a book's background liquidity with these levels (owned by the `admin` account).
+
+        Orders of real accounts stay. The scenario stops requoting this book until `release_book`.
+        """
+        book = self.books(venue)[book_id]
+        for o in book.resting_orders():
+            if o.account in INTERNAL_ACCOUNTS:
+                book.cancel(o.order_id)
+        self.scenario.freeze(venue, book_id, owner="admin")
+        for price, size in bids:
+            self.place(venue, book_id, "admin", BookSide.BUY, price, size, TimeInForce.GTC)
+        for price, size in asks:
+            self.place(venue, book_id, "admin", BookSide.SELL, price, size, TimeInForce.GTC)
+
+    # --- notifications -----------------------------------------------------------------------------
+
+    def _level(self, venue: str, book_id: str, side: BookSide, price: int, total: int) -> None:
+        key = (book_id, side, price)
+        old = self._mirror.get(key, 0)
+        if total:
+            self._mirror[key] = total
+        else:
+            self._mirror.pop(key, None)
+        delta = total - old
+        if delta:
+            self.level_changes += 1
+            for cb in self.level_listeners:
+                cb(venue, book_id, side, price, total, delta)
+
+    # --- scenario driver ---------------------------------------------------------------------------
+
+    def start_driver(self) -> None:
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.get_running_loop().create_task(self.scenario.run(), name="sim-scenario")
+
+    async def stop_driver(self) -> None:
+        task, self._driver = self._driver, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    @property
+    def driver_running(self) -> bool:
+        return self._driver is not None and not self._driver.done()
+
+
+def parse_levels(levels: Any) -> list[tuple[int, int]]:
+    """[["0.4500", "10.00"], ...] (dollar / contract strings) -> [(price, size)] in integer units."""
+    out: list[tuple[int, int]] = []
+    for lv in levels or []:
+        price, size = lv
+        out.append((parse_price(str(price)), parse_size(str(size))))
+    return out
