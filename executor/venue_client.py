@@ -81,11 +81,13 @@ class RetryingVenueClient:
                 return res
             except errors.RateLimited as exc:
                 self.rate_limited += 1
+                self.breaker.record_neutral()
                 delay = exc.retry_after_s if exc.retry_after_s is not None else backoff.next_delay()
                 if (now_us() - req.deadline_us) / 1e6 + delay >= 0:
                     return LegResult("CANCELLED", reason="rate limited until the deadline", sent_ts=sent_ts)
                 await asyncio.sleep(delay)
             except errors.Duplicate:
+                self.breaker.record_neutral()
                 found = await self._find_quietly(req)
                 return found or LegResult("UNKNOWN", reason="venue reports a duplicate but the lookup found nothing", sent_ts=sent_ts)
             except (errors.Unknown, errors.ServerError) as exc:

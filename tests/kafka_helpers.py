@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
@@ -28,3 +30,12 @@ def read_records(s: KafkaSettings, topic: str, n: int, timeout: float = 20.0, **
         return out
     finally:
         c.close()
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.02) -> None:
+    """Wait until `predicate()` holds, failing the test after `timeout_s` (bounded, never sleep-and-hope)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(interval_s)

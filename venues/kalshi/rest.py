@@ -17,9 +17,10 @@ import httpx
 from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_size
 from venues import errors
 from venues.kalshi import auth
+from venues.kalshi.constants import CALL_COST
 
 VENUE = "KALSHI"
-CALL_COST = 10  # tokens per REST call (K7)
+
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,16 @@ class KalshiRest:
     async def positions(self) -> AsyncIterator[dict[str, Any]]:
         async for p in self.paged("/portfolio/positions", "market_positions", {"limit": 200}):
             yield p
+
+
+def tier_buckets(tier_name: str) -> tuple[Any, Any]:
+    """Client-side (read, write) token buckets for a Kalshi tier, from the venue's published budgets."""
+    from core.ratelimit import TokenBucket
+    from venues.kalshi.constants import TIERS
+
+    if tier_name == "unlimited":
+        return None, None
+    tier = TIERS.get(tier_name)
+    if tier is None:
+        raise ValueError(f"unknown Kalshi tier {tier_name!r}; known: {', '.join(TIERS)}, unlimited")
+    return TokenBucket(tier.read_per_s, tier.read_per_s), TokenBucket(tier.write_per_s, tier.write_per_s * tier.write_burst_s)

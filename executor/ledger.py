@@ -1,0 +1,59 @@
+"""The executor's view of one partition of `orders` and `outcomes`, folded by key.
+
+Idempotent: applying a record twice, or a duplicate leaked by the embedded broker's abort bug, changes
+nothing. The FIRST terminal Outcome of a signal wins; PENDING is not terminal. The first result of an
+order wins over later ones, except that an ACK (resting) is superseded by a final result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TERMINAL = frozenset({"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"})
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.by_signal: dict[str, list[str]] = {}
+
+    def apply(self, type_name: str, rec: dict[str, Any]) -> None:
+        if type_name == "Outcome":
+            sid = rec["signal_id"]
+            current = self.outcomes.get(sid)
+            if current is None or (current["state"] not in TERMINAL and rec["state"] in TERMINAL):
+                self.outcomes[sid] = rec
+        elif type_name == "OrderEvent":
+            coid = rec["client_order_id"]
+            if rec["type"] == "INTENT":
+                if coid not in self.intents:
+                    self.intents[coid] = rec
+                    self.by_signal.setdefault(rec["signal_id"], []).append(coid)
+            else:
+                current = self.results.get(coid)
+                if current is None or (current["type"] == "ACK" and rec["type"] != "ACK"):
+                    self.results[coid] = rec
+
+    def has_terminal_outcome(self, signal_id: str) -> bool:
+        rec = self.outcomes.get(signal_id)
+        return rec is not None and rec["state"] in TERMINAL
+
+    def has_intents(self, signal_id: str) -> bool:
+        return signal_id in self.by_signal
+
+    def result_for(self, client_order_id: str) -> dict[str, Any] | None:
+        return self.results.get(client_order_id)
+
+    def possibly_sent(self) -> list[dict[str, Any]]:
+        """INTENTs with no result: the order may or may not exist at the venue."""
+        return [ev for coid, ev in self.intents.items() if coid not in self.results]
+
+    def unfinished_signals(self) -> dict[str, list[dict[str, Any]]]:
+        """Signals with intents but no terminal outcome -> their INTENTs, by (step, leg)."""
+        out = {}
+        for sid, coids in self.by_signal.items():
+            if not self.has_terminal_outcome(sid):
+                out[sid] = sorted((self.intents[c] for c in coids), key=lambda e: (e["step"], e["leg_index"]))
+        return out

@@ -1,0 +1,96 @@
+"""Assemble the executor from settings: venue clients, breakers, control reader, risk gate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal as signals
+from typing import Any
+
+from core.config import load
+from core.control import ControlState, control_record, publish
+from core.settings import KafkaSettings
+from core.units import now_us
+from executor.breaker import CircuitBreaker
+from executor.kalshi_transport import KalshiTransport
+from executor.risk import RiskGate
+from executor.service import ExecutorService
+from executor.settings import ExecutorSettings
+from executor.settlement import Settler
+from executor.venue_client import RetryingVenueClient, VenueClient
+from venues.kalshi.rest import KalshiRest, tier_buckets
+from venues.kalshi.settings import KalshiSettings
+
+log = logging.getLogger(__name__)
+
+
+def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
+    try:
+        publish(kafka, control_record(f"breaker:{breaker.venue}", "BREAKER", breaker.state != "closed",
+                                      reason=f"breaker {breaker.state}", source="executor", value=breaker.snapshot()), timeout_s=2.0)
+    except Exception as exc:  # state still enforced locally; publishing is for operators
+        log.warning("could not publish breaker state: %s", exc)
+
+
+def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,
+          kalshi: KalshiSettings | None = None, extra_clients: dict[str, VenueClient] | None = None) -> tuple[ExecutorService, list[Any]]:
+    """The service plus the resources to close after it stops."""
+    breakers: dict[str, CircuitBreaker] = {}
+    clients: dict[str, VenueClient] = dict(extra_clients or {})
+    closers: list[Any] = []
+    kalshi = kalshi or load(KalshiSettings)
+    if paper:
+        # Paper mode never builds a live client: every venue is the fill model over the latest ticks.
+        from core.markets_cache import MarketsCache
+        from executor.paper import LatestTicks, PaperTransport
+
+        ticks = LatestTicks(kafka).start()
+        markets = MarketsCache(kafka).start()
+        closers += [ticks, markets]
+        for venue in ("KALSHI", "POLYMARKET"):
+            breaker = CircuitBreaker(venue, settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
+            clients[venue] = RetryingVenueClient(PaperTransport(venue, ticks, markets, settings.paper_latency_ms), breaker)
+    elif "KALSHI" not in clients and kalshi.key_id:
+        read_b, write_b = tier_buckets(kalshi.tier)
+        rest = KalshiRest(kalshi.rest_url, kalshi.key_id, kalshi.load_private_key(), timeout_s=settings.http_timeout_ms / 1000,
+                          read_bucket=read_b, write_bucket=write_b)
+        closers.append(rest)
+        breaker = CircuitBreaker("KALSHI", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
+        breaker.listeners.append(lambda b: _publish_breaker(kafka, b))
+        breakers["KALSHI"] = breaker
+        clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker)
+    for venue, client in clients.items():
+        if isinstance(client, RetryingVenueClient):
+            breakers.setdefault(venue, client.breaker)
+    control = ControlState(kafka).start()
+    closers.append(control)
+    gate = RiskGate(settings, breakers, control, now_us)
+
+    def check(signal: dict[str, Any]) -> str | None:
+        missing = sorted({leg["venue"] for leg in signal["legs"]} - clients.keys())
+        if missing:
+            return f"no client configured for {', '.join(missing)}"
+        return gate.check(signal)
+
+    service = ExecutorService(
+        kafka, clients, gate=check, settler=Settler(unwind_steps=settings.unwind_steps, max_unwind_loss=settings.unwind_max_loss,
+                                                    complete_first=settings.complete_first),
+        paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, recovery_grace_us=settings.recovery_grace_ms * 1000,
+        sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,
+    )
+    service.control = control
+    return service, closers
+
+
+async def run_forever(service: ExecutorService, closers: list[Any]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signals.SIGINT, signals.SIGTERM):
+        loop.add_signal_handler(sig, service.stop)
+    try:
+        await service.run()
+    finally:
+        for c in closers:
+            if hasattr(c, "aclose"):
+                await c.aclose()
+            elif hasattr(c, "stop"):
+                c.stop()

@@ -1,0 +1,347 @@
+"""The exactly-once execution loop: `arb execute [--paper]` (design.md "Exactly-once execution").
+
+Threads and tasks:
+- one thread polls the `signals` consumer (read_committed, no auto-commit) and runs the rebalance
+  callbacks; records go to a per-partition asyncio queue;
+- one asyncio task per assigned partition p: fence (init_transactions on `{prefix}executor-{p}`),
+  recover p, then handle its signals one by one, in order. Partitions run concurrently.
+
+Per signal: skip if an Outcome exists; EXPIRED past the deadline; REJECTED by kill switch, breaker or
+risk; else commit the legs' INTENTs in a transaction of their own, send the legs only after that commit,
+settle any imbalance (each step with its own INTENT first), then commit results, fills, the Outcome and
+the consumed offset in one transaction.
+
+On revoke: the partition starts no new venue call; the signal in flight is finished (or left to the next
+owner's recovery) before the callback returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from core import codec
+from core.dlq import dead_letter, send_dead_letter
+from core.kafka import make_consumer, make_producer
+from core.settings import KafkaSettings
+from core.topics import topic_name
+from core.units import now_us
+from executor.ledger import Ledger
+from executor.orders import (
+    LegResult,
+    OrderRequest,
+    fill_records,
+    intent_event,
+    leg_requests,
+    outcome_record,
+    result_event,
+)
+from executor.recovery_reader import read_partition
+from executor.settlement import Settler
+from executor.txn import Fenced, PartitionWriter
+from executor.venue_client import VenueClient
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass
+class PartitionWorker:
+    partition: int
+    queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    revoked: threading.Event = field(default_factory=threading.Event)
+    future: Future[None] | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+
+
+@dataclass
+class Stats:
+    signals: int = 0
+    skipped_duplicate: int = 0
+    expired: int = 0
+    rejected: int = 0
+    executed: int = 0
+    unknown: int = 0
+    dead_letters: int = 0
+    recovered_intents: int = 0
+
+
+Gate = Callable[[dict[str, Any]], "str | None"]
+
+
+class ExecutorService:
+    def __init__(self, kafka: KafkaSettings, clients: Mapping[str, VenueClient], *, gate: Gate, settler: Settler,
+                 paper: bool = False, group_id: str | None = None, recovery_window_us: int = 5_000_000,
+                 recovery_grace_us: int = 2_000_000, revoke_wait_s: float = 10.0, sequential: bool = False,
+                 on_outcome: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.kafka = kafka
+        self.clients = clients
+        self.gate = gate
+        self.settler = settler
+        self.paper = paper
+        self.group_id = group_id or f"{kafka.paper_prefix if paper else ''}{kafka.topic_prefix}executor"
+        self.signals_topic = topic_name("signals", kafka)
+        self.recovery_window_us = recovery_window_us
+        self.recovery_grace_us = recovery_grace_us
+        self.revoke_wait_s = revoke_wait_s
+        self.sequential = sequential
+        self.on_outcome = on_outcome
+        self.control: Any = None  # the ControlState reader, when build() made one
+        self.workers: dict[int, PartitionWorker] = {}
+        self.stats = Stats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._consumer: Consumer | None = None
+        self._stop = threading.Event()
+        self._dlq = make_producer(kafka)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._poll_thread)
+
+    def _poll_thread(self) -> None:
+        consumer = make_consumer(self.kafka, self.group_id, **{"partition.assignment.strategy": "cooperative-sticky"})
+        self._consumer = consumer
+        consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(0.05)
+                if msg is None:
+                    continue
+                if msg.error():
+                    log.warning("signals consumer: %s", msg.error())
+                    continue
+                worker = self.workers.get(msg.partition() or 0)
+                if worker is not None and not worker.revoked.is_set():
+                    self.loop.call_soon_threadsafe(worker.queue.put_nowait, msg)
+        finally:
+            consumer.close()  # runs on_revoke for what we still own: in-flight work finishes first
+            self._flush_dlq()
+
+    def _flush_dlq(self) -> None:
+        self._dlq.flush(5.0)
+
+    # ---- rebalance callbacks (poll thread) ----------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("executor not running")
+        return self._loop
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            worker = PartitionWorker(tp.partition)
+            self.workers[tp.partition] = worker
+            worker.future = asyncio.run_coroutine_threadsafe(self._worker(worker), self.loop)
+            log.info("assigned signals partition %d", tp.partition, extra={"partition": tp.partition})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            worker = self.workers.pop(tp.partition, None)
+            if worker is None:
+                continue
+            worker.revoked.set()
+            self.loop.call_soon_threadsafe(worker.queue.put_nowait, _STOP)
+            if worker.future is not None:
+                try:
+                    worker.future.result(timeout=self.revoke_wait_s)
+                except Exception as exc:
+                    log.warning("partition %d worker ended: %s", tp.partition, exc, extra={"partition": tp.partition})
+            log.info("revoked signals partition %d", tp.partition, extra={"partition": tp.partition})
+
+    # ---- per-partition worker (event loop) ----------------------------------------------------
+
+    async def _worker(self, worker: PartitionWorker) -> None:
+        p = worker.partition
+        writer = PartitionWriter(self.kafka, p, paper=self.paper)
+        try:
+            await asyncio.to_thread(writer.init)
+            await self._recover(worker, writer)
+            while not worker.revoked.is_set():
+                msg = await worker.queue.get()
+                if msg is _STOP or worker.revoked.is_set():
+                    break
+                await self._handle(worker, writer, msg)
+        except Fenced as exc:
+            log.error("partition %d fenced by another executor: %s", p, exc, extra={"partition": p})
+        except Exception:
+            log.exception("partition %d worker failed", p, extra={"partition": p})
+            raise
+        finally:
+            await asyncio.to_thread(writer.close)
+
+    async def _recover(self, worker: PartitionWorker, writer: PartitionWriter) -> None:
+        """After fencing: fold partition p of orders/outcomes; resolve every possibly-sent intent by
+        looking it up (never re-sending); settle and write the Outcome of every unfinished signal."""
+        p = worker.partition
+        records, bad = await asyncio.to_thread(read_partition, self.kafka, [writer.orders_topic, writer.outcomes_topic], p)
+        if bad:
+            log.error("recovery of partition %d: %d undecodable records ignored", p, bad, extra={"partition": p})
+        for type_name, rec in records:
+            worker.ledger.apply(type_name, rec)
+        for signal_id, intents in worker.ledger.unfinished_signals().items():
+            await self._recover_signal(worker, writer, signal_id, intents)
+
+    async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
+        reqs = [_request_from_intent(ev, ev["intent_ts"] + self.recovery_window_us) for ev in intents]
+        results: dict[str, LegResult] = {}
+        events: list[dict[str, Any]] = []
+        fills: list[dict[str, Any]] = []
+        for req, ev in zip(reqs, intents, strict=True):
+            known = worker.ledger.result_for(req.client_order_id)
+            if known is not None:
+                results[req.client_order_id] = _result_from_event(known)
+                continue
+            self.stats.recovered_intents += 1
+            res = await self._lookup_until(req, ev["intent_ts"] + self.recovery_window_us + self.recovery_grace_us)
+            results[req.client_order_id] = res
+            events.append(result_event(req, res, intent_ts=ev["intent_ts"], paper=self.paper))
+            fills += fill_records(req, res, paper=self.paper, ts=now_us())
+        signal = {"signal_id": signal_id, "game_id": reqs[0].game_id, "deadline_ts": reqs[0].deadline_us}
+        base = sorted((r for r in reqs if r.step == 0), key=lambda r: r.leg_index)
+        steps = [r for r in reqs if r.step > 0]
+        outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
+        await asyncio.to_thread(writer.commit_results, events + more_events, fills + more_fills, outcome, [], None)
+        worker.ledger.apply("Outcome", outcome)
+        log.warning("recovered signal: %s", outcome["state"], extra={"signal_id": signal_id, "partition": worker.partition})
+
+    async def _lookup_until(self, req: OrderRequest, until_us: int) -> LegResult:
+        client = self.clients[req.venue]
+        delay = 0.05
+        while True:
+            try:
+                found = await client.lookup(req)
+            except Exception as exc:
+                found = None
+                log.warning("lookup failed: %s", exc, extra={"client_order_id": req.client_order_id})
+            if found is not None:
+                return found
+            if now_us() >= until_us:
+                self.stats.unknown += 1
+                log.error("order not found at venue by the deadline: UNKNOWN", extra={"client_order_id": req.client_order_id})
+                return LegResult("UNKNOWN", reason="not found at the venue before deadline + grace")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _handle(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message) -> None:
+        p = worker.partition
+        offsets = [TopicPartition(self.signals_topic, p, (msg.offset() or 0) + 1)]
+        if self._consumer is None:
+            raise RuntimeError("consumer not started")
+        group = self._consumer.consumer_group_metadata()
+        self.stats.signals += 1
+        raw = msg.value()
+        try:
+            signal = codec.decode(raw or b"", "Signal")
+        except codec.DecodeError as exc:
+            self.stats.dead_letters += 1
+            send_dead_letter(self._dlq, self.kafka, dead_letter(msg.topic() or "", p, msg.offset() or 0, msg.key(), raw, exc, "executor"))
+            await asyncio.to_thread(writer.commit_results, [], [], None, offsets, group)
+            return
+        sid = signal["signal_id"]
+        if worker.ledger.has_terminal_outcome(sid) or worker.ledger.has_intents(sid):
+            # Already decided (a redelivery, or a signal recovery just settled): only move the offset.
+            self.stats.skipped_duplicate += 1
+            await asyncio.to_thread(writer.commit_results, [], [], None, offsets, group)
+            return
+        now = now_us()
+        if now > signal["deadline_ts"]:
+            self.stats.expired += 1
+            await self._finish(worker, writer, [], [], outcome_record(signal, "EXPIRED", paper=self.paper, ts=now,
+                               reason=f"received {(now - signal['deadline_ts']) // 1000} ms after its deadline"), offsets, group)
+            return
+        reason = self.gate(signal)
+        if reason is not None:
+            self.stats.rejected += 1
+            await self._finish(worker, writer, [], [], outcome_record(signal, "REJECTED", paper=self.paper, ts=now, reason=reason), offsets, group)
+            return
+        reqs = leg_requests(signal)
+        reqs = [await self.clients[r.venue].prepare(r) for r in reqs]
+        intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in reqs]
+        await asyncio.to_thread(writer.commit_intents, intents)  # Fenced propagates: never send
+        for ev in intents:
+            worker.ledger.apply("OrderEvent", ev)
+        results = await self._send_legs(worker, reqs)
+        events = [result_event(r, results[r.client_order_id], intent_ts=ev["intent_ts"], paper=self.paper) for r, ev in zip(reqs, intents, strict=True)]
+        fills = [f for r in reqs for f in fill_records(r, results[r.client_order_id], paper=self.paper, ts=now_us())]
+        outcome, more_events, more_fills = await self._settle(worker, writer, signal, reqs, [], results)
+        self.stats.executed += 1
+        await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, offsets, group)
+
+    async def _send_legs(self, worker: PartitionWorker, reqs: list[OrderRequest]) -> dict[str, LegResult]:
+        if not self.sequential:
+            out = await asyncio.gather(*(self._send(worker, r) for r in reqs))
+            return {r.client_order_id: res for r, res in zip(reqs, out, strict=True)}
+        results: dict[str, LegResult] = {}
+        for r in reqs:  # in signal order; stop at the first leg that filled nothing
+            if results and not any(v.filled for v in results.values()):
+                results[r.client_order_id] = LegResult("CANCELLED", reason="not sent: an earlier leg filled nothing")
+                continue
+            results[r.client_order_id] = await self._send(worker, r)
+        return results
+
+    async def _send(self, worker: PartitionWorker, req: OrderRequest) -> LegResult:
+        if worker.revoked.is_set():
+            # Revoked between intent and send: not sent; the next owner's recovery finds it absent.
+            return LegResult("REJECT", reason="partition revoked before send")
+        return await self.clients[req.venue].place(req)
+
+    async def _settle(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
+                      steps: list[OrderRequest], results: dict[str, LegResult]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Run the leg-risk policy until the legs are balanced or the policy gives up. Every step is an
+        order of its own: INTENT committed first, then sent."""
+        events: list[dict[str, Any]] = []
+        fills: list[dict[str, Any]] = []
+        while True:
+            nxt = self.settler.next_steps(signal, base, steps, results, now_us())
+            if not nxt or worker.revoked.is_set():
+                break
+            intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in nxt]
+            await asyncio.to_thread(writer.commit_intents, intents)
+            for ev in intents:
+                worker.ledger.apply("OrderEvent", ev)
+            out = await asyncio.gather(*(self._send(worker, r) for r in nxt))
+            for r, ev, res in zip(nxt, intents, out, strict=True):
+                results[r.client_order_id] = res
+                steps.append(r)
+                events.append(result_event(r, res, intent_ts=ev["intent_ts"], paper=self.paper))
+                fills += fill_records(r, res, paper=self.paper, ts=now_us())
+        outcome = self.settler.outcome(signal, base, steps, results, paper=self.paper, ts=now_us())
+        return outcome, events, fills
+
+    async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
+                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Any) -> None:
+        await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
+        for ev in events:
+            worker.ledger.apply("OrderEvent", ev)
+        worker.ledger.apply("Outcome", outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+
+
+def _request_from_intent(ev: dict[str, Any], deadline_us: int) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=ev["client_order_id"], signal_id=ev["signal_id"], game_id=ev["game_id"], leg_index=ev["leg_index"],
+        step=ev["step"], venue=ev["venue"], market=ev["market"], book=ev["market"], side=ev["side"], action=ev["action"],
+        limit_price=ev["limit_price"], size=ev["size"], deadline_us=deadline_us, signed_order=ev.get("signed_order"),
+        venue_order_id=ev.get("venue_order_id"),
+    )
+
+
+def _result_from_event(ev: dict[str, Any]) -> LegResult:
+    return LegResult(ev["type"], filled=ev["filled_size"], fill_cost=ev["fill_cost"], fee=ev["fee"], venue_order_id=ev.get("venue_order_id"),
+                     reason=ev.get("reason"), sent_ts=ev.get("sent_ts"), acked_ts=ev.get("acked_ts"))

@@ -1,0 +1,26 @@
+"""Executor settings: breaker, risk limits, leg-risk policy, recovery. Money in 1e-6 USD, prices in 1e-4 USD."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import setting
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    breaker_threshold: int = setting("ARB_EXEC_BREAKER_THRESHOLD", 5, "Consecutive 5xx/timeouts/connection errors that open a venue's circuit breaker (429s never count).")
+    breaker_cooldown_ms: int = setting("ARB_EXEC_BREAKER_COOLDOWN_MS", 5000, "How long an open breaker refuses calls before one half-open probe (ms).")
+    max_orders_per_s: int = setting("ARB_EXEC_MAX_ORDERS_PER_S", 20, "Orders per second the executor may send, all venues together.")
+    max_game_exposure: int = setting("ARB_EXEC_MAX_GAME_EXPOSURE", 1_000_000_000, "Max cost committed per game, 1e-6 USD (default 1,000 USD).")
+    max_total_exposure: int = setting("ARB_EXEC_MAX_TOTAL_EXPOSURE", 10_000_000_000, "Max cost committed over all games, 1e-6 USD (default 10,000 USD).")
+    daily_loss_limit: int = setting("ARB_EXEC_DAILY_LOSS_LIMIT", 500_000_000, "Trading stops for the day when the day's realized P&L falls below minus this, 1e-6 USD (default 500 USD).")
+    day_timezone: str = setting("ARB_EXEC_DAY_TZ", "America/New_York", "Time zone whose midnight resets the daily loss limit.")
+    unwind_max_loss: int = setting("ARB_EXEC_UNWIND_MAX_LOSS", 500, "Worst unwind price below the entry average, 1e-4 USD per contract (default 5 cents).")
+    unwind_steps: int = setting("ARB_EXEC_UNWIND_STEPS", 4, "IOC unwind attempts per leg, each one tick worse.")
+    complete_first: bool = setting("ARB_EXEC_COMPLETE_FIRST", True, "On a one-sided fill, first try to buy the missing size on the short leg (before the deadline), then unwind.")
+    leg_mode: str = setting("ARB_EXEC_LEG_MODE", "concurrent", "Send legs concurrently, or sequentially (the first leg listed first; the second only if the first filled).", choices=("concurrent", "sequential"))
+    recovery_window_ms: int = setting("ARB_EXEC_RECOVERY_WINDOW_MS", 5000, "After a crash, how long after its intent an order is looked up at the venue before grace (ms).")
+    recovery_grace_ms: int = setting("ARB_EXEC_RECOVERY_GRACE_MS", 2000, "Extra lookup time after the window before an order is declared UNKNOWN (ms).")
+    paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
+    http_timeout_ms: int = setting("ARB_EXEC_HTTP_TIMEOUT_MS", 3000, "Venue HTTP timeout (ms); a timeout makes the order's state unknown until looked up.")

@@ -1,0 +1,128 @@
+"""Leg-risk policy: what to do when the legs of a signal did not fill equally (design.md, pitfalls.md).
+
+IOC on two venues is not atomic: one leg can fill and the other not, and a Polymarket BUY that matches
+at better prices gets more shares for the same pUSD. After the legs answer, net holdings per leg are
+compared BY LEG INDEX (never by arrival order):
+1. complete: while before the deadline, buy the missing size on each short leg at that leg's original
+   limit price (the signal's edge was computed at those limits, so completing there stays profitable);
+2. unwind: sell the excess on each long leg with IOC at progressively worse prices, step k at
+   (entry average - k ticks), never below (entry average - max loss per contract).
+Every step is a new order with its own deterministic client_order_id (signal:leg:step). Pure: the
+executor sends what `next_steps` returns and asks again until it returns nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.units import ONE_DOLLAR, notional
+from executor.orders import LegResult, OrderRequest, outcome_record, step_request
+
+
+@dataclass(frozen=True)
+class Settler:
+    tick: int = 100  # 1e-4 USD; unwind prices are on this grid
+    unwind_steps: int = 4
+    max_unwind_loss: int = 500  # 1e-4 USD per contract below the entry average
+    complete_first: bool = True
+    # A Polymarket BUY that matched at better prices holds a few extra shares; below the venue's minimum
+    # order size they can be neither sold nor matched by whole Kalshi contracts: accepted as dust.
+    poly_dust: int = 500  # 1e-2 shares
+    kalshi_lot: int = 100  # Kalshi orders are whole contracts here
+
+    def _dust(self, base: list[OrderRequest], nets: list[int]) -> bool:
+        top = max(nets)
+        longs = [b for b, n in zip(base, nets, strict=True) if n == top]
+        return top - min(nets) < self.poly_dust and all(b.venue == "POLYMARKET" for b in longs)
+
+    def _lot(self, req: OrderRequest, size: int) -> int:
+        return size - size % self.kalshi_lot if req.venue == "KALSHI" else size
+
+    @staticmethod
+    def _net(leg: int, orders: list[OrderRequest], results: dict[str, LegResult]) -> int:
+        net = 0
+        for o in orders:
+            r = results.get(o.client_order_id)
+            if o.leg_index == leg and r is not None:
+                net += r.filled if o.action == "BUY" else -r.filled
+        return net
+
+    def nets(self, base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult]) -> list[int]:
+        orders = base + steps
+        return [self._net(b.leg_index, orders, results) for b in base]
+
+    @staticmethod
+    def _entry_avg(leg: int, orders: list[OrderRequest], results: dict[str, LegResult]) -> int:
+        cost = size = 0
+        for o in orders:
+            r = results.get(o.client_order_id)
+            if o.leg_index == leg and o.action == "BUY" and r is not None and r.filled:
+                cost += r.fill_cost
+                size += r.filled
+        return cost // size if size else 0  # money / size(1e-2) -> price units (1e-4)
+
+    def next_steps(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest],
+                   results: dict[str, LegResult], now_us: int) -> list[OrderRequest]:
+        orders = base + steps
+        if any(r.type == "UNKNOWN" for r in results.values()):
+            return []  # never act on a leg whose state is unknown: alert instead
+        nets = self.nets(base, steps, results)
+        if len(set(nets)) <= 1 or self._dust(base, nets):
+            return []
+        step_no = 1 + max((o.step for o in orders), default=0)
+        top, bottom = max(nets), min(nets)
+        if self.complete_first and now_us < signal["deadline_ts"]:
+            tried = {o.leg_index for o in steps if o.action == "BUY"}
+            sized = [(b, self._lot(b, top - n)) for b, n in zip(base, nets, strict=True) if n < top and b.leg_index not in tried]
+            completes = [(b, size) for b, size in sized if size > 0]
+            if completes:
+                return [step_request(b, step_no + i, "BUY", b.limit_price, size) for i, (b, size) in enumerate(completes)]
+        out: list[OrderRequest] = []
+        for b, n in zip(base, nets, strict=True):
+            if n <= bottom:
+                continue
+            k = 1 + sum(1 for o in steps if o.leg_index == b.leg_index and o.action == "SELL")
+            if k > self.unwind_steps:
+                continue
+            entry = self._entry_avg(b.leg_index, orders, results)
+            price = max(entry - k * self.tick, entry - self.max_unwind_loss)
+            price = max(self.tick, price - price % self.tick)
+            size = self._lot(b, n - bottom)
+            if size > 0:
+                out.append(step_request(b, step_no + len(out), "SELL", price, size))
+        return out
+
+    def outcome(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult],
+                *, paper: bool, ts: int) -> dict[str, Any]:
+        orders = base + steps
+        fees = sum(r.fee for r in results.values())
+        cost = fees
+        for o in orders:
+            r = results.get(o.client_order_id)
+            if r is not None:
+                cost += r.fill_cost if o.action == "BUY" else -r.fill_cost
+        nets = self.nets(base, steps, results)
+        matched = max(0, min(nets)) if nets else 0
+        kw: dict[str, Any] = {"paper": paper, "ts": ts, "matched": matched, "cost": cost, "fees": fees,
+                              "locked_profit": notional(ONE_DOLLAR, matched) - cost}
+        unknown = [o.client_order_id for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "UNKNOWN"]
+        if unknown:
+            return outcome_record(signal, "UNKNOWN", reason=f"order state unknown: {', '.join(unknown)}", **kw)
+        reason = None
+        if len(set(nets)) > 1:
+            if not self._dust(base, nets):
+                return outcome_record(signal, "UNKNOWN", reason=f"imbalance left after the policy gave up: net per leg {nets}", **kw)
+            reason = f"Polymarket dust below min size kept: net per leg {nets}"
+        size = base[0].size if base else 0
+        if any(o.action == "SELL" for o in steps):
+            state = "UNWOUND"
+        elif steps:
+            state = "COMPLETED"
+        elif matched == 0:
+            state = "NOT_FILLED"
+        elif matched >= size:
+            state = "FILLED"
+        else:
+            state = "PARTIAL_BALANCED"
+        return outcome_record(signal, state, reason=reason, **kw)

@@ -1,0 +1,151 @@
+"""The executor against the Kalshi simulator and the embedded broker (intra-Kalshi pairs A-YES + B-YES).
+
+Ground truth for "executed exactly once" is the simulator's order log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from core import codec
+from core.control import KILL_SWITCH, control_record, publish
+from core.kafka import make_producer
+from core.settings import KafkaSettings
+from core.topics import topic_name
+from core.units import now_us
+from executor.run import build
+from executor.service import ExecutorService
+from executor.settings import ExecutorSettings
+from tests.kafka_helpers import eventually, read_records
+from venues.kalshi.settings import KalshiSettings
+from venues.sim.runner import Simulator
+from venues.sim.settings import SimSettings
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Rig:
+    sim: Simulator
+    kafka: KafkaSettings
+    service: ExecutorService
+    game: Any
+    a: str
+    b: str
+
+
+@pytest.fixture
+async def rig(topics: KafkaSettings, tmp_path: Path) -> AsyncIterator[Rig]:
+    async with Simulator(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0, autostart=False, kalshi_tier="unlimited")) as sim:
+        key = tmp_path / "kalshi.pem"
+        assert sim.kalshi_private_key is not None
+        key.write_bytes(sim.kalshi_private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        game = next(iter(sim.world.games.values()))
+        a, b = game.kalshi_markets[game.away], game.kalshi_markets[game.home]
+        kalshi = KalshiSettings(rest_url=sim.kalshi_url, ws_url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id,
+                                private_key_file=str(key), tier="unlimited")
+        settings = ExecutorSettings(breaker_threshold=3, breaker_cooldown_ms=500, recovery_window_ms=500, recovery_grace_ms=500)
+        service, closers = build(topics, settings, kalshi=kalshi)
+        task = asyncio.create_task(service.run())
+        try:
+            yield Rig(sim, topics, service, game, a, b)
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 30)
+            for c in closers:
+                await c.aclose() if hasattr(c, "aclose") else c.stop()
+
+
+def signal(rig: Rig, sid: str, size: int = 1000, prices: tuple[int, int] = (4500, 5000), ttl_ms: int = 3000) -> dict[str, Any]:
+    t = now_us()
+    legs = [{"venue": "KALSHI", "market": m, "book": m, "side": "YES", "limit_price": p, "size": size, "expected_fee": 0,
+             "pays_on": [o]} for m, p, o in ((rig.a, prices[0], rig.game.away), (rig.b, prices[1], rig.game.home))]
+    return {"signal_id": sid, "game_id": rig.game.game_id, "legs": legs, "size": size, "cost": (prices[0] + prices[1]) * size,
+            "edge": (10000 - prices[0] - prices[1]) * size, "event_ts": t, "deadline_ts": t + ttl_ms * 1000,
+            "input_tick_ids": ["t1", "t2"], "input_received_ts": [t, t], "detected_ts": t}
+
+
+def send(rig: Rig, *signals: dict[str, Any]) -> None:
+    p = make_producer(rig.kafka)
+    for s in signals:
+        p.produce(topic_name("signals", rig.kafka), key=s["game_id"], value=codec.encode("Signal", s))
+    assert p.flush(10) == 0
+
+
+async def outcomes(rig: Rig, n: int, timeout: float = 30) -> dict[str, dict[str, Any]]:
+    msgs = await asyncio.to_thread(read_records, rig.kafka, topic_name("outcomes", rig.kafka), n, timeout)
+    out: dict[str, dict[str, Any]] = {}
+    for m in msgs:
+        rec = codec.decode(m.value(), "Outcome")
+        out.setdefault(rec["signal_id"], rec)  # first terminal outcome wins
+    return out
+
+
+def executed(rig: Rig) -> dict[str, int]:
+    """client_order_id -> filled size, for every order the simulator accepted from us."""
+    return {r.client_order_id: r.filled for r in rig.sim.world.orderlog.query(venue="KALSHI") if r.accepted and r.account != "admin"}
+
+
+async def test_both_legs_fill_once_even_when_the_signal_is_delivered_twice(rig: Rig) -> None:
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    s = signal(rig, "sig-both")
+    send(rig, s, s)  # an at-least-once duplicate
+    out = await outcomes(rig, 1)
+    assert out["sig-both"]["state"] == "FILLED" and out["sig-both"]["matched_size"] == 1000
+    assert out["sig-both"]["locked_profit"] == 10000 * 1000 - (4500 + 5000) * 1000 - out["sig-both"]["fees"]
+    await asyncio.sleep(0.5)
+    assert executed(rig) == {"sig-both:0:0": 1000, "sig-both:1:0": 1000}
+
+
+async def test_one_sided_fill_is_unwound_on_the_leg_that_filled(rig: Rig) -> None:
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4400, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5100, 5000)])  # B too expensive: leg 1 fills nothing
+    send(rig, signal(rig, "sig-one", ttl_ms=300))
+    out = await outcomes(rig, 1)
+    assert out["sig-one"]["state"] == "UNWOUND"
+    orders = executed(rig)
+    assert orders["sig-one:0:0"] == 1000 and orders["sig-one:1:0"] == 0
+    sells = {k: v for k, v in orders.items() if k.startswith("sig-one:0:") and k != "sig-one:0:0"}
+    completes = {k: v for k, v in orders.items() if k.startswith("sig-one:1:") and k != "sig-one:1:0"}
+    assert sum(sells.values()) == 1000, (sells, completes)  # the excess was sold on leg 0, the leg that had it
+    assert sum(completes.values()) == 0
+
+
+async def test_kill_switch_blocks_orders_until_resume(rig: Rig) -> None:
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    publish(rig.kafka, control_record(KILL_SWITCH, "KILL_SWITCH", True, reason="test", source="test"))
+    await eventually(lambda: rig.service.control.kill_switch() is not None)
+    send(rig, signal(rig, "sig-killed"))
+    out = await outcomes(rig, 1)
+    assert out["sig-killed"]["state"] == "REJECTED" and "kill switch" in out["sig-killed"]["reason"]
+    assert executed(rig) == {}
+    publish(rig.kafka, control_record(KILL_SWITCH, "KILL_SWITCH", False, reason="test", source="test"))
+    await eventually(lambda: rig.service.control.kill_switch() is None)
+    send(rig, signal(rig, "sig-after"))
+    out = await outcomes(rig, 2)
+    assert out["sig-after"]["state"] == "FILLED"
+
+
+async def test_expired_signal_sends_nothing(rig: Rig) -> None:
+    s = replace_deadline(signal(rig, "sig-old"), now_us() - 1_000_000)
+    send(rig, s)
+    out = await outcomes(rig, 1)
+    assert out["sig-old"]["state"] == "EXPIRED"
+    assert executed(rig) == {}
+
+
+def replace_deadline(s: dict[str, Any], deadline: int) -> dict[str, Any]:
+    return {**s, "deadline_ts": deadline}
+
