@@ -58,6 +58,7 @@ class PartitionWorker:
     partition: int
     queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     revoked: threading.Event = field(default_factory=threading.Event)
+    recovered: threading.Event = field(default_factory=threading.Event)
     future: Future[None] | None = None
     ledger: Ledger = field(default_factory=Ledger)
 
@@ -99,6 +100,7 @@ class ExecutorService:
         self.stats = Stats()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: Consumer | None = None
+        self._group_meta: Any = None
         self._stop = threading.Event()
         self._dlq = make_producer(kafka)
 
@@ -107,6 +109,11 @@ class ExecutorService:
     def stop(self) -> None:
         self._stop.set()
 
+    def ready(self) -> bool:
+        """Partitions assigned, fenced and recovered: new signals are being consumed."""
+        workers = list(self.workers.values())
+        return bool(workers) and all(w.recovered.is_set() for w in workers)
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._poll_thread)
@@ -114,10 +121,14 @@ class ExecutorService:
     def _poll_thread(self) -> None:
         consumer = make_consumer(self.kafka, self.group_id, **{"partition.assignment.strategy": "cooperative-sticky"})
         self._consumer = consumer
+        self._group_meta = None
         consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(0.05)
+                # Read only here: the metadata call blocks while another thread is inside poll(). Taken
+                # after every poll, it follows rebalances (it carries the generation for the txn commit).
+                self._group_meta = consumer.consumer_group_metadata()
                 if msg is None:
                     continue
                 if msg.error():
@@ -170,6 +181,7 @@ class ExecutorService:
         try:
             await asyncio.to_thread(writer.init)
             await self._recover(worker, writer)
+            worker.recovered.set()
             while not worker.revoked.is_set():
                 msg = await worker.queue.get()
                 if msg is _STOP or worker.revoked.is_set():
@@ -239,9 +251,7 @@ class ExecutorService:
     async def _handle(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message) -> None:
         p = worker.partition
         offsets = [TopicPartition(self.signals_topic, p, (msg.offset() or 0) + 1)]
-        if self._consumer is None:
-            raise RuntimeError("consumer not started")
-        group = self._consumer.consumer_group_metadata()
+        group = self._group_meta
         self.stats.signals += 1
         raw = msg.value()
         try:
@@ -294,9 +304,8 @@ class ExecutorService:
         return results
 
     async def _send(self, worker: PartitionWorker, req: OrderRequest) -> LegResult:
-        if worker.revoked.is_set():
-            # Revoked between intent and send: not sent; the next owner's recovery finds it absent.
-            return LegResult("REJECT", reason="partition revoked before send")
+        # Once a signal's intents are committed it is in flight: it is finished even if the partition is
+        # revoked meanwhile (the revoke callback waits for it). Revocation only stops NEW signals.
         return await self.clients[req.venue].place(req)
 
     async def _settle(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
@@ -307,7 +316,7 @@ class ExecutorService:
         fills: list[dict[str, Any]] = []
         while True:
             nxt = self.settler.next_steps(signal, base, steps, results, now_us())
-            if not nxt or worker.revoked.is_set():
+            if not nxt:
                 break
             intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in nxt]
             await asyncio.to_thread(writer.commit_intents, intents)

@@ -54,6 +54,7 @@ async def rig(topics: KafkaSettings, tmp_path: Path) -> AsyncIterator[Rig]:
         settings = ExecutorSettings(breaker_threshold=3, breaker_cooldown_ms=500, recovery_window_ms=500, recovery_grace_ms=500)
         service, closers = build(topics, settings, kalshi=kalshi)
         task = asyncio.create_task(service.run())
+        await eventually(service.ready, 30)
         try:
             yield Rig(sim, topics, service, game, a, b)
         finally:
@@ -110,7 +111,7 @@ async def test_one_sided_fill_is_unwound_on_the_leg_that_filled(rig: Rig) -> Non
     w = rig.sim.world
     w.set_book("KALSHI", rig.a, bids=[(4400, 5000)], asks=[(4500, 5000)])
     w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5100, 5000)])  # B too expensive: leg 1 fills nothing
-    send(rig, signal(rig, "sig-one", ttl_ms=300))
+    send(rig, signal(rig, "sig-one", ttl_ms=2000))
     out = await outcomes(rig, 1)
     assert out["sig-one"]["state"] == "UNWOUND"
     orders = executed(rig)

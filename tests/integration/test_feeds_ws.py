@@ -1,0 +1,421 @@
+"""Feed clients against live WebSocket servers on 127.0.0.1: the Kalshi simulator, and a scripted
+Polymarket market-channel server. Gaps, terminal errors, disconnects, silence, live add/remove."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from producers.handoff import Handoff
+from producers.kalshi_feed import KalshiFeed
+from producers.settings import FeedSettings
+from venues.sim.runner import Simulator
+from venues.sim.settings import SimSettings
+
+pytestmark = pytest.mark.integration
+TIMEOUT = 5.0
+FAST = FeedSettings(silence_s=5.0, depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.2)
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Collector:
+    """A Kafka-writer stand-in: takes every tick out of the hand-off as it comes."""
+
+    def __init__(self, h: Handoff[dict[str, Any]]) -> None:
+        self.h = h
+        self.ticks: list[dict[str, Any]] = []
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.ticks.append((await self.h.get())[1])
+
+    def take(self) -> list[dict[str, Any]]:
+        out, self.ticks = self.ticks, []
+        return out
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def drain(c: Collector) -> list[dict[str, Any]]:
+    return c.take()
+
+
+# --- Kalshi, against the project simulator ---------------------------------------------------------
+
+@contextlib.asynccontextmanager
+async def kalshi_feed(settings: FeedSettings = FAST, n_markets: int | None = None) -> AsyncIterator[tuple[Simulator, KalshiFeed, Collector]]:
+    sim_settings = SimSettings(games=2, updates_per_s=0.0, autostart=False, arb_rate_per_min=0.0, kalshi_tier="unlimited",
+                               kalshi_ping_interval_s=0.5)
+    async with Simulator(sim_settings) as sim:
+        markets = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve}
+        if n_markets is not None:
+            markets = dict(sorted(markets.items())[:n_markets])
+        handoff: Handoff[dict[str, Any]] = Handoff(1000)
+        feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
+                          markets=markets, handoff=handoff, settings=settings, rng=random.Random(7))
+        task = asyncio.create_task(feed.run())
+        collector = Collector(handoff)
+        try:
+            yield sim, feed, collector
+        finally:
+            await collector.close()
+            feed.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, TIMEOUT)
+
+
+def in_sync(sim: Simulator, feed: KalshiFeed) -> bool:
+    for t, book in feed.books.books.items():
+        sb = sim.world.kalshi_books[t]
+        if book.status != "OK" or book.top(100) != (sb.bids()[:100], sb.asks()[:100]):
+            return False
+    return True
+
+
+async def test_kalshi_snapshot_and_deltas_match_the_simulator() -> None:
+    async with kalshi_feed() as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        assert len(feed.books.books) >= 4
+        first = drain(handoff)
+        assert {t["market"] for t in first} == set(feed.books.books)
+        assert all(t["status"] == "OK" and t["bids"] and t["asks"] for t in first)
+        sim.world.scenario.run_steps(300)
+        await wait_for(lambda: in_sync(sim, feed), what="deltas applied")
+        ticks = drain(handoff)
+        assert ticks and all(t["venue"] == "KALSHI" and t["game_id"] == sim.world.kalshi_markets[t["market"]].game_id for t in ticks)
+        assert all(t["tick_id"].startswith(f"KALSHI:{t['market']}:") for t in ticks)
+        assert feed.metrics.gaps == 0 and feed.metrics.parse_errors == 0 and feed.metrics.ticks >= len(ticks)
+
+
+async def test_kalshi_seq_gap_resyncs_every_book_of_the_sid() -> None:
+    async with kalshi_feed() as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        drain(handoff)
+        sim.world.faults["KALSHI"].seq_skip = 1
+        sim.world.scenario.run_steps(50)
+        await wait_for(lambda: feed.metrics.gaps >= 1, what="gap detected")
+        await wait_for(lambda: in_sync(sim, feed), what="resynced")
+        statuses = [t["status"] for t in drain(handoff)]
+        assert "RESYNCING" in statuses and statuses[-1] == "OK"
+        assert feed.metrics.resyncs >= 1 and feed.metrics.reconnects == 0  # get_snapshot, not a reconnect
+
+
+async def test_kalshi_terminal_error_resubscribes() -> None:
+    async with kalshi_feed() as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        old_sids = set(feed._sid_tickers)
+        assert sim.world.faults.ws_error("KALSHI", 25) >= 1
+        await wait_for(lambda: feed.metrics.resyncs >= 1 and bool(feed._sid_tickers) and not set(feed._sid_tickers) & old_sids,
+                       what="new subscription")
+        sim.world.scenario.run_steps(100)
+        await wait_for(lambda: in_sync(sim, feed), what="books after resubscribe")
+        assert "RESYNCING" in [t["status"] for t in drain(handoff)]
+
+
+async def test_kalshi_disconnect_reconnects_with_backoff() -> None:
+    async with kalshi_feed() as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        assert sim.world.faults.disconnect("KALSHI") == 1
+        await wait_for(lambda: feed.metrics.reconnects >= 1, what="reconnect")
+        sim.world.scenario.run_steps(100)
+        await wait_for(lambda: in_sync(sim, feed), what="books after reconnect")
+        assert "RESYNCING" in [t["status"] for t in drain(handoff)]
+
+
+async def test_kalshi_silence_marks_stale_then_recovers() -> None:
+    settings = FeedSettings(silence_s=0.3, depth=5, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0)
+    async with kalshi_feed(settings) as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        drain(handoff)
+        sim.world.faults["KALSHI"].silence = True  # socket open, pings continue, no data
+        await wait_for(lambda: feed.metrics.silences >= 1, what="silence detected")
+        stale = drain(handoff)
+        assert stale and "STALE" in {t["status"] for t in stale}
+        sim.world.faults["KALSHI"].silence = False
+        await wait_for(lambda: feed.metrics.reconnects >= 1 and in_sync(sim, feed), what="recovered")
+        assert all(len(t["bids"]) <= 5 for t in drain(handoff))
+
+
+async def test_kalshi_add_and_remove_markets_live() -> None:
+    async with kalshi_feed(n_markets=2) as (sim, feed, handoff):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        others = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve and t not in feed.markets}
+        assert others
+        await feed.add_markets(others)
+        await wait_for(lambda: set(others) <= set(feed.books.books) and in_sync(sim, feed), what="added markets")
+        assert {t["market"] for t in drain(handoff)} >= set(others)
+        gone = sorted(others)[0]
+        await feed.remove_markets([gone])
+        sim.world.scenario.run_steps(300)
+        await wait_for(lambda: in_sync(sim, feed), what="after removal")
+        assert gone not in feed.books.books
+        await asyncio.sleep(0.05)  # let in-flight deltas for the removed market land
+        assert gone not in {t["market"] for t in drain(handoff)}
+        assert feed.metrics.reconnects == 0 and feed.metrics.venue_errors == 0
+
+
+async def test_kalshi_unknown_market_does_not_block_the_others() -> None:
+    async with kalshi_feed(n_markets=2) as (sim, feed, _col):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        good = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve and t not in feed.markets}
+        before = set(feed._sid_tickers)
+        # a market the venue does not list, added while no subscription is pending: new subscribe via add_markets
+        for sid in before:
+            feed._sid_tickers.pop(sid)  # force add_markets to subscribe afresh (as right after a reconnect)
+        await feed.add_markets({"KXNOPE-26JAN01-XX": "g", **good})
+        await wait_for(lambda: all(feed.books.books[t].status == "OK" for t in good), what="other markets subscribed")
+        assert feed.books.books["KXNOPE-26JAN01-XX"].status == "RESYNCING"
+        assert feed.metrics.venue_errors == 1
+
+async def test_kalshi_bad_credentials_backs_off_and_retries() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    wrong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    async with Simulator(SimSettings(games=1, updates_per_s=0.0, autostart=False, kalshi_tier="unlimited")) as sim:
+        markets = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve}
+        feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=wrong, markets=markets,
+                          handoff=Handoff(), settings=FAST)
+        task = asyncio.create_task(feed.run())
+        await wait_for(lambda: feed.metrics.reconnects >= 2, what="retries")
+        assert feed.backoff.attempt >= 2 and all(b.status == "RESYNCING" for b in feed.books.books.values())
+        feed.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_kalshi_bad_frames_counted_never_crash(tmp_path: Any) -> None:
+    """The simulator's recorded-frame mode streams our scripted frames unmodified after the subscribe."""
+    sim0 = SimSettings(games=1)
+    from venues.sim.world import SimWorld
+
+    ticker = next(t for t, m in SimWorld(sim0).kalshi_markets.items() if not m.mve)
+
+    def delta(seq: int, size: str, tick: str = ticker, price: str = "0.4000", typ: str = "orderbook_delta") -> str:
+        return json.dumps({"type": typ, "sid": 1, "seq": seq, "msg": {"market_ticker": tick, "price_dollars": price,
+                                                                       "delta_fp": size, "side": "yes", "ts_ms": 1_800_000_000_000}})
+
+    frames = [
+        json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": ticker,
+                    "yes_dollars_fp": [["0.4000", "10.00"]], "no_dollars_fp": [["0.6200", "5.00"]]}}),
+        delta(2, "lots"),  # non-numeric size: parse error (still has no usable seq)
+        delta(2, "2.50"),
+        delta(3, "1.00", typ="brand_new_type"),  # unknown type: counted, takes its seq
+        delta(4, "1.00", tick="NOT-SUBSCRIBED"),  # unknown ticker
+        delta(5, "0.25"),
+    ]
+    path = tmp_path / "frames.jsonl"
+    path.write_text("\n".join(frames) + "\n")
+    settings = SimSettings(games=1, updates_per_s=0.0, autostart=False, kalshi_tier="unlimited", kalshi_replay=path)
+    async with Simulator(settings) as sim:
+        handoff: Handoff[dict[str, Any]] = Handoff()
+        feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
+                          markets={ticker: "g"}, handoff=handoff, settings=FAST)
+        task = asyncio.create_task(feed.run())
+        try:
+            await wait_for(lambda: feed.books.books[ticker].seq == 5, what="last delta applied")
+            book = feed.books.books[ticker]
+            assert book.status == "OK" and book.bids == {4000: 1275} and book.asks == {6200: 500}  # YES-scale asks
+            assert feed.metrics.parse_errors == 1 and feed.metrics.bad_input == 2 and feed.metrics.gaps == 0
+            assert feed.metrics.reconnects == 0
+            got = handoff.get_nowait()
+            assert got is not None and got[1]["tick_id"] == f"KALSHI:{ticker}:1:5" and got[1]["venue_ts"] == 1_800_000_000_000_000
+        finally:
+            feed.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+# --- Polymarket, against a scripted market-channel server --------------------------------------------
+
+YES, NO = "1111", "2222"
+
+
+def book_event(asset: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]], ts: int = 1000) -> dict[str, Any]:
+    # live order: bids ascending, asks descending (best level last)
+    return {"event_type": "book", "asset_id": asset, "market": "0xc", "timestamp": str(ts), "hash": "h", "tick_size": "0.01",
+            "bids": [{"price": p, "size": s} for p, s in sorted(bids)],
+            "asks": [{"price": p, "size": s} for p, s in sorted(asks, reverse=True)]}
+
+
+class PolyServer:
+    """Scripted /ws/market: answers a subscription with an array initial dump, PING with PONG, then sends
+    whatever the test pushes; can drop connections or go silent."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, dict[str, Any]] = {
+            YES: book_event(YES, [("0.48", "100"), ("0.47", "50")], [("0.52", "80"), ("0.53", "10")]),
+            NO: book_event(NO, [("0.48", "80")], [("0.52", "100")]),
+        }
+        self.received: list[Any] = []
+        self.pings = 0
+        self.connections = 0
+        self.silent = False
+        self._conns: list[web.WebSocketResponse] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> PolyServer:
+        app = web.Application()
+        app.router.add_get("/ws/market", self.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"ws://127.0.0.1:{port}/ws/market"
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._conns):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.connections += 1
+        self._conns.append(ws)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                if msg.data == "PING":
+                    self.pings += 1
+                    await ws.send_str("PONG")  # answered even when silent: the socket looks alive
+                    continue
+                body = json.loads(msg.data)
+                self.received.append(body)
+                if self.silent:
+                    continue
+                assets = body.get("assets_ids", [])
+                if body.get("type") == "market" or body.get("operation") == "subscribe":
+                    await ws.send_str(json.dumps([self.books[a] for a in assets if a in self.books]))
+                    await ws.send_str("NO NEW ASSETS")
+        finally:
+            self._conns.remove(ws)
+        return ws
+
+    async def push(self, frame: Any) -> None:
+        for ws in list(self._conns):
+            await ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def drop(self) -> None:
+        for ws in list(self._conns):
+            await ws.close()
+
+
+@contextlib.asynccontextmanager
+async def poly_feed(settings: FeedSettings = FAST, markets: dict[str, str] | None = None) -> AsyncIterator[tuple[PolyServer, Any, Collector]]:
+    from producers.polymarket_feed import PolymarketFeed
+
+    server = await PolyServer().start()
+    handoff: Handoff[dict[str, Any]] = Handoff(1000)
+    feed = PolymarketFeed(url=server.url, markets=markets if markets is not None else {YES: "g1", NO: "g1"}, handoff=handoff,
+                          settings=settings, rng=random.Random(3))
+    task = asyncio.create_task(feed.run())
+    collector = Collector(handoff)
+    try:
+        yield server, feed, collector
+    finally:
+        await collector.close()
+        feed.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, TIMEOUT)
+        await server.stop()
+
+
+def change(ts: int, *entries: tuple[str, str, str, str, str, str]) -> dict[str, Any]:
+    return {"event_type": "price_change", "market": "0xc", "timestamp": str(ts), "price_changes": [
+        {"asset_id": a, "price": p, "size": s, "side": side, "hash": "x", "best_bid": bb, "best_ask": ba}
+        for a, p, s, side, bb, ba in entries]}
+
+
+async def test_poly_initial_dump_changes_and_crossing() -> None:
+    async with poly_feed() as (server, feed, col):
+        await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
+        sub = server.received[0]
+        assert sub["type"] == "market" and sub["initial_dump"] is True and sorted(sub["assets_ids"]) == [YES, NO]
+        yes = feed.books.books[YES]
+        assert yes.top(1) == ([(4800, 10000)], [(5200, 8000)])
+        # an aggressive buy: the entry already shows the post-match best ask, the removal comes a frame later
+        await server.push(change(2000, (YES, "0.53", "5", "BUY", "0.53", "0.55"), (NO, "0.47", "5", "SELL", "0.45", "0.47")))
+        await wait_for(lambda: yes.status == "CROSSED", what="crossed")
+        await server.push([change(2000, (YES, "0.52", "0", "SELL", "0.53", "0.55")), change(2000, (YES, "0.53", "0", "SELL", "0.53", "0.55"))])
+        await wait_for(lambda: yes.status == "OK", what="uncrossed")
+        assert yes.top(2) == ([(5300, 500), (4800, 10000)], [])
+        await server.push({"event_type": "tick_size_change", "asset_id": YES, "market": "0xc", "old_tick_size": "0.01",
+                           "new_tick_size": "0.001", "timestamp": "3000"})
+        await wait_for(lambda: yes.tick_size == 10, what="tick size")
+        await wait_for(lambda: any(t["tick_size"] == 10 for t in col.ticks), what="tick with new tick size")
+        yes_statuses = [t["status"] for t in col.ticks if t["market"] == YES]
+        assert yes_statuses[0] == "OK" and "CROSSED" in yes_statuses and yes_statuses[-1] == "OK"
+        assert feed.disagreements >= 1 and feed.metrics.parse_errors == 0 and feed.metrics.bad_input == 0
+        ids = [t["tick_id"] for t in col.ticks if t["market"] == YES]
+        assert f"POLYMARKET:{YES}:2000/0" in ids and len(set(ids)) == len(ids)
+
+
+async def test_poly_bad_input_counted_never_crashes() -> None:
+    async with poly_feed() as (server, feed, col):
+        await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
+        for bad in ("{nope", [{"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+                        {"asset_id": YES, "price": "0.5", "size": "-1", "side": "BUY"}]}],
+                    {"event_type": "mystery"}, change(5, ("9999", "0.5", "1", "BUY", "0.5", "0.6")),
+                    {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+                        {"asset_id": YES, "price": "0.5", "size": "many", "side": "BUY"}]}):
+            await server.push(bad)
+        await server.push(change(6, (YES, "0.49", "7", "BUY", "0.49", "0.52")))
+        await wait_for(lambda: feed.books.books[YES].best_bid == 4900, what="good frame after bad ones")
+        assert feed.metrics.parse_errors == 3 and feed.metrics.bad_input == 2  # unknown event type, unknown asset
+        assert feed.books.books[YES].bids == {4900: 700, 4800: 10000, 4700: 5000}
+
+
+async def test_poly_pings_and_silence_reconnect() -> None:
+    settings = FeedSettings(silence_s=0.5, depth=5, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.1)
+    async with poly_feed(settings) as (server, feed, col):
+        await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
+        await wait_for(lambda: server.pings >= 2, what="text PINGs")
+        server.silent = True  # PONGs continue, data stops: must still count as silence
+        await wait_for(lambda: feed.metrics.silences >= 1, what="silence")
+        assert "STALE" in {t["status"] for t in col.ticks}
+        server.silent = False
+        await wait_for(lambda: server.connections >= 2 and all(b.status == "OK" for b in feed.books.books.values()),
+                       what="resubscribed after reconnect")
+        assert feed.metrics.reconnects >= 1
+
+
+async def test_poly_disconnect_resubscribes_and_live_add_remove() -> None:
+    async with poly_feed(markets={YES: "g1"}) as (server, feed, col):
+        await wait_for(lambda: feed.books.books[YES].status == "OK", what="initial dump")
+        await feed.add_markets({NO: "g1"})
+        await wait_for(lambda: feed.books.books[NO].status == "OK", what="added asset")
+        assert server.received[-1] == {"operation": "subscribe", "assets_ids": [NO], "initial_dump": True}
+        await feed.remove_markets([YES])
+        await wait_for(lambda: server.received[-1] == {"operation": "unsubscribe", "assets_ids": [YES]}, what="unsubscribe sent")
+        assert YES not in feed.books.books
+        await server.drop()
+        await wait_for(lambda: server.connections >= 2 and feed.books.books[NO].status == "OK", what="reconnected")
+        assert server.received[-1]["type"] == "market" and server.received[-1]["assets_ids"] == [NO]
+        assert "RESYNCING" in [t["status"] for t in col.ticks if t["market"] == NO]

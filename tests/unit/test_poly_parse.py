@@ -1,0 +1,85 @@
+"""Polymarket market-channel parsing: recorded fixtures, framing, control texts, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from venues.polymarket.messages import BookEvent, LastTradePrice, OtherEvent, PriceChange, PriceChangeEvent, TickSizeChange
+from venues.polymarket.parse import parse_decoded, parse_frame
+
+FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "polymarket"
+ASSET = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+
+
+def test_captured_book() -> None:
+    pf = parse_frame((FIX / "ws_book_snapshot_captured.json").read_bytes())
+    assert not pf.errors and len(pf.events) == 1
+    ev = pf.events[0]
+    assert isinstance(ev, BookEvent)
+    assert len(ev.bids) == 7 and len(ev.asks) == 57
+    assert ev.bids[0] == (100, 314972572)  # "0.01" x "3149725.72"
+    assert ev.tick_size == 100 and ev.timestamp_ms == 1786604072222
+
+
+def test_price_change_fixture() -> None:
+    pf = parse_frame((FIX / "ws_market_price_change_msg.json").read_text())
+    assert pf.events == [PriceChangeEvent(market="0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917",
+                                          timestamp_ms=1703875201000,
+                                          changes=(PriceChange(ASSET, 5100, 15000, "BUY", 5100, 5200),))]
+
+
+def test_tick_size_and_last_trade() -> None:
+    [tick] = parse_frame((FIX / "ws_market_tick_size_msg.json").read_text()).events
+    assert isinstance(tick, TickSizeChange) and (tick.old_tick_size, tick.new_tick_size) == (1000, 100)
+    [trade] = parse_frame((FIX / "ws_market_last_trade_msg.json").read_text()).events
+    assert isinstance(trade, LastTradePrice) and (trade.price, trade.size, trade.side) == (5100, 2500, "BUY")
+
+
+def test_array_frame_with_unknown_event() -> None:
+    pf = parse_frame((FIX / "ws_market_mixed_known_unknown.json").read_text())
+    assert not pf.errors
+    assert [type(e) for e in pf.events] == [PriceChangeEvent, OtherEvent, LastTradePrice]
+    assert pf.events[1] == OtherEvent("settlement_preview", known=False)
+    change = pf.events[0]
+    assert isinstance(change, PriceChangeEvent) and change.changes[0].size == 1250  # "12.5"
+
+
+def test_control_texts_ignored() -> None:
+    for text in ("PONG", "NO NEW ASSETS", b"PONG"):
+        pf = parse_frame(text)
+        assert pf.control and not pf.events and not pf.errors
+
+
+def test_leading_dot_price_and_no_ask_sentinel() -> None:
+    pf = parse_decoded({"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+        {"asset_id": "a", "price": ".48", "size": "0", "side": "SELL", "best_bid": "0", "best_ask": "1"}]})
+    assert not pf.errors
+    ev = pf.events[0]
+    assert isinstance(ev, PriceChangeEvent) and ev.changes[0].price == 4800 and ev.changes[0].best_ask == 10_000
+
+
+def test_bad_events_counted_others_kept() -> None:
+    good = {"event_type": "tick_size_change", "asset_id": "a", "market": "m", "new_tick_size": "0.001", "timestamp": "5"}
+    bad = [
+        {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+            {"asset_id": "a", "price": "0.5", "size": "-3", "side": "BUY"}]},
+        {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+            {"asset_id": "a", "price": "0.5", "size": "lots", "side": "BUY"}]},
+        {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+            {"asset_id": "a", "price": "0.5", "size": "3", "side": "bid"}]},
+        {"event_type": "price_change", "asset_id": "a", "changes": [], "timestamp": "1"},  # pre-2025-09 schema
+        {"event_type": "book", "asset_id": "a", "timestamp": "x", "bids": [], "asks": []},
+        {"event_type": "book", "asset_id": "a", "timestamp": "1", "bids": [["0.5", "1"]], "asks": []},
+        {"event_type": "tick_size_change", "asset_id": "a", "new_tick_size": "0", "timestamp": "1"},
+        {"no_type": 1},
+        7,
+    ]
+    pf = parse_frame(json.dumps([good, *bad]))
+    assert len(pf.events) == 1 and isinstance(pf.events[0], TickSizeChange) and pf.events[0].new_tick_size == 10
+    assert len(pf.errors) == len(bad)
+
+
+def test_malformed_json() -> None:
+    pf = parse_frame("{oops")
+    assert not pf.events and len(pf.errors) == 1 and "malformed" in pf.errors[0]

@@ -1,0 +1,205 @@
+"""Exact Kalshi order books on the YES price scale, and the per-connection book set with the seq check.
+
+Kalshi sends bids only: YES bids and NO bids. A NO bid at q (NO-leg pricing, the old default) is a YES
+ask at 1 - q; with `use_yes_price` the venue already sends it as the YES ask price. `KalshiBook` keeps
+YES bids and YES asks as {price: size} in integer units, so both scales give the same book.
+
+`KalshiBooks` is the pure state machine shared by the live feed and `arb books`: it applies messages,
+checks the per-sid `seq` (every message carrying sid and seq takes the next number) and reports which
+subscriptions need a re-snapshot (gap, negative level) or a new subscription (terminal error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.units import ONE_DOLLAR
+from venues.kalshi.messages import (
+    Error,
+    KalshiMessage,
+    Level,
+    Ok,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Other,
+    Side,
+    Subscribed,
+    Unsubscribed,
+)
+
+BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
+
+
+class BookError(ValueError):
+    """A change that cannot apply to the book (e.g. a level would go negative): the book must re-snapshot."""
+
+
+@dataclass
+class KalshiBook:
+    ticker: str
+    bids: dict[int, int] = field(default_factory=dict)  # YES bids: price (1e-4) -> size (1e-2)
+    asks: dict[int, int] = field(default_factory=dict)  # YES asks (implied from NO bids), YES scale
+    synced: bool = False  # False until a snapshot arrives, and again after a gap / terminal error
+    stale: bool = False  # no data for longer than the silence bound
+    sid: int | None = None
+    seq: int | None = None  # position of the last change applied (tick_id)
+    venue_ts_ms: int | None = None
+    tick_size: int = 0  # unknown from the WS (per-market price_ranges); 0 per the Tick schema
+
+    @property
+    def crossed(self) -> bool:
+        return bool(self.bids) and bool(self.asks) and max(self.bids) >= min(self.asks)
+
+    @property
+    def status(self) -> BookStatus:
+        if not self.synced:
+            return "RESYNCING"
+        if self.stale:
+            return "STALE"
+        return "CROSSED" if self.crossed else "OK"
+
+    def top(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Top n levels a side, best first (bids descending, asks ascending)."""
+        bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:n]
+        asks = sorted(self.asks.items())[:n]
+        return bids, asks
+
+    def _side_key(self, side: Side, price: int, yes_price: bool) -> tuple[dict[int, int], int]:
+        if side == "yes":
+            return self.bids, price
+        return self.asks, (price if yes_price else ONE_DOLLAR - price)
+
+    def apply_snapshot(self, snap: OrderbookSnapshot, *, yes_price: bool) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        for side, levels in (("yes", snap.yes), ("no", snap.no)):
+            for price, size in levels:
+                book, key = self._side_key(side, price, yes_price)  # type: ignore[arg-type]
+                if size > 0:
+                    book[key] = book.get(key, 0) + size
+        self.synced, self.stale = True, False
+        self.sid, self.seq = snap.sid, snap.seq
+
+    def apply_delta(self, delta: OrderbookDelta, *, yes_price: bool) -> None:
+        book, key = self._side_key(delta.side, delta.price, yes_price)
+        new = book.get(key, 0) + delta.delta
+        if new < 0:
+            raise BookError(f"{self.ticker}: level {key} would become {new} (size units)")
+        if new == 0:
+            book.pop(key, None)
+        else:
+            book[key] = new
+        self.stale = False
+        self.sid, self.seq = delta.sid, delta.seq
+        if delta.ts_ms is not None:
+            self.venue_ts_ms = delta.ts_ms
+
+
+@dataclass
+class ApplyResult:
+    changed: list[str] = field(default_factory=list)  # tickers whose book or status changed
+    resync: list[int] = field(default_factory=list)  # sids to re-snapshot (get_snapshot)
+    resubscribe: list[str] = field(default_factory=list)  # tickers whose subscription ended (terminal error)
+    gap: bool = False
+    error: str | None = None  # bad input to count and log (unknown ticker, negative level, unknown type)
+    subscribed: tuple[int, str] | None = None  # (sid, channel) of a `subscribed` reply
+    reply: KalshiMessage | None = None  # ok / unsubscribed / error for command bookkeeping
+
+
+class KalshiBooks:
+    """All books of one connection. `auto_create` makes a book on first snapshot (offline tool)."""
+
+    def __init__(self, *, yes_price: bool, auto_create: bool = False) -> None:
+        self.yes_price = yes_price
+        self.auto_create = auto_create
+        self.books: dict[str, KalshiBook] = {}
+        self.last_seq: dict[int, int] = {}
+
+    def add(self, ticker: str) -> KalshiBook:
+        return self.books.setdefault(ticker, KalshiBook(ticker))
+
+    def remove(self, ticker: str) -> None:
+        self.books.pop(ticker, None)
+
+    def tickers_of(self, sid: int) -> list[str]:
+        return [t for t, b in self.books.items() if b.sid == sid]
+
+    def _invalidate(self, tickers: list[str], res: ApplyResult) -> None:
+        for t in tickers:
+            b = self.books[t]
+            if b.synced:
+                b.synced = False
+                res.changed.append(t)
+
+    def invalidate_all(self) -> list[str]:
+        """Mark every book RESYNCING (reconnect); returns the tickers whose status changed."""
+        res = ApplyResult()
+        self._invalidate(list(self.books), res)
+        self.last_seq.clear()
+        return res.changed
+
+    def mark_stale(self) -> list[str]:
+        changed = []
+        for t, b in self.books.items():
+            if b.synced and not b.stale:
+                b.stale = True
+                changed.append(t)
+        return changed
+
+    def _check_seq(self, sid: int, seq: int, res: ApplyResult) -> None:
+        last = self.last_seq.get(sid)
+        self.last_seq[sid] = seq
+        if last is not None and seq != last + 1:
+            res.gap = True
+            res.resync.append(sid)
+            self._invalidate(self.tickers_of(sid), res)
+
+    def apply(self, msg: KalshiMessage) -> ApplyResult:
+        res = ApplyResult()
+        sid = getattr(msg, "sid", None)
+        seq = getattr(msg, "seq", None)
+        if sid is not None and seq is not None:
+            self._check_seq(sid, seq, res)
+        if isinstance(msg, OrderbookSnapshot):
+            book = self.books.get(msg.market_ticker)
+            if book is None:
+                if not self.auto_create:
+                    res.error = f"snapshot for unknown ticker {msg.market_ticker}"
+                    return res
+                book = self.add(msg.market_ticker)
+            book.apply_snapshot(msg, yes_price=self.yes_price)
+            res.changed.append(msg.market_ticker)
+        elif isinstance(msg, OrderbookDelta):
+            book = self.books.get(msg.market_ticker)
+            if book is None:
+                res.error = f"delta for unknown ticker {msg.market_ticker}"
+            elif book.synced:  # deltas to a resyncing book are superseded by the coming snapshot
+                try:
+                    book.apply_delta(msg, yes_price=self.yes_price)
+                except BookError as exc:
+                    res.error = str(exc)
+                    res.resync.append(msg.sid)
+                    self._invalidate(self.tickers_of(msg.sid), res)
+                else:
+                    res.changed.append(msg.market_ticker)
+        elif isinstance(msg, Subscribed):
+            res.subscribed = (msg.sid, msg.channel)
+        elif isinstance(msg, (Ok, Unsubscribed)):
+            res.reply = msg
+            if isinstance(msg, Unsubscribed):
+                self.last_seq.pop(msg.sid, None)
+        elif isinstance(msg, Error):
+            res.reply = msg
+            if msg.terminal:
+                sids = [msg.sid] if msg.sid is not None else list({b.sid for b in self.books.values() if b.sid is not None})
+                for s in sids:
+                    tickers = self.tickers_of(s)
+                    self._invalidate(tickers, res)
+                    res.resubscribe.extend(tickers)
+                    self.last_seq.pop(s, None)
+            else:
+                res.error = f"error {msg.code}: {msg.msg}"
+        elif isinstance(msg, Other) and not msg.known:
+            res.error = f"unknown message type {msg.type}"
+        return res

@@ -1,0 +1,170 @@
+"""Exact Polymarket books per token, and the book set shared by the live feed and `arb books`.
+
+`book` replaces a token's book; each `price_changes[]` entry sets one level to an absolute size (0
+removes it); `tick_size_change` updates the tick. There is no seq. A rebuilt book can be briefly
+crossed (best bid >= best ask) while the removals of the crossed levels are still in flight: it is
+CROSSED, never OK, until later entries uncross it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from venues.polymarket.messages import (
+    BookEvent,
+    Level,
+    OtherEvent,
+    PolyEvent,
+    PriceChangeEvent,
+    TickSizeChange,
+)
+
+BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
+
+
+@dataclass
+class PolyBook:
+    asset_id: str
+    bids: dict[int, int] = field(default_factory=dict)  # price (1e-4) -> size (1e-2)
+    asks: dict[int, int] = field(default_factory=dict)
+    tick_size: int = 0  # 1e-4 USD; 0 = unknown
+    synced: bool = False  # False until a `book` arrives (and after reconnect)
+    stale: bool = False
+    venue_ts_ms: int | None = None
+    position: str = ""  # "<frame timestamp>/<n>" of the last change (tick_id); see bump()
+    _pos: tuple[int, int] = (-1, 0)
+
+    @property
+    def best_bid(self) -> int | None:
+        return max(self.bids) if self.bids else None
+
+    @property
+    def best_ask(self) -> int | None:
+        return min(self.asks) if self.asks else None
+
+    @property
+    def crossed(self) -> bool:
+        bb, ba = self.best_bid, self.best_ask
+        return bb is not None and ba is not None and bb >= ba
+
+    @property
+    def status(self) -> BookStatus:
+        if not self.synced:
+            return "RESYNCING"
+        if self.stale:
+            return "STALE"
+        return "CROSSED" if self.crossed else "OK"
+
+    def top(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Top n levels a side, best first (bids descending, asks ascending); never by wire position."""
+        return sorted(self.bids.items(), key=lambda kv: -kv[0])[:n], sorted(self.asks.items())[:n]
+
+    def bump(self, ts_ms: int) -> None:
+        """Advance the change position. Several frames can share one timestamp (a crossing's removals
+        arrive in later frames with the same timestamp), so n counts this token's changes at `ts_ms`:
+        unique, and the same on every replay of the same frames."""
+        ts, n = self._pos
+        self._pos = (ts_ms, n + 1 if ts == ts_ms else 0)
+        self.position = f"{ts_ms}/{self._pos[1]}"
+        self.venue_ts_ms = ts_ms
+
+    def replace(self, ev: BookEvent) -> None:
+        self.bids = {p: s for p, s in ev.bids if s > 0}
+        self.asks = {p: s for p, s in ev.asks if s > 0}
+        if ev.tick_size is not None:
+            self.tick_size = ev.tick_size
+        self.synced, self.stale = True, False
+        self.bump(ev.timestamp_ms)
+
+    def set_level(self, side: str, price: int, size: int) -> None:
+        book = self.bids if side == "BUY" else self.asks
+        if size == 0:
+            book.pop(price, None)
+        else:
+            book[price] = size
+
+
+@dataclass
+class Disagreement:
+    """An entry whose best_bid/best_ask differs from the rebuilt book (expected while crossed)."""
+
+    asset_id: str
+    position: str
+    venue: tuple[int | None, int | None]
+    ours: tuple[int | None, int | None]
+    crossed: bool
+
+
+@dataclass
+class ApplyResult:
+    changed: list[str] = field(default_factory=list)  # asset ids, once each, in order of first change
+    error: str | None = None
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+
+class PolyBooks:
+    """All token books of one connection. `auto_create` makes books for any asset (offline tool)."""
+
+    def __init__(self, *, auto_create: bool = False) -> None:
+        self.auto_create = auto_create
+        self.books: dict[str, PolyBook] = {}
+
+    def add(self, asset_id: str) -> PolyBook:
+        return self.books.setdefault(asset_id, PolyBook(asset_id))
+
+    def remove(self, asset_id: str) -> None:
+        self.books.pop(asset_id, None)
+
+    def _get(self, asset_id: str, res: ApplyResult) -> PolyBook | None:
+        book = self.books.get(asset_id)
+        if book is None and self.auto_create:
+            book = self.add(asset_id)
+        if book is None:
+            res.error = f"unknown asset {asset_id}"
+        return book
+
+    def invalidate_all(self) -> list[str]:
+        changed = [a for a, b in self.books.items() if b.synced]
+        for a in changed:
+            self.books[a].synced = False
+        return changed
+
+    def mark_stale(self) -> list[str]:
+        changed = [a for a, b in self.books.items() if b.synced and not b.stale]
+        for a in changed:
+            self.books[a].stale = True
+        return changed
+
+    def apply(self, ev: PolyEvent) -> ApplyResult:
+        res = ApplyResult()
+        if isinstance(ev, BookEvent):
+            book = self._get(ev.asset_id, res)
+            if book is not None:
+                book.replace(ev)
+                res.changed.append(ev.asset_id)
+        elif isinstance(ev, PriceChangeEvent):
+            for ch in ev.changes:
+                book = self._get(ch.asset_id, res)
+                if book is None:
+                    continue
+                if not book.synced:  # no base to apply an absolute level to; the `book` will come
+                    continue
+                book.set_level(ch.side, ch.price, ch.size)
+                book.stale = False
+                book.bump(ev.timestamp_ms)
+                ours = (book.best_bid, book.best_ask)
+                venue = (ch.best_bid or None, ch.best_ask if ch.best_ask not in (None, 0, 10_000) else None)
+                if ours != venue:
+                    res.disagreements.append(Disagreement(ch.asset_id, book.position, venue, ours, book.crossed))
+                if ch.asset_id not in res.changed:
+                    res.changed.append(ch.asset_id)
+        elif isinstance(ev, TickSizeChange):
+            book = self._get(ev.asset_id, res)
+            if book is not None and book.tick_size != ev.new_tick_size:
+                book.tick_size = ev.new_tick_size
+                book.bump(ev.timestamp_ms)
+                res.changed.append(ev.asset_id)
+        elif isinstance(ev, OtherEvent) and not ev.known:
+            res.error = f"unknown event type {ev.event_type}"
+        return res
