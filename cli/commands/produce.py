@@ -1,0 +1,61 @@
+"""`arb produce kalshi|polymarket|all`: venue feeds -> `ticks`."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.common import CommandError, add_kafka_args, kafka_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("produce", help="run venue feeds and write Tick records to `ticks`",
+                       description="Keeps exact order books from the venues' WebSocket feeds for every market paired on the "
+                                   "`markets` topic (following it live), and writes a Tick after every book change, keyed by "
+                                   "game_id. Gaps, terminal errors and silence mark books RESYNCING/STALE until re-snapshotted. "
+                                   "Settings: ARB_FEED_*, ARB_KALSHI_*, ARB_POLY_WS_URL.")
+    p.add_argument("venue", choices=("kalshi", "polymarket", "all"), help="which feed(s) to run")
+    add_kafka_args(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from core.config import load
+    from core.logs import setup_logging
+    from core.settings import RuntimeSettings
+    from producers.handoff import Handoff
+    from producers.kalshi_feed import KalshiFeed
+    from producers.polymarket_feed import PolymarketFeed
+    from producers.service import ProducerService, build_feeds
+    from producers.settings import FeedSettings
+    from venues.kalshi.settings import KalshiSettings
+
+    rt = load(RuntimeSettings)
+    setup_logging(rt.log_format, rt.log_level)
+    feed_settings = load(FeedSettings)
+    handoff: Handoff = Handoff(feed_settings.handoff_capacity)
+    kalshi = load(KalshiSettings)
+
+    def kalshi_feed() -> KalshiFeed:
+        return KalshiFeed(url=kalshi.ws_url, key_id=kalshi.key_id, private_key=kalshi.load_private_key(), markets={},
+                          handoff=handoff, settings=feed_settings)
+
+    def poly_feed() -> PolymarketFeed:
+        try:
+            from venues.polymarket.settings import PolymarketSettings
+        except ImportError:
+            raise CommandError("Polymarket settings are not available in this build", code=2) from None
+        return PolymarketFeed(url=load(PolymarketSettings).ws_url, markets={}, handoff=handoff, settings=feed_settings)
+
+    service = ProducerService(kafka_settings(args), build_feeds(args.venue, handoff, kalshi_factory=kalshi_feed, poly_factory=poly_feed), handoff)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        await service.run()
+
+    asyncio.run(main())
+    return 0
