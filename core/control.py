@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer, make_producer
@@ -77,17 +77,23 @@ class ControlState:
 
     def _run(self) -> None:
         topic = topic_name("control", self.settings)
-        consumer = make_consumer(self.settings, None)
+        consumer = make_consumer(self.settings, None, **{"enable.partition.eof": True})
         try:
             consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-            last = time.monotonic()
+            eof_at: float | None = None  # loaded = reached the end, then quiet (see core/markets_cache.py)
             while not self._stop.is_set():
                 msg = consumer.poll(0.02)
-                if msg is None or msg.error():
-                    if time.monotonic() - last > 0.3:
+                now = time.monotonic()
+                if msg is None:
+                    if eof_at is not None and now - eof_at > 0.3:
                         self._loaded.set()
                     continue
-                last = time.monotonic()
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        eof_at = eof_at or now
+                    continue
+                eof_at = None
                 self.apply(msg.value())
         finally:
             self._loaded.set()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer
@@ -77,26 +77,26 @@ class MarketsCache:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        consumer = make_consumer(self.settings, None)
+        consumer = make_consumer(self.settings, None, **{"enable.partition.eof": True})
         try:
             consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-            # "Caught up" = reached the high watermark AND a short quiet spell: the embedded broker
-            # under-reports watermarks (broker.md), so the watermark alone cannot be trusted.
-            try:
-                _, high = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=5)
-            except Exception:
-                high = 0
-            position = 0
-            last_record = time.monotonic()
+            # "Caught up" = a fetch reached the end of the partition (EOF event) AND no record arrived
+            # for a short spell after it: the embedded broker under-reports the high watermark that
+            # EOF is based on (broker.md), so EOF alone cannot be trusted there.
+            eof_at: float | None = None
             while not self._stop.is_set():
                 msg = consumer.poll(0.05)
                 now = time.monotonic()
-                if msg is None or msg.error():
-                    if not self._caught_up.is_set() and position >= high - 1 and now - last_record > 0.3:
+                if msg is None:
+                    if eof_at is not None and not self._caught_up.is_set() and now - eof_at > 0.3:
                         self._caught_up.set()
                     continue
-                last_record = now
-                position = msg.offset() or 0
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        eof_at = eof_at or now
+                    continue
+                eof_at = None
                 key = msg.key()
                 if key is None:
                     self.bad_records += 1

@@ -1,7 +1,8 @@
 """Read partition p of `orders` and `outcomes` to the end, for recovery after an assignment.
 
-"The end": the high watermark reached AND a short quiet spell. On real Kafka the watermark alone is
-exact; the embedded broker under-reports it (broker.md), so we also wait until no record has arrived
+"The end": every partition reported EOF, the position reached the high watermark, and no record came
+for a short quiet spell. On real Kafka EOF and the watermark are exact;
+the embedded broker under-reports watermarks (broker.md), so we also wait until no record has arrived
 for `quiet_s`. Nobody else writes partition p (we just fenced its previous owner), so nothing new
 arrives during the read.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer
@@ -22,7 +23,7 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
                    timeout_s: float = 30.0) -> tuple[list[tuple[str, dict[str, Any]]], int]:
     """Every decodable record of `partition` of each topic, as (type name, record); plus a count of
     undecodable ones (reported by the caller, never fatal)."""
-    consumer = make_consumer(settings, None)
+    consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
     out: list[tuple[str, dict[str, Any]]] = []
     bad = 0
     try:
@@ -34,15 +35,23 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
                 highs[t] = consumer.get_watermark_offsets(TopicPartition(t, partition), timeout=5)[1]
             except Exception:
                 highs[t] = 0
+        eof: set[str] = set()  # topics whose fetch reached the end since their last record
         last = time.monotonic()
         deadline = last + timeout_s
         while time.monotonic() < deadline:
             msg = consumer.poll(0.02)
             now = time.monotonic()
-            if msg is None or msg.error():
-                if now - last >= quiet_s and _reached(consumer, topics, partition, highs):
+            if msg is None:
+                if len(eof) == len(topics) and now - last >= quiet_s and _reached(consumer, topics, partition, highs):
                     break
                 continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF and msg.topic():
+                    eof.add(msg.topic() or "")
+                    last = now
+                continue
+            eof.discard(msg.topic() or "")
             last = now
             value = msg.value()
             if value is None:

@@ -1,0 +1,98 @@
+"""The Faust app: `arb process`, or equally `faust -A processors.app worker`.
+
+One agent consumes `ticks` (keyed by game_id, so every update of a game reaches one worker in order),
+keeps each game's latest books in a changelog-backed table (a worker that takes over a partition
+recovers them), reads every MarketPairing from `markets` with a plain consumer, runs the detector on
+every tick and sends Signals keyed by game_id to `signals`. Processing is at-least-once: after a crash
+some ticks are reprocessed and yield the same signal_ids, which the executor deduplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+
+from core import codec
+from core.config import load
+from core.dlq import dead_letter
+from core.markets_cache import MarketsCache
+from core.settings import KafkaSettings
+from core.topics import topic_name
+from processors import low_latency
+from processors.detector import Detector
+from processors.faust_codec import Undecodable, register_codecs
+from processors.faust_settings import WorkerSettings
+from processors.settings import DetectorSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None = None) -> faust.App:
+    kafka = kafka or load(KafkaSettings)
+    worker = worker or load(WorkerSettings)
+    register_codecs()
+    low_latency.LowLatencyTransport.fetch_wait_ms = worker.fetch_wait_ms
+    app = faust.App(
+        f"{kafka.topic_prefix}{worker.app_id}",
+        broker=[f"kafka://{h.strip()}" for h in kafka.bootstrap.split(",")],
+        store=worker.store,
+        datadir=worker.datadir,
+        topic_partitions=kafka.partitions,
+        broker_session_timeout=worker.session_timeout_s,
+        broker_request_timeout=worker.request_timeout_s,
+        broker_heartbeat_interval=worker.heartbeat_s,
+        broker_max_poll_interval=worker.max_poll_interval_s,
+        broker_commit_interval=worker.commit_interval_s,
+        producer_linger=worker.linger_ms / 1000.0,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=worker.web_port > 0,
+        web_port=worker.web_port or 6066,
+        processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
+    )
+    app._new_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_consumer, app)  # type: ignore[method-assign]
+    app._new_producer_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_producer, app)  # type: ignore[method-assign]
+
+    # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones
+    # (the table changelog, with the table's partition count, before anything can auto-create it).
+    ticks = app.topic(topic_name("ticks", kafka), key_type=str, value_serializer="arb-tick", internal=False)
+    signals = app.topic(topic_name("signals", kafka), key_type=str, value_serializer="arb-signal", internal=False)
+    dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
+    games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict)
+    markets = MarketsCache(kafka)
+    processor = Detector(load(DetectorSettings), markets.get)
+
+    markets_loaded = asyncio.Event()
+
+    @app.task
+    async def load_markets() -> None:
+        await asyncio.to_thread(markets.start)
+        markets_loaded.set()
+
+    @app.agent(ticks)
+    async def detect(stream: Any) -> None:
+        # No tick is evaluated before the existing pairings are loaded: a tick of a game whose pairing
+        # is not known yet would be folded into the table without being evaluated.
+        await markets_loaded.wait()
+        async for event in stream.events():
+            tick = event.value
+            if isinstance(tick, Undecodable):
+                msg = event.message
+                record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, tick.data, tick.error, "processor")
+                await dlq.send(key=msg.topic, value=codec.encode("DeadLetter", record))
+                continue
+            game_id = tick["game_id"]
+            # The table holds each game's latest Tick per market (changelog-backed: a worker taking
+            # over the partition recovers it); the detector folds the tick in and evaluates the game.
+            state, out = processor.on_tick(games[game_id], tick)
+            games[game_id] = state
+            for signal in out:
+                await signals.send(key=game_id, value=signal)
+
+    app.conf.arb_markets = markets  # for tests and status
+    return app
+
+
+app = create_app()

@@ -1,0 +1,209 @@
+"""Fee-aware detection of every arbitrage combination of a game (design.md "What the system does").
+
+Pure: `evaluate(pairing, books, now_tick, settings)` -> signals, where `books` is the game's latest Tick
+per market. A candidate is a pair of instruments on two different books whose `pays_on` together cover
+every outcome of the game (cross-venue pairs and the intra-Kalshi pairs; same-book pairs are never
+formed, and in a draw league a pair that does not pay on the draw does not qualify). Size comes from
+walking both instruments' ask ladders while the marginal edge after fees stays above the minimum.
+Ages and deadlines are event time (tick receive timestamps), so replays give the same signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, cast
+
+from core.fees import taker_fee
+from core.ids import signal_id
+from core.units import ONE_DOLLAR, now_us
+from processors.settings import DetectorSettings
+
+Tick = dict[str, Any]
+Pairing = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    books: tuple[dict[str, Any], dict[str, Any]]
+    instruments: tuple[dict[str, Any], dict[str, Any]]
+
+
+def candidates(pairing: Pairing) -> list[Candidate]:
+    """Every pair of instruments on different books that together pay on every outcome."""
+    outcomes = set(pairing["outcomes"])
+    flat = [(bi, book, inst) for bi, book in enumerate(pairing["books"]) for inst in book["instruments"]]
+    out = []
+    for (bi, b1, i1), (bj, b2, i2) in combinations(flat, 2):
+        if bi == bj:
+            continue  # one book: YES + NO of one Kalshi market, or Polymarket's two tokens — never < $1
+        if set(i1["pays_on"]) | set(i2["pays_on"]) >= outcomes:
+            out.append(Candidate((b1, b2), (i1, i2)))
+    return out
+
+
+def ask_ladder(tick: Tick, side: str) -> list[tuple[int, int]]:
+    """Buyable levels of an instrument, best first, on its own price scale (Kalshi NO = 1 - YES bid)."""
+    if side == "YES":
+        return [(lv["price"], lv["size"]) for lv in tick["asks"]]
+    return [(ONE_DOLLAR - lv["price"], lv["size"]) for lv in tick["bids"]]
+
+
+@dataclass(frozen=True)
+class Sized:
+    size: int
+    limits: tuple[int, int]
+    fees: tuple[int, int]
+    cost: int  # both legs incl. fees, money
+    edge: int  # payout - cost, money
+
+
+def _lot(size: int, whole: bool) -> int:
+    return size - size % 100 if whole else size
+
+
+def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees: tuple[Mapping[str, Any], Mapping[str, Any]],
+              min_edge_per_contract: int, cap: int, whole: bool) -> Sized | None:
+    """Walk both ladders level by level; take each chunk while its edge per contract >= the minimum.
+
+    Fees are computed per chunk, which over-counts Kalshi's per-fill ceiling slightly: conservative."""
+    a, b = [list(x) for x in ladders]
+    chunks: list[int] = []
+    ia = ib = 0
+    size = 0
+    lim_a = lim_b = 0
+    while ia < len(a) and ib < len(b) and _lot(cap - size, whole) > 0:
+        (pa, qa), (pb, qb) = a[ia], b[ib]
+        q = _lot(min(qa, qb, cap - size), whole)
+        if q <= 0:
+            # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
+            if qa <= qb:
+                ia += 1
+                if ia < len(a):
+                    a[ia] = (a[ia][0], a[ia][1] + qa)
+            else:
+                ib += 1
+                if ib < len(b):
+                    b[ib] = (b[ib][0], b[ib][1] + qb)
+            continue
+        fa, fb = taker_fee(fees[0], pa, q), taker_fee(fees[1], pb, q)
+        chunk_cost = (pa + pb) * q + fa + fb
+        chunk_edge = ONE_DOLLAR * q - chunk_cost
+        if chunk_edge <= 0 or chunk_edge < min_edge_per_contract * q:  # price x size lands on the money grid
+            break
+        size += q
+        chunks.append(q)
+        lim_a, lim_b = pa, pb
+        a[ia] = (pa, qa - q)
+        b[ib] = (pb, qb - q)
+        if a[ia][1] == 0:
+            ia += 1
+        if b[ib][1] == 0:
+            ib += 1
+    if size == 0:
+        return None
+    # The legs carry only limit prices and IOC fills anywhere up to them: report the worst case, every
+    # chunk at the limit. Cost per contract p + fee(p) increases with p for both venues' fee curves, so
+    # this bounds the real cost from above (and per-chunk fee ceilings bound a single fill's).
+    # Rounding is per fill: as one fill or as one per chunk, take whichever costs more.
+    fee_a = max(sum(taker_fee(fees[0], lim_a, q) for q in chunks), taker_fee(fees[0], lim_a, size))
+    fee_b = max(sum(taker_fee(fees[1], lim_b, q) for q in chunks), taker_fee(fees[1], lim_b, size))
+    cost = (lim_a + lim_b) * size + fee_a + fee_b
+    return Sized(size, (lim_a, lim_b), (fee_a, fee_b), cost, ONE_DOLLAR * size - cost)
+
+
+class Detector:
+    """Detection for many games. Per-game book state is passed in and out (the Faust table holds it);
+    hysteresis (do not re-signal an unchanged opportunity) lives here, in memory only."""
+
+    def __init__(self, settings: DetectorSettings, pairing_of: Callable[[str], Pairing | None], clock: Callable[[], int] = now_us) -> None:
+        self.settings = settings
+        self.pairing_of = pairing_of
+        self.clock = clock
+        self._last: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
+
+    def _candidates(self, pairing: Pairing) -> list[Candidate]:
+        cached = self._cands.get(pairing["game_id"])
+        if cached is None or cached[0] is not pairing:
+            cached = (pairing, candidates(pairing))
+            self._cands[pairing["game_id"]] = cached
+        return cached[1]
+
+    def on_tick(self, state: dict[str, Tick], tick: Tick) -> tuple[dict[str, Tick], list[dict[str, Any]]]:
+        """Fold the tick into the game's state, then evaluate every candidate of the game."""
+        state = dict(state)
+        state[tick["market"]] = tick
+        pairing = self.pairing_of(tick["game_id"])
+        if pairing is None:
+            return state, []
+        return state, self.evaluate(pairing, state, tick)
+
+    def evaluate(self, pairing: Pairing, books: Mapping[str, Tick], trigger: Tick) -> list[dict[str, Any]]:
+        s = self.settings
+        newest = max(t["received_ts"] for t in books.values())
+        found: list[tuple[Sized, Candidate, tuple[Tick, Tick], int]] = []
+        for cand in self._candidates(pairing):
+            ticks = [books.get(inst["market"]) for inst in cand.instruments]
+            if any(t is None or t["status"] != "OK" or newest - t["received_ts"] > s.max_tick_age_ms * 1000 for t in ticks):
+                continue
+            t0, t1 = cast(Tick, ticks[0]), cast(Tick, ticks[1])
+            delay = max(b["seconds_delay"] for b in cand.books)
+            extra = 0
+            if delay > 0:
+                if not s.allow_delayed:
+                    continue
+                extra = s.delayed_extra_edge
+            sized = size_pair((ask_ladder(t0, cand.instruments[0]["side"]), ask_ladder(t1, cand.instruments[1]["side"])),
+                              (cand.books[0]["fee"], cand.books[1]["fee"]), s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts)
+            if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
+                continue
+            if any(sized.size < b["min_size"] for b in cand.books):
+                continue
+            found.append((sized, cand, (t0, t1), delay))
+        found.sort(key=lambda f: -f[0].edge)
+        signals: list[dict[str, Any]] = []
+        used: set[str] = set()
+        live = {self._key(pairing["game_id"], c) for _, c, _, _ in found}
+        for key in [k for k in self._last if k[0] == pairing["game_id"] and k not in live]:
+            del self._last[key]  # gone: if it comes back, it is a new opportunity
+        for sized, cand, pair_ticks, delay in found:
+            books_used = {b["market"] for b in cand.books}
+            if books_used & used:
+                continue  # the same liquidity cannot back two signals
+            sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
+            key = self._key(pairing["game_id"], cand)
+            fingerprint = (sized.size, *sized.limits)
+            if self._last.get(key) == fingerprint:
+                continue  # unchanged opportunity: already signalled
+            self._last[key] = fingerprint
+            used |= books_used
+            signals.append(sig)
+        return signals
+
+    @staticmethod
+    def _key(game: str, cand: Candidate) -> tuple[str, str, str]:
+        return (game, f"{cand.instruments[0]['market']}:{cand.instruments[0]['side']}", f"{cand.instruments[1]['market']}:{cand.instruments[1]['side']}")
+
+    def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, Tick], delay_s: int) -> dict[str, Any]:
+        legs = [{"venue": b["venue"], "market": inst["market"], "book": b["market"], "side": inst["side"], "limit_price": lim,
+                 "size": sized.size, "expected_fee": fee, "pays_on": list(inst["pays_on"])}
+                for b, inst, lim, fee in zip(cand.books, cand.instruments, sized.limits, sized.fees, strict=True)]
+        tick_ids = [t["tick_id"] for t in ticks]
+        event_ts = max(t["received_ts"] for t in ticks)
+        ttl_us = self.settings.signal_ttl_ms * 1000 + delay_s * 1_000_000
+        return {"signal_id": signal_id(game, legs, tick_ids), "game_id": game, "legs": legs, "size": sized.size, "cost": sized.cost,
+                "edge": sized.edge, "event_ts": event_ts, "deadline_ts": event_ts + ttl_us, "input_tick_ids": tick_ids,
+                "input_received_ts": [t["received_ts"] for t in ticks], "detected_ts": self.clock()}
+
+
+def detect_all(ticks: Iterable[Tick], pairings: Mapping[str, Pairing], settings: DetectorSettings) -> list[dict[str, Any]]:
+    """Offline: the same detector over a sequence of ticks (replay's --detect)."""
+    det = Detector(settings, pairings.get, clock=lambda: 0)
+    states: dict[str, dict[str, Tick]] = {}
+    out: list[dict[str, Any]] = []
+    for tick in ticks:
+        states[tick["game_id"]], sigs = det.on_tick(states.get(tick["game_id"], {}), tick)
+        out += sigs
+    return out

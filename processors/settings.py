@@ -1,0 +1,19 @@
+"""Detection settings. Prices/edges per contract in 1e-4 USD, money in 1e-6 USD, sizes in 1e-2 contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import setting
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    min_edge_money: int = setting("ARB_MIN_EDGE_MONEY", 10_000, "Minimum expected profit of a signal after fees, 1e-6 USD (default 0.01 USD).")
+    min_edge_per_contract: int = setting("ARB_MIN_EDGE_PER_CONTRACT", 50, "Minimum marginal edge per contract after fees while sizing, 1e-4 USD (default half a cent).")
+    signal_ttl_ms: int = setting("ARB_SIGNAL_TTL_MS", 500, "Deadline = newest input tick receive time + this (event time).")
+    max_tick_age_ms: int = setting("ARB_MAX_TICK_AGE_MS", 2000, "A leg whose tick is older than this, against the game's newest tick (event time), is ignored.")
+    max_signal_size: int = setting("ARB_MAX_SIGNAL_SIZE", 10_000, "Cap on contracts per leg of one signal, 1e-2 contracts (default 100).")
+    whole_contracts: bool = setting("ARB_WHOLE_CONTRACTS", True, "Size legs in whole contracts (Kalshi orders here are whole contracts).")
+    allow_delayed: bool = setting("ARB_ALLOW_DELAYED", False, "Allow Polymarket legs on markets with a sports placement delay (secondsDelay > 0).")
+    delayed_extra_edge: int = setting("ARB_DELAYED_EXTRA_EDGE", 200, "Extra edge per contract required with a delayed Polymarket leg, 1e-4 USD.")

@@ -1,0 +1,137 @@
+"""Table-driven detection tests (issue 11 acceptance)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from core.fees import taker_fee
+from core.units import ONE_DOLLAR
+from processors.detector import Detector, candidates, detect_all
+from processors.settings import DetectorSettings
+from tests.factories import NO_FEE, pairing, tick
+
+S = DetectorSettings(min_edge_money=1, min_edge_per_contract=1, max_signal_size=10**9)
+
+
+def run(p: dict[str, Any], ticks: list[dict[str, Any]], settings: DetectorSettings = S) -> list[dict[str, Any]]:
+    return detect_all(ticks, {p["game_id"]: p}, settings)
+
+
+def legs(sig: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    return [(leg["venue"], leg["market"], leg["side"], leg["limit_price"]) for leg in sig["legs"]]
+
+
+def _names(c: Any) -> frozenset[str]:
+    return frozenset(f"{i['market']}:{i['side']}" for i in c.instruments)
+
+
+def test_candidates_are_every_covering_cross_book_pair() -> None:
+    got = {_names(c) for c in candidates(pairing())}
+    assert got == {frozenset(x) for x in [
+        ("K-BUF:YES", "K-KC:YES"), ("K-BUF:NO", "K-KC:NO"),  # intra-Kalshi, two books
+        ("K-BUF:YES", "TOK-KC:YES"), ("K-KC:YES", "TOK-BUF:YES"),  # cross-venue YES + the other token
+        ("K-BUF:NO", "TOK-BUF:YES"), ("K-KC:NO", "TOK-KC:YES"),  # cross-venue NO + the same team's token
+    ]}
+
+
+def test_same_book_pairs_are_never_candidates() -> None:
+    for c in candidates(pairing()):
+        assert c.books[0]["market"] != c.books[1]["market"]
+
+
+def test_draw_league_requires_paying_on_the_draw() -> None:
+    got = {_names(c) for c in candidates(pairing(draw=True))}
+    assert frozenset(("K-BUF:YES", "K-KC:YES")) not in got  # loses on a draw: a bet, not an arbitrage
+    assert frozenset(("K-BUF:NO", "K-KC:NO")) in got  # NO BUF pays {kc, draw}, NO KC pays {buf, draw}
+
+
+def test_intra_kalshi_yes_yes_signal_with_fees() -> None:
+    sigs = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, 1000)]), tick("K-KC", asks=[(5000, 1000)])])
+    assert len(sigs) == 1 and legs(sigs[0]) == [("KALSHI", "K-BUF", "YES", 4500), ("KALSHI", "K-KC", "YES", 5000)]
+    fees = taker_fee(pairing()["books"][0]["fee"], 4500, 1000) + taker_fee(pairing()["books"][0]["fee"], 5000, 1000)
+    assert sigs[0]["size"] == 1000 and sigs[0]["cost"] == (4500 + 5000) * 1000 + fees
+    assert sigs[0]["edge"] == ONE_DOLLAR * 1000 - sigs[0]["cost"] > 0
+
+
+def test_fees_that_erase_a_gross_edge() -> None:
+    # 0.48 + 0.49 = 0.97: 3 cents gross, 3.5 cents of Kalshi fees
+    assert run(pairing(poly=False), [tick("K-BUF", asks=[(4800, 1000)]), tick("K-KC", asks=[(4900, 1000)])]) == []
+    # the same prices without fees do signal
+    nofee = pairing(poly=False, kalshi_fee=NO_FEE)
+    assert len(run(nofee, [tick("K-BUF", asks=[(4800, 1000)]), tick("K-KC", asks=[(4900, 1000)])])) == 1
+
+
+def test_depth_supports_only_part_of_the_size() -> None:
+    sigs = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, 300), (5400, 5000)]), tick("K-KC", asks=[(5000, 5000)])])
+    assert len(sigs) == 1 and sigs[0]["size"] == 300 and legs(sigs[0])[0][3] == 4500
+
+
+def test_prices_at_one_cent_and_ninety_nine() -> None:
+    sigs = run(pairing(poly=False), [tick("K-BUF", asks=[(100, 1000)]), tick("K-KC", asks=[(9700, 1000)])])
+    assert len(sigs) == 1 and [leg[3] for leg in legs(sigs[0])] == [100, 9700]
+    assert run(pairing(poly=False), [tick("K-BUF", asks=[(100, 1000)]), tick("K-KC", asks=[(9900, 1000)])]) == []
+
+
+def test_kalshi_no_plus_same_team_token_on_polymarket() -> None:
+    # BUF YES bid 0.62 -> BUF NO ask 0.38; Polymarket BUF token ask 0.50: 0.88 for a sure dollar
+    sigs = run(pairing(), [tick("K-BUF", bids=[(6200, 2000)], asks=[(6400, 2000)]), tick("K-KC", bids=[(3000, 100)], asks=[(3800, 100)]),
+                           tick("TOK-BUF", venue="POLYMARKET", asks=[(5000, 2000)]), tick("TOK-KC", venue="POLYMARKET", asks=[(5100, 2000)])])
+    assert [legs(s) for s in sigs] == [[("KALSHI", "K-BUF", "NO", 3800), ("POLYMARKET", "TOK-BUF", "YES", 5000)]]
+    assert sigs[0]["legs"][0]["pays_on"] == ["kc"] and sigs[0]["legs"][1]["pays_on"] == ["buf"]
+
+
+def test_both_legs_sized_in_contracts() -> None:
+    (sig,) = run(pairing(), [tick("K-BUF", asks=[(4000, 700)]), tick("TOK-KC", venue="POLYMARKET", asks=[(5000, 10**6)])])
+    assert [leg["size"] for leg in sig["legs"]] == [700, 700] and sig["size"] == 700
+
+
+def test_a_million_contracts_without_overflow() -> None:
+    big = 10**8  # 10^6 contracts
+    (sig,) = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, big)]), tick("K-KC", asks=[(5000, big)])])
+    fee = taker_fee(pairing()["books"][0]["fee"], 4500, big) + taker_fee(pairing()["books"][0]["fee"], 5000, big)
+    assert sig["size"] == big and sig["edge"] == ONE_DOLLAR * big - 9500 * big - fee
+
+
+def test_stale_resyncing_crossed_or_old_legs_are_ignored() -> None:
+    p = pairing(poly=False)
+    for status in ("STALE", "RESYNCING", "CROSSED"):
+        assert run(p, [tick("K-BUF", asks=[(4500, 1000)], status=status), tick("K-KC", asks=[(5000, 1000)])]) == []
+    old = [tick("K-BUF", asks=[(4500, 1000)], ts=1_000_000), tick("K-KC", asks=[(5000, 1000)], ts=1_000_000 + 3_000_000)]
+    assert run(p, old) == []  # 3 s apart in event time > ARB_MAX_TICK_AGE_MS
+
+
+def test_delayed_polymarket_market_skipped_unless_enabled_with_more_edge() -> None:
+    p = pairing(delay=3)
+    ticks = [tick("K-BUF", asks=[(4000, 1000)]), tick("TOK-KC", venue="POLYMARKET", asks=[(5000, 1000)])]
+    assert run(p, ticks) == []
+    (sig,) = run(p, ticks, replace(S, allow_delayed=True, delayed_extra_edge=100))
+    assert sig["deadline_ts"] - sig["event_ts"] == S.signal_ttl_ms * 1000 + 3_000_000  # covers the delay
+    assert run(p, ticks, replace(S, allow_delayed=True, delayed_extra_edge=9000)) == []
+
+
+def test_hysteresis_and_determinism() -> None:
+    p = pairing(poly=False)
+    ticks = [tick("K-BUF", asks=[(4500, 1000)]), tick("K-KC", asks=[(5000, 1000)]),
+             tick("K-KC", asks=[(5000, 1000)], seq=2),  # unchanged opportunity: not signalled again
+             tick("K-KC", asks=[(5600, 1000)], seq=3),  # gone
+             tick("K-KC", asks=[(5000, 1000)], seq=4)]  # back: a new signal
+    sigs = run(p, ticks)
+    assert len(sigs) == 2 and sigs[0]["signal_id"] != sigs[1]["signal_id"]
+    again = run(p, ticks)
+    assert [(s["signal_id"], s["deadline_ts"]) for s in again] == [(s["signal_id"], s["deadline_ts"]) for s in sigs]
+    assert sigs[0]["deadline_ts"] == 1_000_000 + S.signal_ttl_ms * 1000
+
+
+def test_unknown_game_or_missing_leg_gives_nothing() -> None:
+    det = Detector(S, {}.get)
+    state, sigs = det.on_tick({}, tick("K-BUF", asks=[(100, 100)]))
+    assert sigs == [] and "K-BUF" in state
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_kalshi_lots(whole: bool) -> None:
+    (sig,) = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, 250)]), tick("K-KC", asks=[(5000, 1000)])], replace(S, whole_contracts=whole))
+    assert sig["size"] == (200 if whole else 250)
