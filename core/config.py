@@ -27,6 +27,7 @@ SECTION_MODULES = (
     "venues.polymarket.settings",
     "venues.sim.settings",
     "producers.settings",
+    "producers.discovery.settings",
     "processors.settings",
     "processors.faust_settings",
     "executor.settings",

@@ -91,7 +91,8 @@ class KalshiRest:
         bucket = self.write_bucket if write else self.read_bucket
         if bucket is not None and not await bucket.take(CALL_COST, deadline_s):
             raise errors.RateLimited(VENUE, "client-side rate limit: no budget before the deadline", status=None)
-        headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path)
+        # Market data is public: without a key (discovery-only deployments) requests go unsigned.
+        headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path) if self._key is not None else {}
         try:
             resp = await self._client.request(method, path, params=params, json=json_body, headers=headers)
         except httpx.TimeoutException as exc:
@@ -151,6 +152,10 @@ class KalshiRest:
         return None
 
     # --- discovery and portfolio -------------------------------------------------------------------
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A signed, rate-limited GET of any read endpoint (discovery uses it for /series)."""
+        return await self._request("GET", path, params=params)
 
     async def paged(self, path: str, items_key: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Cursor paging: repeat until the cursor comes back empty or null."""

@@ -1,0 +1,113 @@
+"""`arb discover [--once | --every S]`: pair Kalshi and Polymarket games onto the `markets` topic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cli.common import CommandError, add_kafka_args, kafka_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("discover", help="pair the venues' markets for the same game and publish them to `markets`",
+                       description="Reads Kalshi sports series -> open markets (mve_filter=exclude, cursor paging, rate-limited) and "
+                                   "Gamma sports events (moneyline by default), pairs games by league, date (America/New_York) and "
+                                   "teams through the alias table, applies the override file, and publishes one MarketPairing per "
+                                   "game to the compacted `markets` topic (changes only; a pairing that disappears is tombstoned). "
+                                   "A round where a venue could not be read publishes nothing. Each round prints a JSON report. "
+                                   "Settings: ARB_DISCOVER_*, ARB_KALSHI_REST_URL (+ key, optional: market data is public), ARB_GAMMA_URL.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="run one round, print its report and exit (exit 1 if a venue failed)")
+    mode.add_argument("--every", type=float, metavar="S", help="seconds between rounds (default ARB_DISCOVER_EVERY_S)")
+    p.add_argument("--dry-run", action="store_true", help="with --once: print the pairings that would be published, publish nothing")
+    add_kafka_args(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    import httpx
+
+    from core.config import ConfigError, load
+    from core.logs import setup_logging
+    from core.ratelimit import TokenBucket
+    from core.settings import RuntimeSettings
+    from producers.discovery import aliases as alias_mod
+    from producers.discovery import overrides as override_mod
+    from producers.discovery.gamma_source import GammaDiscovery
+    from producers.discovery.kalshi_source import KalshiDiscovery
+    from producers.discovery.match import match
+    from producers.discovery.model import VenueGame
+    from producers.discovery.service import DiscoveryService, RoundReport
+    from producers.discovery.settings import DiscoverySettings
+    from venues.kalshi.rest import KalshiRest, tier_buckets
+    from venues.kalshi.settings import KalshiSettings
+    from venues.polymarket.settings import PolymarketSettings
+
+    rt = load(RuntimeSettings)
+    setup_logging(rt.log_format, rt.log_level)
+    ds = load(DiscoverySettings)
+    ks = load(KalshiSettings)
+    ps = load(PolymarketSettings)
+    try:
+        key = ks.load_private_key() if ks.key_id and ks.private_key_file else None
+    except ConfigError as exc:
+        raise CommandError(str(exc), code=2) from None
+    if args.every is not None and args.every <= 0:
+        raise CommandError("--every must be positive", code=2)
+
+    async def main() -> int:
+        read, _ = tier_buckets(ks.tier)
+        rest = KalshiRest(ks.rest_url, ks.key_id, key, read_bucket=read)
+        gamma_http = httpx.AsyncClient(base_url=ps.gamma_url.rstrip("/"), timeout=10.0)
+        leagues = ds.league_set()
+
+        async def fetch_kalshi(aliases: alias_mod.AliasTable) -> list:
+            return await KalshiDiscovery(rest, aliases, leagues).fetch()
+
+        gamma_bucket = TokenBucket(ds.gamma_rate_per_s, max(1.0, ds.gamma_rate_per_s))
+
+        async def fetch_poly(aliases: alias_mod.AliasTable) -> list:
+            return await GammaDiscovery(gamma_http, aliases, tag_id=ds.gamma_tag_id, market_types=ds.market_type_set(),
+                                        default_fee_rate=ds.poly_default_fee_rate, bucket=gamma_bucket, leagues=leagues).fetch()
+
+        try:
+            if args.dry_run:
+                aliases = alias_mod.load(ds.aliases_file)
+                k, p = await asyncio.gather(fetch_kalshi(aliases), fetch_poly(aliases))
+                result = match([g for g in k if isinstance(g, VenueGame)], [g for g in p if isinstance(g, VenueGame)],
+                               override_mod.load(ds.overrides_file), {c: lg.draws for c, lg in aliases.leagues.items()})
+                for rec in result.pairings.values():
+                    print(json.dumps(rec, sort_keys=True))
+                return 0
+            service = DiscoveryService(kafka_settings(args), fetch_kalshi=fetch_kalshi, fetch_polymarket=fetch_poly,
+                                       aliases_file=ds.aliases_file, overrides_file=ds.overrides_file)
+            service.start()
+            try:
+                if args.once:
+                    rep = await service.run_once()
+                    print(json.dumps(rep.to_json()))
+                    return 0 if rep.ok else 1
+
+                def report(rep: RoundReport) -> None:
+                    print(json.dumps(rep.to_json()), flush=True)
+
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, service.stop)
+                await service.run_forever(args.every or ds.every_s, report)
+                return 0
+            finally:
+                service.close()
+        except (alias_mod.AliasError, override_mod.OverrideError) as exc:
+            raise CommandError(str(exc), code=2) from None
+        finally:
+            await rest.aclose()
+            await gamma_http.aclose()
+
+    code = asyncio.run(main())
+    sys.stdout.flush()
+    return code

@@ -1,0 +1,1 @@
+"""`arb demo`: the whole pipeline against the simulators, as separate processes like production."""

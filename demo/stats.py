@@ -1,0 +1,127 @@
+"""Pure fold of the pipeline's records into what the demo shows and reports.
+
+Readers must be idempotent (design.md): the embedded broker leaks aborted transactional records, so
+every record is deduplicated by its deterministic key and the first terminal Outcome per signal wins.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.units import format_price
+
+TERMINAL = {"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"}
+
+
+def percentile(sorted_values: list[int], q: float) -> int | None:
+    """Nearest-rank percentile of an ascending list (None when empty)."""
+    if not sorted_values:
+        return None
+    k = max(0, min(len(sorted_values) - 1, int(round(q * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def money_text(micros: int) -> str:
+    sign = "-" if micros < 0 else ""
+    return f"{sign}{abs(micros) // 1_000_000}.{abs(micros) % 1_000_000:06d}"
+
+
+@dataclass
+class DemoStats:
+    ticks: int = 0
+    best: dict[tuple[str, str, str], tuple[int | None, int | None, str]] = field(default_factory=dict)  # (game, venue, market) -> bid, ask, status
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    order_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (coid, type) -> OrderEvent (non-INTENT)
+    intents: set[str] = field(default_factory=set)
+    fills: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+
+    # --- folding ----------------------------------------------------------------------------------
+
+    def on_tick(self, t: dict[str, Any]) -> None:
+        self.ticks += 1
+        bid = t["bids"][0]["price"] if t["bids"] else None
+        ask = t["asks"][0]["price"] if t["asks"] else None
+        self.best[(t["game_id"], t["venue"], t["market"])] = (bid, ask, t["status"])
+
+    def on_signal(self, s: dict[str, Any]) -> None:
+        if s["signal_id"] not in self.signals:
+            self.signals[s["signal_id"]] = s
+            legs = " + ".join(f"{leg['venue'][:1]}:{leg['side']}@{format_price(leg['limit_price'])}" for leg in s["legs"])
+            self.recent.append(f"signal {s['game_id']} {legs} edge {money_text(s['edge'])}")
+
+    def on_order(self, o: dict[str, Any]) -> None:
+        if o["type"] == "INTENT":
+            self.intents.add(o["client_order_id"])
+            return
+        key = (o["client_order_id"], o["type"])
+        if key not in self.order_results:
+            self.order_results[key] = o
+
+    def on_fill(self, f: dict[str, Any]) -> None:
+        self.fills.setdefault(f["fill_id"], f)
+
+    def on_outcome(self, o: dict[str, Any]) -> None:
+        if o["state"] in TERMINAL and o["signal_id"] not in self.outcomes:
+            self.outcomes[o["signal_id"]] = o
+            self.recent.append(f"outcome {o['game_id']} {o['state']} matched {o['matched_size'] / 100:g} locked {money_text(o['locked_profit'])}")
+
+    # --- derived ----------------------------------------------------------------------------------
+
+    def one_sided(self) -> int:
+        """Signals whose original legs (step 0) did not fill the same size."""
+        by_signal: dict[str, dict[int, int]] = {}
+        for (_, _), o in self.order_results.items():
+            if o["step"] == 0:
+                legs = by_signal.setdefault(o["signal_id"], {})
+                legs[o["leg_index"]] = max(legs.get(o["leg_index"], 0), o["filled_size"])
+        return sum(1 for sid, legs in by_signal.items()
+                   if len(legs) == len(self.signals.get(sid, {}).get("legs", legs)) and len(set(legs.values())) > 1)
+
+    def unwinds(self) -> int:
+        return sum(1 for o in self.outcomes.values() if o["state"] == "UNWOUND")
+
+    def pnl(self) -> int:
+        """Locked-in profit of the decided signals (1e-6 USD)."""
+        return sum(o["locked_profit"] for o in self.outcomes.values())
+
+    def latencies_us(self) -> list[int]:
+        """Tick received -> order sent, for every original leg sent to a venue."""
+        out = []
+        for o in self.order_results.values():
+            s = self.signals.get(o["signal_id"])
+            if o["step"] == 0 and o.get("sent_ts") and s is not None:
+                out.append(o["sent_ts"] - s["event_ts"])
+        return sorted(out)
+
+    def summary(self, duplicates: int | None) -> dict[str, Any]:
+        lat = self.latencies_us()
+
+        def ms(v: int | None) -> float | None:
+            return None if v is None else round(v / 1000, 3)  # display only, not money
+
+        return {"ticks": self.ticks, "signals": len(self.signals), "orders": len(self.order_results), "fills": len(self.fills),
+                "one_sided": self.one_sided(), "unwinds": self.unwinds(), "pnl": money_text(self.pnl()), "duplicates": duplicates,
+                "latency_ms": {"p50": ms(percentile(lat, 0.5)), "p99": ms(percentile(lat, 0.99)), "n": len(lat)}}
+
+
+def duplicate_orders(order_log: list[dict[str, Any]]) -> int:
+    """Ground truth from the simulator's order log: accepted orders beyond the first per client identity.
+
+    Kalshi orders carry our client_order_id. Polymarket orders carry none, but their salt is derived from
+    it (core.ids.polymarket_salt), so two accepted orders with one salt are the same leg sent twice."""
+    seen: dict[tuple[str, str], int] = {}
+    for r in order_log:
+        if r.get("kind") != "create" or not r.get("accepted"):
+            continue
+        if r["venue"] == "KALSHI":
+            ident = r.get("client_order_id") or ""
+        else:
+            order = (r.get("request") or {}).get("order") or {}
+            ident = str(order.get("salt", r.get("order_id", "")))
+        if ident:
+            seen[(r["venue"], ident)] = seen.get((r["venue"], ident), 0) + 1
+    return sum(n - 1 for n in seen.values())

@@ -1,0 +1,1 @@
+"""Market discovery: find the same game at Kalshi and Polymarket and publish MarketPairing records."""

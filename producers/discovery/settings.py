@@ -1,0 +1,26 @@
+"""Discovery settings (ARB_DISCOVER_*). Venue URLs and credentials come from ARB_KALSHI_* and ARB_GAMMA_URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import setting
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    every_s: float = setting("ARB_DISCOVER_EVERY_S", 60.0, "Seconds between discovery rounds when `arb discover` runs continuously.")
+    leagues: str = setting("ARB_DISCOVER_LEAGUES", "", "Comma-separated league codes to pair (empty = every league in the alias table).")
+    market_types: str = setting("ARB_DISCOVER_MARKET_TYPES", "moneyline", "Comma-separated Gamma sportsMarketType values to pair.")
+    aliases_file: str = setting("ARB_DISCOVER_ALIASES_FILE", "", "YAML alias file merged over the shipped team alias table.")
+    overrides_file: str = setting("ARB_DISCOVER_OVERRIDES_FILE", "", "YAML file forcing or blocking pairs; wins over the matcher. Re-read every round.")
+    gamma_tag_id: str = setting("ARB_DISCOVER_GAMMA_TAG_ID", "1", "Gamma tag id of sports events (1 = Sports).")
+    gamma_rate_per_s: float = setting("ARB_DISCOVER_GAMMA_RATE_PER_S", 40.0, "Client-side rate limit on Gamma requests (Gamma allows 500 /events per 10 s).")
+    poly_default_fee_rate: str = setting("ARB_DISCOVER_POLY_DEFAULT_FEE_RATE", "0.03", "Polymarket taker fee rate assumed when a fee-enabled market has no feeSchedule (sports: 0.03).")
+
+    def league_set(self) -> set[str] | None:
+        codes = {c.strip().lower() for c in self.leagues.split(",") if c.strip()}
+        return codes or None
+
+    def market_type_set(self) -> set[str]:
+        return {t.strip() for t in self.market_types.split(",") if t.strip()}
