@@ -112,7 +112,7 @@ class Demo:
             raise ChildFailed("the simulator serves no Polymarket venue in this build")
         venue_env = {
             **kenv,
-            "ARB_KALSHI_REST_URL": self.urls["kalshi_url"] + "/trade-api/v2", "ARB_KALSHI_WS_URL": self.urls["kalshi_ws_url"],
+            "ARB_KALSHI_REST_URL": self.urls["kalshi_url"], "ARB_KALSHI_WS_URL": self.urls["kalshi_ws_url"],
             "ARB_KALSHI_KEY_ID": self.urls.get("kalshi_key_id", "sim-kalshi-key"), "ARB_KALSHI_PRIVATE_KEY_FILE": str(kalshi_pem),
             "ARB_KALSHI_TIER": "premier",
             "ARB_POLY_CLOB_URL": self.urls["poly_clob_url"], "ARB_POLY_WS_URL": self.urls["poly_ws_url"], "ARB_GAMMA_URL": self.urls["gamma_url"],

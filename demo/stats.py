@@ -12,6 +12,7 @@ from typing import Any
 
 from core.units import format_price
 
+HOPS = ("feed_lag", "tick_produce", "tick_to_signal", "signal_to_order_sent", "order_round_trip")  # microseconds each
 TERMINAL = {"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"}
 
 
@@ -21,6 +22,17 @@ def percentile(sorted_values: list[int], q: float) -> int | None:
         return None
     k = max(0, min(len(sorted_values) - 1, int(round(q * len(sorted_values) + 0.5)) - 1))
     return sorted_values[k]
+
+
+def distribution_ms(values_us: list[int]) -> dict[str, float | int | None]:
+    """p50/p90/p99/max in milliseconds (display only) and n of a list of microsecond samples."""
+    v = sorted(values_us)
+
+    def ms(x: int | None) -> float | None:
+        return None if x is None else round(x / 1000, 3)
+
+    return {"p50_ms": ms(percentile(v, 0.5)), "p90_ms": ms(percentile(v, 0.9)), "p99_ms": ms(percentile(v, 0.99)),
+            "max_ms": ms(v[-1] if v else None), "n": len(v)}
 
 
 def money_text(micros: int) -> str:
@@ -38,11 +50,15 @@ class DemoStats:
     fills: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+    hops: dict[str, deque[int]] = field(default_factory=lambda: {h: deque(maxlen=200_000) for h in HOPS})
 
     # --- folding ----------------------------------------------------------------------------------
 
     def on_tick(self, t: dict[str, Any]) -> None:
         self.ticks += 1
+        if t.get("venue_ts"):
+            self.hops["feed_lag"].append(t["received_ts"] - t["venue_ts"])
+        self.hops["tick_produce"].append(t["produced_ts"] - t["received_ts"])
         bid = t["bids"][0]["price"] if t["bids"] else None
         ask = t["asks"][0]["price"] if t["asks"] else None
         self.best[(t["game_id"], t["venue"], t["market"])] = (bid, ask, t["status"])
@@ -50,6 +66,7 @@ class DemoStats:
     def on_signal(self, s: dict[str, Any]) -> None:
         if s["signal_id"] not in self.signals:
             self.signals[s["signal_id"]] = s
+            self.hops["tick_to_signal"].append(s["detected_ts"] - s["event_ts"])
             legs = " + ".join(f"{leg['venue'][:1]}:{leg['side']}@{format_price(leg['limit_price'])}" for leg in s["legs"])
             self.recent.append(f"signal {s['game_id']} {legs} edge {money_text(s['edge'])}")
 
@@ -60,6 +77,11 @@ class DemoStats:
         key = (o["client_order_id"], o["type"])
         if key not in self.order_results:
             self.order_results[key] = o
+            s = self.signals.get(o["signal_id"])
+            if o["step"] == 0 and o.get("sent_ts") and s is not None:
+                self.hops["signal_to_order_sent"].append(o["sent_ts"] - s["detected_ts"])
+            if o.get("sent_ts") and o.get("acked_ts"):
+                self.hops["order_round_trip"].append(o["acked_ts"] - o["sent_ts"])
 
     def on_fill(self, f: dict[str, Any]) -> None:
         self.fills.setdefault(f["fill_id"], f)

@@ -32,6 +32,38 @@ def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
         log.warning("could not publish breaker state: %s", exc)
 
 
+def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers: list[Any]) -> RetryingVenueClient | None:
+    """The live Polymarket client when credentials are configured (ARB_POLY_API_KEY and a private key), else None."""
+    from core.markets_cache import MarketsCache
+    from executor.polymarket_transport import PolymarketTransport, Wallet
+    from venues.polymarket.auth import ApiCreds
+    from venues.polymarket.rest import PolymarketRest
+    from venues.polymarket.settings import PolymarketSettings
+    from venues.polymarket.signing import address_of
+
+    ps = load(PolymarketSettings)
+    key_hex = ps.private_key.reveal().strip() if ps.private_key else ""
+    if not ps.api_key or not key_hex:
+        return None
+    key = bytes.fromhex(key_hex.removeprefix("0x"))
+    address = (ps.address or address_of(key)).lower()
+    wallet = Wallet(private_key=key, address=address, funder=(ps.funder or address).lower(), signature_type=ps.signature_type,
+                    chain_id=ps.chain_id, api_key=ps.api_key)
+    rest = PolymarketRest(ps.clob_url, address, ApiCreds(ps.api_key, ps.api_secret, ps.passphrase), timeout_s=settings.http_timeout_ms / 1000)
+    markets = MarketsCache(kafka).start()
+    closers += [rest, markets]
+
+    def book_of(condition_id: str) -> dict[str, Any] | None:
+        for pairing in list(markets.pairings.values()):
+            for book in pairing["books"]:
+                if book["venue"] == "POLYMARKET" and book["market"] == condition_id:
+                    return dict(book)
+        return None
+
+    breaker = CircuitBreaker("POLYMARKET", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
+    return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of), breaker)
+
+
 def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,
           kalshi: KalshiSettings | None = None, extra_clients: dict[str, VenueClient] | None = None) -> tuple[ExecutorService, list[Any]]:
     """The service plus the resources to close after it stops."""
@@ -59,6 +91,12 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         breaker.listeners.append(lambda b: _publish_breaker(kafka, b))
         breakers["KALSHI"] = breaker
         clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker)
+    if not paper and "POLYMARKET" not in clients:
+        poly = _polymarket_client(kafka, settings, closers)
+        if poly is not None:
+            breakers["POLYMARKET"] = poly.breaker
+            poly.breaker.listeners.append(lambda b: _publish_breaker(kafka, b))
+            clients["POLYMARKET"] = poly
     for venue, client in clients.items():
         if isinstance(client, RetryingVenueClient):
             breakers.setdefault(venue, client.breaker)

@@ -1,0 +1,80 @@
+"""`arb bench latency`: end-to-end tick -> order latency of the whole pipeline against the simulators.
+
+Runs the demo's process layout headless (embedded broker, simulators, discover, produce all, process,
+execute) at a background book-update rate over N games with arbitrage windows injected, then measures,
+for every window the executor acted on, the time from the simulator opening the window (the moment it
+publishes the book change that creates it) to the simulator receiving the first order for it: both
+ends on the simulator's clock. Each hop comes from record timestamps (same host clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("latency", help="simulator -> feeds -> Kafka -> processor -> Kafka -> executor -> simulator latency",
+                       description="Window-open -> first-order-received latency through the whole pipeline (separate processes, "
+                                   "embedded broker), plus per-hop latencies from record timestamps.")
+    p.add_argument("--rate", type=float, default=1000.0, help="target background ticks/s over all books (default 1000)")
+    p.add_argument("--games", type=int, default=50, help="games (default 50)")
+    p.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")
+    p.add_argument("--windows-per-min", type=float, default=60.0, help="arbitrage windows injected per minute (default 60)")
+    p.add_argument("--seed", type=int, default=11, help="scenario seed (default 11)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(handler=run)
+
+
+def window_latencies(windows: list[dict[str, Any]], order_log: list[dict[str, Any]], our_accounts: set[str]) -> list[int]:
+    """Per window: first order of ours touching one of its books, received after it opened (microseconds)."""
+    by_book: dict[str, list[int]] = {}
+    for r in order_log:
+        if r.get("kind") == "create" and r.get("account", "").lower() in our_accounts:
+            by_book.setdefault(r["book_id"], []).append(int(r["received_us"]))
+    out = []
+    for w in windows:
+        times = [t for b in (w["kalshi_ticker"], w["poly_condition_id"]) for t in by_book.get(b, []) if w["opened_us"] <= t <= w["expires_us"]]
+        if times:
+            out.append(min(times) - int(w["opened_us"]))
+    return sorted(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from core.config import load
+    from core.settings import KafkaSettings
+    from demo.run import Demo, DemoOptions
+    from demo.stats import distribution_ms
+    from demo.supervisor import ChildFailed
+
+    # The sim's events move one or more levels each and a tick follows every book change: about 2 ticks per event.
+    opts = DemoOptions(duration_s=args.duration, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=args.windows_per_min,
+                       updates_per_s=args.rate / 2, positions=False)
+    demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "bench."}))
+    try:
+        demo.start()
+        print(f"bench latency: pipeline up; measuring {args.duration:.0f} s", file=sys.stderr, flush=True)
+        t0_ticks = 0
+        demo.loop()
+        demo.refresh_order_log()
+        windows = httpx.get(demo.urls["admin_url"] + "/arb", timeout=10).json()["windows"]
+        assert demo.collector is not None  # noqa: S101
+        with demo.collector.lock:
+            st = demo.collector.stats
+            hops = {h: distribution_ms(list(v)) for h, v in st.hops.items()}
+            hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us())
+            ticks = st.ticks - t0_ticks
+        pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
+        out = {"pipeline": pipeline, "baseline": None, "hops": hops, "rate": round(ticks / args.duration, 1), "games": args.games,
+               "windows": len(windows), "duplicates": demo.duplicates}
+    except ChildFailed as exc:
+        print(f"bench latency: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        demo.shutdown()
+    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    return 0

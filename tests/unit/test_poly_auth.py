@@ -1,0 +1,35 @@
+"""Polymarket auth known-answer vectors (venue-protocols.md P8) and HMAC verification."""
+
+from __future__ import annotations
+
+from core.config import Secret
+from venues.polymarket.auth import ApiCreds, clob_auth_signature, l2_headers, l2_signature, verify_l2
+
+SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_hmac_known_answer() -> None:
+    assert l2_signature(SECRET, "1000000", "test-sign", "/orders", '{"hash": "0x123"}') == "ZwAdJKvoYRlEKDkNMwd5BuwNNtg93kNaR_oU2HrfVvc="
+
+
+def test_clob_auth_known_answer() -> None:
+    sig = clob_auth_signature(KEY, 80002, "10000000", 23)
+    assert sig.startswith("0xf62319a9") and sig.endswith("64a1aedc1b") and len(sig) == 2 + 130
+
+
+def test_verify_rejects_tampering() -> None:
+    body = b'{"order":{"salt":1}}'
+    sig = l2_signature(SECRET, "1700000000", "POST", "/order", body)
+    assert verify_l2(SECRET, "1700000000", "POST", "/order", body, sig)
+    assert not verify_l2(SECRET, "1700000000", "POST", "/order", body + b" ", sig)
+    assert not verify_l2(SECRET, "1700000001", "POST", "/order", body, sig)
+    assert not verify_l2(SECRET, "1700000000", "POST", "/order", body, "not-a-signature")
+    assert not verify_l2("not base64!", "1700000000", "POST", "/order", body, sig)
+
+
+def test_headers_carry_no_secret() -> None:
+    creds = ApiCreds("key-1", Secret(SECRET), Secret("pass-phrase"))
+    h = l2_headers("0xabc", creds, "GET", "/data/order/0x1", b"", 1700000000)
+    assert h["POLY_API_KEY"] == "key-1" and h["POLY_PASSPHRASE"] == "pass-phrase" and SECRET not in h.values()
+    assert SECRET not in repr(creds) and "pass-phrase" not in repr(creds)

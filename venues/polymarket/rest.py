@@ -1,0 +1,95 @@
+"""Polymarket CLOB REST client (async httpx, warm connection pool) for the executor and reconciliation.
+
+Every private call carries L2 headers: an HMAC over timestamp + method + path + the exact body bytes
+sent, so the body is serialised once, compactly, and those bytes are both signed and sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from core.backoff import retry_after_seconds
+from venues import errors
+from venues.polymarket.auth import ApiCreds, l2_headers
+
+VENUE = "POLYMARKET"
+
+
+def compact(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class PolymarketRest:
+    def __init__(self, base_url: str, address: str, creds: ApiCreds, *, timeout_s: float = 5.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.address = address
+        self.creds = creds
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
+                                         limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        raw = compact(body) if body is not None else b""
+        headers = l2_headers(self.address, self.creds, method, path, raw, int(time.time()))
+        if raw:
+            headers["Content-Type"] = "application/json"
+        try:
+            resp = await self._client.request(method, path, content=raw or None, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise errors.Unknown(VENUE, f"{method} {path}: timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise errors.Unknown(VENUE, f"{method} {path}: connection error ({type(exc).__name__})") from None
+        if resp.status_code < 300:
+            return resp.json() if resp.content else {}
+        self._raise(method, path, resp)
+
+    @staticmethod
+    def _raise(method: str, path: str, resp: httpx.Response) -> None:
+        status = resp.status_code
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        message = str(body.get("error") or body.get("errorMsg") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
+        what = f"{method} {path}: HTTP {status} {message}"
+        if status == 429 or (status == 503 and "retry-after" in resp.headers):
+            # 503 + Retry-After: cancel-only / post-only mode; the order was not accepted (P4).
+            raise errors.RateLimited(VENUE, what, retry_after_s=retry_after_seconds(resp.headers), status=status)
+        if "INVALID_ORDER_DUPLICATED" in message:
+            raise errors.Duplicate(VENUE, what, status=status, code="INVALID_ORDER_DUPLICATED")
+        if status in (401, 403):
+            raise errors.AuthError(VENUE, what, status=status)
+        if status >= 500:
+            raise errors.ServerError(VENUE, what, status=status)
+        raise errors.Rejected(VENUE, what, status=status, code=message.split(":")[0][:64])
+
+    async def post_order(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = await self._request("POST", "/order", body=body)
+        if isinstance(data, dict) and data.get("success") is False:
+            msg = str(data.get("errorMsg") or "order not accepted")
+            if "INVALID_ORDER_DUPLICATED" in msg:
+                raise errors.Duplicate(VENUE, f"POST /order: {msg}", code="INVALID_ORDER_DUPLICATED")
+            raise errors.Rejected(VENUE, f"POST /order: {msg}", code=msg[:64])
+        return dict(data)
+
+    async def get_order(self, order_id: str) -> dict[str, Any] | None:
+        try:
+            data = await self._request("GET", f"/data/order/{order_id}")
+        except errors.Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(data) if data else None
+
+    async def cancel(self, order_id: str) -> dict[str, Any]:
+        return dict(await self._request("DELETE", "/order", body={"orderID": order_id}))
+
+    async def positions(self, user: str) -> list[dict[str, Any]]:
+        data = await self._request("GET", "/positions", params={"user": user})
+        return list(data if isinstance(data, list) else data.get("positions", []))
