@@ -22,6 +22,7 @@ class VenueFaults:
     retry_after_s: float | None = None  # sent with 429/503 where the venue does (Polymarket); Kalshi never sends it
     seq_skip: int = 0  # the next N seq-bearing WS messages skip one number
     silence: bool = False  # WS connections stay open but deliver no data (pings continue)
+    cancel_only: bool = False  # Polymarket: order placement answers 503 + Retry-After (cancel-only mode); cancels still work
 
     def http_fault(self, rng: random.Random) -> int | None:
         """The status to answer instead of serving this request, or None; consumes the next-N counters."""

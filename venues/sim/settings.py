@@ -49,3 +49,8 @@ class SimSettings:
     poly_secret: Secret = setting("ARB_SIM_POLY_SECRET", Secret("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "Polymarket L2 API secret (urlsafe base64)")
     poly_passphrase: Secret = setting("ARB_SIM_POLY_PASSPHRASE", Secret("sim-passphrase"), "Polymarket L2 API passphrase")
     poly_balance: str = setting("ARB_SIM_POLY_BALANCE", "10000.00", "starting Polymarket pUSD balance")
+    poly_seconds_delay: int = setting("ARB_SIM_POLY_SECONDS_DELAY", 0, "secondsDelay of the simulated sports markets: marketable orders answer `delayed` and execute this much later (real sports markets: 1-3)")
+    poly_min_size: str = setting("ARB_SIM_POLY_MIN_SIZE", "5", "orderMinSize of the simulated markets, shares")
+    poly_fee_rate: str = setting("ARB_SIM_POLY_FEE_RATE", "0.03", "taker fee rate of the simulated markets (sports 0.03; exponent 1)")
+    poly_ws_idle_s: float = setting("ARB_SIM_POLY_WS_IDLE_S", 20.0, "close a market-channel connection after this long without any client message (the venue drops clients that stop sending PING)")
+    poly_chain_id: int = setting("ARB_SIM_POLY_CHAIN_ID", 137, "chain id whose exchange domains order signatures must use")

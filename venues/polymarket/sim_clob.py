@@ -1,0 +1,342 @@
+"""Simulated Polymarket CLOB REST (P4, P5): L2-authenticated order entry on the shared matching engine.
+
+POST /order verifies the EIP-712 signature by recovering the signer, uses the order hash as orderID,
+refuses a resent order (INVALID_ORDER_DUPLICATED, forever), enforces tick and min size, and answers
+`matched` / `unmatched` (FAK, FOK), `live` (resting GTC/GTD) or `delayed` (marketable orders on markets
+with secondsDelay > 0, executed that much later). A marketable BUY spends its pUSD amount: matched at
+better prices it receives more shares (pitfalls.md). Every order request, accepted or not, goes to the
+ground-truth order log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from core.fees import polymarket_taker_fee
+from core.units import ONE_DOLLAR, format_fixed, parse_fixed, parse_size
+from venues.polymarket import constants as C
+from venues.polymarket.auth import verify_l2
+from venues.polymarket.signing import OrderStruct, order_from_wire, order_hash, recover_order_signer
+from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, to_engine, token_price, token_ref
+from venues.sim.engine import BookSide, TimeInForce
+from venues.sim.orderlog import OrderRecord
+from venues.sim.world import POLYMARKET, SimWorld
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PRIVATE = ("/order", "/orders", "/data/", "/balance")
+SIZE_UNIT = 10_000  # 1e-6 base units per 1e-2 share
+
+
+class OrderError(Exception):
+    def __init__(self, code: str, status: int = 400) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
+def _err(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def usd_text(base_units: int) -> str:
+    return format_fixed(base_units, 6)
+
+
+class PolyClob:
+    def __init__(self, world: SimWorld) -> None:
+        self.world = world
+        s = world.settings
+        self.address = s.poly_address.lower()
+        self.min_size = parse_size(s.poly_min_size)
+        rate_ppm = parse_fixed(s.poly_fee_rate, 6)
+        world.fee_fns[POLYMARKET] = lambda _book, price, size: polymarket_taker_fee(price, size, rate_ppm, 1)
+        self.orders: dict[str, dict[str, Any]] = {}  # order hash -> state
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- middleware: latency, faults, L2 auth -----------------------------------------------------
+
+    def authenticate(self, request: web.Request, body: bytes) -> str | None:
+        s = self.world.settings
+        h = request.headers
+        if h.get("POLY_API_KEY") != s.poly_api_key or h.get("POLY_PASSPHRASE") != s.poly_passphrase.reveal():
+            return "invalid api key or passphrase"
+        if (h.get("POLY_ADDRESS") or "").lower() != self.address:
+            return "address does not own this api key"
+        ts = h.get("POLY_TIMESTAMP") or ""
+        if not ts.isdigit() or abs(int(ts) - int(time.time())) > 300:
+            return "invalid timestamp"
+        if not verify_l2(s.poly_secret.reveal(), ts, request.method, request.path, body, h.get("POLY_SIGNATURE") or ""):
+            return "invalid signature"
+        return None
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/ws/market":
+            return await handler(request)
+        faults = self.world.faults[POLYMARKET]
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        body = await request.read()
+        if request.path.startswith(PRIVATE) and (problem := self.authenticate(request, body)) is not None:
+            self._log_refused(request, body, 401, problem)
+            return _err(401, f"Unauthorized/Invalid api key: {problem}")
+        status = faults.http_fault(self.world.faults.rng)
+        if status is not None:
+            self._log_refused(request, body, status, "fault injected")
+            headers = {"Retry-After": str(int(faults.retry_after_s))} if faults.retry_after_s is not None else {}
+            return web.json_response({"error": "too many requests" if status == 429 else "internal error"}, status=status, headers=headers)
+        if faults.cancel_only and request.method == "POST" and request.path in ("/order", "/orders"):
+            self._log_refused(request, body, 503, "cancel-only mode")
+            return web.json_response({"error": "Trading is currently cancel-only. Please retry later."}, status=503,
+                                     headers={"Retry-After": str(int(faults.retry_after_s or 5))})
+        return await handler(request)
+
+    def _log_refused(self, request: web.Request, body: bytes, status: int, reason: str) -> None:
+        if request.method != "POST" or request.path != "/order":
+            return
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {"raw": body.decode("utf-8", "replace")}
+        rec = self.world.orderlog.new(POLYMARKET, "create", self.world.now_us(), self.address, parsed if isinstance(parsed, dict) else {"body": parsed})
+        rec.http_status, rec.status, rec.reason = status, "rejected", reason
+
+    # --- orders -----------------------------------------------------------------------------------
+
+    def _validate(self, body: Any) -> tuple[OrderStruct, TokenRef, str, int, int, str]:
+        """-> (order, token, BUY/SELL, token price 1e-4, size 1e-2, order type)."""
+        if not isinstance(body, dict) or not isinstance(body.get("order"), dict):
+            raise OrderError("invalid order payload")
+        if body.get("owner") != self.world.settings.poly_api_key:
+            raise OrderError("the order owner has to be the owner of the API KEY")
+        order_type = str(body.get("orderType") or "GTC")
+        if order_type not in C.ORDER_TYPES:
+            raise OrderError(f"invalid order type {order_type}")
+        try:
+            order, signature = order_from_wire(body["order"])
+        except ValueError:
+            raise OrderError("invalid order payload") from None
+        ref = token_ref(self.world, str(order.token_id))
+        if ref is None:
+            raise OrderError("MARKET_NOT_READY")
+        game = self.world.game_of_book(POLYMARKET, ref.condition_id)
+        exchange = C.NEG_RISK_EXCHANGE if game is not None and game.draw_possible else C.EXCHANGE
+        digest_hex = "0x" + order_hash(order, exchange, "2", self.world.settings.poly_chain_id).hex()
+        if digest_hex in self.orders:
+            raise OrderError("INVALID_ORDER_DUPLICATED")
+        try:
+            signer = recover_order_signer(order, signature, exchange, "2", self.world.settings.poly_chain_id)
+        except ValueError:
+            signer = ""
+        if signer != self.address or (order.signature_type == C.SIG_EOA and order.signer != self.address):
+            raise OrderError("invalid signature")
+        side = "BUY" if order.side == C.SIDE_BUY else "SELL"
+        usd, shares = (order.maker_amount, order.taker_amount) if side == "BUY" else (order.taker_amount, order.maker_amount)
+        if shares <= 0 or shares % SIZE_UNIT or (usd * 10_000) % shares:
+            raise OrderError("INVALID_ORDER_MIN_TICK_SIZE")
+        size = shares // SIZE_UNIT
+        price = usd * 10_000 // shares  # 1e-4 USD per share
+        if not 0 < price < ONE_DOLLAR or price % ref.market.tick:
+            raise OrderError(f"INVALID_ORDER_MIN_TICK_SIZE: price ({price_text(price, 1)}) breaks minimum tick size rule: {price_text(ref.market.tick, 1)}")
+        if size < self.min_size:
+            raise OrderError(f"INVALID_ORDER_MIN_SIZE: Size ({size_text(size)}) lower than the minimum: {size_text(self.min_size)}")
+        if order_type == "GTD" and order.expiration <= int(time.time()) + 60:
+            raise OrderError("INVALID_ORDER_EXPIRATION")
+        acct = self.world.poly_account(self.address)
+        eside, eprice = to_engine(ref, side, price)
+        if side == "SELL":
+            pos = acct.positions.get(ref.condition_id)
+            held = (pos.qty if ref.index == 0 else -pos.qty) if pos else 0
+            if held < size:
+                raise OrderError("INVALID_ORDER_NOT_ENOUGH_BALANCE")
+        elif not acct.unlimited and acct.opening_cost(ref.condition_id, eside, eprice, size) > acct.balance:
+            raise OrderError("INVALID_ORDER_NOT_ENOUGH_BALANCE")
+        return order, ref, side, price, size, order_type
+
+    def _execute(self, state: dict[str, Any]) -> None:
+        """Match the order now; FAK/FOK never rest. A BUY keeps spending its pUSD budget while better prices remain."""
+        ref: TokenRef = state["ref"]
+        side, price, size, order_type = state["side"], state["price"], state["size"], state["order_type"]
+        rec: OrderRecord = state["record"]
+        tif = {"FAK": TimeInForce.IOC, "FOK": TimeInForce.FOK}.get(order_type, TimeInForce.GTC)
+        eside, eprice = to_engine(ref, side, price)
+        book = self.world.poly_books[ref.condition_id]
+        if tif is TimeInForce.FOK and book.crossing_size(eside, eprice) < size:
+            tif = TimeInForce.IOC  # an unfillable FOK fills nothing
+            size_to_send = 0
+        else:
+            size_to_send = size
+        filled = usd = 0
+        if size_to_send:
+            result = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, size_to_send, tif, order_id=state["id"], record=rec)
+            for t in result.trades:
+                filled += t.size
+                usd += token_price(ref, t.price) * t.size
+            state["rested"] = result.rested
+            if side == "BUY" and tif is TimeInForce.IOC:
+                budget = price * size - usd  # pUSD left of makerAmount after matching at better prices
+                for step in range(1, 4):
+                    best = book.best_ask() if eside is BookSide.BUY else book.best_bid()
+                    if best is None:
+                        break
+                    p = token_price(ref, best[0])
+                    extra = budget // p if p <= price else 0
+                    if extra <= 0:
+                        break
+                    more = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, extra, TimeInForce.IOC,
+                                            order_id=f"{state['id']}+{step}")
+                    got = sum(t.size for t in more.trades)
+                    spent = sum(token_price(ref, t.price) * t.size for t in more.trades)
+                    if got == 0:
+                        break
+                    filled, usd, budget = filled + got, usd + spent, budget - spent
+                    rec.filled += got
+                    rec.fill_cost += spent
+        else:
+            rec.status, rec.order_id = "canceled", state["id"]
+            self.world.orderlog.register(rec)
+            self.world.orderlog.closed(rec)
+        state["filled"], state["usd"] = filled, usd
+        state["status"] = "live" if state.get("rested") else ("matched" if filled else "unmatched")
+
+    async def post_order(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._log_refused(request, raw, 400, "invalid JSON")
+            return _err(400, "Invalid order payload")
+        rec = self.world.orderlog.new(POLYMARKET, "create", self.world.now_us(), self.address, body if isinstance(body, dict) else {"body": body})
+        try:
+            order, ref, side, price, size, order_type = self._validate(body)
+        except OrderError as exc:
+            rec.http_status, rec.status, rec.reason = exc.status, "rejected", exc.code
+            return _err(exc.status, exc.code, success=False, errorMsg=exc.code)
+        oid = "0x" + order_hash(order, C.NEG_RISK_EXCHANGE if (g := self.world.game_of_book(POLYMARKET, ref.condition_id)) and g.draw_possible
+                                else C.EXCHANGE, "2", self.world.settings.poly_chain_id).hex()
+        rec.accepted, rec.http_status, rec.order_id, rec.book_id = True, 200, oid, ref.condition_id
+        rec.side, rec.price, rec.size, rec.tif = side.lower(), price, size, order_type
+        rec.extra = {"token_id": ref.token_id, "salt": order.salt, "signature_type": order.signature_type}
+        state: dict[str, Any] = {"id": oid, "ref": ref, "side": side, "price": price, "size": size, "order_type": order_type, "record": rec,
+                                 "created_at": int(time.time()), "status": "delayed", "filled": 0, "usd": 0, "order": body["order"]}
+        self.orders[oid] = state
+        eside, eprice = to_engine(ref, side, price)
+        marketable = self.world.poly_books[ref.condition_id].crossing_size(eside, eprice) > 0
+        delay = self.world.settings.poly_seconds_delay
+        if marketable and delay > 0:
+            rec.status = "delayed"
+            task = asyncio.get_running_loop().create_task(self._delayed(state, delay))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return web.json_response({"success": True, "errorMsg": "", "orderID": oid, "status": "delayed", "makingAmount": "",
+                                      "takingAmount": "", "transactionsHashes": [], "tradeIDs": []})
+        self._execute(state)
+        return web.json_response(self._answer(state))
+
+    async def _delayed(self, state: dict[str, Any], delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._execute(state)
+
+    def _answer(self, state: dict[str, Any]) -> dict[str, Any]:
+        shares, usd = state["filled"] * SIZE_UNIT, state["usd"]
+        making, taking = (usd, shares) if state["side"] == "BUY" else (shares, usd)
+        return {"success": True, "errorMsg": "", "orderID": state["id"], "status": state["status"], "makingAmount": usd_text(making),
+                "takingAmount": usd_text(taking), "transactionsHashes": [], "tradeIDs": [f.trade_id for f in state["record"].fills]}
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        state = self.orders.get(request.match_info["order_id"])
+        if state is None:
+            return _err(404, "order not found")
+        ref: TokenRef = state["ref"]
+        status = {"delayed": "ORDER_STATUS_LIVE", "live": "ORDER_STATUS_LIVE", "matched": "ORDER_STATUS_MATCHED",
+                  "unmatched": "ORDER_STATUS_CANCELED", "canceled": "ORDER_STATUS_CANCELED"}[state["status"]]
+        if state["status"] == "matched" and state["order_type"] == "FAK" and state["filled"] < state["size"]:
+            status = "ORDER_STATUS_CANCELED"  # the unfilled rest of a FAK is cancelled; size_matched tells what filled
+        return web.json_response({
+            "id": state["id"], "status": status, "market": ref.condition_id, "asset_id": ref.token_id, "side": state["side"],
+            "original_size": size_text(state["size"]), "size_matched": size_text(state["filled"]),
+            "price": price_text(state["price"], 1), "outcome": ref.market.outcomes[ref.index], "maker_address": self.address,
+            "owner": self.world.settings.poly_api_key, "order_type": state["order_type"], "created_at": state["created_at"], "expiration": "0",
+            "associate_trades": [f.trade_id for f in state["record"].fills]})
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        try:
+            oid = str(json.loads(await request.read())["orderID"])
+        except (ValueError, KeyError, TypeError):
+            return _err(400, "Invalid payload")
+        state = self.orders.get(oid)
+        if state is None:
+            return web.json_response({"canceled": [], "not_canceled": {oid: "order not found"}})
+        if state["status"] != "live":
+            return web.json_response({"canceled": [], "not_canceled": {oid: "order is not live"}})
+        self.world.cancel(POLYMARKET, state["ref"].condition_id, oid)
+        state["status"] = "canceled"
+        return web.json_response({"canceled": [oid], "not_canceled": {}})
+
+    async def trades(self, request: web.Request) -> web.Response:
+        rows = []
+        for state in self.orders.values():
+            ref: TokenRef = state["ref"]
+            for f in state["record"].fills:
+                rows.append({"id": f.trade_id, "taker_order_id": state["id"], "market": ref.condition_id, "asset_id": ref.token_id,
+                             "side": state["side"], "size": size_text(f.size), "price": price_text(token_price(ref, f.price), 1),
+                             "fee_rate_bps": "0", "status": "CONFIRMED", "match_time": str(f.ts_us // 1_000_000), "outcome": ref.market.outcomes[ref.index],
+                             "owner": self.world.settings.poly_api_key, "maker_address": self.address, "trader_side": "TAKER"})
+        if v := request.query.get("id"):
+            rows = [r for r in rows if r["id"] == v or r["taker_order_id"] == v]
+        if v := request.query.get("market"):
+            rows = [r for r in rows if r["market"] == v]
+        if v := request.query.get("asset_id"):
+            rows = [r for r in rows if r["asset_id"] == v]
+        start = 0 if request.query.get("next_cursor", "MA==") == "MA==" else int(request.query.get("next_cursor", "0") or 0)
+        page = rows[start:start + 100]
+        nxt = "LTE=" if start + 100 >= len(rows) else str(start + 100)
+        return web.json_response({"data": page, "next_cursor": nxt, "limit": 100, "count": len(page)})
+
+    async def book(self, request: web.Request) -> web.Response:
+        ref = token_ref(self.world, request.query.get("token_id", ""))
+        if ref is None:
+            return _err(404, "No orderbook exists for the requested token id")
+        ev = book_event(self.world, ref, self.world.now_us() // 1000)
+        game = self.world.game_of_book(POLYMARKET, ref.condition_id)
+        return web.json_response({k: v for k, v in ev.items() if k != "event_type"} | {
+            "min_order_size": size_text(self.min_size).rstrip("0").rstrip("."), "neg_risk": bool(game and game.draw_possible)})
+
+    async def positions(self, request: web.Request) -> web.Response:
+        user = (request.query.get("user") or "").lower()
+        out = []
+        acct = self.world.accounts[POLYMARKET].get(user)
+        for cond, pos in sorted((acct.positions if acct else {}).items()):
+            if not pos.qty:
+                continue
+            pm = self.world.poly_markets[cond]
+            index = 0 if pos.qty > 0 else 1
+            qty = abs(pos.qty)
+            out.append({"proxy_wallet": user, "token_id": pm.token_ids[index], "condition_id": cond, "current_size": qty / 100,
+                        "avg_price": round(pos.cost / qty / 10_000, 6), "entry_cost_usdc": pos.cost / 1e6, "outcome": pm.outcomes[index],
+                        "outcome_index": index, "opposite_outcome": pm.outcomes[1 - index], "opposite_token_id": pm.token_ids[1 - index],
+                        "size_fp": size_text(qty), "cost_usdc_fp": usd_text(pos.cost), "title": pm.question, "slug": pm.slug, "status": "OPEN"})
+        return web.json_response({"data": out})
+
+    async def balance(self, _r: web.Request) -> web.Response:
+        acct = self.world.poly_account(self.address)
+        return web.json_response({"balance": usd_text(acct.balance), "allowances": {}})
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/order", self.post_order), web.delete("/order", self.cancel), web.get("/data/order/{order_id}", self.get_order),
+                web.get("/data/trades", self.trades), web.get("/book", self.book), web.get("/positions", self.positions),
+                web.get("/balance", self.balance), web.get("/time", lambda _r: _time())]
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+
+
+async def _time() -> web.Response:
+    return web.Response(text=str(int(time.time())))

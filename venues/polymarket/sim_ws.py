@@ -1,0 +1,197 @@
+"""Simulated Polymarket market channel (/ws/market), P2 of venue-protocols.md.
+
+First client message {"type":"market","assets_ids":[...],"initial_dump":true}; later
+{"operation":"subscribe"|"unsubscribe","assets_ids":[...]}. The initial dump is ONE JSON array of `book`
+events. Every book change sends a `price_change` whose `price_changes[]` carry absolute level sizes for
+both tokens of the market (those the connection subscribed), with best_bid/best_ask after the change.
+Trades send `last_trade_price`. Text `PING` gets `PONG`; a client that sends nothing for
+`poly_ws_idle_s` is disconnected, as the venue drops clients that stop pinging. There is no seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from core.units import ONE_DOLLAR
+from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, token_levels, token_ref
+from venues.sim.engine import BookSide, Trade
+from venues.sim.world import POLYMARKET, SimWorld
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Conn:
+    ws: web.WebSocketResponse
+    assets: set[str] = field(default_factory=set)
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    started: bool = False
+
+
+class PolyWsHub:
+    def __init__(self, world: SimWorld) -> None:
+        self.world = world
+        self.conns: set[Conn] = set()
+        self.by_asset: dict[str, set[Conn]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        world.level_listeners.append(self.on_level)
+        world.trade_listeners.append(self.on_trade)
+        world.faults.on_disconnect.append(self.disconnect_all)
+
+    def _ts(self) -> int:
+        return self.world.now_us() // 1000
+
+    def _send(self, conn: Conn, payload: Any, *, data: bool = True) -> None:
+        if data and self.world.faults[POLYMARKET].silence:
+            return
+        conn.queue.put_nowait(payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":")))
+
+    # --- world notifications ----------------------------------------------------------------------
+
+    def on_level(self, venue: str, book_id: str, side: BookSide, price: int, total: int, delta: int) -> None:
+        if venue != POLYMARKET:
+            return
+        pm = self.world.poly_markets.get(book_id)
+        if pm is None:
+            return
+        conns = set().union(*(self.by_asset.get(t, set()) for t in pm.token_ids))
+        if not conns:
+            return
+        ts = str(self._ts())
+        entries = {}
+        for index in (0, 1):
+            ref = TokenRef(pm, index)
+            bids, asks = token_levels(self.world, ref)
+            # Engine BUY at p is a token-0 bid at p and a token-1 ask at 1 - p.
+            is_bid = (side is BookSide.BUY) == (index == 0)
+            p = price if index == 0 else ONE_DOLLAR - price
+            entries[ref.token_id] = {"asset_id": ref.token_id, "price": price_text(p, pm.tick), "size": size_text(total),
+                                     "side": "BUY" if is_bid else "SELL", "hash": f"{book_id[2:18]}{ts}{index}",
+                                     "best_bid": price_text(bids[0][0], pm.tick) if bids else "0",
+                                     "best_ask": price_text(asks[0][0], pm.tick) if asks else "1"}
+        for conn in conns:
+            changes = [e for t, e in entries.items() if t in conn.assets]
+            self._send(conn, {"event_type": "price_change", "market": book_id, "timestamp": ts, "price_changes": changes})
+
+    def on_trade(self, venue: str, book_id: str, trade: Trade, trade_id: str, ts_us: int) -> None:
+        if venue != POLYMARKET:
+            return
+        pm = self.world.poly_markets.get(book_id)
+        if pm is None:
+            return
+        for index in (0, 1):
+            ref = TokenRef(pm, index)
+            p = trade.price if index == 0 else ONE_DOLLAR - trade.price
+            taker_buys_token = (trade.taker_side is BookSide.BUY) == (index == 0)
+            msg = {"event_type": "last_trade_price", "asset_id": ref.token_id, "market": book_id, "price": price_text(p, pm.tick),
+                   "side": "BUY" if taker_buys_token else "SELL", "size": size_text(trade.size), "fee_rate_bps": "0",
+                   "timestamp": str(ts_us // 1000)}
+            for conn in self.by_asset.get(ref.token_id, ()):
+                self._send(conn, msg)
+
+    # --- subscriptions ----------------------------------------------------------------------------
+
+    def _add(self, conn: Conn, assets: list[str], dump: bool) -> None:
+        new = [a for a in assets if a not in conn.assets]
+        books = []
+        for a in new:
+            conn.assets.add(a)
+            self.by_asset.setdefault(a, set()).add(conn)
+            ref = token_ref(self.world, a)
+            if ref is not None and dump:
+                books.append(book_event(self.world, ref, self._ts()))
+        if books:
+            self._send(conn, books)  # the dump is batched: one JSON array
+
+    def _remove(self, conn: Conn, assets: list[str]) -> None:
+        for a in assets:
+            conn.assets.discard(a)
+            subs = self.by_asset.get(a)
+            if subs is not None:
+                subs.discard(conn)
+                if not subs:
+                    del self.by_asset[a]
+
+    def handle_text(self, conn: Conn, text: str) -> None:
+        if text == "PING":
+            self._send(conn, "PONG", data=False)
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self._send(conn, "INVALID OPERATION", data=False)
+            return
+        if not isinstance(msg, dict):
+            self._send(conn, "INVALID OPERATION", data=False)
+            return
+        assets = [str(a) for a in msg.get("assets_ids") or [] if isinstance(a, (str, int))]
+        if msg.get("type") == "market" or msg.get("type") == "MARKET":
+            conn.started = True
+            self._add(conn, assets, bool(msg.get("initial_dump", True)))
+        elif msg.get("operation") == "subscribe" and conn.started:
+            self._add(conn, assets, bool(msg.get("initial_dump", True)))
+        elif msg.get("operation") == "unsubscribe" and conn.started:
+            self._remove(conn, assets)
+        else:
+            self._send(conn, "INVALID OPERATION", data=False)
+
+    # --- connections ------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn = Conn(ws)
+        self.conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        idle = self.world.settings.poly_ws_idle_s
+        try:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=idle if idle > 0 else None)
+                except TimeoutError:
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"no PING received")
+                    break
+                if msg.type == WSMsgType.TEXT:
+                    try:
+                        self.handle_text(conn, msg.data)
+                    except Exception:
+                        log.exception("polymarket sim: message handling failed")
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
+        finally:
+            self.conns.discard(conn)
+            self._remove(conn, list(conn.assets))
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return ws
+
+    async def _writer(self, conn: Conn) -> None:
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            while True:
+                text = await conn.queue.get()
+                if text is None or conn.ws.closed:
+                    return
+                await conn.ws.send_str(text)
+
+    def disconnect_all(self, venue: str) -> int:
+        if venue != POLYMARKET:
+            return 0
+        n = 0
+        for conn in list(self.conns):
+            n += 1
+            task = asyncio.get_running_loop().create_task(conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"sim fault: disconnect"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return n
+
+    async def close(self) -> None:
+        for conn in list(self.conns):
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator stopping")
