@@ -4,6 +4,7 @@ separate `arb` processes (like production), a live view, and a JSON summary at t
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import secrets
@@ -34,7 +35,7 @@ class DemoOptions:
     games: int = 6
     seed: int = 7
     arb_rate_per_min: float = 30.0
-    updates_per_s: float = 100.0
+    updates_per_s: float = 30.0
     workdir: Path | None = None
     keep_workdir: bool = False
     positions: bool = True
@@ -129,7 +130,7 @@ class Demo:
         self.sup.start("produce", arb_argv("produce", "all"), venue_env)
         self.sup.start("process", arb_argv("process"), venue_env)
         self.sup.start("execute", arb_argv("execute"), venue_env)
-        if self.opts.positions:
+        if self.opts.positions and importlib.util.find_spec("cli.commands.positions") is not None:
             self.sup.start("positions", arb_argv("positions", "serve"), venue_env)
         self.collector = Collector(self.kafka).start()
 
@@ -165,10 +166,30 @@ class Demo:
                     last_line = elapsed
             self.stop_event.wait(1.0)
 
+    def drain(self, timeout_s: float = 15.0) -> None:
+        """Stop the sources (discovery, feeds, processor) and let the executor finish what it has, so the
+        summary and the position check see settled signals rather than orders in flight."""
+        self.sup.stop({"discover", "produce", "process"})
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        last = -1
+        while time.monotonic() < deadline and self.collector is not None:
+            with self.collector.lock:
+                st = self.collector.stats
+                pending = len(set(st.signals) - set(st.outcomes))
+                seen = len(st.order_results) + len(st.outcomes)
+            if seen != last:
+                last, quiet_since = seen, time.monotonic()
+            if pending == 0 and time.monotonic() - quiet_since > 1.0:
+                return
+            time.sleep(0.2)
+
     def summary(self) -> dict[str, Any]:
         from core.markets_cache import MarketsCache
 
         self.refresh_order_log()
+        # The simulator's ground truth, kept for "what happened?" after the demo stopped.
+        (self.workdir / "sim_orders.json").write_text(json.dumps(self.order_log, indent=1))
         assert self.collector is not None  # noqa: S101 - set in start()
         with self.collector.lock:
             out = self.collector.stats.summary(self.duplicates)
@@ -201,6 +222,7 @@ def run_demo(opts: DemoOptions, kafka: KafkaSettings) -> int:
     try:
         demo.start()
         demo.loop()
+        demo.drain()
         summary = demo.summary()
     except ChildFailed as exc:
         print(f"demo: {exc}", file=sys.stderr, flush=True)

@@ -127,7 +127,14 @@ class DemoStats:
 
         return {"ticks": self.ticks, "signals": len(self.signals), "orders": len(self.order_results), "fills": len(self.fills),
                 "one_sided": self.one_sided(), "unwinds": self.unwinds(), "pnl": money_text(self.pnl()), "duplicates": duplicates,
-                "latency_ms": {"p50": ms(percentile(lat, 0.5)), "p99": ms(percentile(lat, 0.99)), "n": len(lat)}}
+                "latency_ms": {"p50": ms(percentile(lat, 0.5)), "p99": ms(percentile(lat, 0.99)), "n": len(lat)},
+                "outcomes": self.outcome_counts(), "hops_p50_ms": {h: ms(percentile(sorted(v), 0.5)) for h, v in self.hops.items()}}
+
+    def outcome_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes.values():
+            out[o["state"]] = out.get(o["state"], 0) + 1
+        return out
 
 
 def duplicate_orders(order_log: list[dict[str, Any]]) -> int:

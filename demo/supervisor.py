@@ -6,6 +6,7 @@ demo leaves nothing behind even when a child ignores or is slow to handle SIGTER
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -101,11 +102,27 @@ class Supervisor:
             time.sleep(0.1)
         raise ChildFailed(f"{child.name}: no {text!r} in its log within {timeout_s:.0f} s:\n{child.tail()}")
 
-    def check(self) -> None:
+    def check(self, ignore: set[str] | None = None) -> None:
         for c in self.children:
+            if ignore and c.name in ignore:
+                continue
             if not c.alive():
                 code = c.proc.returncode if c.proc else None
                 raise ChildFailed(f"{c.name} exited unexpectedly with code {code}; last lines of {c.log_path}:\n{c.tail()}")
+
+    def stop(self, names: set[str], grace_s: float = 4.0) -> None:
+        """Stop some children (SIGTERM to their groups, SIGKILL after the grace period)."""
+        chosen = [c for c in self.children if c.name in names and c.proc is not None]
+        for c in chosen:
+            if c.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(c.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        for c in chosen:
+            try:
+                c.proc.wait(timeout=grace_s)  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(c.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
 
     def stop_all(self, grace_s: float = 4.0) -> None:
         """SIGTERM every child's process group (last started first), SIGKILL whatever is left after the grace period."""

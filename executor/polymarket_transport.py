@@ -103,7 +103,7 @@ class PolymarketTransport:
             if found is None:
                 raise errors.Unknown(self.venue, f"order {req.venue_order_id} still pending after {delay + DELAY_GRACE_S:.1f} s")
             return replace(found, sent_ts=sent)
-        filled, notional = amounts_to_result(req.action, int(ack.get("makingAmount") or 0), int(ack.get("takingAmount") or 0))
+        filled, notional = amounts_to_result(req.action, _six(ack.get("makingAmount")), _six(ack.get("takingAmount")))
         if status != "matched":
             filled, notional = 0, 0
         return LegResult("FILL" if filled > 0 else "CANCELLED", filled=filled, fill_cost=notional, fee=self._fee(req, filled, notional),
@@ -140,7 +140,7 @@ class PolymarketTransport:
 
 
 def _six(value: Any) -> int:
-    """A decimal share/pUSD amount string ("12.5") as 6-dp base units."""
+    """A decimal share/pUSD amount ("12.5", as the CLOB answers) as 6-dp base units."""
     if value in (None, ""):
         return 0
     return parse_fixed(str(value), 6)

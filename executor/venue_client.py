@@ -100,10 +100,18 @@ class RetryingVenueClient:
             except errors.Rejected as exc:
                 self.breaker.record_success()  # the venue answered: it is up
                 return LegResult("REJECT", reason=str(exc), sent_ts=sent_ts, acked_ts=now_us())
+            except Exception as exc:
+                # Never resend after an unexplained failure (the same bug would repeat it): look it up once
+                # and otherwise report UNKNOWN, which recovery and operators resolve.
+                self.breaker.record_failure()
+                log.exception("unexpected error placing an order; looking it up", extra={"client_order_id": req.client_order_id})
+                found = await self._find_quietly(req)
+                return found or LegResult("UNKNOWN", reason=f"unexpected {type(exc).__name__} while placing; not found by lookup",
+                                          sent_ts=sent_ts, acked_ts=now_us())
 
     async def _find_quietly(self, req: OrderRequest) -> LegResult | None:
         try:
             return await self.transport.find(req)
-        except errors.VenueError as exc:
+        except Exception as exc:
             log.warning("lookup failed: %s", exc, extra={"client_order_id": req.client_order_id})
             return None

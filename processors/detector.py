@@ -122,6 +122,7 @@ class Detector:
         self.pairing_of = pairing_of
         self.clock = clock
         self._last: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._signalled: dict[str, tuple[str, int]] = {}  # tick market -> (tick_id signalled on, signal event time)
         self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
 
     def _candidates(self, pairing: Pairing) -> list[Candidate]:
@@ -168,10 +169,14 @@ class Detector:
         live = {self._key(pairing["game_id"], c) for _, c, _, _ in found}
         for key in [k for k in self._last if k[0] == pairing["game_id"] and k not in live]:
             del self._last[key]  # gone: if it comes back, it is a new opportunity
+        reuse_us = s.book_reuse_ms * 1000
         for sized, cand, pair_ticks, delay in found:
             books_used = {b["market"] for b in cand.books}
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
+            if any((u := self._signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us
+                   for t in pair_ticks):
+                continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
             sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
             key = self._key(pairing["game_id"], cand)
             fingerprint = (sized.size, *sized.limits)
@@ -179,6 +184,8 @@ class Detector:
                 continue  # unchanged opportunity: already signalled
             self._last[key] = fingerprint
             used |= books_used
+            for t in pair_ticks:
+                self._signalled[t["market"]] = (t["tick_id"], sig["event_ts"])
             signals.append(sig)
         return signals
 

@@ -13,6 +13,7 @@ class DetectorSettings:
     min_edge_per_contract: int = setting("ARB_MIN_EDGE_PER_CONTRACT", 50, "Minimum marginal edge per contract after fees while sizing, 1e-4 USD (default half a cent).")
     signal_ttl_ms: int = setting("ARB_SIGNAL_TTL_MS", 500, "Deadline = newest input tick receive time + this (event time).")
     max_tick_age_ms: int = setting("ARB_MAX_TICK_AGE_MS", 2000, "A leg whose tick is older than this, against the game's newest tick (event time), is ignored.")
+    book_reuse_ms: int = setting("ARB_BOOK_REUSE_MS", 1000, "After a signal, a leg's book is not used again until it has changed (a new tick) or this much event time has passed: our own order is about to consume that liquidity.")
     max_signal_size: int = setting("ARB_MAX_SIGNAL_SIZE", 10_000, "Cap on contracts per leg of one signal, 1e-2 contracts (default 100).")
     whole_contracts: bool = setting("ARB_WHOLE_CONTRACTS", True, "Size legs in whole contracts (Kalshi orders here are whole contracts).")
     allow_delayed: bool = setting("ARB_ALLOW_DELAYED", False, "Allow Polymarket legs on markets with a sports placement delay (secondsDelay > 0).")

@@ -117,12 +117,28 @@ def test_hysteresis_and_determinism() -> None:
     ticks = [tick("K-BUF", asks=[(4500, 1000)]), tick("K-KC", asks=[(5000, 1000)]),
              tick("K-KC", asks=[(5000, 1000)], seq=2),  # unchanged opportunity: not signalled again
              tick("K-KC", asks=[(5600, 1000)], seq=3),  # gone
+             tick("K-BUF", asks=[(4500, 1000)], seq=5),  # K-BUF's book updated since the first signal
              tick("K-KC", asks=[(5000, 1000)], seq=4)]  # back: a new signal
     sigs = run(p, ticks)
     assert len(sigs) == 2 and sigs[0]["signal_id"] != sigs[1]["signal_id"]
     again = run(p, ticks)
     assert [(s["signal_id"], s["deadline_ts"]) for s in again] == [(s["signal_id"], s["deadline_ts"]) for s in sigs]
     assert sigs[0]["deadline_ts"] == 1_000_000 + S.signal_ttl_ms * 1000
+
+
+def test_a_book_signalled_on_is_not_reused_until_it_changes() -> None:
+    """After a signal, our own order is taking that liquidity: another leg moving must not re-signal it
+    against the same, not yet updated, book (the stale second signal that ends one-sided)."""
+    p = pairing(poly=False)
+    first = [tick("K-BUF", asks=[(4500, 1000)]), tick("K-KC", asks=[(5000, 1000)])]
+    stale = run(p, [*first, tick("K-KC", asks=[(5100, 1000)], seq=2, ts=1_200_000)])
+    assert len(stale) == 1  # K-BUF still shows the tick we signalled on
+    later = run(p, [*first, tick("K-KC", asks=[(5100, 1000)], seq=2, ts=1_000_000 + S.book_reuse_ms * 1000)])
+    assert len(later) == 2  # ... unless it stayed unchanged for the reuse window (our order did not take it)
+    moved = run(p, [*first, tick("K-BUF", asks=[(4400, 1000)], seq=2, ts=1_100_000)])
+    assert len(moved) == 1  # K-KC is still the book we signalled on
+    both = run(p, [*first, tick("K-BUF", asks=[(4400, 1000)], seq=2, ts=1_100_000), tick("K-KC", asks=[(5000, 1000)], seq=2, ts=1_150_000)])
+    assert len(both) == 2 and both[1]["legs"][0]["limit_price"] == 4400
 
 
 def test_unknown_game_or_missing_leg_gives_nothing() -> None:
