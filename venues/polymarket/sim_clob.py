@@ -331,12 +331,12 @@ class PolyClob:
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/order", self.post_order), web.delete("/order", self.cancel), web.get("/data/order/{order_id}", self.get_order),
                 web.get("/data/trades", self.trades), web.get("/book", self.book), web.get("/positions", self.positions),
-                web.get("/balance", self.balance), web.get("/time", lambda _r: _time())]
+                web.get("/balance", self.balance), web.get("/time", _time)]
 
     async def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
 
 
-async def _time() -> web.Response:
+async def _time(_r: web.Request) -> web.Response:
     return web.Response(text=str(int(time.time())))
