@@ -122,7 +122,7 @@ class Detector:
         self.pairing_of = pairing_of
         self.clock = clock
         self._last: dict[tuple[str, str, str], tuple[int, int, int]] = {}
-        self._signalled: dict[str, tuple[str, int]] = {}  # tick market -> (tick_id signalled on, signal event time)
+        self._signalled: dict[tuple[str, str], tuple[str, int]] = {}  # (game, tick market) -> (tick_id signalled on, signal event time)
         self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
 
     def _candidates(self, pairing: Pairing) -> list[Candidate]:
@@ -174,7 +174,7 @@ class Detector:
             books_used = {b["market"] for b in cand.books}
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
-            if any((u := self._signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us
+            if any((u := self._signalled.get((pairing["game_id"], t["market"]))) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us
                    for t in pair_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
             sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
@@ -185,7 +185,7 @@ class Detector:
             self._last[key] = fingerprint
             used |= books_used
             for t in pair_ticks:
-                self._signalled[t["market"]] = (t["tick_id"], sig["event_ts"])
+                self._signalled[(pairing["game_id"], t["market"])] = (t["tick_id"], sig["event_ts"])
             signals.append(sig)
         return signals
 

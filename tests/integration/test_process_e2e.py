@@ -49,7 +49,9 @@ def test_ticks_to_signals_deterministic(topics: KafkaSettings, tmp_path: Path) -
         prod.produce(topic_name("markets", topics), key=g, value=codec.encode("MarketPairing", pg))
         ts = 1_795_000_000_000_000 + n * 10_000
         ticks += [tick("K-BUF", asks=[(4500, 1000)], game_id=g, ts=ts), tick("K-KC", asks=[(5000 + 100 * n, 1000)], game_id=g, ts=ts + 1000)]
-    ticks.append(tick("K-KC", asks=[(5000, 2000)], game_id=games[0], ts=1_795_000_000_100_000, seq=9))  # more depth: a new signal
+    # more depth on both books (each updated since the first signal): a new signal
+    ticks.append(tick("K-BUF", asks=[(4500, 2000)], game_id=games[0], ts=1_795_000_000_100_000, seq=8))
+    ticks.append(tick("K-KC", asks=[(5000, 2000)], game_id=games[0], ts=1_795_000_000_100_500, seq=9))
     assert prod.flush(10) == 0
     for t in ticks:
         prod.produce(topic_name("ticks", topics), key=t["game_id"], value=codec.encode("Tick", t))
