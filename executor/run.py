@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
+    log.warning("circuit breaker %s is %s", breaker.venue, breaker.state, extra={"venue": breaker.venue})
     try:
         publish(kafka, control_record(f"breaker:{breaker.venue}", "BREAKER", breaker.state != "closed",
                                       reason=f"breaker {breaker.state}", source="executor", value=breaker.snapshot()), timeout_s=2.0)
