@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import metrics
 from core.control import ControlState
 from core.ratelimit import TokenBucket
 from core.units import format_money
@@ -67,3 +68,5 @@ class RiskGate:
         self.game_exposure[outcome["game_id"]] = self.game_exposure.get(outcome["game_id"], 0) + max(0, outcome["cost"])
         # locked_profit already nets fill costs, unwind losses and fees of every execution of the signal
         self.day_pnl += outcome["locked_profit"]
+        metrics.EXPOSURE.set(sum(self.game_exposure.values()) / 1e6)  # display only
+        metrics.LOCKED_PNL.set(self.day_pnl / 1e6)

@@ -7,6 +7,7 @@ import logging
 import signal as signals
 from typing import Any
 
+from core import metrics
 from core.config import load
 from core.control import ControlState, control_record, publish
 from core.settings import KafkaSettings
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
     log.warning("circuit breaker %s is %s", breaker.venue, breaker.state, extra={"venue": breaker.venue})
+    metrics.BREAKER_STATE.labels(breaker.venue).set(metrics.BREAKER_LEVEL.get(breaker.state, 2))
+    if breaker.state == "open":
+        metrics.BREAKER_TRIPS.labels(breaker.venue).inc()
     try:
         publish(kafka, control_record(f"breaker:{breaker.venue}", "BREAKER", breaker.state != "closed",
                                       reason=f"breaker {breaker.state}", source="executor", value=breaker.snapshot()), timeout_s=2.0)

@@ -27,7 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from core import codec
+from core import codec, metrics
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
 from core.settings import KafkaSettings
@@ -287,6 +287,13 @@ class ExecutorService:
         results = await self._send_legs(worker, reqs)
         events = [result_event(r, results[r.client_order_id], intent_ts=ev["intent_ts"], paper=self.paper) for r, ev in zip(reqs, intents, strict=True)]
         fills = [f for r in reqs for f in fill_records(r, results[r.client_order_id], paper=self.paper, ts=now_us())]
+        for r in reqs:
+            res = results[r.client_order_id]
+            metrics.observe(metrics.SIGNAL_TO_ORDER, res.sent_ts, signal.get("detected_ts"))
+            metrics.observe(metrics.TICK_TO_ORDER, res.sent_ts, signal.get("event_ts"))
+            metrics.observe(metrics.ORDER_ROUND_TRIP.labels(r.venue), res.acked_ts, res.sent_ts)
+        if len({results[r.client_order_id].filled for r in reqs}) > 1:
+            metrics.ONE_SIDED.inc()
         outcome, more_events, more_fills = await self._settle(worker, writer, signal, reqs, [], results)
         self.stats.executed += 1
         await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, offsets, group)
@@ -337,6 +344,12 @@ class ExecutorService:
         for ev in events:
             worker.ledger.apply("OrderEvent", ev)
         worker.ledger.apply("Outcome", outcome)
+        for ev in events:
+            if ev["type"] != "INTENT":
+                metrics.ORDERS.labels(ev["venue"], ev["type"]).inc()
+        metrics.OUTCOMES.labels(outcome["state"]).inc()
+        if outcome["state"] == "UNWOUND":
+            metrics.UNWINDS.inc()
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})

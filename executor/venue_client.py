@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from core import metrics
 from core.backoff import Backoff
 from core.units import now_us
 from executor.breaker import CircuitBreaker
@@ -81,6 +82,7 @@ class RetryingVenueClient:
                 return res
             except errors.RateLimited as exc:
                 self.rate_limited += 1
+                metrics.RATE_LIMITED.labels(self.venue).inc()
                 self.breaker.record_neutral()
                 delay = exc.retry_after_s if exc.retry_after_s is not None else backoff.next_delay()
                 if (now_us() - req.deadline_us) / 1e6 + delay >= 0:

@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from core import codec
+from core import codec, metrics
 from core.config import load
 from core.dlq import dead_letter
 from core.markets_cache import MarketsCache
@@ -78,7 +78,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         await markets_loaded.wait()
         async for event in stream.events():
             tick = event.value
+            metrics.TICKS_CONSUMED.inc()
             if isinstance(tick, Undecodable):
+                metrics.DEAD_LETTERS.labels("processor").inc()
                 msg = event.message
                 record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, tick.data, tick.error, "processor")
                 await dlq.send(key=msg.topic, value=codec.encode("DeadLetter", record))
@@ -90,6 +92,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
             games[game_id] = state
             for signal in out:
                 await signals.send(key=game_id, value=signal)
+                metrics.SIGNALS.inc()
+                metrics.observe(metrics.TICK_TO_SIGNAL, signal["detected_ts"], signal["event_ts"])
 
     app.conf.arb_markets = markets  # for tests and status
     return app

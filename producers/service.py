@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Producer
 
-from core import codec
+from core import codec, metrics
 from core.kafka import make_producer
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
@@ -77,6 +77,8 @@ class TickWriter:
                     except BufferError:  # librdkafka queue full: let it drain, off the event loop
                         await asyncio.to_thread(self.producer.poll, 0.05)
                 self.produced += 1
+                metrics.TICKS_PRODUCED.labels(tick["venue"]).inc()
+                metrics.observe(metrics.FEED_LAG.labels(tick["venue"]), tick["received_ts"], tick.get("venue_ts"))
             self.producer.poll(0)
 
     def flush(self, timeout_s: float = 10.0) -> int:

@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     rt = load(RuntimeSettings)
     setup_logging(rt.log_format, rt.log_level)
+    from core import metrics
+
+    metrics.serve(rt.metrics_port, "discover")
     ds = load(DiscoverySettings)
     ks = load(KalshiSettings)
     ps = load(PolymarketSettings)

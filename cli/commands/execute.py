@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     rt = load(RuntimeSettings)
     setup_logging(rt.log_format, rt.log_level)
+    from core import metrics
+
+    metrics.serve(rt.metrics_port, "execute")
     service, closers = build(kafka_settings(args), load(ExecutorSettings), paper=args.paper)
     asyncio.run(run_forever(service, closers))
     return 0

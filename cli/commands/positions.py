@@ -123,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "serve":
         import signal
 
+        from core import metrics
         from positions.service import PositionsService
 
+        metrics.serve(rt.metrics_port, "positions")
         service = PositionsService(kafka, settings, paper=args.paper)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: service.stop())

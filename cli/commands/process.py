@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
         os.environ["ARB_TOPIC_PREFIX"] = args.prefix
     import faust
 
+    from core import metrics
+    from core.config import load
+    from core.settings import RuntimeSettings
     from processors.app import app
 
+    metrics.serve(load(RuntimeSettings).metrics_port, "process")
     faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0

@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         return PolymarketFeed(url=load(PolymarketSettings).ws_url, markets={}, handoff=handoff, settings=feed_settings)
 
     service = ProducerService(kafka_settings(args), build_feeds(args.venue, handoff, kalshi_factory=kalshi_feed, poly_factory=poly_feed), handoff)
+    from core import metrics
+
+    metrics.register_feeds(lambda: [(v, getattr(f, "metrics", None)) for v, f in service.feeds.items() if hasattr(f, "metrics")])
+    metrics.serve(rt.metrics_port, "produce")
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,103 @@
+"""`arb status`: broker reachability, topics, consumer groups with lag, breakers and the kill switch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from cli.common import CommandError, add_kafka_args, kafka_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="broker, topics, consumer groups and lag, breakers, kill switch",
+                       description="Checks the broker (exit 1 if unreachable within ~5 s), lists the registry's topics with their "
+                                   "partitions, every consumer group with its members and per-partition lag (committed offset vs "
+                                   "end offset; approximate on the embedded broker, whose watermarks can lag), and the circuit "
+                                   "breaker states and kill switch from the `control` topic.")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    add_kafka_args(p)
+    p.set_defaults(handler=run)
+
+
+def _groups(kafka: Any, admin: Any, topics: dict[str, str]) -> list[dict[str, Any]]:
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    from core.kafka import make_consumer
+
+    out: list[dict[str, Any]] = []
+    try:
+        listed = admin.list_consumer_groups(request_timeout=5).result(timeout=6)
+    except Exception as exc:
+        return [{"error": f"cannot list consumer groups: {exc}"}]
+    ids = sorted(g.group_id for g in listed.valid)
+    if not ids:
+        return out
+    described = admin.describe_consumer_groups(ids, request_timeout=5)
+    probe = make_consumer(kafka, None)
+    try:
+        for gid in ids:
+            entry: dict[str, Any] = {"group": gid, "members": [], "lag": []}
+            try:
+                d = described[gid].result(timeout=6)
+                entry["state"] = str(d.state).split(".")[-1]
+                entry["members"] = [{"client_id": m.client_id, "host": m.host,
+                                     "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in (m.assignment.topic_partitions if m.assignment else []))}
+                                    for m in d.members]
+                offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)], request_timeout=5)[gid].result(timeout=6)
+                for tp in offsets.topic_partitions:
+                    if tp.topic not in topics or tp.offset < 0:
+                        continue
+                    _, high = probe.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5)
+                    entry["lag"].append({"topic": tp.topic, "partition": tp.partition, "committed": tp.offset, "end": high,
+                                         "lag": max(0, high - tp.offset)})
+            except Exception as exc:
+                entry["error"] = str(exc)
+            out.append(entry)
+    finally:
+        probe.close()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.control import ControlState
+    from core.kafka import make_admin
+    from core.topics import TOPICS, partitions, topic_name
+
+    kafka = kafka_settings(args)
+    admin = make_admin(kafka)
+    try:
+        md = admin.list_topics(timeout=5)
+    except Exception as exc:
+        raise CommandError(f"broker {kafka.bootstrap} unreachable: {exc}", code=1) from None
+    names = {topic_name(t, kafka): t for t in TOPICS}
+    topics = [{"topic": name, "present": name in md.topics, "partitions": len(md.topics[name].partitions) if name in md.topics else 0,
+               "expected_partitions": partitions(logical, kafka)} for name, logical in names.items()]
+    control = ControlState(kafka).start(wait_s=5)
+    try:
+        entries = dict(control.records)
+        kill = control.kill_switch()
+    finally:
+        control.stop()
+    breakers = {k: v for k, v in entries.items() if str(k).startswith("breaker:")}
+    groups = _groups(kafka, admin, names)
+    doc: dict[str, Any] = {"broker": {"bootstrap": kafka.bootstrap, "reachable": True, "brokers": len(md.brokers)}, "topics": topics,
+           "groups": groups, "breakers": breakers, "kill_switch": kill}
+    if args.json:
+        print(json.dumps(doc, default=str))
+        return 0
+    print(f"broker {kafka.bootstrap}: reachable ({len(md.brokers)} broker(s))")
+    for t in topics:
+        flag = "ok" if t["present"] and t["partitions"] == t["expected_partitions"] else ("missing" if not t["present"] else "mismatch")
+        print(f"  topic {t['topic']:28} partitions {t['partitions']:>3}  {flag}")
+    for g in groups:
+        if "group" not in g:
+            print(f"  {g.get('error')}")
+            continue
+        total = sum(x["lag"] for x in g["lag"])
+        print(f"  group {g['group']}: {g.get('state', '?')}, {len(g['members'])} member(s), lag {total}")
+        for m in g["members"]:
+            print(f"    member {m['client_id']} {m['host']}: {', '.join(m['partitions']) or '-'}")
+    print("  breakers: " + (", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in breakers.items()) or "none reported"))
+    print("  kill switch: " + ("ENGAGED (" + str(kill.get("reason")) + ")" if kill else "off"))
+    return 0

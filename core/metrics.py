@@ -1,0 +1,100 @@
+"""The one metrics module: every Prometheus metric of every role, defined once, and `serve()`.
+
+Latencies are histograms in seconds computed from record timestamps (same host clock): a float is
+fine here, they are measurements, not money. Money gauges are in USD for dashboards only; the
+records keep the exact integers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+ROLE = Info("arb_role", "Which arb role this process runs")
+# feeds
+FEED_LAG = Histogram("arb_feed_lag_seconds", "Venue time to frame received (feed lag)", ["venue"], buckets=LATENCY_BUCKETS)
+TICKS_PRODUCED = Counter("arb_ticks_produced_total", "Ticks written to `ticks`", ["venue"])
+# processors
+TICKS_CONSUMED = Counter("arb_processor_ticks_total", "Ticks consumed by the processor")
+SIGNALS = Counter("arb_signals_total", "Signals emitted")
+TICK_TO_SIGNAL = Histogram("arb_tick_to_signal_seconds", "Tick received (feed) to signal detected", buckets=LATENCY_BUCKETS)
+DEAD_LETTERS = Counter("arb_dead_letters_total", "Records routed to `dlq`", ["role"])
+# executor
+ORDERS = Counter("arb_orders_total", "Venue order results by type (FILL, CANCELLED, REJECT, UNKNOWN, ACK)", ["venue", "result"])
+OUTCOMES = Counter("arb_outcomes_total", "Signal outcomes by state", ["state"])
+ONE_SIDED = Counter("arb_one_sided_total", "Signals whose original legs filled different sizes")
+UNWINDS = Counter("arb_unwinds_total", "Signals settled by unwinding")
+RATE_LIMITED = Counter("arb_rate_limited_total", "429 / Retry-After answers from venues", ["venue"])
+BREAKER_TRIPS = Counter("arb_breaker_trips_total", "Circuit breaker openings", ["venue"])
+BREAKER_STATE = Gauge("arb_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["venue"])
+SIGNAL_TO_ORDER = Histogram("arb_signal_to_order_sent_seconds", "Signal detected to order sent", buckets=LATENCY_BUCKETS)
+TICK_TO_ORDER = Histogram("arb_tick_to_order_sent_seconds", "Tick received to order sent (end to end)", buckets=LATENCY_BUCKETS)
+ORDER_ROUND_TRIP = Histogram("arb_order_round_trip_seconds", "Order sent to venue answer", ["venue"], buckets=LATENCY_BUCKETS)
+EXPOSURE = Gauge("arb_exposure_usd", "Committed cost of open signals (display only)")
+LOCKED_PNL = Gauge("arb_locked_pnl_usd", "Locked-in profit of decided signals since start (display only)")
+CONSUMER_LAG = Gauge("arb_consumer_lag", "Records behind the partition end (approximate on the embedded broker)", ["topic", "partition"])
+
+FEED_COUNTERS = ("frames", "ticks", "gaps", "resyncs", "reconnects", "silences", "coalesced", "dropped", "parse_errors", "bad_input",
+                 "venue_errors")
+METRIC_NAMES = sorted({
+    "arb_role_info", "arb_feed_lag_seconds", "arb_ticks_produced_total", "arb_processor_ticks_total", "arb_signals_total",
+    "arb_tick_to_signal_seconds", "arb_dead_letters_total", "arb_orders_total", "arb_outcomes_total", "arb_one_sided_total",
+    "arb_unwinds_total", "arb_rate_limited_total", "arb_breaker_trips_total", "arb_breaker_state", "arb_signal_to_order_sent_seconds",
+    "arb_tick_to_order_sent_seconds", "arb_order_round_trip_seconds", "arb_exposure_usd", "arb_locked_pnl_usd", "arb_consumer_lag",
+    *(f"arb_feed_{c}_total" for c in FEED_COUNTERS)})
+
+BREAKER_LEVEL = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+
+
+class FeedCollector(Collector):
+    """Exports the feeds' own counters (producers/feed_metrics.py) at scrape time: one source of truth."""
+
+    def __init__(self, feeds: Callable[[], Iterable[tuple[str, Any]]]) -> None:
+        self.feeds = feeds
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        fams = {c: CounterMetricFamily(f"arb_feed_{c}", f"Feed counter: {c}", labels=["venue"]) for c in FEED_COUNTERS}
+        for venue, metrics in self.feeds():
+            values = metrics.as_dict()
+            for c, fam in fams.items():
+                fam.add_metric([venue], float(values.get(c, 0)))
+        yield from fams.values()
+
+
+def register_feeds(feeds: Callable[[], Iterable[tuple[str, Any]]]) -> None:
+    REGISTRY.register(FeedCollector(feeds))
+
+
+def seconds(later_us: int | None, earlier_us: int | None) -> float | None:
+    if later_us is None or earlier_us is None:
+        return None
+    return max(0, later_us - earlier_us) / 1e6
+
+
+def observe(hist: Any, later_us: int | None, earlier_us: int | None) -> None:
+    s = seconds(later_us, earlier_us)
+    if s is not None:
+        hist.observe(s)
+
+
+def serve(port: int, role: str) -> bool:
+    """Start the /metrics endpoint when port > 0. A taken port is logged, never fatal to trading."""
+    ROLE.info({"role": role})
+    if port <= 0:
+        return False
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        log.error("metrics: cannot listen on port %d: %s", port, exc)
+        return False
+    log.info("metrics on :%d/metrics", port)
+    return True
