@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--kalshi-duplicate-coid", choices=("open", "always"), help="409 on reused client_order_id while open (default) or always")
     g.add_argument("--poly-address", help="Polymarket wallet address accepted")
     g.add_argument("--poly-api-key", help="Polymarket L2 API key accepted")
+    g.add_argument("--credentials-out", type=Path, metavar="DIR",
+                   help="write throwaway client credentials for this simulator into DIR (mode 0600 files): kalshi.pem, "
+                        "poly-private-key (a generated wallet, unless ARB_SIM_POLY_ADDRESS is set), poly-l2-secret, poly-passphrase, "
+                        "and client.env with the non-secret ids (ARB_KALSHI_KEY_ID, ARB_POLY_ADDRESS, ARB_POLY_API_KEY)")
     g = p.add_argument_group("faults at start (change them later through the admin API)")
     g.add_argument("--fault-kalshi-429", type=float, metavar="P", help="Kalshi answers 429 with probability P")
     g.add_argument("--fault-kalshi-5xx", type=float, metavar="P", help="Kalshi answers 503 with probability P")
@@ -78,7 +82,22 @@ def run(args: argparse.Namespace) -> int:
     from venues.kalshi.constants import TIERS
     from venues.sim.settings import SimSettings
 
-    settings = load(SimSettings, overrides=_overrides(args))
+    overrides = _overrides(args)
+    wallet_key: bytes | None = None
+    if args.credentials_out is not None:
+        import os
+        import secrets
+
+        from venues.polymarket.eip712 import address_of
+
+        args.credentials_out.mkdir(parents=True, exist_ok=True)
+        overrides["kalshi_private_key_out"] = args.credentials_out / "kalshi.pem"
+        if not os.environ.get("ARB_SIM_POLY_ADDRESS") and args.poly_address is None:
+            wallet_key = secrets.token_bytes(32)
+            overrides["poly_address"] = address_of(wallet_key)
+    settings = load(SimSettings, overrides=overrides)
+    if args.credentials_out is not None:
+        _write_credentials(args.credentials_out, settings, wallet_key)
     if settings.kalshi_tier not in TIERS and settings.kalshi_tier != "unlimited":
         raise ConfigError(f"ARB_SIM_KALSHI_TIER: unknown tier {settings.kalshi_tier!r}")
     try:
@@ -97,6 +116,22 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen: {exc.strerror or exc}") from None
     return 0
+
+
+def _write_credentials(out: Path, settings: Any, wallet_key: bytes | None) -> None:
+    import os
+
+    def secret_file(name: str, value: str) -> None:
+        fd = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+
+    if wallet_key is not None:
+        secret_file("poly-private-key", wallet_key.hex())
+    secret_file("poly-l2-secret", settings.poly_secret.reveal())
+    secret_file("poly-passphrase", settings.poly_passphrase.reveal())
+    (out / "client.env").write_text(f"ARB_KALSHI_KEY_ID={settings.kalshi_key_id}\nARB_POLY_ADDRESS={settings.poly_address}\n"
+                                    f"ARB_POLY_API_KEY={settings.poly_api_key}\n")
 
 
 async def _serve(settings: Any, faults: dict[str, dict[str, Any]], duration: float) -> None:
