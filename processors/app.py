@@ -60,7 +60,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     ticks = app.topic(topic_name("ticks", kafka), key_type=str, value_serializer="arb-tick", internal=False)
     signals = app.topic(topic_name("signals", kafka), key_type=str, value_serializer="arb-signal", internal=False)
     dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
-    games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict)
+    # No value_type: with value_type=dict Faust calls `dict.from_data` on every changelog record in recovery
+    # and a worker taking over a partition silently starts from empty books. Values are plain JSON.
+    games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str)
     markets = MarketsCache(kafka)
     processor = Detector(load(DetectorSettings), markets.get)
 
