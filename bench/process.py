@@ -1,0 +1,156 @@
+"""`arb bench process`: one processor worker (`arb process`, a child process) on the embedded broker.
+
+Latency: pairs of ticks (both books of a game change, so each pair yields a signal) at a steady rate;
+the hop is tick produced -> signal detected (the Signal's detected_ts - event_ts, same host clock),
+over >= 1,000 ticks. Throughput: a burst of ticks as fast as the producer goes; the rate is the burst
+size over the time until the worker emitted the signal of the burst's last tick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal as signals
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("process", help="processor worker: tick -> signal hop latency and sustained ticks/s",
+                       description="Runs one `arb process` worker against the embedded broker and measures the tick -> signal hop "
+                                   "(p50/p99 over >= 1,000 ticks) and the ticks/s it sustains on a burst.")
+    p.add_argument("--ticks", type=int, default=2000, help="ticks in the latency phase (default 2000)")
+    p.add_argument("--rate", type=float, default=500.0, help="latency phase ticks/s (default 500)")
+    p.add_argument("--burst", type=int, default=20000, help="ticks in the throughput burst (default 20000)")
+    p.add_argument("--games", type=int, default=50, help="games (default 50)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(handler=run)
+
+
+def _pairing(game: str) -> dict[str, Any]:
+    fee = {"model": "KALSHI_QUADRATIC", "rate_ppm": 70_000, "multiplier_ppm": 1_000_000, "exponent": 1}
+    books = [{"venue": "KALSHI", "market": f"{game}-{c}", "event": game, "tick_size": 100, "min_size": 100, "fee": fee, "seconds_delay": 0,
+              "neg_risk": False, "exchange_version": 0, "exchange_index": -1,
+              "instruments": [{"market": f"{game}-{c}", "side": "YES", "label": c, "pays_on": [c]},
+                              {"market": f"{game}-{c}", "side": "NO", "label": f"not {c}", "pays_on": [o for o in ("a", "b") if o != c]}]}
+             for c in ("a", "b")]
+    return {"game_id": game, "league": "nfl", "game_date": "20261129", "start_ts": None, "away": "a", "home": "b", "outcomes": ["a", "b"],
+            "books": books, "updated_ts": 0}
+
+
+def _tick(game: str, c: str, seq: int, ask: int, size: int) -> dict[str, Any]:
+    from core.units import now_us
+
+    t = now_us()
+    return {"tick_id": f"KALSHI:{game}-{c}:1:{seq}", "game_id": game, "venue": "KALSHI", "market": f"{game}-{c}", "status": "OK",
+            "bids": [{"price": ask - 200, "size": size}], "asks": [{"price": ask, "size": size}], "tick_size": 100, "venue_ts": None,
+            "received_ts": t, "produced_ts": t}
+
+
+def run(args: argparse.Namespace) -> int:
+    from confluent_kafka import OFFSET_END, TopicPartition
+
+    from bench._stats import summary
+    from core import codec
+    from core.broker import EmbeddedBroker, free_port
+    from core.config import load
+    from core.kafka import make_admin, make_consumer, make_producer
+    from core.settings import KafkaSettings
+    from core.topic_admin import ensure_topics
+    from core.topics import topic_name
+
+    broker = EmbeddedBroker(port=free_port())
+    broker.start()
+    workdir = Path(tempfile.mkdtemp(prefix="arb-bench-process-"))
+    kafka = replace(load(KafkaSettings), bootstrap=broker.bootstrap, topic_prefix="benchp.")
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        ensure_topics(make_admin(kafka), kafka)
+        games = [f"g{i:03d}" for i in range(args.games)]
+        prod = make_producer(kafka, **{"queue.buffering.max.messages": 1_000_000})
+        for g in games:
+            prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", _pairing(g)))
+        prod.flush(10)
+        env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_FAUST_DATADIR": str(workdir / "faust"),
+               "ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_BOOK_REUSE_MS": "0"}
+        worker = subprocess.Popen([sys.executable, "-m", "cli", "process"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=(workdir / "process.log").open("ab"), start_new_session=True)
+        cons = make_consumer(kafka, None)
+        stopic = topic_name("signals", kafka)
+        cons.assign([TopicPartition(stopic, p, OFFSET_END) for p in range(kafka.partitions)])
+        ttopic = topic_name("ticks", kafka)
+        seq = 0
+
+        def pair(g: str, n: int) -> None:
+            nonlocal seq
+            seq += 1
+            size = 100 * (1 + (n // len(games)) % 50)  # a game's size changes on each of its pairs: a new opportunity, a new signal
+            for c, ask in (("a", 4400), ("b", 5000)):
+                prod.produce(ttopic, key=g, value=codec.encode("Tick", _tick(g, c, seq, ask, size)))
+
+        def drain(timeout: float) -> list[dict[str, Any]]:
+            out = []
+            for m in cons.consume(1000, timeout):
+                if m.error() is None and m.value():
+                    out.append(codec.decode(m.value() or b"", "Signal"))
+            return out
+
+        # warm-up: until the worker answers
+        deadline = time.monotonic() + 120
+        got: list[dict[str, Any]] = []
+        n = 0
+        while not got and time.monotonic() < deadline:
+            pair(games[0], n)
+            n += 1
+            prod.flush(5)
+            got = drain(1.0)
+        if not got:
+            raise SystemExit("bench process: the worker produced no signal within 120 s (see " + str(workdir / "process.log") + ")")
+        drain(2.0)
+        print("bench process: worker up; measuring latency", file=sys.stderr, flush=True)
+        lat: list[float] = []
+        interval = 2 / args.rate
+        t0 = time.monotonic()
+        for i in range(args.ticks // 2):
+            while time.monotonic() < t0 + i * interval:
+                for s in drain(0.0):
+                    lat.append((s["detected_ts"] - s["event_ts"]) / 1000)
+                time.sleep(0.0005)
+            pair(games[i % len(games)], n + i)
+            prod.poll(0)
+        prod.flush(10)
+        end = time.monotonic() + 10
+        while len(lat) < args.ticks // 2 and time.monotonic() < end:
+            lat += [(s["detected_ts"] - s["event_ts"]) / 1000 for s in drain(0.2)]
+        print("bench process: measuring throughput", file=sys.stderr, flush=True)
+        marker = games[-1]
+        t1 = time.monotonic()
+        for i in range(args.burst // 2 - 1):
+            pair(games[i % (len(games) - 1)], 10_000 + i)
+            if i % 1000 == 0:
+                prod.poll(0)
+        pair(marker, 999_999)
+        prod.flush(30)
+        end = time.monotonic() + 300
+        done = False
+        while not done and time.monotonic() < end:
+            done = any(s["game_id"] == marker for s in drain(0.5))
+        elapsed = time.monotonic() - t1
+        out = {"tick_to_signal": summary(lat), "throughput_ticks_per_s": round(args.burst / elapsed, 1) if done else None,
+               "burst": args.burst, "games": args.games}
+        print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+        return 0
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signals.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signals.SIGKILL)
+        broker.stop()
