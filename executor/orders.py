@@ -55,10 +55,12 @@ def leg_requests(signal: dict[str, Any]) -> list[OrderRequest]:
     ]
 
 
-def step_request(base: OrderRequest, step: int, action: str, limit_price: int, size: int) -> OrderRequest:
-    """A completion/unwind step on the instrument of `base`: its own deterministic client_order_id."""
+def step_request(base: OrderRequest, step: int, action: str, limit_price: int, size: int, deadline_us: int | None = None) -> OrderRequest:
+    """A completion/unwind step on the instrument of `base`: its own deterministic client_order_id, and
+    its own deadline when given (an unwind must still be sent after the signal's deadline has passed)."""
     return replace(base, client_order_id=client_order_id(base.signal_id, base.leg_index, step), step=step, action=action,
-                   limit_price=limit_price, size=size, signed_order=None, venue_order_id=None)
+                   limit_price=limit_price, size=size, signed_order=None, venue_order_id=None,
+                   deadline_us=base.deadline_us if deadline_us is None else deadline_us)
 
 
 def _event(req: OrderRequest, type_: str, *, paper: bool, intent_ts: int, **extra: Any) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def _event(req: OrderRequest, type_: str, *, paper: bool, intent_ts: int, **extr
         "step": req.step, "type": type_, "venue": req.venue, "market": req.market, "side": req.side, "action": req.action,
         "limit_price": req.limit_price, "size": req.size, "filled_size": 0, "fill_cost": 0, "fee": 0,
         "venue_order_id": req.venue_order_id, "signed_order": req.signed_order, "reason": None, "paper": paper,
-        "intent_ts": intent_ts, "sent_ts": None, "acked_ts": None,
+        "intent_ts": intent_ts, "sent_ts": None, "acked_ts": None, "deadline_ts": req.deadline_us,
     }
     ev.update(extra)
     return ev

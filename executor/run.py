@@ -58,10 +58,11 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
     markets = MarketsCache(kafka).start()
     closers += [rest, markets]
 
-    def book_of(condition_id: str) -> dict[str, Any] | None:
+    def book_of(ref: str) -> dict[str, Any] | None:
+        """The Polymarket book of a condition id, or of one of its token ids (recovered intents know only the token)."""
         for pairing in list(markets.pairings.values()):
             for book in pairing["books"]:
-                if book["venue"] == "POLYMARKET" and book["market"] == condition_id:
+                if book["venue"] == "POLYMARKET" and (book["market"] == ref or any(i["market"] == ref for i in book["instruments"])):
                     return dict(book)
         return None
 
@@ -116,7 +117,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         return gate.check(signal)
 
     service = ExecutorService(
-        kafka, clients, gate=check, settler=Settler(unwind_steps=settings.unwind_steps, max_unwind_loss=settings.unwind_max_loss,
+        kafka, clients, gate=check, settler=Settler(unwind_steps=settings.unwind_steps, max_unwind_loss=settings.unwind_max_loss, unwind_ttl_us=settings.unwind_ttl_ms * 1000,
                                                     complete_first=settings.complete_first),
         paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, recovery_grace_us=settings.recovery_grace_ms * 1000,
         sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,

@@ -208,7 +208,9 @@ class ExecutorService:
             await self._recover_signal(worker, writer, signal_id, intents)
 
     async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
-        reqs = [_request_from_intent(ev, ev["intent_ts"] + self.recovery_window_us) for ev in intents]
+        # Look a possibly-sent order up until its own deadline (v2 intents carry it; v1 ones get intent time +
+        # the recovery window) plus grace: the venue may still execute it until then.
+        reqs = [_request_from_intent(ev, ev.get("deadline_ts") or ev["intent_ts"] + self.recovery_window_us) for ev in intents]
         results: dict[str, LegResult] = {}
         events: list[dict[str, Any]] = []
         fills: list[dict[str, Any]] = []
@@ -218,7 +220,7 @@ class ExecutorService:
                 results[req.client_order_id] = _result_from_event(known)
                 continue
             self.stats.recovered_intents += 1
-            res = await self._lookup_until(req, ev["intent_ts"] + self.recovery_window_us + self.recovery_grace_us)
+            res = await self._lookup_until(req, max(req.deadline_us, ev["intent_ts"] + self.recovery_window_us) + self.recovery_grace_us)
             results[req.client_order_id] = res
             events.append(result_event(req, res, intent_ts=ev["intent_ts"], paper=self.paper))
             fills += fill_records(req, res, paper=self.paper, ts=now_us())

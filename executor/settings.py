@@ -17,6 +17,7 @@ class ExecutorSettings:
     daily_loss_limit: int = setting("ARB_EXEC_DAILY_LOSS_LIMIT", 500_000_000, "Trading stops for the day when the day's realized P&L falls below minus this, 1e-6 USD (default 500 USD).")
     day_timezone: str = setting("ARB_EXEC_DAY_TZ", "America/New_York", "Time zone whose midnight resets the daily loss limit.")
     unwind_max_loss: int = setting("ARB_EXEC_UNWIND_MAX_LOSS", 500, "Worst unwind price below the entry average, 1e-4 USD per contract (default 5 cents).")
+    unwind_ttl_ms: int = setting("ARB_EXEC_UNWIND_TTL_MS", 2000, "Deadline of each unwind step from its creation: unwinds are sent even after the signal's deadline passed.")
     unwind_steps: int = setting("ARB_EXEC_UNWIND_STEPS", 4, "IOC unwind attempts per leg, each one tick worse.")
     complete_first: bool = setting("ARB_EXEC_COMPLETE_FIRST", True, "On a one-sided fill, first try to buy the missing size on the short leg (before the deadline), then unwind.")
     leg_mode: str = setting("ARB_EXEC_LEG_MODE", "concurrent", "Send legs concurrently, or sequentially (the first leg listed first; the second only if the first filled).", choices=("concurrent", "sequential"))

@@ -30,6 +30,7 @@ class Settler:
     # order size they can be neither sold nor matched by whole Kalshi contracts: accepted as dust.
     poly_dust: int = 500  # 1e-2 shares
     kalshi_lot: int = 100  # Kalshi orders are whole contracts here
+    unwind_ttl_us: int = 2_000_000  # each unwind step's own deadline, from when it is created
 
     def _dust(self, base: list[OrderRequest], nets: list[int]) -> bool:
         top = max(nets)
@@ -90,7 +91,7 @@ class Settler:
             price = max(self.tick, price - price % self.tick)
             size = self._lot(b, n - bottom)
             if size > 0:
-                out.append(step_request(b, step_no + len(out), "SELL", price, size))
+                out.append(step_request(b, step_no + len(out), "SELL", price, size, deadline_us=now_us + self.unwind_ttl_us))
         return out
 
     def outcome(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult],

@@ -18,6 +18,7 @@ RELEASED = {
     ("Fill", 1): "fb0934f1c512646b",
     ("MarketPairing", 1): "fb0fe214bd74a022",
     ("OrderEvent", 1): "f73dd9f9bbe9eee7",
+    ("OrderEvent", 2): "e9aab41c1894f1db",
     ("Outcome", 1): "ad3ae3f9a0cfed8b",
     ("Position", 1): "550dbe6184143c96",
     ("Signal", 1): "23b04d4058a0ea3e",

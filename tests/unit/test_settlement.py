@@ -46,6 +46,8 @@ def test_after_the_deadline_the_excess_is_unwound_on_the_long_leg(combo: str, lo
     steps = Settler(tick=100).next_steps(SIG, legs, [], results, NOW_AFTER)
     assert [(s.leg_index, s.action, s.size) for s in steps] == [(long_leg, "SELL", 600)]
     assert steps[0].limit_price == legs[long_leg].limit_price - 100  # one tick under the entry average
+    # past the signal's deadline, the unwind has a deadline of its own (it must still be sent)
+    assert steps[0].deadline_us == NOW_AFTER + Settler().unwind_ttl_us > legs[long_leg].deadline_us
 
 
 def test_unwind_walks_down_to_the_max_loss_then_gives_up_as_unknown() -> None:
