@@ -1,0 +1,121 @@
+"""The executor with live clients for both venues against both simulators: a Kalshi YES + Polymarket
+token pair fills on both venues once; when the Polymarket leg finds no liquidity, the Kalshi leg is
+unwound. Ground truth is the simulator's order log."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from core import codec
+from core.config import Secret
+from core.kafka import make_producer
+from core.settings import KafkaSettings
+from core.topics import topic_name
+from core.units import now_us
+from executor.run import build
+from executor.settings import ExecutorSettings
+from tests.kafka_helpers import eventually, read_records
+from venues.kalshi.settings import KalshiSettings
+from venues.polymarket.eip712 import address_of
+from venues.sim.runner import Simulator
+from venues.sim.settings import SimSettings
+
+pytestmark = pytest.mark.integration
+KALSHI_FEE = {"model": "KALSHI_QUADRATIC", "rate_ppm": 70_000, "multiplier_ppm": 1_000_000, "exponent": 1}
+POLY_FEE = {"model": "POLYMARKET_POWER", "rate_ppm": 30_000, "multiplier_ppm": 1_000_000, "exponent": 1}
+
+
+@pytest.fixture
+async def rig(topics: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
+    key = secrets.token_bytes(32)
+    l2 = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    settings = SimSettings(games=2, updates_per_s=0, arb_rate_per_min=0, autostart=False, kalshi_tier="unlimited", poly_address=address_of(key),
+                           poly_api_key="cross-venue-key", poly_secret=Secret(l2), poly_passphrase=Secret("pp-cross"))
+    async with Simulator(settings) as sim:
+        pem = tmp_path / "kalshi.pem"
+        assert sim.kalshi_private_key is not None
+        pem.write_bytes(sim.kalshi_private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        for env, value in {"ARB_POLY_CLOB_URL": sim.poly_clob_url, "ARB_POLY_API_KEY": "cross-venue-key", "ARB_POLY_PRIVATE_KEY": key.hex(),
+                           "ARB_POLY_API_SECRET": l2, "ARB_POLY_PASSPHRASE": "pp-cross"}.items():
+            monkeypatch.setenv(env, value)
+        game = next(g for g in sim.world.games.values() if not g.draw_possible)
+        pm = game.poly_markets[0]
+        away_tok, home_tok = pm.token_ids
+        pairing = {"game_id": game.game_id, "league": game.league, "game_date": game.date, "start_ts": None, "away": game.away, "home": game.home,
+                   "outcomes": [game.away, game.home], "updated_ts": 0, "books": [
+                       {"venue": "POLYMARKET", "market": pm.condition_id, "event": pm.slug, "tick_size": pm.tick, "min_size": 500, "fee": POLY_FEE,
+                        "seconds_delay": 0, "neg_risk": False, "exchange_version": 2, "exchange_index": 0,
+                        "instruments": [{"market": away_tok, "side": "YES", "label": game.away, "pays_on": [game.away]},
+                                        {"market": home_tok, "side": "YES", "label": game.home, "pays_on": [game.home]}]}]}
+        p = make_producer(topics)
+        p.produce(topic_name("markets", topics), key=game.game_id, value=codec.encode("MarketPairing", pairing))
+        assert p.flush(10) == 0
+        kalshi = KalshiSettings(rest_url=sim.kalshi_url, ws_url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key_file=str(pem),
+                                tier="unlimited")
+        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, recovery_grace_ms=500), kalshi=kalshi)
+        assert "POLYMARKET" in service.clients
+        task = asyncio.create_task(service.run())
+        await eventually(service.ready, 30)
+        try:
+            yield {"sim": sim, "kafka": topics, "game": game, "kalshi": game.kalshi_markets[game.away], "pm": pm, "home_tok": home_tok}
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 30)
+            for c in closers:
+                await c.aclose() if hasattr(c, "aclose") else c.stop()
+
+
+def signal(rig: dict[str, Any], sid: str, k_price: int, p_price: int, size: int = 1000) -> dict[str, Any]:
+    g = rig["game"]
+    t = now_us()
+    legs = [{"venue": "KALSHI", "market": rig["kalshi"], "book": rig["kalshi"], "side": "YES", "limit_price": k_price, "size": size,
+             "expected_fee": 0, "pays_on": [g.away]},
+            {"venue": "POLYMARKET", "market": rig["home_tok"], "book": rig["pm"].condition_id, "side": "YES", "limit_price": p_price, "size": size,
+             "expected_fee": 0, "pays_on": [g.home]}]
+    return {"signal_id": sid, "game_id": g.game_id, "legs": legs, "size": size, "cost": (k_price + p_price) * size, "edge": 1, "event_ts": t,
+            "deadline_ts": t + 3_000_000, "input_tick_ids": ["a", "b"], "input_received_ts": [t, t], "detected_ts": t}
+
+
+async def run_signal(rig: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    p = make_producer(rig["kafka"])
+    p.produce(topic_name("signals", rig["kafka"]), key=s["game_id"], value=codec.encode("Signal", s))
+    assert p.flush(10) == 0
+    msgs = await asyncio.to_thread(read_records, rig["kafka"], topic_name("outcomes", rig["kafka"]), 1, 30)
+    return dict(codec.decode(msgs[0].value(), "Outcome"))
+
+
+def accepted(rig: dict[str, Any], venue: str) -> list[Any]:
+    return [r for r in rig["sim"].world.orderlog.query(venue=venue) if r.accepted and r.account not in ("admin", "mm", "arb")]
+
+
+async def test_both_venues_fill_once(rig: dict[str, Any]) -> None:
+    w = rig["sim"].world
+    w.set_book("KALSHI", rig["kalshi"], bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("POLYMARKET", rig["pm"].condition_id, bids=[(5000, 5000)], asks=[(5600, 5000)])  # home token asks at 1 - 0.50
+    out = await run_signal(rig, signal(rig, "x-both", 4500, 5000))
+    assert out["state"] == "FILLED" and out["matched_size"] == 1000, out
+    k, p = accepted(rig, "KALSHI"), accepted(rig, "POLYMARKET")
+    assert [(r.client_order_id, r.filled) for r in k] == [("x-both:0:0", 1000)]
+    assert len(p) == 1 and p[0].filled == 1000 and p[0].order_id.startswith("0x")
+    assert out["locked_profit"] == 10_000 * 1000 - (4500 + 5000) * 1000 - out["fees"] > 0
+
+
+async def test_empty_polymarket_leg_unwinds_kalshi(rig: dict[str, Any]) -> None:
+    w = rig["sim"].world
+    w.set_book("KALSHI", rig["kalshi"], bids=[(4400, 5000)], asks=[(4500, 5000)])
+    w.set_book("POLYMARKET", rig["pm"].condition_id, bids=[(4000, 5000)], asks=[(5600, 5000)])  # home token asks at 0.60: above the limit
+    out = await run_signal(rig, signal(rig, "x-one", 4500, 5000))
+    assert out["state"] in ("UNWOUND", "COMPLETED"), out
+    k = {r.client_order_id: r for r in accepted(rig, "KALSHI")}
+    assert k["x-one:0:0"].filled == 1000
+    sold = sum(r.filled for c, r in k.items() if c.startswith("x-one:0:") and c != "x-one:0:0" and r.side == "sell")
+    p_filled = sum(r.filled for r in accepted(rig, "POLYMARKET"))
+    assert sold + p_filled == 1000  # the Kalshi excess was sold, or the Polymarket leg completed: never left one-sided
