@@ -14,6 +14,7 @@ COPY processors processors
 COPY executor executor
 COPY positions positions
 COPY demo demo
+COPY recording recording
 # The embedded broker wheel is only for `arb demo`/tests; compose runs real Kafka.
 RUN pip install . && useradd --create-home --uid 10001 arb && mkdir -p /shared /data && chown arb /shared /data
 USER arb

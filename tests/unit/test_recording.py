@@ -1,0 +1,45 @@
+"""Recording files and replay helpers (pure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recording import container, replay
+from recording.window import parse_time
+
+
+def test_container_round_trip_keeps_bytes_and_metadata(tmp_path: Path) -> None:
+    rows = [{"topic": "arb.ticks", "partition": 3, "offset": 7, "timestamp_ms": 1_795_000_000_000, "key": b"g1", "value": b"\xc3\x01abc", "type": "Tick"},
+            {"topic": "arb.markets", "partition": 0, "offset": 1, "timestamp_ms": 1, "key": b"g1", "value": None, "type": "MarketPairing"}]
+    f = tmp_path / "r.avro"
+    assert container.write(f, rows) == 2
+    assert list(container.read(f)) == rows
+    with pytest.raises(container.RecordingError):
+        list(container.read(tmp_path / "missing.avro"))
+    bad = tmp_path / "bad.avro"
+    bad.write_bytes(b"not avro")
+    with pytest.raises(container.RecordingError):
+        list(container.read(bad))
+
+
+def test_replay_order_is_by_timestamp_then_partition_offset() -> None:
+    rows = [{"timestamp_ms": 5, "partition": 1, "offset": 9}, {"timestamp_ms": 3, "partition": 2, "offset": 4}, {"timestamp_ms": 5, "partition": 0, "offset": 2}]
+    assert [(r["timestamp_ms"], r["partition"]) for r in replay.ordered(rows)] == [(3, 2), (5, 0), (5, 1)]
+
+
+def test_parse_time() -> None:
+    assert parse_time("1795000000000") == 1_795_000_000_000
+    assert parse_time("2026-11-25T00:00:00Z") == parse_time("2026-11-25 00:00:00") == 1_795_564_800_000
+    with pytest.raises(ValueError):
+        parse_time("yesterday")
+
+
+def test_diff_lists_appear_vanish_changed() -> None:
+    def sig(sid: str, size: int = 100) -> dict:
+        return {"signal_id": sid, "game_id": "g", "size": size, "cost": 1, "edge": 1, "deadline_ts": 1,
+                "legs": [{"venue": "KALSHI", "market": "M", "side": "YES", "limit_price": 5000}]}
+    d = replay.diff([sig("a"), sig("b"), sig("c", 200)], [sig("b"), sig("c"), sig("d")])
+    assert [x["signal_id"] for x in d["appear"]] == ["a"] and [x["signal_id"] for x in d["vanish"]] == ["d"]
+    assert d["changed"] == ["c"] and d["same"] == 1
