@@ -24,4 +24,8 @@ def kafka_settings(args: argparse.Namespace) -> Any:
     from core.config import load
     from core.settings import KafkaSettings
 
-    return load(KafkaSettings, overrides={"bootstrap": getattr(args, "bootstrap", None), "topic_prefix": getattr(args, "prefix", None)})
+    settings = load(KafkaSettings, overrides={"bootstrap": getattr(args, "bootstrap", None), "topic_prefix": getattr(args, "prefix", None)})
+    from core import codec
+
+    codec.configure(settings.schema_registry_url)  # every command that talks to Kafka passes here
+    return settings

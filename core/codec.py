@@ -17,6 +17,7 @@ from fastavro import schemaless_reader, schemaless_writer
 import schemas
 
 MAGIC = b"\xc3\x01"
+CONFLUENT_HEADER_LEN = 5  # magic byte 0 + 4-byte schema id
 HEADER_LEN = 10
 
 
@@ -37,11 +38,28 @@ class DecodeError(CodecError):
         self.kind = kind
 
 
+_registry: Any = None  # core.registry.Registry when ARB_SCHEMA_REGISTRY_URL is set (see configure)
+
+
+def configure(registry_url: str) -> None:
+    """Write Confluent-framed records through this registry ("" = our single-object framing)."""
+    global _registry
+    if not registry_url:
+        _registry = None
+        return
+    from core.registry import Registry
+
+    _registry = Registry(registry_url)
+
+
 def encode(type_name: str, record: dict[str, Any]) -> bytes:
     sv = schemas.latest(type_name)
     buf = io.BytesIO()
-    buf.write(MAGIC)
-    buf.write(sv.fingerprint)
+    if _registry is not None:
+        buf.write(b"\x00" + _registry.schema_id(sv).to_bytes(4, "big"))
+    else:
+        buf.write(MAGIC)
+        buf.write(sv.fingerprint)
     try:
         schemaless_writer(buf, sv.runtime, record)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
@@ -63,14 +81,28 @@ def writer_schema(data: bytes) -> schemas.SchemaVersion:
     return sv
 
 
+def _confluent_writer(data: bytes) -> schemas.SchemaVersion:
+    if len(data) < CONFLUENT_HEADER_LEN:
+        raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 5-byte Confluent header")
+    if _registry is None:
+        raise DecodeError("bad_magic", "Confluent-framed record, but no schema registry is configured (ARB_SCHEMA_REGISTRY_URL)")
+    schema_id = int.from_bytes(data[1:CONFLUENT_HEADER_LEN], "big")
+    sv = _registry.version_of(schema_id)
+    if sv is None:
+        raise DecodeError("unknown_fingerprint", f"registry schema id {schema_id} is not one of schemas/")
+    return sv
+
+
 def decode_with_type(data: bytes, expected: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Decode to (type name, record projected onto the newest version of that type)."""
-    writer = writer_schema(data)
+    """Decode to (type name, record projected onto the newest version of that type). Accepts our
+    single-object framing and, with a registry configured, the Confluent wire format."""
+    confluent = bool(data) and data[0] == 0
+    writer = _confluent_writer(data) if confluent else writer_schema(data)
     if expected is not None and writer.type_name != expected:
         raise DecodeError("wrong_type", f"expected {expected}, got {writer.type_name}")
     reader = schemas.latest(writer.type_name)
     buf = io.BytesIO(data)
-    buf.seek(HEADER_LEN)
+    buf.seek(CONFLUENT_HEADER_LEN if confluent else HEADER_LEN)
     try:
         record = schemaless_reader(buf, writer.runtime, reader.runtime if reader is not writer else None)
     except EOFError:

@@ -22,6 +22,7 @@ class KafkaSettings:
     sasl_username: str = setting("ARB_KAFKA_SASL_USERNAME", "", "SASL user name.")
     sasl_password: Secret = setting("ARB_KAFKA_SASL_PASSWORD", Secret(""), "SASL password (or ARB_KAFKA_SASL_PASSWORD_FILE with its path).")
     ssl_ca_location: str = setting("ARB_KAFKA_SSL_CA_LOCATION", "", "CA bundle for SSL.")
+    schema_registry_url: str = setting("ARB_SCHEMA_REGISTRY_URL", "", "Confluent-compatible Schema Registry URL: when set, records are written in the Confluent wire format (readers accept both framings).")
     extra: str = setting("ARB_KAFKA_EXTRA", "", "Extra librdkafka properties, `key=value;key=value`, applied to every client.")
 
 

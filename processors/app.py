@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None = None) -> faust.App:
     kafka = kafka or load(KafkaSettings)
+    codec.configure(kafka.schema_registry_url)
     worker = worker or load(WorkerSettings)
     register_codecs()
     low_latency.LowLatencyTransport.fetch_wait_ms = worker.fetch_wait_ms

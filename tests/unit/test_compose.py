@@ -25,7 +25,8 @@ ROLES = {n for n, s in ARB_SERVICES.items() if s.get("environment", {}).get("ARB
 
 
 def test_file_parses_and_has_the_stack() -> None:
-    assert {"kafka", "topic-init", "discover", "feed-kalshi", "feed-polymarket", "processor", "executor", "positions", "prometheus",
+    assert SERVICES["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"].endswith("schema-registry:8081")
+    assert {"kafka", "schema-registry", "kafka-ui", "topic-init", "discover", "feed-kalshi", "feed-polymarket", "processor", "executor", "positions", "prometheus",
             "grafana", "sim"} <= set(SERVICES)
     assert SERVICES["kafka"]["image"].startswith("apache/kafka") and "KAFKA_PROCESS_ROLES" in SERVICES["kafka"]["environment"]
     assert SERVICES["sim"]["profiles"] == ["demo"]
