@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 
@@ -57,9 +58,20 @@ def run(args: argparse.Namespace) -> int:
     demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "bench."}))
     try:
         demo.start()
-        print(f"bench latency: pipeline up; measuring {args.duration:.0f} s", file=sys.stderr, flush=True)
+        from bench.latency_baseline import Baseline
+        from bench.latency_baseline import window_latencies as baseline_latencies
+        from core.markets_cache import MarketsCache
+
+        markets = MarketsCache(demo.kafka).start(wait_s=30)
+        deadline = time.monotonic() + 60
+        while not markets.pairings and time.monotonic() < deadline:
+            time.sleep(0.2)  # discovery's first round
+        baseline = Baseline(demo.urls, demo.kalshi_account, (demo.workdir / "kalshi.pem").read_bytes(), dict(markets.pairings)).start()
+        markets.stop()
+        print(f"bench latency: pipeline and baseline up; measuring {args.duration:.0f} s", file=sys.stderr, flush=True)
         t0_ticks = 0
         demo.loop()
+        baseline.stop()
         demo.refresh_order_log()
         windows = httpx.get(demo.urls["admin_url"] + "/arb", timeout=10).json()["windows"]
         assert demo.collector is not None  # noqa: S101
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us())
             ticks = st.ticks - t0_ticks
         pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
-        out = {"pipeline": pipeline, "baseline": None, "hops": hops, "rate": round(ticks / args.duration, 1), "games": args.games,
+        out = {"pipeline": pipeline, "baseline": distribution_ms(baseline_latencies(windows, baseline.ready)), "hops": hops, "rate": round(ticks / args.duration, 1), "games": args.games,
                "windows": len(windows), "duplicates": demo.duplicates}
     except ChildFailed as exc:
         print(f"bench latency: {exc}", file=sys.stderr)

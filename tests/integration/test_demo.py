@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,9 +59,14 @@ def test_demo_headless_summary(tmp_path: Path) -> None:
     assert summary["duplicates"] == 0, summary
     assert summary["positions_match"] is True, summary["position_drift"]
     assert summary["latency_ms"]["p50"] is not None and summary["latency_ms"]["p99"] >= summary["latency_ms"]["p50"]
+    everything = "\n".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log")) + proc.stdout + proc.stderr
     for secret in ("poly-private-key", "poly-l2-secret", "poly-passphrase"):
         value = (tmp_path / secret).read_text().strip()
-        assert value and value not in logs and value not in proc.stdout + proc.stderr, f"{secret} leaked into output"
+        assert value and value not in everything, f"{secret} leaked into the logs"
+    pem_body = [ln for ln in (tmp_path / "kalshi.pem").read_text().splitlines() if ln and not ln.startswith("-----")]
+    assert pem_body and not any(ln in everything for ln in pem_body), "the Kalshi private key leaked into the logs"
+    # no signature either: EIP-712 order signatures (0x + 130 hex) or Kalshi request signatures (KALSHI-ACCESS-SIGNATURE)
+    assert not re.search(r"0x[0-9a-fA-F]{130}", everything) and "KALSHI-ACCESS-SIGNATURE" not in everything.upper().replace("_", "-")
 
 
 @pytest.mark.timeout(180)

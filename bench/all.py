@@ -1,0 +1,53 @@
+"""`arb bench all`: every benchmark in sequence (child processes), one JSON summary line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+QUICK = {
+    "codec": [],
+    "sign": ["--n", "2000"],
+    "sim": ["--seconds", "5"],
+    "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
+    "chaos-executor-kill": ["--scenario", "executor-kill", "--signals", "60", "--kills", "5"],
+    "chaos-venue-429-storm": ["--scenario", "venue-429-storm", "--signals", "60"],
+    "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
+    "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
+}
+FULL = {**QUICK, "sim": [], "process": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
+        "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "latency": []}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("all", help="run every benchmark and print one JSON summary",
+                       description="Runs codec, sign, sim, process, the chaos scenarios and latency, each as `arb bench X --json` in "
+                                   "a child process, and prints {name: result}. --full uses each benchmark's defaults (long).")
+    p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
+    p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = FULL if args.full else QUICK
+    out: dict[str, Any] = {}
+    for name, extra in plan.items():
+        if args.only and name not in args.only:
+            continue
+        bench = name.split("-")[0]
+        t0 = time.monotonic()
+        print(f"bench all: {name} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, "-m", "cli", "bench", bench, *extra, "--json"], capture_output=True, text=True, timeout=3600)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode == 0 and lines:
+            out[name] = json.loads(lines[-1])
+        else:
+            out[name] = {"error": f"exit {proc.returncode}", "stderr": proc.stderr[-500:]}
+        out[name]["bench_seconds"] = round(time.monotonic() - t0, 1)
+    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    return 0 if all("error" not in v for v in out.values()) else 1

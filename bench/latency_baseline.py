@@ -1,0 +1,99 @@
+"""The in-process baseline of `arb bench latency`: the same feed parsers and books, the same detector
+and the same order builder/signer, chained in one process without Kafka, on the same simulator frames.
+It never sends (it would take the pipeline's liquidity): its end point is the order ready to send."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from core.units import now_us
+
+
+class Baseline:
+    def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, dict[str, Any]]) -> None:
+        self.urls = urls
+        self.key_id = kalshi_key_id
+        self.pem = kalshi_pem
+        self.pairings = pairings
+        self.ready: list[tuple[int, set[str]]] = []  # (order ready time us, books of the signal)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="latency-baseline", daemon=True)
+
+    def start(self) -> Baseline:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        from processors.detector import Detector
+        from processors.settings import DetectorSettings
+        from producers.handoff import Handoff
+        from producers.kalshi_feed import KalshiFeed
+        from producers.polymarket_feed import PolymarketFeed
+        from producers.service import venue_markets
+        from venues.kalshi.auth import load_private_key
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        handoff: Handoff[dict[str, Any]] = Handoff(100_000)
+        feeds: list[Any] = [KalshiFeed(url=self.urls["kalshi_ws_url"], key_id=self.key_id, private_key=load_private_key(self.pem),
+                            markets=venue_markets(self.pairings, "KALSHI"), handoff=handoff),
+                 PolymarketFeed(url=self.urls["poly_ws_url"], markets=venue_markets(self.pairings, "POLYMARKET"), handoff=handoff)]
+        det = Detector(DetectorSettings(), self.pairings.get)
+        states: dict[str, dict[str, Any]] = {}
+        tasks = [asyncio.create_task(f.run()) for f in feeds]
+        try:
+            while not self._stop.is_set():
+                try:
+                    batch = await asyncio.wait_for(handoff.get_batch(512), 0.2)
+                except TimeoutError:
+                    continue
+                for _, tick in batch:
+                    tick["produced_ts"] = tick["received_ts"]
+                    states[tick["game_id"]], sigs = det.on_tick(states.get(tick["game_id"], {}), tick)
+                    for s in sigs:
+                        self._prepare(s)
+                        self.ready.append((now_us(), {leg["book"] for leg in s["legs"]}))
+        finally:
+            for f in feeds:
+                f.stop()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _prepare(self, signal: dict[str, Any]) -> None:
+        """What the executor does before sending: build the requests and sign the Polymarket leg."""
+        from executor.orders import leg_requests
+        from venues.polymarket import constants as C
+        from venues.polymarket.eip712 import address_of
+        from venues.polymarket.order import build_order
+        from venues.polymarket.signing import sign_order
+
+        key = b"\x01" * 32
+        for r in leg_requests(signal):
+            if r.venue == "POLYMARKET":
+                book = next((b for p in self.pairings.values() for b in p["books"] if b["market"] == r.book), None)
+                tick = int(book["tick_size"]) if book else 100
+                o = build_order(token_id=int(r.market), side="BUY", price=r.limit_price, size=r.size, tick=tick, maker=address_of(key),
+                                signer=address_of(key), signature_type=0, salt=1, timestamp_ms=r.deadline_us // 1000)
+                sign_order(o, key, C.EXCHANGE, "2", C.POLYGON)
+
+
+def window_latencies(windows: list[dict[str, Any]], ready: list[tuple[int, set[str]]]) -> list[int]:
+    out = []
+    for w in windows:
+        books = {w["kalshi_ticker"], w["poly_condition_id"]}
+        times = [t for t, bs in ready if bs & books and w["opened_us"] <= t <= w["expires_us"]]
+        if times:
+            out.append(min(times) - int(w["opened_us"]))
+    return sorted(out)
