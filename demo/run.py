@@ -72,6 +72,7 @@ class Demo:
         self.sup = Supervisor(self.workdir, {**os.environ, "ARB_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"})
         self.stop_event = threading.Event()
         self.urls: dict[str, Any] = {}
+        self.venue_env: dict[str, str] = {}
         self.collector: Collector | None = None
         self.duplicates: int | None = None
         self.order_log: list[dict[str, Any]] = []
@@ -122,6 +123,7 @@ class Demo:
             "ARB_POLY_API_SECRET_FILE": _secret_file(self.workdir, "poly-l2-secret", l2_secret),
             "ARB_POLY_PASSPHRASE_FILE": _secret_file(self.workdir, "poly-passphrase", passphrase),
         }
+        self.venue_env = venue_env
         self.kalshi_account = venue_env["ARB_KALSHI_KEY_ID"]
         self.poly_account = poly_address
 

@@ -50,6 +50,7 @@ class DemoStats:
     fills: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+    conflicting_outcomes: set[str] = field(default_factory=set)
     hops: dict[str, deque[int]] = field(default_factory=lambda: {h: deque(maxlen=200_000) for h in HOPS})
 
     # --- folding ----------------------------------------------------------------------------------
@@ -87,6 +88,9 @@ class DemoStats:
         self.fills.setdefault(f["fill_id"], f)
 
     def on_outcome(self, o: dict[str, Any]) -> None:
+        first = self.outcomes.get(o["signal_id"])
+        if first is not None and o["state"] in TERMINAL and (first["state"], first["matched_size"]) != (o["state"], o["matched_size"]):
+            self.conflicting_outcomes.add(o["signal_id"])  # two different terminal outcomes: must never happen
         if o["state"] in TERMINAL and o["signal_id"] not in self.outcomes:
             self.outcomes[o["signal_id"]] = o
             self.recent.append(f"outcome {o['game_id']} {o['state']} matched {o['matched_size'] / 100:g} locked {money_text(o['locked_profit'])}")
