@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import httpx
 
 from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_size
-from venues import errors
+from venues import errors, http
 from venues.kalshi import auth
 from venues.kalshi.constants import CALL_COST
 
@@ -93,12 +93,7 @@ class KalshiRest:
             raise errors.RateLimited(VENUE, "client-side rate limit: no budget before the deadline", status=None)
         # Market data is public: without a key (discovery-only deployments) requests go unsigned.
         headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path) if self._key is not None else {}
-        try:
-            resp = await self._client.request(method, path, params=params, json=json_body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise errors.Unknown(VENUE, f"{method} {path}: timeout ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise errors.Unknown(VENUE, f"{method} {path}: connection error ({type(exc).__name__})") from None
+        resp = await http.send(self._client, VENUE, method, path, params=params, json=json_body, headers=headers)
         if resp.status_code < 300:
             return resp.json() if resp.content else {}
         self._raise(method, path, resp)
@@ -106,10 +101,7 @@ class KalshiRest:
     @staticmethod
     def _raise(method: str, path: str, resp: httpx.Response) -> None:
         status = resp.status_code
-        try:
-            body = resp.json()
-        except ValueError:
-            body = {}
+        body = http.json_body(resp)
         code = str(body.get("code", "")) if isinstance(body, dict) else ""
         message = (body.get("message") or body.get("error") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
         what = f"{method} {path}: HTTP {status} {message}"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from core.backoff import retry_after_seconds
-from venues import errors
+from venues import errors, http
 from venues.polymarket.auth import ApiCreds, l2_headers
 
 VENUE = "POLYMARKET"
@@ -39,12 +39,7 @@ class PolymarketRest:
         headers = l2_headers(self.address, self.creds, method, path, raw, int(time.time()))
         if raw:
             headers["Content-Type"] = "application/json"
-        try:
-            resp = await self._client.request(method, path, content=raw or None, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise errors.Unknown(VENUE, f"{method} {path}: timeout ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise errors.Unknown(VENUE, f"{method} {path}: connection error ({type(exc).__name__})") from None
+        resp = await http.send(self._client, VENUE, method, path, content=raw or None, params=params, headers=headers)
         if resp.status_code < 300:
             return resp.json() if resp.content else {}
         self._raise(method, path, resp)
@@ -52,10 +47,7 @@ class PolymarketRest:
     @staticmethod
     def _raise(method: str, path: str, resp: httpx.Response) -> None:
         status = resp.status_code
-        try:
-            body = resp.json()
-        except ValueError:
-            body = {}
+        body = http.json_body(resp)
         message = str(body.get("error") or body.get("errorMsg") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
         what = f"{method} {path}: HTTP {status} {message}"
         if status == 429 or (status == 503 and "retry-after" in resp.headers):

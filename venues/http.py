@@ -1,0 +1,27 @@
+"""The one place venue HTTP calls turn transport failures into the executor's terms (venues/errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from venues import errors
+
+
+async def send(client: httpx.AsyncClient, venue: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A request whose timeout or connection failure raises errors.Unknown: the venue may have acted on it."""
+    try:
+        return await client.request(method, path, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise errors.Unknown(venue, f"{method} {path}: timeout ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise errors.Unknown(venue, f"{method} {path}: connection error ({type(exc).__name__})") from None
+
+
+def json_body(resp: httpx.Response) -> Any:
+    """The JSON body of an error answer, or {} when it has none or it is not JSON."""
+    try:
+        return resp.json()
+    except ValueError:
+        return {}
