@@ -20,6 +20,20 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = LowLatencyTransport.fetch_wait_ms
+        # aiokafka backs off 100 ms after an empty/failed fetch and before re-fetching a partition whose
+        # records are still buffered (prefetch_backoff, not configurable): both showed up as ~100 ms p99
+        # stalls on the tick -> signal hop. The fetcher is built at start(); patch it then.
+        consumer._retry_backoff_ms = LowLatencyTransport.fetch_wait_ms
+        start = consumer.start
+
+        async def start_with_short_backoff() -> None:
+            await start()
+            fetcher = getattr(consumer, "_fetcher", None)
+            if fetcher is not None:
+                fetcher._prefetch_backoff = LowLatencyTransport.fetch_wait_ms / 1000
+                fetcher._retry_backoff = LowLatencyTransport.fetch_wait_ms / 1000
+
+        consumer.start = start_with_short_backoff
         return consumer
 
 
