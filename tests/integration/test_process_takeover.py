@@ -57,8 +57,12 @@ def test_survivor_takes_over_and_recovers_the_table(topics: KafkaSettings, tmp_p
         changelog = f"{topics.topic_prefix}{APP}-games-changelog"
         admin = make_admin(topics)
         deadline = time.monotonic() + 120
-        while not admin.list_topics(timeout=5).topics.get(changelog, None) and time.monotonic() < deadline:
-            time.sleep(0.2)  # the workers declare the changelog when they start
+        def changelog_ready() -> bool:
+            md = admin.list_topics(timeout=5).topics.get(changelog)
+            return md is not None and md.error is None and len(md.partitions) == topics.partitions
+
+        while not changelog_ready() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the workers declare the changelog (all its partitions) when they start
         read_records(topics, changelog, len(games), timeout=120)
         os.killpg(a.pid, signal.SIGKILL)
         a.wait()
