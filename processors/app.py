@@ -52,6 +52,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         web_enabled=worker.web_port > 0,
         web_port=worker.web_port or 6066,
         processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
+        recovery_consistency_check=worker.recovery_consistency_check,
     )
     app._new_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_consumer, app)  # type: ignore[method-assign]
     app._new_producer_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_producer, app)  # type: ignore[method-assign]

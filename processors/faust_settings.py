@@ -20,5 +20,10 @@ class WorkerSettings:
     store: str = setting("ARB_FAUST_STORE", "memory://", "Table store URL (memory:// recovers from the changelog on start; rocksdb:// needs python-rocksdb).")
     batch_max: int = setting("ARB_FAUST_BATCH_MAX", 500, "Ticks processed per batch at most (each game's table state is written once per batch).")
     batch_within_ms: float = setting("ARB_FAUST_BATCH_WITHIN_MS", 1.0, "How long a batch waits for more ticks after its first (ms): the latency paid for throughput.")
+    recovery_consistency_check: bool = setting(
+        "ARB_FAUST_RECOVERY_CONSISTENCY_CHECK", False,
+        "Faust's check that a worker's table offsets are not past the changelog's end. The embedded broker under-reports high "
+        "watermarks (broker.md), so the check crashed recovery in rebalances there; with the memory:// store nothing persists "
+        "across restarts, so it guards little. Enable it on real Kafka with a persistent (rocksdb://) store.")
     datadir: str = setting("ARB_FAUST_DATADIR", ".arb-faust", "Faust data directory (relative to the working directory).")
     web_port: int = setting("ARB_FAUST_WEB_PORT", 0, "Port of Faust's own web server (0 = disabled).")

@@ -24,7 +24,7 @@ def wait_for(pred, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.2)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_rebalance_processors_and_executors_mid_stream(tmp_path: Path) -> None:
     demo = Demo(DemoOptions(duration_s=0, json_out=True, games=8, seed=11, arb_rate_per_min=60, updates_per_s=20, workdir=tmp_path, positions=False),
                 load(KafkaSettings, overrides={"topic_prefix": "scale."}))
@@ -35,16 +35,17 @@ def test_rebalance_processors_and_executors_mid_stream(tmp_path: Path) -> None:
         assert demo.collector is not None
         stats = demo.collector.stats
 
-        def outcomes() -> int:
+        def counts() -> tuple[int, int]:
             with demo.collector.lock:  # type: ignore[union-attr]
-                return len(stats.outcomes)
+                return len(stats.outcomes), len(stats.order_results)
 
-        wait_for(lambda: outcomes() >= 3, 150)
+        wait_for(lambda: counts()[1] >= 2, 150)  # orders reached the venues with two of each in the groups
         demo.sup.stop({"process", "execute"})  # one of each leaves the groups ...
         demo.sup.start("process-3", arb_argv("process"), {**demo.venue_env, "ARB_FAUST_DATADIR": str(tmp_path / "faust-3")})
         demo.sup.start("execute-3", arb_argv("execute"), demo.venue_env)  # ... and another joins
-        before = outcomes()
-        wait_for(lambda: outcomes() >= before + 3, 150)  # the stream goes on through both rebalances
+        outcomes_before, orders_before = counts()
+        # the stream goes on through both rebalances: new outcomes, and new orders at the venues
+        wait_for(lambda: counts()[0] >= outcomes_before + 2 and counts()[1] >= orders_before + 2, 180)
         demo.drain(timeout_s=30)
         summary = demo.summary()
         with demo.collector.lock:
@@ -52,6 +53,6 @@ def test_rebalance_processors_and_executors_mid_stream(tmp_path: Path) -> None:
             conflicts = set(stats.conflicting_outcomes)
         assert summary["duplicates"] == 0, summary
         assert not missing and not conflicts, (missing, conflicts)
-        assert summary["orders"] > 0 and summary["positions_match"] is True, summary
+        assert summary["positions_match"] is True, summary
     finally:
         demo.shutdown()
