@@ -69,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, container.RecordingError) as exc:
         raise CommandError(str(exc)) from None
     if args.into:
-        speed = None if args.speed == "max" else float(args.speed)
+        try:
+            speed = None if args.speed == "max" else float(args.speed)
+        except ValueError:
+            raise CommandError(f"--speed must be a number or max, not {args.speed!r}", code=2) from None
+        if speed is not None and speed <= 0:
+            raise CommandError("--speed must be positive", code=2)
         n = replay.republish(rows, kafka, args.into, speed)
         print(f"replay: {n} records re-published under prefix {args.into!r}", file=sys.stderr)
         return 0
