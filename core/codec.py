@@ -38,25 +38,22 @@ class DecodeError(CodecError):
         self.kind = kind
 
 
-_registry: Any = None  # core.registry.Registry when ARB_SCHEMA_REGISTRY_URL is set (see configure)
+_registry: Any = None  # core.registry.RegistryFraming when ARB_SCHEMA_REGISTRY_URL is set (see configure)
 
 
 def configure(registry_url: str) -> None:
     """Write Confluent-framed records through this registry ("" = our single-object framing)."""
     global _registry
-    if not registry_url:
-        _registry = None
-        return
-    from core.registry import Registry
+    from core.registry import RegistryFraming
 
-    _registry = Registry(registry_url)
+    _registry = RegistryFraming.from_url(registry_url)
 
 
 def encode(type_name: str, record: dict[str, Any]) -> bytes:
     sv = schemas.latest(type_name)
     buf = io.BytesIO()
     if _registry is not None:
-        buf.write(b"\x00" + _registry.schema_id(sv).to_bytes(4, "big"))
+        buf.write(_registry.header(sv))
     else:
         buf.write(MAGIC)
         buf.write(sv.fingerprint)

@@ -1,6 +1,8 @@
 """The compose stack, checked without a Docker engine: it parses; every service runs a real `arb`
 command; every variable it sets is one the settings loader reads (secrets only as *_FILE); Prometheus
-scrapes every role on its metrics port; the Grafana dashboard only queries metrics the code exports."""
+scrapes every role on its metrics port; the Grafana dashboard only queries metrics the code exports; the
+demo profile's endpoints and credential files are the ones the simulator serves and writes; the image
+installs every package."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -17,70 +23,104 @@ from core.config import all_settings
 from core.metrics import METRIC_NAMES
 from tests.conftest import REPO
 
-COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 ARB_SERVICES = {n: s for n, s in SERVICES.items() if s.get("image") == "arb:latest"}
 SETTINGS = {d.env: d for d in all_settings()}
 ROLES = {n for n, s in ARB_SERVICES.items() if s.get("environment", {}).get("ARB_METRICS_PORT")}
+INTERPOLATION = re.compile(r"^\$\{(?P<name>\w+)(?::?-(?P<default>.*))?\}$")
+
+
+def _environments(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every `environment` mapping anywhere in the file: services and x- anchors alike."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "environment" and isinstance(v, dict):
+                yield where, v
+            elif k == "environment" and isinstance(v, list):
+                yield where, {str(e).partition("=")[0]: str(e).partition("=")[2] for e in v}
+            else:
+                yield from _environments(v, f"{where}.{k}" if where else str(k))
+
+
+ARB_ENV = {(where, k): v for where, env in _environments(COMPOSE) for k, v in env.items() if k.startswith("ARB_")}
+
+
+def _default(value: Any) -> str:
+    """The value a variable takes with an empty .env: `${X:-d}` -> d, literals as they are."""
+    m = INTERPOLATION.match(str(value))
+    return (m["default"] or "") if m else str(value)
 
 
 def test_file_parses_and_has_the_stack() -> None:
-    assert SERVICES["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"].endswith("schema-registry:8081")
-    assert {"kafka", "schema-registry", "kafka-ui", "topic-init", "discover", "feed-kalshi", "feed-polymarket", "processor", "executor", "positions", "prometheus",
-            "grafana", "sim"} <= set(SERVICES)
-    assert SERVICES["kafka"]["image"].startswith("apache/kafka") and "KAFKA_PROCESS_ROLES" in SERVICES["kafka"]["environment"]
+    assert {"kafka", "schema-registry", "kafka-ui", "topic-init", "discover", "feed-kalshi", "feed-polymarket", "processor", "executor",
+            "positions", "prometheus", "grafana", "sim"} <= set(SERVICES)
+    kafka = SERVICES["kafka"]
+    assert kafka["image"].startswith("apache/kafka:") and kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]  # the log lives on the volume
+    assert SERVICES["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"] == "http://schema-registry:8081"
+    assert _default(SERVICES["executor"]["environment"]["ARB_SCHEMA_REGISTRY_URL"]) == "http://schema-registry:8081"
     assert SERVICES["sim"]["profiles"] == ["demo"]
+    assert all("profiles" not in s for n, s in SERVICES.items() if n != "sim")  # the real stack needs no profile
 
 
 @pytest.mark.parametrize("name", sorted(ARB_SERVICES))
 def test_every_service_runs_an_existing_arb_command(name: str) -> None:
     cmd = [str(c) for c in ARB_SERVICES[name]["command"]]
+    words = [c for c in cmd if not c.startswith("-")][:2]  # subcommand (+ sub-subcommand), without flag values
     proc = subprocess.run([sys.executable, "-m", "cli", *cmd, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage: arb " + cmd[0])
-
-
-def _env_names() -> set[str]:
-    names: set[str] = set()
-    for s in ARB_SERVICES.values():
-        names |= set((s.get("environment") or {}).keys())
-    return names
+    assert proc.stdout.startswith("usage: arb " + cmd[0]), proc.stdout[:200]
+    assert words and words[0] == cmd[0]
 
 
 def test_every_variable_is_read_by_the_settings_loader() -> None:
-    for env in _env_names():
+    assert ARB_ENV, "no ARB_* variables found"
+    assert any(where.startswith("x-") for where, _ in ARB_ENV), "the x- anchor is not walked"
+    for (where, env), _value in ARB_ENV.items():
         if env in SETTINGS:
             continue
         base = env.removesuffix("_FILE")
-        assert env.endswith("_FILE") and base in SETTINGS, f"{env} is set in docker-compose.yml but no setting reads it"
-        assert SETTINGS[base].secret, f"{env}: only secrets are read from <ENV>_FILE"
+        assert env.endswith("_FILE") and base in SETTINGS, f"{where}: {env} is set in docker-compose.yml but no setting reads it"
+        assert SETTINGS[base].secret, f"{where}: {env}: only secrets are read from <ENV>_FILE"
 
 
 def test_no_secret_value_in_the_environment() -> None:
-    for name, s in ARB_SERVICES.items():
-        for env, value in (s.get("environment") or {}).items():
-            if env in SETTINGS and SETTINGS[env].secret:
-                pytest.fail(f"{name}: secret {env} set as a literal value; use {env}_FILE")
-            if env.endswith("_FILE") and value and env not in SETTINGS:
-                assert str(value).startswith(("/", "${")), f"{name}: {env} must be a path"
+    for (where, env), value in ARB_ENV.items():
+        if env in SETTINGS and SETTINGS[env].secret:
+            pytest.fail(f"{where}: secret {env} set in the environment; use {env}_FILE")
+        if env.endswith("_FILE"):
+            assert _default(value) == "" or _default(value).startswith("/"), f"{where}: {env} must default to a path (or unset), not {value!r}"
+    assert "secrets" not in COMPOSE or all("environment" not in s for s in COMPOSE["secrets"].values())
 
 
-def test_scaling_and_start_order() -> None:
+def test_scaling_restarts_healthchecks_and_start_order() -> None:
     proc = SERVICES["processor"]
-    assert "container_name" not in proc and "ports" not in proc
-    for name in ("executor", "processor", "discover", "feed-kalshi", "feed-polymarket", "positions"):
-        assert SERVICES[name]["depends_on"]["topic-init"]["condition"] == "service_completed_successfully"
-        assert SERVICES[name]["restart"] == "unless-stopped" and "healthcheck" in SERVICES[name]
-    assert SERVICES["topic-init"]["command"] == ["topics", "create"]
+    assert "container_name" not in proc and "ports" not in proc and "hostname" not in proc
+    assert not any("container_name" in s for s in SERVICES.values())
+    for name in ROLES:
+        s = SERVICES[name]
+        assert s["depends_on"]["topic-init"]["condition"] == "service_completed_successfully", name
+        assert s["restart"] == "unless-stopped" and s["healthcheck"]["test"], name
+        port = str(s["environment"]["ARB_METRICS_PORT"])
+        assert f":{port}/metrics" in " ".join(s["healthcheck"]["test"]), f"{name}: healthcheck is not on the metrics port"
+    assert "executor" in ROLES and {"discover", "feed-kalshi", "feed-polymarket", "processor", "positions"} <= ROLES
+    assert SERVICES["topic-init"]["command"] == ["topics", "create"] and SERVICES["topic-init"]["restart"] == "no"
+    assert SERVICES["topic-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name in ("kafka", "schema-registry", "sim"):
+        assert SERVICES[name]["healthcheck"]["test"], name
 
 
-def test_prometheus_scrapes_every_role() -> None:
+def test_prometheus_scrapes_every_role_on_its_metrics_port() -> None:
     prom = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    (job,) = prom["scrape_configs"]
-    (sd,) = job["dns_sd_configs"]
-    assert set(sd["names"]) == ROLES
-    ports = {str(ARB_SERVICES[n]["environment"]["ARB_METRICS_PORT"]) for n in ROLES}
-    assert ports == {str(sd["port"])}
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"] if "dns_sd_configs" in j}
+    assert set(jobs) == ROLES
+    for name, job in jobs.items():
+        (sd,) = job["dns_sd_configs"]
+        assert sd["names"] == [name] and sd["type"] == "A"
+        assert str(sd["port"]) == str(ARB_SERVICES[name]["environment"]["ARB_METRICS_PORT"]), name
+    mounts = " ".join(SERVICES["prometheus"]["volumes"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml" in mounts
 
 
 def test_dashboard_queries_only_exported_metrics() -> None:
@@ -88,5 +128,77 @@ def test_dashboard_queries_only_exported_metrics() -> None:
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     used = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"\barb_[a-z0-9_]+", e)}
     assert used and used <= set(METRIC_NAMES), used - set(METRIC_NAMES)
-    for key in ("arb_tick_to_order_sent_seconds", "arb_orders_total", "arb_breaker_state", "arb_locked_pnl_usd"):
+    for key in ("arb_tick_to_order_sent_seconds", "arb_orders_total", "arb_breaker_state", "arb_locked_pnl_usd", "arb_one_sided_total",
+                "arb_exposure_usd"):
         assert key in used
+
+
+def test_grafana_provisioning_is_wired() -> None:
+    prov = REPO / "deploy" / "grafana" / "provisioning"
+    (ds,) = yaml.safe_load((prov / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert urlsplit(ds["url"]).hostname == "prometheus" and urlsplit(ds["url"]).port == 9090
+    dash = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "arb.json").read_text())
+    assert {p["datasource"]["uid"] for p in dash["panels"]} == {ds["uid"]}
+    (provider,) = yaml.safe_load((prov / "dashboards" / "arb.yml").read_text())["providers"]
+    mounts = dict(v.rsplit(":", 1)[0].split(":", 1) for v in SERVICES["grafana"]["volumes"])
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def _flag(cmd: list[str], flag: str) -> str:
+    return str(cmd[cmd.index(flag) + 1])
+
+
+def test_demo_endpoints_point_at_the_simulator_ports() -> None:
+    sim = [str(c) for c in SERVICES["sim"]["command"]]
+    assert _flag(sim, "--host") == "0.0.0.0"  # noqa: S104 - reachable from the other containers; no host port but admin
+    ports = {"ARB_KALSHI_REST_URL": "--kalshi-port", "ARB_KALSHI_WS_URL": "--kalshi-port", "ARB_POLY_CLOB_URL": "--poly-clob-port",
+             "ARB_POLY_WS_URL": "--poly-clob-port", "ARB_GAMMA_URL": "--poly-gamma-port"}
+    env = SERVICES["feed-kalshi"]["environment"]
+    for var, flag in ports.items():
+        url = urlsplit(_default(env[var]))
+        assert (url.hostname, str(url.port)) == ("sim", _flag(sim, flag)), var
+    assert urlsplit(_default(env["ARB_KALSHI_REST_URL"])).path == "/trade-api/v2"
+    assert urlsplit(_default(env["ARB_KALSHI_WS_URL"])).path == "/trade-api/ws/v2"
+
+
+def test_demo_credentials_are_the_files_the_simulator_writes(tmp_path: Path) -> None:
+    """Run the simulator briefly with the compose service's --credentials-out, into a temp dir."""
+    sim = [str(c) for c in SERVICES["sim"]["command"]]
+    shared = _flag(sim, "--credentials-out")
+    assert any(v.endswith(f":{shared}") for v in SERVICES["sim"]["volumes"])
+    proc = subprocess.run([sys.executable, "-m", "cli", "sim", "--games", "1", "--duration", "0.2", "--credentials-out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    written = {p.name for p in tmp_path.iterdir()}
+    client_env = dict(line.split("=", 1) for line in (tmp_path / "client.env").read_text().split())
+    for name in ("feed-kalshi", "executor"):
+        s = SERVICES[name]
+        assert any(v.split(":")[:2] == SERVICES["sim"]["volumes"][0].split(":")[:2] for v in s["volumes"]), f"{name}: no shared volume"
+        for env, value in s["environment"].items():
+            path = _default(value)
+            if env.endswith("_FILE") and path.startswith(shared + "/"):
+                assert path.removeprefix(shared + "/") in written, f"{name}: {env}={path} is not written by the simulator"
+            if env in client_env:
+                assert path == client_env[env], f"{name}: {env} default {path!r} is not the simulator's {client_env[env]!r}"
+    exec_env = SERVICES["executor"]["environment"]
+    for env in ("ARB_KALSHI_PRIVATE_KEY_FILE", "ARB_POLY_PRIVATE_KEY_FILE", "ARB_POLY_API_SECRET_FILE", "ARB_POLY_PASSPHRASE_FILE"):
+        assert _default(exec_env[env]).startswith(shared + "/"), env
+
+
+def test_image_installs_every_package_and_runs_arb_unprivileged() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    lines = [ln.strip() for ln in dockerfile.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    assert lines[0] == "FROM python:3.11-slim"
+    assert 'ENTRYPOINT ["arb"]' in lines and "pip install ." in dockerfile
+    users = [ln.split()[1] for ln in lines if ln.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    copied = {ln.split()[1] for ln in lines if ln.startswith("COPY ")} | {w for ln in lines if ln.startswith("COPY ") for w in ln.split()[1:-1]}
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= copied, f"not copied into the image: {packages - copied}"
+    assert {"pyproject.toml", "README.md"} <= copied
+    ignore = (REPO / ".dockerignore").read_text().split()
+    assert "deploy/secrets/*" in ignore and ".git" in ignore and ".venv" in ignore
+    gitignore = (REPO / ".gitignore").read_text().split()
+    assert "deploy/secrets/*" in gitignore and "!deploy/secrets/README.md" in gitignore

@@ -1,28 +1,50 @@
-"""Confluent Schema Registry framing with confluent-kafka's built-in mock:// registry."""
+"""Confluent Schema Registry framing with confluent-kafka's built-in mock:// registry (no server)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry import Schema
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from core import codec
-from core.registry import subject
+from core.registry import RegistryFraming, RegistryUnavailable, schema_id_of, serde_conf, subject
 from schemas import latest
 from tests.factories import tick
 
+CTX = SerializationContext("arb.ticks", MessageField.VALUE)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @pytest.fixture
-def registry() -> Iterator[None]:
+def registry() -> Iterator[RegistryFraming]:
     codec.configure("mock://arb-test")
-    yield
+    assert isinstance(codec._registry, RegistryFraming)
+    yield codec._registry
     codec.configure("")
 
 
-def test_confluent_framing_round_trip_and_both_framings_decode(registry: None) -> None:
+def _signal() -> dict[str, Any]:
+    return {"signal_id": "s", "game_id": "g", "legs": [], "size": 0, "cost": 0, "edge": 0, "event_ts": 0, "deadline_ts": 0,
+            "input_tick_ids": [], "input_received_ts": [], "detected_ts": 0}
+
+
+def _micros(v: Any) -> int:
+    """Confluent's deserializer turns timestamp-micros into datetimes; ours keep int microseconds."""
+    return (v - EPOCH) // timedelta(microseconds=1) if isinstance(v, datetime) else int(v)
+
+
+def test_confluent_framing_round_trip_and_both_framings_decode(registry: RegistryFraming) -> None:
     t = tick("K-BUF", asks=[(4500, 1000)])
     framed = codec.encode("Tick", t)
     assert framed[0] == 0 and len(framed) > 5  # magic 0 + 4-byte schema id
+    assert registry.version_of(schema_id_of(framed)) is latest("Tick")
     assert codec.decode(framed, "Tick") == t
     codec.configure("")
     ours = codec.encode("Tick", t)
@@ -31,17 +53,111 @@ def test_confluent_framing_round_trip_and_both_framings_decode(registry: None) -
     assert codec.decode(ours, "Tick") == t  # readers accept both framings
 
 
-def test_subject_name_strategy_is_record_name(registry: None) -> None:
-    from core import codec as c
-
-    codec.encode("Signal", {"signal_id": "s", "game_id": "g", "legs": [], "size": 0, "cost": 0, "edge": 0, "event_ts": 0, "deadline_ts": 0,
-                            "input_tick_ids": [], "input_received_ts": [], "detected_ts": 0})
-    subjects = c._registry.client.get_subjects()
+def test_subject_name_strategy_is_record_name(registry: RegistryFraming) -> None:
+    codec.encode("Signal", _signal())
+    subjects = registry.client.get_subjects()
     assert subject(latest("Signal")) == "arb.Signal" and "arb.Signal" in subjects
-    assert not any(s.endswith("-value") for s in subjects)  # not the client's topic-name default
+    assert not any(s.endswith("-value") for s in subjects)  # not the topic-name fallback
 
 
 def test_confluent_record_without_registry_is_a_typed_error() -> None:
     with pytest.raises(codec.DecodeError) as exc:
         codec.decode(b"\x00\x00\x00\x00\x01abc", "Tick")
     assert exc.value.kind == "bad_magic"
+
+
+def test_unknown_schema_id_is_a_decode_error(registry: RegistryFraming) -> None:
+    with pytest.raises(codec.DecodeError) as exc:
+        codec.decode(b"\x00\x00\x00\x03\xe7" + b"\x00" * 8, "Tick")
+    assert exc.value.kind == "unknown_fingerprint"
+
+
+def test_foreign_schema_under_an_id_is_a_decode_error(registry: RegistryFraming) -> None:
+    foreign = {"type": "record", "name": "Other", "namespace": "x", "fields": [{"name": "a", "type": "long"}]}
+    sid = registry.client.register_schema("x.Other", Schema(json.dumps(foreign), "AVRO"))
+    with pytest.raises(codec.DecodeError) as exc:
+        codec.decode(b"\x00" + sid.to_bytes(4, "big") + b"\x02")
+    assert exc.value.kind == "unknown_fingerprint"
+
+
+class _Down:
+    """A registry client whose every call fails with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_a: Any, **_k: Any) -> Any:
+            raise self.error
+        return fail
+
+
+@pytest.mark.parametrize("error", [ConnectionError("registry unreachable"), SchemaRegistryError(503, -1, "Service Unavailable")])
+def test_unreachable_registry_is_not_a_decode_error(registry: RegistryFraming, error: Exception) -> None:
+    """Consumers dead-letter DecodeErrors and recovery readers skip them: an outage must not look like bad data."""
+    framed = codec.encode("Tick", tick("K-BUF"))
+    fresh = RegistryFraming("mock://arb-down")
+    fresh.client = _Down(error)
+    codec._registry = fresh
+    with pytest.raises(RegistryUnavailable) as exc:
+        codec.decode(framed, "Tick")
+    assert not isinstance(exc.value, codec.DecodeError)
+    with pytest.raises(RegistryUnavailable):
+        codec.encode("Tick", tick("K-BUF"))
+
+
+class _NoAssociations:
+    """A non-Confluent registry (Karapace, Apicurio, Redpanda): no /associations API."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.association_lookups = 0
+
+    def get_associations_by_resource_name(self, *_a: Any, **_k: Any) -> Any:
+        self.association_lookups += 1
+        raise SchemaRegistryError(405, -1, "HTTP 405 Method Not Allowed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_writer_never_needs_the_associations_api(registry: RegistryFraming) -> None:
+    spy = _NoAssociations(registry.client)
+    registry.client = spy
+    framed = codec.encode("Signal", _signal())
+    assert codec.decode(framed, "Signal") == _signal() and spy.association_lookups == 0
+
+
+def test_client_default_strategy_fails_without_associations_and_ours_is_explicit(registry: RegistryFraming) -> None:
+    """The pitfall, pinned: confluent-kafka's serializer default asks the associations API."""
+    spy = _NoAssociations(registry.client)
+    schema_str = json.dumps(latest("Signal").schema)
+    with pytest.raises(Exception):  # noqa: B017 - wrapped differently across client versions
+        AvroSerializer(spy, schema_str)(_signal(), CTX)
+    assert spy.association_lookups == 1
+    framed = AvroSerializer(spy, schema_str, conf=serde_conf())(_signal(), CTX)
+    assert spy.association_lookups == 1 and framed is not None
+    assert "arb.Signal" in registry.client.get_subjects()
+
+
+def test_interop_with_confluent_serializers(registry: RegistryFraming) -> None:
+    """Other teams' Confluent clients read our records, and we read theirs."""
+    t = tick("K-BUF", bids=[(4400, 200)], asks=[(4500, 1000)], ts=1_796_000_000_123_456)
+    ours = codec.encode("Tick", t)
+    theirs_read = AvroDeserializer(registry.client, conf=serde_conf())(ours, CTX)
+    assert theirs_read is not None
+    assert {k: v for k, v in theirs_read.items() if not k.endswith("_ts")} == {k: v for k, v in t.items() if not k.endswith("_ts")}
+    assert _micros(theirs_read["received_ts"]) == t["received_ts"]
+    # Their writer, with a reformatted copy of the schema (no docs, other whitespace): resolved by fingerprint.
+    reformatted = json.dumps(_strip_docs(latest("Tick").schema), indent=1)
+    theirs = AvroSerializer(registry.client, reformatted, conf={**serde_conf(), "auto.register.schemas": True})(t, CTX)
+    assert theirs is not None and theirs[0] == 0 and theirs != ours
+    assert codec.decode(theirs, "Tick") == t
+
+
+def _strip_docs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_docs(v) for k, v in node.items() if k != "doc"}
+    if isinstance(node, list):
+        return [_strip_docs(v) for v in node]
+    return node
