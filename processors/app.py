@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -53,6 +53,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         web_port=worker.web_port or 6066,
         processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
         recovery_consistency_check=worker.recovery_consistency_check,
+        Worker="processors.quiet_worker:QuietWorker",
     )
     app._new_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_consumer, app)  # type: ignore[method-assign]
     app._new_producer_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_producer, app)  # type: ignore[method-assign]
@@ -60,7 +61,6 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones
     # (the table changelog, with the table's partition count, before anything can auto-create it).
     ticks = app.topic(topic_name("ticks", kafka), key_type=str, value_serializer="arb-tick", internal=False)
-    signals = app.topic(topic_name("signals", kafka), key_type=str, value_serializer="arb-signal", internal=False)
     dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
     # No value_type: with value_type=dict Faust calls `dict.from_data` on every changelog record in recovery
     # and a worker taking over a partition silently starts from empty books. Values are plain JSON.
@@ -71,6 +71,39 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     processor = Detector(load(DetectorSettings), markets.get)
 
     markets_loaded = asyncio.Event()
+    # Each game's newest state, not yet written to the table. Writing it (one changelog record) after
+    # every batch cost ~15% of a busy worker; it is written before every offset commit instead (the
+    # changelog is then never behind the committed ticks, which is what recovery needs) and when
+    # partitions are revoked (the next owner recovers it). Reads look here first.
+    pending: dict[str, dict[str, Any]] = {}
+
+    def flush_states(*_: Any, **__: Any) -> None:
+        for game_id, state in pending.items():
+            games[game_id] = state
+        pending.clear()
+
+    app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # called by LowLatencyConsumer
+
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        flush_states()
+
+    app.on_partitions_revoked.connect(on_revoked)
+    signals_topic = topic_name("signals", kafka)
+
+    def on_signal_sent(fut: asyncio.Future[Any]) -> None:
+        # A send that failed after aiokafka's retries would otherwise be lost silently once the tick's
+        # offset is committed: stop the worker instead, so the ticks are processed again from the last
+        # commit (Faust flushes the producer before every commit).
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("processor: a signal could not be sent (%r); stopping the worker", fut.exception())
+            asyncio.ensure_future(app.crash(fut.exception() or RuntimeError("signal send failed")))
+
+    async def send_signal(game_id: str, signal: dict[str, Any]) -> None:
+        # Straight to the producer with our own encoding: Faust's Topic.send path (FutureMessage, the
+        # serializer registry, the producer buffer task) cost ~20% of a busy worker (py-spy). aiokafka
+        # partitions by the key (murmur2, like every producer of this project).
+        fut = await app.producer.send(signals_topic, game_id.encode(), codec.encode("Signal", signal), None, None, None)
+        cast(asyncio.Future, fut).add_done_callback(on_signal_sent)
 
     @app.task
     async def load_markets() -> None:
@@ -83,8 +116,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         # is not known yet would be folded into the table without being evaluated.
         await markets_loaded.wait()
         # Small batches: Faust's per-event overhead, not detection, bounds a worker's rate. A batch is
-        # cut at `batch_max` events or `batch_within_ms` after its first; each game's state is written
-        # to the table (and its changelog) once per batch instead of once per tick.
+        # cut at `batch_max` events or `batch_within_ms` after its first.
         async for batch in stream.take_events(worker.batch_max, worker.batch_within_ms / 1000):
             states: dict[str, dict[str, Any]] = {}
             for event in batch:
@@ -99,14 +131,19 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                 game_id = tick["game_id"]
                 # The table holds each game's latest Tick per market (changelog-backed: a worker taking
                 # over the partition recovers it); the detector folds the tick in and evaluates the game.
-                state, out = processor.on_tick(states[game_id] if game_id in states else games[game_id], tick)
+                if game_id in states:
+                    prior = states[game_id]
+                elif game_id in pending:
+                    prior = pending[game_id]
+                else:
+                    prior = games[game_id]
+                state, out = processor.on_tick(prior, tick)
                 states[game_id] = state
                 for signal in out:
-                    await signals.send(key=game_id, value=signal)
+                    await send_signal(game_id, signal)
                     metrics.SIGNALS.inc()
                     metrics.observe(metrics.TICK_TO_SIGNAL, signal["detected_ts"], signal["event_ts"])
-            for game_id, state in states.items():
-                games[game_id] = state
+            pending.update(states)
 
     app.conf.arb_markets = markets  # for tests and status
     return app

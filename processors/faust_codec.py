@@ -36,5 +36,5 @@ class AvroCodec(codecs.Codec):
 
 
 def register_codecs() -> None:
-    for name in ("Tick", "Signal"):
+    for name in ("Tick",):
         codecs.register(f"arb-{name.lower()}", AvroCodec(name))

@@ -8,6 +8,7 @@ the consumer exactly as Faust does, then set the wait before `start()` creates t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import aiokafka
@@ -40,6 +41,14 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class LowLatencyConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> LowLatencyConsumerThread:
         return LowLatencyConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit_offsets(self, offsets: Mapping[Any, int], start_new_transaction: bool = True) -> bool:
+        # The agent writes table state lazily; whatever it holds for processed events must reach the
+        # changelog before their offsets are committed (Faust flushes the producer next, then commits).
+        before_commit = getattr(self.app, "arb_before_commit", None)
+        if before_commit is not None:
+            before_commit()
+        return bool(await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction))
 
 
 class LowLatencyTransport(faust_aiokafka.Transport):

@@ -24,13 +24,12 @@ def run(args: argparse.Namespace) -> int:
         os.environ["ARB_BOOTSTRAP"] = args.bootstrap
     if args.prefix:
         os.environ["ARB_TOPIC_PREFIX"] = args.prefix
-    import faust
-
     from core import metrics
     from core.config import load
     from core.settings import RuntimeSettings
     from processors.app import app
+    from processors.quiet_worker import QuietWorker
 
     metrics.serve(load(RuntimeSettings).metrics_port, "process")
-    faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    QuietWorker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
