@@ -25,6 +25,7 @@ from processors import low_latency
 from processors.detector import Detector
 from processors.faust_codec import Undecodable, register_codecs
 from processors.faust_settings import WorkerSettings
+from processors.quiet_worker import LeanMonitor
 from processors.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
         recovery_consistency_check=worker.recovery_consistency_check,
         Worker="processors.quiet_worker:QuietWorker",
+        monitor=LeanMonitor(),
     )
     app._new_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_consumer, app)  # type: ignore[method-assign]
     app._new_producer_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_producer, app)  # type: ignore[method-assign]
@@ -72,20 +74,28 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
 
     markets_loaded = asyncio.Event()
     # Each game's newest state, not yet written to the table. Writing it (one changelog record) after
-    # every batch cost ~15% of a busy worker; it is written before every offset commit instead (the
-    # changelog is then never behind the committed ticks, which is what recovery needs) and when
+    # every batch cost ~15% of a busy worker; it is written before every offset commit instead, and when
     # partitions are revoked (the next owner recovers it). Reads look here first.
+    # A state is {"books": {market: Tick}, "offset": offset of the last tick folded in}. The changelog is
+    # never behind the committed offsets, but it can be ahead of them: after a crash the ticks between
+    # are consumed again, and those at or below a state's offset are skipped (folding them again would
+    # pair an old book with newer ones). Their signals were sent: the producer is flushed (signals
+    # delivered) before states are written.
     pending: dict[str, dict[str, Any]] = {}
 
-    def flush_states(*_: Any, **__: Any) -> None:
+    async def flush_states() -> None:
+        if not pending:
+            return
+        await app.producer.flush()
         for game_id, state in pending.items():
             games[game_id] = state
         pending.clear()
 
-    app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # called by LowLatencyConsumer
+    app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # awaited by LowLatencyConsumer
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        flush_states()
+        await flush_states()
+        await app.producer.flush()
 
     app.on_partitions_revoked.connect(on_revoked)
     signals_topic = topic_name("signals", kafka)
@@ -137,8 +147,12 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                     prior = pending[game_id]
                 else:
                     prior = games[game_id]
-                state, out = processor.on_tick(prior, tick)
-                states[game_id] = state
+                offset = event.message.offset
+                if offset <= prior.get("offset", -1):
+                    metrics.TICKS_REPLAYED.inc()
+                    continue  # already folded in before a crash (see pending)
+                books, out = processor.on_tick(prior.get("books", {}), tick)
+                states[game_id] = {"books": books, "offset": offset}
                 for signal in out:
                     await send_signal(game_id, signal)
                     metrics.SIGNALS.inc()

@@ -177,11 +177,11 @@ class Detector:
             if any((u := self._signalled.get((pairing["game_id"], t["market"]))) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us
                    for t in pair_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
-            sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
             key = self._key(pairing["game_id"], cand)
             fingerprint = (sized.size, *sized.limits)
             if self._last.get(key) == fingerprint:
                 continue  # unchanged opportunity: already signalled
+            sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
             self._last[key] = fingerprint
             used |= books_used
             for t in pair_ticks:

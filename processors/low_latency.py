@@ -47,7 +47,7 @@ class LowLatencyConsumer(faust_aiokafka.Consumer):
         # changelog before their offsets are committed (Faust flushes the producer next, then commits).
         before_commit = getattr(self.app, "arb_before_commit", None)
         if before_commit is not None:
-            before_commit()
+            await before_commit()
         return bool(await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction))
 
 

@@ -1,4 +1,4 @@
-"""The Faust worker class used by `arb process` and `faust -A processors.app worker`.
+"""The Faust worker class and monitor sensor used by `arb process` and `faust -A processors.app worker`.
 
 Faust's stock worker shows a terminal spinner that spins on every log record, and to see them it sets
 the root logger to DEBUG: every `log.debug` in aiokafka and Faust (one per record sent) then built a
@@ -9,10 +9,31 @@ Without the spinner the root logger keeps the configured level.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
+from faust.sensors.monitor import Monitor
+from faust.types import TP, EventT, Message, StreamT
 
 
 class QuietWorker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+
+
+class LeanMonitor(Monitor):
+    """Faust's Monitor sensor without its per-event bookkeeping (counters, timestamps and dicts on every
+    message in, event in/out and message out: ~4% of a busy worker). Nothing reads it: Faust's web
+    server is off and the worker's metrics are our own (core.metrics). Other hooks are left as they are."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        pass
+
+    def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT, event: EventT) -> dict[Any, Any] | None:
+        return None
+
+    def on_stream_event_out(self, tp: TP, offset: int, stream: StreamT, event: EventT, state: dict[Any, Any] | None = None) -> None:
+        pass
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        pass
