@@ -14,18 +14,19 @@ QUICK = {
     "sign": ["--n", "2000"],
     "sim": ["--seconds", "5"],
     "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
+    "throughput": ["--rates", "1000,1500,2000,3000", "--step-s", "4"],
     "chaos-executor-kill": ["--scenario", "executor-kill", "--signals", "60", "--kills", "5"],
     "chaos-venue-429-storm": ["--scenario", "venue-429-storm", "--signals", "60"],
     "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
     "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
 }
-FULL = {**QUICK, "sim": [], "process": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
+FULL = {**QUICK, "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
         "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "latency": []}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("all", help="run every benchmark and print one JSON summary",
-                       description="Runs codec, sign, sim, process, the chaos scenarios and latency, each as `arb bench X --json` in "
+                       description="Runs codec, sign, sim, process, throughput, the chaos scenarios and latency, each as `arb bench X --json` in "
                                    "a child process, and prints {name: result}. --full uses each benchmark's defaults (long).")
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
