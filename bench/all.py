@@ -18,10 +18,13 @@ QUICK = {
     "chaos-executor-kill": ["--scenario", "executor-kill", "--signals", "60", "--kills", "5"],
     "chaos-venue-429-storm": ["--scenario", "venue-429-storm", "--signals", "60"],
     "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
+    "chaos-processor-kill": ["--scenario", "processor-kill", "--duration", "30", "--kills", "2"],
+    "chaos-corrupt-records": ["--scenario", "corrupt-records", "--duration", "15"],
     "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
 }
 FULL = {**QUICK, "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
-        "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "latency": []}
+        "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "chaos-processor-kill": ["--scenario", "processor-kill"],
+        "chaos-corrupt-records": ["--scenario", "corrupt-records"], "latency": []}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

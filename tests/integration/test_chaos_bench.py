@@ -77,3 +77,11 @@ def test_5xx_burst_opens_rejects_fast_and_closes() -> None:
     assert out["rejected_breaker_open"] > 0 and out["venue_5xx"] < out["rejected_breaker_open"] * 2, out
     assert out["filled"] > 0 and out["duplicate_orders"] == 0 and out["signals_without_outcome"] == 0, out
     assert out["signals_with_two_outcomes"] == 0
+
+
+def test_corrupt_ticks_are_dead_lettered_and_the_stream_goes_on() -> None:
+    out = chaos("--scenario", "corrupt-records", "--duration", "6", "--rate", "150", "--games", "6", "--timeout", "60")
+    assert out["corrupt_injected"] >= 15
+    assert out["dead_letters"] == out["corrupt_injected"]
+    assert out["expected_signals"] > 0
+    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0)

@@ -1,0 +1,230 @@
+"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, embedded broker).
+
+processor-kill: ticks stream at a steady rate while the worker is SIGKILLed at seeded random moments
+and restarted; it recovers its table from the changelog and resumes from the committed offsets.
+corrupt-records: the same stream with undecodable records mixed into `ticks` (bad magic, unknown
+fingerprint, truncated body); each must reach `dlq` and the stream go on.
+
+The verdict compares what came out with the stream that went in:
+- lost_signals: signal_ids the offline detector (same code, over the same ticks in order) emits that
+  never appeared on `signals`;
+- invalid_book_signals: signals pairing two ticks that were never the newest books of their markets
+  at the same moment (what a worker folding stale ticks after recovery would emit);
+- duplicate_signals: signal_ids seen more than once (harmless by design: the executor keys its work by
+  signal_id), conflicting_signals: one signal_id with two different contents (never harmless);
+- lost_ticks: ticks written but not consumed by the worker's group (committed offsets short of the end
+  once the stream is over), dead_letters against the corrupt records injected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal as signals
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+CORRUPT = (b"\x00\x01garbage", b"\xc3\x01" + b"\xff" * 8 + b"\x02", b"")  # bad magic / unknown fingerprint / empty
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    from bench.chaos_rig import log
+    from bench.process import _pairing, _tick
+    from core import codec
+    from core.broker import EmbeddedBroker, free_port
+    from core.config import load
+    from core.kafka import make_admin, make_consumer, make_producer
+    from core.settings import KafkaSettings
+    from core.topic_admin import ensure_topics
+    from core.topics import topic_name
+    from processors.detector import detect_all
+    from processors.settings import DetectorSettings
+
+    rng = random.Random(args.seed)
+    broker = EmbeddedBroker(port=free_port())
+    broker.start()
+    workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
+    log(f"scenario {args.scenario}; logs in {workdir}")
+    kafka = replace(load(KafkaSettings), bootstrap=broker.bootstrap, topic_prefix="chaosp.")
+    env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_FAUST_DATADIR": str(workdir / "faust"),
+           "ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_FAUST_SESSION_TIMEOUT_S": "4"}
+    worker: subprocess.Popen[bytes] | None = None
+    ok = False
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "cli", "process", "--loglevel", "info"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=(workdir / "process.log").open("ab"), start_new_session=True)
+
+    try:
+        ensure_topics(make_admin(kafka), kafka)
+        games = [f"g{i:03d}" for i in range(args.games)]
+        pairings = {g: _pairing(g) for g in games}
+        prod = make_producer(kafka)
+        for g in games:
+            prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", pairings[g]))
+        prod.flush(10)
+        cons = make_consumer(kafka, None)
+        stopic = topic_name("signals", kafka)
+        cons.assign([TopicPartition(stopic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
+        seen: list[tuple[float, dict[str, Any]]] = []
+
+        def read(timeout: float) -> None:
+            for m in cons.consume(1000, timeout):
+                if m.error() is None and m.value():
+                    seen.append((time.monotonic(), codec.decode(m.value() or b"", "Signal")))
+
+        worker = start()
+        sent: list[dict[str, Any]] = []
+        injected = 0
+        ttopic = topic_name("ticks", kafka)
+        n_ticks = int(args.rate * args.duration)
+        kills_at = sorted(rng.uniform(0.1, 0.9) * args.duration for _ in range(args.kills)) if args.scenario == "processor-kill" else []
+        recovery: list[float] = []
+        kill_log: list[float] = []
+        restarted_at: float | None = None
+        t0 = time.monotonic()
+        for i in range(n_ticks):
+            while time.monotonic() < t0 + i / args.rate:
+                read(0.0)
+                if restarted_at is not None and any(t > restarted_at for t, _ in seen[-50:]):
+                    recovery.append(max(t for t, _ in seen[-50:]) - restarted_at)  # first signal after the restart
+                    restarted_at = None
+                time.sleep(0.001)
+            if kills_at and time.monotonic() - t0 >= kills_at[0]:
+                kills_at.pop(0)
+                os.killpg(worker.pid, signals.SIGKILL)
+                worker.wait()
+                worker = start()
+                restarted_at = time.monotonic()
+                kill_log.append(round(restarted_at - t0, 3))
+                log(f"processor SIGKILLed and restarted at {restarted_at - t0:.1f} s")
+            g = games[rng.randrange(len(games))]
+            c = rng.choice(("a", "b"))
+            ask = 4400 + 100 * rng.randrange(4) if c == "a" else 5000 + 100 * rng.randrange(3)
+            t = _tick(g, c, i + 1, ask, 100 * rng.randrange(1, 30))
+            sent.append(t)
+            prod.produce(ttopic, key=g, value=codec.encode("Tick", t))
+            if args.scenario == "corrupt-records" and i % 50 == 25:
+                prod.produce(ttopic, key=g, value=CORRUPT[injected % len(CORRUPT)])
+                injected += 1
+            prod.poll(0)
+        prod.flush(30)
+        expected = {s["signal_id"]: s for s in detect_all(sent, pairings, DetectorSettings(**_detector_overrides()))}
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and not set(expected) <= {s["signal_id"] for _, s in seen}:
+            read(0.2)
+        if restarted_at is not None and seen and seen[-1][0] > restarted_at:
+            recovery.append(seen[-1][0] - restarted_at)
+        read(1.0)
+
+        # Which tick pairs were ever the newest books of their markets at the same moment.
+        coexisted: set[frozenset[str]] = set()
+        newest: dict[str, dict[str, str]] = {}
+        for t in sent:
+            books = newest.setdefault(t["game_id"], {})
+            books[t["market"]] = t["tick_id"]
+            coexisted.update(frozenset(p) for p in combinations(books.values(), 2))
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for _, s in seen:
+            by_id.setdefault(s["signal_id"], []).append(s)
+        strip = ("detected_ts",)
+        out: dict[str, Any] = {
+            "scenario": args.scenario, "ticks": len(sent), "expected_signals": len(expected), "signals_seen": len(seen),
+            "lost_signals": len(set(expected) - set(by_id)),
+            "invalid_book_signals": sum(1 for s in by_id.values() if frozenset(s[0]["input_tick_ids"]) not in coexisted),
+            "duplicate_signals": sum(len(v) - 1 for v in by_id.values()),
+            "conflicting_signals": sum(1 for v in by_id.values() if len({repr({k: x[k] for k in x if k not in strip}) for x in v}) > 1),
+            "lost_ticks": _unconsumed(kafka, ttopic),
+        }
+        if args.scenario == "processor-kill":
+            out["kills"] = args.kills
+            out["recovery_s"] = {"median": round(statistics.median(recovery), 2), "max": round(max(recovery), 2)} if recovery else None
+        else:
+            out["corrupt_injected"] = injected
+            out["dead_letters"] = _count(kafka, topic_name("dlq", kafka))
+            out["recovery_s"] = 0.0  # nothing to recover from: the stream never stops
+        ok = not any(out[k] for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks"))
+        if not ok:
+            out["workdir"] = str(workdir)  # the worker's log and the evidence, kept for a failed verdict
+            sent_at = {t["tick_id"]: round((t["received_ts"] - sent[0]["received_ts"]) / 1e6, 3) for t in sent}
+            lost = [{"signal_id": k, "inputs": v["input_tick_ids"], "sent_s": [sent_at.get(i) for i in v["input_tick_ids"]]}
+                    for k, v in expected.items() if k not in by_id]
+            (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "lost": lost}, indent=1))
+        return out
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signals.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signals.SIGKILL)
+        broker.stop()
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _detector_overrides() -> dict[str, Any]:
+    return {"min_edge_money": 1, "min_edge_per_contract": 1}  # as the worker's env above
+
+
+def _count(kafka: Any, topic: str) -> int:
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    from core.kafka import make_consumer
+
+    c = make_consumer(kafka, None)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
+        n, idle_until = 0, time.monotonic() + 3
+        while time.monotonic() < idle_until:
+            msgs = c.consume(1000, 0.5)
+            if msgs:
+                n += sum(1 for m in msgs if m.error() is None)
+                idle_until = time.monotonic() + 3
+        return n
+    finally:
+        c.close()
+
+
+def _unconsumed(kafka: Any, topic: str) -> int:
+    """Records of `topic` past the processor group's committed offsets (the ends counted by reading)."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    from core.config import load
+    from core.kafka import make_consumer
+    from processors.faust_settings import WorkerSettings
+
+    group = f"{kafka.topic_prefix}{load(WorkerSettings).app_id}"
+    ends: dict[int, int] = {}
+    c = make_consumer(kafka, None)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
+        idle_until = time.monotonic() + 3
+        while time.monotonic() < idle_until:
+            msgs = c.consume(1000, 0.5)
+            for m in msgs:
+                p, off = m.partition(), m.offset()
+                if m.error() is None and p is not None and off is not None:
+                    ends[p] = max(ends.get(p, 0), off + 1)
+            if msgs:
+                idle_until = time.monotonic() + 3
+    finally:
+        c.close()
+    g = make_consumer(kafka, group)
+    try:
+        committed = g.committed([TopicPartition(topic, p) for p in range(kafka.partitions)], timeout=10)
+    finally:
+        g.close()
+    return sum(max(0, ends.get(tp.partition, 0) - max(tp.offset, 0)) for tp in committed)
