@@ -66,7 +66,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
     # No value_type: with value_type=dict Faust calls `dict.from_data` on every changelog record in recovery
     # and a worker taking over a partition silently starts from empty books. Values are plain JSON.
-    # use_partitioner: state is written once per batch, outside any one event; the changelog partition then
+    # use_partitioner: state is written before each commit, outside any one event; the changelog partition then
     # comes from the key (murmur2, as the ticks producer partitions by game_id), which keeps it co-partitioned.
     games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str, use_partitioner=True)
     markets = MarketsCache(kafka)
