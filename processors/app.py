@@ -21,7 +21,7 @@ from core.dlq import dead_letter
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import topic_name
-from processors import low_latency
+from processors import low_latency, table_catchup
 from processors.detector import Detector
 from processors.faust_codec import Undecodable, register_codecs
 from processors.faust_settings import WorkerSettings
@@ -66,30 +66,40 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
     # No value_type: with value_type=dict Faust calls `dict.from_data` on every changelog record in recovery
     # and a worker taking over a partition silently starts from empty books. Values are plain JSON.
-    # use_partitioner: state is written before each commit, outside any one event; the changelog partition then
-    # comes from the key (murmur2, as the ticks producer partitions by game_id), which keeps it co-partitioned.
-    games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str, use_partitioner=True)
+    # State is written before each commit, outside any one event, into an explicit changelog partition
+    # (see flush_states).
+    games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str)
     markets = MarketsCache(kafka)
     processor = Detector(load(DetectorSettings), markets.get)
 
     markets_loaded = asyncio.Event()
-    # Each game's newest state, not yet written to the table. Writing it (one changelog record) after
-    # every batch cost ~15% of a busy worker; it is written before every offset commit instead, and when
-    # partitions are revoked (the next owner recovers it). Reads look here first.
+    # Each game's newest state, not yet written to the table, with the ticks partition it belongs to.
+    # Writing it (one changelog record) after every batch cost ~15% of a busy worker; it is written
+    # before every offset commit instead, and when partitions are revoked (the next owner recovers it).
+    # Reads look here first.
     # A state is {"books": {market: Tick}, "offset": offset of the last tick folded in}. The changelog is
     # never behind the committed offsets, but it can be ahead of them: after a crash the ticks between
     # are consumed again, and those at or below a state's offset are skipped (folding them again would
     # pair an old book with newer ones). Their signals were sent: the producer is flushed (signals
     # delivered) before states are written.
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, tuple[int, dict[str, Any]]] = {}
 
     async def flush_states() -> None:
         if not pending:
             return
+        # Only the states whose signals the flush below delivers: the agent goes on while it waits,
+        # and a state written ahead of its signals would make a restarted worker skip their ticks.
+        snapshot = list(pending.items())
         await app.producer.flush()
-        for game_id, state in pending.items():
-            games[game_id] = state
-        pending.clear()
+        for game_id, entry in snapshot:
+            partition, state = entry
+            # Into the game's ticks partition of the changelog: that is the changelog partition Faust
+            # gives the worker that owns the ticks partition (use_partitioner would hash the JSON key,
+            # a different partition than the ticks producer's hash of the raw game_id).
+            games.data[game_id] = state
+            games.send_changelog(partition, game_id, state)
+            if pending.get(game_id) is entry:
+                del pending[game_id]
 
     app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # awaited by LowLatencyConsumer
 
@@ -97,6 +107,27 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         await flush_states()
         await app.producer.flush()
 
+    catch_up_needed = True
+
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        nonlocal catch_up_needed
+        catch_up_needed = True
+
+    async def catch_up() -> None:
+        # See processors/table_catchup.py: recovery can stop short of the changelog's end.
+        parts = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks.get_topic_name())
+        latest = await asyncio.to_thread(table_catchup.read_latest, kafka, games.changelog_topic.get_topic_name(), parts)
+        newer = 0
+        for game_id, state in latest.items():
+            current = pending[game_id][1] if game_id in pending else games.data.get(game_id)
+            if table_catchup.newer(state, current):
+                games.data[game_id] = state
+                pending.pop(game_id, None)
+                newer += 1
+        if newer:
+            log.warning("processor: %d game states newer than the recovered table found in the changelog", newer)
+
+    app.on_partitions_assigned.connect(on_assigned)
     app.on_partitions_revoked.connect(on_revoked)
     signals_topic = topic_name("signals", kafka)
 
@@ -127,8 +158,12 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         await markets_loaded.wait()
         # Small batches: Faust's per-event overhead, not detection, bounds a worker's rate. A batch is
         # cut at `batch_max` events or `batch_within_ms` after its first.
+        nonlocal catch_up_needed
         async for batch in stream.take_events(worker.batch_max, worker.batch_within_ms / 1000):
-            states: dict[str, dict[str, Any]] = {}
+            if catch_up_needed:
+                catch_up_needed = False
+                await catch_up()
+            states: dict[str, tuple[int, dict[str, Any]]] = {}
             for event in batch:
                 tick = event.value
                 metrics.TICKS_CONSUMED.inc()
@@ -142,17 +177,17 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                 # The table holds each game's latest Tick per market (changelog-backed: a worker taking
                 # over the partition recovers it); the detector folds the tick in and evaluates the game.
                 if game_id in states:
-                    prior = states[game_id]
+                    prior = states[game_id][1]
                 elif game_id in pending:
-                    prior = pending[game_id]
+                    prior = pending[game_id][1]
                 else:
-                    prior = games[game_id]
+                    prior = games.data.get(game_id) or {}
                 offset = event.message.offset
                 if offset <= prior.get("offset", -1):
                     metrics.TICKS_REPLAYED.inc()
                     continue  # already folded in before a crash (see pending)
                 books, out = processor.on_tick(prior.get("books", {}), tick)
-                states[game_id] = {"books": books, "offset": offset}
+                states[game_id] = (event.message.partition, {"books": books, "offset": offset})
                 for signal in out:
                     await send_signal(game_id, signal)
                     metrics.SIGNALS.inc()

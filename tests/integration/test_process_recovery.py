@@ -45,6 +45,7 @@ def signals_until(s: KafkaSettings, tick_id: str, timeout: float) -> list[dict]:
         c.close()
 
 
+@pytest.mark.timeout(400)
 def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path: Path) -> None:
     prod = make_producer(topics)
     prod.produce(topic_name("markets", topics), key=GAME, value=codec.encode("MarketPairing", pairing(GAME)))
@@ -87,7 +88,7 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
 
     second = worker(topics, tmp_path, APP)
     try:
-        after = signals_until(topics, t5["tick_id"], 120)[len(before):]
+        after = signals_until(topics, t5["tick_id"], 60)[len(before):]
     finally:
         stop(second)
     # t1..t4 were consumed again before t5 (one partition, in order) and skipped: the next signal is
