@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from core import codec
 from core.kafka import make_admin, make_consumer, make_producer
@@ -21,6 +22,7 @@ from tests.kafka_helpers import read_records
 pytestmark = pytest.mark.integration
 
 APP = "proc-recover"
+APP2 = "proc-recover-2"
 GAME = "nfl-20261129-buf-kc"
 
 
@@ -46,6 +48,24 @@ def signals_until(s: KafkaSettings, tick_id: str, timeout: float) -> list[dict]:
 
 
 @pytest.mark.timeout(400)
+def all_records(s: KafkaSettings, topic: str, idle_s: float = 2.0) -> list[Message]:
+    """Every record of `topic`, read until none arrives for `idle_s` (after at least one)."""
+    c = make_consumer(s, None)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(s.partitions)])
+        out: list[Message] = []
+        deadline, idle_until = time.monotonic() + 60, time.monotonic() + 60
+        while time.monotonic() < min(deadline, idle_until):
+            m = c.poll(0.1)
+            if m is not None and not m.error():
+                out.append(m)
+                idle_until = time.monotonic() + idle_s
+        assert out, f"no record in {topic}"
+        return out
+    finally:
+        c.close()
+
+
 def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path: Path) -> None:
     prod = make_producer(topics)
     prod.produce(topic_name("markets", topics), key=GAME, value=codec.encode("MarketPairing", pairing(GAME)))
@@ -69,24 +89,19 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
         stop(first)
     assert [s["input_tick_ids"] for s in before] == [[t1["tick_id"], t2["tick_id"]], [t3["tick_id"], t4["tick_id"]]]
 
-    # As if it had crashed before committing: the group's offsets back to the beginning.
-    # As if it had crashed before committing: the group (and its committed offsets) deleted, so the
-    # next worker consumes the ticks from the beginning (auto.offset.reset earliest).
+    # As if it had crashed before committing: a worker whose table changelog holds that state but whose
+    # group has committed nothing. Another app id (its own group), its changelog seeded with the first
+    # one's records, partition for partition; it consumes the ticks from the beginning.
+    target = f"{topics.topic_prefix}{APP2}-games-changelog"
     admin = make_admin(topics)
-    group = f"{topics.topic_prefix}{APP}"
-    deadline = time.monotonic() + 60
-    while True:  # refused while the stopped member is still in the group (until its session times out)
-        try:
-            admin.delete_consumer_groups([group], request_timeout=10)[group].result(10)
-            break
-        except KafkaException:
-            assert time.monotonic() < deadline, "the processor group could not be deleted"
-            time.sleep(0.5)
+    admin.create_topics([NewTopic(target, topics.partitions, 1)])[target].result(30)
+    for m in all_records(topics, f"{topics.topic_prefix}{APP}-games-changelog"):
+        prod.produce(target, key=m.key(), value=m.value(), partition=m.partition() or 0)
     t5 = tick("K-KC", asks=[(5000, 4000)], ts=t0 + 4000, seq=5)
     prod.produce(topic_name("ticks", topics), key=GAME, value=codec.encode("Tick", t5))
     assert prod.flush(10) == 0
 
-    second = worker(topics, tmp_path, APP)
+    second = worker(topics, tmp_path, APP2)
     try:
         after = signals_until(topics, t5["tick_id"], 60)[len(before):]
     finally:
