@@ -84,9 +84,10 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     # delivered) before states are written.
     pending: dict[str, tuple[int, dict[str, Any]]] = {}
 
-    async def flush_states() -> None:
+    async def flush_states() -> bool:
+        """Write the pending states (after delivering their signals); whether there were any."""
         if not pending:
-            return
+            return False
         # Only the states whose signals the flush below delivers: the agent goes on while it waits,
         # and a state written ahead of its signals would make a restarted worker skip their ticks.
         snapshot = list(pending.items())
@@ -100,12 +101,14 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
             games.send_changelog(partition, game_id, state)
             if pending.get(game_id) is entry:
                 del pending[game_id]
+        return True
 
     app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # awaited by LowLatencyConsumer
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        await flush_states()
-        await app.producer.flush()
+        # Faust has flushed the producer already; flush again only for states written here.
+        if await flush_states():
+            await app.producer.flush()
 
     catch_up_needed = True
 
@@ -116,7 +119,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     async def catch_up() -> None:
         # See processors/table_catchup.py: recovery can stop short of the changelog's end.
         parts = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks.get_topic_name())
+        started = asyncio.get_running_loop().time()
         latest = await asyncio.to_thread(table_catchup.read_latest, kafka, games.changelog_topic.get_topic_name(), parts)
+        log.info("processor: changelog of %d partitions read to its end in %.1f s", len(parts), asyncio.get_running_loop().time() - started)
         newer = 0
         for game_id, state in latest.items():
             current = pending[game_id][1] if game_id in pending else games.data.get(game_id)
