@@ -26,7 +26,6 @@ import shutil
 import signal as signals
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -41,13 +40,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
     from bench.chaos_rig import log
-    from bench.process import _pairing, _tick
+    from bench.worker_rig import EDGE_ENV, seed_games, start_worker, stop_workers
+    from bench.worker_rig import tick as _tick
     from core import codec
     from core.broker import EmbeddedBroker, free_port
     from core.config import load
-    from core.kafka import make_admin, make_consumer, make_producer
+    from core.kafka import make_consumer, make_producer
     from core.settings import KafkaSettings
-    from core.topic_admin import ensure_topics
     from core.topics import topic_name
     from processors.detector import detect_all
     from processors.settings import DetectorSettings
@@ -58,23 +57,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     log(f"scenario {args.scenario}; logs in {workdir}")
     kafka = replace(load(KafkaSettings), bootstrap=broker.bootstrap, topic_prefix="chaosp.")
-    env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_FAUST_DATADIR": str(workdir / "faust"),
-           "ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_FAUST_SESSION_TIMEOUT_S": "4"}
     worker: subprocess.Popen[bytes] | None = None
     ok = False
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "cli", "process", "--loglevel", "info"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=(workdir / "process.log").open("ab"), start_new_session=True)
+        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_FAUST_SESSION_TIMEOUT_S": "4"}, loglevel="info")
 
     try:
-        ensure_topics(make_admin(kafka), kafka)
-        games = [f"g{i:03d}" for i in range(args.games)]
-        pairings = {g: _pairing(g) for g in games}
+        pairings = seed_games(kafka, args.games)
+        games = list(pairings)
         prod = make_producer(kafka)
-        for g in games:
-            prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", pairings[g]))
-        prod.flush(10)
         cons = make_consumer(kafka, None)
         stopic = topic_name("signals", kafka)
         cons.assign([TopicPartition(stopic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
@@ -121,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 injected += 1
             prod.poll(0)
         prod.flush(30)
-        expected = {s["signal_id"]: s for s in detect_all(sent, pairings, DetectorSettings(**_detector_overrides()))}
+        expected = {s["signal_id"]: s for s in detect_all(sent, pairings, load(DetectorSettings, env={**os.environ, **EDGE_ENV}))}
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline and not set(expected) <= {s["signal_id"] for _, s in seen}:
             read(0.2)
@@ -153,7 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["recovery_s"] = {"median": round(statistics.median(recovery), 2), "max": round(max(recovery), 2)} if recovery else None
         else:
             out["corrupt_injected"] = injected
-            out["dead_letters"] = _count(kafka, topic_name("dlq", kafka))
+            out["dead_letters"] = _scan(kafka, topic_name("dlq", kafka))[0]
             out["recovery_s"] = 0.0  # nothing to recover from: the stream never stops
         ok = not any(out[k] for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks"))
         if not ok:
@@ -164,49 +156,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "lost": lost}, indent=1))
         return out
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signals.SIGTERM)
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signals.SIGKILL)
+        stop_workers(worker)
         broker.stop()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _detector_overrides() -> dict[str, Any]:
-    return {"min_edge_money": 1, "min_edge_per_contract": 1}  # as the worker's env above
-
-
-def _count(kafka: Any, topic: str) -> int:
+def _scan(kafka: Any, topic: str) -> tuple[int, dict[int, int]]:
+    """Read `topic` from the beginning until nothing arrives for 3 s: (records, end offset by partition)."""
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
     from core.kafka import make_consumer
 
-    c = make_consumer(kafka, None)
-    try:
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
-        n, idle_until = 0, time.monotonic() + 3
-        while time.monotonic() < idle_until:
-            msgs = c.consume(1000, 0.5)
-            if msgs:
-                n += sum(1 for m in msgs if m.error() is None)
-                idle_until = time.monotonic() + 3
-        return n
-    finally:
-        c.close()
-
-
-def _unconsumed(kafka: Any, topic: str) -> int:
-    """Records of `topic` past the processor group's committed offsets (the ends counted by reading)."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
-    from core.config import load
-    from core.kafka import make_consumer
-    from processors.faust_settings import WorkerSettings
-
-    group = f"{kafka.topic_prefix}{load(WorkerSettings).app_id}"
+    n = 0
     ends: dict[int, int] = {}
     c = make_consumer(kafka, None)
     try:
@@ -217,11 +179,25 @@ def _unconsumed(kafka: Any, topic: str) -> int:
             for m in msgs:
                 p, off = m.partition(), m.offset()
                 if m.error() is None and p is not None and off is not None:
+                    n += 1
                     ends[p] = max(ends.get(p, 0), off + 1)
             if msgs:
                 idle_until = time.monotonic() + 3
+        return n, ends
     finally:
         c.close()
+
+
+def _unconsumed(kafka: Any, topic: str) -> int:
+    """Records of `topic` past the processor group's committed offsets (the ends counted by reading)."""
+    from confluent_kafka import TopicPartition
+
+    from core.config import load
+    from core.kafka import make_consumer
+    from processors.faust_settings import WorkerSettings
+
+    group = f"{kafka.topic_prefix}{load(WorkerSettings).app_id}"
+    ends = _scan(kafka, topic)[1]
     g = make_consumer(kafka, group)
     try:
         committed = g.committed([TopicPartition(topic, p) for p in range(kafka.partitions)], timeout=10)

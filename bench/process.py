@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal as signals
 import subprocess
 import sys
 import tempfile
@@ -37,37 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _pairing(game: str) -> dict[str, Any]:
-    fee = {"model": "KALSHI_QUADRATIC", "rate_ppm": 70_000, "multiplier_ppm": 1_000_000, "exponent": 1}
-    books = [{"venue": "KALSHI", "market": f"{game}-{c}", "event": game, "tick_size": 100, "min_size": 100, "fee": fee, "seconds_delay": 0,
-              "neg_risk": False, "exchange_version": 0, "exchange_index": -1,
-              "instruments": [{"market": f"{game}-{c}", "side": "YES", "label": c, "pays_on": [c]},
-                              {"market": f"{game}-{c}", "side": "NO", "label": f"not {c}", "pays_on": [o for o in ("a", "b") if o != c]}]}
-             for c in ("a", "b")]
-    return {"game_id": game, "league": "nfl", "game_date": "20261129", "start_ts": None, "away": "a", "home": "b", "outcomes": ["a", "b"],
-            "books": books, "updated_ts": 0}
-
-
-def _tick(game: str, c: str, seq: int, ask: int, size: int) -> dict[str, Any]:
-    from core.units import now_us
-
-    t = now_us()
-    return {"tick_id": f"KALSHI:{game}-{c}:1:{seq}", "game_id": game, "venue": "KALSHI", "market": f"{game}-{c}", "status": "OK",
-            "bids": [{"price": ask - 200, "size": size}], "asks": [{"price": ask, "size": size}], "tick_size": 100, "venue_ts": None,
-            "received_ts": t, "produced_ts": t}
-
-
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka import OFFSET_END, TopicPartition
 
     from bench._stats import summary
+    from bench.worker_rig import one_per_partition, seed_games, start_worker, stop_workers
+    from bench.worker_rig import tick as _tick
     from core import codec
     from core.broker import EmbeddedBroker, free_port
     from core.config import load
-    from core.kafka import make_admin, make_consumer, make_producer
-    from core.partitioning import partition_for
+    from core.kafka import make_consumer, make_producer
     from core.settings import KafkaSettings
-    from core.topic_admin import ensure_topics
     from core.topics import topic_name
 
     broker = EmbeddedBroker(port=free_port())
@@ -77,16 +55,9 @@ def run(args: argparse.Namespace) -> int:
     worker: subprocess.Popen[bytes] | None = None
     ok = False  # the worker's log is kept when the run fails
     try:
-        ensure_topics(make_admin(kafka), kafka)
-        games = [f"g{i:03d}" for i in range(args.games)]
+        games = list(seed_games(kafka, args.games))
         prod = make_producer(kafka, **{"queue.buffering.max.messages": 1_000_000})
-        for g in games:
-            prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", _pairing(g)))
-        prod.flush(10)
-        env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_FAUST_DATADIR": str(workdir / "faust"),
-               "ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_BOOK_REUSE_MS": "0"}
-        worker = subprocess.Popen([sys.executable, "-m", "cli", "process"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=(workdir / "process.log").open("ab"), start_new_session=True)
+        worker = start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_BOOK_REUSE_MS": "0"})
         cons = make_consumer(kafka, None)
         stopic = topic_name("signals", kafka)
         cons.assign([TopicPartition(stopic, p, OFFSET_END) for p in range(kafka.partitions)])
@@ -137,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
         # A burst ends with one marker pair in every partition that holds a game (partitions are
         # consumed independently, so one marker could be seen before other partitions are done); the
         # burst is processed when the signal of every marker is out.
-        by_partition: dict[int, str] = {}
-        for g in games:
-            by_partition.setdefault(partition_for(g, kafka.partitions), g)
-        markers = set(by_partition.values())
+        markers = one_per_partition(games, kafka.partitions)
         fillers = [g for g in games if g not in markers] or games
 
         def burst(base: int, marker_size: int) -> tuple[list[tuple[str, bytes]], set[str]]:
@@ -188,12 +156,7 @@ def run(args: argparse.Namespace) -> int:
         ok = True
         return 0
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signals.SIGTERM)
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signals.SIGKILL)
+        stop_workers(worker)
         broker.stop()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)

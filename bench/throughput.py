@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal as signals
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,27 +69,19 @@ def run(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace, bootstrap: str, workdir: Path, n_workers: int, rates: list[int]) -> dict[str, Any]:
     from confluent_kafka import OFFSET_END, TopicPartition
 
-    from bench.process import _pairing, _tick
+    from bench.worker_rig import one_per_partition, seed_games, start_worker, stop_workers
+    from bench.worker_rig import tick as _tick
     from core import codec
     from core.config import load
-    from core.kafka import make_admin, make_consumer, make_producer
-    from core.partitioning import partition_for
+    from core.kafka import make_consumer, make_producer
     from core.settings import KafkaSettings
-    from core.topic_admin import ensure_topics
     from core.topics import topic_name
 
     # Fresh topics and group per worker count: no backlog or state carried over.
     kafka = replace(load(KafkaSettings), bootstrap=bootstrap, topic_prefix=f"bencht{n_workers}.")
-    ensure_topics(make_admin(kafka), kafka)
-    games = [f"g{i:03d}" for i in range(args.games)]
+    games = list(seed_games(kafka, args.games))
     prod = make_producer(kafka, **{"queue.buffering.max.messages": 2_000_000})
-    for g in games:
-        prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", _pairing(g)))
-    prod.flush(10)
-    env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix,
-           "ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_BOOK_REUSE_MS": "0"}
-    workers = [subprocess.Popen([sys.executable, "-m", "cli", "process"], env={**env, "ARB_FAUST_DATADIR": str(workdir / f"faust-{n_workers}-{i}")},
-                                stdout=subprocess.DEVNULL, stderr=(workdir / f"process-{n_workers}-{i}.log").open("ab"), start_new_session=True)
+    workers = [start_worker(kafka, workdir / f"faust-{n_workers}-{i}", workdir / f"process-{n_workers}-{i}.log", {"ARB_BOOK_REUSE_MS": "0"})
                for i in range(n_workers)]
     cons = make_consumer(kafka, None)
     cons.assign([TopicPartition(topic_name("signals", kafka), p, OFFSET_END) for p in range(kafka.partitions)])
@@ -100,10 +89,7 @@ def _measure(args: argparse.Namespace, bootstrap: str, workdir: Path, n_workers:
     sent_at: dict[int, float] = {}  # pair seq -> when written, for the tracked games
     # Lag is tracked on one game per partition (every partition watched; this process decodes a
     # fraction of the signals and leaves the cores to the workers and the broker).
-    by_partition: dict[int, str] = {}
-    for g in games:
-        by_partition.setdefault(partition_for(g, kafka.partitions), g)
-    tracked = set(by_partition.values())
+    tracked = one_per_partition(games, kafka.partitions)
     tracked_keys = {g.encode() for g in tracked}
     seq = 0
     rounds: dict[str, int] = {g: 0 for g in games}
@@ -189,11 +175,4 @@ def _measure(args: argparse.Namespace, bootstrap: str, workdir: Path, n_workers:
         return {"sustained_ticks_per_s": best, "steps": steps}
     finally:
         cons.close()
-        for w in workers:
-            if w.poll() is None:
-                os.killpg(w.pid, signals.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(w.pid, signals.SIGKILL)
+        stop_workers(*workers)
