@@ -14,6 +14,8 @@ import logging
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
+from faust.transport.consumer import Consumer as FaustConsumer
 
 from core import codec, metrics
 from core.config import load
@@ -22,6 +24,7 @@ from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors import low_latency, table_catchup
+from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
 from processors.faust_codec import Undecodable, register_codecs
 from processors.faust_settings import WorkerSettings
@@ -112,10 +115,12 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
             await app.producer.flush()
 
     catch_up_needed = True
+    guard = DeliveryGuard(worker.stall_s)
 
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         nonlocal catch_up_needed
         catch_up_needed = True
+        guard.assigned(asyncio.get_running_loop().time())
 
     async def catch_up() -> None:
         # See processors/table_catchup.py: recovery can stop short of the changelog's end.
@@ -152,6 +157,37 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         fut = await app.producer.send(signals_topic, game_id.encode(), codec.encode("Signal", signal), None, None, None)
         cast(asyncio.Future, fut).add_done_callback(on_signal_sent)
 
+    @app.timer(interval=max(worker.stall_s / 2, 0.1))
+    async def rewind_dropped() -> None:
+        # See processors/delivery_guard.py: records Faust fetched and dropped around a rebalance.
+        consumer = cast(FaustConsumer, app.consumer)
+        if app.rebalancing or not consumer.flow_active:
+            return
+        try:
+            for tp in sorted(consumer.assignment()):
+                if tp.topic != ticks.get_topic_name():
+                    continue
+                position = await consumer.position(tp)
+                if not position:
+                    continue  # nothing fetched yet
+                expected = guard.expected(tp.partition)
+                if expected is None:
+                    # Nothing handled since the assignment: the agent needs the committed offset next
+                    # (Faust's record of it, the position it seeked to), else the partition's first one.
+                    committed = consumer._committed_offset.get(tp)
+                    expected = committed if committed is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                now = asyncio.get_running_loop().time()
+                if expected is not None and guard.stalled(tp.partition, position, expected, now):
+                    log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",
+                                expected, position - 1, tp.partition, expected)
+                    if app.rebalancing:
+                        return
+                    metrics.TICKS_REWOUND.inc(position - expected)
+                    await consumer.seek_wait({tp: expected})
+                    guard.rewound(tp.partition, expected, now)
+        except IllegalStateError:
+            return  # the partition was revoked meanwhile; the next assignment starts afresh
+
     @app.task
     async def load_markets() -> None:
         await asyncio.to_thread(markets.start)
@@ -166,6 +202,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         # cut at `batch_max` events or `batch_within_ms` after its first.
         nonlocal catch_up_needed
         async for batch in stream.take_events(worker.batch_max, worker.batch_within_ms / 1000):
+            now = asyncio.get_running_loop().time()
+            for event in batch:
+                guard.handled(event.message.partition, event.message.offset, now)
             if catch_up_needed:
                 catch_up_needed = False
                 await catch_up()

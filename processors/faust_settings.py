@@ -20,6 +20,10 @@ class WorkerSettings:
     store: str = setting("ARB_FAUST_STORE", "memory://", "Table store URL (memory:// recovers from the changelog on start; rocksdb:// needs python-rocksdb).")
     batch_max: int = setting("ARB_FAUST_BATCH_MAX", 500, "Ticks processed per batch at most.")
     batch_within_ms: float = setting("ARB_FAUST_BATCH_WITHIN_MS", 1.0, "How long a batch waits for more ticks after its first (ms): the latency paid for throughput.")
+    stall_s: float = setting(
+        "ARB_FAUST_STALL_S", 2.0,
+        "A ticks partition whose fetch position is ahead of the last tick processed, with none processed for this long, is "
+        "rewound to it (Faust can drop fetched records around a rebalance; see processors/delivery_guard.py).")
     recovery_consistency_check: bool = setting(
         "ARB_FAUST_RECOVERY_CONSISTENCY_CHECK", False,
         "Faust's check that a worker's table offsets are not past the changelog's end. The embedded broker under-reports high "

@@ -66,9 +66,6 @@ def all_records(s: KafkaSettings, topic: str, idle_s: float = 2.0) -> list[Messa
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(strict=False, reason="known issue, not fixed: on the embedded broker under CPU load, a worker started on "
-                   "an existing changelog can log 'Worker ready' and then never consume (also before this test's code; see "
-                   "README Performance, processor-kill); the skip is checked in every run where the worker consumes")
 def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path: Path) -> None:
     prod = make_producer(topics)
     prod.produce(topic_name("markets", topics), key=GAME, value=codec.encode("MarketPairing", pairing(GAME)))
