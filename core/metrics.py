@@ -26,7 +26,7 @@ TICKS_PRODUCED = Counter("arb_ticks_produced_total", "Ticks written to `ticks`",
 # processors
 TICKS_CONSUMED = Counter("arb_processor_ticks_total", "Ticks consumed by the processor")
 TICKS_REPLAYED = Counter("arb_processor_ticks_replayed_total", "Ticks skipped as already folded into the table state before a crash (consumed again after recovery)")
-TICKS_REWOUND = Counter("arb_processor_ticks_rewound_total", "Ticks fetched but dropped before the agent (around a rebalance), fetched again by rewinding their partition")
+TICKS_REWINDS = Counter("arb_processor_rewinds_total", "Ticks partitions rewound because fetched ticks were dropped before the agent (around a rebalance)")
 SIGNALS = Counter("arb_signals_total", "Signals emitted")
 TICK_TO_SIGNAL = Histogram("arb_tick_to_signal_seconds", "Tick received (feed) to signal detected", buckets=LATENCY_BUCKETS)
 DEAD_LETTERS = Counter("arb_dead_letters_total", "Records routed to `dlq`", ["role"])

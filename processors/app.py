@@ -16,6 +16,7 @@ from typing import Any, cast
 import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
 
 from core import codec, metrics
 from core.config import load
@@ -81,7 +82,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     # Writing it (one changelog record) after every batch cost ~15% of a busy worker; it is written
     # before every offset commit instead, and when partitions are revoked (the next owner recovers it).
     # Reads look here first.
-    # A state is {"books": {market: Tick}, "offset": offset of the last tick folded in}. The changelog is
+    # A state is {"books": {market: Tick}, "offset": offset of the last tick folded in, "memo": the
+    # detector's hysteresis for the game after that tick}. The changelog is
     # never behind the committed offsets, but it can be ahead of them: after a crash the ticks between
     # are consumed again, and those at or below a state's offset are skipped (folding them again would
     # pair an old book with newer ones). Their signals were sent: the producer is flushed (signals
@@ -107,12 +109,33 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                 del pending[game_id]
         return True
 
-    app.arb_before_commit = flush_states  # type: ignore[attr-defined]  # awaited by LowLatencyConsumer
+    # The offsets of `ticks` are committed here, not by Faust (see processors/delivery_guard.py): per
+    # partition, up to the tick after the last one the agent processed, once the states holding those
+    # ticks are written (and, before them, their signals delivered). Updated with `pending`, at the end
+    # of each batch.
+    processed_to: dict[int, int] = {}
+    committed_to: dict[int, int] = {}
+    ticks_name = ticks.get_topic_name()
 
-    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Faust has flushed the producer already; flush again only for states written here.
+    async def commit_ticks() -> None:
+        marks = {p: o for p, o in processed_to.items() if o > committed_to.get(p, -1)}
         if await flush_states():
             await app.producer.flush()
+        if marks and await cast(low_latency.LowLatencyConsumer, app.consumer).commit_owned({TP(ticks_name, p): o for p, o in marks.items()}):
+            for p, o in marks.items():
+                committed_to[p] = max(committed_to.get(p, -1), o)
+
+    app.arb_before_commit = commit_ticks  # type: ignore[attr-defined]  # awaited by LowLatencyConsumer
+    app.arb_owned_commit_topic = ticks_name  # type: ignore[attr-defined]  # Faust's commits leave it out
+
+    @app.timer(interval=worker.commit_interval_s)
+    async def commit_processed() -> None:
+        # Faust commits only what its acks allow; a record it dropped leaves a hole there for good.
+        if not app.rebalancing:
+            await commit_ticks()
+
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await commit_ticks()
 
     catch_up_needed = True
     guard = DeliveryGuard(worker.stall_s)
@@ -121,6 +144,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         nonlocal catch_up_needed
         catch_up_needed = True
         guard.assigned(asyncio.get_running_loop().time())
+        processed_to.clear()
+        committed_to.clear()
 
     async def catch_up() -> None:
         # See processors/table_catchup.py: recovery can stop short of the changelog's end.
@@ -157,7 +182,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         fut = await app.producer.send(signals_topic, game_id.encode(), codec.encode("Signal", signal), None, None, None)
         cast(asyncio.Future, fut).add_done_callback(on_signal_sent)
 
-    @app.timer(interval=max(worker.stall_s / 2, 0.1))
+    @app.timer(interval=min(max(worker.stall_s / 2, 0.1), 0.5))
     async def rewind_dropped() -> None:
         # See processors/delivery_guard.py: records Faust fetched and dropped around a rebalance.
         consumer = cast(FaustConsumer, app.consumer)
@@ -165,26 +190,32 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
             return
         try:
             for tp in sorted(consumer.assignment()):
-                if tp.topic != ticks.get_topic_name():
+                if tp.topic != ticks_name:
                     continue
-                position = await consumer.position(tp)
-                if not position:
-                    continue  # nothing fetched yet
-                expected = guard.expected(tp.partition)
-                if expected is None:
-                    # Nothing handled since the assignment: the agent needs the committed offset next
-                    # (Faust's record of it, the position it seeked to), else the partition's first one.
-                    committed = consumer._committed_offset.get(tp)
-                    expected = committed if committed is not None else (await consumer.earliest_offsets(tp)).get(tp)
                 now = asyncio.get_running_loop().time()
-                if expected is not None and guard.stalled(tp.partition, position, expected, now):
+                target = guard.gap_rewind(tp.partition, now)
+                if target is not None:
+                    log.warning("processor: partition %d skipped from tick %d; rewinding to it", tp.partition, target)
+                else:
+                    position = await consumer.position(tp)
+                    if not position:
+                        continue  # nothing fetched yet
+                    expected = guard.expected(tp.partition)
+                    if expected is None:
+                        # Nothing arrived since the assignment: the agent needs the committed offset
+                        # next (Faust's record of it, the position it seeked to), else the first one.
+                        committed = consumer._committed_offset.get(tp)
+                        expected = committed if committed is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                    if expected is None or not guard.stalled(tp.partition, position, expected, now):
+                        continue
                     log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",
                                 expected, position - 1, tp.partition, expected)
-                    if app.rebalancing:
-                        return
-                    metrics.TICKS_REWOUND.inc(position - expected)
-                    await consumer.seek_wait({tp: expected})
-                    guard.rewound(tp.partition, expected, now)
+                    target = expected
+                if app.rebalancing:
+                    return
+                metrics.TICKS_REWINDS.inc()
+                await consumer.seek_wait({tp: target})
+                guard.rewound(tp.partition, target, now)
         except IllegalStateError:
             return  # the partition was revoked meanwhile; the next assignment starts afresh
 
@@ -203,8 +234,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         nonlocal catch_up_needed
         async for batch in stream.take_events(worker.batch_max, worker.batch_within_ms / 1000):
             now = asyncio.get_running_loop().time()
-            for event in batch:
-                guard.handled(event.message.partition, event.message.offset, now)
+            committed = cast(FaustConsumer, app.consumer)._committed_offset
+            batch = [e for e in batch if guard.accept(e.message.partition, e.message.offset, now, committed.get(e.message.tp))]
             if catch_up_needed:
                 catch_up_needed = False
                 await catch_up()
@@ -227,6 +258,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                     prior = pending[game_id][1]
                 else:
                     prior = games.data.get(game_id) or {}
+                    # The table's state may come from another worker, or from before a crash: decide
+                    # on with the hysteresis that went with it.
+                    processor.restore(game_id, prior.get("memo"))
                 offset = event.message.offset
                 if offset <= prior.get("offset", -1):
                     metrics.TICKS_REPLAYED.inc()
@@ -237,7 +271,13 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                     await send_signal(game_id, signal)
                     metrics.SIGNALS.inc()
                     metrics.observe(metrics.TICK_TO_SIGNAL, signal["detected_ts"], signal["event_ts"])
+            for game_id, (_, state) in states.items():
+                state["memo"] = processor.memory(game_id)
             pending.update(states)
+            for event in batch:
+                msg = event.message
+                if msg.offset >= processed_to.get(msg.partition, -1):
+                    processed_to[msg.partition] = msg.offset + 1
 
     app.conf.arb_markets = markets  # for tests and status
     return app

@@ -1,15 +1,25 @@
-"""Finds ticks partitions whose records were fetched but never reached the agent, so they can be rewound.
+"""Keeps the agent's view of each ticks partition gap-free: fetched records Faust dropped are fetched again.
 
 Faust drops fetched records in a few places around a rebalance (a stream skips events of an older
 generation or while flow control is suspended; the fetch loop drops records below its read offset),
 assuming a later seek to the committed offsets fetches them again. When the drop comes after that
-seek, nothing does: aiokafka's position is past the records, the agent never sees them, and the
-partition stays silent until new ticks arrive (measured: a survivor that took over a dead worker's
-partitions lost their next ticks, and with them signals; `arb bench chaos --scenario processor-kill`
-counted lost signals). The guard records, per partition, the offset after the last tick the agent
-handled; a partition whose fetch position is ahead of that with no tick of it handled for `stall_s`
-is rewound to it. A rewind only ever repeats ticks: those already folded into a game's state are
-skipped by offset, and a repeated signal carries the same signal_id.
+seek, nothing does: aiokafka's position is past the records and the agent never sees them (measured:
+a survivor that took over a dead worker's partitions lost their next ticks and the signals they made;
+a restarted worker sat idle after 'Worker ready'; `arb bench chaos --scenario processor-kill` counted
+lost signals). Two shapes, both repaired by seeking the partition back to the first missing offset:
+
+- a gap: the agent receives offset o of a partition while it needs e < o. The tick is not processed
+  (folded in after the later one, a missing tick would be skipped as already seen); the partition is
+  rewound to e. The worker commits the ticks offsets itself, up to what the agent processed (never
+  past a missing tick); Faust's own commits, which follow its acks and stall on a dropped record's
+  hole, are left out for that topic;
+- a silent tail: the fetch position is past the next offset the agent needs and no tick of the
+  partition arrived for `stall_s`.
+
+A rewind only repeats ticks: those already folded into a game's state are skipped by offset, and a
+repeated signal carries the same signal_id. The ticks topic has no legitimate offset gaps (plain
+idempotent producers, no compaction, no transactions); should one appear anyway, the partition is
+rewound `MAX_REWINDS` times and then the gap is accepted, so it can never wedge.
 """
 
 from __future__ import annotations
@@ -17,36 +27,68 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 STALL_S = 2.0  # far above the few ms a fetched tick takes to reach the agent, even behind a full buffer
+MAX_REWINDS = 3
 
 
 @dataclass
 class DeliveryGuard:
     stall_s: float = STALL_S
-    next_offset: dict[int, int] = field(default_factory=dict)  # partition -> offset after the last handled tick
-    progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last handled
+    next_offset: dict[int, int] = field(default_factory=dict)  # partition -> offset the agent needs next
+    progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
+    missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
+    rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when)
     assigned_at: float = 0.0
 
     def assigned(self, now: float) -> None:
-        """A new assignment: what was handled before says nothing about the positions seeked to now."""
+        """A new assignment: what was seen before says nothing about the positions seeked to now."""
         self.next_offset.clear()
         self.progress_at.clear()
+        self.missing.clear()
+        self.rewinds.clear()
         self.assigned_at = now
 
-    def handled(self, partition: int, offset: int, now: float) -> None:
+    def accept(self, partition: int, offset: int, now: float, committed: int | None = None) -> bool:
+        """Whether the agent may process this tick: False when ticks before it never arrived.
+        `committed` is the partition's committed offset, the first one needed after an assignment."""
+        needed = self.next_offset.get(partition, committed)
+        if needed is not None and offset > needed:
+            done = self.rewinds.get(partition)
+            if done is not None and done[0] == needed and done[1] >= MAX_REWINDS:
+                self.rewinds.pop(partition)  # rewound again and again, never there: a real gap
+            else:
+                self.missing.setdefault(partition, needed)
+                return False
         if offset + 1 > self.next_offset.get(partition, -1):
             self.next_offset[partition] = offset + 1
+        if partition in self.missing and offset >= self.missing[partition]:
+            del self.missing[partition]
         self.progress_at[partition] = now
+        return True
 
     def expected(self, partition: int) -> int | None:
         return self.next_offset.get(partition)
 
     def stalled(self, partition: int, position: int | None, expected: int | None, now: float) -> bool:
         """Whether the fetch `position` ran ahead of `expected` (the next offset the agent needs) and no
-        tick of the partition was handled for stall_s: the records between were dropped."""
+        tick of the partition arrived for stall_s: the records between were dropped."""
         if position is None or expected is None or position <= expected:
             return False
         return now - self.progress_at.get(partition, self.assigned_at) >= self.stall_s
 
+    def gap_rewind(self, partition: int, now: float) -> int | None:
+        """The offset to rewind the partition to for a gap, if one is pending and not just rewound (ticks
+        fetched before the last rewind are still on their way and show the same gap)."""
+        offset = self.missing.get(partition)
+        if offset is None:
+            return None
+        done = self.rewinds.get(partition)
+        if done is not None and done[0] == offset and now - done[2] < self.stall_s:
+            return None
+        return offset
+
     def rewound(self, partition: int, offset: int, now: float) -> None:
+        done = self.rewinds.get(partition)
+        count = done[1] + 1 if done is not None and done[0] == offset else 1
+        self.rewinds[partition] = (offset, count, now)
         self.next_offset[partition] = offset
         self.progress_at[partition] = now

@@ -115,14 +115,16 @@ def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees
 
 class Detector:
     """Detection for many games. Per-game book state is passed in and out (the Faust table holds it);
-    hysteresis (do not re-signal an unchanged opportunity) lives here, in memory only."""
+    each game's hysteresis (do not re-signal an unchanged opportunity or an already signalled book) lives
+    here, and `memory`/`restore` carry it in and out of that state, so that a worker recovering a game
+    decides exactly as the one before it would have."""
 
     def __init__(self, settings: DetectorSettings, pairing_of: Callable[[str], Pairing | None], clock: Callable[[], int] = now_us) -> None:
         self.settings = settings
         self.pairing_of = pairing_of
         self.clock = clock
-        self._last: dict[tuple[str, str, str], tuple[int, int, int]] = {}
-        self._signalled: dict[tuple[str, str], tuple[str, int]] = {}  # (game, tick market) -> (tick_id signalled on, signal event time)
+        self._last: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}  # game -> candidate -> (size, limits) signalled
+        self._signalled: dict[str, dict[str, tuple[str, int]]] = {}  # game -> tick market -> (tick_id signalled on, signal event time)
         self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
 
     def _candidates(self, pairing: Pairing) -> list[Candidate]:
@@ -131,6 +133,23 @@ class Detector:
             cached = (pairing, candidates(pairing))
             self._cands[pairing["game_id"]] = cached
         return cached[1]
+
+    def memory(self, game_id: str) -> dict[str, Any]:
+        """The game's hysteresis as JSON-able data (for the table state)."""
+        return {"last": [[*k, *v] for k, v in self._last.get(game_id, {}).items()],
+                "signalled": {m: list(v) for m, v in self._signalled.get(game_id, {}).items()}}
+
+    def restore(self, game_id: str, memory: Mapping[str, Any] | None) -> None:
+        """Replace the game's hysteresis with `memory` (from `memory`; None: none)."""
+        memory = memory or {}
+        last = {(str(a), str(b)): (int(size), int(la), int(lb)) for a, b, size, la, lb in memory.get("last", [])}
+        signalled = {m: (str(v[0]), int(v[1])) for m, v in memory.get("signalled", {}).items()}
+        self._last[game_id], self._signalled[game_id] = last, signalled
+
+    def forget(self) -> None:
+        """Drop every game's hysteresis (a new assignment: `restore` each game from its state)."""
+        self._last.clear()
+        self._signalled.clear()
 
     def on_tick(self, state: dict[str, Tick], tick: Tick) -> tuple[dict[str, Tick], list[dict[str, Any]]]:
         """Fold the tick into the game's state, then evaluate every candidate of the game."""
@@ -166,32 +185,34 @@ class Detector:
         found.sort(key=lambda f: -f[0].edge)
         signals: list[dict[str, Any]] = []
         used: set[str] = set()
-        live = {self._key(pairing["game_id"], c) for _, c, _, _ in found}
-        for key in [k for k in self._last if k[0] == pairing["game_id"] and k not in live]:
-            del self._last[key]  # gone: if it comes back, it is a new opportunity
+        game = pairing["game_id"]
+        last = self._last.setdefault(game, {})
+        signalled = self._signalled.setdefault(game, {})
+        live = {self._key(c) for _, c, _, _ in found}
+        for key in [k for k in last if k not in live]:
+            del last[key]  # gone: if it comes back, it is a new opportunity
         reuse_us = s.book_reuse_ms * 1000
         for sized, cand, pair_ticks, delay in found:
             books_used = {b["market"] for b in cand.books}
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
-            if any((u := self._signalled.get((pairing["game_id"], t["market"]))) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us
-                   for t in pair_ticks):
+            if any((u := signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us for t in pair_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
-            key = self._key(pairing["game_id"], cand)
-            fingerprint = (sized.size, *sized.limits)
-            if self._last.get(key) == fingerprint:
+            key = self._key(cand)
+            fingerprint = (sized.size, sized.limits[0], sized.limits[1])
+            if last.get(key) == fingerprint:
                 continue  # unchanged opportunity: already signalled
-            sig = self._signal(pairing["game_id"], sized, cand, pair_ticks, delay)
-            self._last[key] = fingerprint
+            sig = self._signal(game, sized, cand, pair_ticks, delay)
+            last[key] = fingerprint
             used |= books_used
             for t in pair_ticks:
-                self._signalled[(pairing["game_id"], t["market"])] = (t["tick_id"], sig["event_ts"])
+                signalled[t["market"]] = (t["tick_id"], sig["event_ts"])
             signals.append(sig)
         return signals
 
     @staticmethod
-    def _key(game: str, cand: Candidate) -> tuple[str, str, str]:
-        return (game, f"{cand.instruments[0]['market']}:{cand.instruments[0]['side']}", f"{cand.instruments[1]['market']}:{cand.instruments[1]['side']}")
+    def _key(cand: Candidate) -> tuple[str, str]:
+        return (f"{cand.instruments[0]['market']}:{cand.instruments[0]['side']}", f"{cand.instruments[1]['market']}:{cand.instruments[1]['side']}")
 
     def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, Tick], delay_s: int) -> dict[str, Any]:
         legs = [{"venue": b["venue"], "market": inst["market"], "book": b["market"], "side": inst["side"], "limit_price": lim,

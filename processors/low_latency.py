@@ -43,12 +43,23 @@ class LowLatencyConsumer(faust_aiokafka.Consumer):
         return LowLatencyConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit_offsets(self, offsets: Mapping[Any, int], start_new_transaction: bool = True) -> bool:
-        # The agent writes table state lazily; whatever it holds for processed events must reach the
-        # changelog before their offsets are committed (Faust flushes the producer next, then commits).
+        # The app commits its input topic itself, with the table state those offsets depend on; it does
+        # so whenever Faust commits (on its interval, on revocation, at shutdown), and on its own timer.
         before_commit = getattr(self.app, "arb_before_commit", None)
         if before_commit is not None:
             await before_commit()
         return bool(await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction))
+
+    async def _commit(self, offsets: Mapping[Any, int]) -> bool:
+        # The app commits its input topic itself (see processors/delivery_guard.py); Faust goes on
+        # committing everything else, and its bookkeeping as if it had committed that topic too.
+        owned = getattr(self.app, "arb_owned_commit_topic", None)
+        rest = {tp: offset for tp, offset in offsets.items() if tp.topic != owned}
+        return True if not rest else bool(await super()._commit(rest))
+
+    async def commit_owned(self, offsets: Mapping[Any, int]) -> bool:
+        """Commit offsets of the app-owned topic (after the app wrote what they depend on)."""
+        return bool(await super()._commit(offsets))
 
 
 class LowLatencyTransport(faust_aiokafka.Transport):

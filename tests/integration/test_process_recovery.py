@@ -12,9 +12,12 @@ from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from core import codec
+from core.config import load
 from core.kafka import make_admin, make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
+from processors.detector import detect_all
+from processors.settings import DetectorSettings
 from tests.factories import pairing, tick
 from tests.integration.test_process_e2e import stop, worker
 from tests.kafka_helpers import read_records
@@ -97,7 +100,10 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
     admin.create_topics([NewTopic(target, topics.partitions, 1)])[target].result(30)
     for m in all_records(topics, f"{topics.topic_prefix}{APP}-games-changelog"):
         prod.produce(target, key=m.key(), value=m.value(), partition=m.partition() or 0)
-    t5 = tick("K-KC", asks=[(5000, 4000)], ts=t0 + 4000, seq=5)
+    # A new opportunity for an uninterrupted detector too: another price, and past the book-reuse time
+    # (the recovered state carries the detector's memory of the (t3,t4) signal).
+    t5 = tick("K-KC", asks=[(4900, 4000)], ts=t0 + 1_500_000, seq=5)
+    uninterrupted = detect_all([t1, t2, t3, t4, t5], {GAME: pairing(GAME)}, load(DetectorSettings))
     prod.produce(topic_name("ticks", topics), key=GAME, value=codec.encode("Tick", t5))
     assert prod.flush(10) == 0
 
@@ -109,3 +115,4 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
     # t1..t4 were consumed again before t5 (one partition, in order) and skipped: the next signal is
     # t5's, paired with the newest BUF book (t3), and nothing pairs t1 with t4.
     assert [s["input_tick_ids"] for s in after] == [[t3["tick_id"], t5["tick_id"]]]
+    assert [s["signal_id"] for s in before + after] == [s["signal_id"] for s in uninterrupted]

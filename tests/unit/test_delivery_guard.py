@@ -1,52 +1,74 @@
-"""processors/delivery_guard.py: when a ticks partition counts as having dropped fetched records."""
+"""processors/delivery_guard.py: which ticks the agent may process, and when a partition is rewound."""
 
 from __future__ import annotations
 
-from processors.delivery_guard import DeliveryGuard
+from processors.delivery_guard import MAX_REWINDS, DeliveryGuard
 
 
-def test_position_ahead_with_no_progress_for_the_stall_time_is_a_drop() -> None:
-    g = DeliveryGuard(stall_s=2.0)
-    g.assigned(now=100.0)
-    g.handled(3, 4, now=100.5)  # offsets 0..4 reached the agent
-    assert g.expected(3) == 5
-    assert not g.stalled(3, position=8, expected=5, now=102.4)  # 1.9 s: records may still be on their way
-    assert g.stalled(3, position=8, expected=5, now=102.5)
+def test_contiguous_ticks_are_accepted_from_the_committed_offset() -> None:
+    g = DeliveryGuard()
+    g.assigned(now=0.0)
+    assert all(g.accept(3, o, now=1.0, committed=10) for o in (10, 11, 12))
+    assert g.expected(3) == 13
+    assert g.accept(3, 11, now=1.0)  # a repeat (after a rewind or a crash): the state's offset skips it
 
 
-def test_position_not_ahead_is_never_a_drop() -> None:
+def test_a_gap_is_refused_rewound_once_per_stall_and_caps_commits_until_filled() -> None:
     g = DeliveryGuard(stall_s=2.0)
     g.assigned(now=0.0)
-    g.handled(1, 9, now=0.0)
-    assert not g.stalled(1, position=10, expected=10, now=1000.0)  # everything fetched was handled
-    assert not g.stalled(1, position=None, expected=10, now=1000.0)
-    assert not g.stalled(1, position=12, expected=None, now=1000.0)
+    assert g.accept(5, 20, now=0.0, committed=20)
+    assert not g.accept(5, 24, now=0.1)  # 21..23 never arrived: 24 must not be folded in before them
+    assert g.gap_rewind(5, now=0.2) == 21
+    g.rewound(5, 21, now=0.2)
+    assert not g.accept(5, 25, now=0.3)  # fetched before the rewind, still on its way
+    assert g.gap_rewind(5, now=0.4) is None  # just rewound: not again yet
+    assert [g.accept(5, o, now=0.5) for o in (21, 22, 23, 24)] == [True] * 4
+    assert g.gap_rewind(5, now=3.0) is None and g.expected(5) == 25
 
 
-def test_a_partition_nothing_reached_since_the_assignment_counts_from_the_assignment() -> None:
+def test_a_gap_that_never_fills_is_accepted_after_max_rewinds() -> None:
+    g = DeliveryGuard(stall_s=1.0)
+    g.assigned(now=0.0)
+    assert g.accept(0, 7, now=0.0, committed=7)
+    t = 0.0
+    for _ in range(MAX_REWINDS):
+        assert not g.accept(0, 9, now=t)
+        target = g.gap_rewind(0, now=t)
+        assert target == 8
+        g.rewound(0, target, now=t)
+        t += 1.0
+    assert g.accept(0, 9, now=t)  # offset 8 does not exist (say, a transaction marker): go on
+    assert g.expected(0) == 10 and g.gap_rewind(0, now=t) is None
+
+
+def test_first_tick_after_assignment_past_the_committed_offset_is_a_gap() -> None:
+    g = DeliveryGuard()
+    g.accept(1, 50, now=0.0)
+    g.assigned(now=10.0)  # what was seen before the rebalance says nothing now
+    assert g.expected(1) is None
+    assert not g.accept(1, 60, now=10.5, committed=55)
+    assert g.gap_rewind(1, now=10.6) == 55
+
+
+def test_silent_tail_is_a_drop_after_the_stall_time() -> None:
     g = DeliveryGuard(stall_s=2.0)
-    g.handled(6, 40, now=10.0)
-    g.assigned(now=50.0)  # what was handled before the rebalance says nothing about positions now
-    assert g.expected(6) is None
+    g.assigned(now=100.0)
+    assert not g.accept(3, 4, now=100.5, committed=0)  # 0..3 missing
+    g2 = DeliveryGuard(stall_s=2.0)
+    g2.assigned(now=100.0)
+    assert g2.accept(3, 4, now=100.5, committed=4)
+    assert not g2.stalled(3, position=8, expected=5, now=102.4)  # 1.9 s: records may still be on their way
+    assert g2.stalled(3, position=8, expected=5, now=102.5)
+    assert not g2.stalled(3, position=5, expected=5, now=1000.0)  # everything fetched arrived
+    assert not g2.stalled(3, position=None, expected=5, now=1000.0)
+    g2.rewound(3, 5, now=102.5)
+    assert not g2.stalled(3, position=8, expected=5, now=103.5)
+    assert g2.stalled(3, position=8, expected=5, now=104.5)  # rewound and still nothing: again
+
+
+def test_nothing_since_the_assignment_counts_from_the_assignment() -> None:
+    g = DeliveryGuard(stall_s=2.0)
+    g.assigned(now=50.0)
     assert not g.stalled(6, position=5, expected=0, now=51.0)
     assert g.stalled(6, position=5, expected=0, now=52.0)
 
-
-def test_handling_older_offsets_again_keeps_the_furthest_and_counts_as_progress() -> None:
-    g = DeliveryGuard(stall_s=2.0)
-    g.assigned(now=0.0)
-    g.handled(2, 7, now=1.0)
-    g.handled(2, 3, now=5.0)  # a repeat after a rewind
-    assert g.expected(2) == 8
-    assert not g.stalled(2, position=9, expected=8, now=6.0)
-
-
-def test_a_rewind_restarts_the_clock_at_the_rewound_offset() -> None:
-    g = DeliveryGuard(stall_s=2.0)
-    g.assigned(now=0.0)
-    g.handled(8, 3, now=0.0)
-    assert g.stalled(8, position=8, expected=4, now=3.0)
-    g.rewound(8, 4, now=3.0)
-    assert g.expected(8) == 4
-    assert not g.stalled(8, position=8, expected=4, now=4.0)
-    assert g.stalled(8, position=8, expected=4, now=5.0)  # rewound and still nothing arrived: again

@@ -151,3 +151,49 @@ def test_unknown_game_or_missing_leg_gives_nothing() -> None:
 def test_kalshi_lots(whole: bool) -> None:
     (sig,) = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, 250)]), tick("K-KC", asks=[(5000, 1000)])], replace(S, whole_contracts=whole))
     assert sig["size"] == (200 if whole else 250)
+
+
+def test_a_detector_restored_from_a_games_memory_decides_as_the_one_that_kept_running() -> None:
+    # The hysteresis travels in the table state: a worker that takes a game over after tick k must emit
+    # exactly what the first worker would have emitted from tick k+1 on (and the memory is plain JSON).
+    import json
+    import random
+
+    p = pairing()
+    rng = random.Random(7)
+    ticks = [tick(rng.choice(["K-BUF", "K-KC"]), asks=[(rng.choice([4400, 4500, 5000, 5100]), rng.choice([500, 1000]))],
+                  seq=i, ts=1_000_000 + i * 1000) for i in range(1, 120)]
+    S2 = replace(S, book_reuse_ms=50)
+    whole = detect_all(ticks, {p["game_id"]: p}, S2)
+    assert len(whole) > 5  # the sequence exercises the hysteresis, or the test says nothing
+    differs = 0
+    for k in (10, 40, 77):
+        first = Detector(S2, {p["game_id"]: p}.get, clock=lambda: 0)
+        books: dict[str, Any] = {}
+        out: list[dict[str, Any]] = []
+        for t in ticks[:k]:
+            books, sigs = first.on_tick(books, t)
+            out += sigs
+        memo = json.loads(json.dumps(first.memory(p["game_id"])))
+        second = Detector(S2, {p["game_id"]: p}.get, clock=lambda: 0)
+        second.restore(p["game_id"], memo)
+        for t in ticks[k:]:
+            books, sigs = second.on_tick(books, t)
+            out += sigs
+        assert out == whole
+        forgetful = Detector(S2, {p["game_id"]: p}.get, clock=lambda: 0)  # the same, with the memory lost
+        b2, lossy = books_at(ticks[:k]), whole_until(whole, ticks[:k])
+        for t in ticks[k:]:
+            b2, sigs = forgetful.on_tick(b2, t)
+            lossy += sigs
+        differs += lossy != whole
+    assert differs  # losing the memory changes decisions: what restore() carries matters
+
+
+def books_at(ticks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {t["market"]: t for t in ticks}
+
+
+def whole_until(signals: list[dict[str, Any]], ticks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {t["tick_id"] for t in ticks}
+    return [s for s in signals if set(s["input_tick_ids"]) <= seen]
