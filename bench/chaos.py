@@ -6,6 +6,7 @@ read of `outcomes` by signal_id and the simulator's ground-truth order log by cl
 venue-429-storm: the venue answers 429 (no Retry-After, as Kalshi) to every request, then to most.
 venue-5xx-burst: the venue answers 503 to everything for the first half of the stream, then recovers.
 processor-kill, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
+feed-disconnect, feed-seq-gap, feed-silence: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
 
 One JSON line on stdout (with --json; indented otherwise); progress on stderr. Logs, the order log and any
 duplicate evidence stay in the work directory named on stderr.
@@ -23,24 +24,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "processor-kill", "corrupt-records")
+SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
+             "feed-silence")
 PROCESSOR_SCENARIOS = ("processor-kill", "corrupt-records")  # bench/chaos_processor.py
+FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence")  # bench/chaos_feed.py
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, corrupt records",
+    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, corrupt records, feed disconnects, seq gaps, silence",
                        description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and an "
                                    "embedded broker while injecting faults, then checks exactly-once execution: duplicate "
                                    "orders from the simulator's order log, signals without an outcome or with two different "
                                    "ones, UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker.")
     p.add_argument("--scenario", choices=SCENARIOS, required=True, help="which fault scenario")
     p.add_argument("--signals", type=int, default=300, help="signals to stream (default 300)")
-    p.add_argument("--kills", type=int, default=None, help="SIGKILLs (default 20 for executor-kill, 5 for processor-kill)")
+    p.add_argument("--kills", type=int, default=None,
+                   help="SIGKILLs (default 20 for executor-kill, 5 for processor-kill); faults for the feed scenarios (default 3)")
+    p.add_argument("--interval", type=float, default=8.0, help="feed scenarios: seconds between faults (default 8)")
     p.add_argument("--rate", type=float, default=None,
                    help="signals per second (default: 2.5 for executor-kill, 6 for the venue scenarios); ticks per second for the "
                         "processor scenarios (default 200)")
     p.add_argument("--duration", type=float, default=60.0, help="processor scenarios: seconds of tick stream (default 60)")
-    p.add_argument("--games", type=int, default=20, help="processor scenarios: games (default 20)")
+    p.add_argument("--games", type=int, default=20, help="processor and feed scenarios: games (default 20)")
     p.add_argument("--seed", type=int, default=1, help="seed of the kill moments (default 1)")
     p.add_argument("--max-live-s", type=float, default=2.0,
                    help="executor-kill: an executor handling signals is killed a random 0..this many seconds after its first "
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from cli.common import CommandError
 
     if args.kills is None:
-        args.kills = 5 if args.scenario == "processor-kill" else 20
+        args.kills = 5 if args.scenario == "processor-kill" else 3 if args.scenario in FEED_SCENARIOS else 20
     if args.signals < 1 or args.kills < 0 or (args.rate is not None and args.rate <= 0) or args.duration <= 0 or args.games < 1:
         raise CommandError("--signals must be >= 1, --kills >= 0, --rate > 0, --duration > 0, --games >= 1", 2)
     if args.scenario in PROCESSOR_SCENARIOS:
@@ -65,6 +70,14 @@ def run(args: argparse.Namespace) -> int:
         args.rate = args.rate or 200.0
         t0 = time.monotonic()
         result = chaos_processor.run(args)
+        result["seconds"] = round(time.monotonic() - t0, 1)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
+        return 0
+    if args.scenario in FEED_SCENARIOS:
+        from bench import chaos_feed
+
+        t0 = time.monotonic()
+        result = chaos_feed.run(args)
         result["seconds"] = round(time.monotonic() - t0, 1)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
         return 0

@@ -48,6 +48,7 @@ class KalshiFeed:
         self._next_id = 1
         self._pending: dict[int, set[str]] = {}  # subscribe cmd id -> tickers awaiting `subscribed`
         self._sid_tickers: dict[int, set[str]] = {}  # live orderbook subscriptions
+        self._snapshot_asked: dict[int, int] = {}  # sid -> when (clock, µs) its snapshots were last asked for
         self._stopping = False
         self.connected = asyncio.Event()
         for t, g in markets.items():
@@ -124,6 +125,7 @@ class KalshiFeed:
                            max_size=2**24) as ws:
             self._ws = ws
             self.connected.set()
+            self._snapshot_asked.clear()
             if self.markets:
                 await self._subscribe(sorted(self.markets))
             while not self._stopping:
@@ -134,8 +136,10 @@ class KalshiFeed:
                     log.warning("kalshi feed: no data for %.1fs; marking books stale and reconnecting", self.settings.silence_s)
                     self._emit(self.books.mark_stale(), self.clock())
                     return
-                if not await self._on_frame(raw, self.clock()):
+                now = self.clock()
+                if not await self._on_frame(raw, now):
                     return
+                await self._ask_again(now)
 
     async def _send(self, cmd: dict[str, Any]) -> int:
         cmd_id = self._next_id
@@ -149,10 +153,28 @@ class KalshiFeed:
         self._pending[cmd_id] = set(tickers)
         await self._send({"cmd": "subscribe", "params": {"channels": [CHANNEL], "market_tickers": tickers, "use_yes_price": True}})
 
+    async def _ask_again(self, now: int) -> None:
+        """Ask again for the snapshots of a subscription whose books have waited for one longer than the
+        silence bound. A venue can lose the answer (measured with the simulator's silence fault: a
+        get_snapshot answered while the socket was silent never came, and with the other markets still
+        streaming the silence bound never fired, so those books stayed RESYNCING for good)."""
+        bound = int(self.settings.silence_s * 1_000_000)
+        for sid, tickers in self._sid_tickers.items():
+            asked = self._snapshot_asked.get(sid)
+            if asked is None or now - asked < bound:
+                continue
+            if any(not b.synced for t in tickers if (b := self.books.books.get(t)) is not None):
+                log.warning("kalshi feed: no snapshot on sid %s for %.1fs; asking again", sid, self.settings.silence_s)
+                await self._resnapshot(sid)
+            else:
+                del self._snapshot_asked[sid]
+            return  # one request per frame at most
+
     async def _resnapshot(self, sid: int) -> None:
         tickers = sorted(self._sid_tickers.get(sid, ()))
         if tickers:
             self.metrics.resyncs += 1
+            self._snapshot_asked[sid] = self.clock()
             await self._send({"cmd": "update_subscription", "params": {"sids": [sid], "market_tickers": tickers, "action": "get_snapshot"}})
 
     # --- frames ------------------------------------------------------------------------------------
@@ -179,6 +201,7 @@ class KalshiFeed:
             tickers = self._pending.pop(getattr(msg, "id", 0), set())
             if channel == CHANNEL:
                 self._sid_tickers[sid] = {t for t in tickers if t in self.markets}
+                self._snapshot_asked[sid] = received  # its snapshots are due now
                 self.backoff.reset()  # a subscription stood up: the connection works
         if res.gap:
             self.metrics.gaps += 1

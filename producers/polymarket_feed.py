@@ -108,7 +108,8 @@ class PolymarketFeed:
                                       "level": 2, "custom_feature_enabled": False}))
             pinger = asyncio.create_task(self._pinger(ws))
             loop = asyncio.get_running_loop()
-            last_data = loop.time()
+            last_data = subscribed_at = loop.time()
+            dump_checked = False
             try:
                 while not self._stopping:
                     # PONG / NO NEW ASSETS do not count as data: a socket can answer pings and deliver nothing.
@@ -122,6 +123,16 @@ class PolymarketFeed:
                         return
                     if self._on_frame(raw, self.clock()):
                         last_data = loop.time()
+                    if not dump_checked and loop.time() - subscribed_at > self.settings.silence_s:
+                        # The initial dump can be lost (measured with the simulator's silence fault: a
+                        # reconnect while the venue was silent); price changes never sync a book, so the
+                        # books it missed would stay RESYNCING while the others stream: resubscribe.
+                        dump_checked = True
+                        missing = [a for a in self.markets if (b := self.books.books.get(a)) is not None and not b.synced]
+                        if missing:
+                            log.warning("polymarket feed: no book for %d markets %.1fs after subscribing; reconnecting",
+                                        len(missing), self.settings.silence_s)
+                            return
             finally:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -85,3 +85,13 @@ def test_corrupt_ticks_are_dead_lettered_and_the_stream_goes_on() -> None:
     assert out["dead_letters"] == out["corrupt_injected"]
     assert out["expected_signals"] > 0
     assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0)
+
+
+def test_feeds_recover_exact_books_after_the_venues_go_silent() -> None:
+    # Both venues keep their sockets open and send nothing for twice the feeds' silence bound. Found two
+    # feed bugs: books whose snapshot (Kalshi get_snapshot answer, Polymarket initial dump) was lost in the
+    # silence stayed RESYNCING for good while the other markets streamed.
+    out = chaos("--scenario", "feed-silence", "--games", "3", "--kills", "2", "--interval", "2")
+    assert out["markets"] > 0 and out["ticks"] > 0
+    assert (out["wrong_books"], out["unsignalled_faults"], out["unrecovered_faults"], out["ok_ticks_while_silent"], out["duplicate_orders"]) == (0, 0, 0, 0, 0)
+    assert out["recovery_s"] is not None and out["recovery_s"]["max"] < 30

@@ -1,0 +1,212 @@
+"""Feed fault scenarios of `arb bench chaos`: the whole pipeline (as `arb demo` starts it: simulator,
+discovery, both feeds, processor, executor) while the simulator's WebSockets misbehave.
+
+feed-disconnect: both venues drop every WebSocket, `--kills` times; the feeds reconnect, resubscribe and
+  re-snapshot.
+feed-seq-gap: Kalshi skips one seq number, `--kills` times; the feed must mark that subscription's books
+  RESYNCING, re-snapshot and only then publish OK books again.
+feed-silence: both venues keep their sockets open but send nothing (pings only) for twice the feed's
+  silence bound (set to 3 s here), `--kills` times; the feed must mark its books STALE, reconnect, and
+  recover once the venue speaks again.
+
+The verdict, against the simulator's ground truth:
+- wrong_books: once the faults are over and the simulator's market driver is paused, markets whose newest
+  tick differs from the simulator's book (top ARB_FEED_DEPTH levels): a book left wrong by a fault;
+- unsignalled_faults: gap or silence faults after which no market of the venue published a non-OK tick
+  (a gap or a silent socket read as a calm market);
+- ok_ticks_while_silent: OK ticks of a silent venue received after its silence bound, before it spoke again;
+- duplicate_orders: client_order_ids placed twice, from the simulator's order log;
+- recovery_s: per fault, from its end until every market of the venue had an OK tick again;
+- signals, orders: what the pipeline did meanwhile (trades go on; they must not come from wrong books).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+
+SILENCE_S = 3.0  # ARB_FEED_SILENCE_S of the feeds in feed-silence
+VENUES = ("kalshi", "polymarket")
+
+
+class TickLog:
+    """Every tick of the `ticks` topic, in a background thread: [(received wall time µs, tick)]."""
+
+    def __init__(self, kafka: Any) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        from core.kafka import make_consumer
+        from core.topics import topic_name
+
+        self.ticks: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._c = make_consumer(kafka, None)
+        topic = topic_name("ticks", kafka)
+        self._c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(kafka.partitions)])
+        self._t = threading.Thread(target=self._run, name="tick-log", daemon=True)
+
+    def start(self) -> TickLog:
+        self._t.start()
+        return self
+
+    def _run(self) -> None:
+        from core import codec
+
+        while not self._stop.is_set():
+            for m in self._c.consume(500, 0.2):
+                if m.error() is None and m.value():
+                    try:
+                        t = codec.decode(m.value() or b"", "Tick")
+                    except codec.DecodeError:
+                        continue
+                    with self.lock:
+                        self.ticks.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join(5)
+        self._c.close()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.ticks)
+
+
+def _wait_ok_since(log: TickLog, markets: set[str], since_us: int, timeout_s: float) -> float | None:
+    """Seconds until every market had an OK tick received after `since_us` (None: not within timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        fresh = {t["market"] for t in log.snapshot() if t["status"] == "OK" and t["received_ts"] > since_us}
+        if markets <= fresh:
+            return round(time.time() - since_us / 1e6, 2)
+        time.sleep(0.2)
+    return None
+
+
+def _truth(admin: str, games: list[dict[str, Any]]) -> dict[str, tuple[str, str, bool]]:
+    """Tick market -> (simulator venue, book id, inverted): Kalshi tickers; Polymarket token 0 is the
+    book as it is, token 1 its complement."""
+    out: dict[str, tuple[str, str, bool]] = {}
+    for g in games:
+        for ticker in g["kalshi_markets"].values():
+            out[ticker] = ("kalshi", ticker, False)
+        for pm in g["poly_markets"]:
+            out[pm["token_ids"][0]] = ("polymarket", pm["condition_id"], False)
+            out[pm["token_ids"][1]] = ("polymarket", pm["condition_id"], True)
+    return out
+
+
+def _levels(levels: list[dict[str, int]]) -> list[tuple[int, int]]:
+    return [(lv["price"], lv["size"]) for lv in levels]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from core.config import load
+    from core.settings import KafkaSettings
+    from core.units import ONE_DOLLAR
+    from demo.run import Demo, DemoOptions
+    from producers.settings import FeedSettings
+
+    if args.scenario == "feed-silence":
+        os.environ["ARB_FEED_SILENCE_S"] = str(SILENCE_S)  # read by the feed child the Demo starts
+    depth = load(FeedSettings).depth
+    opts = DemoOptions(duration_s=0, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=30, updates_per_s=20, positions=False)
+    demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "chaos."}))
+    log: TickLog | None = None
+    ok = False
+    try:
+        demo.start()
+        admin = demo.urls["admin_url"]
+        http = httpx.Client(base_url=admin, timeout=10)
+        log = TickLog(demo.kafka).start()
+        truth = _truth(admin, http.get("/games").json()["games"])
+        # The markets the feeds carry: every paired market, once each has had an OK book.
+        deadline = time.monotonic() + 90
+        markets: set[str] = set()
+        while time.monotonic() < deadline:
+            seen = {t["market"] for t in log.snapshot() if t["status"] == "OK"}
+            if seen and seen == markets:
+                break
+            markets = seen
+            time.sleep(3)  # the set stops growing once discovery's pairings are all subscribed
+        if not markets:
+            raise RuntimeError("no OK tick within 90 s of start-up")
+        by_venue = {v: {m for m in markets if truth.get(m, ("", "", False))[0] == v} for v in VENUES}
+        venues = ("kalshi",) if args.scenario == "feed-seq-gap" else VENUES
+        print(f"bench chaos: {len(markets)} markets live; {args.kills} faults", flush=True, file=sys.stderr)
+
+        recovery: list[float] = []
+        unrecovered = unsignalled = ok_while_silent = 0
+        for _ in range(args.kills):
+            time.sleep(args.interval)
+            start_us = int(time.time() * 1e6)
+            if args.scenario == "feed-disconnect":
+                for v in venues:
+                    http.post(f"/faults/{v}/disconnect").raise_for_status()
+            elif args.scenario == "feed-seq-gap":
+                http.post("/faults/kalshi", json={"seq_skip": 1}).raise_for_status()
+            else:
+                for v in venues:
+                    http.post(f"/faults/{v}", json={"silence": True}).raise_for_status()
+                time.sleep(2 * SILENCE_S)
+                for v in venues:
+                    http.post(f"/faults/{v}", json={"silence": False}).raise_for_status()
+            end_us = int(time.time() * 1e6)
+            for v in venues:
+                took = _wait_ok_since(log, by_venue[v], end_us, 60)
+                if took is None:
+                    unrecovered += 1
+                else:
+                    recovery.append(took)
+                ticks = [t for t in log.snapshot() if t["market"] in by_venue[v] and start_us <= t["received_ts"]]
+                if args.scenario != "feed-disconnect" and not any(t["status"] != "OK" for t in ticks):
+                    unsignalled += 1
+                if args.scenario == "feed-silence":
+                    # OK ticks received after the silence bound and before the venue spoke again
+                    ok_while_silent += sum(1 for t in ticks if t["status"] == "OK" and start_us + SILENCE_S * 1e6 + 500_000 < t["received_ts"] < end_us)
+
+        # Ground truth: freeze the market and compare every book with the feed's newest tick of it.
+        http.post("/driver", json={"running": False}).raise_for_status()
+        time.sleep(3)
+        newest: dict[str, dict[str, Any]] = {}
+        for t in log.snapshot():
+            if t["market"] in markets:
+                newest[t["market"]] = t
+        wrong: list[str] = []
+        for m in sorted(markets):
+            venue, book_id, inverted = truth[m]
+            b = http.get("/book", params={"venue": venue, "book_id": book_id}).json()
+            bids, asks = [tuple(x) for x in b["bids"]], [tuple(x) for x in b["asks"]]
+            if inverted:
+                bids, asks = [(ONE_DOLLAR - p, s) for p, s in asks], [(ONE_DOLLAR - p, s) for p, s in bids]
+            t = newest[m]
+            if t["status"] != "OK" or _levels(t["bids"]) != bids[:depth] or _levels(t["asks"]) != asks[:depth]:
+                wrong.append(m)
+        demo.refresh_order_log()
+        assert demo.collector is not None  # noqa: S101
+        with demo.collector.lock:
+            summary = demo.collector.stats.summary(demo.duplicates)
+        ok = not (wrong or unsignalled or unrecovered or ok_while_silent or demo.duplicates)
+        return {
+            "scenario": args.scenario, "faults": args.kills, "markets": len(markets),
+            "wrong_books": len(wrong), "unsignalled_faults": unsignalled, "unrecovered_faults": unrecovered,
+            "ok_ticks_while_silent": ok_while_silent, "duplicate_orders": demo.duplicates,
+            "recovery_s": {"median": round(statistics.median(recovery), 2), "max": max(recovery)} if recovery else None,
+            "ticks": len(log.snapshot()), "signals": summary.get("signals"), "orders": summary.get("orders"),
+            **({"wrong_markets": wrong[:10]} if wrong else {}), **({} if ok else {"workdir": str(demo.workdir)}),
+        }
+    finally:
+        if log is not None:
+            log.stop()
+        demo.shutdown()
+        if ok:
+            shutil.rmtree(demo.workdir, ignore_errors=True)  # kept (child logs) when the verdict fails
