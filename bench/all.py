@@ -20,11 +20,17 @@ QUICK = {
     "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
     "chaos-processor-kill": ["--scenario", "processor-kill", "--duration", "30", "--kills", "2"],
     "chaos-corrupt-records": ["--scenario", "corrupt-records", "--duration", "15"],
+    "chaos-feed-disconnect": ["--scenario", "feed-disconnect", "--games", "6", "--kills", "2"],
+    "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap", "--games", "6", "--kills", "2"],
+    "chaos-feed-silence": ["--scenario", "feed-silence", "--games", "6", "--kills", "2"],
+    "chaos-malformed-frames": ["--scenario", "malformed-frames", "--games", "6", "--kills", "2"],
     "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
 }
 FULL = {**QUICK, "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
         "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "chaos-processor-kill": ["--scenario", "processor-kill"],
-        "chaos-corrupt-records": ["--scenario", "corrupt-records"], "latency": []}
+        "chaos-corrupt-records": ["--scenario", "corrupt-records"], "chaos-feed-disconnect": ["--scenario", "feed-disconnect"],
+        "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
+        "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": []}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

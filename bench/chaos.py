@@ -6,7 +6,7 @@ read of `outcomes` by signal_id and the simulator's ground-truth order log by cl
 venue-429-storm: the venue answers 429 (no Retry-After, as Kalshi) to every request, then to most.
 venue-5xx-burst: the venue answers 503 to everything for the first half of the stream, then recovers.
 processor-kill, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
-feed-disconnect, feed-seq-gap, feed-silence: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
+feed-disconnect, feed-seq-gap, feed-silence, malformed-frames: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
 
 One JSON line on stdout (with --json; indented otherwise); progress on stderr. Logs, the order log and any
 duplicate evidence stay in the work directory named on stderr.
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
-             "feed-silence")
+             "feed-silence", "malformed-frames")
 PROCESSOR_SCENARIOS = ("processor-kill", "corrupt-records")  # bench/chaos_processor.py
-FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence")  # bench/chaos_feed.py
+FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-frames")  # bench/chaos_feed.py
 
 
 def register(sub: argparse._SubParsersAction) -> None:

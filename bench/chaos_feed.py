@@ -8,6 +8,9 @@ feed-seq-gap: Kalshi skips one seq number, `--kills` times; the feed must mark t
 feed-silence: both venues keep their sockets open but send nothing (pings only) for twice the feed's
   silence bound (set to 3 s here), `--kills` times; the feed must mark its books STALE, reconnect, and
   recover once the venue speaks again.
+malformed-frames: both venues send their next 3 data messages cut in half (invalid JSON), `--kills`
+  times; the feed must not build a book across a lost message (Kalshi: the seq gap that follows;
+  Polymarket, which has no seq: the feed cannot know what was lost and must re-sync).
 
 The verdict, against the simulator's ground truth:
 - wrong_books: once the faults are over and the simulator's market driver is paused, markets whose newest
@@ -154,6 +157,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     http.post(f"/faults/{v}/disconnect").raise_for_status()
             elif args.scenario == "feed-seq-gap":
                 http.post("/faults/kalshi", json={"seq_skip": 1}).raise_for_status()
+            elif args.scenario == "malformed-frames":
+                for v in venues:
+                    http.post(f"/faults/{v}", json={"malformed": 3}).raise_for_status()
             else:
                 for v in venues:
                     http.post(f"/faults/{v}", json={"silence": True}).raise_for_status()
@@ -168,7 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     recovery.append(took)
                 ticks = [t for t in log.snapshot() if t["market"] in by_venue[v] and start_us <= t["received_ts"]]
-                if args.scenario != "feed-disconnect" and not any(t["status"] != "OK" for t in ticks):
+                if args.scenario in ("feed-seq-gap", "feed-silence") and not any(t["status"] != "OK" for t in ticks):
                     unsignalled += 1
                 if args.scenario == "feed-silence":
                     # OK ticks received after the silence bound and before the venue spoke again

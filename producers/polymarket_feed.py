@@ -45,6 +45,7 @@ class PolymarketFeed:
         self.disagreements = 0  # entries whose best_bid/best_ask differ from our book (expected while crossed)
         self._ws: ClientConnection | None = None
         self._stopping = False
+        self._unreadable = False  # set by a frame that is not JSON: reconnect for a fresh dump
         self.connected = asyncio.Event()
         for a, g in markets.items():
             self.markets[a] = g
@@ -123,6 +124,11 @@ class PolymarketFeed:
                         return
                     if self._on_frame(raw, self.clock()):
                         last_data = loop.time()
+                    if self._unreadable:
+                        self._unreadable = False
+                        self.metrics.resyncs += 1
+                        log.warning("polymarket feed: unreadable frame; reconnecting for a fresh book of every market")
+                        return
                     if not dump_checked and loop.time() - subscribed_at > self.settings.silence_s:
                         # The initial dump can be lost (measured with the simulator's silence fault: a
                         # reconnect while the venue was silent); price changes never sync a book, so the
@@ -154,6 +160,10 @@ class PolymarketFeed:
         if parsed.errors:
             self.metrics.parse_errors += len(parsed.errors)
             log.warning("polymarket feed: bad frame (%s): %.*s", "; ".join(parsed.errors), _MAX_LOGGED_FRAME, raw)
+        if not parsed.readable:
+            # No seq on this channel: a frame we cannot read may have carried changes to any book, and
+            # nothing later would tell. Only a fresh dump makes the books exact again.
+            self._unreadable = True
         for ev in parsed.events:
             res = self.books.apply(ev)
             if res.error:

@@ -380,7 +380,7 @@ async def test_poly_initial_dump_changes_and_crossing() -> None:
 async def test_poly_bad_input_counted_never_crashes() -> None:
     async with poly_feed() as (server, feed, col):
         await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
-        for bad in ("{nope", [{"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
+        for bad in ([{"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
                         {"asset_id": YES, "price": "0.5", "size": "-1", "side": "BUY"}]}],
                     {"event_type": "mystery"}, change(5, ("9999", "0.5", "1", "BUY", "0.5", "0.6")),
                     {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
@@ -388,8 +388,24 @@ async def test_poly_bad_input_counted_never_crashes() -> None:
             await server.push(bad)
         await server.push(change(6, (YES, "0.49", "7", "BUY", "0.49", "0.52")))
         await wait_for(lambda: feed.books.books[YES].best_bid == 4900, what="good frame after bad ones")
-        assert feed.metrics.parse_errors == 3 and feed.metrics.bad_input == 2  # unknown event type, unknown asset
+        assert feed.metrics.parse_errors == 2 and feed.metrics.bad_input == 2  # unknown event type, unknown asset
         assert feed.books.books[YES].bids == {4900: 700, 4800: 10000, 4700: 5000}
+        assert server.connections == 1  # a bad event inside a JSON frame is known to be just that event
+
+
+async def test_poly_unreadable_frame_resyncs_every_book() -> None:
+    # No seq on this channel: a frame that is not JSON may have carried any change, so the feed
+    # reconnects for a fresh dump rather than keep books it cannot vouch for.
+    async with poly_feed() as (server, feed, col):
+        await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
+        await server.push(change(6, (YES, "0.49", "7", "BUY", "0.49", "0.52")))
+        await wait_for(lambda: feed.books.books[YES].best_bid == 4900, what="a change applied")
+        await server.push("{nope")
+        await wait_for(lambda: server.connections >= 2 and all(b.status == "OK" for b in feed.books.books.values()),
+                       what="reconnected with a fresh dump")
+        assert feed.metrics.parse_errors == 1 and feed.metrics.resyncs >= 1
+        assert "RESYNCING" in {t["status"] for t in col.ticks}
+        assert feed.books.books[YES].best_bid != 4900  # the dump's book, not the one built before the bad frame
 
 
 async def test_poly_pings_and_silence_reconnect() -> None:

@@ -83,3 +83,9 @@ def test_bad_events_counted_others_kept() -> None:
 def test_malformed_json() -> None:
     pf = parse_frame("{oops")
     assert not pf.events and len(pf.errors) == 1 and "malformed" in pf.errors[0]
+    assert not pf.readable  # the feed re-syncs every book: what the frame carried is unknown
+
+
+def test_a_bad_event_in_a_json_frame_is_still_readable() -> None:
+    pf = parse_frame('[{"event_type": "book"}]')
+    assert pf.errors and pf.readable  # known to be that one event: no reason to re-sync the others

@@ -79,7 +79,8 @@ class KalshiWsHub:
                 conn.queue.put_nowait(json.dumps({"type": "error", "sid": sub.sid, "msg": {"code": 25, "msg": C.WS_ERRORS[25]}}))
                 self._drop(sub)
             return
-        conn.queue.put_nowait(json.dumps(msg, separators=(",", ":")))
+        text = json.dumps(msg, separators=(",", ":"))
+        conn.queue.put_nowait(self.world.faults[KALSHI].garble(text) if data else text)
 
     def _seq(self, sub: Sub) -> int:
         sub.seq += 2 if self.world.faults[KALSHI].take_seq_skip() else 1

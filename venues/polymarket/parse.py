@@ -37,6 +37,7 @@ class ParsedFrame:
     events: list[PolyEvent] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     control: bool = False  # PONG / NO NEW ASSETS
+    readable: bool = True  # False: not JSON at all, so what it carried is unknown
 
 
 def parse_frame(data: str | bytes) -> ParsedFrame:
@@ -46,7 +47,7 @@ def parse_frame(data: str | bytes) -> ParsedFrame:
     try:
         obj = json.loads(text)
     except ValueError as exc:
-        return ParsedFrame(errors=[f"malformed JSON: {exc}"])
+        return ParsedFrame(errors=[f"malformed JSON: {exc}"], readable=False)
     return parse_decoded(obj)
 
 

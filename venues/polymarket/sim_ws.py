@@ -51,7 +51,8 @@ class PolyWsHub:
     def _send(self, conn: Conn, payload: Any, *, data: bool = True) -> None:
         if data and self.world.faults[POLYMARKET].silence:
             return
-        conn.queue.put_nowait(payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":")))
+        text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        conn.queue.put_nowait(self.world.faults[POLYMARKET].garble(text) if data else text)
 
     # --- world notifications ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Fault modes per venue, set through the admin API: HTTP 429/5xx, latency, WS disconnects, seq skips, silence.
+"""Fault modes per venue, set through the admin API: HTTP 429/5xx, latency, WS disconnects, seq skips, silence,
+malformed frames.
 
 Faults draw from their own RNG so switching a fault on never changes the seeded scenario.
 """
@@ -22,6 +23,7 @@ class VenueFaults:
     retry_after_s: float | None = None  # sent with 429/503 where the venue does (Polymarket); Kalshi never sends it
     seq_skip: int = 0  # the next N seq-bearing WS messages skip one number
     silence: bool = False  # WS connections stay open but deliver no data (pings continue)
+    malformed: int = 0  # the next N WS data messages go out cut in half (not valid JSON)
     cancel_only: bool = False  # Polymarket: order placement answers 503 + Retry-After (cancel-only mode); cancels still work
 
     def http_fault(self, rng: random.Random) -> int | None:
@@ -37,6 +39,13 @@ class VenueFaults:
         if self.p5xx and rng.random() < self.p5xx:
             return self.status_5xx
         return None
+
+    def garble(self, text: str) -> str:
+        """`text`, or its first half while `malformed` lasts (consumes one)."""
+        if self.malformed > 0:
+            self.malformed -= 1
+            return text[: len(text) // 2]
+        return text
 
     def take_seq_skip(self) -> bool:
         if self.seq_skip > 0:
