@@ -99,6 +99,7 @@ class KalshiFeed:
                 await self._subscribe(new)
             else:
                 self._sid_tickers[sid].update(new)
+                self._snapshot_asked[sid] = self.clock()  # the new markets' snapshots are due
                 await self._send({"cmd": "update_subscription", "params": {"sids": [sid], "market_tickers": new, "action": "add_markets"}})
 
     async def remove_markets(self, tickers: Iterable[str]) -> None:
