@@ -146,11 +146,6 @@ class Detector:
         signalled = {m: (str(v[0]), int(v[1])) for m, v in memory.get("signalled", {}).items()}
         self._last[game_id], self._signalled[game_id] = last, signalled
 
-    def forget(self) -> None:
-        """Drop every game's hysteresis (a new assignment: `restore` each game from its state)."""
-        self._last.clear()
-        self._signalled.clear()
-
     def on_tick(self, state: dict[str, Tick], tick: Tick) -> tuple[dict[str, Tick], list[dict[str, Any]]]:
         """Fold the tick into the game's state, then evaluate every candidate of the game."""
         state = dict(state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config import setting
+from processors.delivery_guard import STALL_S
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class WorkerSettings:
     batch_max: int = setting("ARB_FAUST_BATCH_MAX", 500, "Ticks processed per batch at most.")
     batch_within_ms: float = setting("ARB_FAUST_BATCH_WITHIN_MS", 1.0, "How long a batch waits for more ticks after its first (ms): the latency paid for throughput.")
     stall_s: float = setting(
-        "ARB_FAUST_STALL_S", 2.0,
+        "ARB_FAUST_STALL_S", STALL_S,
         "A ticks partition whose fetch position is ahead of the last tick processed, with none processed for this long, is "
         "rewound to it (Faust can drop fetched records around a rebalance; see processors/delivery_guard.py).")
     recovery_consistency_check: bool = setting(
