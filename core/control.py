@@ -77,7 +77,7 @@ class ControlState:
 
     def _run(self) -> None:
         topic = topic_name("control", self.settings)
-        consumer = make_consumer(self.settings, None, **{"enable.partition.eof": True})
+        consumer = make_consumer(self.settings, None, cold=True, **{"enable.partition.eof": True})
         try:
             consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
             eof_at: float | None = None  # loaded = reached the end, then quiet (see core/markets_cache.py)

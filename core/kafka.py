@@ -51,7 +51,9 @@ def producer_config(s: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
-def consumer_config(s: KafkaSettings, group_id: str | None, **overrides: Any) -> dict[str, Any]:
+def consumer_config(s: KafkaSettings, group_id: str | None, *, cold: bool = False, **overrides: Any) -> dict[str, Any]:
+    """`cold`: off the hot path (a record may wait ARB_COLD_FETCH_WAIT_MS); the embedded broker answers each fetch
+    with work proportional to the batches of the partitions it reads, so idle polling every 2 ms is not free."""
     cfg = base_config(s)
     cfg.update({
         "group.id": group_id or "arb-unused-group",  # librdkafka requires one even for manual assignment
@@ -59,7 +61,7 @@ def consumer_config(s: KafkaSettings, group_id: str | None, **overrides: Any) ->
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         # The embedded broker never wakes a waiting fetch; a small wait bounds latency (broker.md).
-        "fetch.wait.max.ms": s.fetch_wait_ms,
+        "fetch.wait.max.ms": s.cold_fetch_wait_ms if cold else s.fetch_wait_ms,
         "socket.nagle.disable": True,
         "session.timeout.ms": s.session_timeout_ms,
         "heartbeat.interval.ms": max(500, s.session_timeout_ms // 6),
@@ -78,8 +80,8 @@ def make_transactional_producer(s: KafkaSettings, transactional_id: str, **overr
     return Producer(producer_config(s, **{"transactional.id": transactional_id, "transaction.timeout.ms": 60000, **overrides}))
 
 
-def make_consumer(s: KafkaSettings, group_id: str | None, **overrides: Any) -> Consumer:
-    return Consumer(consumer_config(s, group_id, **overrides))
+def make_consumer(s: KafkaSettings, group_id: str | None, *, cold: bool = False, **overrides: Any) -> Consumer:
+    return Consumer(consumer_config(s, group_id, cold=cold, **overrides))
 
 
 def make_admin(s: KafkaSettings) -> AdminClient:

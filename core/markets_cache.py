@@ -77,7 +77,7 @@ class MarketsCache:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        consumer = make_consumer(self.settings, None, **{"enable.partition.eof": True})
+        consumer = make_consumer(self.settings, None, cold=True, **{"enable.partition.eof": True})
         try:
             consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
             # "Caught up" = a fetch reached the end of the partition (EOF event) AND no record arrived

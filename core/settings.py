@@ -15,6 +15,10 @@ class KafkaSettings:
     partitions: int = setting("ARB_PARTITIONS", 12, "Partitions of the game-keyed topics (ticks, signals, orders, outcomes, fills, positions).")
     replication: int = setting("ARB_REPLICATION", 1, "Replication factor for topics created by `arb topics create`.")
     fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. Keep 1-5 ms: the embedded broker never wakes a waiting fetch.")
+    cold_fetch_wait_ms: int = setting(
+        "ARB_COLD_FETCH_WAIT_MS", 100,
+        "fetch.wait.max.ms of consumers off the hot path (pairings, control, positions, readers): on the embedded broker every "
+        "fetch costs broker CPU that the hot path then lacks.")
     linger_ms: int = setting("ARB_LINGER_MS", 0, "linger.ms of producers (0 = send at once).")
     session_timeout_ms: int = setting("ARB_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout; the first join on the embedded broker takes half of it.")
     security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters.", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))

@@ -43,7 +43,7 @@ class Collector:
              "fills": self.stats.on_fill, "outcomes": self.stats.on_outcome}[logical](value)
 
     def _run(self) -> None:
-        consumer = make_consumer(self.kafka, None)
+        consumer = make_consumer(self.kafka, None, cold=True)
         try:
             consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for name, logical in self._by_topic.items()
                              for p in range(partitions(logical, self.kafka))])

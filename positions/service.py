@@ -72,7 +72,7 @@ class PositionsService:
     def run(self) -> None:
         markets = MarketsCache(self.kafka).start()
         producer = make_producer(self.kafka)
-        consumer = make_consumer(self.kafka, None)
+        consumer = make_consumer(self.kafka, None, cold=True)
         fills = topic_name("fills", self.kafka, paper=self.paper)
         ticks = topic_name("ticks", self.kafka)
         consumer.assign([TopicPartition(fills, p, OFFSET_BEGINNING) for p in range(partitions("fills", self.kafka))]
