@@ -11,6 +11,7 @@ from typing import Any
 
 QUICK = {
     "codec": [],
+    "broker": ["--max-batches", "2000"],
     "sign": ["--n", "2000"],
     "sim": ["--seconds", "5"],
     "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
@@ -26,7 +27,7 @@ QUICK = {
     "chaos-malformed-frames": ["--scenario", "malformed-frames", "--games", "6", "--kills", "2"],
     "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
 }
-FULL = {**QUICK, "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
+FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
         "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "chaos-processor-kill": ["--scenario", "processor-kill"],
         "chaos-corrupt-records": ["--scenario", "corrupt-records"], "chaos-feed-disconnect": ["--scenario", "feed-disconnect"],
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
@@ -35,7 +36,7 @@ FULL = {**QUICK, "sim": [], "process": [], "throughput": [], "chaos-executor-kil
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("all", help="run every benchmark and print one JSON summary",
-                       description="Runs codec, sign, sim, process, throughput, the chaos scenarios and latency, each as `arb bench X --json` in "
+                       description="Runs codec, broker, sign, sim, process, throughput, the chaos scenarios and latency, each as `arb bench X --json` in "
                                    "a child process, and prints {name: result}. --full uses each benchmark's defaults (long).")
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")

@@ -5,7 +5,8 @@ the hop is tick produced -> signal detected (the Signal's detected_ts - event_ts
 over >= 1,000 ticks. Throughput: bursts of ticks, encoded beforehand and produced as fast as librdkafka
 goes; a burst's rate is its size over the time from its first record produced to the detection (the
 Signal's detected_ts) of its last marker (one marker pair per partition, as partitions are consumed independently). Nearly every pair of a
-burst is a new opportunity (about one signal per two ticks): close to the worst case. Median of the bursts.
+burst is a new opportunity (about one signal per two ticks): close to the worst case; `--opportunity-every K`
+makes only every K-th pair of a game a new one. Median of the bursts.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--burst", type=int, default=20000, help="ticks in the throughput burst (default 20000)")
     p.add_argument("--bursts", type=int, default=3, help="throughput bursts; the median is reported (default 3)")
     p.add_argument("--games", type=int, default=50, help="games (default 50)")
+    p.add_argument("--opportunity-every", type=int, default=1, metavar="K",
+                   help="in the bursts, a game's books make a new opportunity on every K-th of its tick pairs; the others repeat the "
+                        "last one, which the detector evaluates and does not signal again (default 1: about one signal per two "
+                        "ticks, the worst case; real books signal far less often)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
@@ -122,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             for i in range(args.burst // 2 - len(markers)):
                 g = fillers[i % len(fillers)]
                 seq += 1
-                size = 100 * (1 + ((base + i) // len(fillers)) % 50)
+                size = 100 * (1 + ((base + i) // len(fillers) // max(1, args.opportunity_every)) % 50)
                 for c, ask in (("a", 4400), ("b", 5000)):
                     records.append((g, codec.encode("Tick", _tick(g, c, seq, ask, size))))
             marker_ids = set()
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         runs = [run_burst(*burst(10_000 + k * args.burst, 100 * (55 + k))) for k in range(args.bursts)]
         measured = sorted(r for r in runs if r is not None)
         out = {"tick_to_signal": summary(lat), "throughput_ticks_per_s": measured[len(measured) // 2] if len(measured) == len(runs) else None,
-               "throughput_runs": runs, "burst": args.burst, "games": args.games}
+               "throughput_runs": runs, "burst": args.burst, "games": args.games, "opportunity_every": args.opportunity_every}
         print(json.dumps(out) if args.json else json.dumps(out, indent=2))
         ok = True
         return 0

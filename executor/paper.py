@@ -25,6 +25,8 @@ from core.topics import partitions, topic_name
 from core.units import ONE_DOLLAR, now_us
 from executor.orders import LegResult, OrderRequest
 
+# Paper fills read the books the feeds wrote, aborted or not (the feeds are not transactional).
+_READ_UNCOMMITTED: dict[str, Any] = {"isolation.level": "read_uncommitted"}
 NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
 
 
@@ -75,7 +77,7 @@ class LatestTicks:
 
     def _run(self) -> None:
         topic = topic_name("ticks", self.settings)
-        consumer = make_consumer(self.settings, None, **{"isolation.level": "read_uncommitted"})
+        consumer = make_consumer(self.settings, None, **_READ_UNCOMMITTED)
         try:
             consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(partitions("ticks", self.settings))])
             while not self._stop.is_set():

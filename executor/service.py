@@ -119,7 +119,7 @@ class ExecutorService:
         await asyncio.to_thread(self._poll_thread)
 
     def _poll_thread(self) -> None:
-        consumer = make_consumer(self.kafka, self.group_id, **{"partition.assignment.strategy": "cooperative-sticky"})
+        consumer = make_consumer(self.kafka, self.group_id)  # cooperative-sticky, as every group consumer (core.kafka)
         self._consumer = consumer
         self._group_meta = None
         consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
