@@ -81,11 +81,12 @@ class ControlState:
         try:
             consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
             eof_at: float | None = None  # loaded = reached the end, then quiet (see core/markets_cache.py)
+            quiet_s = self.settings.quiet_s()
             while not self._stop.is_set():
                 msg = consumer.poll(0.02)
                 now = time.monotonic()
                 if msg is None:
-                    if eof_at is not None and now - eof_at > 0.3:
+                    if eof_at is not None and now - eof_at > quiet_s:
                         self._loaded.set()
                     continue
                 err = msg.error()

@@ -84,11 +84,12 @@ class MarketsCache:
             # for a short spell after it: the embedded broker under-reports the high watermark that
             # EOF is based on (broker.md), so EOF alone cannot be trusted there.
             eof_at: float | None = None
+            quiet_s = self.settings.quiet_s()
             while not self._stop.is_set():
                 msg = consumer.poll(0.05)
                 now = time.monotonic()
                 if msg is None:
-                    if eof_at is not None and not self._caught_up.is_set() and now - eof_at > 0.3:
+                    if eof_at is not None and not self._caught_up.is_set() and now - eof_at > quiet_s:
                         self._caught_up.set()
                     continue
                 err = msg.error()

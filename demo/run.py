@@ -35,7 +35,7 @@ class DemoOptions:
     games: int = 6
     seed: int = 7
     arb_rate_per_min: float = 30.0
-    updates_per_s: float = 30.0
+    updates_per_s: float = 10.0
     workdir: Path | None = None
     keep_workdir: bool = False
     positions: bool = True

@@ -110,6 +110,15 @@ class DemoStats:
     def unwinds(self) -> int:
         return sum(1 for o in self.outcomes.values() if o["state"] == "UNWOUND")
 
+    def expired(self) -> int:
+        return sum(1 for o in self.outcomes.values() if o["state"] == "EXPIRED")
+
+    def signals_late(self, last: int = 10) -> bool:
+        """Whether most of the newest outcomes are EXPIRED: signals reach the executor after their deadline,
+        which on the embedded broker means it has slowed down (README, "Embedded broker")."""
+        newest = list(self.outcomes.values())[-last:]
+        return len(newest) == last and 2 * sum(1 for o in newest if o["state"] == "EXPIRED") >= last
+
     def pnl(self) -> int:
         """Locked-in profit of the decided signals (1e-6 USD)."""
         return sum(o["locked_profit"] for o in self.outcomes.values())

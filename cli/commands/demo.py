@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--games", type=int, default=6, help="synthetic games (default 6)")
     p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
     p.add_argument("--arb-rate-per-min", type=float, default=30.0, help="arbitrage windows injected per minute (default 30)")
-    p.add_argument("--updates-per-s", type=float, default=30.0, help="background book events per second (default 30)")
+    p.add_argument("--updates-per-s", type=float, default=10.0,
+                   help="background book events per second, about 10 ticks each (default 10: the embedded broker slows as it fills, README)")
     p.add_argument("--workdir", type=Path, help="directory for child logs and throwaway keys (default: a new temporary directory)")
     p.set_defaults(handler=run)
 
