@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
-
 from core import codec
-from core.kafka import make_consumer, make_producer
+from core.kafka import make_producer
 from core.settings import KafkaSettings
+from core.state_reader import follow
 from core.topics import topic_name
 from core.units import now_us
 
@@ -76,26 +74,4 @@ class ControlState:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        topic = topic_name("control", self.settings)
-        consumer = make_consumer(self.settings, None, cold=True, **{"enable.partition.eof": True})
-        try:
-            consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-            eof_at: float | None = None  # loaded = reached the end, then quiet (see core/markets_cache.py)
-            quiet_s = self.settings.quiet_s()
-            while not self._stop.is_set():
-                msg = consumer.poll(0.02)
-                now = time.monotonic()
-                if msg is None:
-                    if eof_at is not None and now - eof_at > quiet_s:
-                        self._loaded.set()
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        eof_at = eof_at or now
-                    continue
-                eof_at = None
-                self.apply(msg.value())
-        finally:
-            self._loaded.set()
-            consumer.close()
+        follow(self.settings, topic_name("control", self.settings), lambda msg: self.apply(msg.value()), self._loaded, self._stop)

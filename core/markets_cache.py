@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
-
 from core import codec
-from core.kafka import make_consumer
 from core.settings import KafkaSettings
+from core.state_reader import follow
 from core.topics import topic_name
 
 log = logging.getLogger(__name__)
@@ -77,34 +74,14 @@ class MarketsCache:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        consumer = make_consumer(self.settings, None, cold=True, **{"enable.partition.eof": True})
         try:
-            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-            # "Caught up" = a fetch reached the end of the partition (EOF event) AND no record arrived
-            # for a short spell after it: the embedded broker under-reports the high watermark that
-            # EOF is based on (broker.md), so EOF alone cannot be trusted there.
-            eof_at: float | None = None
-            quiet_s = self.settings.quiet_s()
-            while not self._stop.is_set():
-                msg = consumer.poll(0.05)
-                now = time.monotonic()
-                if msg is None:
-                    if eof_at is not None and not self._caught_up.is_set() and now - eof_at > quiet_s:
-                        self._caught_up.set()
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        eof_at = eof_at or now
-                    continue
-                eof_at = None
-                key = msg.key()
-                if key is None:
-                    self.bad_records += 1
-                    continue
-                self.apply(key.decode(), msg.value())
+            follow(self.settings, self.topic, self._on_record, self._caught_up, self._stop)
         except Exception:
             log.exception("markets reader stopped")
-        finally:
-            self._caught_up.set()
-            consumer.close()
+
+    def _on_record(self, msg: Any) -> None:
+        key = msg.key()
+        if key is None:
+            self.bad_records += 1
+            return
+        self.apply(key.decode(), msg.value())
