@@ -57,6 +57,21 @@ METRIC_NAMES = sorted({
 BREAKER_LEVEL = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 
 
+def set_lag(topic: str, partition: int, high: int | None, position: int | None) -> None:
+    """arb_consumer_lag = partition end - next offset to read, when both are known. On the embedded broker
+    the end is the base offset of the last batch + 1 (broker.md), so the lag can read low."""
+    if high is not None and position is not None and high >= 0 and position >= 0:
+        CONSUMER_LAG.labels(topic, str(partition)).set(max(0, high - position))
+
+
+def observe_lag(consumer: Any) -> None:
+    """Lag of every partition a confluent-kafka consumer owns, from the watermarks of its last fetches
+    (no broker request). Call it from the thread that polls."""
+    for tp in consumer.position(consumer.assignment()):
+        _, high = consumer.get_watermark_offsets(tp, cached=True)
+        set_lag(tp.topic, tp.partition, high, tp.offset)
+
+
 class FeedCollector(Collector):
     """Exports the feeds' own counters (producers/feed_metrics.py) at scrape time: one source of truth."""
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -123,9 +124,13 @@ class ExecutorService:
         self._consumer = consumer
         self._group_meta = None
         consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        lag_at = 0.0
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(0.05)
+                if time.monotonic() - lag_at >= 1.0:
+                    lag_at = time.monotonic()
+                    metrics.observe_lag(consumer)
                 # Read only here: the metadata call blocks while another thread is inside poll(). Taken
                 # after every poll, it follows rebalances (it carries the generation for the txn commit).
                 self._group_meta = consumer.consumer_group_metadata()

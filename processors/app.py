@@ -201,6 +201,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                     if not position:
                         continue  # nothing fetched yet
                     expected = guard.expected(tp.partition)
+                    # Processed, not fetched: records fetched and waiting in Faust's buffers are lag too.
+                    metrics.set_lag(tp.topic, tp.partition, consumer.highwater(tp), expected if expected is not None else position)
                     if expected is None:
                         # Nothing arrived since the assignment: the agent needs the committed offset
                         # next (Faust's record of it, the position it seeked to), else the first one.
