@@ -51,6 +51,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         broker_request_timeout=worker.request_timeout_s,
         broker_heartbeat_interval=worker.heartbeat_s,
         broker_max_poll_interval=worker.max_poll_interval_s,
+        broker_max_poll_records=worker.max_poll_records,
         broker_commit_interval=worker.commit_interval_s,
         producer_linger=worker.linger_ms / 1000.0,
         consumer_auto_offset_reset="earliest",
