@@ -37,10 +37,10 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Any], None]
             if msg is None:
                 if eof_at is not None and not caught_up.is_set() and now - eof_at > QUIET_S:
                     caught_up.set()
-                    position = consumer.position([TopicPartition(topic, 0)])
+                    follower = make_consumer(settings, None, cold=True)  # made first: `finally` always has one open consumer
+                    follower.assign(consumer.position([TopicPartition(topic, 0)]))
                     consumer.close()
-                    consumer = make_consumer(settings, None, cold=True)
-                    consumer.assign(position)
+                    consumer = follower
                 continue
             err = msg.error()
             if err is not None:

@@ -93,7 +93,8 @@ class DemoStats:
             self.conflicting_outcomes.add(o["signal_id"])  # two different terminal outcomes: must never happen
         if o["state"] in TERMINAL and o["signal_id"] not in self.outcomes:
             self.outcomes[o["signal_id"]] = o
-            self.recent.append(f"outcome {o['game_id']} {o['state']} matched {o['matched_size'] / 100:g} locked {money_text(o['locked_profit'])}")
+            why = f" ({o['reason']})" if o.get("reason") and o["state"] in ("REJECTED", "EXPIRED", "UNKNOWN") else ""
+            self.recent.append(f"outcome {o['game_id']} {o['state']}{why} matched {o['matched_size'] / 100:g} locked {money_text(o['locked_profit'])}")
 
     # --- derived ----------------------------------------------------------------------------------
 
@@ -110,8 +111,8 @@ class DemoStats:
     def unwinds(self) -> int:
         return sum(1 for o in self.outcomes.values() if o["state"] == "UNWOUND")
 
-    def expired(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o["state"] == "EXPIRED")
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o["state"] == state)
 
     def signals_late(self, last: int = 10) -> bool:
         """Whether most of the newest outcomes are EXPIRED: signals reach the executor after their deadline,
