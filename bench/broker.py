@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -36,15 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _cpu_s(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    from bench._proc import cpu_seconds
     from bench._stats import summary
     from core.broker import EmbeddedBroker, free_port
 
@@ -56,16 +51,17 @@ def run(args: argparse.Namespace) -> int:
         admin = AdminClient(base)
         for f in admin.create_topics([NewTopic("bench-broker-produce", 12, 1), NewTopic("bench-broker-tail", 1, 1)]).values():
             f.result(10)
-        produce: dict[str, float] = {}
+        produce: dict[str, float | None] = {}
         for label, cfg, n in (("one_record_batches", {"linger.ms": 0, "batch.num.messages": 1, "max.in.flight": 1}, 3000),
                               ("batches_of_10", {"linger.ms": 20, "batch.num.messages": 10}, 6000)):
             prod = Producer({**base, **cfg})
-            before = _cpu_s(pid)
+            before = cpu_seconds(pid)
             for i in range(n):
                 prod.produce("bench-broker-produce", value=b"x" * 200, partition=i % 12)
                 prod.poll(0)
             prod.flush(60)
-            produce[label] = round((_cpu_s(pid) - before) / n * 1e6, 1)
+            after = cpu_seconds(pid)
+            produce[label] = round((after - before) / n * 1e6, 1) if before is not None and after is not None else None
         print(f"bench broker: broker CPU per record {produce} µs; filling a partition", file=sys.stderr, flush=True)
 
         single = Producer({**base, "linger.ms": 0, "batch.num.messages": 1})

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench._proc import cpu_seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,15 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process from /proc (Linux); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _measure(urls: dict[str, Any], key_pem: bytes, key_id: str, pid: int, warmup: float, seconds: float) -> dict[str, Any]:
@@ -74,11 +66,11 @@ async def _measure(urls: dict[str, Any], key_pem: bytes, key_id: str, pid: int, 
             task = asyncio.create_task(reader())
             await asyncio.sleep(warmup)
             s0 = (await http.get(urls["admin_url"] + "/state")).json()
-            c0, t0 = _cpu_seconds(pid), time.monotonic()
+            c0, t0 = cpu_seconds(pid), time.monotonic()
             counting = True
             await asyncio.sleep(seconds)
             counting = False
-            c1, t1 = _cpu_seconds(pid), time.monotonic()
+            c1, t1 = cpu_seconds(pid), time.monotonic()
             s1 = (await http.get(urls["admin_url"] + "/state")).json()
             task.cancel()
     wall = t1 - t0

@@ -19,7 +19,6 @@ class KafkaSettings:
         "ARB_COLD_FETCH_WAIT_MS", 250,
         "fetch.wait.max.ms of consumers off the hot path (pairings, control incl. the kill switch, positions, the demo's view): on "
         "the embedded broker every fetch that finds data lists all batches of its partitions, CPU the hot path then lacks.")
-
     linger_ms: int = setting("ARB_LINGER_MS", 0, "linger.ms of producers (0 = send at once).")
     session_timeout_ms: int = setting("ARB_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout; the first join on the embedded broker takes half of it.")
     security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters.", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))

@@ -108,9 +108,6 @@ class DemoStats:
         return sum(1 for sid, legs in by_signal.items()
                    if len(legs) == len(self.signals.get(sid, {}).get("legs", legs)) and len(set(legs.values())) > 1)
 
-    def unwinds(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o["state"] == "UNWOUND")
-
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes.values() if o["state"] == state)
 
@@ -140,7 +137,7 @@ class DemoStats:
             return None if v is None else round(v / 1000, 3)  # display only, not money
 
         return {"ticks": self.ticks, "signals": len(self.signals), "orders": len(self.order_results), "fills": len(self.fills),
-                "one_sided": self.one_sided(), "unwinds": self.unwinds(), "pnl": money_text(self.pnl()), "duplicates": duplicates,
+                "one_sided": self.one_sided(), "unwinds": self.count("UNWOUND"), "pnl": money_text(self.pnl()), "duplicates": duplicates,
                 "latency_ms": {"p50": ms(percentile(lat, 0.5)), "p99": ms(percentile(lat, 0.99)), "n": len(lat)},
                 "outcomes": self.outcome_counts(), "hops_p50_ms": {h: ms(percentile(sorted(v), 0.5)) for h, v in self.hops.items()}}
 

@@ -12,7 +12,7 @@ def _px(v: int | None) -> str:
 
 def render(stats: DemoStats, *, elapsed_s: float, duplicates: int | None, width: int = 110, max_games: int = 12) -> str:
     lines = [f"arb demo  {elapsed_s:6.0f} s   ticks {stats.ticks}   signals {len(stats.signals)}   orders {len(stats.order_results)}   "
-             f"fills {len(stats.fills)}   expired {stats.count('EXPIRED')}   rejected {stats.count('REJECTED')}   one-sided {stats.one_sided()}   unwinds {stats.unwinds()}   "
+             f"fills {len(stats.fills)}   expired {stats.count('EXPIRED')}   rejected {stats.count('REJECTED')}   one-sided {stats.one_sided()}   unwinds {stats.count('UNWOUND')}   "
              f"duplicates {'?' if duplicates is None else duplicates}",
              f"locked P&L {money_text(stats.pnl())} USD", ""]
     if stats.signals_late():

@@ -25,7 +25,7 @@ from core.topics import partitions, topic_name
 from core.units import ONE_DOLLAR, now_us
 from executor.orders import LegResult, OrderRequest
 
-# Paper fills read the books the feeds wrote, aborted or not (the feeds are not transactional).
+# Typed, so that mypy does not match it against make_consumer's keyword `cold`.
 _READ_UNCOMMITTED: dict[str, Any] = {"isolation.level": "read_uncommitted"}
 NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
 
