@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -23,10 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=1000.0, help="target background ticks/s over all books (default 1000)")
     p.add_argument("--games", type=int, default=50, help="games (default 50)")
     p.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")
+    p.add_argument("--warmup", type=float, default=10.0,
+                   help="seconds after the first outcome before measuring, so start-up backlog is not measured (default 10)")
     p.add_argument("--windows-per-min", type=float, default=60.0, help="arbitrage windows injected per minute (default 60)")
     p.add_argument("--seed", type=int, default=11, help="scenario seed (default 11)")
+    p.add_argument("--dump", metavar="FILE", help="also write the measured windows, the simulator's order log and the signals "
+                                                   "to FILE (JSON), to find out which windows were slow and where")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
+
+
+GRACE_US = 2_000_000  # a window opened this close to the end may not have its order in the log yet: not counted
+
+
+def measured_windows(windows: list[dict[str, Any]], start_us: int, end_us: int) -> list[dict[str, Any]]:
+    """The windows opened inside the measured interval (not during start-up, not in its last GRACE_US)."""
+    return [w for w in windows if start_us <= int(w["opened_us"]) <= end_us - GRACE_US]
 
 
 def window_latencies(windows: list[dict[str, Any]], order_log: list[dict[str, Any]], our_accounts: set[str]) -> list[int]:
@@ -68,21 +81,43 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.2)  # discovery's first round
         baseline = Baseline(demo.urls, demo.kalshi_account, (demo.workdir / "kalshi.pem").read_bytes(), dict(markets.pairings)).start()
         markets.stop()
-        print(f"bench latency: pipeline and baseline up; measuring {args.duration:.0f} s", file=sys.stderr, flush=True)
-        t0_ticks = 0
+        collector = demo.collector
+        assert collector is not None  # noqa: S101 - set by demo.start()
+        # Start-up (group joins, the processor draining ticks written before it joined) is not what the
+        # benchmark is about: wait for the first outcome, then let the pipeline settle.
+        print("bench latency: pipeline up; waiting for the first outcome", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            demo.sup.check()
+            with collector.lock:
+                if collector.stats.outcomes:
+                    break
+            time.sleep(0.2)
+        else:
+            raise ChildFailed("no signal reached an outcome within 120 s")
+        time.sleep(args.warmup)
+        with collector.lock:
+            collector.stats.reset_hops()
+            t0_ticks = collector.stats.ticks
+        start_us = time.time_ns() // 1000  # the simulator stamps windows with this host clock
+        print(f"bench latency: measuring {args.duration:.0f} s", file=sys.stderr, flush=True)
         demo.loop()
+        end_us = time.time_ns() // 1000
         baseline.stop()
         demo.refresh_order_log()
-        windows = httpx.get(demo.urls["admin_url"] + "/arb", timeout=10).json()["windows"]
-        assert demo.collector is not None  # noqa: S101
-        with demo.collector.lock:
-            st = demo.collector.stats
+        windows = measured_windows(httpx.get(demo.urls["admin_url"] + "/arb", timeout=10).json()["windows"], start_us, end_us)
+        with collector.lock:
+            st = collector.stats
             hops = {h: distribution_ms(list(v)) for h, v in st.hops.items()}
-            hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us())
+            hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us(since_us=start_us))
             ticks = st.ticks - t0_ticks
+        if args.dump:
+            with collector.lock:
+                signals = list(collector.stats.signals.values())
+            Path(args.dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log, "signals": signals}))
         pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
-        out = {"pipeline": pipeline, "baseline": distribution_ms(baseline_latencies(windows, baseline.ready)), "hops": hops, "rate": round(ticks / args.duration, 1), "games": args.games,
-               "windows": len(windows), "duplicates": demo.duplicates}
+        out = {"pipeline": pipeline, "baseline": distribution_ms(baseline_latencies(windows, baseline.ready)), "hops": hops,
+               "rate": round(ticks / ((end_us - start_us) / 1e6), 1), "games": args.games, "windows": len(windows), "duplicates": demo.duplicates}
     except ChildFailed as exc:
         print(f"bench latency: {exc}", file=sys.stderr)
         return 1

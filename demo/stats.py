@@ -121,14 +121,19 @@ class DemoStats:
         """Locked-in profit of the decided signals (1e-6 USD)."""
         return sum(o["locked_profit"] for o in self.outcomes.values())
 
-    def latencies_us(self) -> list[int]:
-        """Tick received -> order sent, for every original leg sent to a venue."""
+    def latencies_us(self, since_us: int = 0) -> list[int]:
+        """Tick received -> order sent, for every original leg sent to a venue from since_us on."""
         out = []
         for o in self.order_results.values():
             s = self.signals.get(o["signal_id"])
-            if o["step"] == 0 and o.get("sent_ts") and s is not None:
+            if o["step"] == 0 and o.get("sent_ts") and s is not None and o["sent_ts"] >= since_us:
                 out.append(o["sent_ts"] - s["event_ts"])
         return sorted(out)
+
+    def reset_hops(self) -> None:
+        """Forget the hop samples so far (a benchmark's warm-up)."""
+        for samples in self.hops.values():
+            samples.clear()
 
     def summary(self, duplicates: int | None) -> dict[str, Any]:
         lat = self.latencies_us()

@@ -87,12 +87,13 @@ class TickWriter:
 
 class ProducerService:
     def __init__(self, settings: KafkaSettings, feeds: dict[str, Feed], handoff: Handoff[dict[str, Any]],
-                 markets: MarketsCache | None = None) -> None:
+                 markets: MarketsCache | None = None, *, linger_ms: int | None = None) -> None:
         self.settings = settings
         self.feeds = feeds
         self.handoff = handoff
         self.markets = markets or MarketsCache(settings)
-        self.writer = TickWriter(settings, handoff)
+        producer = None if linger_ms is None else make_producer(settings, **{"linger.ms": linger_ms})
+        self.writer = TickWriter(settings, handoff, producer)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
 

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("Polymarket settings are not available in this build", code=2) from None
         return PolymarketFeed(url=load(PolymarketSettings).ws_url, markets={}, handoff=handoff, settings=feed_settings)
 
-    service = ProducerService(kafka_settings(args), build_feeds(args.venue, handoff, kalshi_factory=kalshi_feed, poly_factory=poly_feed), handoff)
+    service = ProducerService(kafka_settings(args), build_feeds(args.venue, handoff, kalshi_factory=kalshi_feed, poly_factory=poly_feed), handoff,
+                              linger_ms=feed_settings.linger_ms)
     from core import metrics
 
     metrics.register_feeds(lambda: [(v, getattr(f, "metrics", None)) for v, f in service.feeds.items() if hasattr(f, "metrics")])
