@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds after the first outcome before measuring, so start-up backlog is not measured (default 10)")
     p.add_argument("--windows-per-min", type=float, default=60.0, help="arbitrage windows injected per minute (default 60)")
     p.add_argument("--seed", type=int, default=11, help="scenario seed (default 11)")
-    p.add_argument("--dump", metavar="FILE", help="also write the measured windows, the simulator's order log and the signals "
-                                                   "to FILE (JSON), to find out which windows were slow and where")
+    p.add_argument("--dump", metavar="FILE", help="also write the measured windows, the simulator's order log, the signals and "
+                                                   "our order events to FILE (JSON), to find out which windows were slow and where")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         if args.dump:
             with collector.lock:
                 signals = list(collector.stats.signals.values())
-            Path(args.dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log, "signals": signals}))
+                order_events = list(collector.stats.order_results.values())
+            Path(args.dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log,
+                                                   "signals": signals, "order_events": order_events}))
         pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
         out = {"pipeline": pipeline, "baseline": distribution_ms(baseline_latencies(windows, baseline.ready)), "hops": hops,
                "rate": round(ticks / ((end_us - start_us) / 1e6), 1), "games": args.games, "windows": len(windows), "duplicates": demo.duplicates}

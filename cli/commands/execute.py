@@ -33,5 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     metrics.serve(rt.metrics_port, "execute")
     service, closers = build(kafka_settings(args), load(ExecutorSettings), paper=args.paper)
+    from core.heap import freeze_startup_objects
+
+    freeze_startup_objects()
     asyncio.run(run_forever(service, closers))
     return 0

@@ -31,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from processors.quiet_worker import QuietWorker
 
     metrics.serve(load(RuntimeSettings).metrics_port, "process")
+    from core.heap import freeze_startup_objects
+
+    freeze_startup_objects()
     QuietWorker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0

@@ -62,5 +62,8 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, service.stop)
         await service.run()
 
+    from core.heap import freeze_startup_objects
+
+    freeze_startup_objects()
     asyncio.run(main())
     return 0
