@@ -101,6 +101,9 @@ def test_scaling_restarts_healthchecks_and_start_order() -> None:
     for name in ROLES:
         s = SERVICES[name]
         assert s["depends_on"]["topic-init"]["condition"] == "service_completed_successfully", name
+        # With the demo profile the roles start once the simulator serves (and has written the credentials
+        # they read); without it there is no sim, and `required: false` makes that no error.
+        assert s["depends_on"]["sim"] == {"condition": "service_healthy", "required": False}, name
         assert s["restart"] == "unless-stopped" and s["healthcheck"]["test"], name
         port = str(s["environment"]["ARB_METRICS_PORT"])
         assert f":{port}/metrics" in " ".join(s["healthcheck"]["test"]), f"{name}: healthcheck is not on the metrics port"
@@ -109,6 +112,7 @@ def test_scaling_restarts_healthchecks_and_start_order() -> None:
     assert SERVICES["topic-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     for name in ("kafka", "schema-registry", "sim"):
         assert SERVICES[name]["healthcheck"]["test"], name
+    assert SERVICES["sim"]["profiles"] == ["demo"]
 
 
 def test_prometheus_scrapes_every_role_on_its_metrics_port() -> None:
