@@ -15,9 +15,10 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 FETCH_WAIT_MS = 2  # replaced by create_app() from ARB_FAUST_FETCH_WAIT_MS
-# Measured (`arb bench latency`, `arb bench process`, two runs each): 200 ms (aiokafka's default) gave an
-# end-to-end p99 of 246-262 ms at 1,000 ticks/s; 20 ms gave 85-91 ms and the same burst rate as 200 ms;
-# 2 ms gave 93-139 ms but ~10% less burst rate (the routine waking every 2 ms competes for the GIL).
+# Replaced by create_app() from ARB_FAUST_FETCHER_TIMEOUT_MS. Measured (`arb bench latency`, `arb bench
+# process`, two runs each): aiokafka's 200 ms gave an end-to-end p99 of 246-262 ms at 1,000 ticks/s; 20 ms
+# gave 85-91 ms at ~6% less burst rate with rare signals (5,130 / 5,269 -> 4,831 / 4,911 ticks/s: more,
+# smaller fetches, likely, on a broker whose cost goes with fetches); 2 ms gave 93-139 ms and ~10% less.
 FETCHER_TIMEOUT_S = 0.02
 
 
@@ -39,7 +40,7 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             fetcher = getattr(consumer, "_fetcher", None)
             if fetcher is not None:
                 fetcher._prefetch_backoff = LowLatencyTransport.fetch_wait_ms / 1000
-                fetcher._fetcher_timeout = FETCHER_TIMEOUT_S
+                fetcher._fetcher_timeout = LowLatencyTransport.fetcher_timeout_s
                 fetcher._retry_backoff = LowLatencyTransport.fetch_wait_ms / 1000
 
         consumer.start = start_with_short_backoff
@@ -73,3 +74,4 @@ class LowLatencyConsumer(faust_aiokafka.Consumer):
 class LowLatencyTransport(faust_aiokafka.Transport):
     Consumer: ClassVar[Any] = LowLatencyConsumer
     fetch_wait_ms: ClassVar[int] = FETCH_WAIT_MS
+    fetcher_timeout_s: ClassVar[float] = FETCHER_TIMEOUT_S
