@@ -41,7 +41,6 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     worker = worker or load(WorkerSettings)
     register_codecs()
     low_latency.LowLatencyTransport.fetch_wait_ms = worker.fetch_wait_ms
-    low_latency.LowLatencyTransport.fetcher_timeout_s = worker.fetcher_timeout_ms / 1000
     app = faust.App(
         f"{kafka.topic_prefix}{worker.app_id}",
         broker=[f"kafka://{h.strip()}" for h in kafka.bootstrap.split(",")],

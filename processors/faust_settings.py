@@ -12,11 +12,6 @@ from processors.delivery_guard import STALL_S
 class WorkerSettings:
     app_id: str = setting("ARB_PROCESSOR_ID", "processor", "Faust app id, after the topic prefix: the consumer group and the prefix of table changelog topics.")
     fetch_wait_ms: int = setting("ARB_FAUST_FETCH_WAIT_MS", 2, "fetch_max_wait_ms of the worker's consumer (Faust hard-codes 1500; the embedded broker never wakes a waiting fetch, so this bounds latency).")
-    fetcher_timeout_ms: int = setting(
-        "ARB_FAUST_FETCHER_TIMEOUT_MS", 20,
-        "Longest sleep of the consumer's background fetch routine when it has no fetch to send (aiokafka's fetcher_timeout, "
-        "200 ms there). Measured at 1,000 ticks/s: 200 gave an end-to-end p99 of ~250 ms, 20 gave 85-91 ms, at ~6% less "
-        "burst rate in `arb bench process --opportunity-every 50` (likely: more, smaller fetches).")
     session_timeout_s: float = setting("ARB_FAUST_SESSION_TIMEOUT_S", 8.0, "Consumer-group session timeout (s); the first join on the embedded broker waits half of it.")
     request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout.")
     heartbeat_s: float = setting("ARB_FAUST_HEARTBEAT_S", 1.0, "Consumer heartbeat interval (s).")

@@ -15,11 +15,6 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 FETCH_WAIT_MS = 2  # replaced by create_app() from ARB_FAUST_FETCH_WAIT_MS
-# Replaced by create_app() from ARB_FAUST_FETCHER_TIMEOUT_MS. Measured (`arb bench latency`, `arb bench
-# process`, two runs each): aiokafka's 200 ms gave an end-to-end p99 of 246-262 ms at 1,000 ticks/s; 20 ms
-# gave 85-91 ms at ~6% less burst rate with rare signals (5,130 / 5,269 -> 4,831 / 4,911 ticks/s: more,
-# smaller fetches, likely, on a broker whose cost goes with fetches); 2 ms gave 93-139 ms and ~10% less.
-FETCHER_TIMEOUT_S = 0.02
 
 
 class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -28,10 +23,9 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = LowLatencyTransport.fetch_wait_ms
         # aiokafka backs off 100 ms after an empty/failed fetch and before re-fetching a partition whose
         # records are still buffered (prefetch_backoff, not configurable): both showed up as ~100 ms p99
-        # stalls on the tick -> signal hop. Its fetch routine also sleeps up to `fetcher_timeout` (200 ms)
-        # when it has no fetch to send: at 1,000 ticks/s records reached the worker's poll 150-250 ms
-        # late (the poll itself waiting ~200 ms) and the end-to-end p99 was ~250 ms; FETCHER_TIMEOUT_S
-        # bounds that sleep. The fetcher is built at start(); patch it then.
+        # stalls on the tick -> signal hop. Its fetch routine could also stall for its whole
+        # `fetcher_timeout` (200 ms): see _recheck_finished_fetches. The fetcher is built at start();
+        # patch it then.
         consumer._retry_backoff_ms = LowLatencyTransport.fetch_wait_ms
         start = consumer.start
 
@@ -40,11 +34,33 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             fetcher = getattr(consumer, "_fetcher", None)
             if fetcher is not None:
                 fetcher._prefetch_backoff = LowLatencyTransport.fetch_wait_ms / 1000
-                fetcher._fetcher_timeout = LowLatencyTransport.fetcher_timeout_s
                 fetcher._retry_backoff = LowLatencyTransport.fetch_wait_ms / 1000
+                _recheck_finished_fetches(fetcher)
 
         consumer.start = start_with_short_backoff
         return consumer
+
+
+def _recheck_finished_fetches(fetcher: Any) -> None:
+    """Work around a race in aiokafka's fetch routine that stalled it for `fetcher_timeout`.
+
+    A fetch task clears its node from `_in_flight` in a done-callback. When the routine is woken by
+    something else (the app consumed records) in the same loop step in which the fetch finishes, it
+    drops the task from its pending set and plans the next round before that callback has run: the
+    node still looks busy, so nothing is fetched from it, and with no task left to wait for the routine
+    sleeps the full `fetcher_timeout` (seen: ~200 ms with no fetch pending and every partition empty;
+    at 1,000 ticks/s that was the end-to-end p99 of ~250 ms). Planning a round with fewer live tasks
+    than busy nodes now waits one loop step, for the callback, and plans again."""
+    plan = fetcher._get_actions_per_node
+
+    def plan_after_callbacks(assignment: Any) -> Any:
+        requests, resets, timeout, invalid_metadata, resume_futures = plan(assignment)
+        live = sum(1 for task in fetcher._pending_tasks if not task.done())
+        if len(fetcher._in_flight) > live:
+            timeout = 0
+        return requests, resets, timeout, invalid_metadata, resume_futures
+
+    fetcher._get_actions_per_node = plan_after_callbacks
 
 
 class LowLatencyConsumer(faust_aiokafka.Consumer):
@@ -74,4 +90,3 @@ class LowLatencyConsumer(faust_aiokafka.Consumer):
 class LowLatencyTransport(faust_aiokafka.Transport):
     Consumer: ClassVar[Any] = LowLatencyConsumer
     fetch_wait_ms: ClassVar[int] = FETCH_WAIT_MS
-    fetcher_timeout_s: ClassVar[float] = FETCHER_TIMEOUT_S
