@@ -112,10 +112,8 @@ def run(args: argparse.Namespace) -> int:
             hops = {h: distribution_ms(list(v)) for h, v in st.hops.items()}
             hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us(since_us=start_us))
             ticks = st.ticks - t0_ticks
+            signals, order_events = (list(st.signals.values()), list(st.order_results.values())) if args.dump else ([], [])
         if args.dump:
-            with collector.lock:
-                signals = list(collector.stats.signals.values())
-                order_events = list(collector.stats.order_results.values())
             Path(args.dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log,
                                                    "signals": signals, "order_events": order_events}))
         pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
