@@ -25,6 +25,7 @@ from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors import low_latency, table_catchup
+from processors.batching import available_batches
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
 from processors.faust_codec import Undecodable, register_codecs
@@ -232,10 +233,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         # No tick is evaluated before the existing pairings are loaded: a tick of a game whose pairing
         # is not known yet would be folded into the table without being evaluated.
         await markets_loaded.wait()
-        # Small batches: Faust's per-event overhead, not detection, bounds a worker's rate. A batch is
-        # cut at `batch_max` events or `batch_within_ms` after its first.
+        # Batches of what is already queued (up to `batch_max`): a lone tick is processed at once.
         nonlocal catch_up_needed
-        async for batch in stream.take_events(worker.batch_max, worker.batch_within_ms / 1000):
+        async for batch in available_batches(stream, worker.batch_max):
             now = asyncio.get_running_loop().time()
             committed = cast(FaustConsumer, app.consumer)._committed_offset
             batch = [e for e in batch if guard.accept(e.message.partition, e.message.offset, now, committed.get(e.message.tp))]

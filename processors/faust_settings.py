@@ -24,7 +24,6 @@ class WorkerSettings:
         "Records the worker's consumer hands over per poll at most (Faust's broker_max_poll_records; unlimited by default there). "
         "Measured with `arb bench process --opportunity-every 50`: 1000 gave ~4,900 ticks/s, unlimited ~4,350.")
     batch_max: int = setting("ARB_FAUST_BATCH_MAX", 500, "Ticks processed per batch at most.")
-    batch_within_ms: float = setting("ARB_FAUST_BATCH_WITHIN_MS", 1.0, "How long a batch waits for more ticks after its first (ms): the latency paid for throughput.")
     stall_s: float = setting(
         "ARB_FAUST_STALL_S", STALL_S,
         "A ticks partition whose fetch position is ahead of the last tick processed, with none processed for this long, is "
