@@ -1,4 +1,5 @@
-"""processors.batching.available_batches: cut at max_ or when nothing more is queued, never on a timer."""
+"""processors.batching.available_batches: cut at max_ or when nothing more is queued for a few loop
+steps, never on a timer; events acked only after their batch was processed."""
 
 from __future__ import annotations
 
@@ -10,18 +11,13 @@ from processors.batching import available_batches
 
 
 class QueueStream:
-    """The two things available_batches uses of a Faust stream: `channel.queue` and `events()`."""
+    """What available_batches uses of a Faust stream: `channel.queue`, `events()`, `enable_acks`, `ack()`."""
 
     def __init__(self) -> None:
         self.channel = SimpleNamespace(queue=asyncio.Queue())
         self.enable_acks = True
         self.acked: list[int] = []
         self.processed: list[int] = []
-
-    async def ack(self, event: int) -> bool:
-        assert event in self.processed, "acked before it was processed"
-        self.acked.append(event)
-        return True
 
     async def events(self) -> AsyncIterator[int]:
         while True:
@@ -30,13 +26,25 @@ class QueueStream:
                 return
             yield item
 
+    async def ack(self, event: int) -> bool:
+        assert event in self.processed, "acked before it was processed"
+        self.acked.append(event)
+        return True
 
-async def _collect(stream: QueueStream, max_: int, feed: list[list[int | None]]) -> list[list[int]]:
-    """Put each group of `feed` into the queue at once, wait until it was consumed, then the next."""
+
+async def _steps(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def _run(stream: QueueStream, max_: int, empty_steps: int, feed: list[list[int]], gap_steps: int) -> list[list[int]]:
+    """Put each group of `feed` into the queue at once, then let `gap_steps` loop steps pass; then end
+    the stream (an unfinished batch at the end is not yielded: it was never processed, so never acked
+    or committed, and is read again)."""
     out: list[list[int]] = []
 
     async def consume() -> None:
-        async for batch in available_batches(stream, max_):
+        async for batch in available_batches(stream, max_, empty_steps):
             assert not stream.enable_acks  # the stream must not ack on read
             out.append(batch)
             stream.processed.extend(batch)
@@ -45,36 +53,43 @@ async def _collect(stream: QueueStream, max_: int, feed: list[list[int | None]])
     for group in feed:
         for item in group:
             stream.channel.queue.put_nowait(item)
-        while not stream.channel.queue.empty():
-            await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await _steps(gap_steps)
+    await _steps(20)
+    stream.channel.queue.put_nowait(None)
     await asyncio.wait_for(task, 5)
     return out
 
 
-def test_a_lone_event_is_a_batch_at_once() -> None:
+def test_a_lone_event_is_a_batch_within_a_few_loop_steps() -> None:
     async def main() -> None:
         stream = QueueStream()
         got: list[list[int]] = []
 
         async def consume() -> None:
-            async for batch in available_batches(stream, 500):
+            async for batch in available_batches(stream, 500, empty_steps=4):
                 got.append(batch)
 
         task = asyncio.create_task(consume())
         stream.channel.queue.put_nowait(1)
         # No timer: the batch is there after a few loop steps, long before any millisecond timeout.
-        for _ in range(10):
-            await asyncio.sleep(0)
+        await _steps(10)
         assert got == [[1]]
         task.cancel()
 
     asyncio.run(main())
 
 
-def test_queued_events_form_one_batch_cut_at_max_and_are_acked_after_processing() -> None:
+def test_batches_cut_at_max_and_at_a_pause_and_acked_after_processing() -> None:
     stream = QueueStream()
-    out = asyncio.run(_collect(stream, 3, [[1, 2, 3, 4, 5], [6], [7, 8], [None]]))
+    out = asyncio.run(_run(stream, 3, 4, [[1, 2, 3, 4, 5], [6], [7, 8]], gap_steps=20))
     assert out == [[1, 2, 3], [4, 5], [6], [7, 8]]
     assert stream.acked == [1, 2, 3, 4, 5, 6, 7, 8]
     assert stream.enable_acks  # restored
+
+
+def test_an_event_arriving_within_the_empty_steps_joins_the_batch() -> None:
+    # Faust delivers the records of one fetch a couple of loop steps apart: they belong together.
+    together = asyncio.run(_run(QueueStream(), 500, 4, [[1], [2], [3]], gap_steps=1))
+    assert together == [[1, 2, 3]]
+    apart = asyncio.run(_run(QueueStream(), 500, 0, [[1], [2], [3]], gap_steps=2))
+    assert apart == [[1], [2], [3]]
