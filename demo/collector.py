@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -20,14 +21,14 @@ WATCHED = ("ticks", "signals", "orders", "fills", "outcomes")
 
 
 class Collector:
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, topics: tuple[str, ...] = WATCHED) -> None:
         self.kafka = kafka
         self.stats = DemoStats()
         self.lock = threading.Lock()
         self.bad_records = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-collector", daemon=True)
-        self._by_topic = {topic_name(t, kafka): t for t in WATCHED}
+        self._by_topic = {topic_name(t, kafka): t for t in topics}
 
     def start(self) -> Collector:
         self._thread.start()
@@ -62,3 +63,44 @@ class Collector:
             log.exception("demo collector stopped")
         finally:
             consumer.close()
+
+    def fold_ticks_between(self, since_us: int, until_us: int, *, idle_s: float = 3.0, timeout_s: float = 300.0) -> int:
+        """Read the `ticks` topic from the beginning and fold the ticks produced in [since_us, until_us]
+        into the stats; how many. For a benchmark whose collector does not read ticks live: decoding
+        every tick while the pipeline runs took CPU from the pipeline it measures.
+
+        Done when every partition has shown a tick produced after `until_us` (the feeds are still
+        running), or nothing arrived for `idle_s` (watermarks are not trusted: see broker.md)."""
+        logical = "ticks"
+        consumer = make_consumer(self.kafka, None, cold=True)
+        n_parts = partitions(logical, self.kafka)
+        consumer.assign([TopicPartition(topic_name(logical, self.kafka), p, OFFSET_BEGINNING) for p in range(n_parts)])
+        past_end: set[int] = set()
+        folded = 0
+        deadline = time.monotonic() + timeout_s
+        idle_until = time.monotonic() + idle_s
+        try:
+            while len(past_end) < n_parts and time.monotonic() < min(deadline, idle_until):
+                msgs = consumer.consume(5000, 0.2)
+                if msgs:
+                    idle_until = time.monotonic() + idle_s
+                for msg in msgs:
+                    if msg.error() is not None or msg.value() is None:
+                        continue
+                    try:
+                        tick = codec.decode(msg.value() or b"", spec(logical).value_type or "")
+                    except codec.DecodeError:
+                        self.bad_records += 1
+                        continue
+                    produced = int(tick["produced_ts"])
+                    if produced > until_us:
+                        past_end.add(msg.partition() or 0)
+                    elif produced >= since_us:
+                        folded += 1
+                        self._fold(logical, tick)
+        finally:
+            consumer.close()
+        if len(past_end) < n_parts:
+            log.warning("ticks read until %s: %d of %d partitions reached the end of the interval",
+                        "idle" if time.monotonic() >= idle_until else "timeout", len(past_end), n_parts)
+        return folded

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from core.settings import KafkaSettings
-from demo.collector import Collector
+from demo.collector import WATCHED, Collector
 from demo.reconcile import drift, expected_sim_positions, sim_positions
 from demo.stats import duplicate_orders
 from demo.supervisor import ChildFailed, Supervisor, arb_argv
@@ -39,6 +39,7 @@ class DemoOptions:
     workdir: Path | None = None
     keep_workdir: bool = False
     positions: bool = True
+    live_ticks: bool = True  # False: the collector leaves ticks out (a benchmark reads them afterwards)
 
 
 def _free_port() -> int:
@@ -134,7 +135,8 @@ class Demo:
         self.sup.start("execute", arb_argv("execute"), venue_env)
         if self.opts.positions and importlib.util.find_spec("cli.commands.positions") is not None:
             self.sup.start("positions", arb_argv("positions", "serve"), venue_env)
-        self.collector = Collector(self.kafka).start()
+        watched = WATCHED if self.opts.live_ticks else tuple(t for t in WATCHED if t != "ticks")
+        self.collector = Collector(self.kafka, watched).start()
 
     # --- running -----------------------------------------------------------------------------------
 

@@ -1,0 +1,51 @@
+"""A benchmark reads the ticks of its measured interval after the run: exactly those, every partition."""
+
+import pytest
+
+from core import codec
+from core.kafka import make_producer
+from core.partitioning import partition_for
+from core.settings import KafkaSettings
+from core.topics import topic_name
+from demo.collector import Collector
+
+pytestmark = pytest.mark.integration
+
+
+def _tick(game: str, i: int, produced_ts: int) -> dict:
+    return {"tick_id": f"KALSHI:T-{game}:1:{i}", "game_id": game, "venue": "KALSHI", "market": f"T-{game}", "status": "OK",
+            "bids": [{"price": 4000, "size": 100}], "asks": [{"price": 6000, "size": 500}], "tick_size": 1,
+            "venue_ts": None, "received_ts": produced_ts - 100 - i, "produced_ts": produced_ts}
+
+
+def _one_game_per_partition(n: int) -> list[str]:
+    games: dict[int, str] = {}
+    d = 0
+    while len(games) < n:
+        d += 1
+        game = f"nba-20261206-aaa-b{d:03d}"
+        games.setdefault(partition_for(game, n), game)
+    return list(games.values())
+
+
+def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: KafkaSettings) -> None:
+    since, until = 10_000_000, 20_000_000
+    games = _one_game_per_partition(topics.partitions)
+    producer = make_producer(topics)
+    inside = []
+    for g_i, game in enumerate(games):
+        # Before the interval, inside it (its two ends included), then one after it on every partition.
+        for i, ts in enumerate([since - 1, since, since + 5_000 * (g_i + 1), until, until + 1]):
+            tick = _tick(game, i, ts)
+            producer.produce(topic_name("ticks", topics), key=game, value=codec.encode("Tick", tick))
+            if since <= ts <= until:
+                inside.append(tick["produced_ts"] - tick["received_ts"])
+    assert producer.flush(10) == 0
+
+    collector = Collector(topics, topics=())  # nothing read live
+    # A long idle limit: the test passes only if it stops because every partition went past the end.
+    folded = collector.fold_ticks_between(since, until, idle_s=60.0, timeout_s=60.0)
+
+    assert folded == len(inside) == 3 * len(games)
+    assert collector.stats.ticks == folded
+    assert sorted(collector.stats.hops["tick_produce"]) == sorted(inside)
