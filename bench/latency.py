@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         end_us = time.time_ns() // 1000
         baseline.stop()
         print("bench latency: reading the measured interval's ticks", file=sys.stderr, flush=True)
-        ticks = collector.fold_ticks_between(start_us, end_us)
+        ticks, complete = collector.fold_ticks_between(start_us, end_us)
+        if not complete:
+            print("bench latency: reading the ticks timed out: the tick hops and the rate cover part of them", file=sys.stderr, flush=True)
         demo.refresh_order_log()
         windows = measured_windows(httpx.get(demo.urls["admin_url"] + "/arb", timeout=10).json()["windows"], start_us, end_us)
         with collector.lock:

@@ -64,29 +64,34 @@ class Collector:
         finally:
             consumer.close()
 
-    def fold_ticks_between(self, since_us: int, until_us: int, *, idle_s: float = 3.0, timeout_s: float = 300.0) -> int:
+    def fold_ticks_between(self, since_us: int, until_us: int, *, idle_s: float = 3.0, timeout_s: float = 300.0) -> tuple[int, bool]:
         """Read the `ticks` topic from the beginning and fold the ticks produced in [since_us, until_us]
-        into the stats; how many. For a benchmark whose collector does not read ticks live: decoding
+        into the stats: how many, and whether every partition was read to the interval's end (False:
+        `timeout_s` ran out first). For a benchmark whose collector does not read ticks live: decoding
         every tick while the pipeline runs took CPU from the pipeline it measures.
 
-        Done when every partition has shown a tick produced after `until_us` (the feeds are still
-        running), or nothing arrived for `idle_s` (watermarks are not trusted: see broker.md)."""
+        A partition is done when it shows a tick produced after `until_us` (the feeds are still running)
+        or has delivered nothing for `idle_s` (one no game hashes to, or whose games stopped ticking);
+        watermarks are not trusted (see broker.md)."""
         logical = "ticks"
         consumer = make_consumer(self.kafka, None, cold=True)
         n_parts = partitions(logical, self.kafka)
         consumer.assign([TopicPartition(topic_name(logical, self.kafka), p, OFFSET_BEGINNING) for p in range(n_parts)])
         past_end: set[int] = set()
         folded = 0
-        deadline = time.monotonic() + timeout_s
-        idle_until = time.monotonic() + idle_s
+        started = time.monotonic()
+        last_seen = dict.fromkeys(range(n_parts), started)
+
+        def done(now: float) -> bool:
+            return all(p in past_end or now - seen >= idle_s for p, seen in last_seen.items())
+
         try:
-            while len(past_end) < n_parts and time.monotonic() < min(deadline, idle_until):
-                msgs = consumer.consume(5000, 0.2)
-                if msgs:
-                    idle_until = time.monotonic() + idle_s
-                for msg in msgs:
+            while not done(now := time.monotonic()) and now - started < timeout_s:
+                for msg in consumer.consume(5000, 0.2):
                     if msg.error() is not None or msg.value() is None:
                         continue
+                    part = msg.partition() or 0
+                    last_seen[part] = time.monotonic()
                     try:
                         tick = codec.decode(msg.value() or b"", spec(logical).value_type or "")
                     except codec.DecodeError:
@@ -94,13 +99,10 @@ class Collector:
                         continue
                     produced = int(tick["produced_ts"])
                     if produced > until_us:
-                        past_end.add(msg.partition() or 0)
+                        past_end.add(part)
                     elif produced >= since_us:
                         folded += 1
                         self._fold(logical, tick)
         finally:
             consumer.close()
-        if len(past_end) < n_parts:
-            log.warning("ticks read until %s: %d of %d partitions reached the end of the interval",
-                        "idle" if time.monotonic() >= idle_until else "timeout", len(past_end), n_parts)
-        return folded
+        return folded, done(time.monotonic())

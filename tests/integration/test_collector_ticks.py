@@ -18,19 +18,19 @@ def _tick(game: str, i: int, produced_ts: int) -> dict:
             "venue_ts": None, "received_ts": produced_ts - 100 - i, "produced_ts": produced_ts}
 
 
-def _one_game_per_partition(n: int) -> list[str]:
+def _one_game_per_partition(n: int, skip: int | None = None) -> list[str]:
     games: dict[int, str] = {}
     d = 0
-    while len(games) < n:
+    while len(games) < n - (skip is not None):
         d += 1
         game = f"nba-20261206-aaa-b{d:03d}"
-        games.setdefault(partition_for(game, n), game)
+        if partition_for(game, n) != skip:
+            games.setdefault(partition_for(game, n), game)
     return list(games.values())
 
 
-def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: KafkaSettings) -> None:
-    since, until = 10_000_000, 20_000_000
-    games = _one_game_per_partition(topics.partitions)
+def _produce(topics: KafkaSettings, games: list[str], since: int, until: int) -> list[int]:
+    """Per game: ticks before the interval, inside it (both ends), after it; the inside ones' tick_produce hops."""
     producer = make_producer(topics)
     inside = []
     for g_i, game in enumerate(games):
@@ -41,11 +41,29 @@ def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: Ka
             if since <= ts <= until:
                 inside.append(tick["produced_ts"] - tick["received_ts"])
     assert producer.flush(10) == 0
+    return inside
+
+
+def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: KafkaSettings) -> None:
+    since, until = 10_000_000, 20_000_000
+    games = _one_game_per_partition(topics.partitions)
+    inside = _produce(topics, games, since, until)
 
     collector = Collector(topics, topics=())  # nothing read live
-    # A long idle limit: the test passes only if it stops because every partition went past the end.
-    folded = collector.fold_ticks_between(since, until, idle_s=60.0, timeout_s=60.0)
+    # Idle longer than the timeout: complete only if every partition went past the interval's end.
+    folded, complete = collector.fold_ticks_between(since, until, idle_s=120.0, timeout_s=60.0)
 
+    assert complete
     assert folded == len(inside) == 3 * len(games)
     assert collector.stats.ticks == folded
     assert sorted(collector.stats.hops["tick_produce"]) == sorted(inside)
+
+
+def test_a_partition_without_ticks_ends_the_read_once_it_stays_idle(topics: KafkaSettings) -> None:
+    since, until = 10_000_000, 20_000_000
+    games = _one_game_per_partition(topics.partitions, skip=0)  # no game in partition 0
+    inside = _produce(topics, games, since, until)
+
+    folded, complete = Collector(topics, topics=()).fold_ticks_between(since, until, idle_s=1.0, timeout_s=60.0)
+
+    assert complete and folded == len(inside)
