@@ -173,7 +173,19 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
         ttl = 2.0
     else:
         rig.admin("POST", "/faults/kalshi", {"p5xx": 1.0, "status_5xx": 503})
-        switches = {half: lambda: rig.admin("DELETE", "/faults/kalshi")}
+
+        def recover_once_answered() -> None:
+            # The venue recovers only once the executor has answered every signal of the burst (the
+            # second half waits): a request still in flight at the recovery succeeds and closes the open
+            # breaker directly. Seen when the executor fell behind the stream: open -> closed, no
+            # rejections, no half-open probe, which is not what this scenario is about.
+            burst = list(streamer.sent)
+            deadline = time.monotonic() + args.timeout
+            while watcher.count(burst) < len(burst) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            rig.admin("DELETE", "/faults/kalshi")
+
+        switches = {half: recover_once_answered}
         ttl = 4.0
     streamer = cr.Streamer(rig, pairs, n, args.rate or 6.0, ttl_s=ttl, at_index=switches)
     streamer.start()

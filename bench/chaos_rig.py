@@ -201,6 +201,7 @@ class Streamer(threading.Thread):
                 time.sleep(delay)
             if i in self.at_index:
                 self.at_index[i]()
+                t0 = time.monotonic() - i / self.rate  # a switch may wait: the rate goes on from here, no burst
             pair = self.pairs[i % len(self.pairs)]
             now = now_us()
             sig = make_signal(i, pair, self.ttl_us, now, self.run_id)
