@@ -61,6 +61,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
         recovery_consistency_check=worker.recovery_consistency_check,
         Worker="processors.quiet_worker:QuietWorker",
+        TableManager="processors.table_manager:PromptTableManager",
         monitor=LeanMonitor(),
     )
     app._new_transport = lambda: low_latency.LowLatencyTransport(app.conf.broker_consumer, app)  # type: ignore[method-assign]
@@ -141,20 +142,36 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
 
     catch_up_needed = True
     guard = DeliveryGuard(worker.stall_s)
+    # The changelog read of the catch-up, started as soon as partitions are assigned (it overlaps
+    # Faust's recovery and the first fetch: ~0.8 s of every restart), applied before the first batch.
+    latest_read: asyncio.Future[dict[str, dict[str, Any]]] | None = None
+
+    def read_changelog(parts: list[int]) -> asyncio.Future[dict[str, dict[str, Any]]]:
+        async def read() -> dict[str, dict[str, Any]]:
+            started = asyncio.get_running_loop().time()
+            latest = await asyncio.to_thread(table_catchup.read_latest, kafka, games.changelog_topic.get_topic_name(), parts)
+            log.info("processor: changelog of %d partitions read to its end in %.1f s", len(parts), asyncio.get_running_loop().time() - started)
+            return latest
+
+        return asyncio.ensure_future(read())
+
+    def assigned_ticks_partitions() -> list[int]:
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_name)
 
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        nonlocal catch_up_needed
+        nonlocal catch_up_needed, latest_read
         catch_up_needed = True
         guard.assigned(asyncio.get_running_loop().time())
         processed_to.clear()
         committed_to.clear()
+        # Read now, apply later: applied before Faust's recovery has filled the table, a newer state
+        # could be overwritten by the older one recovery stops at. A read for an earlier assignment
+        # is dropped (its thread finishes on its own).
+        latest_read = read_changelog(assigned_ticks_partitions())
 
     async def catch_up() -> None:
         # See processors/table_catchup.py: recovery can stop short of the changelog's end.
-        parts = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks.get_topic_name())
-        started = asyncio.get_running_loop().time()
-        latest = await asyncio.to_thread(table_catchup.read_latest, kafka, games.changelog_topic.get_topic_name(), parts)
-        log.info("processor: changelog of %d partitions read to its end in %.1f s", len(parts), asyncio.get_running_loop().time() - started)
+        latest = await (latest_read or read_changelog(assigned_ticks_partitions()))
         newer = 0
         for game_id, state in latest.items():
             current = pending[game_id][1] if game_id in pending else games.data.get(game_id)
