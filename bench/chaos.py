@@ -180,9 +180,7 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
             # breaker directly. Seen when the executor fell behind the stream: open -> closed, no
             # rejections, no half-open probe, which is not what this scenario is about.
             burst = list(streamer.sent)
-            deadline = time.monotonic() + args.timeout
-            while watcher.count(burst) < len(burst) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _drain(watcher, burst, args.timeout)
             if watcher.count(burst) < len(burst):
                 print(f"bench chaos: {len(burst) - watcher.count(burst)} signals of the burst still without an outcome "
                       f"after {args.timeout:.0f} s; the venue recovers anyway", file=sys.stderr, flush=True)

@@ -43,6 +43,16 @@ class Collector:
             {"ticks": self.stats.on_tick, "signals": self.stats.on_signal, "orders": self.stats.on_order,
              "fills": self.stats.on_fill, "outcomes": self.stats.on_outcome}[logical](value)
 
+    def _decode(self, msg: Any, logical: str) -> dict[str, Any] | None:
+        """The record's value, or None for an error, an empty value or an undecodable one (counted)."""
+        if msg.error() is not None or msg.value() is None:
+            return None
+        try:
+            return codec.decode(msg.value() or b"", spec(logical).value_type or "")
+        except codec.DecodeError:
+            self.bad_records += 1
+            return None
+
     def _run(self) -> None:
         consumer = make_consumer(self.kafka, None, cold=True)
         try:
@@ -50,15 +60,10 @@ class Collector:
                              for p in range(partitions(logical, self.kafka))])
             while not self._stop.is_set():
                 for msg in consumer.consume(500, 0.1):
-                    if msg.error() is not None or msg.value() is None:
-                        continue
                     logical = self._by_topic.get(msg.topic() or "")
-                    if logical is None:
-                        continue
-                    try:
-                        self._fold(logical, codec.decode(msg.value() or b"", spec(logical).value_type or ""))
-                    except codec.DecodeError:
-                        self.bad_records += 1
+                    value = None if logical is None else self._decode(msg, logical)
+                    if logical is not None and value is not None:
+                        self._fold(logical, value)
         except Exception:
             log.exception("demo collector stopped")
         finally:
@@ -92,10 +97,8 @@ class Collector:
                         continue
                     part = msg.partition() or 0
                     last_seen[part] = time.monotonic()
-                    try:
-                        tick = codec.decode(msg.value() or b"", spec(logical).value_type or "")
-                    except codec.DecodeError:
-                        self.bad_records += 1
+                    tick = self._decode(msg, logical)
+                    if tick is None:
                         continue
                     produced = int(tick["produced_ts"])
                     if produced > until_us:
