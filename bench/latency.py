@@ -1,6 +1,6 @@
 """`arb bench latency`: end-to-end tick -> order latency of the whole pipeline against the simulators.
 
-Runs the demo's process layout headless (embedded broker, simulators, discover, produce all, process,
+Runs the demo's process layout headless (embedded broker or --bootstrap, simulators, discover, produce all, process,
 execute) at a background book-update rate over N games with arbitrage windows injected, then measures,
 for every window the executor acted on, the time from the simulator opening the window (the moment it
 publishes the book change that creates it) to the simulator receiving the first order for it: both
@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cli.common import add_external_bootstrap_arg
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("latency", help="simulator -> feeds -> Kafka -> processor -> Kafka -> executor -> simulator latency",
                        description="Window-open -> first-order-received latency through the whole pipeline (separate processes, "
-                                   "embedded broker), plus per-hop latencies from record timestamps.")
+                                   "embedded broker or --bootstrap), plus per-hop latencies from record timestamps.")
     p.add_argument("--rate", type=float, default=1000.0, help="target background ticks/s over all books (default 1000)")
     p.add_argument("--games", type=int, default=50, help="games (default 50)")
     p.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")
@@ -31,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=11, help="scenario seed (default 11)")
     p.add_argument("--dump", metavar="FILE", help="also write the measured windows, the simulator's order log, the signals and "
                                                    "our order events to FILE (JSON), to find out which windows were slow and where")
+    add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     # Measured: each simulator event moves several levels and both venues tick on it: about 10 ticks per event.
     opts = DemoOptions(duration_s=args.duration, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=args.windows_per_min,
                        updates_per_s=args.rate / 10, positions=False,
-                       live_ticks=False)  # ticks are read after the run: decoding them live took CPU from the pipeline
+                       live_ticks=False, bootstrap=args.bootstrap)  # ticks are read after the run: decoding them live took CPU from the pipeline
     demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "bench."}))
     try:
         demo.start()

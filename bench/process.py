@@ -1,4 +1,5 @@
-"""`arb bench process`: one processor worker (`arb process`, a child process) on the embedded broker.
+"""`arb bench process`: one processor worker (`arb process`, a child process) on the embedded broker (or an
+external Kafka with --bootstrap: core/run_kafka.py).
 
 Latency: pairs of ticks (both books of a game change, so each pair yields a signal) at a steady rate;
 the hop is tick produced -> signal detected (the Signal's detected_ts - event_ts, same host clock),
@@ -18,14 +19,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from cli.common import add_external_bootstrap_arg
+from core.settings import KafkaSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("process", help="processor worker: tick -> signal hop latency and sustained ticks/s",
-                       description="Runs one `arb process` worker against the embedded broker and measures the tick -> signal hop "
+                       description="Runs one `arb process` worker against the embedded broker (or --bootstrap) and measures the tick -> signal hop "
                                    "(p50/p99 over >= 1,000 ticks) and the ticks/s it sustains on a burst.")
     p.add_argument("--ticks", type=int, default=2000, help="ticks in the latency phase (default 2000)")
     p.add_argument("--rate", type=float, default=500.0, help="latency phase ticks/s (default 500)")
@@ -36,28 +39,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="in the bursts, a game's books make a new opportunity on every K-th of its tick pairs; the others repeat the "
                         "last one, which the detector evaluates and does not signal again (default 1: about one signal per two "
                         "ticks, the worst case; real books signal far less often)")
+    add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.run_kafka import run_kafka
+
+    with run_kafka(args.bootstrap, "benchp.", "bench process") as kafka:
+        return _run(args, kafka)
+
+
+def _run(args: argparse.Namespace, kafka: KafkaSettings) -> int:
     from confluent_kafka import OFFSET_END, TopicPartition
 
     from bench._stats import summary
     from bench.worker_rig import one_per_partition, seed_games, start_worker, stop_workers
     from bench.worker_rig import tick as _tick
     from core import codec
-    from core.broker import EmbeddedBroker, free_port
-    from core.config import load
     from core.kafka import make_consumer, make_producer
-    from core.settings import KafkaSettings
     from core.topics import topic_name
     from core.units import now_us
 
-    broker = EmbeddedBroker(port=free_port())
-    broker.start()
     workdir = Path(tempfile.mkdtemp(prefix="arb-bench-process-"))
-    kafka = replace(load(KafkaSettings), bootstrap=broker.bootstrap, topic_prefix="benchp.")
     worker: subprocess.Popen[bytes] | None = None
     ok = False  # the worker's log is kept when the run fails
     try:
@@ -167,6 +172,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         stop_workers(worker)
-        broker.stop()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)

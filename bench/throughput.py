@@ -1,5 +1,6 @@
 """`arb bench throughput`: the highest tick rate the processor sustains before its consumer lag grows,
-with 1 and with 2 workers (`arb process` children, one consumer group) on the embedded broker.
+with 1 and with 2 workers (`arb process` children, one consumer group) on the embedded broker (or an external
+Kafka with --bootstrap: core/run_kafka.py).
 
 Ticks are written at a fixed rate for a step of S seconds, the rate raised step by step. The feed is
 stood in for by this process writing Avro ticks as the feed does (keyed by game, pre-encoded, paced in
@@ -23,24 +24,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cli.common import add_external_bootstrap_arg
+from core.settings import KafkaSettings
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("throughput", help="highest tick rate the processor sustains without growing lag, 1 and 2 workers",
                        description="Steps the tick rate up until the processor's lag grows, with 1 and with 2 `arb process` workers "
-                                   "on the embedded broker; prints the highest sustained rate of each.")
+                                   "on the embedded broker (or --bootstrap); prints the highest sustained rate of each.")
     p.add_argument("--rates", default="1000,1500,2000,2500,3000,3500,4000,5000,6000",
                    help="tick rates to try, ascending (default 1000,1500,2000,2500,3000,3500,4000,5000,6000)")
     p.add_argument("--step-s", type=float, default=8.0, help="seconds per rate step (default 8)")
     p.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
     p.add_argument("--games", type=int, default=50, help="games (default 50)")
     p.add_argument("--max-lag-ms", type=float, default=100.0, help="sustained: median lag over the step's last quarter below this (default 100)")
+    add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cli.common import CommandError
-    from core.broker import EmbeddedBroker, free_port
+    from core.run_kafka import run_kafka
 
     try:
         rates = [int(r) for r in args.rates.split(",")]
@@ -49,36 +54,32 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--rates and --workers are comma-separated integers", 2) from None
     if not rates or min(rates) <= 0 or not counts or min(counts) <= 0 or args.step_s <= 0 or args.games < 2:
         raise CommandError("--rates and --workers must be positive, --step-s > 0, --games >= 2", 2)
-    broker = EmbeddedBroker(port=free_port())
-    broker.start()
     workdir = Path(tempfile.mkdtemp(prefix="arb-bench-throughput-"))
     ok = False
     try:
         out: dict[str, Any] = {"rates": rates, "step_s": args.step_s, "games": args.games, "max_lag_ms": args.max_lag_ms}
-        for n in counts:
-            out[f"workers_{n}"] = _measure(args, broker.bootstrap, workdir, n, rates)
+        with run_kafka(args.bootstrap, "bencht.", "bench throughput") as kafka:
+            for n in counts:
+                out[f"workers_{n}"] = _measure(args, kafka, workdir, n, rates)
         print(json.dumps(out) if args.json else json.dumps(out, indent=2))
         ok = True
         return 0
     finally:
-        broker.stop()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _measure(args: argparse.Namespace, bootstrap: str, workdir: Path, n_workers: int, rates: list[int]) -> dict[str, Any]:
+def _measure(args: argparse.Namespace, run: KafkaSettings, workdir: Path, n_workers: int, rates: list[int]) -> dict[str, Any]:
     from confluent_kafka import OFFSET_END, TopicPartition
 
     from bench.worker_rig import one_per_partition, seed_games, start_worker, stop_workers
     from bench.worker_rig import tick as _tick
     from core import codec
-    from core.config import load
     from core.kafka import make_consumer, make_producer
-    from core.settings import KafkaSettings
     from core.topics import topic_name
 
     # Fresh topics and group per worker count: no backlog or state carried over.
-    kafka = replace(load(KafkaSettings), bootstrap=bootstrap, topic_prefix=f"bencht{n_workers}.")
+    kafka = replace(run, topic_prefix=f"{run.topic_prefix}w{n_workers}.")
     games = list(seed_games(kafka, args.games))
     prod = make_producer(kafka, **{"queue.buffering.max.messages": 2_000_000})
     workers = [start_worker(kafka, workdir / f"faust-{n_workers}-{i}", workdir / f"process-{n_workers}-{i}.log", {"ARB_BOOK_REUSE_MS": "0"})

@@ -20,6 +20,13 @@ def add_kafka_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", help="topic name prefix (default: $ARB_TOPIC_PREFIX or 'arb.')")
 
 
+def add_external_bootstrap_arg(p: argparse.ArgumentParser) -> None:
+    """`--bootstrap` of the benchmarks and the demo, which otherwise start an embedded broker (core/run_kafka.py)."""
+    p.add_argument("--bootstrap", metavar="HOST:PORT",
+                   help="run on this Kafka instead of an embedded broker: the run's topics get a random prefix and are deleted at "
+                        "the end; client security from the ARB_KAFKA_* settings (default: an embedded broker; ARB_BOOTSTRAP is not read)")
+
+
 def kafka_settings(args: argparse.Namespace) -> Any:
     from core.config import load
     from core.settings import KafkaSettings

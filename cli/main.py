@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import cli.commands
 from cli.common import CommandError, add_kafka_args, kafka_settings
+from core.broker import BrokerError
 from core.config import ConfigError
 
 __all__ = ["CommandError", "add_kafka_args", "build_parser", "kafka_settings", "main"]
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ConfigError) as exc:
         print(f"arb {args.command}: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, CommandError) else 2
+    except BrokerError as exc:  # the embedded broker cannot start, or no Kafka answers at --bootstrap
+        print(f"arb {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return int(rc or 0)

@@ -13,7 +13,7 @@ class KafkaSettings:
     topic_prefix: str = setting("ARB_TOPIC_PREFIX", "arb.", "Prefix of every topic name, so several pipelines can share a broker.")
     paper_prefix: str = setting("ARB_PAPER_PREFIX", "paper.", "Prefix put before the topic prefix for paper-trading records (orders, fills, outcomes).")
     partitions: int = setting("ARB_PARTITIONS", 12, "Partitions of the game-keyed topics (ticks, signals, orders, outcomes, fills, positions).")
-    replication: int = setting("ARB_REPLICATION", 1, "Replication factor for topics created by `arb topics create`.")
+    replication: int = setting("ARB_REPLICATION", 1, "Replication factor of the topics `arb topics create` creates and of the processor's table changelog.")
     fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. Keep 1-5 ms: the embedded broker never wakes a waiting fetch.")
     cold_fetch_wait_ms: int = setting(
         "ARB_COLD_FETCH_WAIT_MS", 250,
@@ -21,13 +21,13 @@ class KafkaSettings:
         "the embedded broker every fetch that finds data lists all batches of its partitions, CPU the hot path then lacks.")
     linger_ms: int = setting("ARB_LINGER_MS", 0, "linger.ms of producers (0 = send at once).")
     session_timeout_ms: int = setting("ARB_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout; the first join on the embedded broker takes half of it.")
-    security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters.", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+    security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters (the processor's Faust consumer gets the same security settings).", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
     sasl_mechanism: str = setting("ARB_KAFKA_SASL_MECHANISM", "", "sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) when SASL is used.")
     sasl_username: str = setting("ARB_KAFKA_SASL_USERNAME", "", "SASL user name.")
     sasl_password: Secret = setting("ARB_KAFKA_SASL_PASSWORD", Secret(""), "SASL password (or ARB_KAFKA_SASL_PASSWORD_FILE with its path).")
     ssl_ca_location: str = setting("ARB_KAFKA_SSL_CA_LOCATION", "", "CA bundle for SSL.")
     schema_registry_url: str = setting("ARB_SCHEMA_REGISTRY_URL", "", "Confluent-compatible Schema Registry URL: when set, records are written in the Confluent wire format (readers accept both framings).")
-    extra: str = setting("ARB_KAFKA_EXTRA", "", "Extra librdkafka properties, `key=value;key=value`, applied to every client.")
+    extra: str = setting("ARB_KAFKA_EXTRA", "", "Extra librdkafka properties, `key=value;key=value`, applied to every librdkafka client (not the processor's Faust consumer, which is aiokafka).")
 
 
 @dataclass(frozen=True)

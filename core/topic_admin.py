@@ -1,7 +1,9 @@
-"""Create the registry's topics idempotently and check existing ones against the registry."""
+"""Create the registry's topics idempotently, check existing ones against the registry, and give one run
+topics of its own on a shared broker (run_prefix, delete_run_topics)."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -19,6 +21,35 @@ class TopicReport:
     @property
     def ok(self) -> bool:
         return self.status != "mismatch"
+
+
+def run_prefix(base: str) -> str:
+    """A topic prefix of one run's own on a shared broker: base + 6 random hex digits + '.'. Consumer groups
+    and transactional ids derive from the prefix, so the run shares no record, offset or fencing with
+    another pipeline or another run."""
+    return f"{base}{secrets.token_hex(3)}."
+
+
+def delete_run_topics(admin: AdminClient, s: KafkaSettings, *, timeout: float = 15.0) -> list[str]:
+    """Delete every topic of the run whose prefix s.topic_prefix is (Faust's changelogs and the paper
+    variants included); returns the names deleted. Only for prefixes from run_prefix: no other
+    pipeline's topics start with one."""
+    prefix = s.topic_prefix
+    if not prefix.endswith(".") or len(prefix) < 8:
+        raise ValueError(f"refusing to delete by the prefix {prefix!r}: not one of run_prefix's")
+    starts = (prefix, s.paper_prefix + prefix)
+    names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(starts))
+    if not names:
+        return []
+    failed = []
+    for name, fut in admin.delete_topics(names, request_timeout=timeout).items():
+        try:
+            fut.result()
+        except Exception as exc:  # report all of them, not the first
+            failed.append(f"{name}: {exc}")
+    if failed:
+        raise RuntimeError("could not delete " + "; ".join(failed))
+    return names
 
 
 def wanted_topics(s: KafkaSettings, *, include_paper: bool = True) -> list[tuple[str, str]]:

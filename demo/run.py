@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from core.run_kafka import drop_run_topics, external_settings
 from core.settings import KafkaSettings
 from demo.collector import WATCHED, Collector
 from demo.reconcile import drift, expected_sim_positions, sim_positions
@@ -40,6 +41,7 @@ class DemoOptions:
     keep_workdir: bool = False
     positions: bool = True
     live_ticks: bool = True  # False: the collector leaves ticks out (a benchmark reads them afterwards)
+    bootstrap: str | None = None  # an external Kafka (topics of the run's own, deleted at the end); None: the embedded broker
 
 
 def _free_port() -> int:
@@ -77,6 +79,7 @@ class Demo:
         self.collector: Collector | None = None
         self.duplicates: int | None = None
         self.order_log: list[dict[str, Any]] = []
+        self.external_kafka = False
 
     def _progress(self, text: str) -> None:
         if not self.opts.json_out:
@@ -85,13 +88,18 @@ class Demo:
     # --- start-up ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        port = _free_port()
-        self.kafka = replace(self.kafka, bootstrap=f"127.0.0.1:{port}")
-        kenv = {"ARB_BOOTSTRAP": self.kafka.bootstrap, "ARB_TOPIC_PREFIX": self.kafka.topic_prefix, "ARB_PARTITIONS": str(self.kafka.partitions)}
         self._progress(f"demo: working directory {self.workdir} (child logs there)")
-        self._progress("demo: starting the embedded broker ...")
-        broker = self.sup.start("broker", arb_argv("broker", "--port", str(port), "--no-topics"), kenv)
-        self.sup.wait_for_log(broker, "broker listening", 60)
+        port = _free_port()
+        if self.opts.bootstrap:
+            self.kafka = external_settings(self.kafka, self.opts.bootstrap, "demo")
+            self.external_kafka = True
+        else:
+            self.kafka = replace(self.kafka, bootstrap=f"127.0.0.1:{port}")
+        kenv = {"ARB_BOOTSTRAP": self.kafka.bootstrap, "ARB_TOPIC_PREFIX": self.kafka.topic_prefix, "ARB_PARTITIONS": str(self.kafka.partitions)}
+        if not self.external_kafka:
+            self._progress("demo: starting the embedded broker ...")
+            broker = self.sup.start("broker", arb_argv("broker", "--port", str(port), "--no-topics"), kenv)
+            self.sup.wait_for_log(broker, "broker listening", 60)
         topics = self.sup.start("topics", arb_argv("topics", "create"), kenv)
         if topics.proc is None or topics.proc.wait(timeout=120) != 0:
             raise ChildFailed(f"arb topics create failed:\n{topics.tail()}")
@@ -215,6 +223,8 @@ class Demo:
         if self.collector is not None:
             self.collector.stop()
         self.sup.stop_all()
+        if self.external_kafka:
+            drop_run_topics(self.kafka, "demo")
 
 
 def run_demo(opts: DemoOptions, kafka: KafkaSettings) -> int:

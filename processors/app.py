@@ -28,6 +28,7 @@ from processors import low_latency, table_catchup
 from processors.batching import available_batches
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
+from processors.faust_auth import faust_credentials
 from processors.faust_codec import Undecodable, register_codecs
 from processors.faust_settings import WorkerSettings
 from processors.quiet_worker import LeanMonitor
@@ -45,6 +46,8 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     app = faust.App(
         f"{kafka.topic_prefix}{worker.app_id}",
         broker=[f"kafka://{h.strip()}" for h in kafka.bootstrap.split(",")],
+        broker_credentials=faust_credentials(kafka),
+        topic_replication_factor=kafka.replication,  # of the table changelog Faust creates
         store=worker.store,
         datadir=worker.datadir,
         topic_partitions=kafka.partitions,

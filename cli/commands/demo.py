@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.common import CommandError
+from cli.common import CommandError, add_external_bootstrap_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--updates-per-s", type=float, default=10.0,
                    help="background book events per second, about 10 ticks each (default 10: the embedded broker slows as it fills, README)")
     p.add_argument("--workdir", type=Path, help="directory for child logs and throwaway keys (default: a new temporary directory)")
+    add_external_bootstrap_arg(p)
     p.set_defaults(handler=run)
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.duration < 0 or args.games < 1:
         raise CommandError("--duration must be >= 0 and --games >= 1", code=2)
     opts = DemoOptions(duration_s=args.duration, json_out=args.json, games=args.games, seed=args.seed,
-                       arb_rate_per_min=args.arb_rate_per_min, updates_per_s=args.updates_per_s, workdir=args.workdir)
+                       arb_rate_per_min=args.arb_rate_per_min, updates_per_s=args.updates_per_s, workdir=args.workdir,
+                       bootstrap=args.bootstrap)
     kafka = load(KafkaSettings, overrides={"topic_prefix": "demo."})
     return run_demo(opts, kafka)

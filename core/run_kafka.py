@@ -1,0 +1,65 @@
+"""Which Kafka one run of a benchmark or the demo uses: by default an embedded broker started for the run
+and gone with it; with `--bootstrap HOST:PORT` an external cluster (real Kafka), where the run creates
+topics of its own under a random prefix (run_prefix) and deletes them at the end, so it neither reads
+nor leaves anything another pipeline or run uses. ARB_BOOTSTRAP is deliberately not read for this: a
+benchmark must not land on the cluster a live pipeline uses unless asked to."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from core.broker import BrokerError
+from core.settings import KafkaSettings
+
+
+def external_settings(base: KafkaSettings, bootstrap: str, label: str) -> KafkaSettings:
+    """base on the cluster at bootstrap with a run prefix of its own (base's prefix + a random id); raises
+    BrokerError with one clear line when nothing answers there."""
+    from core.kafka import make_admin
+    from core.topic_admin import run_prefix
+
+    kafka = replace(base, bootstrap=bootstrap, topic_prefix=run_prefix(base.topic_prefix))
+    try:
+        make_admin(kafka).list_topics(timeout=10)
+    except Exception as exc:
+        raise BrokerError(f"no Kafka answers at {bootstrap}: {exc}") from None
+    print(f"{label}: on {bootstrap}; this run's topics are prefixed {kafka.topic_prefix!r} and deleted at the end", file=sys.stderr, flush=True)
+    return kafka
+
+
+def drop_run_topics(kafka: KafkaSettings, label: str) -> None:
+    """Delete an external run's topics; a failure is reported, not raised (the run's results still count)."""
+    from core.kafka import make_admin
+    from core.topic_admin import delete_run_topics
+
+    try:
+        names = delete_run_topics(make_admin(kafka), kafka)
+        print(f"{label}: deleted the run's {len(names)} topics ({kafka.topic_prefix!r})", file=sys.stderr, flush=True)
+    except Exception as exc:
+        print(f"{label}: could not delete the topics prefixed {kafka.topic_prefix!r}: {exc}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def run_kafka(bootstrap: str | None, prefix: str, label: str) -> Iterator[KafkaSettings]:
+    """Kafka settings for one run (see the module docstring); cleans up on exit."""
+    from core.config import load
+
+    base = replace(load(KafkaSettings), topic_prefix=prefix)
+    if bootstrap:
+        kafka = external_settings(base, bootstrap, label)
+        try:
+            yield kafka
+        finally:
+            drop_run_topics(kafka, label)
+        return
+    from core.broker import EmbeddedBroker, free_port
+
+    broker = EmbeddedBroker(port=free_port())
+    broker.start()
+    try:
+        yield replace(base, bootstrap=broker.bootstrap)
+    finally:
+        broker.stop()

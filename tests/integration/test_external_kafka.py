@@ -1,0 +1,63 @@
+"""Benchmarks and the demo on an external Kafka (`--bootstrap`): the session's broker stands in for a
+user's cluster that another pipeline already uses. The run must work there, must not touch that
+pipeline's topics, and must leave no topic of its own behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.settings import KafkaSettings
+from tests.conftest import REPO, BrokerHandle
+
+pytestmark = pytest.mark.integration
+
+
+def _topic_names(bootstrap: str) -> set[str]:
+    from dataclasses import replace
+
+    from core.kafka import make_admin
+
+    return set(make_admin(replace(KafkaSettings(), bootstrap=bootstrap)).list_topics(timeout=10).topics)
+
+
+def _arb(*argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli", *argv], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.timeout(200)
+def test_bench_process_on_an_external_broker_keeps_to_its_own_topics(broker: BrokerHandle, topics: KafkaSettings) -> None:
+    before = _topic_names(broker.bootstrap)
+    assert f"{topics.topic_prefix}ticks" in before  # the other pipeline's topics exist
+    proc = _arb("bench", "process", "--bootstrap", broker.bootstrap, "--games", "4", "--ticks", "200", "--rate", "200",
+                "--burst", "1000", "--bursts", "1", "--json", timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["tick_to_signal"]["n"] > 0 and out["throughput_ticks_per_s"] is not None, out
+    assert "prefixed 'benchp." in proc.stderr and "deleted the run's" in proc.stderr, proc.stderr[-2000:]
+    assert _topic_names(broker.bootstrap) == before  # nothing of ours left, nothing of theirs gone
+
+
+@pytest.mark.timeout(240)
+def test_bench_latency_on_an_external_broker(broker: BrokerHandle, topics: KafkaSettings) -> None:
+    before = _topic_names(broker.bootstrap)
+    proc = _arb("bench", "latency", "--bootstrap", broker.bootstrap, "--games", "4", "--rate", "100", "--windows-per-min", "120",
+                "--warmup", "1", "--duration", "10", "--json", timeout=220)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["pipeline"]["n"] > 0 and out["duplicates"] == 0 and out["rate"] > 0, out
+    assert _topic_names(broker.bootstrap) == before
+
+
+@pytest.mark.timeout(60)
+def test_no_kafka_at_bootstrap_is_one_clear_line() -> None:
+    from core.broker import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"
+    proc = _arb("bench", "process", "--bootstrap", bootstrap, "--json", timeout=50)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"arb bench: no Kafka answers at {bootstrap}"), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""

@@ -1,0 +1,19 @@
+"""The run-scoped topic helpers that let a benchmark or the demo share an external cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import KafkaSettings
+from core.topic_admin import delete_run_topics, run_prefix
+
+
+def test_run_prefix_is_the_base_plus_a_random_id() -> None:
+    a, b = run_prefix("bench."), run_prefix("bench.")
+    assert a != b and a.startswith("bench.") and a.endswith(".") and len(a) == len("bench.") + 7
+
+
+def test_deleting_by_a_prefix_that_is_not_a_run_prefix_is_refused() -> None:
+    for prefix in ("", "arb.", "bench"):
+        with pytest.raises(ValueError, match="refusing"):
+            delete_run_topics(None, KafkaSettings(topic_prefix=prefix))  # type: ignore[arg-type] # refused before any broker call
