@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.chaos_counts import NO_BOOKS, NO_TICKS, with_counts
+
 SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
              "feed-silence", "malformed-frames")
 PROCESSOR_SCENARIOS = ("processor-kill", "corrupt-records")  # bench/chaos_processor.py
@@ -154,10 +156,16 @@ def _executor_kill(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher
     _drain(watcher, wanted, args.timeout)
     out, _, _ = _verdict(rig, wanted)
     recovered = cr.count_log_lines(rig.exec_log_path, "recovered signal")
-    return {"scenario": args.scenario, "kills": kills, **out,
-            "kills_by_phase": phases, "executor_starts": rig.starts,
-            "restart_to_handling_s_median": round(statistics.median(restart_to_handling), 2) if restart_to_handling else None,
-            "signals_recovered_after_kill": len({r.get("signal_id") for r in recovered})}
+    recovery = ({"median": round(statistics.median(restart_to_handling), 2), "max": round(max(restart_to_handling), 2)}
+                if restart_to_handling else None)
+    result = {"scenario": args.scenario, "kills": kills, **out,
+              "kills_by_phase": phases, "executor_starts": rig.starts,
+              "restart_to_handling_s_median": recovery["median"] if recovery else None,
+              "signals_recovered_after_kill": len({r.get("signal_id") for r in recovered})}
+    return with_counts(result, {"duplicate_orders": out["duplicate_orders"], "lost_signals": out["signals_without_outcome"],
+                                "recovery_s": recovery},  # executor restarted -> handling signals again
+                       {"lost_ticks": NO_TICKS, "invalid_book_trades": NO_BOOKS,
+                        **({} if recovery else {"recovery_s": "no kill landed while signals were being handled"})})
 
 
 def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher: Any) -> dict[str, Any]:
@@ -165,11 +173,17 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
 
     n = args.signals
     half = n // 2
+    eased_us: list[int] = []  # when the venue's fault eased (host clock, as the simulator's order log)
     if args.scenario == "venue-429-storm":
         # Every request refused for the first half (orders back off; those that outlive their deadline
         # expire), then 60 % refused: orders get through after backing off.
         rig.admin("POST", "/faults/kalshi", {"p429": 1.0})
-        switches = {half: lambda: rig.admin("POST", "/faults/kalshi", {"p429": 0.6})}
+
+        def ease() -> None:
+            rig.admin("POST", "/faults/kalshi", {"p429": 0.6})
+            eased_us.append(time.time_ns() // 1000)
+
+        switches = {half: ease}
         ttl = 2.0
     else:
         rig.admin("POST", "/faults/kalshi", {"p5xx": 1.0, "status_5xx": 503})
@@ -185,6 +199,7 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
                 print(f"bench chaos: {len(burst) - watcher.count(burst)} signals of the burst still without an outcome "
                       f"after {args.timeout:.0f} s; the venue recovers anyway", file=sys.stderr, flush=True)
             rig.admin("DELETE", "/faults/kalshi")
+            eased_us.append(time.time_ns() // 1000)
 
         switches = {half: recover_once_answered}
         ttl = 4.0
@@ -206,16 +221,22 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
     # arrival, or NOT_FILLED because every leg was still backing off from 429s at its deadline)
     expired = [s for s, recs in outcomes.items() if s in streamer.sent and
                (recs[0]["state"] == "EXPIRED" or (recs[0]["state"] == "NOT_FILLED" and s not in accepted))]
-    return {"scenario": args.scenario, **out,
-            "filled": out["outcomes"].get("FILLED", 0), "expired": len(expired),
-            "rejected_breaker_open": len(breaker_rejects),
-            "breaker_reject_ms_median": round(statistics.median(reject_ms), 1) if reject_ms else None,
-            "breaker_reject_ms_max": round(reject_ms[-1], 1) if reject_ms else None,
-            "breaker_opened": "open" in transitions, "breaker_half_opened": "half_open" in transitions,
-            "breaker_closed_at_end": not transitions or transitions[-1] == "closed",
-            "breaker_transitions": transitions,
-            "venue_429s": sum(1 for r in log if r.get("http_status") == 429),
-            "venue_5xx": sum(1 for r in log if (r.get("http_status") or 0) >= 500)}
+    # recovery: from the fault easing to the venue accepting our next order
+    after = sorted(int(r["received_us"]) for r in log if r["kind"] == "create" and r["accepted"] and eased_us and int(r["received_us"]) >= eased_us[0])
+    recovery = round((after[0] - eased_us[0]) / 1e6, 2) if after else None
+    result = {"scenario": args.scenario, **out,
+              "filled": out["outcomes"].get("FILLED", 0), "expired": len(expired),
+              "rejected_breaker_open": len(breaker_rejects),
+              "breaker_reject_ms_median": round(statistics.median(reject_ms), 1) if reject_ms else None,
+              "breaker_reject_ms_max": round(reject_ms[-1], 1) if reject_ms else None,
+              "breaker_opened": "open" in transitions, "breaker_half_opened": "half_open" in transitions,
+              "breaker_closed_at_end": not transitions or transitions[-1] == "closed",
+              "breaker_transitions": transitions,
+              "venue_429s": sum(1 for r in log if r.get("http_status") == 429),
+              "venue_5xx": sum(1 for r in log if (r.get("http_status") or 0) >= 500)}
+    return with_counts(result, {"duplicate_orders": out["duplicate_orders"], "lost_signals": out["signals_without_outcome"], "recovery_s": recovery},
+                       {"lost_ticks": NO_TICKS, "invalid_book_trades": NO_BOOKS,
+                        **({} if recovery is not None else {"recovery_s": "no order was accepted after the fault eased"})})
 
 
 def _drain(watcher: Any, wanted: list[str], timeout_s: float) -> None:

@@ -21,7 +21,10 @@ The verdict, against the simulator's ground truth:
 - ok_ticks_while_silent: OK ticks of a silent venue after the feed marked it STALE, before it spoke again;
 - duplicate_orders: client_order_ids placed twice, from the simulator's order log;
 - recovery_s: per fault, from its end until every market of the venue had an OK tick again;
-- signals, orders: what the pipeline did meanwhile (trades go on; they must not come from wrong books).
+- signals, orders: what the pipeline did meanwhile (trades go on; they must not come from wrong books);
+- after the sources stop and the executor settles: lost_signals (signals without an outcome), lost_ticks
+  (ticks the processor's group never consumed), invalid_book_trades (signals with an order that used a
+  tick flagged not OK or the newest OK tick of a wrong book).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import time
 from typing import Any
 
 import httpx
+
+from bench.chaos_counts import with_counts
 
 SILENCE_S = 3.0  # ARB_FEED_SILENCE_S of the feeds in feed-silence
 VENUES = ("kalshi", "polymarket")
@@ -114,8 +119,10 @@ def _levels(levels: list[dict[str, int]]) -> list[tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.chaos_processor import unconsumed
     from core.config import load
     from core.settings import KafkaSettings
+    from core.topics import topic_name
     from core.units import ONE_DOLLAR
     from demo.run import Demo, DemoOptions
     from producers.settings import FeedSettings
@@ -218,19 +225,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if len(examples) < 3:
                     examples.append({"market": m, "status": newest[m]["status"], "tick": [_levels(t["bids"])[:3], _levels(t["asks"])[:3]],
                                      "venue": [bids[:3], asks[:3]]})
+        # Stop the sources, let the executor settle every signal, then judge signals, ticks and trades.
+        demo.drain(30.0)
         demo.refresh_order_log()
         assert demo.collector is not None  # noqa: S101
         with demo.collector.lock:
-            summary = demo.collector.stats.summary(demo.duplicates)
-        ok = not (wrong or unsignalled or unrecovered or ok_while_silent or demo.duplicates)
-        return {
+            st = demo.collector.stats
+            summary = st.summary(demo.duplicates)
+            without_outcome = len(set(st.signals) - set(st.outcomes))
+            traded = {o["signal_id"]: st.signals[o["signal_id"]]["input_tick_ids"] for o in st.order_results.values()
+                      if o.get("signal_id") in st.signals}
+        # A trade from an invalid book: an order for a signal that used a tick flagged not OK, or the newest
+        # OK tick of a book found wrong above.
+        bad_ticks = {t["tick_id"] for t in log.snapshot() if t["status"] != "OK"} | {newest_ok[m]["tick_id"] for m in wrong}
+        invalid_trades = sum(1 for inputs in traded.values() if bad_ticks.intersection(inputs))
+        lost_ticks = unconsumed(demo.kafka, topic_name("ticks", demo.kafka))
+        ok = not (wrong or unsignalled or unrecovered or ok_while_silent or demo.duplicates or without_outcome or invalid_trades or lost_ticks)
+        recovery_s = {"median": round(statistics.median(recovery), 2), "max": max(recovery)} if recovery else None
+        result = {
             "scenario": args.scenario, "faults": args.kills, "markets": len(markets),
             "wrong_books": len(wrong), "unsignalled_faults": unsignalled, "unrecovered_faults": unrecovered,
             "ok_ticks_while_silent": ok_while_silent, "duplicate_orders": demo.duplicates,
-            "recovery_s": {"median": round(statistics.median(recovery), 2), "max": max(recovery)} if recovery else None,
-            "ticks": len(log.snapshot()), "signals": summary.get("signals"), "orders": summary.get("orders"),
+            "recovery_s": recovery_s,
+            "ticks": len(log.snapshot()), "signals": summary.get("signals"), "orders": summary.get("orders"), "traded_signals": len(traded),
             **({"wrong_markets": wrong[:10], "wrong_examples": examples} if wrong else {}), **({} if ok else {"workdir": str(demo.workdir)}),
         }
+        return with_counts(result, {"duplicate_orders": demo.duplicates, "lost_signals": without_outcome, "lost_ticks": lost_ticks,
+                                    "invalid_book_trades": invalid_trades, "recovery_s": recovery_s},
+                           {"recovery_s": "no fault recovered"} if recovery_s is None else None)
     finally:
         if log is not None:
             log.stop()

@@ -33,6 +33,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from bench.chaos_counts import NO_EXECUTOR, with_counts
+
 CORRUPT = (b"\x00\x01garbage", b"\xc3\x01" + b"\xff" * 8 + b"\x02", b"")  # bad magic / unknown fingerprint / empty
 
 
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "invalid_book_signals": sum(1 for s in by_id.values() if frozenset(s[0]["input_tick_ids"]) not in coexisted),
             "duplicate_signals": sum(len(v) - 1 for v in by_id.values()),
             "conflicting_signals": sum(1 for v in by_id.values() if len({repr({k: x[k] for k in x if k not in strip}) for x in v}) > 1),
-            "lost_ticks": _unconsumed(kafka, ttopic),
+            "lost_ticks": unconsumed(kafka, ttopic),
         }
         if args.scenario == "processor-kill":
             out["kills"] = args.kills
@@ -147,6 +149,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["corrupt_injected"] = injected
             out["dead_letters"] = _scan(kafka, topic_name("dlq", kafka))[0]
             out["recovery_s"] = 0.0  # nothing to recover from: the stream never stops
+        counts = {"lost_signals": out["lost_signals"], "lost_ticks": out["lost_ticks"], "invalid_book_trades": out["invalid_book_signals"],
+                  "recovery_s": out["recovery_s"]}  # every signal from a book that never coexisted would be traded
+        not_covered = {"duplicate_orders": NO_EXECUTOR, **({} if out["recovery_s"] is not None else {"recovery_s": "no restart was seen"})}
         ok = not any(out[k] for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks"))
         if not ok:
             out["workdir"] = str(workdir)  # the worker's log and the evidence, kept for a failed verdict
@@ -154,7 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             lost = [{"signal_id": k, "inputs": v["input_tick_ids"], "sent_s": [sent_at.get(i) for i in v["input_tick_ids"]]}
                     for k, v in expected.items() if k not in by_id]
             (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "lost": lost}, indent=1))
-        return out
+        return with_counts(out, counts, not_covered)
     finally:
         stop_workers(worker)
         broker.stop()
@@ -188,7 +193,7 @@ def _scan(kafka: Any, topic: str) -> tuple[int, dict[int, int]]:
         c.close()
 
 
-def _unconsumed(kafka: Any, topic: str) -> int:
+def unconsumed(kafka: Any, topic: str) -> int:
     """Records of `topic` past the processor group's committed offsets (the ends counted by reading)."""
     from confluent_kafka import TopicPartition
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.chaos_counts import COUNTS
 from bench.chaos_rig import duplicate_orders, fold_outcomes, judge_outcomes
 from tests.conftest import REPO
 
@@ -21,6 +22,16 @@ def chaos(*args: str) -> dict[str, Any]:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def assert_counts(out: dict[str, Any], zero: tuple[str, ...], not_covered: tuple[str, ...]) -> None:
+    """The five counts every scenario reports first: zero where the scenario observes them, a reason where it cannot."""
+    assert list(out)[:2] == ["scenario", "counts"], list(out)[:3]
+    counts = out["counts"]
+    assert set(counts) == set(COUNTS) and all(counts[k] == 0 for k in zero), out
+    assert set(out.get("not_covered", {})) == set(not_covered) and all(counts[k] is None for k in not_covered), out
+    if "recovery_s" not in not_covered:
+        assert counts["recovery_s"] is not None
 
 
 def _outcome(sid: str, state: str, cost: int = 900_000) -> dict[str, Any]:
@@ -56,6 +67,7 @@ def test_executor_kill() -> None:
     assert out["kills"] == 3 and out["executor_starts"] == 4 and out["signals"] == 40
     assert out["duplicate_orders"] == 0 and out["signals_without_outcome"] == 0 and out["signals_with_two_outcomes"] == 0, out
     assert sum(out["outcomes"].values()) == 40 and out["outcomes"].get("FILLED", 0) > 0
+    assert_counts(out, ("duplicate_orders", "lost_signals"), ("lost_ticks", "invalid_book_trades"))
 
 
 @pytest.mark.integration
@@ -66,6 +78,7 @@ def test_429_storm_never_trips_the_breaker() -> None:
     assert out["duplicate_orders"] == 0 and out["signals_without_outcome"] == 0 and out["signals_with_two_outcomes"] == 0, out
     assert out["filled"] > 0  # orders got through after backing off
     assert out["rejected_breaker_open"] == 0
+    assert_counts(out, ("duplicate_orders", "lost_signals"), ("lost_ticks", "invalid_book_trades"))
 
 
 @pytest.mark.integration
@@ -77,6 +90,7 @@ def test_5xx_burst_opens_rejects_fast_and_closes() -> None:
     assert out["rejected_breaker_open"] > 0 and out["venue_5xx"] < out["rejected_breaker_open"] * 2, out
     assert out["filled"] > 0 and out["duplicate_orders"] == 0 and out["signals_without_outcome"] == 0, out
     assert out["signals_with_two_outcomes"] == 0
+    assert_counts(out, ("duplicate_orders", "lost_signals"), ("lost_ticks", "invalid_book_trades"))
 
 
 def test_corrupt_ticks_are_dead_lettered_and_the_stream_goes_on() -> None:
@@ -85,6 +99,7 @@ def test_corrupt_ticks_are_dead_lettered_and_the_stream_goes_on() -> None:
     assert out["dead_letters"] == out["corrupt_injected"]
     assert out["expected_signals"] > 0
     assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0)
+    assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders",))
 
 
 def test_feeds_recover_exact_books_after_the_venues_go_silent() -> None:
@@ -95,3 +110,4 @@ def test_feeds_recover_exact_books_after_the_venues_go_silent() -> None:
     assert out["markets"] > 0 and out["ticks"] > 0
     assert (out["wrong_books"], out["unsignalled_faults"], out["unrecovered_faults"], out["ok_ticks_while_silent"], out["duplicate_orders"]) == (0, 0, 0, 0, 0)
     assert out["recovery_s"] is not None and out["recovery_s"]["max"] < 30
+    assert_counts(out, ("duplicate_orders", "lost_signals", "lost_ticks", "invalid_book_trades"), ())
