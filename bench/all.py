@@ -33,6 +33,8 @@ FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chao
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
         "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": []}
 
+ON_EXTERNAL_KAFKA = {"latency", "process", "throughput"}  # the benchmarks that take --bootstrap
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("all", help="run every benchmark and print one JSON summary",
@@ -40,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "a child process, and prints {name: result}. --full uses each benchmark's defaults (long).")
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
+    p.add_argument("--bootstrap", metavar="HOST:PORT",
+                   help="run latency, process and throughput on this Kafka (see their --bootstrap); the others use an embedded broker")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.only and name not in args.only:
             continue
         bench = name.split("-")[0]
+        if args.bootstrap and bench in ON_EXTERNAL_KAFKA:
+            extra = [*extra, "--bootstrap", args.bootstrap]
         t0 = time.monotonic()
         print(f"bench all: {name} ...", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, "-m", "cli", "bench", bench, *extra, "--json"], capture_output=True, text=True, timeout=3600)

@@ -40,3 +40,17 @@ def test_each_subcommand_help(cmd: tuple[str, ...], capsys: pytest.CaptureFixtur
         build_parser().parse_args([*cmd, "--help"])
     assert ei.value.code == 0
     assert "usage: arb " + " ".join(cmd) in capsys.readouterr().out
+
+
+def test_bench_all_passes_bootstrap_only_to_the_benchmarks_that_take_it() -> None:
+    from bench.all import ON_EXTERNAL_KAFKA, QUICK
+
+    parser = build_parser()
+    for bench in {name.split("-")[0] for name in QUICK}:
+        argv = ["bench", bench, *(["--scenario", "executor-kill"] if bench == "chaos" else []), "--bootstrap", "h:9092"]
+        if bench in ON_EXTERNAL_KAFKA:
+            assert parser.parse_args(argv).bootstrap == "h:9092"
+        else:
+            with pytest.raises(SystemExit):
+                parser.parse_args(argv)  # no --bootstrap there: it always uses an embedded broker
+    assert parser.parse_args(["demo", "--bootstrap", "h:9092"]).bootstrap == "h:9092"
