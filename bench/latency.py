@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=11, help="scenario seed (default 11)")
     p.add_argument("--dump", metavar="FILE", help="also write the measured windows, the simulator's order log, the signals and "
                                                    "our order events to FILE (JSON), to find out which windows were slow and where")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="N runs, each with a fresh pipeline; prints {\"median\": the median over the runs of each percentile, "
+                        "\"runs\": [each run's result]} (default 1: one run's result as it is); with --dump, FILE.1 ... FILE.N")
     add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
@@ -60,7 +64,45 @@ def window_latencies(windows: list[dict[str, Any]], order_log: list[dict[str, An
     return sorted(out)
 
 
+def median_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per distribution (pipeline, baseline, each hop): the median over the runs of each run's p50, p90, p99
+    and max (not a percentile of the pooled samples: a run's tail is its own), n summed; plus the median rate."""
+
+    def med(dists: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"):
+            vals = [d[k] for d in dists if d.get(k) is not None]
+            out[k] = round(statistics.median(vals), 3) if vals else None
+        out["n"] = sum(int(d.get("n") or 0) for d in dists)
+        return out
+
+    hops = sorted({h for r in runs for h in r["hops"]})
+    return {"pipeline": med([r["pipeline"] for r in runs]), "baseline": med([r["baseline"] for r in runs]),
+            "hops": {h: med([r["hops"][h] for r in runs if h in r["hops"]]) for h in hops},
+            "rate": round(statistics.median(r["rate"] for r in runs), 1)}
+
+
 def run(args: argparse.Namespace) -> int:
+    from cli.common import CommandError
+
+    if args.repeat < 1:
+        raise CommandError("--repeat must be >= 1", 2)
+    runs = []
+    for i in range(args.repeat):
+        if args.repeat > 1:
+            print(f"bench latency: run {i + 1} of {args.repeat}", file=sys.stderr, flush=True)
+        dump = f"{args.dump}.{i + 1}" if args.dump and args.repeat > 1 else args.dump
+        out = _measure_once(args, dump)
+        if out is None:
+            return 1
+        runs.append(out)
+    result = runs[0] if args.repeat == 1 else {"median": median_of_runs(runs), "runs": runs, "games": args.games}
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
+def _measure_once(args: argparse.Namespace, dump: str | None) -> dict[str, Any] | None:
+    """One run: a fresh pipeline, warm-up, the measured interval; None (reported on stderr) if a child failed."""
     import httpx
 
     from core.config import load
@@ -122,17 +164,16 @@ def run(args: argparse.Namespace) -> int:
             st = collector.stats
             hops = {h: distribution_ms(list(v)) for h, v in st.hops.items()}
             hops["tick_received_to_order_sent"] = distribution_ms(st.latencies_us(since_us=start_us))
-            signals, order_events = (list(st.signals.values()), list(st.order_results.values())) if args.dump else ([], [])
-        if args.dump:
-            Path(args.dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log,
+            signals, order_events = (list(st.signals.values()), list(st.order_results.values())) if dump else ([], [])
+        if dump:
+            Path(dump).write_text(json.dumps({"start_us": start_us, "end_us": end_us, "windows": windows, "orders": demo.order_log,
                                                    "signals": signals, "order_events": order_events}))
         pipeline = distribution_ms(window_latencies(windows, demo.order_log, {demo.kalshi_account.lower(), demo.poly_account.lower()}))
         out = {"pipeline": pipeline, "baseline": distribution_ms(baseline_latencies(windows, baseline.ready)), "hops": hops,
                "rate": round(ticks / ((end_us - start_us) / 1e6), 1), "games": args.games, "windows": len(windows), "duplicates": demo.duplicates}
     except ChildFailed as exc:
         print(f"bench latency: {exc}", file=sys.stderr)
-        return 1
+        return None
     finally:
         demo.shutdown()
-    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
-    return 0
+    return out

@@ -28,3 +28,19 @@ def test_latency_is_the_first_order_of_ours_on_either_book_while_the_window_is_o
         {"kind": "create", "account": "me", "book_id": "0xp3", "received_us": 47_000},
     ]
     assert window_latencies(ws, log, {"me"}) == [2_500, 7_000]
+
+
+def test_median_of_runs_takes_each_percentile_across_runs_and_sums_n() -> None:
+    from bench.latency import median_of_runs
+
+    def dist(p50: float, p99: float | None, n: int) -> dict[str, float | int | None]:
+        return {"p50_ms": p50, "p90_ms": p50 * 2, "p99_ms": p99, "max_ms": (p99 or p50) + 1, "n": n}
+
+    runs = [{"pipeline": dist(30, 80, 100), "baseline": dist(5, 30, 100), "hops": {"feed_lag": dist(4, 20, 1000)}, "rate": 990.0},
+            {"pipeline": dist(27, 60, 110), "baseline": dist(6, 25, 110), "hops": {"feed_lag": dist(5, 30, 900), "x": dist(1, 2, 5)}, "rate": 1001.0},
+            {"pipeline": dist(40, None, 0), "baseline": dist(4, 40, 90), "hops": {"feed_lag": dist(6, 25, 800)}, "rate": 995.0}]
+    m = median_of_runs(runs)
+    assert m["pipeline"] == {"p50_ms": 30, "p90_ms": 60, "p99_ms": 70, "max_ms": 61, "n": 210}  # a run without windows adds no p99
+    assert m["baseline"]["p99_ms"] == 30 and m["baseline"]["n"] == 300
+    assert m["hops"]["feed_lag"]["p50_ms"] == 5 and m["hops"]["x"]["n"] == 5  # a hop seen in one run only
+    assert m["rate"] == 995.0
