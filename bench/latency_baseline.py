@@ -1,5 +1,6 @@
 """The in-process baseline of `arb bench latency`: the same feed parsers and books, the same detector
-and the same order builder/signer, chained in one process without Kafka, on the same simulator frames.
+and the same order builder/signer, chained in one process without Kafka, on the simulator's frames
+(by default after the pipeline's interval, alone on the machine: see bench/latency.py).
 It never sends (it would take the pipeline's liquidity): its end point is the order ready to send.
 
 It runs in a process of its own: as a thread of the benchmark's process it shared the interpreter lock

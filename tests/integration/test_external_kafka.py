@@ -49,6 +49,7 @@ def test_bench_latency_on_an_external_broker(broker: BrokerHandle, topics: Kafka
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["pipeline"]["n"] > 0 and out["duplicates"] == 0 and out["rate"] > 0, out
+    assert out["baseline_mode"] == "after" and out["baseline"]["n"] > 0, out  # measured alone, after the pipeline stopped
     assert _topic_names(broker.bootstrap) == before
 
 
