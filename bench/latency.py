@@ -9,7 +9,8 @@ ends on the simulator's clock. Each hop comes from record timestamps (same host 
 The in-process baseline (bench/latency_baseline.py) runs by default after the pipeline's interval, alone:
 the pipeline's roles are stopped and the baseline measures the simulator's next windows (same scenario
 and rate). `--baseline alongside` runs it during the pipeline's interval on the very same frames; the two
-then compete for the two cores, and the pipeline's p99 measured ~85 ms alongside against ~50 ms alone.
+then compete for the two cores: the pipeline's p99 measured 81–135 ms (median 92, six runs) alongside, 48–72 ms
+(median 65, five runs) with the baseline after it, the same day.
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ def _measure_once(args: argparse.Namespace, dump: str | None) -> dict[str, Any] 
             base_start_us, base_end_us = start_us, end_us
         else:
             # The baseline alone on the machine, on the simulator's next frames (same scenario and rate): the
-            # pipeline's roles stop first. Run alongside, its ~0.2 core raised the pipeline's p99 from ~50 to
-            # ~85 ms on two cores (2026-12-06), and the pipeline's load raised the baseline's.
+            # pipeline's roles stop first. Run alongside, its ~0.2 core raised the pipeline's p99 (median of runs
+            # ~65 -> ~92 ms on two cores, 2026-12-06), and the pipeline's load raised the baseline's.
             demo.sup.stop({"discover", "produce", "process", "execute"})
             print(f"bench latency: pipeline stopped; the baseline alone: {args.warmup:.0f} s warm-up, {args.duration:.0f} s measured",
                   file=sys.stderr, flush=True)
