@@ -6,6 +6,7 @@ not reach the worker's own consumer (its signal producer, a librdkafka client, d
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import faust
@@ -19,7 +20,10 @@ def faust_credentials(s: KafkaSettings) -> CredentialsT | None:
     protocol = s.security_protocol
     if protocol == "PLAINTEXT":
         return None
-    context = ssl.create_default_context(cafile=s.ssl_ca_location or None) if protocol in ("SSL", "SASL_SSL") else None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        ca = s.ssl_ca_location or None  # librdkafka takes a CA file or a directory of them; so does this
+        context = ssl.create_default_context(capath=ca) if ca and os.path.isdir(ca) else ssl.create_default_context(cafile=ca)
     if protocol == "SSL":
         return faust.SSLCredentials(context)
     if not s.sasl_mechanism:

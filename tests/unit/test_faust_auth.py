@@ -3,6 +3,8 @@ checked through Faust's own translation into aiokafka's arguments (what the work
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
@@ -38,3 +40,17 @@ def test_sasl_plaintext_has_no_tls_and_ssl_has_no_sasl() -> None:
 def test_sasl_without_a_mechanism_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="ARB_KAFKA_SASL_MECHANISM"):
         faust_credentials(KafkaSettings(security_protocol="SASL_SSL", sasl_password=Secret("x")))
+
+
+def test_the_ca_location_may_be_a_file_or_a_directory(tmp_path: Path) -> None:
+    import ssl
+
+    bundle = Path(ssl.get_default_verify_paths().openssl_cafile or "")
+    if not bundle.is_file():
+        pytest.skip("this machine has no CA bundle file to load")
+    (tmp_path / "ca.pem").write_bytes(bundle.read_bytes())
+    for location in (str(tmp_path / "ca.pem"), str(tmp_path)):
+        auth = _auth({"ARB_KAFKA_SECURITY_PROTOCOL": "SSL", "ARB_KAFKA_SSL_CA_LOCATION": location})
+        assert auth["ssl_context"] is not None
+    with pytest.raises(FileNotFoundError):
+        _auth({"ARB_KAFKA_SECURITY_PROTOCOL": "SSL", "ARB_KAFKA_SSL_CA_LOCATION": str(tmp_path / "missing.pem")})
