@@ -35,7 +35,7 @@ def delete_run_topics(admin: AdminClient, s: KafkaSettings, *, timeout: float = 
     variants included); returns the names deleted. Only for prefixes from run_prefix: no other
     pipeline's topics start with one."""
     prefix = s.topic_prefix
-    if not prefix.endswith(".") or len(prefix) < 8:
+    if not (len(prefix) >= 8 and prefix.endswith(".") and all(c in "0123456789abcdef" for c in prefix[-7:-1])):
         raise ValueError(f"refusing to delete by the prefix {prefix!r}: not one of run_prefix's")
     starts = (prefix, s.paper_prefix + prefix)
     names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(starts))
