@@ -222,8 +222,9 @@ def _venue_faults(args: argparse.Namespace, rig: Any, pairs: list[Any], watcher:
     expired = [s for s, recs in outcomes.items() if s in streamer.sent and
                (recs[0]["state"] == "EXPIRED" or (recs[0]["state"] == "NOT_FILLED" and s not in accepted))]
     # recovery: from the fault easing to the venue accepting our next order
-    after = sorted(int(r["received_us"]) for r in log if r["kind"] == "create" and r["accepted"] and eased_us and int(r["received_us"]) >= eased_us[0])
-    recovery = round((after[0] - eased_us[0]) / 1e6, 2) if after else None
+    first = min((int(r["received_us"]) for r in log if r["kind"] == "create" and r["accepted"] and int(r["received_us"]) >= eased_us[0]),
+                default=None) if eased_us else None
+    recovery = round((first - eased_us[0]) / 1e6, 2) if first is not None else None
     result = {"scenario": args.scenario, **out,
               "filled": out["outcomes"].get("FILLED", 0), "expired": len(expired),
               "rejected_breaker_open": len(breaker_rejects),

@@ -61,8 +61,10 @@ class Collector:
             while not self._stop.is_set():
                 for msg in consumer.consume(500, 0.1):
                     logical = self._by_topic.get(msg.topic() or "")
-                    value = None if logical is None else self._decode(msg, logical)
-                    if logical is not None and value is not None:
+                    if logical is None:
+                        continue
+                    value = self._decode(msg, logical)
+                    if value is not None:
                         self._fold(logical, value)
         except Exception:
             log.exception("demo collector stopped")
