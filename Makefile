@@ -1,5 +1,6 @@
-# `make test` and `make demo` do all the set-up themselves on a fresh machine:
-# a local virtualenv in .venv with the package and its dev extra.
+# `make test` and `make demo` do all the set-up themselves on a fresh machine: a local virtualenv in
+# .venv with the package and its dev extra, and Apache Kafka's jars (core/kafka_jars.lock.json) downloaded
+# from Maven Central into ~/.cache/arb and checked against their pinned SHA-256. Java 17+ must be installed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,17 +13,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: install test lint demo clean
+.PHONY: install kafka test lint demo clean
 install: $(STAMP)
+
+kafka: $(STAMP)
+	$(BIN)/arb broker --install-only
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint kafka
 	$(BIN)/pytest
 
-demo: $(STAMP)
+demo: kafka
 	$(BIN)/arb demo
 
 clean:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from bench.worker_rig import EDGE_ENV, seed_games, start_worker, stop_workers
     from bench.worker_rig import tick as _tick
     from core import codec
-    from core.broker import EmbeddedBroker, free_port
+    from core.broker import LocalKafka, free_port
     from core.config import load
     from core.kafka import make_consumer, make_producer
     from core.settings import KafkaSettings
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from processors.settings import DetectorSettings
 
     rng = random.Random(args.seed)
-    broker = EmbeddedBroker(port=free_port())
+    broker = LocalKafka(port=free_port())
     broker.start()
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     log(f"scenario {args.scenario}; logs in {workdir}")

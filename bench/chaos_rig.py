@@ -33,7 +33,7 @@ class Rig:
     """Embedded broker + simulator child + executor child (SIGKILLable, restartable)."""
 
     def __init__(self, workdir: Path, *, session_timeout_ms: int, executor_env: dict[str, str] | None = None) -> None:
-        from core.broker import EmbeddedBroker, free_port
+        from core.broker import LocalKafka, free_port
         from core.config import load
         from core.kafka import make_admin
         from core.settings import KafkaSettings
@@ -46,7 +46,7 @@ class Rig:
         self.exec_log_path = workdir / "execute.log"
         self.exec_log = self.exec_log_path.open("ab")
         self.extra_env = executor_env or {}
-        self.broker = EmbeddedBroker(port=free_port())
+        self.broker = LocalKafka(port=free_port())
         self.broker.start()
         prefix = f"chaos{os.getpid()}x{int(time.time())}."  # unique per run
         self.kafka = replace(load(KafkaSettings), bootstrap=self.broker.bootstrap, topic_prefix=prefix,

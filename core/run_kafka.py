@@ -55,9 +55,9 @@ def run_kafka(bootstrap: str | None, prefix: str, label: str) -> Iterator[KafkaS
         finally:
             drop_run_topics(kafka, label)
         return
-    from core.broker import EmbeddedBroker, free_port
+    from core.broker import LocalKafka, free_port
 
-    broker = EmbeddedBroker(port=free_port())
+    broker = LocalKafka(port=free_port())
     broker.start()
     try:
         yield replace(base, bootstrap=broker.bootstrap)

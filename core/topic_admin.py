@@ -4,6 +4,7 @@ topics of its own on a shared broker (run_prefix, delete_run_topics)."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -79,13 +80,27 @@ def ensure_topics(admin: AdminClient, s: KafkaSettings, *, include_paper: bool =
                     continue
                 raise
     created = {r.name for r in reports}
-    meta = admin.list_topics(timeout=timeout).topics
+    meta = _wait_visible(admin, [name for name, _ in wanted], timeout)
     for name, logical in wanted:
         if name in created:
             continue
         reports.append(_check_existing(admin, s, name, logical, meta, timeout))
     order = {name: i for i, (name, _) in enumerate(wanted)}
     return sorted(reports, key=lambda r: order[r.name])
+
+
+def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> dict:
+    """Topic metadata once every name is listed with a leader for each partition. Kafka answers
+    CreateTopics when the controller has the topic; brokers learn it a moment later, so a client that
+    produces or lists right after creating could still miss it. Bounded: returns what it has at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = admin.list_topics(timeout=timeout).topics
+        ready = all(n in meta and meta[n].error is None and meta[n].partitions and all(p.leader >= 0 for p in meta[n].partitions.values())
+                    for n in names)
+        if ready or time.monotonic() > deadline:
+            return meta
+        time.sleep(0.05)
 
 
 def _check_existing(admin: AdminClient, s: KafkaSettings, name: str, logical: str, meta: dict, timeout: float) -> TopicReport:

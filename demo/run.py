@@ -97,7 +97,7 @@ class Demo:
             self.kafka = replace(self.kafka, bootstrap=f"127.0.0.1:{port}")
         kenv = {"ARB_BOOTSTRAP": self.kafka.bootstrap, "ARB_TOPIC_PREFIX": self.kafka.topic_prefix, "ARB_PARTITIONS": str(self.kafka.partitions)}
         if not self.external_kafka:
-            self._progress("demo: starting the embedded broker ...")
+            self._progress("demo: starting Apache Kafka ...")
             broker = self.sup.start("broker", arb_argv("broker", "--port", str(port), "--no-topics"), kenv)
             self.sup.wait_for_log(broker, "broker listening", 60)
         topics = self.sup.start("topics", arb_argv("topics", "create"), kenv)

@@ -157,7 +157,11 @@ class ExecutorService:
             raise RuntimeError("executor not running")
         return self._loop
 
+    def _current_group_metadata(self) -> Any:
+        return self._group_meta
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._group_meta = consumer.consumer_group_metadata()  # the new generation, before any worker commits
         for tp in partitions:
             worker = PartitionWorker(tp.partition)
             self.workers[tp.partition] = worker
@@ -165,6 +169,9 @@ class ExecutorService:
             log.info("assigned signals partition %d", tp.partition, extra={"partition": tp.partition})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # In-flight signals of the revoked partitions commit while we wait below, and the poll loop (which
+        # refreshes the metadata after each poll) is blocked here: give them this generation's metadata.
+        self._group_meta = consumer.consumer_group_metadata()
         for tp in partitions:
             worker = self.workers.pop(tp.partition, None)
             if worker is None:
@@ -258,7 +265,7 @@ class ExecutorService:
     async def _handle(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message) -> None:
         p = worker.partition
         offsets = [TopicPartition(self.signals_topic, p, (msg.offset() or 0) + 1)]
-        group = self._group_meta
+        group = self._current_group_metadata  # read at commit time: the generation may move meanwhile
         self.stats.signals += 1
         raw = msg.value()
         try:
@@ -346,7 +353,7 @@ class ExecutorService:
         return outcome, events, fills
 
     async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Any) -> None:
+                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Callable[[], Any]) -> None:
         await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
         for ev in events:
             worker.ledger.apply("OrderEvent", ev)

@@ -2,7 +2,7 @@
 
 Partition p of `signals` is owned through a producer with the STABLE transactional.id
 `{prefix}executor-{p}`: `init_transactions()` bumps the epoch, fencing any previous owner (its later
-commits fail), and aborts (on Tansu: exposes) whatever that owner left open. Records about a signal go to
+commits fail), and aborts whatever that owner left open. Records about a signal go to
 partition p of `orders` and `outcomes`, so recovery of p reads only partition p.
 
 Two kinds of transaction:
@@ -15,11 +15,14 @@ librdkafka calls block for a few ms, so callers run them in a worker thread (asy
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from core import codec
+from core.backoff import Backoff
 from core.kafka import make_transactional_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
@@ -29,6 +32,14 @@ log = logging.getLogger(__name__)
 
 class Fenced(Exception):
     """Another executor owns this partition now (or the transaction failed fatally): stop using it."""
+
+
+# The group moved to a new generation (any member joined or left: cooperative-sticky bumps it for every
+# member) between reading the group metadata and committing: the transaction aborts and is retried with
+# fresh metadata. Safe: its records are idempotent facts, and a member that really lost partition p is
+# fenced by the partition's transactional.id, which the new owner's init_transactions() bumped.
+STALE_GROUP = (KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS)
+ATTEMPTS = 8  # abortable failures retried this often (~6 s with the backoff below) before giving up
 
 
 def transactional_id(settings: KafkaSettings, partition: int, *, paper: bool = False) -> str:
@@ -56,20 +67,31 @@ class PartitionWriter:
             kwargs["partition"] = partition
         self.producer.produce(topic, **kwargs)
 
-    def _commit(self, what: str, fill: Any) -> None:
-        try:
-            self.producer.begin_transaction()
-            fill()
-            self.producer.commit_transaction(10.0)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            fatal = bool(err is not None and (err.fatal() or not err.retriable()))
+    def _commit(self, what: str, fill: Callable[[], None]) -> None:
+        """One transaction: begin, fill, commit. An abortable failure (a stale group generation, a
+        transient broker error) aborts and runs the whole transaction again; a fatal one (fenced by the
+        partition's next owner) or one that persists raises Fenced."""
+        backoff = Backoff(0.05, 1.0)
+        for attempt in range(1, ATTEMPTS + 1):
             try:
-                if not fatal:
-                    self.producer.abort_transaction(10.0)
-            except KafkaException:
-                pass
-            raise Fenced(f"{self.txn_id}: {what} transaction failed: {exc}") from None
+                self.producer.begin_transaction()
+                fill()
+                self.producer.commit_transaction(10.0)
+                return
+            except KafkaException as exc:
+                err: KafkaError | None = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if err is None or err.fatal() or not (err.txn_requires_abort() or err.retriable()):
+                    raise Fenced(f"{self.txn_id}: {what} transaction failed: {exc}") from None
+                try:
+                    if err.txn_requires_abort():
+                        self.producer.abort_transaction(10.0)
+                except KafkaException as abort_exc:
+                    raise Fenced(f"{self.txn_id}: {what} transaction failed ({exc}), then its abort: {abort_exc}") from None
+                if attempt == ATTEMPTS:
+                    raise Fenced(f"{self.txn_id}: {what} transaction failed {ATTEMPTS} times, last: {exc}") from None
+                log.warning("%s: %s transaction aborted (%s), retrying", self.txn_id, what, err.name(),
+                            extra={"partition": self.partition, "stale_group": err.code() in STALE_GROUP})
+                time.sleep(backoff.next_delay())  # runs in a worker thread (asyncio.to_thread), never on the loop
 
     def commit_intents(self, intents: list[dict[str, Any]]) -> None:
         def fill() -> None:
@@ -79,7 +101,10 @@ class PartitionWriter:
         self._commit("intent", fill)
 
     def commit_results(self, events: list[dict[str, Any]], fills: list[dict[str, Any]], outcome: dict[str, Any] | None,
-                       offsets: list[TopicPartition], group_metadata: Any) -> None:
+                       offsets: list[TopicPartition], group_metadata: Callable[[], Any] | None) -> None:
+        """`group_metadata` is called inside each attempt, so a retry after a rebalance commits with the
+        group's current generation (metadata captured when the signal arrived would be refused)."""
+
         def fill() -> None:
             for ev in events:
                 self._produce(self.orders_topic, ev["client_order_id"], "OrderEvent", ev, self.partition)
@@ -89,7 +114,9 @@ class PartitionWriter:
             if outcome is not None:
                 self._produce(self.outcomes_topic, outcome["signal_id"], "Outcome", outcome, self.partition)
             if offsets:
-                self.producer.send_offsets_to_transaction(offsets, group_metadata, 10.0)
+                if group_metadata is None:
+                    raise ValueError("offsets need the consumer's group metadata")
+                self.producer.send_offsets_to_transaction(offsets, group_metadata(), 10.0)
 
         self._commit("results", fill)
 

@@ -1,7 +1,8 @@
-"""Test harness: a Kafka broker for integration tests.
+"""Test harness: an Apache Kafka broker for integration tests.
 
-Broker choice (broker.md): ARB_TEST_BOOTSTRAP (an external cluster) if set; testcontainers' Kafka when
-ARB_TEST_BROKER=docker and Docker answers; otherwise the embedded Tansu broker, started once per session.
+Broker choice: ARB_TEST_BOOTSTRAP (an external cluster) if set; testcontainers' KafkaContainer (the
+compose stack's image) when ARB_TEST_BROKER=docker and a Docker engine answers; otherwise a local Apache
+Kafka (core/broker.py, the pinned release from Maven Central), started once per session.
 Every test gets its own topic prefix, so tests never see each other's records.
 """
 
@@ -18,17 +19,13 @@ import pytest
 from core.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "resources"
 
 
 class BrokerHandle:
     def __init__(self, bootstrap: str, kind: str) -> None:
         self.bootstrap = bootstrap
-        self.kind = kind  # "external" | "docker" | "embedded"
-
-    @property
-    def is_real_kafka(self) -> bool:
-        return self.kind in ("external", "docker")
+        self.kind = kind  # "external" | "docker" | "local"
 
 
 def _docker_answers() -> bool:
@@ -50,17 +47,15 @@ def broker() -> Iterator[BrokerHandle]:
     if os.environ.get("ARB_TEST_BROKER") == "docker" and _docker_answers():
         from testcontainers.community.kafka import KafkaContainer
 
-        with KafkaContainer(image="apache/kafka:3.9.0").with_kraft() as kafka:
+        from core.kafka_dist import read_lock
+
+        with KafkaContainer(image=f"apache/kafka:{read_lock().kafka_version}").with_kraft() as kafka:
             yield BrokerHandle(kafka.get_bootstrap_server(), "docker")
         return
-    from core.broker import EmbeddedBroker, free_port
+    from core.broker import LocalKafka, free_port
 
-    embedded = EmbeddedBroker(port=free_port())
-    embedded.start()
-    try:
-        yield BrokerHandle(embedded.bootstrap, "embedded")
-    finally:
-        embedded.stop()
+    with LocalKafka(port=free_port()) as local:
+        yield BrokerHandle(local.bootstrap, "local")
 
 
 @pytest.fixture
@@ -84,14 +79,6 @@ def topics(kafka: KafkaSettings) -> KafkaSettings:
 @pytest.fixture
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES}: clone the repo with ../shared beside it")
+        pytest.fail(f"recorded venue payloads not found at {FIXTURES}")
     return FIXTURES
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Tests of Kafka semantics Tansu lacks run everywhere but are expected failures on the embedded broker.
-    if os.environ.get("ARB_TEST_BOOTSTRAP") or os.environ.get("ARB_TEST_BROKER") == "docker":
-        return
-    for item in items:
-        if item.get_closest_marker("real_kafka"):
-            item.add_marker(pytest.mark.xfail(reason="the embedded broker (Tansu) lacks this Kafka semantic (broker.md)", strict=False))
