@@ -11,7 +11,7 @@ from typing import Any
 
 QUICK = {
     "codec": [],
-    "broker": ["--max-batches", "2000"],
+    "broker": ["--levels", "1000,100000", "--probes", "100"],
     "sign": ["--n", "2000"],
     "sim": ["--seconds", "5"],
     "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
@@ -33,7 +33,7 @@ FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chao
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
         "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": []}
 
-ON_EXTERNAL_KAFKA = {"latency", "process", "throughput"}  # the benchmarks that take --bootstrap
+ON_EXTERNAL_KAFKA = {"latency", "process", "throughput", "broker"}  # the benchmarks that take --bootstrap
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
     p.add_argument("--bootstrap", metavar="HOST:PORT",
-                   help="run latency, process and throughput on this Kafka (see their --bootstrap); the others use an embedded broker")
+                   help="run latency, process, throughput and broker on this Kafka (see their --bootstrap); the others use a local Kafka")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
