@@ -3,10 +3,15 @@ Outcome records (schemas/avro). Deterministic ids, so a replay or a recovery yie
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
+from math import lcm
 from typing import Any
 
 from core.ids import client_order_id
+from venues.polymarket import amounts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,30 @@ class LegResult:
     trades: tuple[tuple[int, int], ...] = field(default=())  # (price, size) per execution, when known
 
 
+def executable_size(legs: list[dict[str, Any]]) -> int:
+    """The largest contract count <= every leg's size that each leg can be sent with: a Polymarket FAK BUY
+    needs price x size on whole cents (venues/polymarket/amounts.py), and whole contracts stay whole.
+    The detector already sizes signals so; this guards signals sized without the rule."""
+    size = min(leg["size"] for leg in legs)
+    step = 100 if size % 100 == 0 else 1
+    for leg in legs:
+        if leg["venue"] == "POLYMARKET":
+            step = lcm(step, amounts.fak_step("BUY", leg["limit_price"]))
+    return size - size % step
+
+
 def leg_requests(signal: dict[str, Any]) -> list[OrderRequest]:
+    """The base legs, all with the same executable size. None when no size fits: nothing is sent (the
+    signal ends NOT_FILLED) rather than one leg alone."""
+    size = executable_size(signal["legs"]) if signal["legs"] else 0
+    if size <= 0:
+        log.warning("signal not executable: no common size fits every venue's order precision", extra={"signal_id": signal["signal_id"]})
+        return []
     return [
         OrderRequest(
             client_order_id=client_order_id(signal["signal_id"], i, 0), signal_id=signal["signal_id"], game_id=signal["game_id"],
             leg_index=i, step=0, venue=leg["venue"], market=leg["market"], book=leg["book"], side=leg["side"], action="BUY",
-            limit_price=leg["limit_price"], size=leg["size"], deadline_us=signal["deadline_ts"],
+            limit_price=leg["limit_price"], size=size, deadline_us=signal["deadline_ts"],
         )
         for i, leg in enumerate(signal["legs"])
     ]

@@ -4,6 +4,7 @@ The order is signed before the INTENT is committed (the signed JSON and its hash
 so recovery never re-signs: it looks the hash up with GET /data/order/{hash}. The salt is derived from
 the client_order_id and the timestamp from the signal's deadline, so signing the same leg twice yields
 the same order, which the venue refuses as INVALID_ORDER_DUPLICATED instead of executing twice.
+FAK amounts must fit the venue's immediate-order decimals (venues/polymarket/amounts.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.units import notional as notional_of
 from core.units import now_us, parse_fixed, parse_price
 from executor.orders import LegResult, OrderRequest
 from venues import errors
+from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.order import build_order
 from venues.polymarket.rest import PolymarketRest
@@ -27,6 +29,7 @@ from venues.polymarket.signing import post_body, sign_order
 
 SHARE_UNITS_PER_SIZE = 10_000  # on-chain amounts have 6 decimals; our sizes 2 (1e-2 shares)
 DELAY_GRACE_S = 2.0  # beyond the market's secondsDelay, how long to wait for a delayed order to execute
+ORDER_TYPE = "FAK"  # fill what crosses now, cancel the rest (IOC)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,19 @@ class PolymarketTransport:
     async def sign(self, req: OrderRequest) -> OrderRequest:
         book = self._book(req)
         w = self.wallet
-        order = build_order(token_id=int(req.market), side=req.action, price=req.limit_price, size=req.size, tick=int(book["tick_size"]),
+        # Base legs arrive sized for the venue (detector, leg_requests); a completion step sized from fills
+        # may not be: cut it to the largest size the venue accepts. None fits: left unsigned, and submit
+        # refuses it with the reason, sending nothing.
+        size = amounts.fak_floor(req.action, req.limit_price, req.size)
+        if size <= 0:
+            return replace(req, signed_order=None, venue_order_id=None)
+        order = build_order(token_id=int(req.market), side=req.action, price=req.limit_price, size=size, tick=int(book["tick_size"]),
                             maker=w.funder or w.address, signer=w.address, signature_type=w.signature_type,
-                            salt=polymarket_salt(req.client_order_id), timestamp_ms=polymarket_timestamp_ms(req.deadline_us))
+                            salt=polymarket_salt(req.client_order_id), timestamp_ms=polymarket_timestamp_ms(req.deadline_us), order_type=ORDER_TYPE)
         exchange, version = exchange_for(book)
         signed = sign_order(order, w.private_key, exchange, version, w.chain_id)
-        body = post_body(signed, owner=w.api_key, order_type="FAK")
-        return replace(req, signed_order=json.dumps(body, separators=(",", ":")), venue_order_id=signed.order_id)
+        body = post_body(signed, owner=w.api_key, order_type=ORDER_TYPE)
+        return replace(req, size=size, signed_order=json.dumps(body, separators=(",", ":")), venue_order_id=signed.order_id)
 
     def _fee(self, req: OrderRequest, filled: int, notional: int) -> int:
         if filled <= 0:
@@ -92,6 +101,10 @@ class PolymarketTransport:
 
     async def submit(self, req: OrderRequest, deadline_s: float) -> LegResult:
         if req.signed_order is None or req.venue_order_id is None:
+            if not amounts.fak_ok(req.action, req.limit_price, req.size):
+                step = amounts.fak_step(req.action, req.limit_price)
+                raise errors.Rejected(self.venue, f"not sent: {amounts.invalid_text(req.action)} (size {req.size} at {req.limit_price}, step {step})",
+                                      code="INVALID_AMOUNTS")
             raise errors.Rejected(self.venue, "order not signed")
         sent = now_us()
         ack = await self.rest.post_order(json.loads(req.signed_order))

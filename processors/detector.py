@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
+from math import lcm
 from typing import Any, cast
 
 from core.fees import taker_fee
 from core.ids import signal_id
 from core.units import ONE_DOLLAR, now_us
 from processors.settings import DetectorSettings
+from venues.polymarket import amounts
 
 Tick = dict[str, Any]
 Pairing = dict[str, Any]
@@ -59,23 +62,48 @@ class Sized:
     edge: int  # payout - cost, money
 
 
-def _lot(size: int, whole: bool) -> int:
-    return size - size % 100 if whole else size
+StepFn = Callable[[int], int]  # limit price (1e-4 USD) -> the size step (1e-2) an order at that price needs
+
+
+def _lot(size: int, lot: int) -> int:
+    return size - size % lot
+
+
+def order_step(book: Mapping[str, Any]) -> StepFn | None:
+    """Polymarket FAK BUYs need price x size on whole cents (venues/polymarket/amounts.py): the sizes that
+    fit depend on the limit price. Kalshi takes any size on our grid."""
+    return partial(amounts.fak_step, "BUY") if book["venue"] == "POLYMARKET" else None
+
+
+def _priced(chunks: list[tuple[int, int, int]], fees: tuple[Mapping[str, Any], Mapping[str, Any]]) -> Sized:
+    """Worst case of the chunks (size, price a, price b) taken with one IOC per leg limited at the last chunk's
+    prices. The legs carry only limit prices and IOC fills anywhere up to them: report every chunk at the
+    limit. Cost per contract p + fee(p) increases with p for both venues' fee curves, so this bounds the
+    real cost from above (and per-chunk fee ceilings bound a single fill's). Rounding is per fill: as one
+    fill or as one per chunk, take whichever costs more."""
+    size = sum(q for q, _, _ in chunks)
+    _, lim_a, lim_b = chunks[-1]
+    fee_a = max(sum(taker_fee(fees[0], lim_a, q) for q, _, _ in chunks), taker_fee(fees[0], lim_a, size))
+    fee_b = max(sum(taker_fee(fees[1], lim_b, q) for q, _, _ in chunks), taker_fee(fees[1], lim_b, size))
+    cost = (lim_a + lim_b) * size + fee_a + fee_b
+    return Sized(size, (lim_a, lim_b), (fee_a, fee_b), cost, ONE_DOLLAR * size - cost)
 
 
 def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees: tuple[Mapping[str, Any], Mapping[str, Any]],
-              min_edge_per_contract: int, cap: int, whole: bool) -> Sized | None:
-    """Walk both ladders level by level; take each chunk while its edge per contract >= the minimum.
+              min_edge_per_contract: int, cap: int, whole: bool, steps: tuple[StepFn | None, StepFn | None] = (None, None)) -> Sized | None:
+    """Walk both ladders level by level; take each chunk while its edge per contract >= the minimum. Then
+    keep the largest size both venues accept at the limits it needs (`steps`, per leg), whose worst-case
+    edge still meets the minimum.
 
     Fees are computed per chunk, which over-counts Kalshi's per-fill ceiling slightly: conservative."""
+    lot = 100 if whole else 1
     a, b = [list(x) for x in ladders]
-    chunks: list[int] = []
+    chunks: list[tuple[int, int, int]] = []  # (size, price a, price b)
     ia = ib = 0
     size = 0
-    lim_a = lim_b = 0
-    while ia < len(a) and ib < len(b) and _lot(cap - size, whole) > 0:
+    while ia < len(a) and ib < len(b) and _lot(cap - size, lot) > 0:
         (pa, qa), (pb, qb) = a[ia], b[ib]
-        q = _lot(min(qa, qb, cap - size), whole)
+        q = _lot(min(qa, qb, cap - size), lot)
         if q <= 0:
             # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
             if qa <= qb:
@@ -93,24 +121,29 @@ def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees
         if chunk_edge <= 0 or chunk_edge < min_edge_per_contract * q:  # price x size lands on the money grid
             break
         size += q
-        chunks.append(q)
-        lim_a, lim_b = pa, pb
+        chunks.append((q, pa, pb))
         a[ia] = (pa, qa - q)
         b[ib] = (pb, qb - q)
         if a[ia][1] == 0:
             ia += 1
         if b[ib][1] == 0:
             ib += 1
-    if size == 0:
-        return None
-    # The legs carry only limit prices and IOC fills anywhere up to them: report the worst case, every
-    # chunk at the limit. Cost per contract p + fee(p) increases with p for both venues' fee curves, so
-    # this bounds the real cost from above (and per-chunk fee ceilings bound a single fill's).
-    # Rounding is per fill: as one fill or as one per chunk, take whichever costs more.
-    fee_a = max(sum(taker_fee(fees[0], lim_a, q) for q in chunks), taker_fee(fees[0], lim_a, size))
-    fee_b = max(sum(taker_fee(fees[1], lim_b, q) for q in chunks), taker_fee(fees[1], lim_b, size))
-    cost = (lim_a + lim_b) * size + fee_a + fee_b
-    return Sized(size, (lim_a, lim_b), (fee_a, fee_b), cost, ONE_DOLLAR * size - cost)
+    # From the largest size down: within chunk k the limits are chunk k's prices, so the size must be a
+    # multiple of the step both orders need there; a size inside an earlier chunk needs lower limits.
+    for k in range(len(chunks) - 1, -1, -1):
+        q, pa, pb = chunks[k]
+        step = lot
+        for fn, price in zip(steps, (pa, pb), strict=True):
+            if fn is not None:
+                step = lcm(step, fn(price))
+        before = size - q
+        fit = _lot(size, step)
+        if fit > before:
+            sized = _priced([*chunks[:k], (fit - before, pa, pb)], fees)
+            if sized.edge > 0 and sized.edge >= min_edge_per_contract * fit:
+                return sized
+        size = before
+    return None
 
 
 class Detector:
@@ -171,7 +204,8 @@ class Detector:
                     continue
                 extra = s.delayed_extra_edge
             sized = size_pair((ask_ladder(t0, cand.instruments[0]["side"]), ask_ladder(t1, cand.instruments[1]["side"])),
-                              (cand.books[0]["fee"], cand.books[1]["fee"]), s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts)
+                              (cand.books[0]["fee"], cand.books[1]["fee"]), s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
+                              (order_step(cand.books[0]), order_step(cand.books[1])))
             if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
                 continue
             if any(sized.size < b["min_size"] for b in cand.books):

@@ -19,7 +19,7 @@ from venues.sim.settings import SimSettings
 from venues.sim.world import KALSHI, POLYMARKET, SimWorld
 
 pytestmark = pytest.mark.integration
-FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "resources"
 
 
 def quiet(**kw: Any) -> SimSettings:

@@ -9,7 +9,7 @@ import pytest
 
 from cli.main import main
 
-FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures"
+FIX = Path(__file__).parents[1] / "resources"
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ import pytest
 
 from producers.discovery import aliases as alias_mod
 from producers.discovery import gamma_source, kalshi_source
-from producers.discovery.match import match
+from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.overrides import OverrideError, Overrides
 from producers.discovery.overrides import parse as parse_overrides
@@ -22,6 +22,8 @@ from venues.sim.world import SimWorld
 ALIASES = alias_mod.load()
 DRAWS = {c: lg.draws for c, lg in ALIASES.leagues.items()}
 SERIES = {"ticker": "KXNFLGAME", "category": "Sports", "fee_type": "quadratic", "fee_multiplier": 1}
+NOW = 1795960800 * 1_000_000  # 2026-11-29 09:00 New York: the morning of the games below (pairing reads the clock)
+RULES = PairingRules()  # the documented defaults, whatever the environment says
 
 
 def kalshi_market(ticker: str, name: str, step: str = "0.0100", status: str = "active") -> dict[str, Any]:
@@ -163,7 +165,7 @@ def _pair_inputs(poly_start: str = "2026-11-29 18:00:00+00") -> tuple[VenueGame,
 
 def test_pairing_maps_each_team_to_its_token() -> None:
     k, p = _pair_inputs()
-    res = match([k], [p], Overrides(), DRAWS)
+    res = match([k], [p], Overrides(), DRAWS, now_us=NOW, rules=RULES)
     rec = res.pairings["nfl-20261129-buf-kc"]
     assert (rec["away"], rec["home"], rec["outcomes"], rec["start_ts"]) == ("buf", "kc", ["buf", "kc"], p.start_ts)
     pays = {(i["market"], i["side"]): i["pays_on"] for b in rec["books"] for i in b["instruments"]}
@@ -174,23 +176,23 @@ def test_pairing_maps_each_team_to_its_token() -> None:
 
 def test_same_teams_on_another_date_do_not_pair() -> None:
     k, p = _pair_inputs("2026-12-06 18:00:00+00")
-    res = match([k], [p], Overrides(), DRAWS)
+    res = match([k], [p], Overrides(), DRAWS, now_us=NOW, rules=RULES)
     assert res.pairings == {} and {r.venue for r in res.unmatched} == {"KALSHI", "POLYMARKET"}
 
 
 def test_late_evening_game_uses_new_york_date() -> None:
     k, p = _pair_inputs("2026-11-30 01:30:00+00")  # 20:30 on the 29th in New York
-    assert "nfl-20261129-buf-kc" in match([k], [p], Overrides(), DRAWS).pairings
+    assert "nfl-20261129-buf-kc" in match([k], [p], Overrides(), DRAWS, now_us=NOW, rules=RULES).pairings
 
 
 def test_overrides_force_and_block() -> None:
     k, p = _pair_inputs("2026-12-06 18:00:00+00")
-    forced = match([k], [p], parse_overrides({"force": [{"kalshi_event": k.event, "polymarket_event": p.event}]}), DRAWS)
+    forced = match([k], [p], parse_overrides({"force": [{"kalshi_event": k.event, "polymarket_event": p.event}]}), DRAWS, now_us=NOW, rules=RULES)
     assert list(forced.pairings) == ["nfl-20261129-buf-kc"]
     k, p = _pair_inputs()
-    blocked = match([k], [p], parse_overrides({"block": [{"game_id": "nfl-20261129-buf-kc"}]}), DRAWS)
+    blocked = match([k], [p], parse_overrides({"block": [{"game_id": "nfl-20261129-buf-kc"}]}), DRAWS, now_us=NOW, rules=RULES)
     assert blocked.pairings == {} and blocked.blocked == ["nfl-20261129-buf-kc"]
-    assert match([k], [p], parse_overrides({"block": [{"polymarket_event": p.event}]}), DRAWS).pairings == {}
+    assert match([k], [p], parse_overrides({"block": [{"polymarket_event": p.event}]}), DRAWS, now_us=NOW, rules=RULES).pairings == {}
     with pytest.raises(OverrideError):
         parse_overrides({"force": [{"kalshi_event": "X"}]})
 
@@ -198,5 +200,5 @@ def test_overrides_force_and_block() -> None:
 def test_ambiguous_polymarket_events_are_not_guessed() -> None:
     k, p = _pair_inputs()
     p2 = VenueGame(p.venue, p.league, p.date, p.teams, p.event + "-dup", p.event_id + "-dup", p.books, start_ts=p.start_ts)
-    res = match([k], [p, p2], Overrides(), DRAWS)
+    res = match([k], [p, p2], Overrides(), DRAWS, now_us=NOW, rules=RULES)
     assert res.pairings == {} and any("ambiguous" in r.reason for r in res.unmatched)

@@ -8,7 +8,7 @@ from venues.kalshi.book import KalshiBook, KalshiBooks
 from venues.kalshi.messages import Error, Ok, OrderbookDelta, OrderbookSnapshot, Other
 from venues.kalshi.parse import parse_frame
 
-FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "kalshi"
+FIX = Path(__file__).parents[1] / "resources" / "kalshi"
 T = "KXBTC-25MAR15-B100000"
 
 

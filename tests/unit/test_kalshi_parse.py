@@ -10,7 +10,7 @@ import pytest
 from venues.kalshi.messages import Error, Ok, OrderbookDelta, OrderbookSnapshot, Other, Subscribed, Unsubscribed
 from venues.kalshi.parse import ParseError, parse_frame, parse_message
 
-FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "kalshi"
+FIX = Path(__file__).parents[1] / "resources" / "kalshi"
 
 
 def test_snapshot_fixture() -> None:

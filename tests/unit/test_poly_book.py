@@ -8,7 +8,7 @@ from venues.polymarket.book import PolyBook, PolyBooks
 from venues.polymarket.messages import BookEvent, PriceChange, PriceChangeEvent, TickSizeChange
 from venues.polymarket.parse import parse_frame
 
-FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "polymarket"
+FIX = Path(__file__).parents[1] / "resources" / "polymarket"
 ASSET = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 
 

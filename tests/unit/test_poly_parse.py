@@ -8,7 +8,7 @@ from pathlib import Path
 from venues.polymarket.messages import BookEvent, LastTradePrice, OtherEvent, PriceChange, PriceChangeEvent, TickSizeChange
 from venues.polymarket.parse import parse_decoded, parse_frame
 
-FIX = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "polymarket"
+FIX = Path(__file__).parents[1] / "resources" / "polymarket"
 ASSET = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 
 

@@ -118,6 +118,10 @@ def test_plain_signature_recovers_the_signer() -> None:
     ({"size": 0}, "size"),
     ({"tick": 30}, "tick size"),
     ({"salt": 1 << 53}, "salt"),
+    ({"order_type": "IOC"}, "order type"),
+    # FAK/FOK: maker <= 2 decimals, taker <= 4 (Polymarket/clob-client-v2 src/order-builder/helpers/getMarketOrderRawAmounts.ts)
+    ({"price": 5670, "size": 1500, "tick": 10, "order_type": "FAK"}, "invalid amounts"),
+    ({"price": 5670, "size": 1001, "tick": 10, "side": "SELL", "order_type": "FOK"}, "invalid amounts"),
 ])
 def test_build_order_rejects_bad_input(kwargs: dict, msg: str) -> None:
     args = {"token_id": 1, "side": "BUY", "price": 5200, "size": 100, "tick": 100, "maker": C.ZERO_ADDRESS, "signer": C.ZERO_ADDRESS,

@@ -13,7 +13,7 @@ from venues.sim.scenario import make_games
 from venues.sim.settings import SimSettings
 from venues.sim.world import Account, SimWorld, kalshi_fee
 
-FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "resources"
 BUY, SELL = BookSide.BUY, BookSide.SELL
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
 

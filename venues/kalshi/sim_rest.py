@@ -3,6 +3,9 @@
 Answers follow venue-protocols.md K4/K5: V2 create answers 201 with the lightweight body, a duplicate
 client_order_id gets 409 while the first order is open (or always, configurable), IOC with
 expiration_time gets 400, legacy `POST /portfolio/orders` is refused. Errors are `{code, message, details}`.
+A game market states the scheduled start as the venue does -- in `rules_primary` ("... originally scheduled
+for Nov 29, 2026 at 4:25 PM EST ...") and `occurrence_datetime` -- since these series' tickers carry no time;
+it is the instant the Gamma simulator gives as `gameStartTime`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 import uuid
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -20,7 +24,7 @@ from core.units import ONE_DOLLAR, UnitError, format_fixed, format_price, format
 from venues.kalshi import constants as C
 from venues.sim.engine import BookSide, TimeInForce
 from venues.sim.orderlog import OrderRecord
-from venues.sim.world import KALSHI, KalshiMarket, SimWorld
+from venues.sim.world import KALSHI, KalshiMarket, SimGame, SimWorld
 
 ACCOUNT_KEY: web.RequestKey[str] = web.RequestKey("kalshi_account")  # the authenticated key id
 # (request, is_write, tokens) -> allowed; installed by the rate limiter for batch endpoints billed per item
@@ -29,6 +33,9 @@ _COID_RE = re.compile(C.CLIENT_ORDER_ID_PATTERN)
 _TIF = {"fill_or_kill": TimeInForce.FOK, "good_till_canceled": TimeInForce.GTC, "immediate_or_cancel": TimeInForce.IOC}
 _TIF_NAME = {v: k for k, v in _TIF.items()}
 MAX_BATCH = 20
+NY = ZoneInfo("America/New_York")
+SPORT = {"nfl": "professional football", "nba": "professional basketball", "nhl": "professional hockey", "epl": "professional soccer",
+         "mls": "professional soccer"}
 
 
 class ApiError(Exception):
@@ -50,6 +57,27 @@ def dollars(money: int) -> str:
 
 def iso(ts_us: int) -> str:
     return dt.datetime.fromtimestamp(ts_us / 1_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_seconds(ts_us: int) -> str:
+    """UTC time as Kalshi writes `occurrence_datetime` ("2026-06-26T23:40:00Z")."""
+    return dt.datetime.fromtimestamp(ts_us // 1_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scheduled_text(ts_us: int) -> str:
+    """A start in Kalshi's rules wording, New York time: "Nov 29, 2026 at 4:25 PM EST"."""
+    t = dt.datetime.fromtimestamp(ts_us // 1_000_000, NY)
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[t.month - 1]  # not %b: locale-free
+    return f"{month} {t.day}, {t.year} at {t.hour % 12 or 12}:{t.minute:02d} {'PM' if t.hour >= 12 else 'AM'} {t.tzname()}"
+
+
+def rules_primary(m: KalshiMarket, game: SimGame) -> str:
+    """The market's rules text, stating the game's scheduled start as the venue does (discovery reads it when the
+    event ticker carries no start time, as for these football/basketball/hockey/soccer series)."""
+    what = f"the {m.title.removesuffix(' Winner?')} {SPORT.get(game.league, 'professional')} game originally scheduled for {scheduled_text(game.start_ts_us)}"
+    if m.outcome == "draw":
+        return f"If {what} ends in a tie, then the market resolves to Yes."
+    return f"If {m.yes_sub_title} wins {what}, then the market resolves to Yes."
 
 
 def market_id(ticker: str) -> str:
@@ -95,9 +123,10 @@ def market_json(world: SimWorld, m: KalshiMarket) -> dict[str, Any]:
         "notional_value_dollars": "1.0000", "price_level_structure": "linear_cent",
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": format_price(m.tick)}],
         "fractional_trading_enabled": False, "can_close_early": True,
-        "rules_primary": f"If {m.yes_sub_title} wins the {m.title.removesuffix(' Winner?')} game originally scheduled for "
-                         f"{game.date if game else ''}, then the market resolves to Yes." if not m.mve else "Combo of game outcomes.",
+        "rules_primary": rules_primary(m, game) if game is not None and not m.mve else "Combo of game outcomes.",
     }
+    if game is not None and not m.mve:
+        out["occurrence_datetime"] = iso_seconds(game.start_ts_us)
     if m.mve:
         out["mve_collection_ticker"] = m.series_ticker
         out["market_type"] = "binary"

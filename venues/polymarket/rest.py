@@ -17,6 +17,7 @@ from venues import errors, http
 from venues.polymarket.auth import ApiCreds, l2_headers
 
 VENUE = "POLYMARKET"
+ACCEPTED_STATUSES = ("matched", "live", "delayed")  # POST /order statuses of an order the venue took
 
 
 def compact(body: Any) -> bytes:
@@ -63,12 +64,20 @@ class PolymarketRest:
 
     async def post_order(self, body: dict[str, Any]) -> dict[str, Any]:
         data = await self._request("POST", "/order", body=body)
-        if isinstance(data, dict) and data.get("success") is False:
-            msg = str(data.get("errorMsg") or "order not accepted")
+        if not isinstance(data, dict):
+            raise TypeError(f"POST /order: not an order answer: {str(data)[:200]!r}")  # unparsable: the executor looks it up
+        # A refusal can come as HTTP 200 with success:true and the reason in errorMsg (rs-clob-client#114),
+        # so a non-empty errorMsg is a refusal whatever `success` says ("" and null are not). The one
+        # exception: an answer that names the order and says it was accepted (the docs allow an errorMsg
+        # for a delayed placement): its status decides, and a delayed order is followed up by lookup.
+        msg = str(data.get("errorMsg") or "")
+        accepted = bool(data.get("orderID")) and str(data.get("status") or "").lower() in ACCEPTED_STATUSES
+        if (msg or data.get("success") is False) and not accepted:
+            msg = msg or "order not accepted"
             if "INVALID_ORDER_DUPLICATED" in msg:
-                raise errors.Duplicate(VENUE, f"POST /order: {msg}", code="INVALID_ORDER_DUPLICATED")
-            raise errors.Rejected(VENUE, f"POST /order: {msg}", code=msg[:64])
-        return dict(data)
+                raise errors.Duplicate(VENUE, f"POST /order: {msg}", status=200, code="INVALID_ORDER_DUPLICATED")
+            raise errors.Rejected(VENUE, f"POST /order: {msg}", status=200, code=msg.split(":")[0][:64])
+        return data
 
     async def get_order(self, order_id: str) -> dict[str, Any] | None:
         try:

@@ -1,11 +1,14 @@
 """Simulated Polymarket CLOB REST (P4, P5): L2-authenticated order entry on the shared matching engine.
 
 POST /order verifies the EIP-712 signature by recovering the signer, uses the order hash as orderID,
-refuses a resent order (INVALID_ORDER_DUPLICATED, forever), enforces tick and min size, and answers
+refuses a resent order (INVALID_ORDER_DUPLICATED, forever), enforces tick and min size and the stricter
+amount decimals of FAK/FOK orders (venues/polymarket/amounts.py, with the venue's text), and answers
 `matched` / `unmatched` (FAK, FOK), `live` (resting GTC/GTD) or `delayed` (marketable orders on markets
 with secondsDelay > 0, executed that much later). A marketable BUY spends its pUSD amount: matched at
 better prices it receives more shares (pitfalls.md). Every order request, accepted or not, goes to the
-ground-truth order log.
+ground-truth order log. A refusal is HTTP 400 {"error", "errorMsg", "success": false}; with the fault
+`reject_in_200` (probability, 1 = always) it comes as the venue also sends some: HTTP 200 with
+`success: true` and the reason in `errorMsg`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from aiohttp import web
 
 from core.fees import polymarket_taker_fee
 from core.units import ONE_DOLLAR, format_fixed, parse_fixed, parse_size
+from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.auth import verify_l2
 from venues.polymarket.signing import OrderStruct, order_from_wire, order_hash, recover_order_signer
@@ -97,6 +101,12 @@ class PolyClob:
                                      headers={"Retry-After": str(int(faults.retry_after_s or 5))})
         return await handler(request)
 
+    def _fault_on(self, name: str) -> bool:
+        """A Polymarket-only fault given as a probability (True/1: always), drawn from the seeded fault RNG.
+        Read by name so that an undeclared field is simply off."""
+        p = float(getattr(self.world.faults[POLYMARKET], name, 0) or 0)
+        return p >= 1 or (p > 0 and self.world.faults.rng.random() < p)
+
     def _log_refused(self, request: web.Request, body: bytes, status: int, reason: str) -> None:
         if request.method != "POST" or request.path != "/order":
             return
@@ -146,6 +156,8 @@ class PolyClob:
             raise OrderError(f"INVALID_ORDER_MIN_TICK_SIZE: price ({price_text(price, 1)}) breaks minimum tick size rule: {price_text(ref.market.tick, 1)}")
         if size < self.min_size:
             raise OrderError(f"INVALID_ORDER_MIN_SIZE: Size ({size_text(size)}) lower than the minimum: {size_text(self.min_size)}")
+        if order_type in ("FAK", "FOK") and not amounts.amounts_ok(order.maker_amount, order.taker_amount):
+            raise OrderError(amounts.invalid_text(side))  # the same amounts would rest fine as GTC/GTD
         if order_type == "GTD" and order.expiration <= int(time.time()) + 60:
             raise OrderError("INVALID_ORDER_EXPIRATION")
         acct = self.world.poly_account(self.address)
@@ -216,7 +228,12 @@ class PolyClob:
         try:
             order, ref, side, price, size, order_type = self._validate(body)
         except OrderError as exc:
-            rec.http_status, rec.status, rec.reason = exc.status, "rejected", exc.code
+            rec.status, rec.reason = "rejected", exc.code
+            if self._fault_on("reject_in_200"):
+                rec.http_status = 200
+                return web.json_response({"success": True, "errorMsg": exc.code, "orderID": "", "status": "", "makingAmount": "",
+                                          "takingAmount": "", "transactionsHashes": [], "tradeIDs": []})
+            rec.http_status = exc.status
             return _err(exc.status, exc.code, success=False, errorMsg=exc.code)
         oid = "0x" + order_hash(order, C.NEG_RISK_EXCHANGE if (g := self.world.game_of_book(POLYMARKET, ref.condition_id)) and g.draw_possible
                                 else C.EXCHANGE, "2", self.world.settings.poly_chain_id).hex()

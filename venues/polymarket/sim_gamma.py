@@ -4,6 +4,10 @@
 JSON numbers (tick, min size) stay numbers. Moneyline markets of no-draw leagues have the team names as
 outcomes; draw leagues have one Yes/No market per team and one for the draw (neg-risk), each with a
 `groupItemTitle`.
+
+The game's start is `gameStartTime` on each market ("2026-11-29 21:05:00+00", what discovery reads) and
+`startTime` on the event, both from `SimGame.start_ts_us` -- the instant the Kalshi simulator states in its
+markets' `rules_primary` and `occurrence_datetime`; `eventDate` and the slug carry the New York date.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from core.units import ONE_DOLLAR, format_price
 from venues.sim.world import PolyMarketIds, SimGame, SimWorld
 
+NY = ZoneInfo("America/New_York")
 SPORTS_TAG = {"id": "1", "label": "Sports", "slug": "sports"}
 
 
@@ -57,7 +63,7 @@ def event_json(world: SimWorld, game: SimGame, index: int) -> dict[str, Any]:
     start = dt.datetime.fromtimestamp(game.start_ts_us / 1e6, tz=dt.UTC)
     slug = game.poly_markets[0].slug.removesuffix(f"-{game.poly_markets[0].outcome_code}") if game.draw_possible else game.poly_markets[0].slug
     return {"id": str(800_000 + index), "ticker": slug, "slug": slug, "title": f"{game.away_name} vs. {game.home_name}",
-            "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventDate": start.strftime("%Y-%m-%d"), "active": True, "closed": False,
+            "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventDate": start.astimezone(NY).strftime("%Y-%m-%d"), "active": True, "closed": False,
             "archived": False, "negRisk": game.draw_possible, "seriesSlug": game.league,
             "series": [{"id": str(11_000 + sum(map(ord, game.league))), "ticker": game.league, "slug": game.league, "title": game.league.upper()}],
             "tags": [SPORTS_TAG, _league_tag(game.league)],

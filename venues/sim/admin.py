@@ -14,7 +14,8 @@ Prices and sizes are decimal strings in venue units ("0.4500" USD, "10.00" contr
   GET    /arb                            every window so far (open ones have closed_us 0)
   GET    /faults                         fault settings per venue
   POST   /faults/{venue}                 set fields: p429, next_429, p5xx, next_5xx, status_5xx, latency_ms,
-                                         retry_after_s, seq_skip, silence
+                                         retry_after_s, seq_skip, silence, malformed; Polymarket also
+                                         cancel_only, reject_in_200 (venues/sim/faults.py VenueFaults)
   DELETE /faults/{venue}                 clear every fault of the venue
   POST   /faults/{venue}/disconnect      drop every WS connection now -> {"dropped": n}
   POST   /faults/{venue}/ws_error        {"code": 10|17|25|...}: error on every subscription (terminal ones end it)

@@ -1,5 +1,5 @@
 """Fault modes per venue, set through the admin API: HTTP 429/5xx, latency, WS disconnects, seq skips, silence,
-malformed frames.
+malformed frames, Polymarket cancel-only mode and order refusals answered as HTTP 200 (`reject_in_200`).
 
 Faults draw from their own RNG so switching a fault on never changes the seeded scenario.
 """
@@ -25,6 +25,9 @@ class VenueFaults:
     silence: bool = False  # WS connections stay open but deliver no data (pings continue)
     malformed: int = 0  # the next N WS data messages go out cut in half (not valid JSON)
     cancel_only: bool = False  # Polymarket: order placement answers 503 + Retry-After (cancel-only mode); cancels still work
+    # Polymarket: probability (1 = always) that an order refusal answers HTTP 200 with success true and the reason in
+    # errorMsg, as the venue sometimes does (read by name in venues/polymarket/sim_clob.py)
+    reject_in_200: float = 0.0
 
     def http_fault(self, rng: random.Random) -> int | None:
         """The status to answer instead of serving this request, or None; consumes the next-N counters."""

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import random
+import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -55,10 +56,31 @@ def _poly_market(seed: int, game_id: str, code: str | None, outcomes: tuple[str,
     return PolyMarketIds(cond, tokens, outcomes, question, slug, code, tick)
 
 
-def make_games(seed: int, n: int, start_date: str) -> list[SimGame]:
-    """N synthetic games, deterministic in (seed, n, start_date); at most 8 games a day, no team twice a day."""
+HOUR_US = 3_600_000_000
+FIRST_GAME_AFTER_US = HOUR_US  # clock-relative schedule: the first game starts an hour after the world is built
+GAMES_PER_DAY = 8  # clock-relative schedule: a day's games start an hour apart, the next day's 24 h later
+ROUND_US = 300_000_000  # starts on whole 5 minutes: Kalshi's rules text states the start to the minute
+
+
+def make_games(seed: int, n: int, start_date: str = "", *, start_us: int | None = None) -> list[SimGame]:
+    """N synthetic games, deterministic in (seed, n, start_date) or, without a start date, in (seed, n, start_us).
+
+    With `start_date` (yyyymmdd, an explicit ARB_SIM_START_DATE: reproducible recordings) the games fall on
+    fixed dates from that day, between 12:00 and 20:00 New York time, at most 8 a day. Without it they start
+    relative to `start_us` (the sim clock when the world is built; the wall clock if None): the first an hour
+    later (rounded up to 5 min), then one an hour for 8 games, the next 8 a day later at the same times, and
+    so on. Either way no team plays twice on one (New York) day of its league."""
+    if start_date:
+        return _games_on_dates(seed, n, start_date)
+    return _games_from_clock(seed, n, time.time_ns() // 1000 if start_us is None else start_us)
+
+
+def _games_on_dates(seed: int, n: int, start_date: str) -> list[SimGame]:
     rng = random.Random(seed)
-    day0 = dt.datetime.strptime(start_date, "%Y%m%d").date()
+    try:
+        day0 = dt.datetime.strptime(start_date, "%Y%m%d").date()
+    except ValueError:
+        raise ValueError(f"start date must be yyyymmdd, not {start_date!r}") from None
     used: dict[tuple[str, dt.date], set[str]] = {}
     games: list[SimGame] = []
     leagues = sorted(LEAGUES)
@@ -66,36 +88,67 @@ def make_games(seed: int, n: int, start_date: str) -> list[SimGame]:
     while len(games) < n:
         day = day0 + dt.timedelta(days=i // 8)
         league = leagues[rng.randrange(len(leagues))]
-        series, draws, teams = LEAGUES[league]
-        free = [t for t in teams if t[0] not in used.setdefault((league, day), set())]
+        free = [t for t in LEAGUES[league][2] if t[0] not in used.setdefault((league, day), set())]
         i += 1
         if len(free) < 2:
             continue
         (away, away_name), (home, home_name) = rng.sample(free, 2)
         used[(league, day)].update((away, home))
         start = dt.datetime(day.year, day.month, day.day, 12 + (len(games) % 9), 0, tzinfo=NY)
-        date = day.strftime("%Y%m%d")
-        game_id = f"{league}-{date}-{away}-{home}"
-        event = f"{series}-{day:%y}{MONTHS[day.month - 1]}{day:%d}{away.upper()}{home.upper()}"
-        markets = {away: f"{event}-{away.upper()}", home: f"{event}-{home.upper()}"}
-        if draws:
-            markets["draw"] = f"{event}-TIE"
-        slug = f"{league}-{away}-{home}-{day:%Y-%m-%d}"
-        tick = POLY_TICKS[rng.randrange(len(POLY_TICKS))]
-        if draws:
-            p_draw = rng.uniform(0.2, 0.3)
-            share = rng.uniform(0.3, 0.7)
-            fair = {away: (1 - p_draw) * share, home: (1 - p_draw) * (1 - share), "draw": p_draw}
-            poly = [_poly_market(seed, game_id, away, ("Yes", "No"), f"Will {away_name} win on {day:%Y-%m-%d}?", f"{slug}-{away}", tick),
-                    _poly_market(seed, game_id, home, ("Yes", "No"), f"Will {home_name} win on {day:%Y-%m-%d}?", f"{slug}-{home}", tick),
-                    _poly_market(seed, game_id, "draw", ("Yes", "No"), f"Will {away_name} vs. {home_name} end in a draw?", f"{slug}-draw", tick)]
-        else:
-            p_away = rng.uniform(0.25, 0.75)
-            fair = {away: p_away, home: 1 - p_away}
-            poly = [_poly_market(seed, game_id, None, (away_name, home_name), f"{away_name} vs. {home_name}", slug, tick)]
-        games.append(SimGame(game_id, league, date, away, home, away_name, home_name, draws, int(start.timestamp()) * 1_000_000,
-                             event, series, markets, poly, fair))
+        games.append(_game(rng, seed, league, (away, away_name), (home, home_name), start))
     return games
+
+
+def _games_from_clock(seed: int, n: int, start_us: int) -> list[SimGame]:
+    rng = random.Random(seed)
+    first = -(-(start_us + FIRST_GAME_AFTER_US) // ROUND_US) * ROUND_US
+    used: dict[tuple[str, dt.date], set[str]] = {}
+    games: list[SimGame] = []
+    leagues = sorted(LEAGUES)
+    slot = 0
+    while len(games) < n:
+        ts_us = first + (slot // GAMES_PER_DAY) * 24 * HOUR_US + (slot % GAMES_PER_DAY) * HOUR_US
+        start = dt.datetime.fromtimestamp(ts_us // 1_000_000, NY)
+        day = start.date()
+        open_ = [lg for lg in leagues if len(LEAGUES[lg][2]) - len(used.get((lg, day), ())) >= 2]
+        if not open_:  # every league's teams already play that day: try the next slot
+            slot += 1
+            continue
+        league = open_[rng.randrange(len(open_))]
+        free = [t for t in LEAGUES[league][2] if t[0] not in used.setdefault((league, day), set())]
+        (away, away_name), (home, home_name) = rng.sample(free, 2)
+        used[(league, day)].update((away, home))
+        games.append(_game(rng, seed, league, (away, away_name), (home, home_name), start))
+        slot += 1
+    return games
+
+
+def _game(rng: random.Random, seed: int, league: str, away_team: tuple[str, str], home_team: tuple[str, str], start: dt.datetime) -> SimGame:
+    """One game of `league` starting at `start`: its ids at both venues (dated in New York) and fair odds."""
+    series, draws, _ = LEAGUES[league]
+    (away, away_name), (home, home_name) = away_team, home_team
+    day = start.astimezone(NY).date()
+    date = day.strftime("%Y%m%d")
+    game_id = f"{league}-{date}-{away}-{home}"
+    event = f"{series}-{day:%y}{MONTHS[day.month - 1]}{day:%d}{away.upper()}{home.upper()}"
+    markets = {away: f"{event}-{away.upper()}", home: f"{event}-{home.upper()}"}
+    if draws:
+        markets["draw"] = f"{event}-TIE"
+    slug = f"{league}-{away}-{home}-{day:%Y-%m-%d}"
+    tick = POLY_TICKS[rng.randrange(len(POLY_TICKS))]
+    if draws:
+        p_draw = rng.uniform(0.2, 0.3)
+        share = rng.uniform(0.3, 0.7)
+        fair = {away: (1 - p_draw) * share, home: (1 - p_draw) * (1 - share), "draw": p_draw}
+        poly = [_poly_market(seed, game_id, away, ("Yes", "No"), f"Will {away_name} win on {day:%Y-%m-%d}?", f"{slug}-{away}", tick),
+                _poly_market(seed, game_id, home, ("Yes", "No"), f"Will {home_name} win on {day:%Y-%m-%d}?", f"{slug}-{home}", tick),
+                _poly_market(seed, game_id, "draw", ("Yes", "No"), f"Will {away_name} vs. {home_name} end in a draw?", f"{slug}-draw", tick)]
+    else:
+        p_away = rng.uniform(0.25, 0.75)
+        fair = {away: p_away, home: 1 - p_away}
+        poly = [_poly_market(seed, game_id, None, (away_name, home_name), f"{away_name} vs. {home_name}", slug, tick)]
+    return SimGame(game_id, league, date, away, home, away_name, home_name, draws, int(start.timestamp()) * 1_000_000,
+                   event, series, markets, poly, fair)
 
 
 @dataclass

@@ -22,7 +22,9 @@ class SimSettings:
     clock: str = setting("ARB_SIM_CLOCK", "real", "sim clock: real (wall time) or virtual (starts at clock_start_us, advances one step per event)",
                          choices=("real", "virtual"))
     clock_start_us: int = setting("ARB_SIM_CLOCK_START_US", 1_796_000_000_000_000, "virtual clock start, µs since the epoch")
-    start_date: str = setting("ARB_SIM_START_DATE", "20261129", "date (yyyymmdd, America/New_York) of the first synthetic game")
+    start_date: str = setting("ARB_SIM_START_DATE", "", "date (yyyymmdd, America/New_York) of the first synthetic game, for fixed dates "
+                              "(reproducible recordings); empty = relative to the sim clock: the first game starts an hour after "
+                              "the world is built, then one an hour (8 a day), the next 8 a day later")
     arb_rate_per_min: float = setting("ARB_SIM_ARB_RATE_PER_MIN", 6.0, "arbitrage windows injected per minute of sim time (0 = none)")
     arb_lifetime_ms: int = setting("ARB_SIM_ARB_LIFETIME_MS", 300, "lifetime of an injected arbitrage window (sim time)")
     arb_edge: str = setting("ARB_SIM_ARB_EDGE", "0.0500", "gross edge of an injected window, USD per contract (before fees)")

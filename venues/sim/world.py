@@ -224,7 +224,8 @@ class SimWorld:
         self.kalshi_keys: dict[str, Any] = {}  # key id -> RSA public key (the key id is the account id)
         self.kalshi_account(s.kalshi_key_id, parse_fixed(s.kalshi_balance, 6))
         self.poly_account(s.poly_address.lower(), parse_fixed(s.poly_balance, 6))
-        for game in scenario.make_games(s.seed, s.games, s.start_date):
+        # Without an explicit start date the games start in the hours after the sim clock's now (see make_games).
+        for game in scenario.make_games(s.seed, s.games, s.start_date, start_us=self.clock.now_us()):
             self.add_game(game)
         self.scenario: Scenario = scenario.Scenario(self)
 
