@@ -3,6 +3,13 @@
 The table ships as data (aliases.yaml next to this module); a user file in the same format is merged
 over it (ARB_DISCOVER_ALIASES_FILE): its leagues are added, and for a league it names, its teams add
 to or replace the shipped aliases of the same code.
+
+Club-form affixes: Polymarket writes many football clubs with their legal suffix ("Tottenham Hotspur FC",
+"Sunderland AFC", "Inter Miami CF") where Kalshi and the table write "Tottenham Hotspur". A name that
+misses the table is retried without its leading/trailing affix tokens (CLUB_AFFIXES), but only when that
+lands exactly on a listed name and no other team has a listed name with the same core: where the affix is
+what tells two clubs apart ("Los Angeles FC" vs a "Los Angeles" alias of another club), nothing is guessed.
+A venue name *without* the affix must be listed as such: "Los Angeles" never reaches "Los Angeles FC".
 """
 
 from __future__ import annotations
@@ -16,6 +23,11 @@ from typing import Any
 import yaml
 
 SHIPPED = Path(__file__).with_name("aliases.yaml")
+# Legal-form tokens of football club names (normalised). Deliberately short: a token that is also a team
+# code somewhere (e.g. "sd", San Diego) must not be here.
+CLUB_AFFIXES = frozenset({"fc", "afc", "cf", "sc", "ac", "as", "ssc", "cfc", "fk", "sk", "sv"})
+# Season suffix of Gamma series slugs: "premier-league-2025", "premier-league-2025-26".
+SEASON_SUFFIX = re.compile(r"-(19|20)\d{2}(-\d{2,4})?$")
 
 
 class AliasError(ValueError):
@@ -28,6 +40,16 @@ def normalise(name: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
+def club_core(key: str) -> str:
+    """A normalised name without leading/trailing club-form affixes ("tottenham hotspur fc" -> "tottenham hotspur")."""
+    tokens = key.split()
+    while len(tokens) > 1 and tokens[-1] in CLUB_AFFIXES:
+        tokens.pop()
+    while len(tokens) > 1 and tokens[0] in CLUB_AFFIXES:
+        tokens.pop(0)
+    return " ".join(tokens)
+
+
 @dataclass
 class League:
     code: str
@@ -37,7 +59,17 @@ class League:
     names: dict[str, str] = field(default_factory=dict)  # normalised name or code -> team code
 
     def team(self, name: str) -> str | None:
-        return self.names.get(normalise(name))
+        key = normalise(name)
+        code = self.names.get(key)
+        if code is not None:
+            return code
+        core = club_core(key)
+        if core == key or core not in self.names:
+            return None
+        # The affix may be what distinguishes two clubs: refuse if another team's name has the same core.
+        if {t for n, t in self.names.items() if club_core(n) == core} != {self.names[core]}:
+            return None
+        return self.names[core]
 
 
 @dataclass
@@ -52,6 +84,7 @@ class AliasTable:
 
     def league_of_gamma(self, slugs: list[str]) -> League | None:
         wanted = {s.lower() for s in slugs if s}
+        wanted |= {SEASON_SUFFIX.sub("", s) for s in wanted}  # "premier-league-2026" is the "premier-league" series
         for lg in self.leagues.values():
             if wanted & set(lg.gamma_series) or lg.code in wanted:
                 return lg

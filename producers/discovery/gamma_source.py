@@ -4,6 +4,12 @@ Gamma encodes `outcomes`, `outcomePrices` and `clobTokenIds` as JSON strings (ou
 token i); `version: "v2"` markets carry a real `positionIds` array instead and sign with exchange
 domain version 3. Team-outcome markets (outcomes are team names) give one token per team; draw leagues
 list one Yes/No market per team and one for the draw.
+
+A game whose market has stopped trading is refused, never paired with what is left: a finished game's
+market stays `closed: false` until it resolves (hours), so `acceptingOrders: false`, `active: false`,
+`closed: true` on any of its markets, or `closed`/`ended`/`archived` on the event, stops it. (Fields
+absent from a payload are taken as trading; the start-time bound in match.py covers games whose
+flags lag.)
 """
 
 from __future__ import annotations
@@ -78,6 +84,13 @@ def _yes_no_subject(market: dict[str, Any], league: League) -> str | None:
     return league.team(m["team"]) if m else None
 
 
+def stopped(item: dict[str, Any], what: str) -> str | None:
+    """Why a Gamma event or market is not trading (explicit flags only), or None."""
+    flags = [f"{k}={str(item[k]).lower()}" for k, bad in (("acceptingOrders", False), ("active", False), ("closed", True), ("ended", True),
+                                                          ("archived", True)) if k in item and item[k] is bad]
+    return f"{what} stopped trading ({', '.join(flags)})" if flags else None
+
+
 def parse_market(market: dict[str, Any], event_slug: str, league: League, default_fee_rate: str) -> Book | str:
     """One Gamma market -> Book, or the reason it cannot be used."""
     outcomes = json_list(market.get("outcomes"))
@@ -108,12 +121,15 @@ def parse_event(event: dict[str, Any], aliases: AliasTable, market_types: set[st
     if league is None:
         return None  # not a league we trade
     markets = [m for m in event.get("markets") or [] if isinstance(m, dict) and m.get("sportsMarketType") in market_types
-               and m.get("active", True) and not m.get("closed") and m.get("enableOrderBook", True)]
+               and m.get("enableOrderBook", True)]
     if not markets:
         return None
+    why = stopped(event, "event") or next((w for m in markets if (w := stopped(m, f"market {m.get('conditionId')}"))), None)
+    if why is not None:
+        return Rejected("POLYMARKET", slug, why)
     books: list[Book] = []
     start: dt.datetime | None = None
-    for m in markets:
+    for m in sorted(markets, key=lambda m: str(m.get("conditionId") or "")):
         try:
             book = parse_market(m, slug, league, default_fee_rate)
         except (KeyError, ValueError, TypeError) as exc:

@@ -21,7 +21,7 @@ from core.topics import topic_name
 from core.units import now_us
 from producers.discovery import aliases as alias_mod
 from producers.discovery import overrides as override_mod
-from producers.discovery.match import match
+from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
 
 
 class DiscoveryService:
-    def __init__(self, kafka: KafkaSettings, *, fetch_kalshi: Fetch, fetch_polymarket: Fetch, aliases_file: str = "", overrides_file: str = "") -> None:
+    def __init__(self, kafka: KafkaSettings, *, fetch_kalshi: Fetch, fetch_polymarket: Fetch, aliases_file: str = "", overrides_file: str = "",
+                 rules: PairingRules | None = None) -> None:
         self.kafka = kafka
+        self.rules = rules if rules is not None else PairingRules.from_env()
         self.fetch_kalshi = fetch_kalshi
         self.fetch_polymarket = fetch_polymarket
         self.aliases_file = aliases_file
@@ -102,7 +104,7 @@ class DiscoveryService:
             log.error("discovery round incomplete; nothing published: %s", "; ".join(rep.errors))
             return rep
         draws = {code: lg.draws for code, lg in aliases.leagues.items()}
-        result = match(games[0], games[1], overrides, draws)
+        result = match(games[0], games[1], overrides, draws, now_us=now_us(), rules=self.rules)
         rep.paired = len(result.pairings)
         rep.blocked = result.blocked
         rep.unmatched = [{"venue": r.venue, "event": r.event, "reason": r.reason} for r in result.unmatched]

@@ -16,6 +16,14 @@ class DiscoverySettings:
     overrides_file: str = setting("ARB_DISCOVER_OVERRIDES_FILE", "", "YAML file forcing or blocking pairs; wins over the matcher. Re-read every round.")
     gamma_tag_id: str = setting("ARB_DISCOVER_GAMMA_TAG_ID", "1", "Gamma tag id of sports events (1 = Sports).")
     gamma_rate_per_s: float = setting("ARB_DISCOVER_GAMMA_RATE_PER_S", 40.0, "Client-side rate limit on Gamma requests (Gamma allows 500 /events per 10 s).")
+    start_tolerance_s: float = setting(
+        "ARB_DISCOVER_START_TOLERANCE_S", 5400.0,
+        "Largest difference in scheduled start (Kalshi ticker/rules time vs Gamma gameStartTime) for two games to pair. "
+        "Default 90 min: the two games of an MLB doubleheader start at least ~3 h apart.")
+    max_started_s: float = setting(
+        "ARB_DISCOVER_MAX_STARTED_S", 14400.0,
+        "Seconds after a game's scheduled start after which it is no longer paired (its market may still be listed "
+        "unresolved for hours). Default 4 h, longer than a regulation game with overtime; 0 disables the bound.")
     poly_default_fee_rate: str = setting("ARB_DISCOVER_POLY_DEFAULT_FEE_RATE", "0.03", "Polymarket taker fee rate assumed when a fee-enabled market has no feeSchedule (sports: 0.03).")
 
     def league_set(self) -> set[str] | None:
