@@ -43,8 +43,8 @@ class Lock:
     jars: tuple[Jar, ...]
 
 
-def read_lock(path: Path = LOCK_FILE) -> Lock:
-    raw = json.loads(path.read_text())
+def read_lock(path: Path | None = None) -> Lock:
+    raw = json.loads((path or LOCK_FILE).read_text())
     jars = tuple(Jar(str(a["coords"]), str(a["path"]), str(a["sha256"]), int(a["size"])) for a in raw["artifacts"])
     return Lock(str(raw["kafka_version"]), str(raw["repository"]), jars)
 

@@ -41,7 +41,7 @@ class DemoOptions:
     keep_workdir: bool = False
     positions: bool = True
     live_ticks: bool = True  # False: the collector leaves ticks out (a benchmark reads them afterwards)
-    bootstrap: str | None = None  # an external Kafka (topics of the run's own, deleted at the end); None: the embedded broker
+    bootstrap: str | None = None  # an external Kafka (topics of the run's own, deleted at the end); None: a local Kafka (arb broker)
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 """Pure fold of the pipeline's records into what the demo shows and reports.
 
-Readers must be idempotent (design.md): the embedded broker leaks aborted transactional records, so
+Readers must be idempotent (design.md): a record can be read twice (a producer's retry, a replay), so
 every record is deduplicated by its deterministic key and the first terminal Outcome per signal wins.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 from core.units import format_price
 
 HOPS = ("feed_lag", "tick_produce", "tick_to_signal", "signal_to_order_sent", "order_round_trip")  # microseconds each
+WINDOW_US = 300_000_000  # 5 minutes
 TERMINAL = {"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"}
 
 
@@ -52,14 +53,21 @@ class DemoStats:
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     conflicting_outcomes: set[str] = field(default_factory=set)
     hops: dict[str, deque[int]] = field(default_factory=lambda: {h: deque(maxlen=200_000) for h in HOPS})
+    # every hop sample by the 5-minute window of its record's timestamp, so a long run's first and last
+    # windows can be compared (does the pipeline slow down as the broker fills?)
+    hop_windows: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+
+    def _hop(self, name: str, value_us: int, at_us: int) -> None:
+        self.hops[name].append(value_us)
+        self.hop_windows.setdefault(at_us // WINDOW_US, {}).setdefault(name, []).append(value_us)
 
     # --- folding ----------------------------------------------------------------------------------
 
     def on_tick(self, t: dict[str, Any]) -> None:
         self.ticks += 1
         if t.get("venue_ts"):
-            self.hops["feed_lag"].append(t["received_ts"] - t["venue_ts"])
-        self.hops["tick_produce"].append(t["produced_ts"] - t["received_ts"])
+            self._hop("feed_lag", t["received_ts"] - t["venue_ts"], t["produced_ts"])
+        self._hop("tick_produce", t["produced_ts"] - t["received_ts"], t["produced_ts"])
         bid = t["bids"][0]["price"] if t["bids"] else None
         ask = t["asks"][0]["price"] if t["asks"] else None
         self.best[(t["game_id"], t["venue"], t["market"])] = (bid, ask, t["status"])
@@ -67,7 +75,7 @@ class DemoStats:
     def on_signal(self, s: dict[str, Any]) -> None:
         if s["signal_id"] not in self.signals:
             self.signals[s["signal_id"]] = s
-            self.hops["tick_to_signal"].append(s["detected_ts"] - s["event_ts"])
+            self._hop("tick_to_signal", s["detected_ts"] - s["event_ts"], s["detected_ts"])
             legs = " + ".join(f"{leg['venue'][:1]}:{leg['side']}@{format_price(leg['limit_price'])}" for leg in s["legs"])
             self.recent.append(f"signal {s['game_id']} {legs} edge {money_text(s['edge'])}")
 
@@ -80,9 +88,9 @@ class DemoStats:
             self.order_results[key] = o
             s = self.signals.get(o["signal_id"])
             if o["step"] == 0 and o.get("sent_ts") and s is not None:
-                self.hops["signal_to_order_sent"].append(o["sent_ts"] - s["detected_ts"])
+                self._hop("signal_to_order_sent", o["sent_ts"] - s["detected_ts"], o["sent_ts"])
             if o.get("sent_ts") and o.get("acked_ts"):
-                self.hops["order_round_trip"].append(o["acked_ts"] - o["sent_ts"])
+                self._hop("order_round_trip", o["acked_ts"] - o["sent_ts"], o["sent_ts"])
 
     def on_fill(self, f: dict[str, Any]) -> None:
         self.fills.setdefault(f["fill_id"], f)
@@ -113,7 +121,7 @@ class DemoStats:
 
     def signals_late(self, last: int = 10) -> bool:
         """Whether most of the newest outcomes are EXPIRED: signals reach the executor after their deadline,
-        which on the embedded broker means it has slowed down (README, "Embedded broker")."""
+        a pipeline that has fallen behind (or a risk limit the executor enforces)."""
         newest = list(self.outcomes.values())[-last:]
         return len(newest) == last and 2 * sum(1 for o in newest if o["state"] == "EXPIRED") >= last
 
@@ -134,6 +142,25 @@ class DemoStats:
         """Forget the hop samples so far (a benchmark's warm-up)."""
         for samples in self.hops.values():
             samples.clear()
+        self.hop_windows.clear()
+
+    def hops_first_last(self) -> dict[str, Any] | None:
+        """Hop p50s of the first and the last complete 5-minute windows and last/first per hop; None
+        before two complete windows. The first and last windows (partly outside the run) are skipped."""
+        windows = sorted(self.hop_windows)[1:-1]
+        if len(windows) < 2:
+            return None
+
+        def p50s(w: int) -> dict[str, float | None]:
+            return {h: None if not v else round((percentile(sorted(v), 0.5) or 0) / 1000, 3) for h, v in self.hop_windows[w].items()}
+
+        first, last = p50s(windows[0]), p50s(windows[-1])
+        ratio: dict[str, float] = {}
+        for h, f in first.items():
+            v = last.get(h)
+            if f and v is not None:
+                ratio[h] = round(v / f, 3)
+        return {"window_s": WINDOW_US // 1_000_000, "windows": len(windows), "first_p50_ms": first, "last_p50_ms": last, "last_over_first": ratio}
 
     def summary(self, duplicates: int | None) -> dict[str, Any]:
         lat = self.latencies_us()
@@ -144,7 +171,8 @@ class DemoStats:
         return {"ticks": self.ticks, "signals": len(self.signals), "orders": len(self.order_results), "fills": len(self.fills),
                 "one_sided": self.one_sided(), "unwinds": self.count("UNWOUND"), "pnl": money_text(self.pnl()), "duplicates": duplicates,
                 "latency_ms": {"p50": ms(percentile(lat, 0.5)), "p99": ms(percentile(lat, 0.99)), "n": len(lat)},
-                "outcomes": self.outcome_counts(), "hops_p50_ms": {h: ms(percentile(sorted(v), 0.5)) for h, v in self.hops.items()}}
+                "outcomes": self.outcome_counts(), "hops_p50_ms": {h: ms(percentile(sorted(v), 0.5)) for h, v in self.hops.items()},
+                "hops_first_last_5min": self.hops_first_last()}
 
     def outcome_counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -16,8 +16,8 @@ def render(stats: DemoStats, *, elapsed_s: float, duplicates: int | None, width:
              f"duplicates {'?' if duplicates is None else duplicates}",
              f"locked P&L {money_text(stats.pnl())} USD", ""]
     if stats.signals_late():
-        lines[2:2] = ["most recent signals reached the executor after their deadline (EXPIRED): the embedded broker",
-                      "slows down as it fills (README, 'Embedded broker'); restart the demo", ""]
+        lines[2:2] = ["most recent signals reached the executor after their deadline (EXPIRED): the pipeline is behind",
+                      "(the machine is overloaded?); see the child logs in the working directory", ""]
     lat = stats.latencies_us()
     p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     lines.append("tick received -> order sent: " + (f"p50 {p50 / 1000:.1f} ms  p99 {p99 / 1000:.1f} ms  (n={len(lat)})" if p50 is not None and p99 is not None

@@ -10,7 +10,7 @@ from cli.common import CommandError, add_external_bootstrap_arg
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline against the simulators with a live view",
-                       description="Starts, as separate processes: the embedded broker, the Kalshi and Polymarket simulators with "
+                       description="Starts, as separate processes: a local Apache Kafka (`arb broker`), the Kalshi and Polymarket simulators with "
                                    "a seeded scenario (arbitrage windows injected), `arb discover`, `arb produce all`, `arb process`, "
                                    "`arb execute` (live against the simulators) and `arb positions serve`; then shows a live view "
                                    "(games and best prices, recent signals and outcomes, orders, fills, P&L, one-sided count, latency). "
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
     p.add_argument("--arb-rate-per-min", type=float, default=30.0, help="arbitrage windows injected per minute (default 30)")
     p.add_argument("--updates-per-s", type=float, default=10.0,
-                   help="background book events per second, about 10 ticks each (default 10: the embedded broker slows as it fills, README)")
+                   help="background book events per second, about 10 ticks each (default 10)")
     p.add_argument("--workdir", type=Path, help="directory for child logs and throwaway keys (default: a new temporary directory)")
     add_external_bootstrap_arg(p)
     p.set_defaults(handler=run)

@@ -58,6 +58,19 @@ def test_file_parses_and_has_the_stack() -> None:
     kafka = SERVICES["kafka"]
     assert kafka["image"].startswith("apache/kafka:") and kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]  # the log lives on the volume
+
+
+def test_compose_kafka_is_the_local_brokers_release_with_its_settings() -> None:
+    # One Kafka: the compose image and `arb broker` / the tests run the same release, with the same
+    # broker settings (the local broker adds only test settings, core/broker.py LOCAL_SETTINGS).
+    from core.broker import COMPOSE_SETTINGS
+    from core.kafka_dist import read_lock
+
+    kafka = SERVICES["kafka"]
+    assert kafka["image"] == f"apache/kafka:{read_lock().kafka_version}"
+    env = {k: str(v) for k, v in kafka["environment"].items()}
+    for key, value in COMPOSE_SETTINGS.items():
+        assert env.get("KAFKA_" + key.upper().replace(".", "_")) == value, key
     assert SERVICES["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"] == "http://schema-registry:8081"
     assert _default(SERVICES["executor"]["environment"]["ARB_SCHEMA_REGISTRY_URL"]) == "http://schema-registry:8081"
     assert SERVICES["sim"]["profiles"] == ["demo"]

@@ -1,4 +1,4 @@
-"""The demo's view says when signals reach the executor too late (the embedded broker slowing down)."""
+"""The demo's view says when signals reach the executor too late (the pipeline behind)."""
 
 from __future__ import annotations
 
