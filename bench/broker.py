@@ -1,7 +1,7 @@
 """`arb bench broker`: Kafka's delivery latency (produce -> a consumer at the end of the partition) as
 the partition fills, so that "it does not slow down as it fills" is measured, not assumed.
 
-Partition 0 of a fresh topic is filled in large batches to each level (default 1,000 up to 5,000,000
+After a warm-up, partition 0 of a fresh topic is filled in large batches to each level (default 1,000 up to 5,000,000
 records of 200 bytes); at each level `--probes` single records are produced one at a time (linger 0,
 acks=all, as the feeds' tick producer) and the time until a read_committed consumer at the end of the
 partition (fetch wait `--fetch-wait-ms`) has each is measured. On the local Kafka by default
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "consumer at the end of the partition having it. Prints p50/p90/p99 per level.")
     p.add_argument("--levels", default=DEFAULT_LEVELS, help=f"records in the partition at each measurement, ascending (default {DEFAULT_LEVELS})")
     p.add_argument("--probes", type=int, default=300, help="records timed at each level (default 300)")
+    p.add_argument("--warmup", type=int, default=1000, help="records probed and not counted before the first level (default 1000)")
     p.add_argument("--fetch-wait-ms", type=int, default=None, help="fetch.wait.max.ms of the tail consumer (default ARB_FETCH_WAIT_MS, the hot-path setting)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_external_bootstrap_arg(p)
@@ -43,10 +44,29 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def probe_latency(consumer: Any, probe: Any, topic: str, end: int, n: int) -> list[float]:
+    """ms from producing each of n single records to a consumer at the partition's end having it."""
+    from confluent_kafka import TopicPartition
+
+    consumer.assign([TopicPartition(topic, 0, end)])
+    consumer.consume(10, 0.5)  # the consumer has its position before the first probe
+    lat: list[float] = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        probe.produce(topic, value=b"y", partition=0)
+        probe.poll(0)
+        got = False
+        while not got and time.perf_counter() - t0 < 5.0:
+            m = consumer.poll(0.01)  # returns as soon as a record is there
+            got = m is not None and m.error() is None
+        if got:
+            lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from confluent_kafka import TopicPartition
     from confluent_kafka.admin import NewTopic
 
     from bench._stats import summary
@@ -66,40 +86,37 @@ def run(args: argparse.Namespace) -> int:
         value = b"x" * 200
         held = 0
         rows: list[dict[str, Any]] = []
+
         try:
+            # Warm-up (not counted): a fresh JVM answers the first requests slowly (JIT), which would
+            # otherwise show up as the first level being slower than the later ones.
+            probe_latency(consumer, probe, topic, 0, args.warmup)
+            held += args.warmup
             for level in levels:
                 started = time.monotonic()
                 while held < level:
                     try:
                         filler.produce(topic, value=value, partition=0)
-                        held += 1
                     except BufferError:
                         filler.poll(0.05)
-                    if held % 100_000 == 0:
+                        continue
+                    held += 1
+                    if held % 500_000 == 0:
                         filler.poll(0)
                         print(f"bench broker: {held:,} records written", file=sys.stderr, flush=True)
                 if filler.flush(300) != 0:
                     raise SystemExit("arb bench broker: the filler could not deliver within 300 s")
                 fill_s = time.monotonic() - started
-                consumer.assign([TopicPartition(topic, 0, held)])
-                consumer.consume(10, 0.5)  # the consumer has its position before the first probe
-                lat: list[float] = []
-                for _ in range(args.probes):
-                    t0 = time.perf_counter()
-                    probe.produce(topic, value=b"y", partition=0)
-                    probe.poll(0)
-                    got = False
-                    while not got and time.perf_counter() - t0 < 5.0:
-                        got = any(m.error() is None for m in consumer.consume(10, 0.01))
-                    held += 1
-                    if got:
-                        lat.append((time.perf_counter() - t0) * 1000)
+                at = held
+                lat = probe_latency(consumer, probe, topic, held, args.probes)
+                held += args.probes
                 probe.flush(10)
-                row: dict[str, Any] = {"records": level, "fill_s": round(fill_s, 1), "delivered": len(lat), **(summary(lat) if lat else {})}
+                row: dict[str, Any] = {"records": at, "fill_s": round(fill_s, 1), "delivered": len(lat), **(summary(lat) if lat else {})}
                 rows.append(row)
                 print(f"bench broker: {row}", file=sys.stderr, flush=True)
         finally:
             consumer.close()
+            del filler, probe, admin  # before the broker stops, or librdkafka logs the refused reconnects
         first, last = rows[0], rows[-1]
         ratio = round(last["p50_ms"] / first["p50_ms"], 3) if first.get("p50_ms") and last.get("p50_ms") else None
         out = {"fetch_wait_ms": kafka.fetch_wait_ms, "record_bytes": len(value), "levels": rows, "p50_last_over_first": ratio}
