@@ -35,9 +35,9 @@ FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, corrupt records, feed disconnects, seq gaps, silence",
                        description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and an "
-                                   "embedded broker while injecting faults, then checks exactly-once execution: duplicate "
-                                   "orders from the simulator's order log, signals without an outcome or with two different "
-                                   "ones, UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker.")
+                                   "local Apache Kafka (core/broker.py) while injecting faults, then checks exactly-once execution: "
+                                   "duplicate orders from the simulator's order log, signals without an outcome or with two, "
+                                   "UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker.")
     p.add_argument("--scenario", choices=SCENARIOS, required=True, help="which fault scenario")
     p.add_argument("--signals", type=int, default=300, help="signals to stream (default 300)")
     p.add_argument("--kills", type=int, default=None,
@@ -273,7 +273,6 @@ def _verdict(rig: Any, wanted: list[str]) -> tuple[dict[str, Any], dict[str, lis
         "duplicate_orders": sum(len(rs) - 1 for rs in dups.values()),
         "signals_without_outcome": len(v.without_outcome),
         "signals_with_two_outcomes": len(v.with_two_outcomes),
-        "leaked_duplicate_outcome_records": v.leaked_duplicates,
         "unknown_outcomes": len(unknown),
         # UNKNOWN is what recovery must say when an intent's order is not found by window + grace (then the
         # venue accepted none of its orders), and what settlement says of an imbalance it could not close

@@ -1,4 +1,4 @@
-"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, embedded broker).
+"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, a local Apache Kafka: core/broker.py).
 
 processor-kill: ticks stream at a steady rate while the worker is SIGKILLed at seeded random moments
 and restarted; it recovers its table from the changelog and resumes from the committed offsets.

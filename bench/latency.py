@@ -1,6 +1,6 @@
 """`arb bench latency`: end-to-end tick -> order latency of the whole pipeline against the simulators.
 
-Runs the demo's process layout headless (embedded broker or --bootstrap, simulators, discover, produce all, process,
+Runs the demo's process layout headless (a local Apache Kafka from core/broker.py or --bootstrap; simulators, discover, produce all, process,
 execute) at a background book-update rate over N games with arbitrage windows injected, then measures,
 for every window the executor acted on, the time from the simulator opening the window (the moment it
 publishes the book change that creates it) to the simulator receiving the first order for it: both
@@ -29,7 +29,7 @@ from cli.common import add_external_bootstrap_arg
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("latency", help="simulator -> feeds -> Kafka -> processor -> Kafka -> executor -> simulator latency",
                        description="Window-open -> first-order-received latency through the whole pipeline (separate processes, "
-                                   "embedded broker or --bootstrap), plus per-hop latencies from record timestamps.")
+                                   "a local Apache Kafka or --bootstrap), plus per-hop latencies from record timestamps.")
     p.add_argument("--rate", type=float, default=1000.0, help="target background ticks/s over all books (default 1000)")
     p.add_argument("--games", type=int, default=50, help="games (default 50)")
     p.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")

@@ -1,5 +1,5 @@
-"""`arb bench process`: one processor worker (`arb process`, a child process) on the embedded broker (or an
-external Kafka with --bootstrap: core/run_kafka.py).
+"""`arb bench process`: one processor worker (`arb process`, a child process) on a local Apache Kafka
+(core/broker.py) or an external Kafka with --bootstrap (core/run_kafka.py).
 
 Latency: pairs of ticks (both books of a game change, so each pair yields a signal) at a steady rate;
 the hop is tick produced -> signal detected (the Signal's detected_ts - event_ts, same host clock),
@@ -28,7 +28,7 @@ from core.settings import KafkaSettings
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("process", help="processor worker: tick -> signal hop latency and sustained ticks/s",
-                       description="Runs one `arb process` worker against the embedded broker (or --bootstrap) and measures the tick -> signal hop "
+                       description="Runs one `arb process` worker against a local Apache Kafka (or --bootstrap) and measures the tick -> signal hop "
                                    "(p50/p99 over >= 1,000 ticks) and the ticks/s it sustains on a burst.")
     p.add_argument("--ticks", type=int, default=2000, help="ticks in the latency phase (default 2000)")
     p.add_argument("--rate", type=float, default=500.0, help="latency phase ticks/s (default 500)")

@@ -1,6 +1,6 @@
 """`arb bench throughput`: the highest tick rate the processor sustains before its consumer lag grows,
-with 1 and with 2 workers (`arb process` children, one consumer group) on the embedded broker (or an external
-Kafka with --bootstrap: core/run_kafka.py).
+with 1 and with 2 workers (`arb process` children, one consumer group) on a local Apache Kafka
+(core/broker.py) or an external Kafka with --bootstrap (core/run_kafka.py).
 
 Ticks are written at a fixed rate for a step of S seconds, the rate raised step by step. The feed is
 stood in for by this process writing Avro ticks as the feed does (keyed by game, pre-encoded, paced in
@@ -31,7 +31,7 @@ from core.settings import KafkaSettings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("throughput", help="highest tick rate the processor sustains without growing lag, 1 and 2 workers",
                        description="Steps the tick rate up until the processor's lag grows, with 1 and with 2 `arb process` workers "
-                                   "on the embedded broker (or --bootstrap); prints the highest sustained rate of each.")
+                                   "on a local Apache Kafka (or --bootstrap); prints the highest sustained rate of each.")
     p.add_argument("--rates", default="1000,1500,2000,2500,3000,3500,4000,5000,6000",
                    help="tick rates to try, ascending (default 1000,1500,2000,2500,3000,3500,4000,5000,6000)")
     p.add_argument("--step-s", type=float, default=8.0, help="seconds per rate step (default 8)")

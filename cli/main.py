@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ConfigError) as exc:
         print(f"arb {args.command}: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, CommandError) else 2
-    except BrokerError as exc:  # the embedded broker cannot start, or no Kafka answers at --bootstrap
+    except BrokerError as exc:  # the local Kafka (core/broker.py) cannot start, or no Kafka answers at --bootstrap
         print(f"arb {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,8 +1,10 @@
 """The `markets` topic (one partition, compacted) read into a dict: game_id -> MarketPairing.
 
 Every role that needs pairings (feeds, processors, executor) reads the whole topic with a plain
-consumer assigned to its single partition, from the beginning, and keeps the last value per key (the
-embedded broker never compacts). A tombstone removes the game. Listeners hear every change.
+consumer assigned to its single partition, from the beginning, and keeps the last value per key
+(compaction removes older values only eventually: it never touches the active segment, so a reader sees
+several values of a key until the log cleaner has run). A tombstone removes the game. Listeners hear
+every change.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ TICK_TO_ORDER = Histogram("arb_tick_to_order_sent_seconds", "Tick received to or
 ORDER_ROUND_TRIP = Histogram("arb_order_round_trip_seconds", "Order sent to venue answer", ["venue"], buckets=LATENCY_BUCKETS)
 EXPOSURE = Gauge("arb_exposure_usd", "Committed cost of open signals (display only)")
 LOCKED_PNL = Gauge("arb_locked_pnl_usd", "Locked-in profit of decided signals since start (display only)")
-CONSUMER_LAG = Gauge("arb_consumer_lag", "Records behind the partition end (approximate on the embedded broker)", ["topic", "partition"])
+CONSUMER_LAG = Gauge("arb_consumer_lag", "Records between the next offset to read and the partition end (high watermark)", ["topic", "partition"])
 
 FEED_COUNTERS = ("frames", "ticks", "gaps", "resyncs", "reconnects", "silences", "coalesced", "dropped", "parse_errors", "bad_input",
                  "venue_errors")
@@ -58,15 +58,15 @@ BREAKER_LEVEL = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 
 
 def set_lag(topic: str, partition: int, high: int | None, position: int | None) -> None:
-    """arb_consumer_lag = partition end - next offset to read, when both are known. On the embedded broker
-    the end is the base offset of the last batch + 1 (broker.md), so the lag can read low."""
+    """arb_consumer_lag = partition end (its high watermark) - next offset to read, when both are known."""
     if high is not None and position is not None and high >= 0 and position >= 0:
         CONSUMER_LAG.labels(topic, str(partition)).set(max(0, high - position))
 
 
 def observe_lag(consumer: Any) -> None:
-    """Lag of every partition a confluent-kafka consumer owns, from the watermarks of its last fetches
-    (no broker request). Call it from the thread that polls."""
+    """Lag of every partition a confluent-kafka consumer owns, from the high watermarks of its last fetches
+    (no broker request). Exact as of that fetch; for a read_committed consumer it includes the records of a
+    transaction still open (not readable yet). Call it from the thread that polls."""
     for tp in consumer.position(consumer.assignment()):
         _, high = consumer.get_watermark_offsets(tp, cached=True)
         set_lag(tp.topic, tp.partition, high, tp.offset)

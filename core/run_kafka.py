@@ -1,5 +1,5 @@
-"""Which Kafka one run of a benchmark or the demo uses: by default an embedded broker started for the run
-and gone with it; with `--bootstrap HOST:PORT` an external cluster (real Kafka), where the run creates
+"""Which Kafka one run of a benchmark or the demo uses: by default a local Apache Kafka (core/broker.py)
+started for the run and gone with it; with `--bootstrap HOST:PORT` an external cluster (real Kafka), where the run creates
 topics of its own under a random prefix (run_prefix) and deletes them at the end, so it neither reads
 nor leaves anything another pipeline or run uses. ARB_BOOTSTRAP is deliberately not read for this: a
 benchmark must not land on the cluster a live pipeline uses unless asked to."""

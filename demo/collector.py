@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer
@@ -71,43 +71,40 @@ class Collector:
         finally:
             consumer.close()
 
-    def fold_ticks_between(self, since_us: int, until_us: int, *, idle_s: float = 3.0, timeout_s: float = 300.0) -> tuple[int, bool]:
+    def fold_ticks_between(self, since_us: int, until_us: int, *, timeout_s: float = 300.0) -> tuple[int, bool]:
         """Read the `ticks` topic from the beginning and fold the ticks produced in [since_us, until_us]
         into the stats: how many, and whether every partition was read to the interval's end (False:
         `timeout_s` ran out first). For a benchmark whose collector does not read ticks live: decoding
         every tick while the pipeline runs took CPU from the pipeline it measures.
 
         A partition is done when it shows a tick produced after `until_us` (the feeds are still running)
-        or has delivered nothing for `idle_s` (one no game hashes to, or whose games stopped ticking);
-        watermarks are not trusted (see broker.md)."""
+        or the read reached its end (EOF: a partition no game hashes to, or whose games stopped ticking)."""
         logical = "ticks"
-        consumer = make_consumer(self.kafka, None, cold=True)
+        consumer = make_consumer(self.kafka, None, cold=True, **{"enable.partition.eof": True})
         n_parts = partitions(logical, self.kafka)
         consumer.assign([TopicPartition(topic_name(logical, self.kafka), p, OFFSET_BEGINNING) for p in range(n_parts)])
-        past_end: set[int] = set()
+        done: set[int] = set()
         folded = 0
         started = time.monotonic()
-        last_seen = dict.fromkeys(range(n_parts), started)
-
-        def done(now: float) -> bool:
-            return all(p in past_end or now - seen >= idle_s for p, seen in last_seen.items())
-
         try:
-            while not done(now := time.monotonic()) and now - started < timeout_s:
+            while len(done) < n_parts and time.monotonic() - started < timeout_s:
                 for msg in consumer.consume(5000, 0.2):
-                    if msg.error() is not None or msg.value() is None:
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            done.add(msg.partition() or 0)
                         continue
-                    part = msg.partition() or 0
-                    last_seen[part] = time.monotonic()
+                    if msg.value() is None:
+                        continue
                     tick = self._decode(msg, logical)
                     if tick is None:
                         continue
                     produced = int(tick["produced_ts"])
                     if produced > until_us:
-                        past_end.add(part)
+                        done.add(msg.partition() or 0)
                     elif produced >= since_us:
                         folded += 1
                         self._fold(logical, tick)
         finally:
             consumer.close()
-        return folded, done(time.monotonic())
+        return folded, len(done) == n_parts

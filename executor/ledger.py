@@ -1,7 +1,9 @@
 """The executor's view of one partition of `orders` and `outcomes`, folded by key.
 
-Idempotent: applying a record twice, or a duplicate leaked by the embedded broker's abort bug, changes
-nothing. The FIRST terminal Outcome of a signal wins; PENDING is not terminal. The first result of an
+Idempotent: applying a record twice changes nothing. Aborted transactions stay hidden (read_committed),
+but the fold does not rely on every record being in the log once: a write retried by the application
+after an attempt that had landed, or a window replayed twice, adds copies, and keys are deterministic,
+so a copy folds onto the first one. The FIRST terminal Outcome of a signal wins; PENDING is not terminal. The first result of an
 order wins over later ones, except that an ACK (resting) is superseded by a final result.
 """
 

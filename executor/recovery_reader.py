@@ -1,10 +1,10 @@
 """Read partition p of `orders` and `outcomes` to the end, for recovery after an assignment.
 
-"The end": every partition reported EOF, the position reached the high watermark, and no record came
-for a short quiet spell. On real Kafka EOF and the watermark are exact;
-the embedded broker under-reports watermarks (broker.md), so we also wait until no record has arrived
-for `quiet_s`. Nobody else writes partition p (we just fenced its previous owner), so nothing new
-arrives during the read.
+"The end": every topic's partition reported EOF. The consumer is read_committed, so its EOF comes at the
+last stable offset: committed records are all read, aborted ones are skipped, and records of a
+transaction still open stay unread. Nobody else writes partition p (we just fenced its previous owner:
+init_transactions aborted whatever it left open), so nothing new arrives during the read. The hot-path
+fetch wait is used because EOF is only known once a fetch at the end comes back empty, after one wait.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from core.kafka import make_consumer
 from core.settings import KafkaSettings
 
 
-def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.3,
+def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *,
                    timeout_s: float = 30.0) -> tuple[list[tuple[str, dict[str, Any]]], int]:
     """Every decodable record of `partition` of each topic, as (type name, record); plus a count of
     undecodable ones (reported by the caller, never fatal)."""
@@ -27,32 +27,22 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
     out: list[tuple[str, dict[str, Any]]] = []
     bad = 0
     try:
-        tps = [TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics]
-        consumer.assign(tps)
-        highs = {}
-        for t in topics:
-            try:
-                highs[t] = consumer.get_watermark_offsets(TopicPartition(t, partition), timeout=5)[1]
-            except Exception:
-                highs[t] = 0
-        eof: set[str] = set()  # topics whose fetch reached the end since their last record
-        last = time.monotonic()
-        deadline = last + timeout_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.02)
-            now = time.monotonic()
+        consumer.assign([TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics])
+        at_end: set[str] = set()  # topics whose fetch reached the end since their last record
+        deadline = time.monotonic() + timeout_s
+        while len(at_end) < len(set(topics)):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
+            msg = consumer.poll(0.1)
             if msg is None:
-                if len(eof) == len(topics) and now - last >= quiet_s and _reached(consumer, topics, partition, highs):
-                    break
                 continue
+            topic = msg.topic() or ""
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF and msg.topic():
-                    eof.add(msg.topic() or "")
-                    last = now
+                if err.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(topic)
                 continue
-            eof.discard(msg.topic() or "")
-            last = now
+            at_end.discard(topic)
             value = msg.value()
             if value is None:
                 continue
@@ -60,14 +50,6 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
                 out.append(codec.decode_with_type(value))
             except codec.DecodeError:
                 bad += 1
-        else:
-            raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
     finally:
         consumer.close()
     return out, bad
-
-
-def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:
-    # position() counts transaction control markers too, unlike the offsets of the records we saw.
-    positions = consumer.position([TopicPartition(t, partition) for t in topics])
-    return all(tp.offset >= highs[tp.topic] or (tp.offset < 0 and highs[tp.topic] == 0) for tp in positions)

@@ -1,5 +1,6 @@
-"""Fills -> positions (pure, integer money). Idempotent per fill_id: the embedded broker leaks aborted
-transactional records and the executor's fill ids are deterministic, so a repeated fill is ignored.
+"""Fills -> positions (pure, integer money). Idempotent per fill_id: the executor's fill ids are
+deterministic, and a fill can still reach the log twice (a write retried by the application after an
+attempt that had landed, a window replayed twice), so a repeated fill is ignored.
 
 Per instrument (venue, market, side): net contracts, cost basis of the open contracts (average cost),
 fees, realized P&L (closes, and settlement when the market resolved). Unrealized P&L is marked at a

@@ -20,7 +20,7 @@ def read_fills(kafka: KafkaSettings, *, paper: bool = False) -> tuple[list[dict[
     fills: list[dict[str, Any]] = []
     bad = 0
     for p in range(partitions("fills", kafka)):
-        recs, b = read_partition(kafka, [topic], p, quiet_s=0.2)
+        recs, b = read_partition(kafka, [topic], p)
         bad += b
         fills += [r for t, r in recs if t == "Fill"]
     return fills, bad
@@ -33,9 +33,8 @@ def best_bid(tick: dict[str, Any]) -> int | None:
 def read_marks(kafka: KafkaSettings, tail: int, timeout_s: float = 5.0) -> dict[tuple[str, str], int]:
     """(venue, market) -> best bid of the latest OK tick, from the last `tail` records of each partition.
 
-    The embedded broker may under-report high watermarks (broker.md): the newest few ticks can then be
-    missed and the marks are slightly old. Kalshi ticks are YES books: a NO holding is marked at
-    1 - YES ask by the caller."""
+    Each partition is read up to its end when the read starts (its high watermark: ticks are not written
+    in transactions). Kalshi ticks are YES books: a NO holding is marked at 1 - YES ask by the caller."""
     topic = topic_name("ticks", kafka)
     c = make_consumer(kafka, None)
     out: dict[tuple[str, str], dict[str, Any]] = {}

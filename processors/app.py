@@ -24,7 +24,7 @@ from core.dlq import dead_letter
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import topic_name
-from processors import low_latency, table_catchup
+from processors import low_latency
 from processors.batching import available_batches
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
@@ -61,7 +61,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         consumer_auto_offset_reset="earliest",
         web_enabled=worker.web_port > 0,
         web_port=worker.web_port or 6066,
-        processing_guarantee="at_least_once",  # exactly_once needs aiokafka transactions, which Tansu rejects
+        # After a crash the ticks since the last commit are processed again and yield the same signal_ids
+        # (deterministic), which the executor deduplicates: at-least-once loses nothing there.
+        processing_guarantee="at_least_once",
         recovery_consistency_check=worker.recovery_consistency_check,
         Worker="processors.quiet_worker:QuietWorker",
         TableManager="processors.table_manager:PromptTableManager",
@@ -143,47 +145,12 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await commit_ticks()
 
-    catch_up_needed = True
     guard = DeliveryGuard(worker.stall_s)
-    # The changelog read of the catch-up, started as soon as partitions are assigned (it overlaps
-    # Faust's recovery and the first fetch: ~0.8 s of every restart), applied before the first batch.
-    latest_read: asyncio.Future[dict[str, dict[str, Any]]] | None = None
-
-    def read_changelog(parts: list[int]) -> asyncio.Future[dict[str, dict[str, Any]]]:
-        async def read() -> dict[str, dict[str, Any]]:
-            started = asyncio.get_running_loop().time()
-            latest = await asyncio.to_thread(table_catchup.read_latest, kafka, games.changelog_topic.get_topic_name(), parts)
-            log.info("processor: changelog of %d partitions read to its end in %.1f s", len(parts), asyncio.get_running_loop().time() - started)
-            return latest
-
-        return asyncio.ensure_future(read())
-
-    def assigned_ticks_partitions() -> list[int]:
-        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_name)
 
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        nonlocal catch_up_needed, latest_read
-        catch_up_needed = True
         guard.assigned(asyncio.get_running_loop().time())
         processed_to.clear()
         committed_to.clear()
-        # Read now, apply later: applied before Faust's recovery has filled the table, a newer state
-        # could be overwritten by the older one recovery stops at. A read for an earlier assignment
-        # is dropped (its thread finishes on its own).
-        latest_read = read_changelog(assigned_ticks_partitions())
-
-    async def catch_up() -> None:
-        # See processors/table_catchup.py: recovery can stop short of the changelog's end.
-        latest = await (latest_read or read_changelog(assigned_ticks_partitions()))
-        newer = 0
-        for game_id, state in latest.items():
-            current = pending[game_id][1] if game_id in pending else games.data.get(game_id)
-            if table_catchup.newer(state, current):
-                games.data[game_id] = state
-                pending.pop(game_id, None)
-                newer += 1
-        if newer:
-            log.warning("processor: %d game states newer than the recovered table found in the changelog", newer)
 
     app.on_partitions_assigned.connect(on_assigned)
     app.on_partitions_revoked.connect(on_revoked)
@@ -254,14 +221,10 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         # is not known yet would be folded into the table without being evaluated.
         await markets_loaded.wait()
         # Batches of what is already queued (up to `batch_max`): a lone tick is processed at once.
-        nonlocal catch_up_needed
         async for batch in available_batches(stream, worker.batch_max):
             now = asyncio.get_running_loop().time()
             committed = cast(FaustConsumer, app.consumer)._committed_offset
             batch = [e for e in batch if guard.accept(e.message.partition, e.message.offset, now, committed.get(e.message.tp))]
-            if catch_up_needed:
-                catch_up_needed = False
-                await catch_up()
             states: dict[str, tuple[int, dict[str, Any]]] = {}
             for event in batch:
                 tick = event.value

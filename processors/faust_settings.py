@@ -11,8 +11,15 @@ from processors.delivery_guard import STALL_S
 @dataclass(frozen=True)
 class WorkerSettings:
     app_id: str = setting("ARB_PROCESSOR_ID", "processor", "Faust app id, after the topic prefix: the consumer group and the prefix of table changelog topics.")
-    fetch_wait_ms: int = setting("ARB_FAUST_FETCH_WAIT_MS", 2, "fetch_max_wait_ms of the worker's consumer (Faust hard-codes 1500; the embedded broker never wakes a waiting fetch, so this bounds latency).")
-    session_timeout_s: float = setting("ARB_FAUST_SESSION_TIMEOUT_S", 8.0, "Consumer-group session timeout (s); the first join on the embedded broker waits half of it.")
+    fetch_wait_ms: int = setting(
+        "ARB_FAUST_FETCH_WAIT_MS", 2,
+        "fetch_max_wait_ms of the worker's consumer (Faust hard-codes 1500) and aiokafka's back-off after an empty fetch and before "
+        "re-fetching a partition with buffered records (100 ms otherwise; see processors/low_latency.py). A waiting fetch returns "
+        "as soon as a record arrives, so the wait costs only idle polling; the back-offs are what a tick would wait.")
+    session_timeout_s: float = setting(
+        "ARB_FAUST_SESSION_TIMEOUT_S", 8.0,
+        "Consumer-group session timeout (s): how long a worker that died without leaving keeps its partitions. Kafka refuses "
+        "values below the broker's group.min.session.timeout.ms (6 s by default).")
     request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout.")
     heartbeat_s: float = setting("ARB_FAUST_HEARTBEAT_S", 1.0, "Consumer heartbeat interval (s).")
     max_poll_interval_s: float = setting("ARB_FAUST_MAX_POLL_INTERVAL_S", 30.0, "Max time between polls before the member is considered dead (s).")
@@ -29,9 +36,9 @@ class WorkerSettings:
         "A ticks partition whose fetch position is ahead of the last tick processed, with none processed for this long, is "
         "rewound to it (Faust can drop fetched records around a rebalance; see processors/delivery_guard.py).")
     recovery_consistency_check: bool = setting(
-        "ARB_FAUST_RECOVERY_CONSISTENCY_CHECK", False,
-        "Faust's check that a worker's table offsets are not past the changelog's end. The embedded broker under-reports high "
-        "watermarks (broker.md), so the check crashed recovery in rebalances there; with the memory:// store nothing persists "
-        "across restarts, so it guards little. Enable it on real Kafka with a persistent (rocksdb://) store.")
+        "ARB_FAUST_RECOVERY_CONSISTENCY_CHECK", True,
+        "Faust's check, at each recovery, that the table's offsets are not past its changelog's end (high watermark): recovery "
+        "stops with an error instead of keeping state the changelog no longer holds (e.g. a changelog deleted and recreated "
+        "while the worker's store still holds its state).")
     datadir: str = setting("ARB_FAUST_DATADIR", ".arb-faust", "Faust data directory (relative to the working directory).")
     web_port: int = setting("ARB_FAUST_WEB_PORT", 0, "Port of Faust's own web server (0 = disabled).")

@@ -1,9 +1,10 @@
 """A Faust transport whose worker consumer uses a configurable fetch wait.
 
-Faust's aiokafka driver hard-codes fetch_max_wait_ms=1500 in `_create_worker_consumer`. On real Kafka a
-fetch returns as soon as data arrives, so that only costs idle polling; on the embedded broker a waiting
-fetch is never woken by new data, so latency equals the wait (measured p50 348 ms end to end). We build
-the consumer exactly as Faust does, then set the wait before `start()` creates the Fetcher from it.
+Faust's aiokafka driver hard-codes fetch_max_wait_ms=1500 in `_create_worker_consumer`. Kafka answers a
+waiting fetch as soon as data arrives, but aiokafka also waits its retry/prefetch back-off (100 ms, not
+configurable) after an empty fetch and before re-fetching a partition whose records are still
+buffered; both showed up as ~100 ms stalls of the tick -> signal hop. We build the consumer exactly as
+Faust does, then set the wait and the back-offs before `start()` creates the Fetcher from it.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ class FeedSettings:
     poly_ping_s: float = setting("ARB_FEED_POLY_PING_S", 10.0,
                                  "Interval of the text PING Polymarket requires (it drops silent clients after ~10 s).")
     linger_ms: int = setting("ARB_FEED_LINGER_MS", 2,
-                             "linger.ms of the tick producer. Measured on the embedded broker at 1,000 ticks/s: 0 sends "
-                             "one produce request per tick and the broker falls behind (window -> order p50 122 ms); "
-                             "2 gives p50 38-44 ms. On real Kafka 0 is also fine.")
+                             "linger.ms of the tick producer: the ticks of a burst of book updates that arrive within it "
+                             "leave in one produce request (0: one request per tick), at the cost of up to this long "
+                             "for the first of them.")
     handoff_capacity: int = setting("ARB_FEED_HANDOFF_CAPACITY", 10_000,
                                     "Most distinct markets waiting in the feed->Kafka hand-off; updates of a waiting "
                                     "market replace it (coalesced), so memory stays bounded under overload.")

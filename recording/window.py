@@ -1,6 +1,8 @@
-"""An exact time window of a topic, even where offsets-for-times is unreliable (the embedded broker):
-every partition is read from its beginning and records are filtered on their own timestamps; a
-partition is done at its end (EOF and a quiet spell, see core/markets_cache.py)."""
+"""An exact time window of a topic. Each partition is read from the first record at or after the
+window's start (offsets-for-times: every earlier record has an earlier timestamp) to the partition's end
+(its EOF: for this read_committed consumer, the last stable offset), and records are filtered on their
+own timestamps: several producers write a partition, each stamping records with its own clock, so
+timestamps are not monotonic within it and a record inside the window can follow records after it."""
 
 from __future__ import annotations
 
@@ -30,35 +32,39 @@ def parse_time(text: str | None) -> int | None:
 
 
 def read_window(kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: int | None, *, game: str | None = None,
-                quiet_s: float = 0.5, timeout_s: float = 600.0, progress: bool = False) -> Iterator[dict[str, Any]]:
+                timeout_s: float = 600.0, progress: bool = False) -> Iterator[dict[str, Any]]:
     c = make_consumer(kafka, None, **{"enable.partition.eof": True})
     try:
         md = c.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None or not md.partitions:
             raise ValueError(f"topic {topic} does not exist")
         parts = sorted(md.partitions)
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        done: set[int] = set()
-        eof: set[int] = set()
-        last = time.monotonic()
-        deadline = last + timeout_s
+        if from_ms is None:
+            starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts]
+        else:
+            starts = c.offsets_for_times([TopicPartition(topic, p, from_ms) for p in parts], timeout=10)
+            failed = [tp for tp in starts if tp.error is not None]
+            if failed:
+                raise ValueError(f"cannot find the offsets of time {from_ms} in {topic}: {failed[0].error}")
+            starts = [tp for tp in starts if tp.offset >= 0]  # -1: no record at or after from_ms in that partition
+        if not starts:
+            return
+        c.assign(starts)
+        todo = {tp.partition for tp in starts}
+        deadline = time.monotonic() + timeout_s
         seen = 0
-        while len(done) < len(parts) and time.monotonic() < deadline:
-            msg = c.poll(0.05)
-            now = time.monotonic()
+        while todo and time.monotonic() < deadline:
+            msg = c.poll(0.1)
             if msg is None:
-                if eof and now - last > quiet_s:
-                    done |= eof
                 continue
+            p = msg.partition() or 0
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    eof.add(msg.partition() or 0)
-                    last = now
+                    todo.discard(p)
                 continue
-            p = msg.partition() or 0
-            eof.discard(p)
-            last = now
+            if p not in todo:
+                continue  # written after the read reached this partition's end
             ts = msg.timestamp()[1]
             seen += 1
             if progress and seen % 10_000 == 0:

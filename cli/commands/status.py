@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="broker, topics, consumer groups and lag, breakers, kill switch",
                        description="Checks the broker (exit 1 if unreachable within ~5 s), lists the registry's topics with their "
                                    "partitions, every consumer group with its members and per-partition lag (committed offset vs "
-                                   "end offset; approximate on the embedded broker, whose watermarks can lag), and the circuit "
-                                   "breaker states and kill switch from the `control` topic.")
+                                   "the partition's end as a read_committed consumer sees it, its last stable offset: records of a "
+                                   "transaction still open are not counted), and the circuit breaker states and kill switch from "
+                                   "the `control` topic.")
     p.add_argument("--json", action="store_true", help="one JSON document")
     add_kafka_args(p)
     p.set_defaults(handler=run)

@@ -38,15 +38,15 @@ def _outcome(sid: str, state: str, cost: int = 900_000) -> dict[str, Any]:
     return {"signal_id": sid, "state": state, "matched_size": 100, "cost": cost, "fees": 0, "locked_profit": 100_000}
 
 
-def test_judge_outcomes_tells_a_leaked_copy_from_a_second_decision() -> None:
-    recs = [_outcome("a", "PENDING"), _outcome("a", "FILLED"), _outcome("a", "FILLED"),  # leaked aborted copy
+def test_judge_outcomes_counts_every_second_terminal_outcome() -> None:
+    recs = [_outcome("a", "PENDING"), _outcome("a", "FILLED"),  # PENDING is not terminal: one decision
             _outcome("b", "FILLED"), _outcome("b", "UNKNOWN"),  # two different decisions
-            _outcome("c", "FILLED"), _outcome("c", "FILLED", cost=1)]  # same state, different terms
-    v = judge_outcomes(["a", "b", "c", "d"], fold_outcomes(recs))
+            _outcome("c", "FILLED"), _outcome("c", "FILLED", cost=1),  # same state, different terms
+            _outcome("e", "FILLED"), _outcome("e", "FILLED")]  # an identical copy: read_committed shows no aborted one
+    v = judge_outcomes(["a", "b", "c", "d", "e"], fold_outcomes(recs))
     assert v.without_outcome == ["d"]
-    assert v.with_two_outcomes == ["b", "c"]
-    assert v.leaked_duplicates == 1
-    assert v.first_state == {"a": "FILLED", "b": "FILLED", "c": "FILLED"}
+    assert v.with_two_outcomes == ["b", "c", "e"]
+    assert v.first_state == {"a": "FILLED", "b": "FILLED", "c": "FILLED", "e": "FILLED"}
 
 
 def test_duplicate_orders_counts_only_accepted_creates_per_client_order_id() -> None:

@@ -1,5 +1,7 @@
 """A benchmark reads the ticks of its measured interval after the run: exactly those, every partition."""
 
+import time
+
 import pytest
 
 from core import codec
@@ -50,8 +52,7 @@ def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: Ka
     inside = _produce(topics, games, since, until)
 
     collector = Collector(topics, topics=())  # nothing read live
-    # Idle longer than the timeout: complete only if every partition went past the interval's end.
-    folded, complete = collector.fold_ticks_between(since, until, idle_s=120.0, timeout_s=60.0)
+    folded, complete = collector.fold_ticks_between(since, until, timeout_s=60.0)
 
     assert complete
     assert folded == len(inside) == 3 * len(games)
@@ -59,11 +60,18 @@ def test_fold_ticks_between_takes_the_interval_and_stops_past_its_end(topics: Ka
     assert sorted(collector.stats.hops["tick_produce"]) == sorted(inside)
 
 
-def test_a_partition_without_ticks_ends_the_read_once_it_stays_idle(topics: KafkaSettings) -> None:
+def test_a_partition_without_ticks_past_the_interval_is_done_at_its_end(topics: KafkaSettings) -> None:
     since, until = 10_000_000, 20_000_000
     games = _one_game_per_partition(topics.partitions, skip=0)  # no game in partition 0
     inside = _produce(topics, games, since, until)
+    # Partition 0: a tick inside the interval, none after it.
+    late = next(g for g in _one_game_per_partition(topics.partitions) if partition_for(g, topics.partitions) == 0)
+    producer = make_producer(topics)
+    producer.produce(topic_name("ticks", topics), key=late, value=codec.encode("Tick", _tick(late, 0, since + 1)))
+    assert producer.flush(10) == 0
 
-    folded, complete = Collector(topics, topics=()).fold_ticks_between(since, until, idle_s=1.0, timeout_s=60.0)
+    started = time.monotonic()
+    folded, complete = Collector(topics, topics=()).fold_ticks_between(since, until, timeout_s=60.0)
 
-    assert complete and folded == len(inside)
+    assert complete and folded == len(inside) + 1
+    assert time.monotonic() - started < 30  # ended by the partitions' end, not by the timeout

@@ -1,4 +1,4 @@
-"""`arb record` / `arb replay` on the embedded broker: a recorded window replayed with --detect --diff
+"""`arb record` / `arb replay` on a local Apache Kafka: a recorded window replayed with --detect --diff
 matches the recorded signals; a higher minimum edge makes signals vanish; --into a fresh prefix plus a
 second processor there yields the same signal_ids."""
 
@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from core.topics import topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
 from recording import container
+from recording.window import read_window
 from tests.conftest import REPO
 from tests.factories import pairing, tick
 from tests.kafka_helpers import read_records
@@ -99,3 +101,23 @@ def test_record_detect_diff_and_into(topics: KafkaSettings, tmp_path: Path) -> N
     finally:
         stop(w2)
     assert {codec.decode(m.value(), "Signal")["signal_id"] for m in again} == live_ids
+
+
+def test_a_time_window_is_exact_when_timestamps_are_out_of_order(topics: KafkaSettings) -> None:
+    """Each partition from its first record at or after the start (offsets-for-times) to its end: a record
+    inside the window that follows one after it is still read, one before the start is not."""
+    topic = topic_name("ticks", topics)
+    base = int(time.time() * 1000) - 60_000
+    layout = {0: [0, 10, 30, 20, 50, 25, 60], 1: [0, 5], 2: [40]}  # ms after base, in log order
+    prod = make_producer(topics)
+    for p, deltas in layout.items():
+        for d in deltas:
+            prod.produce(topic, partition=p, key=f"g{p}", value=str(d).encode(), timestamp=base + d)
+    assert prod.flush(10) == 0
+
+    started = time.monotonic()
+    window = [(r["partition"], r["timestamp_ms"] - base) for r in read_window(topics, topic, base + 10, base + 30, timeout_s=60)]
+    assert sorted(window) == [(0, 10), (0, 20), (0, 25), (0, 30)]
+    head = [(r["partition"], r["timestamp_ms"] - base) for r in read_window(topics, topic, None, base + 5, timeout_s=60)]
+    assert sorted(head) == [(0, 0), (1, 0), (1, 5)]
+    assert time.monotonic() - started < 30  # both reads ended at the partitions' ends, not at the timeout

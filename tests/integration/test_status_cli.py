@@ -1,4 +1,4 @@
-"""`arb status` against the embedded broker, and against a dead one."""
+"""`arb status` against a local Apache Kafka, and against a dead one."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sys
 import time
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from core.control import control_record, publish
+from core.kafka import make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from tests.conftest import REPO
@@ -28,6 +30,25 @@ def test_status_reports_topics_breakers_and_kill_switch(topics: KafkaSettings) -
     by_name = {t["topic"]: t for t in doc["topics"]}
     assert by_name[topic_name("signals", topics)]["present"] and by_name[topic_name("signals", topics)]["partitions"] == topics.partitions
     assert doc["kill_switch"]["reason"] == "test stop" and "breaker:KALSHI" in doc["breakers"]
+
+
+def test_status_lag_is_exact(topics: KafkaSettings) -> None:
+    topic = topic_name("signals", topics)
+    producer = make_producer(topics, **{"linger.ms": 100})
+    for i in range(5):
+        producer.produce(topic, partition=0, key=f"k{i}", value=b"v")
+    assert producer.flush(10) == 0  # one batch of five
+    group = f"{topics.topic_prefix}lag-probe"
+    consumer = make_consumer(topics, group)
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    finally:
+        consumer.close()
+    proc = subprocess.run([sys.executable, "-m", "cli", "status", "--json", "--bootstrap", topics.bootstrap, "--prefix", topics.topic_prefix],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    entry = next(g for g in json.loads(proc.stdout)["groups"] if g.get("group") == group)
+    assert entry["lag"] == [{"topic": topic, "partition": 0, "committed": 2, "end": 5, "lag": 3}]
 
 
 def test_status_exits_1_when_the_broker_is_unreachable() -> None:

@@ -56,8 +56,8 @@ def _fold(records: list) -> tuple:
 
 
 @given(st.lists(st.integers(0, len(STREAM) - 1), max_size=12), st.randoms())
-def test_duplicates_and_leaked_repeats_change_nothing(extra: list[int], rnd: random.Random) -> None:
-    """Repeating any record any number of times (at-least-once, Tansu's abort leak) gives the same fold."""
+def test_duplicates_and_repeats_change_nothing(extra: list[int], rnd: random.Random) -> None:
+    """Repeating any record any number of times (a retried write, a replay) gives the same fold."""
     records = list(STREAM)
     for i in extra:
         records.insert(rnd.randint(0, len(records)), STREAM[i])

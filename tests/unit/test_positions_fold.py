@@ -18,7 +18,7 @@ def fill(fid: str, venue: str, market: str, side: str, action: str, price: int, 
 def test_hedged_pair_locks_profit_and_duplicates_are_ignored() -> None:
     fills = [fill("a#0", "KALSHI", "K-BUF", "YES", "BUY", 4500, 1000, 174_000),   # 10 @ 0.45, fee 0.174
              fill("b#0", "POLYMARKET", "tokKC", "YES", "BUY", 5000, 1000, 75_000),  # 10 @ 0.50, fee 0.075
-             fill("a#0", "KALSHI", "K-BUF", "YES", "BUY", 4500, 1000, 174_000)]    # leaked duplicate
+             fill("a#0", "KALSHI", "K-BUF", "YES", "BUY", 4500, 1000, 174_000)]    # the same fill again
     book = Book().fold(fills)
     assert book.duplicates == 1
     k = book.holdings[("KALSHI", "K-BUF", "YES")]
