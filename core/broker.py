@@ -136,6 +136,14 @@ def server_properties(port: int, controller_port: int, log_dir: Path, host: str 
     return {**props, **COMPOSE_SETTINGS, **LOCAL_SETTINGS}
 
 
+def _die_with_parent() -> list[str]:
+    """A command prefix that makes the child get SIGTERM when its parent dies (util-linux `setpriv
+    --pdeathsig`, Linux; a preexec_fn would be unsafe in our threaded processes). Without setpriv:
+    none, and stop() is the only way the broker ends."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+
+
 class LocalKafka:
     """Runs Apache Kafka on host:port as a child JVM; a context manager. `data_dir=None`: a temporary
     directory, deleted at stop; otherwise formatted on first start and reused after."""
@@ -199,8 +207,11 @@ class LocalKafka:
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting Kafka storage in {log_dir} failed: {(fmt.stderr or fmt.stdout).strip()[-300:]}")
         out = subprocess.DEVNULL if self.quiet else None
-        self.proc = subprocess.Popen([*base, "kafka.Kafka", str(config)], stdout=out, stderr=out,  # noqa: S603 - fixed argv
-                                     start_new_session=True)  # our Ctrl-C reaches it only through stop(), in order
+        # A session of its own: a terminal's Ctrl-C reaches Kafka only through stop(), after our clients.
+        # And a parent-death signal: a parent that is SIGKILLed (a killed test run or benchmark) takes
+        # its broker with it instead of leaving a JVM behind.
+        self.proc = subprocess.Popen([*_die_with_parent(), *base, "kafka.Kafka", str(config)], stdout=out, stderr=out,  # noqa: S603 - fixed argv
+                                     start_new_session=True)
         try:
             self._wait_ready(timeout)
         except BaseException:

@@ -64,3 +64,24 @@ def test_runs_creates_topics_keeps_data_and_stops_on_sigterm(tmp_path) -> None: 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_killed_arb_broker_takes_kafka_with_it() -> None:
+    # SIGKILL gives `arb broker` no chance to stop its JVM: the parent-death signal must (else a killed
+    # test run or benchmark leaves a broker running, holding a core and its port).
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "broker", "--port", str(port), "--no-topics"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith(f"broker listening on 127.0.0.1:{port}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"Kafka still listens on {port} 40 s after its parent was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
