@@ -6,6 +6,8 @@ records of 200 bytes); at each level `--probes` single records are produced one 
 acks=all, as the feeds' tick producer) and the time until a read_committed consumer at the end of the
 partition (fetch wait `--fetch-wait-ms`) has each is measured. On the local Kafka by default
 (`--bootstrap` for another cluster: the run's topic gets a random prefix and is deleted at the end).
+At the end it times `--txns` transactions shaped like the executor's intent commit (begin, one record,
+commit), the fixed cost Kafka adds before any order is sent.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probes", type=int, default=300, help="records timed at each level (default 300)")
     p.add_argument("--warmup", type=int, default=1000, help="records probed and not counted before the first level (default 1000)")
     p.add_argument("--fetch-wait-ms", type=int, default=None, help="fetch.wait.max.ms of the tail consumer (default ARB_FETCH_WAIT_MS, the hot-path setting)")
+    p.add_argument("--txns", type=int, default=500, help="intent-shaped transactions timed at the end (default 500; 0: none)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_external_bootstrap_arg(p)
     p.set_defaults(handler=run)
@@ -61,6 +64,22 @@ def probe_latency(consumer: Any, probe: Any, topic: str, end: int, n: int) -> li
             got = m is not None and m.error() is None
         if got:
             lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+def txn_latency(kafka: Any, topic: str, n: int) -> list[float]:
+    """ms per transaction of the executor's intent shape: begin, one record to one partition, commit."""
+    from core.kafka import make_transactional_producer
+
+    producer = make_transactional_producer(kafka, f"{kafka.topic_prefix}bench-broker-txn")
+    producer.init_transactions(30)
+    lat: list[float] = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        producer.begin_transaction()
+        producer.produce(topic, value=b"intent", partition=0)
+        producer.commit_transaction(10)
+        lat.append((time.perf_counter() - t0) * 1000)
     return lat
 
 
@@ -117,8 +136,12 @@ def run(args: argparse.Namespace) -> int:
         finally:
             consumer.close()
             del filler, probe, admin  # before the broker stops, or librdkafka logs the refused reconnects
+        txn = summary(txn_latency(kafka, topic, args.txns)[args.txns // 10:]) if args.txns else None  # first tenth: warm-up
+        if txn:
+            print(f"bench broker: intent-shaped transaction {txn}", file=sys.stderr, flush=True)
         first, last = rows[0], rows[-1]
         ratio = round(last["p50_ms"] / first["p50_ms"], 3) if first.get("p50_ms") and last.get("p50_ms") else None
-        out = {"fetch_wait_ms": kafka.fetch_wait_ms, "record_bytes": len(value), "levels": rows, "p50_last_over_first": ratio}
+        out = {"fetch_wait_ms": kafka.fetch_wait_ms, "record_bytes": len(value), "levels": rows, "p50_last_over_first": ratio,
+               "intent_transaction": txn}
         print(json.dumps(out) if args.json else json.dumps(out, indent=2))
     return 0
