@@ -102,6 +102,17 @@ def test_corrupt_ticks_are_dead_lettered_and_the_stream_goes_on() -> None:
     assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders",))
 
 
+@pytest.mark.timeout(150)
+def test_processor_kill_loses_no_signal() -> None:
+    # A SIGKILLed worker restarts from its committed offsets and its table recovered from the changelog
+    # (Faust's recovery to the real high watermark): every signal the offline detector finds is there,
+    # none pairs books that never coexisted.
+    out = chaos("--scenario", "processor-kill", "--duration", "20", "--kills", "2", "--rate", "150", "--games", "6", "--timeout", "60")
+    assert out["kills"] == 2 and out["expected_signals"] > 0, out
+    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), out
+    assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders",))
+
+
 def test_feeds_recover_exact_books_after_the_venues_go_silent() -> None:
     # Both venues keep their sockets open and send nothing for twice the feeds' silence bound. Found two
     # feed bugs: books whose snapshot (Kalshi get_snapshot answer, Polymarket initial dump) was lost in the
