@@ -56,10 +56,8 @@ def test_a_consumer_from_a_batch_start_reads_the_batch(kafka: KafkaSettings) -> 
 
 def test_a_consumer_starting_inside_a_batch_reads_the_rest_of_it(kafka: KafkaSettings) -> None:
     # Consumers resume at committed offsets, which can point into a batch (a producer that lingered).
-    # Kafka returns the batch holding the fetch offset and the client drops the records before it. From
-    # its storage code, Tansu 0.6 looked as if it returned only batches starting at or after the offset;
-    # measured here, it does not: the rest of the batch arrives. (The high-watermark test below shows the
-    # ten records really are one batch: Tansu reports the last batch's base offset + 1 there.)
+    # Kafka returns the batch holding the fetch offset and the client drops the records before it, so
+    # the rest of the batch arrives (test_executor_resume relies on it).
     topic = _topic(kafka)
     _one_batch(kafka, topic, 10)
     make_producer(kafka).produce(topic, key=b"k", value=b"after", partition=0)  # a later batch, so the read can end

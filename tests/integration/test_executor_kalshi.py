@@ -1,4 +1,4 @@
-"""The executor against the Kalshi simulator and the embedded broker (intra-Kalshi pairs A-YES + B-YES).
+"""The executor against the Kalshi simulator and Kafka (intra-Kalshi pairs A-YES + B-YES).
 
 Ground truth for "executed exactly once" is the simulator's order log.
 """

@@ -1,4 +1,4 @@
-"""Ticks in -> signals out through a real Faust worker (`arb process`) on the embedded broker.
+"""Ticks in -> signals out through a real Faust worker (`arb process`) on Kafka.
 Reprocessing the same ticks (another worker group, from the beginning) yields the same signal_ids and
 deadlines as the first run and as the offline detector."""
 
