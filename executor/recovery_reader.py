@@ -1,10 +1,11 @@
 """Read partition p of `orders` and `outcomes` to the end, for recovery after an assignment.
 
-"The end": every topic's partition reported EOF. The consumer is read_committed, so its EOF comes at the
-last stable offset: committed records are all read, aborted ones are skipped, and records of a
-transaction still open stay unread. Nobody else writes partition p (we just fenced its previous owner:
-init_transactions aborted whatever it left open), so nothing new arrives during the read. The hot-path
-fetch wait is used because EOF is only known once a fetch at the end comes back empty, after one wait.
+"The end": every partition reported EOF, the position reached the high watermark, and no record came
+for a short quiet spell. On Kafka EOF alone should do; but a reader that stopped at the first EOF
+(core/state_reader.py, tried 2026-12-06) missed whole topics in 2 of 5 benchmark runs, cause not found,
+and a recovery that misses an intent would send its legs again: the belt-and-braces end stays (it costs
+`quiet_s` per assignment). Nobody else writes partition p (we just fenced its previous owner), so
+nothing new arrives during the read.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from core.kafka import make_consumer
 from core.settings import KafkaSettings
 
 
-def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *,
+def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.3,
                    timeout_s: float = 30.0) -> tuple[list[tuple[str, dict[str, Any]]], int]:
     """Every decodable record of `partition` of each topic, as (type name, record); plus a count of
     undecodable ones (reported by the caller, never fatal)."""
@@ -27,22 +28,32 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
     out: list[tuple[str, dict[str, Any]]] = []
     bad = 0
     try:
-        consumer.assign([TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics])
-        at_end: set[str] = set()  # topics whose fetch reached the end since their last record
-        deadline = time.monotonic() + timeout_s
-        while len(at_end) < len(set(topics)):
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
-            msg = consumer.poll(0.1)
+        tps = [TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics]
+        consumer.assign(tps)
+        highs = {}
+        for t in topics:
+            try:
+                highs[t] = consumer.get_watermark_offsets(TopicPartition(t, partition), timeout=5)[1]
+            except Exception:
+                highs[t] = 0
+        eof: set[str] = set()  # topics whose fetch reached the end since their last record
+        last = time.monotonic()
+        deadline = last + timeout_s
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.02)
+            now = time.monotonic()
             if msg is None:
+                if len(eof) == len(topics) and now - last >= quiet_s and _reached(consumer, topics, partition, highs):
+                    break
                 continue
-            topic = msg.topic() or ""
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(topic)
+                if err.code() == KafkaError._PARTITION_EOF and msg.topic():
+                    eof.add(msg.topic() or "")
+                    last = now
                 continue
-            at_end.discard(topic)
+            eof.discard(msg.topic() or "")
+            last = now
             value = msg.value()
             if value is None:
                 continue
@@ -50,6 +61,14 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
                 out.append(codec.decode_with_type(value))
             except codec.DecodeError:
                 bad += 1
+        else:
+            raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
     finally:
         consumer.close()
     return out, bad
+
+
+def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:
+    # position() counts transaction control markers too, unlike the offsets of the records we saw.
+    positions = consumer.position([TopicPartition(t, partition) for t in topics])
+    return all(tp.offset >= highs[tp.topic] or (tp.offset < 0 and highs[tp.topic] == 0) for tp in positions)
