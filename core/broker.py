@@ -220,7 +220,8 @@ class LocalKafka:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        from confluent_kafka.admin import AdminClient
+        from core.kafka import make_admin
+        from core.settings import KafkaSettings
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # first the listener, so librdkafka does not log refused connections
@@ -230,7 +231,7 @@ class LocalKafka:
                     break
             except OSError:
                 time.sleep(0.1)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = make_admin(KafkaSettings(bootstrap=self.bootstrap))  # plain: the local broker has no security
         while time.monotonic() < deadline:
             self._check_alive()
             try:

@@ -18,10 +18,10 @@ from core.kafka import make_admin, make_consumer, make_producer, make_transactio
 from core.settings import KafkaSettings
 
 
-def _topic(kafka: KafkaSettings) -> str:
+def _topic(kafka: KafkaSettings, partitions: int = 1) -> str:
     name = f"{kafka.topic_prefix}conformance-{uuid.uuid4().hex[:6]}"
     admin = make_admin(kafka)  # kept referenced until the future is done (a collected client cancels it)
-    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(15)
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
     return name
 
 
@@ -103,13 +103,6 @@ def test_read_committed_hides_an_aborted_transaction(kafka: KafkaSettings) -> No
 # --- what the executor's exactly-once protocol relies on (design.md, "Exactly-once execution") ---------
 
 
-def _topic_n(kafka: KafkaSettings, partitions: int) -> str:
-    name = f"{kafka.topic_prefix}conformance-{uuid.uuid4().hex[:6]}"
-    admin = make_admin(kafka)
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
-    return name
-
-
 def _poll_until(consumers: list[Consumer], done: Callable[[], bool], timeout_s: float = 30.0) -> None:
     """Poll every consumer (group members must poll to take part in a rebalance) until done() or fail."""
     deadline = time.monotonic() + timeout_s
@@ -141,7 +134,7 @@ def test_a_transactional_offset_commit_with_stale_group_metadata_is_refused(kafk
     # The executor commits its results and the signals' offsets in one transaction with the consumer's
     # group metadata (KIP-447). After a rebalance the generation moves on: metadata captured before it
     # must be refused, else a member that lost the partition could still commit for it.
-    topic = _topic_n(kafka, 2)
+    topic = _topic(kafka, 2)
     group = f"{kafka.topic_prefix}g"
     a = make_consumer(kafka, group)
     b = make_consumer(kafka, group)
@@ -165,7 +158,7 @@ def test_a_member_dropped_from_the_group_cannot_commit_offsets_in_a_transaction(
     # group for it and its partitions go to another member) is fenced by its group metadata alone,
     # whatever its transactional.id. (Its heartbeats come from librdkafka's own thread, so a session
     # timeout alone would never expire it.)
-    topic = _topic_n(kafka, 1)
+    topic = _topic(kafka, 1)
     group = f"{kafka.topic_prefix}g"
     zombie = make_consumer(kafka, group, **{"session.timeout.ms": 1500, "heartbeat.interval.ms": 500, "max.poll.interval.ms": 2000})
     heir = make_consumer(kafka, group)
