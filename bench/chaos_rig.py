@@ -71,7 +71,7 @@ class Rig:
                 "ARB_KALSHI_WS_URL": self.urls["kalshi_ws_url"], "ARB_KALSHI_KEY_ID": self.urls["kalshi_key_id"],
                 "ARB_KALSHI_PRIVATE_KEY_FILE": str(self.key), "ARB_KALSHI_TIER": "premier", "ARB_EXEC_MAX_ORDERS_PER_S": "1000",
                 "ARB_EXEC_BREAKER_THRESHOLD": "5", "ARB_EXEC_BREAKER_COOLDOWN_MS": "1000", "ARB_EXEC_RECOVERY_WINDOW_MS": "2000",
-                "ARB_EXEC_RECOVERY_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json", **self.extra_env}
+                "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json", **self.extra_env}
 
     def start_executor(self) -> None:
         self.exec_log.flush()

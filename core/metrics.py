@@ -30,11 +30,20 @@ TICKS_REWINDS = Counter("arb_processor_rewinds_total", "Ticks partitions rewound
 SIGNALS = Counter("arb_signals_total", "Signals emitted")
 TICK_TO_SIGNAL = Histogram("arb_tick_to_signal_seconds", "Tick received (feed) to signal detected", buckets=LATENCY_BUCKETS)
 DEAD_LETTERS = Counter("arb_dead_letters_total", "Records routed to `dlq`", ["role"])
+# every role
+TASK_DEATHS = Counter("arb_task_deaths_total", "Long-lived tasks that ended while their role was running (the role then exits non-zero)", ["task"])
+TASK_FAILURES = Counter("arb_task_failures_total", "Short-lived background tasks that failed (logged)", ["task"])
+STATE_READER_ERRORS = Counter("arb_state_reader_errors_total", "Records of `markets` / `control` a reader could not apply (dead-lettered)", ["topic"])
 # executor
 ORDERS = Counter("arb_orders_total", "Venue order results by type (FILL, CANCELLED, REJECT, UNKNOWN, ACK)", ["venue", "result"])
 OUTCOMES = Counter("arb_outcomes_total", "Signal outcomes by state", ["state"])
 ONE_SIDED = Counter("arb_one_sided_total", "Signals whose original legs filled different sizes")
 UNWINDS = Counter("arb_unwinds_total", "Signals settled by unwinding")
+AMBIGUOUS_ANSWERS = Counter("arb_ambiguous_answers_total", "Order answers that may mean executed (unknown, exists), resolved by lookup", ["venue", "answer"])
+UNKNOWN_LEGS = Counter("arb_unknown_legs_total", "Orders whose state lookups could not establish (UNKNOWN): an operator must check the venue", ["venue"])
+AUTH_ERRORS = Counter("arb_auth_errors_total", "Orders refused with 401/403 (keys or clock skew)", ["venue"])
+UNHEDGED = Gauge("arb_unhedged_contracts", "Contracts (1e-2) held one-sided after the leg-risk policy ended, per venue, from UNKNOWN outcomes", ["venue"])
+WORKER_FAILURES = Counter("arb_executor_worker_failures_total", "Executor partition workers that failed (the process exits so the group rebalances)", ["reason"])
 RATE_LIMITED = Counter("arb_rate_limited_total", "429 / Retry-After answers from venues", ["venue"])
 BREAKER_TRIPS = Counter("arb_breaker_trips_total", "Circuit breaker openings", ["venue"])
 BREAKER_STATE = Gauge("arb_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["venue"])
@@ -52,6 +61,9 @@ METRIC_NAMES = sorted({
     "arb_tick_to_signal_seconds", "arb_dead_letters_total", "arb_orders_total", "arb_outcomes_total", "arb_one_sided_total",
     "arb_unwinds_total", "arb_rate_limited_total", "arb_breaker_trips_total", "arb_breaker_state", "arb_signal_to_order_sent_seconds",
     "arb_tick_to_order_sent_seconds", "arb_order_round_trip_seconds", "arb_exposure_usd", "arb_locked_pnl_usd", "arb_consumer_lag",
+    "arb_ambiguous_answers_total", "arb_unknown_legs_total", "arb_auth_errors_total", "arb_unhedged_contracts",
+    "arb_executor_worker_failures_total",
+    "arb_task_deaths_total", "arb_task_failures_total", "arb_state_reader_errors_total",
     *(f"arb_feed_{c}_total" for c in FEED_COUNTERS)})
 
 BREAKER_LEVEL = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}

@@ -6,6 +6,7 @@ from typing import Any
 
 from core.units import ONE_DOLLAR, notional, now_us, parse_fixed, parse_size
 from executor.orders import LegResult, OrderRequest
+from venues import errors
 from venues.kalshi.rest import KalshiRest
 
 LOOKBACK_S = 3600  # min_ts window for lookups: generous, the venue filters server-side
@@ -21,11 +22,15 @@ def result_from_order(order: dict[str, Any], side: str) -> LegResult:
     V2 orders live on the YES book, and `*_fill_cost_dollars` is taken as YES notional (as the create
     response's average_fill_price is a YES price; unverified against the live venue, see README). For a
     NO leg the cost of the NO contracts is therefore filled x 1 USD - YES notional."""
-    filled = parse_size(str(order.get("fill_count_fp") or "0"))
+    status = order.get("status")
+    raw_filled = order.get("fill_count_fp", order.get("fill_count"))
+    if status not in ("resting", "canceled", "executed") or raw_filled in (None, ""):
+        # Unreadable is not "nothing filled": the caller keeps looking (executor/answers.py).
+        raise errors.Unknown("KALSHI", f"unreadable order record (status {status!r}, fill_count_fp {raw_filled!r})")
+    filled = parse_size(str(raw_filled))
     yes_cost = _money(order.get("taker_fill_cost_dollars")) + _money(order.get("maker_fill_cost_dollars"))
     cost = yes_cost if side == "YES" else notional(ONE_DOLLAR, filled) - yes_cost
     fee = _money(order.get("taker_fees_dollars")) + _money(order.get("maker_fees_dollars"))
-    status = order.get("status")
     if status == "resting":  # an IOC never rests; report it so the caller cancels or waits
         kind = "ACK"
     else:

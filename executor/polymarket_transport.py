@@ -9,7 +9,6 @@ FAK amounts must fit the venue's immediate-order decimals (venues/polymarket/amo
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,7 +27,6 @@ from venues.polymarket.rest import PolymarketRest
 from venues.polymarket.signing import post_body, sign_order
 
 SHARE_UNITS_PER_SIZE = 10_000  # on-chain amounts have 6 decimals; our sizes 2 (1e-2 shares)
-DELAY_GRACE_S = 2.0  # beyond the market's secondsDelay, how long to wait for a delayed order to execute
 ORDER_TYPE = "FAK"  # fill what crosses now, cancel the rest (IOC)
 
 
@@ -64,11 +62,10 @@ def amounts_to_result(order_side: str, making: int, taking: int) -> tuple[int, i
 class PolymarketTransport:
     venue = "POLYMARKET"
 
-    def __init__(self, rest: PolymarketRest, wallet: Wallet, book_of: Callable[[str], dict[str, Any] | None], *, poll_interval_s: float = 0.1) -> None:
+    def __init__(self, rest: PolymarketRest, wallet: Wallet, book_of: Callable[[str], dict[str, Any] | None]) -> None:
         self.rest = rest
         self.wallet = wallet
         self.book_of = book_of  # condition id -> MarketPairing book (tick, fee, neg_risk, exchange version, delay)
-        self.poll_interval_s = poll_interval_s
 
     def _book(self, req: OrderRequest) -> dict[str, Any]:
         book = self.book_of(req.book)
@@ -108,29 +105,22 @@ class PolymarketTransport:
             raise errors.Rejected(self.venue, "order not signed")
         sent = now_us()
         ack = await self.rest.post_order(json.loads(req.signed_order))
+        oid = str(ack.get("orderID") or req.venue_order_id)
         status = str(ack.get("status", "")).lower()
-        if status == "delayed" or status == "live":
-            # Sports markets delay marketable orders by secondsDelay; the outcome is read back by hash.
-            delay = float(self._book(req).get("seconds_delay") or 0)
-            found = await self._await_final(req, asyncio.get_running_loop().time() + delay + DELAY_GRACE_S)
-            if found is None:
-                raise errors.Unknown(self.venue, f"order {req.venue_order_id} still pending after {delay + DELAY_GRACE_S:.1f} s")
-            return replace(found, sent_ts=sent)
-        filled, notional = amounts_to_result(req.action, _six(ack.get("makingAmount")), _six(ack.get("takingAmount")))
+        if status in ("delayed", "live"):
+            # Accepted, not matched yet (sports markets delay marketable orders by secondsDelay): PENDING,
+            # followed up by lookup. Never read as "nothing filled".
+            return LegResult("ACK", venue_order_id=oid, reason=f"{status} at the venue", sent_ts=sent, acked_ts=now_us())
+        if status == "unmatched":
+            return LegResult("CANCELLED", venue_order_id=oid, sent_ts=sent, acked_ts=now_us())
         if status != "matched":
-            filled, notional = 0, 0
+            raise errors.Unknown(self.venue, f"POST /order: answer without a known status ({status or 'none'}): looking it up")
+        making, taking = _six_required(ack, "makingAmount"), _six_required(ack, "takingAmount")
+        if making is None or taking is None or making <= 0 or taking <= 0:
+            raise errors.Unknown(self.venue, "POST /order: `matched` without its amounts: looking it up")
+        filled, notional = amounts_to_result(req.action, making, taking)
         return LegResult("FILL" if filled > 0 else "CANCELLED", filled=filled, fill_cost=notional, fee=self._fee(req, filled, notional),
-                         venue_order_id=str(ack.get("orderID") or req.venue_order_id), sent_ts=sent, acked_ts=now_us())
-
-    async def _await_final(self, req: OrderRequest, until: float) -> LegResult | None:
-        loop = asyncio.get_running_loop()
-        while True:
-            res = await self.find(req)
-            if res is not None and res.type != "ACK":
-                return res
-            if loop.time() >= until:
-                return None
-            await asyncio.sleep(self.poll_interval_s)
+                         venue_order_id=oid, sent_ts=sent, acked_ts=now_us())
 
     async def find(self, req: OrderRequest) -> LegResult | None:
         if req.venue_order_id is None:
@@ -138,22 +128,31 @@ class PolymarketTransport:
         order = await self.rest.get_order(req.venue_order_id)
         if not order:
             return None
-        status = str(order.get("status", "")).upper()
-        filled = _six(order.get("size_matched")) // SHARE_UNITS_PER_SIZE
+        status = str(order.get("status", "")).upper().removeprefix("ORDER_STATUS_")
+        if status in ("LIVE", "DELAYED"):
+            return LegResult("ACK", venue_order_id=req.venue_order_id, reason=f"{status.lower()} at the venue", acked_ts=now_us())
+        if status == "INVALID":
+            return LegResult("REJECT", venue_order_id=req.venue_order_id, reason="venue reports the order INVALID", acked_ts=now_us())
+        matched = _six_required(order, "size_matched")
+        if status not in ("MATCHED", "CANCELED", "CANCELED_MARKET_RESOLVED", "UNMATCHED") or matched is None:
+            # An answer we cannot read is not "nothing filled": the caller keeps looking.
+            raise errors.Unknown(self.venue, f"GET /data/order: unreadable order (status {status or 'none'}, size_matched "
+                                 f"{order.get('size_matched')!r})")
+        filled = matched // SHARE_UNITS_PER_SIZE
         # The order record has the matched size but not the execution prices: cost it at the order's
         # price (exact for fills at the limit, an upper bound for a BUY filled at better prices).
         price = parse_price(str(order["price"])) if order.get("price") else req.limit_price
         notional = notional_of(price, filled)
-        if status in ("ORDER_STATUS_LIVE", "LIVE", "ORDER_STATUS_DELAYED", "DELAYED"):
-            return LegResult("ACK", venue_order_id=req.venue_order_id, acked_ts=now_us())
-        if status in ("ORDER_STATUS_INVALID", "INVALID"):
-            return LegResult("REJECT", venue_order_id=req.venue_order_id, reason="venue reports the order INVALID", acked_ts=now_us())
         return LegResult("FILL" if filled > 0 else "CANCELLED", filled=filled, fill_cost=notional, fee=self._fee(req, filled, notional),
                          venue_order_id=req.venue_order_id, acked_ts=now_us())
 
 
-def _six(value: Any) -> int:
-    """A decimal share/pUSD amount ("12.5", as the CLOB answers) as 6-dp base units."""
+def _six_required(body: dict[str, Any], name: str) -> int | None:
+    """A decimal amount field as 6-dp base units; None when missing, empty or unparsable."""
+    value = body.get(name)
     if value in (None, ""):
-        return 0
-    return parse_fixed(str(value), 6)
+        return None
+    try:
+        return parse_fixed(str(value), 6)
+    except ValueError:
+        return None

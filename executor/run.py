@@ -67,7 +67,7 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
         return None
 
     breaker = CircuitBreaker("POLYMARKET", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
-    return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of), breaker)
+    return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of), breaker, lookup_grace_s=settings.lookup_grace_ms / 1000)
 
 
 def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,
@@ -87,7 +87,8 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         closers += [ticks, markets]
         for venue in ("KALSHI", "POLYMARKET"):
             breaker = CircuitBreaker(venue, settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
-            clients[venue] = RetryingVenueClient(PaperTransport(venue, ticks, markets, settings.paper_latency_ms), breaker)
+            clients[venue] = RetryingVenueClient(PaperTransport(venue, ticks, markets, settings.paper_latency_ms), breaker,
+                                                 lookup_grace_s=settings.lookup_grace_ms / 1000)
     elif "KALSHI" not in clients and kalshi.key_id:
         read_b, write_b = tier_buckets(kalshi.tier)
         rest = KalshiRest(kalshi.rest_url, kalshi.key_id, kalshi.load_private_key(), timeout_s=settings.http_timeout_ms / 1000,
@@ -96,7 +97,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         breaker = CircuitBreaker("KALSHI", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
         breaker.listeners.append(lambda b: _publish_breaker(kafka, b))
         breakers["KALSHI"] = breaker
-        clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker)
+        clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker, lookup_grace_s=settings.lookup_grace_ms / 1000)
     if not paper and "POLYMARKET" not in clients:
         poly = _polymarket_client(kafka, settings, closers)
         if poly is not None:
@@ -119,7 +120,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
     service = ExecutorService(
         kafka, clients, gate=check, settler=Settler(unwind_steps=settings.unwind_steps, max_unwind_loss=settings.unwind_max_loss, unwind_ttl_us=settings.unwind_ttl_ms * 1000,
                                                     complete_first=settings.complete_first),
-        paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, recovery_grace_us=settings.recovery_grace_ms * 1000,
+        paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, pending_timeout_us=settings.pending_timeout_ms * 1000,
         sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,
     )
     service.control = control

@@ -11,8 +11,15 @@ risk; else commit the legs' INTENTs in a transaction of their own, send the legs
 settle any imbalance (each step with its own INTENT first), then commit results, fills, the Outcome and
 the consumed offset in one transaction.
 
+A signal with a pending leg (Polymarket `delayed`) commits what is known with a PENDING Outcome and the
+consumed offset; a follow-up task looks the leg up until it is final and then settles the signal.
+
 On revoke: the partition starts no new venue call; the signal in flight is finished (or left to the next
 owner's recovery) before the callback returns.
+
+A worker that fails (fenced, or an error it cannot handle) never leaves its partition stranded: the
+process stops with an error so the group gives the partition to a healthy member, whose recovery
+finishes what was in flight. A bad signal is a dead letter with a REJECTED Outcome, never a failure.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ class PartitionWorker:
     recovered: threading.Event = field(default_factory=threading.Event)
     future: Future[None] | None = None
     ledger: Ledger = field(default_factory=Ledger)
+    # One transaction at a time on the partition's producer: the signal loop and pending follow-ups share it.
+    txn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    followups: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 @dataclass
@@ -74,6 +84,8 @@ class Stats:
     unknown: int = 0
     dead_letters: int = 0
     recovered_intents: int = 0
+    pending: int = 0
+    worker_failures: int = 0
 
 
 Gate = Callable[[dict[str, Any]], "str | None"]
@@ -82,7 +94,7 @@ Gate = Callable[[dict[str, Any]], "str | None"]
 class ExecutorService:
     def __init__(self, kafka: KafkaSettings, clients: Mapping[str, VenueClient], *, gate: Gate, settler: Settler,
                  paper: bool = False, group_id: str | None = None, recovery_window_us: int = 5_000_000,
-                 recovery_grace_us: int = 2_000_000, revoke_wait_s: float = 10.0, sequential: bool = False,
+                 pending_timeout_us: int = 30_000_000, revoke_wait_s: float = 10.0, sequential: bool = False,
                  on_outcome: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.kafka = kafka
         self.clients = clients
@@ -92,7 +104,8 @@ class ExecutorService:
         self.group_id = group_id or f"{kafka.paper_prefix if paper else ''}{kafka.topic_prefix}executor"
         self.signals_topic = topic_name("signals", kafka)
         self.recovery_window_us = recovery_window_us
-        self.recovery_grace_us = recovery_grace_us
+        self.pending_timeout_us = pending_timeout_us
+        self.failure: BaseException | None = None  # why a partition worker failed (the process then stops)
         self.revoke_wait_s = revoke_wait_s
         self.sequential = sequential
         self.on_outcome = on_outcome
@@ -118,6 +131,20 @@ class ExecutorService:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._poll_thread)
+        if self.failure is not None:
+            raise WorkerFailed(f"a partition worker failed: {self.failure}") from self.failure
+
+    def _fail(self, worker: PartitionWorker, exc: BaseException) -> None:
+        """A worker that cannot go on: stop the whole process (visibly) so the group rebalances the partition
+        to a healthy member; never keep it assigned and unread."""
+        reason = "fenced" if isinstance(exc, Fenced) else type(exc).__name__
+        self.stats.worker_failures += 1
+        metrics.WORKER_FAILURES.labels(reason).inc()
+        log.error("partition %d worker failed (%s): stopping the executor so the group reassigns its partitions", worker.partition, exc,
+                  extra={"partition": worker.partition})
+        if self.failure is None:
+            self.failure = exc
+        self._stop.set()
 
     def _poll_thread(self) -> None:
         consumer = make_consumer(self.kafka, self.group_id)  # cooperative-sticky, as every group consumer (core.kafka)
@@ -199,13 +226,27 @@ class ExecutorService:
                 if msg is _STOP or worker.revoked.is_set():
                     break
                 await self._handle(worker, writer, msg)
-        except Fenced as exc:
-            log.error("partition %d fenced by another executor: %s", p, exc, extra={"partition": p})
-        except Exception:
-            log.exception("partition %d worker failed", p, extra={"partition": p})
-            raise
+            if worker.followups:  # pending legs: finish them if they can within the revoke wait, else recovery will
+                await asyncio.wait(set(worker.followups), timeout=self.revoke_wait_s / 2)
+        except Exception as exc:
+            if not isinstance(exc, Fenced):
+                log.exception("partition %d worker failed", p, extra={"partition": p})
+            self._fail(worker, exc)
         finally:
+            for task in list(worker.followups):
+                task.cancel()
             await asyncio.to_thread(writer.close)
+
+    async def _commit_intents(self, worker: PartitionWorker, writer: PartitionWriter, intents: list[dict[str, Any]]) -> None:
+        async with worker.txn:
+            await asyncio.to_thread(writer.commit_intents, intents)  # Fenced propagates: never send
+        for ev in intents:
+            worker.ledger.apply("OrderEvent", ev)
+
+    async def _commit_results(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
+                              outcome: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
+        async with worker.txn:
+            await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
 
     async def _recover(self, worker: PartitionWorker, writer: PartitionWriter) -> None:
         """After fencing: fold partition p of orders/outcomes; resolve every possibly-sent intent by
@@ -220,19 +261,26 @@ class ExecutorService:
             await self._recover_signal(worker, writer, signal_id, intents)
 
     async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
-        # Look a possibly-sent order up until its own deadline (v2 intents carry it; v1 ones get intent time +
-        # the recovery window) plus grace: the venue may still execute it until then.
+        # v2 intents carry their deadline; v1 ones get intent time + the recovery window. Each possibly-sent
+        # order (no result, or a pending one) is looked up, never re-sent (executor/venue_client.py).
         reqs = [_request_from_intent(ev, ev.get("deadline_ts") or ev["intent_ts"] + self.recovery_window_us) for ev in intents]
         results: dict[str, LegResult] = {}
         events: list[dict[str, Any]] = []
         fills: list[dict[str, Any]] = []
         for req, ev in zip(reqs, intents, strict=True):
             known = worker.ledger.result_for(req.client_order_id)
-            if known is not None:
+            if known is not None and known["type"] != "ACK":
                 results[req.client_order_id] = _result_from_event(known)
+                # A result whose fills did not land (a leaked result of an aborted transaction) gets them
+                # again: fills are derived from results, with deterministic ids (a copy folds onto the first).
+                fills += fill_records(req, results[req.client_order_id], paper=self.paper, ts=now_us())
                 continue
             self.stats.recovered_intents += 1
-            res = await self._lookup_until(req, max(req.deadline_us, ev["intent_ts"] + self.recovery_window_us) + self.recovery_grace_us)
+            until = None if known is None else now_us() + self.pending_timeout_us
+            res = await self.clients[req.venue].resolve(req, why="recovery", until_us=until)
+            if res.type == "ACK" and known is not None:
+                res = LegResult("UNKNOWN", reason=f"still pending {self.pending_timeout_us // 1_000_000} s after recovery",
+                                venue_order_id=res.venue_order_id, acked_ts=now_us())
             results[req.client_order_id] = res
             events.append(result_event(req, res, intent_ts=ev["intent_ts"], paper=self.paper))
             fills += fill_records(req, res, paper=self.paper, ts=now_us())
@@ -240,27 +288,10 @@ class ExecutorService:
         base = sorted((r for r in reqs if r.step == 0), key=lambda r: r.leg_index)
         steps = [r for r in reqs if r.step > 0]
         outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
-        await asyncio.to_thread(writer.commit_results, events + more_events, fills + more_fills, outcome, [], None)
-        worker.ledger.apply("Outcome", outcome)
+        await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, [], None)
         log.warning("recovered signal: %s", outcome["state"], extra={"signal_id": signal_id, "partition": worker.partition})
-
-    async def _lookup_until(self, req: OrderRequest, until_us: int) -> LegResult:
-        client = self.clients[req.venue]
-        delay = 0.05
-        while True:
-            try:
-                found = await client.lookup(req)
-            except Exception as exc:
-                found = None
-                log.warning("lookup failed: %s", exc, extra={"client_order_id": req.client_order_id})
-            if found is not None:
-                return found
-            if now_us() >= until_us:
-                self.stats.unknown += 1
-                log.error("order not found at venue by the deadline: UNKNOWN", extra={"client_order_id": req.client_order_id})
-                return LegResult("UNKNOWN", reason="not found at the venue before deadline + grace")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        if outcome["state"] == "PENDING":
+            self._follow_up(worker, writer, signal, base, steps, results)
 
     async def _handle(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message) -> None:
         p = worker.partition
@@ -271,15 +302,13 @@ class ExecutorService:
         try:
             signal = codec.decode(raw or b"", "Signal")
         except codec.DecodeError as exc:
-            self.stats.dead_letters += 1
-            send_dead_letter(self._dlq, self.kafka, dead_letter(msg.topic() or "", p, msg.offset() or 0, msg.key(), raw, exc, "executor"))
-            await asyncio.to_thread(writer.commit_results, [], [], None, offsets, group)
+            await self._dead_letter(worker, writer, msg, exc, None, offsets, group)
             return
         sid = signal["signal_id"]
         if worker.ledger.has_terminal_outcome(sid) or worker.ledger.has_intents(sid):
             # Already decided (a redelivery, or a signal recovery just settled): only move the offset.
             self.stats.skipped_duplicate += 1
-            await asyncio.to_thread(writer.commit_results, [], [], None, offsets, group)
+            await self._commit_results(worker, writer, [], [], None, offsets, group)
             return
         now = now_us()
         if now > signal["deadline_ts"]:
@@ -287,17 +316,26 @@ class ExecutorService:
             await self._finish(worker, writer, [], [], outcome_record(signal, "EXPIRED", paper=self.paper, ts=now,
                                reason=f"received {(now - signal['deadline_ts']) // 1000} ms after its deadline"), offsets, group)
             return
-        reason = self.gate(signal)
+        try:
+            reason = self.gate(signal)
+            reqs = leg_requests(signal) if reason is None else []
+            reqs = [await self.clients[r.venue].prepare(r) for r in reqs]
+        except Exception as exc:
+            # A signal we cannot turn into orders (unknown market, malformed leg, ...) is a bad input: a dead
+            # letter and a REJECTED outcome, and the partition goes on.
+            log.exception("signal cannot be prepared", extra={"signal_id": sid})
+            await self._dead_letter(worker, writer, msg, exc, signal, offsets, group)
+            return
         if reason is not None:
             self.stats.rejected += 1
             await self._finish(worker, writer, [], [], outcome_record(signal, "REJECTED", paper=self.paper, ts=now, reason=reason), offsets, group)
             return
-        reqs = leg_requests(signal)
-        reqs = [await self.clients[r.venue].prepare(r) for r in reqs]
+        if not reqs:
+            await self._finish(worker, writer, [], [], outcome_record(signal, "NOT_FILLED", paper=self.paper, ts=now,
+                               reason="not sent: no common size fits every venue's order precision"), offsets, group)
+            return
         intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in reqs]
-        await asyncio.to_thread(writer.commit_intents, intents)  # Fenced propagates: never send
-        for ev in intents:
-            worker.ledger.apply("OrderEvent", ev)
+        await self._commit_intents(worker, writer, intents)
         results = await self._send_legs(worker, reqs)
         events = [result_event(r, results[r.client_order_id], intent_ts=ev["intent_ts"], paper=self.paper) for r, ev in zip(reqs, intents, strict=True)]
         fills = [f for r in reqs for f in fill_records(r, results[r.client_order_id], paper=self.paper, ts=now_us())]
@@ -308,9 +346,60 @@ class ExecutorService:
             metrics.observe(metrics.ORDER_ROUND_TRIP.labels(r.venue), res.acked_ts, res.sent_ts)
         if len({results[r.client_order_id].filled for r in reqs}) > 1:
             metrics.ONE_SIDED.inc()
-        outcome, more_events, more_fills = await self._settle(worker, writer, signal, reqs, [], results)
+        steps: list[OrderRequest] = []
+        outcome, more_events, more_fills = await self._settle(worker, writer, signal, reqs, steps, results)
         self.stats.executed += 1
         await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, offsets, group)
+        if outcome["state"] == "PENDING":
+            self._follow_up(worker, writer, signal, reqs, steps, results)
+
+    async def _dead_letter(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message, exc: Exception,
+                           signal: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any]) -> None:
+        self.stats.dead_letters += 1
+        p = worker.partition
+        try:
+            send_dead_letter(self._dlq, self.kafka, dead_letter(msg.topic() or "", p, msg.offset() or 0, msg.key(), msg.value(), exc, "executor"))
+        except Exception as dlq_exc:  # e.g. a record too large for the dead-letter topic: say so, never stop the partition
+            log.error("could not dead-letter signals record %d/%d: %s", p, msg.offset() or 0, dlq_exc, extra={"partition": p})
+        if signal is None:
+            await self._commit_results(worker, writer, [], [], None, offsets, group)
+            return
+        self.stats.rejected += 1
+        await self._finish(worker, writer, [], [], outcome_record(signal, "REJECTED", paper=self.paper, ts=now_us(),
+                           reason=f"invalid signal: {type(exc).__name__}: {exc}"[:500]), offsets, group)
+
+    def _follow_up(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
+                   steps: list[OrderRequest], results: dict[str, LegResult]) -> None:
+        self.stats.pending += 1
+        task = asyncio.get_running_loop().create_task(self._resolve_pending(worker, writer, signal, base, steps, results))
+        worker.followups.add(task)
+        task.add_done_callback(worker.followups.discard)
+
+    async def _resolve_pending(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
+                               steps: list[OrderRequest], results: dict[str, LegResult]) -> None:
+        """Look each pending order up until it is final, record it and its fills, then settle the signal."""
+        try:
+            events: list[dict[str, Any]] = []
+            fills: list[dict[str, Any]] = []
+            until = now_us() + self.pending_timeout_us
+            for req in base + steps:
+                if results[req.client_order_id].type != "ACK":
+                    continue
+                res = await self.clients[req.venue].resolve(req, why="pending", until_us=until)
+                if res.type == "ACK":
+                    res = LegResult("UNKNOWN", reason=f"still pending {self.pending_timeout_us // 1_000_000} s after it was accepted",
+                                    venue_order_id=res.venue_order_id, acked_ts=now_us())
+                results[req.client_order_id] = res
+                intent = worker.ledger.intents.get(req.client_order_id)
+                events.append(result_event(req, res, intent_ts=intent["intent_ts"] if intent else now_us(), paper=self.paper))
+                fills += fill_records(req, res, paper=self.paper, ts=now_us())
+            outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
+            await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, [], None)
+        except asyncio.CancelledError:
+            raise  # revoked: the next owner's recovery resumes from the PENDING outcome
+        except Exception as exc:
+            log.exception("follow-up of a pending signal failed", extra={"signal_id": signal["signal_id"]})
+            self._fail(worker, exc)
 
     async def _send_legs(self, worker: PartitionWorker, reqs: list[OrderRequest]) -> dict[str, LegResult]:
         if not self.sequential:
@@ -339,10 +428,11 @@ class ExecutorService:
             nxt = self.settler.next_steps(signal, base, steps, results, now_us())
             if not nxt:
                 break
+            # Steps are orders like the base legs: prepared (Polymarket: signed, its hash in the INTENT, so
+            # recovery can look it up), intent first, then sent.
+            nxt = [await self.clients[r.venue].prepare(r) for r in nxt]
             intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in nxt]
-            await asyncio.to_thread(writer.commit_intents, intents)
-            for ev in intents:
-                worker.ledger.apply("OrderEvent", ev)
+            await self._commit_intents(worker, writer, intents)
             out = await asyncio.gather(*(self._send(worker, r) for r in nxt))
             for r, ev, res in zip(nxt, intents, out, strict=True):
                 results[r.client_order_id] = res
@@ -350,11 +440,14 @@ class ExecutorService:
                 events.append(result_event(r, res, intent_ts=ev["intent_ts"], paper=self.paper))
                 fills += fill_records(r, res, paper=self.paper, ts=now_us())
         outcome = self.settler.outcome(signal, base, steps, results, paper=self.paper, ts=now_us())
+        if outcome["state"] == "UNKNOWN":
+            for venue, size in self.settler.unhedged(base, steps, results).items():
+                metrics.UNHEDGED.labels(venue).inc(size)
         return outcome, events, fills
 
     async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Callable[[], Any]) -> None:
-        await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
+                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
+        await self._commit_results(worker, writer, events, fills, outcome, offsets, group)
         for ev in events:
             worker.ledger.apply("OrderEvent", ev)
         worker.ledger.apply("Outcome", outcome)
@@ -364,9 +457,17 @@ class ExecutorService:
         metrics.OUTCOMES.labels(outcome["state"]).inc()
         if outcome["state"] == "UNWOUND":
             metrics.UNWINDS.inc()
+        if outcome["state"] == "UNKNOWN":
+            self.stats.unknown += 1
+            log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
+                      extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+
+
+class WorkerFailed(RuntimeError):
+    """A partition worker failed; the executor stopped so its group reassigns the partitions."""
 
 
 def _request_from_intent(ev: dict[str, Any], deadline_us: int) -> OrderRequest:

@@ -22,6 +22,7 @@ class ExecutorSettings:
     complete_first: bool = setting("ARB_EXEC_COMPLETE_FIRST", True, "On a one-sided fill, first try to buy the missing size on the short leg (before the deadline), then unwind.")
     leg_mode: str = setting("ARB_EXEC_LEG_MODE", "concurrent", "Send legs concurrently, or sequentially (the first leg listed first; the second only if the first filled).", choices=("concurrent", "sequential"))
     recovery_window_ms: int = setting("ARB_EXEC_RECOVERY_WINDOW_MS", 5000, "After a crash, how long after its intent an order is looked up at the venue before grace (ms).")
-    recovery_grace_ms: int = setting("ARB_EXEC_RECOVERY_GRACE_MS", 2000, "Extra lookup time after the window before an order is declared UNKNOWN (ms).")
+    lookup_grace_ms: int = setting("ARB_EXEC_LOOKUP_GRACE_MS", 3000, "After an answer that may mean executed (timeout, 5xx, duplicate id) and in recovery: how long past the order's deadline lookups go on; an order the venue still does not list then never executed, lookups still failing make it UNKNOWN (ms).")
+    pending_timeout_ms: int = setting("ARB_EXEC_PENDING_TIMEOUT_MS", 30000, "How long a pending order (Polymarket `delayed`) is followed up by lookup before it is reported UNKNOWN (ms).")
     paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
     http_timeout_ms: int = setting("ARB_EXEC_HTTP_TIMEOUT_MS", 3000, "Venue HTTP timeout (ms); a timeout makes the order's state unknown until looked up.")

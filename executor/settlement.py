@@ -66,15 +66,18 @@ class Settler:
     def next_steps(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest],
                    results: dict[str, LegResult], now_us: int) -> list[OrderRequest]:
         orders = base + steps
-        if any(r.type == "UNKNOWN" for r in results.values()):
-            return []  # never act on a leg whose state is unknown: alert instead
+        if any(results.get(o.client_order_id) is not None and results[o.client_order_id].type == "ACK" for o in orders):
+            return []  # a pending order (Polymarket `delayed`) may still fill: decide once it is final
+        # An UNKNOWN order counts as not filled, and its leg is never bought again (if it did fill, a second
+        # buy would double it): the known excess is unwound, and the outcome reports what stays unknown.
+        unknown_legs = {o.leg_index for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "UNKNOWN"}
         nets = self.nets(base, steps, results)
         if len(set(nets)) <= 1 or self._dust(base, nets):
             return []
         step_no = 1 + max((o.step for o in orders), default=0)
         top, bottom = max(nets), min(nets)
         if self.complete_first and now_us < signal["deadline_ts"]:
-            tried = {o.leg_index for o in steps if o.action == "BUY"}
+            tried = {o.leg_index for o in steps if o.action == "BUY"} | unknown_legs
             sized = [(b, self._lot(b, top - n)) for b, n in zip(base, nets, strict=True) if n < top and b.leg_index not in tried]
             completes = [(b, size) for b, size in sized if size > 0]
             if completes:
@@ -94,6 +97,20 @@ class Settler:
                 out.append(step_request(b, step_no + len(out), "SELL", price, size, deadline_us=now_us + self.unwind_ttl_us))
         return out
 
+    def unhedged(self, base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult]) -> dict[str, int]:
+        """Contracts (1e-2) per venue that may be held without their cover: each leg's known excess over the
+        least-filled leg, plus the size of every order whose state is UNKNOWN (it may have filled)."""
+        nets = self.nets(base, steps, results)
+        out: dict[str, int] = {}
+        for b, n in zip(base, nets, strict=True):
+            if nets and n > min(nets):
+                out[b.venue] = out.get(b.venue, 0) + n - min(nets)
+        for o in base + steps:
+            r = results.get(o.client_order_id)
+            if r is not None and r.type == "UNKNOWN":
+                out[o.venue] = out.get(o.venue, 0) + o.size
+        return out
+
     def outcome(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult],
                 *, paper: bool, ts: int) -> dict[str, Any]:
         orders = base + steps
@@ -107,9 +124,12 @@ class Settler:
         matched = max(0, min(nets)) if nets else 0
         kw: dict[str, Any] = {"paper": paper, "ts": ts, "matched": matched, "cost": cost, "fees": fees,
                               "locked_profit": notional(ONE_DOLLAR, matched) - cost}
+        pending = [o.client_order_id for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "ACK"]
+        if pending:
+            return outcome_record(signal, "PENDING", reason=f"accepted, not final yet: {', '.join(pending)}", **kw)
         unknown = [o.client_order_id for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "UNKNOWN"]
         if unknown:
-            return outcome_record(signal, "UNKNOWN", reason=f"order state unknown: {', '.join(unknown)}", **kw)
+            return outcome_record(signal, "UNKNOWN", reason=f"order state unknown: {', '.join(unknown)}; known net per leg {nets}", **kw)
         reason = None
         if len(set(nets)) > 1:
             if not self._dust(base, nets):

@@ -1,12 +1,15 @@
-"""What the executor needs from a venue, and the retry rules every venue shares.
+"""What the executor needs from a venue, and the rules every venue shares (executor/answers.py).
 
-`place()` sends one IOC/FAK order and returns what happened, applying design.md's rules:
-- 429 (RateLimited): the request was not accepted; back off (jitter, Retry-After when given) and
-  retry the same order, never past the signal's deadline; never counted by the breaker.
-- timeout / connection error / 5xx (Unknown, ServerError): counted by the breaker; the order may exist,
-  so look it up before any retry; retry only if the venue does not have it.
-- Duplicate (Kalshi 409 while open, Polymarket INVALID_ORDER_DUPLICATED): resolved by lookup.
-- Rejected: final.
+`place()` sends one IOC/FAK order and returns what happened:
+- RETRY (429, 503 + Retry-After) and NOT_SENT (could not connect): the venue did not get the order;
+  back off (Retry-After first) and send it again, never past the signal's deadline.
+- REJECTED: final, with the venue's text; a 401/403 is alerted (keys or clock), not a breaker failure.
+- UNKNOWN (timeout, other 5xx, reset after sending, unparsable or incomplete answer) and EXISTS
+  (duplicate id): the order may have executed. It is NEVER sent again; `resolve()` looks it up until the
+  deadline + grace. Found: its result. Not found by a lookup made after the grace: it never executed (both
+  venues list every accepted order, executed or cancelled, within seconds). Lookups still failing then:
+  UNKNOWN, for the operator.
+- A PENDING answer (Polymarket `delayed`) is returned as an ACK result; the executor follows it up.
 While the venue's breaker is open, no call is made.
 """
 
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from core import metrics
 from core.backoff import Backoff
 from core.units import now_us
+from executor.answers import BREAKER_FAILURES, Answer, classify_error, classify_result
 from executor.breaker import CircuitBreaker
 from executor.orders import LegResult, OrderRequest
 from venues import errors
@@ -39,6 +44,10 @@ class VenueClient(Protocol):
         """What the venue knows of this order, or None if it has no such order."""
         ...
 
+    async def resolve(self, req: OrderRequest, *, why: str, until_us: int | None = None) -> LegResult:
+        """What became of an order that may have been sent, by lookups only (never re-sent)."""
+        ...
+
 
 class VenueTransport(Protocol):
     """The venue-specific part: one raw attempt and one raw lookup, raising venues.errors."""
@@ -53,12 +62,15 @@ class VenueTransport(Protocol):
 
 
 class RetryingVenueClient:
-    def __init__(self, transport: VenueTransport, breaker: CircuitBreaker, *, backoff_base_s: float = 0.02, backoff_cap_s: float = 0.5) -> None:
+    def __init__(self, transport: VenueTransport, breaker: CircuitBreaker, *, backoff_base_s: float = 0.02, backoff_cap_s: float = 0.5,
+                 lookup_grace_s: float = 3.0, lookup_interval_s: float = 0.1) -> None:
         self.transport = transport
         self.venue = transport.venue
         self.breaker = breaker
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
+        self.lookup_grace_us = int(lookup_grace_s * 1_000_000)
+        self.lookup_interval_s = lookup_interval_s
         self.rate_limited = 0
 
     async def prepare(self, req: OrderRequest) -> OrderRequest:
@@ -69,51 +81,77 @@ class RetryingVenueClient:
 
     async def place(self, req: OrderRequest) -> LegResult:
         backoff = Backoff(self.backoff_base_s, self.backoff_cap_s)
-        sent_ts = now_us()
+        first_ts: int | None = None
         while True:
             remaining_s = (req.deadline_us - now_us()) / 1e6
             if remaining_s <= 0:
-                return LegResult("CANCELLED", reason="deadline passed before the venue accepted the order", sent_ts=sent_ts)
+                return LegResult("CANCELLED", reason="not sent: the deadline passed before the venue accepted the order", sent_ts=first_ts)
             if not self.breaker.allow():
-                return LegResult("REJECT", reason=f"{self.venue} circuit breaker open", sent_ts=sent_ts)
+                return LegResult("REJECT", reason=f"not sent: {self.venue} circuit breaker open", sent_ts=first_ts)
+            sent_ts = now_us()
+            first_ts = first_ts or sent_ts
             try:
                 res = await self.transport.submit(req, remaining_s)
-                self.breaker.record_success()
-                return res
-            except errors.RateLimited as exc:
-                self.rate_limited += 1
-                metrics.RATE_LIMITED.labels(self.venue).inc()
-                self.breaker.record_neutral()
-                delay = exc.retry_after_s if exc.retry_after_s is not None else backoff.next_delay()
-                if (now_us() - req.deadline_us) / 1e6 + delay >= 0:
-                    return LegResult("CANCELLED", reason="rate limited until the deadline", sent_ts=sent_ts)
-                await asyncio.sleep(delay)
-            except errors.Duplicate:
-                self.breaker.record_neutral()
-                found = await self._find_quietly(req)
-                return found or LegResult("UNKNOWN", reason="venue reports a duplicate but the lookup found nothing", sent_ts=sent_ts)
-            except (errors.Unknown, errors.ServerError) as exc:
-                self.breaker.record_failure()
-                log.warning("order outcome unknown (%s); looking it up", exc, extra={"client_order_id": req.client_order_id})
-                found = await self._find_quietly(req)
-                if found is not None:
-                    return found
-                await asyncio.sleep(backoff.next_delay())
-            except errors.Rejected as exc:
-                self.breaker.record_success()  # the venue answered: it is up
-                return LegResult("REJECT", reason=str(exc), sent_ts=sent_ts, acked_ts=now_us())
             except Exception as exc:
-                # Never resend after an unexplained failure (the same bug would repeat it): look it up once
-                # and otherwise report UNKNOWN, which recovery and operators resolve.
-                self.breaker.record_failure()
-                log.exception("unexpected error placing an order; looking it up", extra={"client_order_id": req.client_order_id})
-                found = await self._find_quietly(req)
-                return found or LegResult("UNKNOWN", reason=f"unexpected {type(exc).__name__} while placing; not found by lookup",
-                                          sent_ts=sent_ts, acked_ts=now_us())
+                answer = classify_error(exc)
+                if answer in BREAKER_FAILURES:
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.record_neutral()
+                if answer is Answer.REJECTED:
+                    if isinstance(exc, errors.AuthError):
+                        metrics.AUTH_ERRORS.labels(self.venue).inc()
+                        log.error("%s refused our credentials (keys or clock skew): %s", self.venue, exc,
+                                  extra={"client_order_id": req.client_order_id})
+                    return LegResult("REJECT", reason=str(exc), sent_ts=sent_ts, acked_ts=now_us())
+                if answer in (Answer.RETRY, Answer.NOT_SENT):
+                    if answer is Answer.RETRY:
+                        self.rate_limited += 1
+                        metrics.RATE_LIMITED.labels(self.venue).inc()
+                    retry_after = getattr(exc, "retry_after_s", None)
+                    delay = retry_after if retry_after is not None else backoff.next_delay()
+                    if now_us() + int(delay * 1_000_000) >= req.deadline_us:
+                        return LegResult("CANCELLED", reason=f"not sent before the deadline: {exc}", sent_ts=first_ts)
+                    await asyncio.sleep(delay)
+                    continue
+                # UNKNOWN or EXISTS: it may have executed. Never send it again: look it up.
+                if not isinstance(exc, errors.VenueError):
+                    log.exception("unexpected error placing an order; looking it up", extra={"client_order_id": req.client_order_id})
+                else:
+                    log.warning("order answer %s (%s); looking it up", answer.value, exc, extra={"client_order_id": req.client_order_id})
+                metrics.AMBIGUOUS_ANSWERS.labels(self.venue, answer.value).inc()
+                found = await self.resolve(req, why=f"{answer.value} answer: {exc}")
+                return replace(found, sent_ts=sent_ts)
+            self.breaker.record_success()
+            return res
 
-    async def _find_quietly(self, req: OrderRequest) -> LegResult | None:
-        try:
-            return await self.transport.find(req)
-        except Exception as exc:
-            log.warning("lookup failed: %s", exc, extra={"client_order_id": req.client_order_id})
-            return None
+    async def resolve(self, req: OrderRequest, *, why: str, until_us: int | None = None) -> LegResult:
+        """What became of an order that may have been sent: look it up until `until_us` (default: its deadline +
+        grace). A final result as soon as one is found; ACK when it is still pending at the end; CANCELLED when
+        a lookup made after the grace does not find it (never executed); UNKNOWN when the lookups fail."""
+        until = req.deadline_us + self.lookup_grace_us if until_us is None else until_us
+        pending: LegResult | None = None
+        while True:
+            asked_at = now_us()
+            failed: Exception | None = None
+            found: LegResult | None = None
+            try:
+                found = await self.transport.find(req)
+            except Exception as exc:
+                failed = exc
+                log.warning("lookup failed: %s", exc, extra={"client_order_id": req.client_order_id})
+            if found is not None:
+                if classify_result(found) is not Answer.PENDING:
+                    return found
+                pending = found
+            if asked_at >= until:
+                if failed is None and found is None and pending is None:
+                    return LegResult("CANCELLED", reason=f"never executed: not at the venue {self.lookup_grace_us / 1e6:g} s after "
+                                     f"its deadline ({why})", acked_ts=now_us())
+                if pending is not None and failed is None:
+                    return pending
+                metrics.UNKNOWN_LEGS.labels(self.venue).inc()
+                log.error("order state unknown after lookups until deadline + grace", extra={"client_order_id": req.client_order_id})
+                return LegResult("UNKNOWN", reason=f"{why}; lookups failed until deadline + grace: {failed}",
+                                 venue_order_id=req.venue_order_id, acked_ts=now_us())
+            await asyncio.sleep(max(0.0, min(self.lookup_interval_s, (until - now_us()) / 1e6)))

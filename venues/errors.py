@@ -7,6 +7,9 @@
 - Rejected: the venue refused the request (4xx); the order does not exist.
 - Duplicate: the venue already has an order with this id (Kalshi 409 while open; Polymarket
   INVALID_ORDER_DUPLICATED): resolve by lookup.
+- NotSent: the connection could not be made (refused, DNS): no byte of the request left; may retry.
+- AuthError: 401/403, a definite "not accepted" (keys or clock), alerted; not a breaker failure.
+executor/answers.py turns each of these into the class that decides what the executor does.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ class ServerError(VenueError):
 
 
 class Unknown(VenueError):
-    """Timeout or connection error: the outcome is unknown; look the order up before any retry."""
+    """Timeout, connection lost after sending, unparsable or incomplete answer: the order may have
+    executed. Look it up; never re-send."""
+
+
+class NotSent(VenueError):
+    """The connection was never established (refused, DNS, connect timeout): nothing reached the venue."""
 
 
 class Rejected(VenueError):

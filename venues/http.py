@@ -10,9 +10,12 @@ from venues import errors
 
 
 async def send(client: httpx.AsyncClient, venue: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """A request whose timeout or connection failure raises errors.Unknown: the venue may have acted on it."""
+    """A request whose timeout or connection failure raises errors.Unknown (the venue may have acted on
+    it), except a failure to connect at all, which raises errors.NotSent (nothing left this machine)."""
     try:
         return await client.request(method, path, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise errors.NotSent(venue, f"{method} {path}: could not connect ({type(exc).__name__})") from None
     except httpx.TimeoutException as exc:
         raise errors.Unknown(venue, f"{method} {path}: timeout ({type(exc).__name__})") from None
     except httpx.TransportError as exc:

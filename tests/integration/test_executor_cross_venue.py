@@ -60,7 +60,7 @@ async def rig(topics: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert p.flush(10) == 0
         kalshi = KalshiSettings(rest_url=sim.kalshi_url, ws_url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key_file=str(pem),
                                 tier="unlimited")
-        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, recovery_grace_ms=500), kalshi=kalshi)
+        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, lookup_grace_ms=500), kalshi=kalshi)
         assert "POLYMARKET" in service.clients
         task = asyncio.create_task(service.run())
         await eventually(service.ready, 30)

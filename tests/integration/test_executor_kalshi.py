@@ -51,7 +51,7 @@ async def rig(topics: KafkaSettings, tmp_path: Path) -> AsyncIterator[Rig]:
         a, b = game.kalshi_markets[game.away], game.kalshi_markets[game.home]
         kalshi = KalshiSettings(rest_url=sim.kalshi_url, ws_url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id,
                                 private_key_file=str(key), tier="unlimited")
-        settings = ExecutorSettings(breaker_threshold=3, breaker_cooldown_ms=500, recovery_window_ms=500, recovery_grace_ms=500)
+        settings = ExecutorSettings(breaker_threshold=3, breaker_cooldown_ms=500, recovery_window_ms=500, lookup_grace_ms=500)
         service, closers = build(topics, settings, kalshi=kalshi)
         task = asyncio.create_task(service.run())
         await eventually(service.ready, 30)

@@ -40,7 +40,7 @@ async def test_stop_and_restart_one_of_two_executors(topics: KafkaSettings, tmp_
         sim.world.set_book("KALSHI", a, bids=[(4300, 10**7)], asks=[(4500, 10**7)])
         sim.world.set_book("KALSHI", b, bids=[(4800, 10**7)], asks=[(5000, 10**7)])
         kalshi = KalshiSettings(rest_url=sim.kalshi_url, key_id=sim.settings.kalshi_key_id, private_key_file=str(key), tier="unlimited")
-        settings = ExecutorSettings(recovery_window_ms=500, recovery_grace_ms=500, max_orders_per_s=10_000)
+        settings = ExecutorSettings(recovery_window_ms=500, lookup_grace_ms=500, max_orders_per_s=10_000)
 
         def start() -> tuple:
             service, closers = build(topics, settings, kalshi=kalshi)

@@ -37,7 +37,7 @@ async def test_resuming_inside_a_batch_executes_the_rest_and_nothing_before(topi
         sim.world.set_book("KALSHI", a, bids=[(4300, 10**7)], asks=[(4500, 10**7)])
         sim.world.set_book("KALSHI", b, bids=[(4800, 10**7)], asks=[(5000, 10**7)])
         kalshi = KalshiSettings(rest_url=sim.kalshi_url, key_id=sim.settings.kalshi_key_id, private_key_file=str(key), tier="unlimited")
-        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, recovery_grace_ms=500, max_orders_per_s=10_000), kalshi=kalshi)
+        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, lookup_grace_ms=500, max_orders_per_s=10_000), kalshi=kalshi)
         rig = Rig(sim, topics, service, game, a, b)
 
         # N signals of one game in ONE batch (a long linger, then flush sends them together) ...

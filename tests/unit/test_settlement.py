@@ -115,13 +115,39 @@ def test_balanced_outcomes(fills: tuple[int, int], state: str) -> None:
     assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == state
 
 
-def test_unknown_leg_stops_the_policy() -> None:
+@pytest.mark.parametrize("now", [NOW_BEFORE, NOW_AFTER])
+def test_an_unknown_leg_does_not_freeze_the_known_ones(now: int) -> None:
+    """Issue 24 defect 5: a filled sibling of an UNKNOWN leg is unwound (never left one-sided), and the
+    UNKNOWN leg is never bought again (if it did fill, a second buy would double it)."""
     legs = _legs("kalshi_yes+poly_token")
     results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: LegResult("UNKNOWN")}
-    assert Settler().next_steps(SIG, legs, [], results, NOW_BEFORE) == []
-    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == "UNKNOWN"
+    steps = Settler().next_steps(SIG, legs, [], results, now)
+    assert [(s.leg_index, s.action, s.size) for s in steps] == [(0, "SELL", 1000)]
+    results[steps[0].client_order_id] = LegResult("FILL", filled=1000, fill_cost=4400 * 1000)
+    assert Settler().next_steps(SIG, legs, steps, results, now) == []
+    out = Settler().outcome(SIG, legs, steps, results, paper=False, ts=1)
+    assert out["state"] == "UNKNOWN" and "sig:1:0" in out["reason"]
+
+
+def test_a_pending_leg_holds_every_decision_until_it_is_final() -> None:
+    """A Polymarket `delayed` order (ACK) may still fill: no completion or unwind, outcome PENDING."""
+    legs = _legs("kalshi_yes+poly_token")
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: LegResult("ACK")}
+    for now in (NOW_BEFORE, NOW_AFTER):
+        assert Settler().next_steps(SIG, legs, [], results, now) == []
+    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == "PENDING"
+    results[legs[1].client_order_id] = _fill(legs[1], 1000)
+    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == "FILLED"
 
 
 def test_step_ids_are_deterministic() -> None:
     legs = _legs("kalshi_yes+poly_token")
     assert step_request(legs[1], 3, "SELL", 100, 100).client_order_id == step_request(legs[1], 3, "SELL", 100, 100).client_order_id
+
+
+def test_unhedged_counts_the_known_excess_and_every_unknown_order() -> None:
+    legs = _legs("kalshi_yes+poly_token")
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: LegResult("UNKNOWN")}
+    assert Settler().unhedged(legs, [], results) == {"KALSHI": 1000, "POLYMARKET": 1000}
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 1000)}
+    assert Settler().unhedged(legs, [], results) == {}

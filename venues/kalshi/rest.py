@@ -54,18 +54,48 @@ def _money(text: str | None) -> int:
     return parse_fixed(str(text), 6, signed=True)
 
 
-def parse_order_ack(body: dict[str, Any], side: str) -> OrderAck:
-    filled = parse_size(str(body.get("fill_count", "0")))
+def _count(body: dict[str, Any], name: str) -> int | None:
+    """A count field in 1e-2 contracts: `{name}_fp` (fixed-point string) or the legacy `{name}`; None if absent."""
+    for key in (f"{name}_fp", name):
+        value = body.get(key)
+        if value not in (None, ""):
+            try:
+                return parse_size(str(value))
+            except ValueError:
+                return None
+    return None
+
+
+def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -> OrderAck:
+    """A create-order answer. An answer that is incomplete or does not add up is not "nothing filled": it
+    raises errors.Unknown, and the executor looks the order up (design table "Ambiguous venue answers").
+    `count`: the size we asked for, to check filled + remaining against (IOC `remaining_count` may be the
+    size left before or after the cancellation, venue-protocols K: both are accepted)."""
+    filled = _count(body, "fill_count")
+    remaining = _count(body, "remaining_count")
+    problems = []
+    if not body.get("order_id"):
+        problems.append("no order_id")
+    if filled is None:
+        problems.append("no readable fill_count")
+    if remaining is None:
+        problems.append("no readable remaining_count")
+    if filled is not None and remaining is not None and count is not None and (filled > count or remaining not in (0, count - filled)):
+        problems.append(f"fill {filled} + remaining {remaining} do not add up to the order's {count}")
+    if filled and not body.get("average_fill_price"):
+        problems.append("filled without average_fill_price")
+    if problems or filled is None or remaining is None:
+        raise errors.Unknown(VENUE, f"incomplete create-order answer ({'; '.join(problems)}): looking it up")
     avg_yes = _money(body.get("average_fill_price"))  # YES-scale average, per contract
     avg = avg_yes if side == "YES" or not avg_yes else 1_000_000 - avg_yes
     return OrderAck(
         order_id=str(body["order_id"]),
         client_order_id=str(body.get("client_order_id", "")),
         filled=filled,
-        remaining=parse_size(str(body.get("remaining_count", "0"))),
+        remaining=remaining,
         fill_cost=avg * filled // 100,
         fee=_money(body.get("average_fee_paid")) * filled // 100,
-        ts_ms=int(body.get("ts_ms", 0)),
+        ts_ms=int(body.get("ts_ms") or 0),
     )
 
 
@@ -126,7 +156,7 @@ class KalshiRest:
             "post_only": False, "reduce_only": False, "cancel_order_on_pause": False,
         }
         data = await self._request("POST", "/portfolio/events/orders", json_body=body, write=True, deadline_s=deadline_s)
-        return parse_order_ack(data, side)
+        return parse_order_ack(data, side, count)
 
     async def cancel_order(self, order_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._request("DELETE", f"/portfolio/events/orders/{order_id}", write=True)
