@@ -119,3 +119,25 @@ async def test_empty_polymarket_leg_unwinds_kalshi(rig: dict[str, Any]) -> None:
     sold = sum(r.filled for c, r in k.items() if c.startswith("x-one:0:") and c != "x-one:0:0" and r.side == "sell")
     p_filled = sum(r.filled for r in accepted(rig, "POLYMARKET"))
     assert sold + p_filled == 1000  # the Kalshi excess was sold, or the Polymarket leg completed: never left one-sided
+
+
+async def test_a_signal_that_cannot_be_prepared_is_a_dead_letter_and_the_partition_goes_on(rig: dict[str, Any]) -> None:
+    """Issue 24 defect 4: a signal whose Polymarket market is not on `markets` (prepare() raises) used to end
+    the partition's worker while the partition stayed assigned: every later signal of it was never read."""
+    w = rig["sim"].world
+    w.set_book("KALSHI", rig["kalshi"], bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("POLYMARKET", rig["pm"].condition_id, bids=[(5000, 5000)], asks=[(5600, 5000)])
+    bad = signal(rig, "x-bad", 4500, 5000)
+    bad["legs"][1]["book"] = "0x" + "ee" * 32  # not on `markets`
+    good = signal(rig, "x-good", 4500, 5000)
+    p = make_producer(rig["kafka"])
+    for s in (bad, good):  # same game: same partition, in this order
+        p.produce(topic_name("signals", rig["kafka"]), key=s["game_id"], value=codec.encode("Signal", s))
+    assert p.flush(10) == 0
+    msgs = await asyncio.to_thread(read_records, rig["kafka"], topic_name("outcomes", rig["kafka"]), 2, 30)
+    out = {o["signal_id"]: o for o in (codec.decode(m.value(), "Outcome") for m in msgs)}
+    assert out["x-bad"]["state"] == "REJECTED" and "unknown Polymarket market" in out["x-bad"]["reason"]
+    assert out["x-good"]["state"] == "FILLED"
+    assert [r.client_order_id for r in accepted(rig, "KALSHI")] == ["x-good:0:0"]  # nothing of the bad signal was sent
+    dlq = await asyncio.to_thread(read_records, rig["kafka"], topic_name("dlq", rig["kafka"]), 1, 10)
+    assert len(dlq) == 1

@@ -6,6 +6,7 @@ Ground truth for "executed exactly once" is the simulator's order log.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,9 +90,18 @@ async def outcomes(rig: Rig, n: int, timeout: float = 30) -> dict[str, dict[str,
     return out
 
 
+def executions(rig: Rig) -> list[tuple[str, int]]:
+    """(client_order_id, filled) for EVERY order request the simulator accepted from us: a re-sent order that
+    executed again shows twice (the ground truth; a dict would collapse the copies)."""
+    return [(r.client_order_id, r.filled) for r in rig.sim.world.orderlog.query(venue="KALSHI") if r.accepted and r.account != "admin"]
+
+
 def executed(rig: Rig) -> dict[str, int]:
-    """client_order_id -> filled size, for every order the simulator accepted from us."""
-    return {r.client_order_id: r.filled for r in rig.sim.world.orderlog.query(venue="KALSHI") if r.accepted and r.account != "admin"}
+    """client_order_id -> filled size of every accepted order; fails the test if any order was accepted twice."""
+    log = executions(rig)
+    twice = sorted(c for c, n in Counter(c for c, _ in log).items() if n > 1)
+    assert not twice, f"orders executed more than once: {twice}"
+    return dict(log)
 
 
 async def test_both_legs_fill_once_even_when_the_signal_is_delivered_twice(rig: Rig) -> None:
@@ -104,7 +114,7 @@ async def test_both_legs_fill_once_even_when_the_signal_is_delivered_twice(rig: 
     assert out["sig-both"]["state"] == "FILLED" and out["sig-both"]["matched_size"] == 1000
     assert out["sig-both"]["locked_profit"] == 10000 * 1000 - (4500 + 5000) * 1000 - out["sig-both"]["fees"]
     await asyncio.sleep(0.5)
-    assert executed(rig) == {"sig-both:0:0": 1000, "sig-both:1:0": 1000}
+    assert sorted(executions(rig)) == [("sig-both:0:0", 1000), ("sig-both:1:0", 1000)]
 
 
 async def test_one_sided_fill_is_unwound_on_the_leg_that_filled(rig: Rig) -> None:

@@ -3,6 +3,11 @@
 Answers follow venue-protocols.md K4/K5: V2 create answers 201 with the lightweight body, a duplicate
 client_order_id gets 409 while the first order is open (or always, configurable), IOC with
 expiration_time gets 400, legacy `POST /portfolio/orders` is refused. Errors are `{code, message, details}`.
+Ambiguous-answer faults (venues/sim/faults.py): an accepted create executes and then answers 500 (`accept_then_5xx`)
+or nothing (`accept_then_timeout`: held `timeout_hold_ms`, then the connection closes unanswered); `lookup_lag_ms`
+hides it from `GET /portfolio/orders[/{id}]` and `/portfolio/fills` for a while; `p401`/`next_401` refuse order
+requests with 401; a signed request whose `KALSHI-ACCESS-TIMESTAMP` is further than `max_clock_skew_s` from the venue
+clock (wall clock + `clock_offset_s`) answers 401.
 A game market states the scheduled start as the venue does -- in `rules_primary` ("... originally scheduled
 for Nov 29, 2026 at 4:25 PM EST ...") and `occurrence_datetime` -- since these series' tickers carry no time;
 it is the instant the Gamma simulator gives as `gameStartTime`.
@@ -14,7 +19,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +27,9 @@ from aiohttp import web
 
 from core.units import ONE_DOLLAR, UnitError, format_fixed, format_price, format_size, parse_price, parse_size
 from venues.kalshi import constants as C
+from venues.kalshi.auth import HEADER_TIMESTAMP
 from venues.sim.engine import BookSide, TimeInForce
+from venues.sim.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
 from venues.sim.orderlog import OrderRecord
 from venues.sim.world import KALSHI, KalshiMarket, SimGame, SimWorld
 
@@ -33,6 +40,9 @@ _COID_RE = re.compile(C.CLIENT_ORDER_ID_PATTERN)
 _TIF = {"fill_or_kill": TimeInForce.FOK, "good_till_canceled": TimeInForce.GTC, "immediate_or_cancel": TimeInForce.IOC}
 _TIF_NAME = {v: k for k, v in _TIF.items()}
 MAX_BATCH = 20
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INTERNAL_ERROR_BODY = {"code": "internal_server_error", "message": "simulated server error", "details": ""}  # as the 5xx fault
+_ORDER_WRITE_PATHS = (f"{C.REST_PREFIX}/portfolio/events/orders", f"{C.REST_PREFIX}/portfolio/orders")
 NY = ZoneInfo("America/New_York")
 SPORT = {"nfl": "professional football", "nba": "professional basketball", "nhl": "professional hockey", "epl": "professional soccer",
          "mls": "professional soccer"}
@@ -175,6 +185,10 @@ class KalshiRest:
         self.world = world
 
     def routes(self) -> list[web.RouteDef]:
+        """Every REST route, each behind the venue-clock check of signed requests (`max_clock_skew_s`)."""
+        return [web.RouteDef(r.method, r.path, self._clock_checked(r.handler), r.kwargs) for r in self._routes()]
+
+    def _routes(self) -> list[web.RouteDef]:
         p = C.REST_PREFIX
         return [
             web.get(f"{p}/exchange/status", self.exchange_status),
@@ -191,6 +205,70 @@ class KalshiRest:
             web.get(f"{p}/portfolio/positions", self.positions), web.get(f"{p}/portfolio/balance", self.balance),
             web.get(f"{p}/portfolio/fills", self.fills),
         ]
+
+    # faults ------------------------------------------------------------------------------------
+
+    def _clock_checked(self, handler: Any) -> Handler:
+        """401 for a signed request stamped further than max_clock_skew_s from the venue clock. The app's middleware
+        (venues/kalshi/simulator.py) has verified the signature by then, against the wall clock within
+        `kalshi_ts_tolerance_ms`; this is the venue clock, which a fault can offset (`clock_offset_s`)."""
+
+        async def checked(request: web.Request) -> web.StreamResponse:
+            ts = request.headers.get(HEADER_TIMESTAMP)
+            if ts is not None and request.get(ACCOUNT_KEY):
+                try:
+                    ts_ms = int(ts)
+                except ValueError:
+                    ts_ms = 0
+                if self.world.faults[KALSHI].clock_skewed(ts_ms):
+                    message = "timestamp outside the allowed window"
+                    await self._log_order_refused(request, 401, message, CLOCK_SKEW)
+                    raise ApiError(401, "authentication_error", message)
+            response: web.StreamResponse = await handler(request)
+            return response
+
+        return checked
+
+    async def _log_order_refused(self, request: web.Request, status: int, reason: str, fault: str) -> None:
+        """An order request refused by a fault before its handler ran still belongs in the ground-truth log."""
+        if request.method not in ("POST", "DELETE") or not request.path.startswith(_ORDER_WRITE_PATHS):
+            return
+        body = await request.read()
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {"raw": body.decode("utf-8", "replace")}
+        w = self.world
+        kind = "cancel" if request.method == "DELETE" else "legacy" if request.path == f"{C.REST_PREFIX}/portfolio/orders" else "create"
+        rec = w.orderlog.new(KALSHI, kind, w.now_us(), str(request.get(ACCOUNT_KEY) or ""), parsed if isinstance(parsed, dict) else {"body": parsed})
+        rec.http_status, rec.status, rec.reason, rec.fault = status, "rejected", reason, fault
+        rec.client_order_id = str(rec.request.get("client_order_id") or "")
+        if request.method == "DELETE":
+            rec.order_id = request.match_info.get("order_id", "")
+
+    async def _deny_401(self, request: web.Request) -> None:
+        """p401 / next_401: this order request answers 401 and nothing executes."""
+        if self.world.faults[KALSHI].deny_401(self.world.faults.rng):
+            message = "authentication failed"
+            await self._log_order_refused(request, 401, message, FAULT_401)
+            raise ApiError(401, "authentication_error", message)
+
+    async def _answer_or_lose(self, request: web.Request, recs: list[OrderRecord], answer: web.StreamResponse) -> web.StreamResponse:
+        """`answer` for orders that executed, unless an accept-then fault replaces it by a 500 or loses it."""
+        faults = self.world.faults
+        fault = faults[KALSHI].accept_fault(faults.rng) if recs else None
+        if fault is None:
+            return answer
+        for rec in recs:
+            rec.fault = fault
+            rec.http_status = 500 if fault == ACCEPT_THEN_5XX else 0
+        if fault == ACCEPT_THEN_5XX:
+            return web.json_response(INTERNAL_ERROR_BODY, status=500)
+        await faults.hold(KALSHI, faults[KALSHI].timeout_hold_ms / 1000, lambda: client_gone(request))
+        return drop_connection(request)
+
+    def _visible(self, rec: OrderRecord) -> bool:
+        return self.world.orderlog.visible(rec, self.world.now_us())
 
     # discovery ---------------------------------------------------------------------------------
 
@@ -326,6 +404,8 @@ class KalshiRest:
         ticker, side, price, size, tif, coid = order
         rec.client_order_id, rec.book_id, rec.side, rec.price, rec.size, rec.tif = coid, ticker, side.value, price, size, tif.value
         rec.accepted, rec.http_status = True, 201
+        if (lag_ms := w.faults[KALSHI].lookup_lag_ms) > 0:
+            rec.visible_us = rec.received_us + lag_ms * 1000
         result = w.place(KALSHI, ticker, account, side, price, size, tif, record=rec)
         ts_ms = w.now_us() // 1000
         if tif is not TimeInForce.GTC and self.world.settings.kalshi_ioc_remaining == "unfilled":
@@ -379,8 +459,9 @@ class KalshiRest:
             raise ApiError(400, "insufficient_balance", "insufficient balance for this order")
         return m.ticker, side, price, size, _TIF[tif_name], coid
 
-    async def create(self, request: web.Request) -> web.Response:
+    async def create(self, request: web.Request) -> web.StreamResponse:
         account = self._account(request)
+        await self._deny_401(request)
         try:
             body = await self._json(request)
         except ApiError as exc:
@@ -388,11 +469,12 @@ class KalshiRest:
             rec = self.world.orderlog.new(KALSHI, "create", self.world.now_us(), account, {"raw": raw})
             rec.http_status, rec.status, rec.reason = exc.status, "rejected", exc.message
             raise
-        _, out = self.place(account, body, body if isinstance(body, dict) else {"body": body})
-        return web.json_response(out, status=201)
+        rec, out = self.place(account, body, body if isinstance(body, dict) else {"body": body})
+        return await self._answer_or_lose(request, [rec], web.json_response(out, status=201))
 
-    async def batch_create(self, request: web.Request) -> web.Response:
+    async def batch_create(self, request: web.Request) -> web.StreamResponse:
         account = self._account(request)
+        await self._deny_401(request)
         body = await self._json(request)
         orders = body.get("orders") if isinstance(body, dict) else None
         if not isinstance(orders, list) or not orders:
@@ -403,15 +485,17 @@ class KalshiRest:
         if charge is not None and not charge(request, True, C.CALL_COST * len(orders)):
             return web.json_response(C.RATE_LIMIT_BODY, status=429)
         results = []
+        accepted: list[OrderRecord] = []
         for item in orders:
             try:
-                _, out = self.place(account, item, item if isinstance(item, dict) else {"body": item})
+                rec, out = self.place(account, item, item if isinstance(item, dict) else {"body": item})
+                accepted.append(rec)
                 out["error"] = None
             except ApiError as exc:
                 coid = item.get("client_order_id") if isinstance(item, dict) else None
                 out = {"order_id": None, "client_order_id": coid, "error": {"code": exc.code, "message": exc.message, "details": exc.details}}
             results.append(out)
-        return web.json_response({"orders": results}, status=201)
+        return await self._answer_or_lose(request, accepted, web.json_response({"orders": results}, status=201))
 
     def cancel_one(self, account: str, order_id: str) -> dict[str, Any]:
         w = self.world
@@ -466,7 +550,7 @@ class KalshiRest:
     async def orders_list(self, request: web.Request) -> web.Response:
         account = self._account(request)
         q = request.query
-        orders = self._my_orders(account)
+        orders = [r for r in self._my_orders(account) if self._visible(r)]  # lookup_lag_ms: not there yet
         if v := q.get("ticker"):
             orders = [r for r in orders if r.book_id == v]
         if v := q.get("event_ticker"):
@@ -490,7 +574,7 @@ class KalshiRest:
     async def order_one(self, request: web.Request) -> web.Response:
         account = self._account(request)
         rec = self.world.orderlog.by_order_id.get(request.match_info["order_id"])
-        if rec is None or rec.account != account or rec.venue != KALSHI:
+        if rec is None or rec.account != account or rec.venue != KALSHI or not self._visible(rec):
             raise ApiError(404, "not_found", "order not found")
         return web.json_response({"order": order_json(rec, self.world)})
 
@@ -498,7 +582,7 @@ class KalshiRest:
         account = self._account(request)
         fills: list[dict[str, Any]] = []
         for r in self._my_orders(account):
-            if (v := request.query.get("ticker")) and r.book_id != v:
+            if ((v := request.query.get("ticker")) and r.book_id != v) or not self._visible(r):
                 continue
             for f in r.fills:
                 fills.append({"trade_id": f.trade_id, "fill_id": f.trade_id, "order_id": r.order_id, "client_order_id": r.client_order_id,

@@ -9,6 +9,13 @@ better prices it receives more shares (pitfalls.md). Every order request, accept
 ground-truth order log. A refusal is HTTP 400 {"error", "errorMsg", "success": false}; with the fault
 `reject_in_200` (probability, 1 = always) it comes as the venue also sends some: HTTP 200 with
 `success: true` and the reason in `errorMsg`.
+
+Ambiguous-answer faults (venues/sim/faults.py): an accepted order executes (or is scheduled, when delayed) and then
+answers 500 (`accept_then_5xx`; not 503 + Retry-After, which is cancel-only's "not accepted") or nothing
+(`accept_then_timeout`: held `timeout_hold_ms`, then the connection closes unanswered); `lookup_lag_ms` hides it from
+`GET /data/order/{id}` and `/data/trades` for a while; `delay_s` overrides the world's secondsDelay; `p401`/`next_401`
+refuse `POST /order` with 401; an L2 `POLY_TIMESTAMP` further than `max_clock_skew_s` from the venue clock (wall clock
++ `clock_offset_s`) answers 401. `GET /clob-markets/{condition_id}` serves the market bundle the official client reads.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from venues.polymarket.auth import verify_l2
 from venues.polymarket.signing import OrderStruct, order_from_wire, order_hash, recover_order_signer
 from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, to_engine, token_price, token_ref
 from venues.sim.engine import BookSide, TimeInForce
+from venues.sim.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
 from venues.sim.orderlog import OrderRecord
 from venues.sim.world import POLYMARKET, SimWorld
 
@@ -59,24 +67,28 @@ class PolyClob:
         self.address = s.poly_address.lower()
         self.min_size = parse_size(s.poly_min_size)
         rate_ppm = parse_fixed(s.poly_fee_rate, 6)
+        self.fee_rate_ppm, self.fee_exponent = rate_ppm, 1  # every simulated market: served by GET /clob-markets/{id}
         world.fee_fns[POLYMARKET] = lambda _book, price, size: polymarket_taker_fee(price, size, rate_ppm, 1)
         self.orders: dict[str, dict[str, Any]] = {}  # order hash -> state
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- middleware: latency, faults, L2 auth -----------------------------------------------------
 
-    def authenticate(self, request: web.Request, body: bytes) -> str | None:
+    def authenticate(self, request: web.Request, body: bytes) -> tuple[str, str] | None:
+        """None when the L2 headers are valid, else (problem, fault name or "")."""
         s = self.world.settings
         h = request.headers
         if h.get("POLY_API_KEY") != s.poly_api_key or h.get("POLY_PASSPHRASE") != s.poly_passphrase.reveal():
-            return "invalid api key or passphrase"
+            return "invalid api key or passphrase", ""
         if (h.get("POLY_ADDRESS") or "").lower() != self.address:
-            return "address does not own this api key"
+            return "address does not own this api key", ""
         ts = h.get("POLY_TIMESTAMP") or ""
-        if not ts.isdigit() or abs(int(ts) - int(time.time())) > 300:
-            return "invalid timestamp"
+        if not ts.isdigit():
+            return "invalid timestamp", ""
+        if self.world.faults[POLYMARKET].clock_skewed(int(ts) * 1000):  # POLY_TIMESTAMP is in seconds
+            return "invalid timestamp", CLOCK_SKEW
         if not verify_l2(s.poly_secret.reveal(), ts, request.method, request.path, body, h.get("POLY_SIGNATURE") or ""):
-            return "invalid signature"
+            return "invalid signature", ""
         return None
 
     @web.middleware
@@ -87,16 +99,17 @@ class PolyClob:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         body = await request.read()
-        if request.path.startswith(PRIVATE) and (problem := self.authenticate(request, body)) is not None:
-            self._log_refused(request, body, 401, problem)
+        if request.path.startswith(PRIVATE) and (auth := self.authenticate(request, body)) is not None:
+            problem, fault = auth
+            self._log_refused(request, body, 401, problem, fault)
             return _err(401, f"Unauthorized/Invalid api key: {problem}")
         status = faults.http_fault(self.world.faults.rng)
         if status is not None:
-            self._log_refused(request, body, status, "fault injected")
+            self._log_refused(request, body, status, "fault injected", "429" if status == 429 else "5xx")
             headers = {"Retry-After": str(int(faults.retry_after_s))} if faults.retry_after_s is not None else {}
             return web.json_response({"error": "too many requests" if status == 429 else "internal error"}, status=status, headers=headers)
         if faults.cancel_only and request.method == "POST" and request.path in ("/order", "/orders"):
-            self._log_refused(request, body, 503, "cancel-only mode")
+            self._log_refused(request, body, 503, "cancel-only mode", "cancel_only")
             return web.json_response({"error": "Trading is currently cancel-only. Please retry later."}, status=503,
                                      headers={"Retry-After": str(int(faults.retry_after_s or 5))})
         return await handler(request)
@@ -107,7 +120,7 @@ class PolyClob:
         p = float(getattr(self.world.faults[POLYMARKET], name, 0) or 0)
         return p >= 1 or (p > 0 and self.world.faults.rng.random() < p)
 
-    def _log_refused(self, request: web.Request, body: bytes, status: int, reason: str) -> None:
+    def _log_refused(self, request: web.Request, body: bytes, status: int, reason: str, fault: str = "") -> None:
         if request.method != "POST" or request.path != "/order":
             return
         try:
@@ -115,7 +128,7 @@ class PolyClob:
         except ValueError:
             parsed = {"raw": body.decode("utf-8", "replace")}
         rec = self.world.orderlog.new(POLYMARKET, "create", self.world.now_us(), self.address, parsed if isinstance(parsed, dict) else {"body": parsed})
-        rec.http_status, rec.status, rec.reason = status, "rejected", reason
+        rec.http_status, rec.status, rec.reason, rec.fault = status, "rejected", reason, fault
 
     # --- orders -----------------------------------------------------------------------------------
 
@@ -201,15 +214,19 @@ class PolyClob:
                     extra = budget // p if p <= price else 0
                     if extra <= 0:
                         break
-                    more = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, extra, TimeInForce.IOC,
-                                            order_id=f"{state['id']}+{step}")
+                    # the extra match is part of this order: its fills (and fees) go on the order's record
+                    extra_id = f"{state['id']}+{step}"
+                    self.world.orderlog.by_order_id[extra_id] = rec
+                    try:
+                        more = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, extra, TimeInForce.IOC,
+                                                order_id=extra_id)
+                    finally:
+                        del self.world.orderlog.by_order_id[extra_id]
                     got = sum(t.size for t in more.trades)
                     spent = sum(token_price(ref, t.price) * t.size for t in more.trades)
                     if got == 0:
                         break
                     filled, usd, budget = filled + got, usd + spent, budget - spent
-                    rec.filled += got
-                    rec.fill_cost += spent
         else:
             rec.status, rec.order_id = "canceled", state["id"]
             self.world.orderlog.register(rec)
@@ -217,8 +234,11 @@ class PolyClob:
         state["filled"], state["usd"] = filled, usd
         state["status"] = "live" if state.get("rested") else ("matched" if filled else "unmatched")
 
-    async def post_order(self, request: web.Request) -> web.Response:
+    async def post_order(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
+        if self.world.faults[POLYMARKET].deny_401(self.world.faults.rng):  # p401 / next_401: nothing executes
+            self._log_refused(request, raw, 401, "authentication failed", FAULT_401)
+            return _err(401, "Unauthorized/Invalid api key")
         try:
             body = json.loads(raw)
         except ValueError:
@@ -238,6 +258,9 @@ class PolyClob:
         oid = "0x" + order_hash(order, C.NEG_RISK_EXCHANGE if (g := self.world.game_of_book(POLYMARKET, ref.condition_id)) and g.draw_possible
                                 else C.EXCHANGE, "2", self.world.settings.poly_chain_id).hex()
         rec.accepted, rec.http_status, rec.order_id, rec.book_id = True, 200, oid, ref.condition_id
+        faults = self.world.faults[POLYMARKET]
+        if faults.lookup_lag_ms > 0:
+            rec.visible_us = rec.received_us + faults.lookup_lag_ms * 1000
         rec.side, rec.price, rec.size, rec.tif = side.lower(), price, size, order_type
         rec.extra = {"token_id": ref.token_id, "salt": order.salt, "signature_type": order.signature_type}
         state: dict[str, Any] = {"id": oid, "ref": ref, "side": side, "price": price, "size": size, "order_type": order_type, "record": rec,
@@ -245,16 +268,33 @@ class PolyClob:
         self.orders[oid] = state
         eside, eprice = to_engine(ref, side, price)
         marketable = self.world.poly_books[ref.condition_id].crossing_size(eside, eprice) > 0
-        delay = self.world.settings.poly_seconds_delay
+        delay = faults.poly_delay_s(self.world.settings.poly_seconds_delay)
         if marketable and delay > 0:
             rec.status = "delayed"
             task = asyncio.get_running_loop().create_task(self._delayed(state, delay))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return web.json_response({"success": True, "errorMsg": "", "orderID": oid, "status": "delayed", "makingAmount": "",
-                                      "takingAmount": "", "transactionsHashes": [], "tradeIDs": []})
+            return await self._answer_or_lose(request, rec, {"success": True, "errorMsg": "", "orderID": oid, "status": "delayed",
+                                                             "makingAmount": "", "takingAmount": "", "transactionsHashes": [], "tradeIDs": []})
         self._execute(state)
-        return web.json_response(self._answer(state))
+        return await self._answer_or_lose(request, rec, self._answer(state))
+
+    async def _answer_or_lose(self, request: web.Request, rec: OrderRecord, answer: dict[str, Any]) -> web.StreamResponse:
+        """`answer` for an accepted order (executed or scheduled), unless an accept-then fault replaces it by a 500 or
+        loses it. A 500, not 503 + Retry-After: that one means "not accepted" (cancel-only) at this venue."""
+        faults = self.world.faults
+        fault = faults[POLYMARKET].accept_fault(faults.rng)
+        if fault is None:
+            return web.json_response(answer)
+        rec.fault = fault
+        rec.http_status = 500 if fault == ACCEPT_THEN_5XX else 0
+        if fault == ACCEPT_THEN_5XX:
+            return web.json_response({"error": "internal error"}, status=500)
+        await faults.hold(POLYMARKET, faults[POLYMARKET].timeout_hold_ms / 1000, lambda: client_gone(request))
+        return drop_connection(request)
+
+    def _visible(self, state: dict[str, Any]) -> bool:
+        return self.world.orderlog.visible(state["record"], self.world.now_us())
 
     async def _delayed(self, state: dict[str, Any], delay: float) -> None:
         await asyncio.sleep(delay)
@@ -268,7 +308,7 @@ class PolyClob:
 
     async def get_order(self, request: web.Request) -> web.Response:
         state = self.orders.get(request.match_info["order_id"])
-        if state is None:
+        if state is None or not self._visible(state):  # lookup_lag_ms: not there yet
             return _err(404, "order not found")
         ref: TokenRef = state["ref"]
         status = {"delayed": "ORDER_STATUS_LIVE", "live": "ORDER_STATUS_LIVE", "matched": "ORDER_STATUS_MATCHED",
@@ -299,6 +339,8 @@ class PolyClob:
     async def trades(self, request: web.Request) -> web.Response:
         rows = []
         for state in self.orders.values():
+            if not self._visible(state):
+                continue
             ref: TokenRef = state["ref"]
             for f in state["record"].fills:
                 rows.append({"id": f.trade_id, "taker_order_id": state["id"], "market": ref.condition_id, "asset_id": ref.token_id,
@@ -341,6 +383,22 @@ class PolyClob:
                         "size_fp": size_text(qty), "cost_usdc_fp": usd_text(pos.cost), "title": pm.question, "slug": pm.slug, "status": "OPEN"})
         return web.json_response({"data": out})
 
+    async def clob_market(self, request: web.Request) -> web.Response:
+        """The market bundle `GET /clob-markets/{condition_id}`, in the shape the official clients read:
+        py-clob-client-v2 `ClobClient.get_clob_market_info` (py_clob_client_v2/client.py, 1.2.1: `t[].t`, `mts`, `nr`,
+        `fd.r`, `fd.e`) and clob-client-v2 `MarketDetails` / `FeeDetails` (Polymarket/clob-client-v2 src/types/clob.ts:
+        `c`; `t` = [{t: token id, o: outcome}, ...]; `mts` min tick; `nr` neg risk; `fd` = {r: rate, e: exponent, to:
+        taker only}; optional v1 `mbf`/`tbf`, not sent). `mos` (min order size) is read by third-party clients, not
+        in the official type. Fee parameters are the world's (`ARB_SIM_POLY_FEE_RATE`, exponent 1, takers only)."""
+        pm = self.world.poly_markets.get(request.match_info["condition_id"])
+        if pm is None:
+            return _err(404, "market not found")
+        game = self.world.game_of_book(POLYMARKET, pm.condition_id)
+        return web.json_response({
+            "c": pm.condition_id, "t": [{"t": tid, "o": outcome} for tid, outcome in zip(pm.token_ids, pm.outcomes, strict=True)],
+            "mts": pm.tick / 10_000, "nr": bool(game and game.draw_possible), "mos": self.min_size / 100,
+            "fd": {"r": self.fee_rate_ppm / 1_000_000, "e": self.fee_exponent, "to": True}})
+
     async def balance(self, _r: web.Request) -> web.Response:
         acct = self.world.poly_account(self.address)
         return web.json_response({"balance": usd_text(acct.balance), "allowances": {}})
@@ -348,11 +406,12 @@ class PolyClob:
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/order", self.post_order), web.delete("/order", self.cancel), web.get("/data/order/{order_id}", self.get_order),
                 web.get("/data/trades", self.trades), web.get("/book", self.book), web.get("/positions", self.positions),
-                web.get("/balance", self.balance), web.get("/time", _time)]
+                web.get("/balance", self.balance), web.get("/time", _time), web.get("/clob-markets/{condition_id}", self.clob_market)]
 
     async def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
+        self.world.faults.release_held(POLYMARKET)  # held answers (accept_then_timeout) must not delay shutdown
 
 
 async def _time(_r: web.Request) -> web.Response:

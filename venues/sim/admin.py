@@ -14,9 +14,13 @@ Prices and sizes are decimal strings in venue units ("0.4500" USD, "10.00" contr
   GET    /arb                            every window so far (open ones have closed_us 0)
   GET    /faults                         fault settings per venue
   POST   /faults/{venue}                 set fields: p429, next_429, p5xx, next_5xx, status_5xx, latency_ms,
-                                         retry_after_s, seq_skip, silence, malformed; Polymarket also
-                                         cancel_only, reject_in_200 (venues/sim/faults.py VenueFaults)
+                                         retry_after_s, seq_skip, silence, malformed, accept_then_5xx,
+                                         next_accept_then_5xx, accept_then_timeout, next_accept_then_timeout,
+                                         timeout_hold_ms, lookup_lag_ms, p401, next_401, max_clock_skew_s,
+                                         clock_offset_s; Polymarket also cancel_only, reject_in_200, delay_s
+                                         (venues/sim/faults.py VenueFaults); a bad value sets nothing (400)
   DELETE /faults/{venue}                 clear every fault of the venue
+  POST   /faults/{venue}/release         end the held (accept_then_timeout) answers now: closed unanswered -> {"released": n}
   POST   /faults/{venue}/disconnect      drop every WS connection now -> {"dropped": n}
   POST   /faults/{venue}/ws_error        {"code": 10|17|25|...}: error on every subscription (terminal ones end it)
   GET    /orders?venue=&account=&since=  ground-truth order log (every order request, accepted or refused)
@@ -147,6 +151,9 @@ def admin_app(world: SimWorld, info: Callable[[], dict[str, Any]] | None = None)
     async def disconnect(request: web.Request) -> web.Response:
         return web.json_response({"dropped": world.faults.disconnect(_venue(request.match_info["venue"]))})
 
+    async def release(request: web.Request) -> web.Response:
+        return web.json_response({"released": world.faults.release_held(_venue(request.match_info["venue"]))})
+
     async def ws_error(request: web.Request) -> web.Response:
         b = await _body(request)
         return web.json_response({"sent": world.faults.ws_error(_venue(request.match_info["venue"]), int(b["code"]))})
@@ -210,8 +217,20 @@ def admin_app(world: SimWorld, info: Callable[[], dict[str, Any]] | None = None)
         web.post("/arb", inject), web.get("/arb", windows),
         web.get("/faults", get_faults), web.post("/faults/{venue}", set_faults), web.delete("/faults/{venue}", clear_faults),
         web.post("/faults/{venue}/disconnect", disconnect), web.post("/faults/{venue}/ws_error", ws_error),
+        web.post("/faults/{venue}/release", release),
         web.get("/orders", orders), web.post("/step", step), web.post("/driver", driver),
         web.get("/clock", get_clock), web.post("/clock", set_clock),
         web.post("/kalshi/keys", add_key), web.get("/accounts", accounts), web.post("/accounts", set_account),
     ])
+
+    async def on_shutdown(_app: web.Application) -> None:
+        # The admin app is stopped first (venues/sim/runner.py): answers held by accept_then_timeout end now, so
+        # the venue apps' shutdown does not wait for them.
+        world.faults.close()
+
+    async def on_startup(_app: web.Application) -> None:
+        world.faults.reopen()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     return app

@@ -2,6 +2,11 @@
 
 Tests and benchmarks read it (admin `GET /orders`) to check what really happened at the venue, e.g.
 that a re-sent IOC executed twice. Background scenario orders are not logged (they would swamp it).
+
+Faults (venues/sim/faults.py) show in each record: `fault` names the fault that hit the request ("" for none), and
+`http_status` is the answer the client got -- 500 for an order that executed and whose answer was replaced
+(`fault` "accept_then_5xx", `accepted` true, fills as usual), 0 for one whose answer was lost ("accept_then_timeout").
+`visible_us` is the sim time from which lookups see an accepted order (`lookup_lag_ms`; 0: at once).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class OrderRecord:
     account: str
     request: dict[str, Any]
     accepted: bool = False
-    http_status: int = 0
+    http_status: int = 0  # the answer the client got; 0: none (accept_then_timeout)
     reason: str = ""
     order_id: str = ""
     client_order_id: str = ""
@@ -38,7 +43,7 @@ class OrderRecord:
     price: int = 0
     size: int = 0
     tif: str = ""
-    status: str = ""  # "resting" | "executed" | "canceled" | "rejected"
+    status: str = ""  # "resting" | "executed" | "canceled" | "rejected" | "delayed" (Polymarket, until it matches)
     remaining: int = 0  # still resting
     filled: int = 0
     fees: int = 0
@@ -46,6 +51,10 @@ class OrderRecord:
     fills: list[FillRecord] = field(default_factory=list)
     last_update_us: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific (e.g. Polymarket order hash inputs)
+    # the fault that hit this request: accept_then_5xx | accept_then_timeout | 401 | clock_skew (venues/sim/faults.py),
+    # or for a refusal before the handler 429 | 5xx | cancel_only (Polymarket; Kalshi's say reason "fault injected")
+    fault: str = ""
+    visible_us: int = 0  # lookups see this accepted order from this sim time on (lookup_lag_ms); 0: at once
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +101,10 @@ class OrderLog:
 
     def coid_seen(self, venue: str, account: str, coid: str) -> bool:
         return (venue, account, coid) in self._seen_coid
+
+    def visible(self, rec: OrderRecord, now_us: int) -> bool:
+        """Whether order lookups see `rec` at sim time `now_us` (lookup_lag_ms)."""
+        return now_us >= rec.visible_us
 
     def query(self, venue: str | None = None, account: str | None = None, since_seq: int = 0) -> list[OrderRecord]:
         return [r for r in self.records[since_seq:] if (venue is None or r.venue == venue) and (account is None or r.account == account)]
