@@ -141,3 +141,25 @@ async def test_a_signal_that_cannot_be_prepared_is_a_dead_letter_and_the_partiti
     assert [r.client_order_id for r in accepted(rig, "KALSHI")] == ["x-good:0:0"]  # nothing of the bad signal was sent
     dlq = await asyncio.to_thread(read_records, rig["kafka"], topic_name("dlq", rig["kafka"]), 1, 10)
     assert len(dlq) == 1
+
+
+async def test_a_delayed_polymarket_order_is_pending_then_settled_when_it_matches(rig: dict[str, Any]) -> None:
+    """Defect 2: the Polymarket leg is `delayed` 3 s (longer than the market's stated secondsDelay + 2 s the old
+    transport waited). It used to be read as 0 filled: the Kalshi leg was unwound while the Polymarket order
+    matched later (one-sided). Now: a PENDING Outcome first, then FILLED once the order matches."""
+    w = rig["sim"].world
+    w.set_book("KALSHI", rig["kalshi"], bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("POLYMARKET", rig["pm"].condition_id, bids=[(5000, 5000)], asks=[(5600, 5000)])
+    w.faults["POLYMARKET"].update({"delay_s": 3})
+    p = make_producer(rig["kafka"])
+    s = signal(rig, "x-delayed", 4500, 5000)
+    p.produce(topic_name("signals", rig["kafka"]), key=s["game_id"], value=codec.encode("Signal", s))
+    assert p.flush(10) == 0
+    msgs = await asyncio.to_thread(read_records, rig["kafka"], topic_name("outcomes", rig["kafka"]), 2, 40)
+    states = [codec.decode(m.value(), "Outcome")["state"] for m in msgs]
+    assert states == ["PENDING", "FILLED"], states
+    k, pm = accepted(rig, "KALSHI"), accepted(rig, "POLYMARKET")
+    assert [(r.client_order_id, r.filled) for r in k] == [("x-delayed:0:0", 1000)]  # nothing unwound
+    assert len(pm) == 1 and pm[0].filled == 1000
+    fills = await asyncio.to_thread(read_records, rig["kafka"], topic_name("fills", rig["kafka"]), 2, 10)
+    assert sorted(codec.decode(m.value(), "Fill")["venue"] for m in fills) == ["KALSHI", "POLYMARKET"]

@@ -160,3 +160,51 @@ async def test_expired_signal_sends_nothing(rig: Rig) -> None:
 def replace_deadline(s: dict[str, Any], deadline: int) -> dict[str, Any]:
     return {**s, "deadline_ts": deadline}
 
+
+
+# ---- ambiguous venue answers (issue 24; design.md "Ambiguous venue answers") ------------------------------
+
+
+async def test_an_order_that_executed_behind_a_500_is_found_by_lookup_and_never_sent_again(rig: Rig) -> None:
+    """Defect 1: the venue executes the order, answers 500, and lists it only 400 ms later. The old client looked
+    up once, found nothing and sent the same client_order_id again: the IOC executed twice."""
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    w.faults["KALSHI"].update({"next_accept_then_5xx": 1, "lookup_lag_ms": 400})
+    send(rig, signal(rig, "amb-500"))
+    out = await outcomes(rig, 1)
+    assert out["amb-500"]["state"] == "FILLED", out
+    assert sorted(executions(rig)) == [("amb-500:0:0", 1000), ("amb-500:1:0", 1000)]  # each leg executed exactly once
+    assert [r.fault for r in rig.sim.world.orderlog.query(venue="KALSHI") if r.fault] == ["accept_then_5xx"]
+
+
+async def test_an_order_whose_answer_is_lost_is_found_by_lookup(rig: Rig) -> None:
+    """The venue executes the order and the answer never comes (the client times out): same rule."""
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    w.faults["KALSHI"].update({"next_accept_then_timeout": 1, "timeout_hold_ms": 30_000})
+    send(rig, signal(rig, "amb-lost", ttl_ms=1000))
+    out = await outcomes(rig, 1, timeout=40)
+    assert out["amb-lost"]["state"] == "FILLED", out
+    assert sorted(executions(rig)) == [("amb-lost:0:0", 1000), ("amb-lost:1:0", 1000)]
+
+
+async def test_a_401_is_a_rejection_that_leaves_no_leg_one_sided(rig: Rig) -> None:
+    """Defect 5: a 401 is a definite "not accepted" (it used to become UNKNOWN through the catch-all, freezing
+    the filled sibling); the policy completes or unwinds, and the breaker does not count it."""
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4400, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    w.faults["KALSHI"].update({"next_401": 1})
+    send(rig, signal(rig, "amb-401"))
+    out = await outcomes(rig, 1)
+    assert out["amb-401"]["state"] in ("COMPLETED", "UNWOUND"), out
+    nets = {0: 0, 1: 0}
+    for r in rig.sim.world.orderlog.query(venue="KALSHI"):
+        if r.accepted and r.account != "admin" and r.client_order_id.startswith("amb-401:"):
+            leg = int(r.client_order_id.split(":")[1])
+            nets[leg] += r.filled if r.side == "buy" else -r.filled
+    assert nets[0] == nets[1], nets  # hedged: no leg left one-sided
+    assert rig.service.clients["KALSHI"].breaker.failures == 0  # type: ignore[attr-defined]
