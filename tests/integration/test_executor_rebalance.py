@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core import codec
+from core.kafka import make_consumer
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from executor.ledger import TERMINAL
 from executor.run import build
 from executor.settings import ExecutorSettings
-from tests.integration.test_executor_kalshi import Rig, executed, send, signal
+from tests.integration.test_executor_kalshi import Rig, executed, executions, send, signal
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
 from venues.sim.runner import Simulator
@@ -81,3 +84,84 @@ async def test_stop_and_restart_one_of_two_executors(topics: KafkaSettings, tmp_
     text = "\n".join(r.getMessage() for r in caplog.records)
     body_lines = [ln for ln in key_pem.decode().splitlines() if ln and not ln.startswith("-----")]
     assert not any(ln in text for ln in body_lines)
+
+
+class Gate:
+    """Wraps the executor's real Kalshi client: the first place() waits until the test opens the gate, so a
+    group membership change can be made to happen while a signal is in flight, deterministically."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.venue = inner, inner.venue
+        self.entered, self.opened = asyncio.Event(), asyncio.Event()
+
+    async def prepare(self, req: Any) -> Any:
+        return await self.inner.prepare(req)
+
+    async def place(self, req: Any) -> Any:
+        self.entered.set()
+        await self.opened.wait()
+        return await self.inner.place(req)
+
+    async def lookup(self, req: Any) -> Any:
+        return await self.inner.lookup(req)
+
+    async def resolve(self, req: Any, **kw: Any) -> Any:
+        return await self.inner.resolve(req, **kw)
+
+
+async def test_a_member_joining_while_a_signal_is_in_flight_does_not_break_its_results_commit(topics: KafkaSettings, tmp_path: Path) -> None:
+    """Issue 24 defect 6, on real Kafka: a member joins the group between a signal's INTENT commit and its
+    results commit, so the group's generation moves on (cooperative-sticky bumps it for every member). The
+    results commit must carry the current generation: with the metadata taken when the signal started, Kafka
+    answers ILLEGAL_GENERATION every time and the worker fails."""
+    from cryptography.hazmat.primitives import serialization
+
+    async with Simulator(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0, autostart=False, kalshi_tier="unlimited")) as sim:
+        assert sim.kalshi_private_key is not None
+        key = tmp_path / "k.pem"
+        key.write_bytes(sim.kalshi_private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        game = next(iter(sim.world.games.values()))
+        a, b = game.kalshi_markets[game.away], game.kalshi_markets[game.home]
+        sim.world.set_book("KALSHI", a, bids=[(4300, 10**6)], asks=[(4500, 10**6)])
+        sim.world.set_book("KALSHI", b, bids=[(4800, 10**6)], asks=[(5000, 10**6)])
+        kalshi = KalshiSettings(rest_url=sim.kalshi_url, key_id=sim.settings.kalshi_key_id, private_key_file=str(key), tier="unlimited")
+        service, closers = build(topics, ExecutorSettings(recovery_window_ms=500, lookup_grace_ms=500), kalshi=kalshi)
+        gate = Gate(service.clients["KALSHI"])
+        service.clients["KALSHI"] = gate  # type: ignore[index]
+        task = asyncio.create_task(service.run())
+        joined = threading.Event()
+        stop_joiner = threading.Event()
+
+        def joiner() -> None:  # a second member of the executor's group
+            c = make_consumer(topics, service.group_id)
+            c.subscribe([topic_name("signals", topics)], on_assign=lambda _c, parts: joined.set() if parts else None)
+            try:
+                while not stop_joiner.is_set():
+                    c.poll(0.05)
+            finally:
+                c.close()
+
+        thread = threading.Thread(target=joiner, daemon=True)
+        try:
+            await eventually(service.ready, 30)
+            rig = Rig(sim, topics, service, game, a, b)
+            s = signal(rig, "gen-1", size=100, ttl_ms=60_000)
+            send(rig, s)
+            await asyncio.wait_for(gate.entered.wait(), 30)  # intents committed, legs about to be sent
+            p = next(iter(service.workers))
+            thread.start()
+            # The generation has moved once the joiner holds partitions, or once `p` is being revoked from us.
+            await eventually(lambda: joined.is_set() or p not in service.workers, 30)
+            gate.opened.set()
+            msgs = await asyncio.to_thread(read_records, topics, topic_name("outcomes", topics), 1, 30)
+            assert codec.decode(msgs[0].value(), "Outcome")["state"] == "FILLED"
+            assert service.stats.worker_failures == 0 and service.failure is None
+            assert sorted(executions(rig)) == [("gen-1:0:0", 100), ("gen-1:1:0", 100)]
+        finally:
+            stop_joiner.set()
+            if thread.is_alive():
+                thread.join(10)
+            service.stop()
+            await asyncio.wait_for(task, 30)
+            for c in closers:
+                await c.aclose() if hasattr(c, "aclose") else c.stop()
