@@ -20,6 +20,8 @@ class Ledger:
         self.intents: dict[str, dict[str, Any]] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.by_signal: dict[str, list[str]] = {}
+        # signal -> (orders end, outcomes end) known before its first INTENT: its records all lie after (checkpoint.py)
+        self.marks: dict[str, tuple[int, int]] = {}
 
     def apply(self, type_name: str, rec: dict[str, Any]) -> None:
         if type_name == "Outcome":
@@ -27,6 +29,8 @@ class Ledger:
             current = self.outcomes.get(sid)
             if current is None or (current["state"] not in TERMINAL and rec["state"] in TERMINAL):
                 self.outcomes[sid] = rec
+            if rec["state"] in TERMINAL:
+                self.marks.pop(sid, None)
         elif type_name == "OrderEvent":
             coid = rec["client_order_id"]
             if rec["type"] == "INTENT":
@@ -37,6 +41,19 @@ class Ledger:
                 current = self.results.get(coid)
                 if current is None or (current["type"] == "ACK" and rec["type"] != "ACK"):
                     self.results[coid] = rec
+
+    def mark(self, signal_id: str, ends: tuple[int, int]) -> None:
+        """Remember where the signal's records start (the first mark wins), until it has a terminal outcome."""
+        if not self.has_terminal_outcome(signal_id):
+            self.marks.setdefault(signal_id, ends)
+
+    def checkpoint(self, ends: tuple[int, int], finishing: str | None = None) -> tuple[int, int]:
+        """(orders, outcomes) positions before which every signal is resolved: the marks of the signals still
+        open (but `finishing`, whose terminal outcome commits now), else the known ends."""
+        open_marks = [m for sid, m in self.marks.items() if sid != finishing and not self.has_terminal_outcome(sid)]
+        if not open_marks:
+            return ends
+        return min(m[0] for m in open_marks), min(m[1] for m in open_marks)
 
     def has_terminal_outcome(self, signal_id: str) -> bool:
         rec = self.outcomes.get(signal_id)

@@ -2,9 +2,10 @@
 
 A background reader keeps the latest Tick per market from `ticks`. An order walks the levels of the
 instrument it trades (Kalshi NO is priced from the YES bids: NO ask = 1 - YES bid) while the price is
-within its limit: partial fills happen. Fees come from the one fee module with the book's parameters
-from `markets`. Modelled latency: a fixed delay, plus Polymarket's sports placement delay
-(`seconds_delay`). Paper fills do not consume the book; a following order sees the same levels until
+within its limit: partial fills happen, one fill per level. Fees come from the one fee module with the
+book's parameters from `markets`, computed per order (Kalshi rounds each fill and its accumulator rebates
+over the order's fills, core/fees.py). Modelled latency: a fixed delay, plus Polymarket's sports placement
+delay (`seconds_delay`). Paper fills do not consume the book; a following order sees the same levels until
 the next tick. Records go to the paper-prefixed topics: never mixed with live ones.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, TopicPartition
 
 from core import codec
-from core.fees import taker_fee
+from core.fees import order_taker_fees
 from core.kafka import make_consumer
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
@@ -42,8 +43,8 @@ def instrument_levels(tick: dict[str, Any], side: str, action: str) -> list[tupl
 def paper_fill(tick: dict[str, Any] | None, req: OrderRequest, fee_params: dict[str, Any]) -> LegResult:
     if tick is None or tick["status"] != "OK":
         return LegResult("CANCELLED", reason="paper: no tradable book")
-    filled = cost = fee = 0
-    trades = []
+    filled = cost = 0
+    trades: list[tuple[int, int]] = []
     for price, size in instrument_levels(tick, req.side, req.action):
         if (req.action == "BUY" and price > req.limit_price) or (req.action == "SELL" and price < req.limit_price):
             break
@@ -52,8 +53,9 @@ def paper_fill(tick: dict[str, Any] | None, req: OrderRequest, fee_params: dict[
             break
         filled += take
         cost += price * take
-        fee += taker_fee(fee_params, price, take)
         trades.append((price, take))
+    # One order, one fee computation: Kalshi's rounding accumulator spans the order's fills (core/fees.py).
+    fee = sum(order_taker_fees(fee_params, trades, sell=req.action == "SELL"))
     return LegResult("FILL" if filled else "CANCELLED", filled=filled, fill_cost=cost, fee=fee,
                      venue_order_id=f"paper-{req.client_order_id}", trades=tuple(trades))
 

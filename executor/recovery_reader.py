@@ -1,5 +1,10 @@
 """Read partition p of `orders` and `outcomes` to the end, for recovery after an assignment.
 
+Reading starts where the caller says (executor/checkpoint.py: the oldest record that can still matter),
+or at the beginning. There is no fixed time limit: a read that keeps receiving records goes on (a
+long history is slow, never fatal); one that receives nothing for `stall_s` before reaching the end
+raises TimeoutError.
+
 "The end": every partition reported EOF, the position reached the high watermark, and no record came
 for a short quiet spell. On Kafka EOF alone should do; but a reader that stopped at the first EOF
 (core/state_reader.py, tried 2026-12-06) missed whole topics in 2 of 5 benchmark runs, cause not found,
@@ -21,14 +26,16 @@ from core.settings import KafkaSettings
 
 
 def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.3,
-                   timeout_s: float = 30.0) -> tuple[list[tuple[str, dict[str, Any]]], int]:
-    """Every decodable record of `partition` of each topic, as (type name, record); plus a count of
-    undecodable ones (reported by the caller, never fatal)."""
+                   stall_s: float = 30.0, start: dict[str, int] | None = None, highs_out: dict[str, int] | None = None,
+                   ) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """Every decodable record of `partition` of each topic from `start[topic]` (default: the beginning), as
+    (type name, record); plus a count of undecodable ones (reported by the caller, never fatal). The high
+    watermarks found go into `highs_out` when given."""
     consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
     out: list[tuple[str, dict[str, Any]]] = []
     bad = 0
     try:
-        tps = [TopicPartition(t, partition, OFFSET_BEGINNING) for t in topics]
+        tps = [TopicPartition(t, partition, (start or {}).get(t, OFFSET_BEGINNING)) for t in topics]
         consumer.assign(tps)
         highs = {}
         for t in topics:
@@ -36,10 +43,11 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
                 highs[t] = consumer.get_watermark_offsets(TopicPartition(t, partition), timeout=5)[1]
             except Exception:
                 highs[t] = 0
+        if highs_out is not None:
+            highs_out.update(highs)
         eof: set[str] = set()  # topics whose fetch reached the end since their last record
         last = time.monotonic()
-        deadline = last + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() - last < stall_s:
             msg = consumer.poll(0.02)
             now = time.monotonic()
             if msg is None:
@@ -62,10 +70,27 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
             except codec.DecodeError:
                 bad += 1
         else:
-            raise TimeoutError(f"recovery read of partition {partition} did not finish in {timeout_s} s")
+            raise TimeoutError(f"recovery read of partition {partition} received nothing for {stall_s} s before its end")
     finally:
         consumer.close()
     return out, bad
+
+
+def offsets_since(settings: KafkaSettings, topics: list[str], partition: int, since_ms: int) -> dict[str, int]:
+    """Per topic, the first offset of partition `partition` whose timestamp is >= since_ms (the partition's
+    end when none is), from the broker's time index."""
+    consumer = make_consumer(settings, None)
+    try:
+        found = consumer.offsets_for_times([TopicPartition(t, partition, since_ms) for t in topics], timeout=10)
+        out = {}
+        for tp in found:
+            if tp.offset < 0:  # no record that new: everything is older
+                out[tp.topic] = consumer.get_watermark_offsets(TopicPartition(tp.topic, partition), timeout=5)[1]
+            else:
+                out[tp.topic] = tp.offset
+        return out
+    finally:
+        consumer.close()
 
 
 def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:

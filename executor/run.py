@@ -121,6 +121,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         kafka, clients, gate=check, settler=Settler(unwind_steps=settings.unwind_steps, max_unwind_loss=settings.unwind_max_loss, unwind_ttl_us=settings.unwind_ttl_ms * 1000,
                                                     complete_first=settings.complete_first),
         paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, pending_timeout_us=settings.pending_timeout_ms * 1000,
+        dedup_horizon_us=settings.dedup_horizon_s * 1_000_000,
         sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,
     )
     service.control = control

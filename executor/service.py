@@ -41,7 +41,8 @@ from core.kafka import make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from core.units import now_us
-from executor.ledger import Ledger
+from executor.checkpoint import format_checkpoint, parse_checkpoint, start_offsets
+from executor.ledger import TERMINAL, Ledger
 from executor.orders import (
     LegResult,
     OrderRequest,
@@ -51,7 +52,7 @@ from executor.orders import (
     outcome_record,
     result_event,
 )
-from executor.recovery_reader import read_partition
+from executor.recovery_reader import offsets_since, read_partition
 from executor.settlement import Settler
 from executor.txn import Fenced, PartitionWriter
 from executor.venue_client import VenueClient
@@ -86,6 +87,7 @@ class Stats:
     recovered_intents: int = 0
     pending: int = 0
     worker_failures: int = 0
+    recovery_records: int = 0  # records read by recoveries (from each partition's checkpoint)
 
 
 Gate = Callable[[dict[str, Any]], "str | None"]
@@ -94,7 +96,8 @@ Gate = Callable[[dict[str, Any]], "str | None"]
 class ExecutorService:
     def __init__(self, kafka: KafkaSettings, clients: Mapping[str, VenueClient], *, gate: Gate, settler: Settler,
                  paper: bool = False, group_id: str | None = None, recovery_window_us: int = 5_000_000,
-                 pending_timeout_us: int = 30_000_000, revoke_wait_s: float = 10.0, sequential: bool = False,
+                 pending_timeout_us: int = 30_000_000, dedup_horizon_us: int = 600_000_000, revoke_wait_s: float = 10.0,
+                 sequential: bool = False,
                  on_outcome: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.kafka = kafka
         self.clients = clients
@@ -105,6 +108,7 @@ class ExecutorService:
         self.signals_topic = topic_name("signals", kafka)
         self.recovery_window_us = recovery_window_us
         self.pending_timeout_us = pending_timeout_us
+        self.dedup_horizon_us = dedup_horizon_us
         self.failure: BaseException | None = None  # why a partition worker failed (the process then stops)
         self.revoke_wait_s = revoke_wait_s
         self.sequential = sequential
@@ -239,6 +243,8 @@ class ExecutorService:
 
     async def _commit_intents(self, worker: PartitionWorker, writer: PartitionWriter, intents: list[dict[str, Any]]) -> None:
         async with worker.txn:
+            for ev in intents:  # its records all come after the ends known now (the recovery checkpoint)
+                worker.ledger.mark(ev["signal_id"], writer.known_ends())
             await asyncio.to_thread(writer.commit_intents, intents)  # Fenced propagates: never send
         for ev in intents:
             worker.ledger.apply("OrderEvent", ev)
@@ -246,19 +252,46 @@ class ExecutorService:
     async def _commit_results(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
                               outcome: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
         async with worker.txn:
+            if offsets:  # the consumed offset carries the recovery checkpoint, atomically (executor/checkpoint.py)
+                finishing = outcome["signal_id"] if outcome is not None and outcome["state"] in TERMINAL else None
+                cp = format_checkpoint(*worker.ledger.checkpoint(writer.known_ends(), finishing))
+                offsets = [TopicPartition(tp.topic, tp.partition, tp.offset, metadata=cp) for tp in offsets]
             await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
 
     async def _recover(self, worker: PartitionWorker, writer: PartitionWriter) -> None:
-        """After fencing: fold partition p of orders/outcomes; resolve every possibly-sent intent by
-        looking it up (never re-sending); settle and write the Outcome of every unfinished signal."""
+        """After fencing: fold partition p of orders/outcomes from its checkpoint; resolve every possibly-sent
+        intent by looking it up (never re-sending); settle and write the Outcome of every unfinished signal."""
         p = worker.partition
-        records, bad = await asyncio.to_thread(read_partition, self.kafka, [writer.orders_topic, writer.outcomes_topic], p)
+        topics = [writer.orders_topic, writer.outcomes_topic]
+        start = await asyncio.to_thread(self._recovery_start, p, topics)
+        highs: dict[str, int] = {}
+        records, bad = await asyncio.to_thread(read_partition, self.kafka, topics, p,
+                                               start=None if start is None else dict(zip(topics, start, strict=True)), highs_out=highs)
+        log.info("recovery of partition %d read %d records from %s", p, len(records), "its checkpoint" if start else "the beginning",
+                 extra={"partition": p})
+        writer.saw_ends(highs)
+        self.stats.recovery_records += len(records) + bad
         if bad:
             log.error("recovery of partition %d: %d undecodable records ignored", p, bad, extra={"partition": p})
         for type_name, rec in records:
             worker.ledger.apply(type_name, rec)
         for signal_id, intents in worker.ledger.unfinished_signals().items():
+            worker.ledger.mark(signal_id, start or (0, 0))
             await self._recover_signal(worker, writer, signal_id, intents)
+
+    def _recovery_start(self, p: int, topics: list[str]) -> tuple[int, int] | None:
+        """Where to read `orders` p and `outcomes` p from: the checkpoint committed with the group's offset of
+        `signals` p, or the dedup horizon if that is earlier; None (everything) without a checkpoint."""
+        consumer = make_consumer(self.kafka, self.group_id)  # never subscribes: only reads the committed offset
+        try:
+            committed = consumer.committed([TopicPartition(self.signals_topic, p)], timeout=10)
+        finally:
+            consumer.close()
+        checkpoint = parse_checkpoint(committed[0].metadata if committed else None)
+        if checkpoint is None:
+            return None
+        since = offsets_since(self.kafka, topics, p, (now_us() - self.dedup_horizon_us) // 1000)
+        return start_offsets(checkpoint, (since[topics[0]], since[topics[1]]))
 
     async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
         # v2 intents carry their deadline; v1 ones get intent time + the recovery window. Each possibly-sent

@@ -23,6 +23,7 @@ class ExecutorSettings:
     leg_mode: str = setting("ARB_EXEC_LEG_MODE", "concurrent", "Send legs concurrently, or sequentially (the first leg listed first; the second only if the first filled).", choices=("concurrent", "sequential"))
     recovery_window_ms: int = setting("ARB_EXEC_RECOVERY_WINDOW_MS", 5000, "After a crash, how long after its intent an order is looked up at the venue before grace (ms).")
     lookup_grace_ms: int = setting("ARB_EXEC_LOOKUP_GRACE_MS", 3000, "After an answer that may mean executed (timeout, 5xx, duplicate id) and in recovery: how long past the order's deadline lookups go on; an order the venue still does not list then never executed, lookups still failing make it UNKNOWN (ms).")
+    dedup_horizon_s: int = setting("ARB_EXEC_DEDUP_HORIZON_S", 600, "Recovery reads `orders`/`outcomes` from the oldest unresolved signal or this far back, whichever is older (s): a signal delivered again within it (a processor replay) is recognised, never executed twice; older history is not read, so recovery time does not grow with it.")
     pending_timeout_ms: int = setting("ARB_EXEC_PENDING_TIMEOUT_MS", 30000, "How long a pending order (Polymarket `delayed`) is followed up by lookup before it is reported UNKNOWN (ms).")
     paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
     http_timeout_ms: int = setting("ARB_EXEC_HTTP_TIMEOUT_MS", 3000, "Venue HTTP timeout (ms); a timeout makes the order's state unknown until looked up.")

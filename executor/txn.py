@@ -56,6 +56,22 @@ class PartitionWriter:
         self.fills_topic = topic_name("fills", settings, paper=paper)
         self.txn_id = transactional_id(settings, partition, paper=paper)
         self.producer = make_transactional_producer(settings, self.txn_id)
+        # The next offset of `orders` p and `outcomes` p after what this writer (or recovery) has seen:
+        # recovery's checkpoint (executor/checkpoint.py) is made of these.
+        self.ends = {self.orders_topic: 0, self.outcomes_topic: 0}
+
+    def known_ends(self) -> tuple[int, int]:
+        return self.ends[self.orders_topic], self.ends[self.outcomes_topic]
+
+    def saw_ends(self, highs: dict[str, int]) -> None:
+        for topic, offset in highs.items():
+            if topic in self.ends:
+                self.ends[topic] = max(self.ends[topic], offset)
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        topic = msg.topic()
+        if err is None and topic in self.ends and msg.partition() == self.partition and (msg.offset() or 0) >= 0:
+            self.ends[topic] = max(self.ends[topic], msg.offset() + 1)
 
     def init(self, timeout_s: float = 30.0) -> None:
         """Fence previous owners of this partition. Must succeed before anything else."""
@@ -65,6 +81,7 @@ class PartitionWriter:
         kwargs: dict[str, Any] = {"key": key, "value": codec.encode(type_name, record)}
         if partition is not None:
             kwargs["partition"] = partition
+            kwargs["on_delivery"] = self._delivered
         self.producer.produce(topic, **kwargs)
 
     def _commit(self, what: str, fill: Callable[[], None]) -> None:
@@ -77,6 +94,7 @@ class PartitionWriter:
                 self.producer.begin_transaction()
                 fill()
                 self.producer.commit_transaction(10.0)
+                self.producer.poll(0)  # serve the delivery reports: they move `ends`
                 return
             except KafkaException as exc:
                 err: KafkaError | None = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None

@@ -47,6 +47,6 @@ def test_recovery_read_ends_at_once_and_leaves_out_what_a_fenced_owner_left_open
     new = PartitionWriter(topics, 5)
     new.init()
     started = time.monotonic()
-    records, bad = read_partition(topics, [topic_name("orders", topics), topic_name("outcomes", topics)], 5, timeout_s=20)
+    records, bad = read_partition(topics, [topic_name("orders", topics), topic_name("outcomes", topics)], 5, stall_s=20)
     assert time.monotonic() - started < 10
     assert bad == 0 and [r["client_order_id"] for t, r in records if t == "OrderEvent"] == ["s1:0:0"]
