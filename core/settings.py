@@ -1,4 +1,4 @@
-"""Settings shared by every role: Kafka connection, topic naming, logging, metrics."""
+"""Settings shared by every role: Kafka connection, topic naming, logging, metrics, the account facts fees depend on."""
 
 from __future__ import annotations
 
@@ -36,3 +36,19 @@ class RuntimeSettings:
     log_format: str = setting("ARB_LOG_FORMAT", "json", "Log format: one JSON object per line, or `human`.", choices=("json", "human"))
     log_level: str = setting("ARB_LOG_LEVEL", "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     metrics_port: int = setting("ARB_METRICS_PORT", 0, "Port of the Prometheus /metrics endpoint of a long-running role (0 = off).")
+
+
+KALSHI_MEMBER_TYPES = ("non_direct", "direct")
+
+
+@dataclass(frozen=True)
+class FeeSettings:
+    """Account facts the one fee module (core/fees.py) needs, read the same way in every role (detector,
+    paper executor, P&L, the simulator's Kalshi venue) so that they all compute the same fee."""
+
+    kalshi_member_type: str = setting(
+        "ARB_KALSHI_MEMBER_TYPE", "non_direct",
+        "Kalshi membership of the trading account: non_direct (trading through an FCM, the usual retail account; balances "
+        "are kept to $0.01) or direct (an exchange member; $0.0001). Kalshi adds a rounding fee to bring every fill's balance "
+        "change to that precision, so one contract at 0.50 costs $0.02 of fees for a non-direct member.",
+        choices=KALSHI_MEMBER_TYPES)

@@ -5,7 +5,15 @@ per market. A candidate is a pair of instruments on two different books whose `p
 every outcome of the game (cross-venue pairs and the intra-Kalshi pairs; same-book pairs are never
 formed, and in a draw league a pair that does not pay on the draw does not qualify). Size comes from
 walking both instruments' ask ladders while the marginal edge after fees stays above the minimum.
-Ages and deadlines are event time (tick receive timestamps), so replays give the same signals.
+Deadlines are event time (tick receive timestamps), so replays give the same signals.
+
+A leg is used when its book's latest tick is OK, however long ago that tick arrived. Venues send nothing
+while a book does not change (both venues' book channels send deltas only on change), so a book that has been quiet for
+seconds is valid, and one venue repricing against the other's quiet book is exactly the lagging-quote case
+where arbitrage appears (issue 29 item 2). Whether a book can still be trusted is the feed's call, from the
+venue's liveness signal (Kalshi Ping frames, Polymarket PING/PONG) and its sequence checks: it then emits a
+STALE or RESYNCING tick, which replaces the OK one here. A Tick carries no liveness field of its own, so the
+detector applies no age bound.
 """
 
 from __future__ import annotations
@@ -79,8 +87,9 @@ def _priced(chunks: list[tuple[int, int, int]], fees: tuple[Mapping[str, Any], M
     """Worst case of the chunks (size, price a, price b) taken with one IOC per leg limited at the last chunk's
     prices. The legs carry only limit prices and IOC fills anywhere up to them: report every chunk at the
     limit. Cost per contract p + fee(p) increases with p for both venues' fee curves, so this bounds the
-    real cost from above (and per-chunk fee ceilings bound a single fill's). Rounding is per fill: as one
-    fill or as one per chunk, take whichever costs more."""
+    real cost from above. Rounding is per fill (Kalshi: the trade fee to $0.000001, then the balance change
+    to the member's precision, core/fees.py): as one fill or as one per chunk (each chunk's rounding fee
+    charged in full, no rebate), take whichever costs more."""
     size = sum(q for q, _, _ in chunks)
     _, lim_a, lim_b = chunks[-1]
     fee_a = max(sum(taker_fee(fees[0], lim_a, q) for q, _, _ in chunks), taker_fee(fees[0], lim_a, size))
@@ -95,7 +104,8 @@ def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees
     keep the largest size both venues accept at the limits it needs (`steps`, per leg), whose worst-case
     edge still meets the minimum.
 
-    Fees are computed per chunk, which over-counts Kalshi's per-fill ceiling slightly: conservative."""
+    Fees are computed per chunk, each as a fill of its own: that charges a Kalshi rounding fee per chunk (up to
+    one balance-precision unit each), which the venue's per-order accumulator partly rebates: conservative."""
     lot = 100 if whole else 1
     a, b = [list(x) for x in ladders]
     chunks: list[tuple[int, int, int]] = []  # (size, price a, price b)
@@ -194,8 +204,8 @@ class Detector:
         found: list[tuple[Sized, Candidate, tuple[Tick, Tick], int]] = []
         for cand in self._candidates(pairing):
             ticks = [books.get(inst["market"]) for inst in cand.instruments]
-            if any(t is None or t["status"] != "OK" or newest - t["received_ts"] > s.max_tick_age_ms * 1000 for t in ticks):
-                continue
+            if any(t is None or t["status"] != "OK" for t in ticks):
+                continue  # trust is the tick's status, never its age: see the module docstring
             t0, t1 = cast(Tick, ticks[0]), cast(Tick, ticks[1])
             delay = max(b["seconds_delay"] for b in cand.books)
             extra = 0

@@ -1,4 +1,9 @@
-"""Detection settings. Prices/edges per contract in 1e-4 USD, money in 1e-6 USD, sizes in 1e-2 contracts."""
+"""Detection settings. Prices/edges per contract in 1e-4 USD, money in 1e-6 USD, sizes in 1e-2 contracts.
+
+Retired: ARB_MAX_TICK_AGE_MS (a leg older than the game's newest tick was ignored). Quiet books are valid
+(issue 29 item 2); the loader reads only the variables declared here, so an old environment that still
+sets it is accepted and the variable has no effect.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ class DetectorSettings:
     min_edge_money: int = setting("ARB_MIN_EDGE_MONEY", 10_000, "Minimum expected profit of a signal after fees, 1e-6 USD (default 0.01 USD).")
     min_edge_per_contract: int = setting("ARB_MIN_EDGE_PER_CONTRACT", 50, "Minimum marginal edge per contract after fees while sizing, 1e-4 USD (default half a cent).")
     signal_ttl_ms: int = setting("ARB_SIGNAL_TTL_MS", 500, "Deadline = newest input tick receive time + this (event time).")
-    max_tick_age_ms: int = setting("ARB_MAX_TICK_AGE_MS", 2000, "A leg whose tick is older than this, against the game's newest tick (event time), is ignored.")
     book_reuse_ms: int = setting("ARB_BOOK_REUSE_MS", 1000, "After a signal, a leg's book is not used again until it has changed (a new tick) or this much event time has passed: our own order is about to consume that liquidity.")
     max_signal_size: int = setting("ARB_MAX_SIGNAL_SIZE", 10_000, "Cap on contracts per leg of one signal, 1e-2 contracts (default 100).")
     whole_contracts: bool = setting("ARB_WHOLE_CONTRACTS", True, "Size legs in whole contracts (Kalshi orders here are whole contracts).")

@@ -8,6 +8,10 @@ import sys
 
 from cli.common import CommandError, add_kafka_args, kafka_settings
 
+# Client-side bound on CLOB /clob-markets reads (one per candidate market a round): a tenth of the CLOB's
+# documented general limit, 9,000 requests / 10 s (docs.polymarket.com/api-reference/rate-limits).
+CLOB_RATE_PER_S = 90.0
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("discover", help="pair the venues' markets for the same game and publish them to `markets`",
@@ -15,8 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Gamma sports events (moneyline by default), pairs games by league, date (America/New_York) and "
                                    "teams through the alias table, applies the override file, and publishes one MarketPairing per "
                                    "game to the compacted `markets` topic (changes only; a pairing that disappears is tombstoned). "
-                                   "A round where a venue could not be read publishes nothing. Each round prints a JSON report. "
-                                   "Settings: ARB_DISCOVER_*, ARB_KALSHI_REST_URL (+ key, optional: market data is public), ARB_GAMMA_URL.")
+                                   "Fees: Kalshi series fee_type/fee_multiplier with event overrides and scheduled series fee changes; "
+                                   "Polymarket per market from the CLOB (GET /clob-markets/{condition_id}); a market whose fee cannot be "
+                                   "established is refused. A round where a venue could not be read publishes nothing. Each round prints "
+                                   "a JSON report. Settings: ARB_DISCOVER_*, ARB_KALSHI_REST_URL (+ key, optional: market data is public), "
+                                   "ARB_GAMMA_URL, ARB_POLY_CLOB_URL.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one round, print its report and exit (exit 1 if a venue failed)")
     mode.add_argument("--every", type=float, metavar="S", help="seconds between rounds (default ARB_DISCOVER_EVERY_S)")
@@ -66,16 +73,18 @@ def run(args: argparse.Namespace) -> int:
         read, _ = tier_buckets(ks.tier)
         rest = KalshiRest(ks.rest_url, ks.key_id, key, read_bucket=read)
         gamma_http = httpx.AsyncClient(base_url=ps.gamma_url.rstrip("/"), timeout=10.0)
+        clob_http = httpx.AsyncClient(base_url=ps.clob_url.rstrip("/"), timeout=10.0)  # per-market fee parameters
         leagues = ds.league_set()
 
         async def fetch_kalshi(aliases: alias_mod.AliasTable) -> list:
             return await KalshiDiscovery(rest, aliases, leagues).fetch()
 
         gamma_bucket = TokenBucket(ds.gamma_rate_per_s, max(1.0, ds.gamma_rate_per_s))
+        clob_bucket = TokenBucket(CLOB_RATE_PER_S, CLOB_RATE_PER_S)
 
         async def fetch_poly(aliases: alias_mod.AliasTable) -> list:
             return await GammaDiscovery(gamma_http, aliases, tag_id=ds.gamma_tag_id, market_types=ds.market_type_set(),
-                                        default_fee_rate=ds.poly_default_fee_rate, bucket=gamma_bucket, leagues=leagues).fetch()
+                                        bucket=gamma_bucket, leagues=leagues, clob=clob_http, clob_bucket=clob_bucket).fetch()
 
         try:
             if args.dry_run:
@@ -110,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await rest.aclose()
             await gamma_http.aclose()
+            await clob_http.aclose()
 
     code = asyncio.run(main())
     sys.stdout.flush()

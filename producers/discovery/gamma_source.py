@@ -10,6 +10,11 @@ market stays `closed: false` until it resolves (hours), so `acceptingOrders: fal
 `closed: true` on any of its markets, or `closed`/`ended`/`archived` on the event, stops it. (Fields
 absent from a payload are taken as trading; the start-time bound in match.py covers games whose
 flags lag.)
+
+Fees. Each market's taker fee parameters come from the CLOB, `GET /clob-markets/{condition_id}` `fd`
+(clob_info.py), as the official client reads them; a market whose parameters the CLOB does not give is
+refused, never priced at an assumed rate. Offline (`parse_event` without CLOB answers) Gamma's own
+`feeSchedule` is used, and a market without one is refused the same way.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.units import parse_price
 from producers.discovery.aliases import AliasTable, League, normalise
+from producers.discovery.clob_info import NO_FEE, UnknownFee, clob_fee_params, fetch_clob_info, power_fee
 from producers.discovery.model import DRAW, Book, Instrument, Rejected, VenueGame, decimal_text, scaled
 
 log = logging.getLogger(__name__)
@@ -56,12 +63,34 @@ def start_time(market: dict[str, Any], event: dict[str, Any]) -> dt.datetime | N
     return None
 
 
-def fee_params(market: dict[str, Any], default_rate: str) -> dict[str, Any]:
+ClobInfo = Mapping[str, dict[str, Any] | None]  # condition_id -> GET /clob-markets answer (None: not found)
+
+
+def gamma_fee_params(market: dict[str, Any]) -> dict[str, Any]:
+    """FeeParams from Gamma's own fields (offline use); UnknownFee when Gamma does not state them."""
     if market.get("feesEnabled") is False:
-        return {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
-    sched = market.get("feeSchedule") or {}
-    rate = sched.get("rate", default_rate)
-    return {"model": "POLYMARKET_POWER", "rate_ppm": scaled(rate, 6), "multiplier_ppm": 1_000_000, "exponent": int(sched.get("exponent", 1))}
+        return dict(NO_FEE)
+    sched = market.get("feeSchedule")
+    if not isinstance(sched, dict) or not sched:
+        raise UnknownFee(f"market {market.get('conditionId')}: no feeSchedule, fee parameters unknown")
+    return power_fee(sched.get("rate"), sched.get("exponent"), f"market {market.get('conditionId')} feeSchedule")
+
+
+def fee_params(market: dict[str, Any], tokens: list[str], clob: ClobInfo | None) -> dict[str, Any]:
+    """The market's FeeParams: the CLOB's `fd` when CLOB answers are given, else Gamma's feeSchedule."""
+    if clob is None:
+        return gamma_fee_params(market)
+    cid = str(market.get("conditionId") or "")
+    fee = clob_fee_params(clob.get(cid), cid, tokens, market.get("feesEnabled"))
+    sched = market.get("feeSchedule")
+    if isinstance(sched, dict) and sched:
+        try:
+            gamma = gamma_fee_params(market)
+        except UnknownFee:
+            gamma = None
+        if gamma != fee:
+            log.warning("market %s: Gamma feeSchedule %s differs from the CLOB's fd %s; using the CLOB's", cid, gamma, fee)
+    return fee
 
 
 def league_of(event: dict[str, Any], aliases: AliasTable) -> League | None:
@@ -91,8 +120,8 @@ def stopped(item: dict[str, Any], what: str) -> str | None:
     return f"{what} stopped trading ({', '.join(flags)})" if flags else None
 
 
-def parse_market(market: dict[str, Any], event_slug: str, league: League, default_fee_rate: str) -> Book | str:
-    """One Gamma market -> Book, or the reason it cannot be used."""
+def parse_market(market: dict[str, Any], event_slug: str, league: League, clob: ClobInfo | None = None) -> Book | str:
+    """One Gamma market -> Book, or the reason it cannot be used (fees: see `fee_params`)."""
     outcomes = json_list(market.get("outcomes"))
     tokens = json_list(market["positionIds"]) if market.get("version") == "v2" and market.get("positionIds") else json_list(market.get("clobTokenIds"))
     if len(outcomes) != 2 or len(tokens) != 2:
@@ -107,23 +136,37 @@ def parse_market(market: dict[str, Any], event_slug: str, league: League, defaul
         if None in codes or codes[0] == codes[1]:
             return f"unknown team among outcomes {outcomes} in league {league.code}"
         instruments = tuple(Instrument(tok, "YES", str(code)) for tok, code in zip(tokens, codes, strict=True))
+    try:
+        fee = fee_params(market, tokens, clob)
+    except UnknownFee as exc:
+        return f"refused: {exc}"
     return Book(venue="POLYMARKET", market=str(market["conditionId"]), event=event_slug, instruments=instruments,
                 tick_size=parse_price(decimal_text(market.get("orderPriceMinTickSize", "0.01"))),
-                min_size=scaled(market.get("orderMinSize", 0) or 0, 2), fee=fee_params(market, default_fee_rate),
+                min_size=scaled(market.get("orderMinSize", 0) or 0, 2), fee=fee,
                 seconds_delay=int(market.get("secondsDelay") or 0), neg_risk=bool(market.get("negRisk")),
                 exchange_version=3 if market.get("version") == "v2" else 2, exchange_index=0)
 
 
-def parse_event(event: dict[str, Any], aliases: AliasTable, market_types: set[str], default_fee_rate: str = "0.03") -> VenueGame | Rejected | None:
-    """One Gamma event -> VenueGame (its usable markets of the wanted types), Rejected, or None if not a game."""
-    slug = str(event.get("slug") or event.get("id") or "")
+def game_markets(event: dict[str, Any], aliases: AliasTable, market_types: set[str]) -> tuple[League, list[dict[str, Any]]] | None:
+    """The event's league and its markets of the wanted types, or None if it is not a game we trade."""
     league = league_of(event, aliases)
     if league is None:
         return None  # not a league we trade
     markets = [m for m in event.get("markets") or [] if isinstance(m, dict) and m.get("sportsMarketType") in market_types
                and m.get("enableOrderBook", True)]
-    if not markets:
+    return (league, markets) if markets else None
+
+
+def parse_event(event: dict[str, Any], aliases: AliasTable, market_types: set[str], *, clob: ClobInfo | None = None) -> VenueGame | Rejected | None:
+    """One Gamma event -> VenueGame (its usable markets of the wanted types), Rejected, or None if not a game.
+
+    `clob`: the CLOB's /clob-markets answers of the event's markets, the source of their fees (None: offline,
+    Gamma's feeSchedule)."""
+    slug = str(event.get("slug") or event.get("id") or "")
+    found = game_markets(event, aliases, market_types)
+    if found is None:
         return None
+    league, markets = found
     why = stopped(event, "event") or next((w for m in markets if (w := stopped(m, f"market {m.get('conditionId')}"))), None)
     if why is not None:
         return Rejected("POLYMARKET", slug, why)
@@ -131,7 +174,7 @@ def parse_event(event: dict[str, Any], aliases: AliasTable, market_types: set[st
     start: dt.datetime | None = None
     for m in sorted(markets, key=lambda m: str(m.get("conditionId") or "")):
         try:
-            book = parse_market(m, slug, league, default_fee_rate)
+            book = parse_market(m, slug, league, clob)
         except (KeyError, ValueError, TypeError) as exc:
             return Rejected("POLYMARKET", slug, f"market {m.get('conditionId')}: malformed ({exc})")
         if isinstance(book, str):
@@ -148,21 +191,43 @@ def parse_event(event: dict[str, Any], aliases: AliasTable, market_types: set[st
 
 
 class GammaDiscovery:
-    """Pages through Gamma's active sports events (offset paging, rate-limited)."""
+    """Pages through Gamma's active sports events (offset paging, rate-limited) and reads each candidate
+    market's fee parameters from the CLOB (`clob`: an httpx.AsyncClient on the CLOB URL; None: one on
+    ARB_POLY_CLOB_URL for the round)."""
 
     PAGE = 100
 
-    def __init__(self, client: Any, aliases: AliasTable, *, tag_id: str, market_types: set[str], default_fee_rate: str,
-                 bucket: Any = None, leagues: set[str] | None = None) -> None:
+    def __init__(self, client: Any, aliases: AliasTable, *, tag_id: str, market_types: set[str], default_fee_rate: str | None = None,
+                 bucket: Any = None, leagues: set[str] | None = None, clob: Any = None, clob_bucket: Any = None) -> None:
+        # default_fee_rate: retired (a rate assumed where Gamma gave none); accepted and ignored for old callers.
         self.client = client  # httpx.AsyncClient with base_url = the Gamma URL
         self.aliases = aliases
         self.tag_id = tag_id
         self.market_types = market_types
-        self.default_fee_rate = default_fee_rate
         self.bucket = bucket
         self.leagues = leagues
+        self.clob = clob
+        self.clob_bucket = clob_bucket
 
     async def fetch(self) -> list[VenueGame | Rejected]:
+        if self.clob is not None:
+            return await self._fetch(self.clob)
+        import httpx
+
+        from core.config import load
+        from venues.polymarket.settings import PolymarketSettings
+
+        async with httpx.AsyncClient(base_url=load(PolymarketSettings).clob_url.rstrip("/"), timeout=10.0) as clob:
+            return await self._fetch(clob)
+
+    def _wanted(self, ev: dict[str, Any]) -> list[str]:
+        """Condition ids of the markets parse_event would price (in a league we pair)."""
+        found = game_markets(ev, self.aliases, self.market_types)
+        if found is None or (self.leagues is not None and found[0].code not in self.leagues):
+            return []
+        return [str(m["conditionId"]) for m in found[1] if m.get("conditionId")]
+
+    async def _fetch(self, clob: Any) -> list[VenueGame | Rejected]:
         out: list[VenueGame | Rejected] = []
         offset = 0
         while True:
@@ -176,10 +241,10 @@ class GammaDiscovery:
             page = resp.json()
             if not isinstance(page, list):
                 raise ValueError("Gamma /events: expected a JSON array")
-            for ev in page:
-                if not isinstance(ev, dict):
-                    continue
-                game = parse_event(ev, self.aliases, self.market_types, self.default_fee_rate)
+            events = [ev for ev in page if isinstance(ev, dict)]
+            info = await fetch_clob_info(clob, [cid for ev in events for cid in self._wanted(ev)], bucket=self.clob_bucket)
+            for ev in events:
+                game = parse_event(ev, self.aliases, self.market_types, clob=info)
                 if game is None or (isinstance(game, VenueGame) and self.leagues is not None and game.league not in self.leagues):
                     continue
                 out.append(game)

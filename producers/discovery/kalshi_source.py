@@ -17,6 +17,18 @@ get-market.md) is the last resort.
 Away/home. The two codes are split where both halves are the event's own team-market suffixes (or names
 the alias table resolves), so "LACLA" is LAC at LA whatever order the API lists the markets in; a teams
 part that splits more than one way is refused.
+
+Fees (issue 29 item 4; docs api-reference/events/get-events.md, get-event-fee-changes.md,
+exchange/get-series-fee-changes.md, market/get-markets.md, openapi 3.28.0). A series has `fee_type` and
+`fee_multiplier` (both required). "Event fees are an override layered on top of the parent series' fee
+structure": an event's `fee_type_override` / `fee_multiplier_override` win where set, and null means
+cleared, i.e. the series' own value ("falls back to the parent series' fee multiplier"), never 1.0.
+`GET /series/fee_changes` lists the upcoming `{series_ticker, fee_type, fee_multiplier, scheduled_ts}`, and a
+market's `fee_waiver_expiration_time` is when "this market's fee waiver expires". A pairing is republished
+only once per discovery round, so anything due within ARB_DISCOVER_FEE_HORIZON_S is priced now, whichever
+costs more: a change that starts soon counts if it raises the fee, and a waiver counts only while it has
+longer than that to run. A waived market keeps the quadratic model with multiplier 0: its trade fee is
+zero, the balance-precision rounding fee (core/fees.py) still applies.
 """
 
 from __future__ import annotations
@@ -24,10 +36,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.fees import KALSHI_TAKER_RATE_PPM
+from core.units import now_us as wall_clock_us
 from producers.discovery.aliases import AliasTable, League
 from producers.discovery.model import DRAW, Book, Instrument, Rejected, VenueGame, scaled
 
@@ -43,7 +57,6 @@ ZONE_OFFSET_H = {"EDT": -4, "EST": -5}
 # Market statuses that trade (REST `active`; `open` is the filter value). Anything else -- initialized,
 # inactive (paused), closed, determined, disputed, amended, finalized -- is a market that is not trading.
 OPEN_STATUSES = {"active", "open"}
-KALSHI_TAKER_RATE_PPM = 70_000  # 0.07 (K6)
 QUADRATIC = {"quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees"}
 
 
@@ -140,15 +153,53 @@ def away_home(run_together: str, suffixes: dict[str, str], league: League) -> tu
     return splits.pop() if len(splits) == 1 else None
 
 
-def fee_params(series: dict[str, Any], event: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """FeeParams from the series' fee_type / fee_multiplier (an event override wins); None if unsupported."""
+def _layered(base_type: Any, base_mult: Any, event: dict[str, Any]) -> tuple[Any, Any]:
+    """(fee type, multiplier) of an event: its overrides where set (non-null), else the series' values."""
+    ft, fm = event.get("fee_type_override"), event.get("fee_multiplier_override")
+    return (base_type if ft is None else ft), (base_mult if fm is None else fm)
+
+
+def _multiplier_ppm(fee_type: Any, mult: Any, what: str) -> int | str:
+    if fee_type is None or mult is None:
+        return f"{what}: no fee_type / fee_multiplier"
+    if str(fee_type) not in QUADRATIC:
+        return f"{what}: unsupported fee_type {fee_type!r}"
+    try:
+        ppm = scaled(mult, 6)
+    except ValueError:
+        return f"{what}: fee_multiplier {mult!r} not usable"
+    return ppm if ppm >= 0 else f"{what}: negative fee_multiplier {mult!r}"
+
+
+def fee_params(series: dict[str, Any], event: dict[str, Any] | None = None, *, market: dict[str, Any] | None = None,
+               changes: Iterable[dict[str, Any]] = (), now_us: int | None = None, horizon_s: float = 0.0) -> dict[str, Any] | str:
+    """FeeParams of a market, or the reason its fee cannot be established (the event is then refused).
+
+    The series' fee with the event's override layered on top; every series fee change in `changes` scheduled
+    before now + `horizon_s` is a candidate too, and the dearest candidate wins; a market fee waiver that runs
+    past now + `horizon_s` sets the multiplier to 0."""
     event = event or {}
-    fee_type = str(event.get("fee_type_override") or series.get("fee_type") or "quadratic")
-    if fee_type not in QUADRATIC:
-        return None
-    mult = event.get("fee_multiplier_override", series.get("fee_multiplier", 1))
-    return {"model": "KALSHI_QUADRATIC", "rate_ppm": KALSHI_TAKER_RATE_PPM, "multiplier_ppm": scaled(mult if mult is not None else 1, 6),
-            "exponent": 1}
+    now = wall_clock_us() if now_us is None else now_us
+    horizon = now + int(horizon_s * 1_000_000)
+    candidates = [("series " + str(series.get("ticker")), series.get("fee_type"), series.get("fee_multiplier"))]
+    for ch in changes:
+        when = _iso(ch.get("scheduled_ts"))
+        if when is None:
+            return f"series fee change {ch.get('id')!r}: scheduled_ts {ch.get('scheduled_ts')!r} not readable"
+        if int(when.timestamp() * 1_000_000) <= horizon:
+            candidates.append((f"series fee change {ch.get('id')!r} at {ch.get('scheduled_ts')}", ch.get("fee_type"), ch.get("fee_multiplier")))
+    mult = 0
+    for what, base_type, base_mult in candidates:
+        ppm = _multiplier_ppm(*_layered(base_type, base_mult, event), what)
+        if isinstance(ppm, str):
+            return ppm
+        mult = max(mult, ppm)
+    waiver = (market or {}).get("fee_waiver_expiration_time")
+    if waiver is not None:
+        ends = _iso(waiver)
+        if ends is not None and int(ends.timestamp() * 1_000_000) > horizon:
+            mult = 0  # waived for longer than a pairing can go unrefreshed
+    return {"model": "KALSHI_QUADRATIC", "rate_ppm": KALSHI_TAKER_RATE_PPM, "multiplier_ppm": mult, "exponent": 1}
 
 
 def tick_size(market: dict[str, Any]) -> int:
@@ -163,18 +214,25 @@ def _subject(league: League, suffix: str, market: dict[str, Any]) -> str | None:
     return league.team(suffix) or league.team(str(market.get("yes_sub_title") or ""))
 
 
-def parse_event(event_ticker: str, markets: list[dict[str, Any]], series: dict[str, Any], league: League) -> VenueGame | Rejected:
+def parse_event(event_ticker: str, markets: list[dict[str, Any]], series: dict[str, Any], league: League, *,
+                event: dict[str, Any] | None = None, fee_changes: Iterable[dict[str, Any]] = (), now_us: int | None = None,
+                fee_horizon_s: float = 0.0) -> VenueGame | Rejected:
     """One Kalshi event and its (non-combo) markets -> VenueGame, or why not.
 
     Every market of the event must be trading (status `active`): an event with a closed, paused or settled
-    market is refused, not paired with what is left of it."""
+    market is refused, not paired with what is left of it. `event` is the event object (its fee overrides;
+    None: no override), `fee_changes` the series' scheduled fee changes (see `fee_params`)."""
     parsed = event_parts(event_ticker)
     if parsed is None:
         return Rejected("KALSHI", event_ticker, "event ticker has no date/teams part")
     day, _, run_together = parsed
-    fee = fee_params(series)
-    if fee is None:
-        return Rejected("KALSHI", event_ticker, f"unsupported fee_type {series.get('fee_type')!r}")
+    fee_changes = list(fee_changes)
+    fees: dict[str, dict[str, Any]] = {}
+    for m in markets:
+        fee = fee_params(series, event, market=m, changes=fee_changes, now_us=now_us, horizon_s=fee_horizon_s)
+        if isinstance(fee, str):
+            return Rejected("KALSHI", event_ticker, f"fee: {fee}")
+        fees[str(m.get("ticker", ""))] = fee
     subjects: dict[str, tuple[str, dict[str, Any]]] = {}
     for m in sorted(markets, key=lambda m: str(m.get("ticker", ""))):
         ticker = str(m.get("ticker", ""))
@@ -206,27 +264,50 @@ def parse_event(event_ticker: str, markets: list[dict[str, Any]], series: dict[s
         outcomes_books.append(Book(
             venue="KALSHI", market=t, event=event_ticker,
             instruments=(Instrument(t, "YES", subject), Instrument(t, "NO", subject, negated=True)),
-            tick_size=tick_size(m), min_size=1 if m.get("fractional_trading_enabled") else 100, fee=fee,
+            tick_size=tick_size(m), min_size=1 if m.get("fractional_trading_enabled") else 100, fee=fees[t],
             exchange_index=int(m.get("exchange_index", -1) if m.get("exchange_index") is not None else -1)))
     return VenueGame("KALSHI", league.code, day.strftime("%Y%m%d"), frozenset(teams), event_ticker, event_ticker, tuple(outcomes_books),
                      away=away, home=home, start_ts=None if start is None else int(start.timestamp()) * 1_000_000)
 
 
-def parse_markets(markets: Iterable[dict[str, Any]], series: dict[str, Any], league: League) -> list[VenueGame | Rejected]:
-    """Markets of one series (any order) grouped by event."""
+def parse_markets(markets: Iterable[dict[str, Any]], series: dict[str, Any], league: League, *,
+                  events: dict[str, dict[str, Any]] | None = None, fee_changes: Iterable[dict[str, Any]] = (),
+                  now_us: int | None = None, fee_horizon_s: float = 0.0) -> list[VenueGame | Rejected]:
+    """Markets of one series (any order) grouped by event. `events`: event ticker -> event object (its fee
+    overrides); when given, an event missing from it is refused (its override cannot be known)."""
     by_event: dict[str, list[dict[str, Any]]] = {}
     for m in markets:
         by_event.setdefault(str(m.get("event_ticker", "")), []).append(m)
-    return [parse_event(ev, ms, series, league) for ev, ms in sorted(by_event.items()) if ev]
+    changes = list(fee_changes)
+    out: list[VenueGame | Rejected] = []
+    for ev, ms in sorted(by_event.items()):
+        if not ev:
+            continue
+        if events is not None and ev not in events:
+            out.append(Rejected("KALSHI", ev, "event not listed by GET /events: its fee override is unknown"))
+            continue
+        out.append(parse_event(ev, ms, series, league, event=None if events is None else events[ev], fee_changes=changes,
+                               now_us=now_us, fee_horizon_s=fee_horizon_s))
+    return out
 
 
 class KalshiDiscovery:
-    """Fetches Kalshi sports games through a KalshiRest client (whose token buckets rate-limit it)."""
+    """Fetches Kalshi sports games through a KalshiRest client (whose token buckets rate-limit it): per series
+    its open markets and events (the events carry the fee overrides), and once per round the scheduled series
+    fee changes. `fee_horizon_s` None: ARB_DISCOVER_FEE_HORIZON_S."""
 
-    def __init__(self, rest: Any, aliases: AliasTable, leagues: set[str] | None = None) -> None:
+    def __init__(self, rest: Any, aliases: AliasTable, leagues: set[str] | None = None, *, fee_horizon_s: float | None = None,
+                 clock: Callable[[], int] = wall_clock_us) -> None:
         self.rest = rest
         self.aliases = aliases
         self.leagues = leagues
+        if fee_horizon_s is None:
+            from core.config import load
+            from producers.discovery.settings import DiscoverySettings
+
+            fee_horizon_s = load(DiscoverySettings).fee_horizon_s
+        self.fee_horizon_s = fee_horizon_s
+        self.clock = clock
 
     async def _series(self) -> AsyncIterator[tuple[dict[str, Any], League]]:
         data = await self.rest.get("/series", {"category": "Sports"})
@@ -235,10 +316,26 @@ class KalshiDiscovery:
             if league is not None and (self.leagues is None or league.code in self.leagues):
                 yield s, league
 
+    async def _fee_changes(self) -> dict[str, list[dict[str, Any]]]:
+        """Upcoming series fee changes (show_historical defaults to false), by series ticker."""
+        data = await self.rest.get("/series/fee_changes")
+        if not isinstance(data, dict) or not isinstance(data.get("series_fee_change_arr"), list):
+            raise ValueError("Kalshi GET /series/fee_changes: expected {series_fee_change_arr: [...]}")
+        out: dict[str, list[dict[str, Any]]] = {}
+        for ch in data["series_fee_change_arr"]:
+            if isinstance(ch, dict):
+                out.setdefault(str(ch.get("series_ticker")), []).append(ch)
+        return out
+
     async def fetch(self) -> list[VenueGame | Rejected]:
         out: list[VenueGame | Rejected] = []
+        changes = await self._fee_changes()
+        now = self.clock()
         async for series, league in self._series():
             params = {"series_ticker": series["ticker"], "status": "open", "mve_filter": "exclude", "limit": 1000}
             markets = [m async for m in self.rest.paged("/markets", "markets", params)]
-            out.extend(parse_markets(markets, series, league))
+            ev_params = {"series_ticker": series["ticker"], "status": "open", "limit": 200}
+            events = {str(e.get("event_ticker")): e async for e in self.rest.paged("/events", "events", ev_params)}
+            out.extend(parse_markets(markets, series, league, events=events, fee_changes=changes.get(str(series["ticker"]), []),
+                                     now_us=now, fee_horizon_s=self.fee_horizon_s))
         return out

@@ -24,7 +24,15 @@ class DiscoverySettings:
         "ARB_DISCOVER_MAX_STARTED_S", 14400.0,
         "Seconds after a game's scheduled start after which it is no longer paired (its market may still be listed "
         "unresolved for hours). Default 4 h, longer than a regulation game with overtime; 0 disables the bound.")
-    poly_default_fee_rate: str = setting("ARB_DISCOVER_POLY_DEFAULT_FEE_RATE", "0.03", "Polymarket taker fee rate assumed when a fee-enabled market has no feeSchedule (sports: 0.03).")
+    fee_horizon_s: float = setting(
+        "ARB_DISCOVER_FEE_HORIZON_S", 600.0,
+        "Fee changes due within this many seconds are priced now, whichever costs more: a Kalshi series fee change scheduled "
+        "that soon counts if it raises the fee, and a Kalshi market fee waiver counts only while it has longer than this to run. "
+        "Keep it above ARB_DISCOVER_EVERY_S: a pairing is refreshed once per round.")
+    # Retired: ARB_DISCOVER_POLY_DEFAULT_FEE_RATE (a Polymarket rate assumed where Gamma gave none; real markets
+    # carry other rates). Fees now come from the CLOB's GET /clob-markets; a market without them is refused. The
+    # loader no longer reads the variable; this plain field only keeps old callers (cli/commands/discover.py) working.
+    poly_default_fee_rate: str | None = None
 
     def league_set(self) -> set[str] | None:
         codes = {c.strip().lower() for c in self.leagues.split(",") if c.strip()}

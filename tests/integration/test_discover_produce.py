@@ -28,7 +28,9 @@ pytestmark = pytest.mark.integration
 
 def env(kafka: KafkaSettings, sim: Simulator) -> dict[str, str]:
     return {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_PARTITIONS": str(kafka.partitions),
-            "ARB_KALSHI_REST_URL": sim.kalshi_url, "ARB_GAMMA_URL": sim.gamma_url, "ARB_POLY_WS_URL": sim.poly_ws_url, "ARB_LOG_LEVEL": "WARNING"}
+            "ARB_KALSHI_REST_URL": sim.kalshi_url, "ARB_GAMMA_URL": sim.gamma_url, "ARB_POLY_WS_URL": sim.poly_ws_url,
+            "ARB_POLY_CLOB_URL": sim.poly_clob_url,  # discovery reads each market's fee parameters from the CLOB
+            "ARB_LOG_LEVEL": "WARNING"}
 
 
 async def discover_once(kafka: KafkaSettings, sim: Simulator) -> dict[str, Any]:

@@ -64,6 +64,16 @@ def test_fees_that_erase_a_gross_edge() -> None:
     assert len(run(nofee, [tick("K-BUF", asks=[(4800, 1000)]), tick("K-KC", asks=[(4900, 1000)])])) == 1
 
 
+def test_small_intra_kalshi_signal_that_rounding_fees_erase() -> None:
+    """Issue 29 item 3: 2 contracts at 0.44 + 2 at 0.52 look like $0.08 gross - $0.0695 of fees = $0.0105 of
+    edge with fees ceiled to $0.0001. A non-direct member's balance moves in whole cents: each leg costs
+    $0.04 of fees (0.88 + 0.034496 -> 0.92; 1.04 + 0.034944 -> 1.08), and the trade earns exactly $0.00."""
+    ticks = [tick("K-BUF", asks=[(4400, 200)]), tick("K-KC", asks=[(5200, 200)])]
+    assert run(pairing(poly=False), ticks, DetectorSettings()) == []  # the default minimum edge is $0.01
+    assert run(pairing(poly=False), ticks) == []  # not even at a minimum of $0.000001: the edge is zero
+    assert taker_fee(pairing()["books"][0]["fee"], 4400, 200, member="non_direct") == 40_000
+
+
 def test_depth_supports_only_part_of_the_size() -> None:
     sigs = run(pairing(poly=False), [tick("K-BUF", asks=[(4500, 300), (5400, 5000)]), tick("K-KC", asks=[(5000, 5000)])])
     assert len(sigs) == 1 and sigs[0]["size"] == 300 and legs(sigs[0])[0][3] == 4500
@@ -95,12 +105,37 @@ def test_a_million_contracts_without_overflow() -> None:
     assert sig["size"] == big and sig["edge"] == ONE_DOLLAR * big - 9500 * big - fee
 
 
-def test_stale_resyncing_crossed_or_old_legs_are_ignored() -> None:
+def test_stale_resyncing_or_crossed_legs_are_ignored() -> None:
     p = pairing(poly=False)
     for status in ("STALE", "RESYNCING", "CROSSED"):
         assert run(p, [tick("K-BUF", asks=[(4500, 1000)], status=status), tick("K-KC", asks=[(5000, 1000)])]) == []
-    old = [tick("K-BUF", asks=[(4500, 1000)], ts=1_000_000), tick("K-KC", asks=[(5000, 1000)], ts=1_000_000 + 3_000_000)]
-    assert run(p, old) == []  # 3 s apart in event time > ARB_MAX_TICK_AGE_MS
+        # a book that goes bad after a quiet spell stops being used, however recent the other leg is
+        quiet_then_stale = [tick("K-BUF", asks=[(4500, 1000)], ts=1_000_000), tick("K-BUF", asks=[(4500, 1000)], ts=5_000_000, seq=2, status=status),
+                            tick("K-KC", asks=[(5000, 1000)], ts=9_000_000)]
+        assert run(p, quiet_then_stale) == []
+
+
+@pytest.mark.parametrize("quiet_s", [1.999, 2.5, 10, 3600])
+def test_a_quiet_book_is_not_too_old(quiet_s: float) -> None:
+    """Issue 29 item 2: venues send nothing while a book does not change (Polymarket's market channel and
+    Kalshi's orderbook_delta alike; venue-protocols.md, corrections 8 and 12), so the lagging-quote case --
+    one venue reprices, the other's valid book has been quiet for seconds -- is the arbitrage. Trust comes
+    from the tick's status (the feed marks a book STALE/RESYNCING when it loses it), not from how long ago
+    the book last changed."""
+    t0 = 1_000_000
+    quiet = tick("TOK-KC", venue="POLYMARKET", asks=[(5000, 1000)], ts=t0)  # OK, unchanged since
+    reprice = tick("K-BUF", asks=[(4000, 1000)], ts=t0 + int(quiet_s * 1_000_000))
+    (sig,) = run(pairing(), [quiet, reprice])
+    assert legs(sig) == [("KALSHI", "K-BUF", "YES", 4000), ("POLYMARKET", "TOK-KC", "YES", 5000)]
+    assert sig["input_received_ts"] == [reprice["received_ts"], quiet["received_ts"]]
+    assert sig["deadline_ts"] == reprice["received_ts"] + S.signal_ttl_ms * 1000  # the deadline runs from the newest input
+
+
+def test_the_retired_tick_age_setting_is_accepted_and_ignored() -> None:
+    from core.config import all_settings, load
+
+    assert load(DetectorSettings, env={"ARB_MAX_TICK_AGE_MS": "2000"}) == DetectorSettings()  # an old environment still loads
+    assert "ARB_MAX_TICK_AGE_MS" not in {d.env for d in all_settings()}
 
 
 def test_delayed_polymarket_market_skipped_unless_enabled_with_more_edge() -> None:

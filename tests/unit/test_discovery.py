@@ -125,10 +125,10 @@ def test_gamma_fixture_event_with_user_aliases(tmp_path: Any) -> None:
 def test_gamma_fixture_market_fields() -> None:
     m = json.loads((FIXTURES / "polymarket" / "gamma_market_sports_market_money_line.json").read_text())
     lg = alias_mod.League("cs2", False, (), ("cs2",), {"faze": "faze", "illwill": "ill"})
-    book = gamma_source.parse_market(m, "cs2-faze-ill-2026-04-05", lg, "0.03")
+    book = gamma_source.parse_market(m, "cs2-faze-ill-2026-04-05", lg)
     assert not isinstance(book, str)
     assert (book.tick_size, book.min_size, book.seconds_delay, book.fee["rate_ppm"]) == (10, 500, 3, 30_000)
-    assert gamma_source.fee_params({"feesEnabled": False}, "0.03")["model"] == "NONE"
+    assert gamma_source.gamma_fee_params({"feesEnabled": False})["model"] == "NONE"
 
 
 def test_gamma_yes_no_markets_of_a_draw_league() -> None:
@@ -136,7 +136,8 @@ def test_gamma_yes_no_markets_of_a_draw_league() -> None:
     for title, tok in (("Arsenal", "1"), ("Chelsea", "3"), ("Draw (Arsenal vs. Chelsea)", "5")):
         ev["markets"].append({"conditionId": "0x" + tok * 64, "groupItemTitle": title, "outcomes": '["Yes", "No"]',
                               "clobTokenIds": json.dumps([tok, tok + "0"]), "gameStartTime": "2026-11-29 15:00:00+00",
-                              "sportsMarketType": "moneyline", "orderPriceMinTickSize": 0.01, "orderMinSize": 5})
+                              "sportsMarketType": "moneyline", "orderPriceMinTickSize": 0.01, "orderMinSize": 5,
+                              "feesEnabled": True, "feeSchedule": {"exponent": 1, "rate": 0.05, "takerOnly": True}})
     g = gamma_source.parse_event(ev, ALIASES, {"moneyline"})
     assert isinstance(g, VenueGame) and g.teams == frozenset({"ars", "che"})
     draw = next(b for b in g.books if b.instruments[0].subject == "draw")

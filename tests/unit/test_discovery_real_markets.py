@@ -257,7 +257,8 @@ def gamma_epl_event(home: str, away: str, day: str, kickoff_utc: str, **flags: A
         markets.append({"id": str(1400768 + i), "question": q, "groupItemTitle": title, "conditionId": "0x" + f"{i + 1:x}" * 64,
                         "outcomes": '["Yes", "No"]', "clobTokenIds": json.dumps([f"{i}1", f"{i}2"]), "sportsMarketType": "moneyline",
                         "gameStartTime": kickoff_utc, "active": True, "closed": False, "acceptingOrders": True, "negRisk": True,
-                        "orderPriceMinTickSize": 0.001, "orderMinSize": 5, "secondsDelay": 3, **flags})
+                        "orderPriceMinTickSize": 0.001, "orderMinSize": 5, "secondsDelay": 3, "feesEnabled": True, "feeType": "sports_fees_v2",
+                        "feeSchedule": {"exponent": 1, "rate": 0.05, "takerOnly": True, "rebateRate": 0.15}, **flags})
     return {"id": "218306", "slug": slug, "title": f"{home} vs. {away}", "seriesSlug": "premier-league-2026",
             "series": [{"id": "10188", "slug": "premier-league-2026"}], "tags": [{"id": "1", "slug": "sports"}, {"id": "100350", "slug": "soccer"}],
             "active": True, "closed": False, "markets": markets}
@@ -307,7 +308,8 @@ def test_game_id_is_stable_across_discovery_rounds_in_either_order() -> None:
                              "professional football")
     poly = gamma_source.parse_event({"id": "1", "slug": "nfl-lac-la-2026-11-29", "seriesSlug": "nfl", "markets": [{
         "conditionId": "0x" + "ab" * 32, "question": "Chargers vs. Rams", "outcomes": '["Chargers", "Rams"]', "clobTokenIds": '["1", "2"]',
-        "gameStartTime": "2026-11-30 01:20:00+00", "sportsMarketType": "moneyline", "acceptingOrders": True}]}, ALIASES, {"moneyline"})
+        "gameStartTime": "2026-11-30 01:20:00+00", "sportsMarketType": "moneyline", "acceptingOrders": True,
+        "feeSchedule": {"exponent": 1, "rate": 0.05, "takerOnly": True}}]}, ALIASES, {"moneyline"})
     assert isinstance(poly, VenueGame)
     ids = set()
     for order in (ms, ms[::-1]):

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.fees import configured_precision
 from core.units import parse_price, parse_size
 from venues.sim.engine import BookSide, OrderBook, TimeInForce
 from venues.sim.scenario import make_games
 from venues.sim.settings import SimSettings
-from venues.sim.world import Account, SimWorld, kalshi_fee
+from venues.sim.world import KALSHI, Account, SimWorld, kalshi_fee, kalshi_order_fee
 
 FIXTURES = Path(__file__).parents[1] / "resources"
 BUY, SELL = BookSide.BUY, BookSide.SELL
@@ -91,11 +92,43 @@ def test_duplicate_resting_id_raises() -> None:
         b.submit("x", "a", BUY, 4100, 100, GTC, 0)
 
 
-def test_kalshi_fee_formula_ceils_to_a_hundredth_cent() -> None:
-    assert kalshi_fee(5000, 100) == 17_500  # 0.07 * 1 * 0.5 * 0.5 = $0.0175
-    assert kalshi_fee(5000, 10_000) == 1_750_000  # 100 contracts: $1.75
-    assert kalshi_fee(4300, 100) == 17_200  # 0.07*0.43*0.57 = $0.017157, ceiled to $0.0172
-    assert kalshi_fee(100, 100) == 700  # 0.07*0.01*0.99 = 0.000693 -> $0.0007
+def test_kalshi_fee_is_the_venue_rounding_of_a_non_direct_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One fill: trade fee ceiled to $0.000001, then the balance change to the member's $0.01 (core/fees.py)."""
+    monkeypatch.delenv("ARB_KALSHI_MEMBER_TYPE", raising=False)
+    configured_precision.cache_clear()
+    try:
+        assert kalshi_fee(5000, 100) == 20_000  # 0.07 * 0.5 * 0.5 = $0.0175; $0.50 + $0.0175 debited as $0.52
+        assert kalshi_fee(5000, 10_000) == 1_750_000  # 100 contracts: $1.75, already on the cent
+        assert kalshi_fee(4300, 100) == 20_000  # 0.07*0.43*0.57 = $0.017157 -> $0.02
+        assert kalshi_fee(100, 100) == 10_000  # 0.07*0.01*0.99 = $0.000693 -> $0.01
+        assert kalshi_fee(5000, 100, sell=True) == 20_000  # a seller's $0.4825 is credited as $0.48
+        # one order in two fills: the order's accumulated rounding ($0.009307 + $0.008628) is rebated in whole
+        # cents, so the order pays $0.01 in all, as one fill of 2 contracts would
+        assert kalshi_order_fee([(100, 100), (200, 100)]) == [10_000, 0]
+        assert kalshi_order_fee([(100, 100), (100, 100)]) == [10_000, 0] and kalshi_fee(100, 200) == 10_000
+    finally:
+        configured_precision.cache_clear()
+
+
+def test_sim_charges_kalshi_fees_per_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARB_KALSHI_MEMBER_TYPE", raising=False)
+    configured_precision.cache_clear()
+    try:
+        w = SimWorld(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0))
+        ticker = next(iter(w.kalshi_books))
+        book = w.kalshi_books[ticker]
+        for o in book.resting_orders():
+            book.cancel(o.order_id)
+        w.place(KALSHI, ticker, "mm", SELL, 100, 100, GTC)
+        w.place(KALSHI, ticker, "mm", SELL, 200, 100, GTC)
+        w.kalshi_account("taker", 10_000_000)
+        rec = w.orderlog.new(KALSHI, "create", w.now_us(), "taker", {})
+        w.place(KALSHI, ticker, "taker", BUY, 200, 200, IOC, record=rec)
+        # per order: the second fill's rounding fee is rebated by the order's accumulator (per fill: $0.02)
+        assert [f.fee for f in rec.fills] == [10_000, 0]
+        assert w.kalshi_account("taker").positions[ticker].fees == 10_000
+    finally:
+        configured_precision.cache_clear()
 
 
 def test_account_nets_yes_and_no() -> None:

@@ -192,7 +192,9 @@ class KalshiRest:
         p = C.REST_PREFIX
         return [
             web.get(f"{p}/exchange/status", self.exchange_status),
-            web.get(f"{p}/series", self.series_list), web.get(f"{p}/series/{{ticker}}", self.series_one),
+            # /series/fee_changes before /series/{ticker}, which would otherwise take "fee_changes" for a ticker
+            web.get(f"{p}/series", self.series_list), web.get(f"{p}/series/fee_changes", self.series_fee_changes),
+            web.get(f"{p}/series/{{ticker}}", self.series_one),
             web.get(f"{p}/events", self.events_list), web.get(f"{p}/events/{{ticker}}", self.event_one),
             web.get(f"{p}/markets", self.markets_list), web.get(f"{p}/markets/{{ticker}}", self.market_one),
             web.get(f"{p}/markets/{{ticker}}/orderbook", self.orderbook),
@@ -300,11 +302,19 @@ class KalshiRest:
             raise ApiError(404, "not_found", "series not found")
         return web.json_response({"series": s})
 
+    async def series_fee_changes(self, request: web.Request) -> web.Response:
+        """`GET /series/fee_changes` (docs api-reference/exchange/get-series-fee-changes: optional `series_ticker`,
+        `show_historical`; answer `{"series_fee_change_arr": [{id, series_ticker, fee_type, fee_multiplier,
+        scheduled_ts}]}`). No simulated series ever changes its fee: always empty."""
+        return web.json_response({"series_fee_change_arr": []})
+
     def _events(self) -> list[dict[str, Any]]:
         evs: dict[str, dict[str, Any]] = {}
         for m in self.world.kalshi_markets.values():
             ev = evs.setdefault(m.event_ticker, {"event_ticker": m.event_ticker, "series_ticker": m.series_ticker, "title": m.title,
                                                  "sub_title": "", "category": "Sports", "mutually_exclusive": not m.mve,
+                                                 # no event overrides its series' fee (null: the series' fee_type / multiplier)
+                                                 "fee_type_override": None, "fee_multiplier_override": None,
                                                  "markets": []})
             ev["markets"].append(m)
         return list(evs.values())

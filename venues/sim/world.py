@@ -10,10 +10,11 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.fees import kalshi_order_fees
 from core.units import ONE_DOLLAR, parse_fixed, parse_price, parse_size
 from venues.sim.engine import BookSide, MatchResult, OrderBook, TimeInForce, Trade
 from venues.sim.faults import Faults
@@ -28,29 +29,18 @@ POLYMARKET = "POLYMARKET"
 INTERNAL_ACCOUNTS = frozenset({"mm", "flow", "arb", "admin"})  # unlimited balance, not in the order log
 
 
-def kalshi_fee(price: int, size: int) -> int:
-    """Kalshi taker fee in 1e-6 USD: 0.07 * C * P * (1 - P), ceiled to $0.0001 per fill (K6).
-
-    Isolated so it can be swapped for core.fees.kalshi_taker_fee (same result, shared with the pipeline):
-    that one is used as soon as it exists.
-    """
-    global _shared_fee
-    if _shared_fee is None:
-        try:
-            from core.fees import kalshi_taker_fee  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            _shared_fee = False
-        else:
-            _shared_fee = kalshi_taker_fee
-    if _shared_fee is not False:
-        return int(_shared_fee(price, size))
-    rate_ppm, mult_ppm = 70_000, 1_000_000
-    # exact fee = rate*mult/1e12 * size/100 * price*(1e4-price)/1e8 USD; ceil to $0.0001 (= 100 money units)
-    num = rate_ppm * mult_ppm * size * price * (ONE_DOLLAR - price)
-    return -(-num // 10**18) * 100
+def kalshi_order_fee(fills: Sequence[tuple[int, int]], *, sell: bool = False) -> list[int]:
+    """Kalshi taker fee (1e-6 USD) of each fill (price, size) of ONE order, in fill order, as the venue charges
+    it: core.fees.kalshi_order_fees, the pipeline's own function (trade fee 0.07 x C x P x (1 - P) ceiled to
+    $0.000001, the balance change floored to the member's precision, ARB_KALSHI_MEMBER_TYPE, and the order's
+    rounding accumulator rebating whole precision units). `sell`: the taker sold YES (an `ask`); an ask that buys
+    NO at 1 - P instead rounds the same for whole contracts (P x C and (1 - P) x C then differ by whole dollars)."""
+    return kalshi_order_fees(fills, sell=sell)
 
 
-_shared_fee: Any = None  # core.fees.kalshi_taker_fee once resolved, False when absent
+def kalshi_fee(price: int, size: int, *, sell: bool = False) -> int:
+    """Kalshi taker fee of an order filled in one fill of `size` at `price` (see kalshi_order_fee)."""
+    return kalshi_order_fee([(price, size)], sell=sell)[0]
 
 
 # --- clock ---------------------------------------------------------------------------------------------
@@ -214,8 +204,13 @@ class SimWorld:
         self.accounts: dict[str, dict[str, Account]] = {KALSHI: {}, POLYMARKET: {}}
         self.level_listeners: list[LevelListener] = []
         self.trade_listeners: list[TradeListener] = []
+        # Taker fees. fee_fns: per fill (book, price, size) -> fee, for a venue whose fee of a fill does not depend
+        # on the order's other fills (Polymarket). order_fee_fns: per order (book, [(price, size)...], sold) -> the
+        # fee of each fill, where it does (Kalshi's rounding accumulator); it wins over fee_fns.
         self.fee_fns: dict[str, Callable[[str, int, int], int]] = {KALSHI: lambda _book, p, q: kalshi_fee(p, q),
                                                                      POLYMARKET: lambda _book, p, q: 0}
+        self.order_fee_fns: dict[str, Callable[[str, list[tuple[int, int]], bool], list[int]]] = {
+            KALSHI: lambda _book, fills, sold: kalshi_order_fee(fills, sell=sold)}
         self.last_trade: dict[str, tuple[int, int]] = {}  # book id -> (price, ts_us)
         self.volume: dict[str, int] = {}  # book id -> traded size
         self._mirror: dict[tuple[str, BookSide, int], int] = {}
@@ -308,11 +303,9 @@ class SimWorld:
             record.status = "resting" if result.rested else ("executed" if result.remaining == 0 else "canceled")
             record.remaining = result.remaining if result.rested else 0
             self.orderlog.register(record)
-        fee_fn = self.fee_fns[venue]
         accts = self.accounts[venue]
-        for trade in result.trades:
+        for trade, fee in zip(result.trades, self.taker_fees(venue, book_id, side, result.trades), strict=True):
             trade_id = self.new_id()
-            fee = fee_fn(book_id, trade.price, trade.size)
             sign = 1 if trade.taker_side is BookSide.BUY else -1
             self._account(venue, trade.taker_account, 0).apply(book_id, sign * trade.size, trade.price, fee, ts)
             accts_maker = accts.get(trade.maker_account) or self._account(venue, trade.maker_account, 0)
@@ -334,6 +327,17 @@ class SimWorld:
         if record is not None and not result.rested:
             self.orderlog.closed(record)
         return result
+
+    def taker_fees(self, venue: str, book_id: str, side: BookSide, trades: Sequence[Trade]) -> list[int]:
+        """The taker's fee of each trade of one order (its trades in execution order)."""
+        fills = [(t.price, t.size) for t in trades]
+        if not fills:
+            return []
+        order_fn = self.order_fee_fns.get(venue)
+        if order_fn is not None:
+            return order_fn(book_id, fills, side is BookSide.SELL)
+        fee_fn = self.fee_fns[venue]
+        return [fee_fn(book_id, price, size) for price, size in fills]
 
     def cancel(self, venue: str, book_id: str, order_id: str) -> int:
         """Cancel a resting order; returns the size cancelled (0 if it was not resting)."""
