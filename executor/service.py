@@ -263,12 +263,13 @@ class ExecutorService:
         intent by looking it up (never re-sending); settle and write the Outcome of every unfinished signal."""
         p = worker.partition
         topics = [writer.orders_topic, writer.outcomes_topic]
+        t0 = time.monotonic()
         start = await asyncio.to_thread(self._recovery_start, p, topics)
         highs: dict[str, int] = {}
         records, bad = await asyncio.to_thread(read_partition, self.kafka, topics, p,
                                                start=None if start is None else dict(zip(topics, start, strict=True)), highs_out=highs)
-        log.info("recovery of partition %d read %d records from %s", p, len(records), "its checkpoint" if start else "the beginning",
-                 extra={"partition": p})
+        log.info("recovery of partition %d read %d records from %s in %.0f ms", p, len(records), "its checkpoint" if start else "the beginning",
+                 (time.monotonic() - t0) * 1000, extra={"partition": p})
         writer.saw_ends(highs)
         self.stats.recovery_records += len(records) + bad
         if bad:
