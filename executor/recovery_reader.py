@@ -16,26 +16,32 @@ nothing new arrives during the read.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer
 from core.settings import KafkaSettings
 
+StartFn = Callable[[Consumer], "dict[str, int] | None"]
+
 
 def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.3,
-                   stall_s: float = 30.0, start: dict[str, int] | None = None, highs_out: dict[str, int] | None = None,
-                   ) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+                   stall_s: float = 30.0, start: dict[str, int] | StartFn | None = None, group_id: str | None = None,
+                   highs_out: dict[str, int] | None = None) -> tuple[list[tuple[str, dict[str, Any]]], int]:
     """Every decodable record of `partition` of each topic from `start[topic]` (default: the beginning), as
-    (type name, record); plus a count of undecodable ones (reported by the caller, never fatal). The high
-    watermarks found go into `highs_out` when given."""
-    consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
+    (type name, record); plus a count of undecodable ones (reported by the caller, never fatal). `start` may be
+    a function of the reading consumer (configured with `group_id`, never subscribed: it can read the group's
+    committed offsets), so finding where to start costs no second client. The high watermarks found go into
+    `highs_out` when given."""
+    consumer = make_consumer(settings, group_id, **{"enable.partition.eof": True})
     out: list[tuple[str, dict[str, Any]]] = []
     bad = 0
     try:
-        tps = [TopicPartition(t, partition, (start or {}).get(t, OFFSET_BEGINNING)) for t in topics]
+        first = start(consumer) if callable(start) else start
+        tps = [TopicPartition(t, partition, (first or {}).get(t, OFFSET_BEGINNING)) for t in topics]
         consumer.assign(tps)
         highs = {}
         for t in topics:
@@ -76,21 +82,17 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
     return out, bad
 
 
-def offsets_since(settings: KafkaSettings, topics: list[str], partition: int, since_ms: int) -> dict[str, int]:
+def offsets_since(consumer: Consumer, topics: list[str], partition: int, since_ms: int) -> dict[str, int]:
     """Per topic, the first offset of partition `partition` whose timestamp is >= since_ms (the partition's
     end when none is), from the broker's time index."""
-    consumer = make_consumer(settings, None)
-    try:
-        found = consumer.offsets_for_times([TopicPartition(t, partition, since_ms) for t in topics], timeout=10)
-        out = {}
-        for tp in found:
-            if tp.offset < 0:  # no record that new: everything is older
-                out[tp.topic] = consumer.get_watermark_offsets(TopicPartition(tp.topic, partition), timeout=5)[1]
-            else:
-                out[tp.topic] = tp.offset
-        return out
-    finally:
-        consumer.close()
+    found = consumer.offsets_for_times([TopicPartition(t, partition, since_ms) for t in topics], timeout=10)
+    out = {}
+    for tp in found:
+        if tp.offset < 0:  # no record that new: everything is older
+            out[tp.topic] = consumer.get_watermark_offsets(TopicPartition(tp.topic, partition), timeout=5)[1]
+        else:
+            out[tp.topic] = tp.offset
+    return out
 
 
 def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:

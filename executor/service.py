@@ -264,10 +264,15 @@ class ExecutorService:
         p = worker.partition
         topics = [writer.orders_topic, writer.outcomes_topic]
         t0 = time.monotonic()
-        start = await asyncio.to_thread(self._recovery_start, p, topics)
+        found: dict[str, tuple[int, int] | None] = {}
+
+        def start_at(consumer: Consumer) -> dict[str, int] | None:
+            found["start"] = self._recovery_start(consumer, p, topics)
+            return None if found["start"] is None else dict(zip(topics, found["start"], strict=True))
+
         highs: dict[str, int] = {}
-        records, bad = await asyncio.to_thread(read_partition, self.kafka, topics, p,
-                                               start=None if start is None else dict(zip(topics, start, strict=True)), highs_out=highs)
+        records, bad = await asyncio.to_thread(read_partition, self.kafka, topics, p, start=start_at, group_id=self.group_id, highs_out=highs)
+        start = found.get("start")
         log.info("recovery of partition %d read %d records from %s in %.0f ms", p, len(records), "its checkpoint" if start else "the beginning",
                  (time.monotonic() - t0) * 1000, extra={"partition": p})
         writer.saw_ends(highs)
@@ -280,18 +285,14 @@ class ExecutorService:
             worker.ledger.mark(signal_id, start or (0, 0))
             await self._recover_signal(worker, writer, signal_id, intents)
 
-    def _recovery_start(self, p: int, topics: list[str]) -> tuple[int, int] | None:
+    def _recovery_start(self, consumer: Consumer, p: int, topics: list[str]) -> tuple[int, int] | None:
         """Where to read `orders` p and `outcomes` p from: the checkpoint committed with the group's offset of
         `signals` p, or the dedup horizon if that is earlier; None (everything) without a checkpoint."""
-        consumer = make_consumer(self.kafka, self.group_id)  # never subscribes: only reads the committed offset
-        try:
-            committed = consumer.committed([TopicPartition(self.signals_topic, p)], timeout=10)
-        finally:
-            consumer.close()
+        committed = consumer.committed([TopicPartition(self.signals_topic, p)], timeout=10)
         checkpoint = parse_checkpoint(committed[0].metadata if committed else None)
         if checkpoint is None:
             return None
-        since = offsets_since(self.kafka, topics, p, (now_us() - self.dedup_horizon_us) // 1000)
+        since = offsets_since(consumer, topics, p, (now_us() - self.dedup_horizon_us) // 1000)
         return start_offsets(checkpoint, (since[topics[0]], since[topics[1]]))
 
     async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
