@@ -52,6 +52,7 @@ class DemoStats:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     conflicting_outcomes: set[str] = field(default_factory=set)
+    pending_ids: set[str] = field(default_factory=set)
     hops: dict[str, deque[int]] = field(default_factory=lambda: {h: deque(maxlen=200_000) for h in HOPS})
     # every hop sample by the 5-minute window of its record's timestamp, so a long run's first and last
     # windows can be compared (does the pipeline slow down as the broker fills?)
@@ -96,6 +97,8 @@ class DemoStats:
         self.fills.setdefault(f["fill_id"], f)
 
     def on_outcome(self, o: dict[str, Any]) -> None:
+        if o["state"] == "PENDING":
+            self.pending_ids.add(o["signal_id"])
         first = self.outcomes.get(o["signal_id"])
         if first is not None and o["state"] in TERMINAL and (first["state"], first["matched_size"]) != (o["state"], o["matched_size"]):
             self.conflicting_outcomes.add(o["signal_id"])  # two different terminal outcomes: must never happen
@@ -115,6 +118,10 @@ class DemoStats:
                 legs[o["leg_index"]] = max(legs.get(o["leg_index"], 0), o["filled_size"])
         return sum(1 for sid, legs in by_signal.items()
                    if len(legs) == len(self.signals.get(sid, {}).get("legs", legs)) and len(set(legs.values())) > 1)
+
+    def pending(self) -> int:
+        """Signals whose latest outcome is PENDING (a delayed order being followed up)."""
+        return len(self.pending_ids - set(self.outcomes))
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes.values() if o["state"] == state)

@@ -36,6 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from core import codec, metrics
+from core.control import control_record, publish
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
 from core.settings import KafkaSettings
@@ -73,6 +74,7 @@ class PartitionWorker:
     # One transaction at a time on the partition's producer: the signal loop and pending follow-ups share it.
     txn: asyncio.Lock = field(default_factory=asyncio.Lock)
     followups: set[asyncio.Task[None]] = field(default_factory=set)
+    unhedged: dict[str, dict[str, int]] = field(default_factory=dict)  # signal_id -> venue -> contracts, for UNKNOWN outcomes
 
 
 @dataclass
@@ -476,8 +478,7 @@ class ExecutorService:
                 fills += fill_records(r, res, paper=self.paper, ts=now_us())
         outcome = self.settler.outcome(signal, base, steps, results, paper=self.paper, ts=now_us())
         if outcome["state"] == "UNKNOWN":
-            for venue, size in self.settler.unhedged(base, steps, results).items():
-                metrics.UNHEDGED.labels(venue).inc(size)
+            worker.unhedged[outcome["signal_id"]] = self.settler.unhedged(base, steps, results)
         return outcome, events, fills
 
     async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
@@ -494,11 +495,25 @@ class ExecutorService:
             metrics.UNWINDS.inc()
         if outcome["state"] == "UNKNOWN":
             self.stats.unknown += 1
-            log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
-                      extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+            await self._alert(outcome, worker.unhedged.pop(outcome["signal_id"], {}))
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+
+
+    async def _alert(self, outcome: dict[str, Any], unhedged: dict[str, int]) -> None:
+        """An UNKNOWN outcome is an alert: the log (error), `arb_unhedged_contracts{venue}`, and a record on
+        `control` (`alert:<VENUE>`, shown by `arb status`); the risk gate sees the outcome like any other."""
+        log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
+                  extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+        for venue, size in (unhedged or {"UNKNOWN": 0}).items():
+            metrics.UNHEDGED.labels(venue).inc(size)
+            record = control_record(f"alert:{venue}", "ALERT", True, reason=outcome.get("reason"), source="executor",
+                                    value={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"], "unhedged_contracts": size})
+            try:
+                await asyncio.to_thread(publish, self.kafka, record, 5.0)
+            except Exception as exc:  # the metric and the log line stand; the control record is for operators
+                log.warning("could not publish the alert on `control`: %s", exc)
 
 
 class WorkerFailed(RuntimeError):

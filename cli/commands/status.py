@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "partitions, every consumer group with its members and per-partition lag (committed offset vs "
                                    "the partition's end as a read_committed consumer sees it, its last stable offset: records of a "
                                    "transaction still open are not counted), and the circuit breaker states and kill switch from "
-                                   "the `control` topic.")
+                                   "the `control` topic, and the executor's latest alert per venue (an UNKNOWN outcome: an order whose state "
+                                   "lookups could not establish, with the contracts that may be held one-sided).")
     p.add_argument("--json", action="store_true", help="one JSON document")
     add_kafka_args(p)
     p.set_defaults(handler=run)
@@ -81,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         control.stop()
     breakers = {k: v for k, v in entries.items() if str(k).startswith("breaker:")}
+    alerts = {k: v for k, v in entries.items() if str(k).startswith("alert:")}
     groups = _groups(kafka, admin, names)
     doc: dict[str, Any] = {"broker": {"bootstrap": kafka.bootstrap, "reachable": True, "brokers": len(md.brokers)}, "topics": topics,
-           "groups": groups, "breakers": breakers, "kill_switch": kill}
+           "groups": groups, "breakers": breakers, "alerts": alerts, "kill_switch": kill}
     if args.json:
         print(json.dumps(doc, default=str))
         return 0
@@ -100,5 +102,7 @@ def run(args: argparse.Namespace) -> int:
         for m in g["members"]:
             print(f"    member {m['client_id']} {m['host']}: {', '.join(m['partitions']) or '-'}")
     print("  breakers: " + (", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in breakers.items()) or "none reported"))
+    for name, alert in alerts.items():  # the latest per venue; every one is an UNKNOWN Outcome on `outcomes`
+        print(f"  ALERT {name}: {json.dumps(alert, default=str)}")
     print("  kill switch: " + ("ENGAGED (" + str(kill.get("reason")) + ")" if kill else "off"))
     return 0

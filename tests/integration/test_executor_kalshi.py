@@ -208,3 +208,33 @@ async def test_a_401_is_a_rejection_that_leaves_no_leg_one_sided(rig: Rig) -> No
             nets[leg] += r.filled if r.side == "buy" else -r.filled
     assert nets[0] == nets[1], nets  # hedged: no leg left one-sided
     assert rig.service.clients["KALSHI"].breaker.failures == 0  # type: ignore[attr-defined]
+
+
+async def test_an_order_whose_state_cannot_be_established_is_unknown_and_alerted(rig: Rig) -> None:
+    """Defect 5 / deliverable "UNKNOWN is a real alert": the venue executes leg orders and then fails every
+    request (answers lost, lookups 5xx). The outcome is UNKNOWN with its reason, the known filled leg is not
+    bought again, and the alert is on `control` (`arb status` shows it) and in the metric."""
+    from core import metrics
+    from core.control import ControlState
+
+    w = rig.sim.world
+    w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
+    before = metrics.UNHEDGED.labels("KALSHI")._value.get()
+    w.faults["KALSHI"].update({"accept_then_timeout": 1.0, "timeout_hold_ms": 30_000})
+    send(rig, signal(rig, "amb-unknown", ttl_ms=500))
+    await eventually(lambda: len([r for r in w.orderlog.query(venue="KALSHI") if r.accepted and r.account != "admin"]) == 2, 20)
+    w.faults["KALSHI"].update({"accept_then_timeout": 0.0, "p5xx": 1.0})  # from now on every request fails, lookups too
+    out = await outcomes(rig, 1, timeout=60)
+    w.faults["KALSHI"].update({"p5xx": 0.0})
+    assert out["amb-unknown"]["state"] == "UNKNOWN", out
+    assert "amb-unknown:0:0" in out["amb-unknown"]["reason"] and "amb-unknown:1:0" in out["amb-unknown"]["reason"]
+    assert sorted(executions(rig)) == [("amb-unknown:0:0", 1000), ("amb-unknown:1:0", 1000)]  # nothing sent twice
+    assert metrics.UNHEDGED.labels("KALSHI")._value.get() - before == 2000  # both legs may be held: neither is known
+    control = ControlState(rig.kafka).start(wait_s=10)
+    try:
+        await eventually(lambda: "alert:KALSHI" in control.records, 10)
+        alert = control.records["alert:KALSHI"]
+    finally:
+        control.stop()
+    assert alert["kind"] == "ALERT" and "amb-unknown" in alert["value"]
