@@ -165,3 +165,90 @@ async def test_a_member_joining_while_a_signal_is_in_flight_does_not_break_its_r
             await asyncio.wait_for(task, 30)
             for c in closers:
                 await c.aclose() if hasattr(c, "aclose") else c.stop()
+
+
+async def test_a_member_killed_during_a_handover_leaves_exactly_one_outcome_per_signal(topics: KafkaSettings, tmp_path: Path) -> None:
+    """Three `arb execute` processes: A and B consume a stream of signals; C joins (a handover: partitions move
+    between members) and B is SIGKILLed while it happens. Every signal ends with exactly one terminal Outcome,
+    and the venue executed every leg at most once."""
+    import os
+    import random
+    import signal as signals
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+
+    n = 80
+    rng = random.Random(7)
+    async with Simulator(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0, autostart=False, kalshi_tier="unlimited")) as sim:
+        assert sim.kalshi_private_key is not None
+        key = tmp_path / "k.pem"
+        key.write_bytes(sim.kalshi_private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        game = next(iter(sim.world.games.values()))
+        a, b = game.kalshi_markets[game.away], game.kalshi_markets[game.home]
+        sim.world.set_book("KALSHI", a, bids=[(4300, 10**7)], asks=[(4500, 10**7)])
+        sim.world.set_book("KALSHI", b, bids=[(4800, 10**7)], asks=[(5000, 10**7)])
+        env = {**os.environ, "ARB_BOOTSTRAP": topics.bootstrap, "ARB_TOPIC_PREFIX": topics.topic_prefix, "ARB_SESSION_TIMEOUT_MS": "2000",
+               "ARB_KALSHI_REST_URL": sim.kalshi_url, "ARB_KALSHI_WS_URL": sim.kalshi_ws_url, "ARB_KALSHI_KEY_ID": sim.settings.kalshi_key_id,
+               "ARB_KALSHI_PRIVATE_KEY_FILE": str(key), "ARB_KALSHI_TIER": "premier", "ARB_EXEC_MAX_ORDERS_PER_S": "1000",
+               "ARB_EXEC_LOOKUP_GRACE_MS": "500", "ARB_LOG_FORMAT": "json"}
+        logs = {name: (tmp_path / f"{name}.log").open("ab") for name in "ABC"}
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+
+        def start(name: str) -> None:
+            procs[name] = subprocess.Popen([sys.executable, "-m", "cli", "execute"], env=env, stdout=logs[name], stderr=logs[name],
+                                           start_new_session=True)
+
+        def logged(name: str, needle: bytes) -> bool:
+            return needle in (tmp_path / f"{name}.log").read_bytes()
+
+        rig = Rig(sim, topics, None, game, a, b)  # type: ignore[arg-type]
+        sigs = [signal(rig, f"hk-{i:03d}", size=100, ttl_ms=30_000) for i in range(n)]
+        for i, s in enumerate(sigs):  # keys spread over the partitions, so every member owns some signals
+            s["game_id"] = f"{game.game_id}-k{i % 10}"
+        try:
+            start("A")
+            start("B")
+            await eventually(lambda: logged("A", b"assigned signals partition") and logged("B", b"assigned signals partition"), 60)
+
+            async def stream() -> None:  # signals keep coming through the whole handover
+                for s in sigs:
+                    send(rig, s)
+                    await asyncio.sleep(0.05)
+
+            # Orders take 300 ms at the venue: a member always has signals in flight when it dies (intents committed,
+            # results not), which the new owner's recovery must settle exactly once.
+            sim.world.faults["KALSHI"].update({"latency_ms": 300})
+            sender = asyncio.create_task(stream())
+            start("C")  # the handover starts when C joins ...
+            await eventually(lambda: logged("C", b"assigned signals partition") or procs["C"].poll() is not None, 30)
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            os.killpg(procs["B"].pid, signals.SIGKILL)  # ... and B dies in the middle of it
+            procs["B"].wait()
+            await sender
+            msgs = await asyncio.to_thread(read_records, topics, topic_name("outcomes", topics), n, 90)
+            await asyncio.sleep(1.0)  # a late second outcome would show in the fresh read below
+            msgs = await asyncio.to_thread(read_records, topics, topic_name("outcomes", topics), len(msgs), 30)
+        finally:
+            for p in procs.values():
+                if p.poll() is None:
+                    os.killpg(p.pid, signals.SIGTERM)
+            for p in procs.values():
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signals.SIGKILL)
+            for f in logs.values():
+                f.close()
+        terminal: dict[str, list[str]] = {}
+        for m in msgs:
+            rec = codec.decode(m.value(), "Outcome")
+            if rec["state"] in TERMINAL:
+                terminal.setdefault(rec["signal_id"], []).append(rec["state"])
+        assert set(terminal) == {s["signal_id"] for s in sigs}, "a signal without an outcome"
+        assert all(len(states) == 1 for states in terminal.values()), {k: v for k, v in terminal.items() if len(v) > 1}
+        done = executed(rig)  # fails if any leg executed twice
+        states = {sid: st[0] for sid, st in terminal.items()}
+        assert len(done) == 2 * sum(1 for st in states.values() if st == "FILLED"), states
+        assert sum(1 for st in states.values() if st == "FILLED") >= n // 2, states  # most signals were really executed
