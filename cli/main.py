@@ -15,6 +15,7 @@ import cli.commands
 from cli.common import CommandError, add_kafka_args, kafka_settings
 from core.broker import BrokerError
 from core.config import ConfigError
+from core.supervise import RoleFailed
 
 __all__ = ["CommandError", "add_kafka_args", "build_parser", "kafka_settings", "main"]
 
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc, CommandError) else 2
     except BrokerError as exc:  # the local Kafka (core/broker.py) cannot start, or no Kafka answers at --bootstrap
         print(f"arb {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except RoleFailed as exc:  # a role stopped because a part of it died (logged with its traceback above)
+        print(f"arb {args.command}: stopped: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -5,11 +5,18 @@ fingerprint from schemas/ and project the record onto the newest version of the
 same type. Anything that cannot be decoded raises DecodeError, which consumers
 route to the dead-letter topic with the original bytes: a bad record never crashes
 a consumer.
+
+With a schema registry configured, decoding a Confluent-framed record whose schema id
+is not cached asks the registry (bounded: core/registry.py), and encoding a type for
+the first time registers it. Both block: on an event loop use `decode_async` (the
+lookup runs in a thread) and `warm` the types a role writes at start-up, in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
@@ -115,3 +122,25 @@ def decode_with_type(data: bytes, expected: str | None = None) -> tuple[str, dic
 
 def decode(data: bytes, expected: str | None = None) -> dict[str, Any]:
     return decode_with_type(data, expected)[1]
+
+
+def needs_registry(data: bytes) -> bool:
+    """Whether decoding `data` would ask the schema registry (a Confluent-framed record whose id is not cached)."""
+    if _registry is None or len(data) < CONFLUENT_HEADER_LEN or data[0] != 0:
+        return False
+    return not _registry.cached(int.from_bytes(data[1:CONFLUENT_HEADER_LEN], "big"))
+
+
+async def decode_async(data: bytes, expected: str | None = None) -> dict[str, Any]:
+    """decode() for event loops: a registry lookup runs in a worker thread, never on the loop."""
+    if needs_registry(data):
+        return await asyncio.to_thread(decode, data, expected)
+    return decode(data, expected)
+
+
+def warm(type_names: Iterable[str]) -> None:
+    """Register the newest version of each type now, so that encoding them never asks the registry later
+    (no-op without a registry). Blocks: call it in a thread from async code. Raises RegistryUnavailable."""
+    if _registry is not None:
+        for name in type_names:
+            _registry.schema_id(schemas.latest(name))

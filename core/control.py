@@ -3,6 +3,12 @@
 Writers: `arb kill` / `arb resume` (operators) and the executor (breaker state). Readers fold by name,
 last value wins. The executor checks the kill switch before every signal, so a kill is honoured within
 one signal of the record reaching the reader.
+
+No record stops the reader thread. A record it cannot read (key not UTF-8, value undecodable, registry
+unreachable) is dead-lettered, and since it may have been a kill, the reader reports itself unhealthy
+(`healthy`, `error`) until a readable record (or a tombstone) with the same key supersedes it. It is
+unhealthy too before the topic is loaded and after the thread stopped. What a consumer of the state does
+when it is unhealthy (the executor: stop trading) is up to that consumer.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import logging
 import threading
 from typing import Any
 
-from core import codec
+from core import codec, metrics
+from core.dlq import DeadLetterSink, decode_key
 from core.kafka import make_producer
+from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.state_reader import follow
 from core.topics import topic_name
@@ -41,9 +49,13 @@ def publish(settings: KafkaSettings, record: dict[str, Any], timeout_s: float = 
 class ControlState:
     """Background reader of `control`; `kill_switch()` is safe to call from any thread."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
+        """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
         self.settings = settings
         self.records: dict[str, dict[str, Any]] = {}
+        self.unreadable: dict[bytes | None, str] = {}  # raw key -> why its latest record could not be read
+        self.failure: BaseException | None = None  # why the reader thread stopped, if it did
+        self._dlq = DeadLetterSink(settings, "control-reader", dlq_producer)
         self._stop = threading.Event()
         self._loaded = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,12 +64,39 @@ class ControlState:
         rec = self.records.get(KILL_SWITCH)
         return rec if rec is not None and rec["active"] else None
 
+    @property
+    def loaded(self) -> bool:
+        """The records that existed at start-up have been read."""
+        return self._loaded.is_set() and self.failure is None
+
+    @property
+    def error(self) -> str | None:
+        """Why the state cannot be trusted now, or None: not started / not loaded yet, the reader stopped, or a
+        record that could not be read still stands (it may have been a kill)."""
+        if self.failure is not None:
+            return f"control reader stopped: {type(self.failure).__name__}: {self.failure}"
+        if self._thread is None:
+            return "control reader not started"
+        if not self._thread.is_alive() and not self._stop.is_set():
+            return "control reader stopped"
+        if not self._loaded.is_set():
+            return "control topic not loaded yet"
+        if self.unreadable:
+            last = next(reversed(self.unreadable.values()))
+            return f"{len(self.unreadable)} undecodable control record(s) stand (dead-lettered); last: {last}"
+        return None
+
+    @property
+    def healthy(self) -> bool:
+        return self.error is None
+
     def apply(self, value: bytes | None) -> None:
+        """Fold one value (offline use); an undecodable one is logged and skipped."""
         if value is None:
             return
         try:
             rec = codec.decode(value, "Control")
-        except codec.DecodeError as exc:
+        except (codec.DecodeError, RegistryUnavailable) as exc:
             log.error("undecodable control record: %s", exc)
             return
         self.records[rec["name"]] = rec
@@ -72,6 +111,32 @@ class ControlState:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._dlq.flush()
 
     def _run(self) -> None:
-        follow(self.settings, topic_name("control", self.settings), lambda msg: self.apply(msg.value()), self._loaded, self._stop)
+        try:
+            follow(self.settings, topic_name("control", self.settings), self._on_record, self._loaded, self._stop, on_error=self._on_error)
+        except BaseException as exc:
+            self.failure = exc
+            self._loaded.set()  # nobody waits for a load that will not come (`loaded` stays False)
+            log.critical("control reader stopped: %s: %s; kill switch changes are no longer seen", type(exc).__name__, exc, exc_info=exc)
+
+    def _on_record(self, msg: Any) -> None:
+        raw_key = msg.key()
+        value = msg.value()
+        if value is None:  # a tombstone: nothing to fold, but it supersedes an unreadable record of its key
+            self.unreadable.pop(raw_key, None)
+            return
+        decode_key(raw_key)
+        rec = codec.decode(value, "Control")
+        self.records[rec["name"]] = rec
+        self.unreadable.pop(raw_key, None)
+
+    def _on_error(self, msg: Any, exc: Exception) -> None:
+        raw_key = msg.key()
+        self.unreadable.pop(raw_key, None)
+        self.unreadable[raw_key] = f"offset {msg.offset()}: {exc}"  # (re)inserted last: `error` shows the newest
+        metrics.STATE_READER_ERRORS.labels("control").inc()
+        log.error("control: record at offset %s not applied (%s); dead-lettered; the control state is unhealthy until it is "
+                  "superseded", msg.offset(), exc)
+        self._dlq.send(msg, exc)

@@ -5,6 +5,10 @@ consumer assigned to its single partition, from the beginning, and keeps the las
 (compaction removes older values only eventually: it never touches the active segment, so a reader sees
 several values of a key until the log cleaner has run). A tombstone removes the game. Listeners hear
 every change.
+
+No record stops the reader: one whose key is missing or not UTF-8, or whose value cannot be decoded (or
+not now: the schema registry is unreachable), goes to the dead-letter topic with its bytes, and the next
+record is read. `failure` is set (and `healthy` false) if the reader thread itself stops.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core import codec
+from core import codec, metrics
+from core.dlq import DeadLetterSink, decode_key
+from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.state_reader import follow
 from core.topics import topic_name
@@ -25,32 +31,42 @@ Listener = Callable[[str, "dict[str, Any] | None"], None]
 
 
 class MarketsCache:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
+        """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
         self.settings = settings
         self.topic = topic_name("markets", settings)
         self.pairings: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
         self.bad_records = 0
+        self.failure: BaseException | None = None  # why the reader thread stopped, if it did
+        self._dlq = DeadLetterSink(settings, "markets-reader", dlq_producer)
         self._caught_up = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """The reader thread runs (or was never started: offline use) and has not stopped."""
+        return self.failure is None and (self._thread is None or self._thread.is_alive() or self._stop.is_set())
 
     def get(self, game_id: str) -> dict[str, Any] | None:
         return self.pairings.get(game_id)
 
     def apply(self, game_id: str, value: bytes | None) -> None:
-        """Fold one record (also used directly by offline tools)."""
+        """Fold one record (also used directly by offline tools); an undecodable value is logged and skipped."""
+        try:
+            self._fold(game_id, value)
+        except (codec.DecodeError, RegistryUnavailable) as exc:
+            self.bad_records += 1
+            log.error("undecodable MarketPairing for %s: %s", game_id, exc, extra={"game_id": game_id})
+
+    def _fold(self, game_id: str, value: bytes | None) -> None:
         if value is None:
             old = self.pairings.pop(game_id, None)
             if old is not None:
                 self._notify(game_id, None)
             return
-        try:
-            pairing = codec.decode(value, "MarketPairing")
-        except codec.DecodeError as exc:
-            self.bad_records += 1
-            log.error("undecodable MarketPairing for %s: %s", game_id, exc, extra={"game_id": game_id})
-            return
+        pairing = codec.decode(value, "MarketPairing")
         if self.pairings.get(game_id) != pairing:
             self.pairings[game_id] = pairing
             self._notify(game_id, pairing)
@@ -74,16 +90,23 @@ class MarketsCache:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._dlq.flush()
 
     def _run(self) -> None:
         try:
-            follow(self.settings, self.topic, self._on_record, self._caught_up, self._stop)
-        except Exception:
-            log.exception("markets reader stopped")
+            follow(self.settings, self.topic, self._on_record, self._caught_up, self._stop, on_error=self._on_error)
+        except BaseException as exc:
+            self.failure = exc
+            self._caught_up.set()  # nobody waits for a load that will not come
+            log.critical("markets reader stopped: %s: %s; pairings no longer follow `%s`", type(exc).__name__, exc, self.topic,
+                         exc_info=exc)
 
     def _on_record(self, msg: Any) -> None:
-        key = msg.key()
-        if key is None:
-            self.bad_records += 1
-            return
-        self.apply(key.decode(), msg.value())
+        self._fold(decode_key(msg.key()), msg.value())
+
+    def _on_error(self, msg: Any, exc: Exception) -> None:
+        """A record that could not be applied: dead-lettered; the reader goes on with the next one."""
+        self.bad_records += 1
+        metrics.STATE_READER_ERRORS.labels("markets").inc()
+        log.error("markets: record at offset %s not applied (%s); dead-lettered", msg.offset(), exc)
+        self._dlq.send(msg, exc)

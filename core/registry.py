@@ -11,14 +11,23 @@ registry's `/associations` API, which only Confluent's registry serves: any answ
 "<topic>-value", which needs the topic at encode time. We register through the client directly under
 the record name; serde_conf() gives other consumers' AvroSerializer/AvroDeserializer the same choice.
 
-A registry that cannot be reached is RegistryUnavailable, never a DecodeError: consumers dead-letter
-DecodeErrors (and recovery readers skip them), and a valid record must not be lost to an outage.
+A registry that cannot be reached is RegistryUnavailable, never a DecodeError: recovery readers skip
+DecodeErrors, and a valid record must not be mistaken for garbage. (Consumers that dead-letter it keep
+its bytes with error_kind "RegistryUnavailable", to be re-driven.)
+
+Lookups are bounded: every request has a timeout (TIMEOUT_S, one retry), an id the registry does not
+know (or that is not one of our schemas) is remembered for MISS_TTL_S, and after a failure the registry
+counts as down for OUTAGE_TTL_S, during which lookups fail at once instead of waiting again. They still
+block their caller; from async code use codec.decode_async (the lookup runs in a thread) and warm the
+writer ids at start-up (codec.warm, in a thread).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -27,6 +36,9 @@ import schemas
 
 CONFLUENT_MAGIC = 0
 HEADER_LEN = 5  # magic byte + 4-byte big-endian schema id
+TIMEOUT_S = 2.0  # per request (connect, read, …); with one retry a lookup gives up within ~5 s
+MISS_TTL_S = 60.0  # an unknown schema id is asked again after this (a writer may register it meanwhile)
+OUTAGE_TTL_S = 5.0  # after a failed request, lookups fail at once for this long
 
 
 class RegistryUnavailable(Exception):
@@ -71,12 +83,22 @@ class RegistryFraming:
     """Schema ids for our schema versions, and our versions for ids (matched by canonical fingerprint,
     so a schema registered by another writer, reformatted or normalised, still resolves)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout_s: float = TIMEOUT_S, miss_ttl_s: float = MISS_TTL_S,
+                 outage_ttl_s: float = OUTAGE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        self.client: Any = SchemaRegistryClient.new_client({"url": url})  # mock:// gives the in-memory registry (tests)
+        # mock:// gives the in-memory registry (tests). The client's defaults are no timeout at all and 3 retries
+        # with waits of up to 20 s.
+        self.client: Any = SchemaRegistryClient.new_client({"url": url, "timeout": timeout_s, "max.retries": 1,
+                                                            "retries.wait.ms": 100, "retries.max.wait.ms": 500})
+        self.miss_ttl_s = miss_ttl_s
+        self.outage_ttl_s = outage_ttl_s
+        self.clock = clock
         self._ids: dict[bytes, int] = {}  # fingerprint -> schema id
         self._by_id: dict[int, schemas.SchemaVersion] = {}
+        self._misses: dict[int, float] = {}  # schema id -> until when it counts as unknown
+        self._down_until = 0.0
+        self._down_reason = ""
         self._lock = threading.Lock()
 
     @classmethod
@@ -84,17 +106,33 @@ class RegistryFraming:
         """None when no registry is configured (our single-object framing)."""
         return cls(url) if url else None
 
+    def _check_up(self, what: str) -> None:
+        if self.clock() < self._down_until:
+            raise RegistryUnavailable(f"{what}: registry unavailable ({self._down_reason}; not asked again for up to "
+                                      f"{self.outage_ttl_s:g} s)")
+
+    def _went_down(self, what: str, exc: Exception) -> RegistryUnavailable:
+        self._down_reason = _describe(exc)
+        self._down_until = self.clock() + self.outage_ttl_s
+        return RegistryUnavailable(f"{what}: {self._down_reason}")
+
+    def cached(self, schema_id: int) -> bool:
+        """Whether version_of(schema_id) answers without a request (known, known to be unknown, or failing fast)."""
+        return schema_id in self._by_id or self._misses.get(schema_id, 0.0) > self.clock() or self.clock() < self._down_until
+
     def schema_id(self, sv: schemas.SchemaVersion) -> int:
         sid = self._ids.get(sv.fingerprint)
         if sid is not None:
             return sid
         from confluent_kafka.schema_registry import Schema
 
+        what = f"registering {subject(sv)}"
         with self._lock:
+            self._check_up(what)
             try:
                 sid = int(self.client.register_schema(subject(sv), Schema(json.dumps(sv.schema), "AVRO")))
             except Exception as exc:
-                raise RegistryUnavailable(f"registering {subject(sv)}: {_describe(exc)}") from exc
+                raise self._went_down(what, exc) from exc
             self._ids[sv.fingerprint] = sid
             self._by_id[sid] = sv
         return sid
@@ -108,21 +146,33 @@ class RegistryFraming:
         sv = self._by_id.get(schema_id)
         if sv is not None:
             return sv
+        if self._misses.get(schema_id, 0.0) > self.clock():
+            return None
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+        what = f"looking up schema id {schema_id}"
+        self._check_up(what)
         try:
             schema = self.client.get_schema(schema_id)
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
-                return None
-            raise RegistryUnavailable(f"looking up schema id {schema_id}: {_describe(exc)}") from exc
+                schema = None
+            else:
+                raise self._went_down(what, exc) from exc
         except Exception as exc:
-            raise RegistryUnavailable(f"looking up schema id {schema_id}: {_describe(exc)}") from exc
+            raise self._went_down(what, exc) from exc
         fp = _fingerprint_of(schema.schema_str or "") if schema is not None else None
         sv = schemas.by_fingerprint().get(fp) if fp is not None else None
-        if sv is not None:
-            with self._lock:
+        with self._lock:
+            if sv is not None:
                 self._by_id[schema_id] = sv
+            else:  # unknown to the registry, or not one of schemas/: do not ask again for a while
+                if len(self._misses) > 10_000:  # ids come from the records: keep the memory bounded
+                    now = self.clock()
+                    self._misses = {k: v for k, v in self._misses.items() if v > now}
+                    if len(self._misses) > 10_000:
+                        self._misses.clear()
+                self._misses[schema_id] = self.clock() + self.miss_ttl_s
         return sv
 
 

@@ -12,6 +12,7 @@ costs 0.3 s at start-up and has never missed one.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +24,17 @@ from core.kafka import make_consumer
 from core.settings import KafkaSettings
 
 QUIET_S = 0.3
+log = logging.getLogger(__name__)
 
 
 def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Any], None], caught_up: threading.Event,
-           stop: threading.Event) -> None:
+           stop: threading.Event, on_error: Callable[[Any, Exception], None] | None = None) -> None:
     """Call on_record(message) for every record of partition 0 of `topic` until `stop`; set `caught_up` once
-    the records that existed at the start are read (and always on the way out, so nobody waits forever)."""
+    the records that existed at the start are read (and always on the way out, so nobody waits forever).
+
+    No record stops the reader: an exception from on_record goes to on_error(message, exception) (the readers
+    dead-letter the record), or is logged; then the next record is read. Only the consumer's own failures end
+    follow() (they propagate: the caller records the reader as dead)."""
     consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
     try:
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
@@ -50,7 +56,20 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Any], None]
                     eof_at = eof_at or now
                 continue
             eof_at = None
-            on_record(msg)
+            try:
+                on_record(msg)
+            except Exception as exc:
+                _report(topic, msg, exc, on_error)
     finally:
         caught_up.set()
         consumer.close()
+
+
+def _report(topic: str, msg: Any, exc: Exception, on_error: Callable[[Any, Exception], None] | None) -> None:
+    if on_error is not None:
+        try:
+            on_error(msg, exc)
+            return
+        except Exception:
+            log.exception("%s reader: the error handler failed", topic)
+    log.error("%s reader: record at offset %s not applied: %s: %s", topic, msg.offset(), type(exc).__name__, exc, exc_info=exc)

@@ -39,7 +39,9 @@ from core import codec, metrics
 from core.control import control_record, publish
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
+from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
+from core.supervise import RoleFailed
 from core.topics import topic_name
 from core.units import now_us
 from executor.checkpoint import format_checkpoint, parse_checkpoint, start_offsets
@@ -136,6 +138,8 @@ class ExecutorService:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # Register what we write now (a registry that cannot be reached fails the start, not a signal in flight).
+        await asyncio.to_thread(codec.warm, ("OrderEvent", "Fill", "Outcome", "DeadLetter", "Control"))
         await asyncio.to_thread(self._poll_thread)
         if self.failure is not None:
             raise WorkerFailed(f"a partition worker failed: {self.failure}") from self.failure
@@ -337,8 +341,8 @@ class ExecutorService:
         self.stats.signals += 1
         raw = msg.value()
         try:
-            signal = codec.decode(raw or b"", "Signal")
-        except codec.DecodeError as exc:
+            signal = await codec.decode_async(raw or b"", "Signal")  # a registry lookup never blocks the loop
+        except (codec.DecodeError, RegistryUnavailable) as exc:
             await self._dead_letter(worker, writer, msg, exc, None, offsets, group)
             return
         sid = signal["signal_id"]
@@ -516,7 +520,7 @@ class ExecutorService:
                 log.warning("could not publish the alert on `control`: %s", exc)
 
 
-class WorkerFailed(RuntimeError):
+class WorkerFailed(RoleFailed):
     """A partition worker failed; the executor stopped so its group reassigns the partitions."""
 
 

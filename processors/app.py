@@ -5,6 +5,10 @@ keeps each game's latest books in a changelog-backed table (a worker that takes 
 recovers them), reads every MarketPairing from `markets` with a plain consumer, runs the detector on
 every tick and sends Signals keyed by game_id to `signals`. Processing is at-least-once: after a crash
 some ticks are reprocessed and yield the same signal_ids, which the executor deduplicates.
+
+A `ticks` record the agent cannot read (a key that is not UTF-8, a value that does not decode, a schema
+registry that cannot answer) goes to the dead-letter topic with its bytes (`triage`); the agent goes on.
+Keys reach the agent as raw bytes: Faust's own key decoding raised KeyDecodeError into the agent.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from faust.types import TP
 
 from core import codec, metrics
 from core.config import load
-from core.dlq import dead_letter
+from core.dlq import dead_letter, decode_key
 from core.markets_cache import MarketsCache
+from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors import low_latency
@@ -29,12 +34,36 @@ from processors.batching import available_batches
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
 from processors.faust_auth import faust_credentials
-from processors.faust_codec import Undecodable, register_codecs
+from processors.faust_codec import Undecodable, register_codecs, resolve
 from processors.faust_settings import WorkerSettings
 from processors.quiet_worker import LeanMonitor
 from processors.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
+
+
+async def triage(event: Any) -> tuple[dict[str, Any] | None, Exception | None]:
+    """(the Tick, None) for a record the agent can process, else (None, why it goes to the dead-letter topic)."""
+    key = event.message.key
+    if key is not None:
+        try:
+            decode_key(key)
+        except codec.DecodeError as exc:
+            return None, exc
+    value = await resolve(event.value)  # a registry lookup, if one is needed, runs in a thread
+    if isinstance(value, Undecodable):
+        return None, value.error
+    if not isinstance(value, dict):
+        return None, codec.DecodeError("corrupt", f"not a Tick: {type(value).__name__}")
+    return value, None
+
+
+def dead_letter_record(event: Any, error: Exception) -> dict[str, Any]:
+    """The DeadLetter of a `ticks` record, with its original key and value bytes."""
+    msg = event.message
+    value = event.value
+    raw = value.data if isinstance(value, Undecodable) else msg.value
+    return dead_letter(msg.topic, msg.partition, msg.offset, msg.key, raw, error, "processor")
 
 
 def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None = None) -> faust.App:
@@ -74,7 +103,9 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
 
     # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones
     # (the table changelog, with the table's partition count, before anything can auto-create it).
-    ticks = app.topic(topic_name("ticks", kafka), key_type=str, value_serializer="arb-tick", internal=False)
+    # Keys as raw bytes (checked by `triage`): with key_type=str a key that is not UTF-8 made Faust throw
+    # KeyDecodeError into the agent.
+    ticks = app.topic(topic_name("ticks", kafka), key_type=bytes, key_serializer="raw", value_serializer="arb-tick", internal=False)
     dlq = app.topic(topic_name("dlq", kafka), key_type=str, value_serializer="raw", internal=False)
     # No value_type: with value_type=dict Faust calls `dict.from_data` on every changelog record in recovery
     # and a worker taking over a partition silently starts from empty books. Values are plain JSON.
@@ -212,6 +243,10 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
 
     @app.task
     async def load_markets() -> None:
+        try:  # register what the agent writes now, off the loop: encoding then never asks the registry
+            await asyncio.to_thread(codec.warm, ("Signal", "DeadLetter"))
+        except RegistryUnavailable as exc:
+            log.error("processor: schema registry not reachable at start-up (%s); it will be asked on first use", exc)
         await asyncio.to_thread(markets.start)
         markets_loaded.set()
 
@@ -227,13 +262,14 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
             batch = [e for e in batch if guard.accept(e.message.partition, e.message.offset, now, committed.get(e.message.tp))]
             states: dict[str, tuple[int, dict[str, Any]]] = {}
             for event in batch:
-                tick = event.value
                 metrics.TICKS_CONSUMED.inc()
-                if isinstance(tick, Undecodable):
+                tick, problem = await triage(event)
+                if tick is None:
                     metrics.DEAD_LETTERS.labels("processor").inc()
-                    msg = event.message
-                    record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, tick.data, tick.error, "processor")
-                    await dlq.send(key=msg.topic, value=codec.encode("DeadLetter", record))
+                    record = dead_letter_record(event, problem or codec.DecodeError("corrupt", "unreadable"))
+                    log.warning("processor: dead-lettered a ticks record: %s", record["error"],
+                                extra={"topic": record["source_topic"], "partition": record["partition"], "offset": record["offset"]})
+                    await dlq.send(key=event.message.topic, value=codec.encode("DeadLetter", record))
                     continue
                 game_id = tick["game_id"]
                 # The table holds each game's latest Tick per market (changelog-backed: a worker taking

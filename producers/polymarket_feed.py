@@ -7,7 +7,6 @@ Emits a Tick per changed token per event into a Handoff; no Kafka here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -16,6 +15,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from core import metrics
 from core.backoff import Backoff
 from core.units import now_us
 from producers.feed_metrics import FeedMetrics
@@ -107,7 +107,8 @@ class PolymarketFeed:
             # Send the subscription at once: the server may close a connection that stays unsubscribed.
             await ws.send(json.dumps({"type": "market", "assets_ids": sorted(self.markets), "initial_dump": True,
                                       "level": 2, "custom_feature_enabled": False}))
-            pinger = asyncio.create_task(self._pinger(ws))
+            pinger = asyncio.create_task(self._pinger(ws), name="polymarket-pinger")
+            pinger.add_done_callback(lambda task: self._pinger_ended(task, ws))
             loop = asyncio.get_running_loop()
             last_data = subscribed_at = loop.time()
             dump_checked = False
@@ -141,13 +142,23 @@ class PolymarketFeed:
                             return
             finally:
                 pinger.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pinger
+                await asyncio.gather(pinger, return_exceptions=True)  # its own end was logged (_pinger_ended)
 
     async def _pinger(self, ws: ClientConnection) -> None:
         while True:
             await asyncio.sleep(self.settings.poly_ping_s)
             await ws.send("PING")
+
+    def _pinger_ended(self, task: asyncio.Task[None], ws: ClientConnection) -> None:
+        """The pinger runs until its session ends (cancelled). Ending on its own it is logged and counted, and the
+        socket is closed: without keepalives the venue would drop the connection anyway, and the session that
+        follows starts a new pinger (a restart with the connection)."""
+        if task.cancelled() or self._ws is not ws:
+            return
+        exc = task.exception()
+        metrics.TASK_FAILURES.labels("polymarket-pinger").inc()
+        log.error("polymarket feed: the pinger stopped (%s); reconnecting", "returned" if exc is None else f"{type(exc).__name__}: {exc}")
+        asyncio.ensure_future(ws.close())
 
     # --- frames ------------------------------------------------------------------------------------
 

@@ -4,6 +4,10 @@ Subscriptions follow the `markets` topic live: a new or changed MarketPairing ad
 feed, a tombstone removes them, without a restart. The socket readers hand ticks to a bounded,
 coalescing hand-off (producers/handoff.py) and never wait for Kafka; one writer task drains it into a
 confluent-kafka producer (Java murmur2 partitioner: every tick of a game in one partition).
+
+The feeds, the writer and a watch on the markets reader thread run under core/supervise.py: if one of them
+ends while the role runs, it is logged and counted and `run()` raises TaskDied, so `arb produce` exits
+non-zero instead of running on without producing ticks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from core import codec, metrics
 from core.kafka import make_producer
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
+from core.supervise import Supervisor, spawn
 from core.topics import topic_name
 from core.units import now_us
 from producers.handoff import Handoff
@@ -86,6 +91,8 @@ class TickWriter:
 
 
 class ProducerService:
+    markets_check_s = 1.0  # how often the markets reader thread is checked for life
+
     def __init__(self, settings: KafkaSettings, feeds: dict[str, Feed], handoff: Handoff[dict[str, Any]],
                  markets: MarketsCache | None = None, *, linger_ms: int | None = None) -> None:
         self.settings = settings
@@ -100,7 +107,7 @@ class ProducerService:
     def _on_pairing(self, game_id: str, pairing: dict[str, Any] | None) -> None:
         """Markets-reader thread -> event loop: update every feed's subscription."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._resubscribe()))
+            self._loop.call_soon_threadsafe(lambda: spawn(self._resubscribe(), "resubscribe"))
 
     async def _resubscribe(self) -> None:
         pairings = dict(self.markets.pairings)
@@ -120,21 +127,35 @@ class ProducerService:
         for feed in self.feeds.values():
             feed.stop()
 
+    async def _watch_markets(self) -> None:
+        """Ends (a death) when the markets reader thread has stopped: subscriptions would no longer follow `markets`."""
+        while True:
+            failure = getattr(self.markets, "failure", None)
+            if failure is not None:
+                raise RuntimeError(f"markets reader stopped: {failure}") from failure
+            await asyncio.sleep(self.markets_check_s)
+
     async def run(self) -> None:
+        """Until stop(); raises core.supervise.TaskDied when a feed, the writer or the markets reader ends first."""
         self._loop = asyncio.get_running_loop()
+        # With a schema registry: register the Tick schema now, in a thread, so the writer never asks the registry
+        # on the event loop (raises RegistryUnavailable: no ticks can be written without it).
+        await asyncio.to_thread(codec.warm, ("Tick",))
         self.markets.listeners.append(self._on_pairing)
         await asyncio.to_thread(self.markets.start)
         await self._resubscribe()
-        tasks = [asyncio.create_task(f.run(), name=f"feed-{v}") for v, f in self.feeds.items()]
-        tasks.append(asyncio.create_task(self.writer.run(), name="tick-writer"))
+        sup = Supervisor(self._stop)
         try:
-            await self._stop.wait()
+            for v, f in self.feeds.items():
+                sup.start(f.run(), f"feed-{v}")
+            sup.start(self.writer.run(), "tick-writer")
+            sup.start(self._watch_markets(), "markets-reader")
+            await sup.wait()
         finally:
+            self._stop.set()  # from here on every task is expected to end
             for f in self.feeds.values():
                 f.stop()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await sup.close()
             await asyncio.to_thread(self.writer.flush)
             self.markets.stop()
 

@@ -82,3 +82,16 @@ def fixtures_dir() -> Path:
         pytest.fail(f"recorded venue payloads not found at {FIXTURES}")
     return FIXTURES
 
+
+
+@pytest.fixture(autouse=True)
+def _python_recursion_limit() -> Iterator[None]:
+    """py_ecc (imported by the official py_clob_client_v2 the signing tests compare against, never by this
+    project's code) raises Python's recursion limit to 100,000 at import. With that limit, json's C parser
+    overflows the C stack on a deeply nested frame and the interpreter segfaults instead of raising
+    RecursionError, which the parsers turn into ParseError: each test runs with the default limit."""
+    import sys
+
+    if sys.getrecursionlimit() > 10_000:
+        sys.setrecursionlimit(1000)
+    yield

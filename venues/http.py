@@ -26,5 +26,16 @@ def json_body(resp: httpx.Response) -> Any:
     """The JSON body of an error answer, or {} when it has none or it is not JSON."""
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep to parse
         return {}
+
+
+def success_body(resp: httpx.Response, venue: str, what: str) -> Any:
+    """The JSON body of a 2xx answer ({} when empty). An answer that cannot be read raises errors.Unknown:
+    the request was accepted, what it did is unknown (the executor looks the order up)."""
+    if not resp.content:
+        return {}
+    try:
+        return resp.json()
+    except (ValueError, RecursionError):
+        raise errors.Unknown(venue, f"{what}: HTTP {resp.status_code} answer that is not JSON") from None

@@ -222,7 +222,7 @@ async def test_an_order_whose_state_cannot_be_established_is_unknown_and_alerted
     w.set_book("KALSHI", rig.b, bids=[(4800, 5000)], asks=[(5000, 5000)])
     before = metrics.UNHEDGED.labels("KALSHI")._value.get()
     w.faults["KALSHI"].update({"accept_then_timeout": 1.0, "timeout_hold_ms": 30_000})
-    send(rig, signal(rig, "amb-unknown", ttl_ms=500))
+    send(rig, signal(rig, "amb-unknown", ttl_ms=3000))
     await eventually(lambda: len([r for r in w.orderlog.query(venue="KALSHI") if r.accepted and r.account != "admin"]) == 2, 20)
     w.faults["KALSHI"].update({"accept_then_timeout": 0.0, "p5xx": 1.0})  # from now on every request fails, lookups too
     out = await outcomes(rig, 1, timeout=60)

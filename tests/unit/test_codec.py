@@ -14,6 +14,7 @@ from tests.avro_strategies import for_schema
 # it live on in topics and in recordings. Add a line when you release a new version; never edit one.
 RELEASED = {
     ("Control", 1): "74491bb67f33b607",
+    ("Control", 2): "e44a007a14fb4253",
     ("DeadLetter", 1): "3a4ca76bd88a683e",
     ("Fill", 1): "fb0934f1c512646b",
     ("MarketPairing", 1): "fb0fe214bd74a022",
@@ -129,3 +130,23 @@ def test_old_records_project_onto_a_newer_version(tmp_path: Path, monkeypatch: p
         monkeypatch.undo()
         for fn in (schemas.all_versions, schemas.latest_versions, schemas.by_fingerprint):
             fn.cache_clear()
+
+
+async def test_processor_dead_letters_a_tick_with_a_non_utf8_key() -> None:
+    """Issue 27: before, Faust raised KeyDecodeError for such a `ticks` record and threw it into the agent."""
+    from faust.types import Message
+
+    from processors import app as processor
+
+    channel = next(iter(processor.app.agents.values())).channel
+    value = codec.encode("Tick", _tick())
+    msg = Message(channel.get_topic_name(), 3, 42, 0.0, 0, [], b"\xff\xfe", value, None)
+    event = await channel.decode(msg, propagate=True)
+    tick, problem = await processor.triage(event)
+    assert tick is None and isinstance(problem, codec.DecodeError) and problem.kind == "bad_key"
+    record = processor.dead_letter_record(event, problem)
+    assert (record["source_topic"], record["partition"], record["offset"], record["key"], record["value"], record["error_kind"]) == \
+        (channel.get_topic_name(), 3, 42, b"\xff\xfe", value, "bad_key")
+    codec.encode("DeadLetter", record)
+    good = await channel.decode(Message(channel.get_topic_name(), 3, 43, 0.0, 0, [], b"g", value, None), propagate=True)
+    assert await processor.triage(good) == (_tick(), None)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from venues.polymarket.messages import BookEvent, LastTradePrice, OtherEvent, PriceChange, PriceChangeEvent, TickSizeChange
-from venues.polymarket.parse import parse_decoded, parse_frame
+from venues.polymarket.parse import ParseError, parse_decoded, parse_event, parse_frame
 
 FIX = Path(__file__).parents[1] / "resources" / "polymarket"
 ASSET = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
@@ -89,3 +91,69 @@ def test_malformed_json() -> None:
 def test_a_bad_event_in_a_json_frame_is_still_readable() -> None:
     pf = parse_frame('[{"event_type": "book"}]')
     assert pf.errors and pf.readable  # known to be that one event: no reason to re-sync the others
+
+
+# --- issue 27: bounds and parser escapes --------------------------------------------------------------------------
+
+def _book(**kw: object) -> dict[str, object]:
+    return {"event_type": "book", "asset_id": "a", "timestamp": "1", "bids": [{"price": "0.5", "size": "1"}], "asks": [], **kw}
+
+
+def _change(**kw: object) -> dict[str, object]:
+    entry = {"asset_id": "a", "price": "0.5", "size": "1", "side": "BUY", **kw}
+    return {"event_type": "price_change", "timestamp": "1", "price_changes": [entry]}
+
+
+@pytest.mark.parametrize("event", [
+    _book(bids=[{"price": "0", "size": "1"}]),  # a level at 0 or at 1.0 is no price anyone trades at
+    _book(asks=[{"price": "1.0", "size": "1"}]),
+    _book(asks=[{"price": "1", "size": "1"}]),
+    _change(price="0"),
+    _change(price="1.00"),
+    _book(bids=[{"price": "0.5", "size": str(10**25)}]),  # would not fit Avro's long
+    _change(size=str(10**25)),
+    _book(timestamp=str(10**17)),  # x1000 = venue_ts in µs: over int64
+    _book(timestamp=10**17),
+    _book(timestamp=-1),
+    _book(timestamp="\u00b2"),  # isdigit() but int() refuses it
+    _book(timestamp="1" * 5000),
+    _book(bids=[{"price": "0.5", "size": "1" * 5000}]),  # int() refuses more than 4,300 digits
+    _book(bids=[{"price": "0." + "5" * 5000, "size": "1"}]),
+    _book(asset_id="\ud800"),  # a lone surrogate cannot be encoded
+    _book(market=[[[]]]),
+    _book(tick_size="1.5"),
+    {"event_type": "tick_size_change", "asset_id": "a", "new_tick_size": "1", "timestamp": "1"},
+])
+def test_out_of_range_and_escaping_values_are_parse_errors(event: dict[str, object]) -> None:
+    with pytest.raises(ParseError):
+        parse_event(event)
+    pf = parse_frame(json.dumps(event))
+    assert not pf.events and len(pf.errors) == 1
+
+
+@pytest.mark.parametrize("raw", ["[" * 100_000 + "]" * 100_000, '{"event_type": "book", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+def test_deeply_nested_json_is_an_unreadable_frame(raw: str) -> None:
+    pf = parse_frame(raw)  # RecursionError inside json before
+    assert not pf.events and pf.errors and not pf.readable
+
+
+def test_best_bid_ask_may_still_be_0_and_1() -> None:
+    """The venue reports an empty side's best price as 0 / 1 (book.py reads them so); only levels are bounded."""
+    ev = parse_event(_change(best_bid="0", best_ask="1"))
+    assert isinstance(ev, PriceChangeEvent) and ev.changes[0].best_bid == 0 and ev.changes[0].best_ask == 10_000
+
+
+def test_largest_accepted_values_make_a_tick_that_encodes() -> None:
+    from core import codec
+    from core.units import format_size
+    from producers.tick import build_tick
+    from venues.polymarket.book import PolyBooks
+    from venues.polymarket.parse import MAX_SIZE, MAX_TS_MS
+
+    big = format_size(MAX_SIZE)
+    books = PolyBooks(auto_create=True)
+    books.apply(parse_event(_book(timestamp=str(MAX_TS_MS), tick_size="0.9999",
+                                  bids=[{"price": "0.0001", "size": big}], asks=[{"price": "0.9999", "size": big}])))
+    book = books.books["a"]
+    tick = build_tick(venue="POLYMARKET", market="a", game_id="g", book=book, depth=10, position=book.position, received_ts=1, produced_ts=1)
+    assert codec.decode(codec.encode("Tick", tick), "Tick")["venue_ts"] == MAX_TS_MS * 1000

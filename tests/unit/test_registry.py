@@ -161,3 +161,171 @@ def _strip_docs(node: Any) -> Any:
     if isinstance(node, list):
         return [_strip_docs(v) for v in node]
     return node
+
+
+# --- issue 27: lookups are bounded, misses cached, kept off event loops; the processor dead-letters what it cannot read
+
+class _Counting:
+    """Wraps a registry client: counts get_schema calls, optionally slow or failing."""
+
+    def __init__(self, inner: Any, *, delay_s: float = 0.0, error: Exception | None = None) -> None:
+        self.inner, self.delay_s, self.error = inner, delay_s, error
+        self.lookups = 0
+        self.threads: list[str] = []
+
+    def get_schema(self, *a: Any, **k: Any) -> Any:
+        import threading
+        import time
+
+        self.lookups += 1
+        self.threads.append(threading.current_thread().name)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.error is not None:
+            raise self.error
+        return self.inner.get_schema(*a, **k)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _framed_with_unknown_id(schema_id: int = 999) -> bytes:
+    return b"\x00" + schema_id.to_bytes(4, "big") + b"\x00" * 8
+
+
+def test_lookups_have_a_timeout() -> None:
+    """Before: the client had no timeout (httpx timeout=None) and 3 retries: a registry that accepts connections
+    and never answers blocked the caller (an event loop, in the processor) for good."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)  # accepts (in the backlog), never answers
+    port = server.getsockname()[1]
+    framing = RegistryFraming(f"http://127.0.0.1:{port}")
+    outcome: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            framing.version_of(12345)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    t = threading.Thread(target=lookup, daemon=True)
+    t.start()
+    t.join(20)
+    try:
+        assert not t.is_alive(), "the lookup is still blocked after 20 s"
+        assert isinstance(outcome[0], RegistryUnavailable)
+        assert time.monotonic() - started < 15
+        started = time.monotonic()  # while the outage lasts, further lookups fail at once
+        with pytest.raises(RegistryUnavailable):
+            framing.version_of(12346)
+        assert time.monotonic() - started < 0.5
+    finally:
+        server.close()
+
+
+def test_unknown_ids_are_cached_for_a_while(registry: RegistryFraming) -> None:
+    """Before: every record with an unknown schema id asked the registry again (a 404 each time)."""
+    now = [1000.0]
+    registry.clock = lambda: now[0]
+    spy = _Counting(registry.client)
+    registry.client = spy
+    for _ in range(3):
+        with pytest.raises(codec.DecodeError):
+            codec.decode(_framed_with_unknown_id(), "Tick")
+    assert spy.lookups == 1
+    now[0] += registry.miss_ttl_s + 1  # a schema registered since is found after the TTL
+    with pytest.raises(codec.DecodeError):
+        codec.decode(_framed_with_unknown_id(), "Tick")
+    assert spy.lookups == 2
+
+
+def test_an_outage_fails_fast_for_a_while_then_asks_again(registry: RegistryFraming) -> None:
+    framed = codec.encode("Tick", tick("K-BUF"))
+    fresh = RegistryFraming("mock://arb-outage")
+    now = [1000.0]
+    fresh.clock = lambda: now[0]
+    spy = _Counting(registry.client, error=ConnectionError("down"))
+    fresh.client = spy
+    codec._registry = fresh
+    for _ in range(3):
+        with pytest.raises(RegistryUnavailable):
+            codec.decode(framed, "Tick")
+    assert spy.lookups == 1
+    now[0] += fresh.outage_ttl_s + 1
+    spy.error = None
+    assert codec.decode(framed, "Tick") == tick("K-BUF")
+    assert spy.lookups == 2
+
+
+async def test_decode_async_looks_up_off_the_event_loop(registry: RegistryFraming) -> None:
+    import asyncio
+    import threading
+
+    framed = codec.encode("Tick", tick("K-BUF"))
+    registry._by_id.clear()  # as in a reader that never saw the id
+    spy = _Counting(registry.client, delay_s=0.3)
+    registry.client = spy
+    assert codec.needs_registry(framed)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0.01)
+
+    hb = asyncio.create_task(heartbeat())
+    try:
+        assert await codec.decode_async(framed, "Tick") == tick("K-BUF")
+    finally:
+        hb.cancel()
+    assert beats >= 10  # the loop kept running while the registry took 0.3 s
+    assert spy.threads and threading.main_thread().name not in spy.threads
+    assert not codec.needs_registry(framed)
+    assert await codec.decode_async(framed, "Tick") == tick("K-BUF") and spy.lookups == 1
+
+
+def test_processor_codec_never_waits_for_the_registry(registry: RegistryFraming) -> None:
+    """Before: Faust's value deserializer (on the worker's event loop) called the registry synchronously."""
+    import time
+
+    from processors.faust_codec import AvroCodec, Pending
+
+    framed = codec.encode("Tick", tick("K-BUF"))
+    registry._by_id.clear()
+    spy = _Counting(registry.client, delay_s=1.0)
+    registry.client = spy
+    started = time.monotonic()
+    value = AvroCodec("Tick")._loads(framed)
+    assert time.monotonic() - started < 0.5 and spy.lookups == 0
+    assert isinstance(value, Pending)
+
+
+async def test_processor_dead_letters_a_registry_outage_instead_of_crashing(registry: RegistryFraming) -> None:
+    """Before: RegistryUnavailable escaped the Faust codec as a ValueDecodeError thrown into the agent."""
+    from faust.types import Message
+
+    from processors import app as processor  # creating the app configures the codec from the environment: after it,
+    from processors.faust_codec import Pending
+
+    codec._registry = registry  # the registry again
+    framed = codec.encode("Tick", tick("K-BUF"))
+    assert framed[0] == 0
+    fresh = RegistryFraming("mock://arb-down")
+    fresh.client = _Down(ConnectionError("registry unreachable"))
+    codec._registry = fresh
+    channel = next(iter(processor.app.agents.values())).channel
+    msg = Message(channel.get_topic_name(), 0, 7, 0.0, 0, [], b"nfl-20261129-buf-kc", framed, None)
+    event = await channel.decode(msg, propagate=True)
+    tick_value, problem = await processor.triage(event)
+    assert tick_value is None and isinstance(problem, RegistryUnavailable)
+    assert isinstance(event.value, Pending)  # decoded by triage, in a thread
+    record = processor.dead_letter_record(event, problem)
+    assert (record["error_kind"], record["value"], record["offset"]) == ("RegistryUnavailable", framed, 7)

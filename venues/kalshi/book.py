@@ -6,7 +6,7 @@ YES bids and YES asks as {price: size} in integer units, so both scales give the
 
 `KalshiBooks` is the pure state machine shared by the live feed and `arb books`: it applies messages,
 checks the per-sid `seq` (every message carrying sid and seq takes the next number) and reports which
-subscriptions need a re-snapshot (gap, negative level) or a new subscription (terminal error).
+subscriptions need a re-snapshot (gap, a level going negative or past MAX_SIZE) or a new subscription (terminal error).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from venues.kalshi.messages import (
     Subscribed,
     Unsubscribed,
 )
+from venues.kalshi.parse import MAX_SIZE
 
 BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
 
@@ -77,14 +78,20 @@ class KalshiBook:
             for price, size in levels:
                 book, key = self._side_key(side, price, yes_price)  # type: ignore[arg-type]
                 if size > 0:
-                    book[key] = book.get(key, 0) + size
+                    total = book.get(key, 0) + size
+                    if total > MAX_SIZE:  # repeated levels adding up past the bound: the Tick could not carry it
+                        self.bids.clear()
+                        self.asks.clear()
+                        self.synced = False
+                        raise BookError(f"{self.ticker}: level {key} of the snapshot adds up to {total} (size units), over {MAX_SIZE}")
+                    book[key] = total
         self.synced, self.stale = True, False
         self.sid, self.seq = snap.sid, snap.seq
 
     def apply_delta(self, delta: OrderbookDelta, *, yes_price: bool) -> None:
         book, key = self._side_key(delta.side, delta.price, yes_price)
         new = book.get(key, 0) + delta.delta
-        if new < 0:
+        if new < 0 or new > MAX_SIZE:
             raise BookError(f"{self.ticker}: level {key} would become {new} (size units)")
         if new == 0:
             book.pop(key, None)
@@ -168,8 +175,16 @@ class KalshiBooks:
                     res.error = f"snapshot for unknown ticker {msg.market_ticker}"
                     return res
                 book = self.add(msg.market_ticker)
-            book.apply_snapshot(msg, yes_price=self.yes_price)
-            res.changed.append(msg.market_ticker)
+            try:
+                book.apply_snapshot(msg, yes_price=self.yes_price)
+            except BookError as exc:
+                res.error = str(exc)
+                res.resync.append(msg.sid)
+                self._invalidate(self.tickers_of(msg.sid), res)
+                if msg.market_ticker not in res.changed:
+                    res.changed.append(msg.market_ticker)  # its RESYNCING tick
+            else:
+                res.changed.append(msg.market_ticker)
         elif isinstance(msg, OrderbookDelta):
             book = self.books.get(msg.market_ticker)
             if book is None:

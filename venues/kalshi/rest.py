@@ -71,6 +71,8 @@ def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -
     raises errors.Unknown, and the executor looks the order up (design table "Ambiguous venue answers").
     `count`: the size we asked for, to check filled + remaining against (IOC `remaining_count` may be the
     size left before or after the cancellation, venue-protocols K: both are accepted)."""
+    if not isinstance(body, dict):
+        raise errors.Unknown(VENUE, f"create-order answer is not an object ({type(body).__name__}): looking it up")
     filled = _count(body, "fill_count")
     remaining = _count(body, "remaining_count")
     problems = []
@@ -86,7 +88,12 @@ def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -
         problems.append("filled without average_fill_price")
     if problems or filled is None or remaining is None:
         raise errors.Unknown(VENUE, f"incomplete create-order answer ({'; '.join(problems)}): looking it up")
-    avg_yes = _money(body.get("average_fill_price"))  # YES-scale average, per contract
+    try:
+        avg_yes = _money(body.get("average_fill_price"))  # YES-scale average, per contract
+        fee = _money(body.get("average_fee_paid")) * filled // 100
+        ts_ms = int(body.get("ts_ms") or 0)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise errors.Unknown(VENUE, f"create-order answer with an unreadable amount ({exc}): looking it up") from None
     avg = avg_yes if side == "YES" or not avg_yes else 1_000_000 - avg_yes
     return OrderAck(
         order_id=str(body["order_id"]),
@@ -94,8 +101,8 @@ def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -
         filled=filled,
         remaining=remaining,
         fill_cost=avg * filled // 100,
-        fee=_money(body.get("average_fee_paid")) * filled // 100,
-        ts_ms=int(body.get("ts_ms") or 0),
+        fee=fee,
+        ts_ms=ts_ms,
     )
 
 
@@ -125,7 +132,7 @@ class KalshiRest:
         headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path) if self._key is not None else {}
         resp = await http.send(self._client, VENUE, method, path, params=params, json=json_body, headers=headers)
         if resp.status_code < 300:
-            return resp.json() if resp.content else {}
+            return http.success_body(resp, VENUE, f"{method} {path}")
         self._raise(method, path, resp)
 
     @staticmethod

@@ -3,15 +3,22 @@
 A frame is one JSON object or a JSON array of them (the initial dump is batched), or one of the plain
 texts `PONG` / `NO NEW ASSETS`, which carry nothing. Each event of an array parses on its own: one bad
 event is reported in `ParsedFrame.errors` and the others still apply.
+
+Every number is bounded here so that nothing the venue sends makes a book or Tick outside its Avro schema:
+book levels (bids, asks, price_changes) strictly between 0 and 1 USD, sizes within MAX_SIZE, tick sizes
+strictly between 0 and 1 USD, timestamps such that the Tick's `venue_ts` (µs, long) fits int64. Best bid / ask
+and trade prices may be 0 or 1 (the venue reports an empty side that way). parse_frame never raises;
+parse_event raises ParseError only (deep nesting, numeric strings too long for int(), lone surrogates included).
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.units import UnitError, parse_price, parse_size
+from core.units import ONE_DOLLAR, UnitError, parse_price, parse_size
 from venues.polymarket.messages import (
     BookEvent,
     LastTradePrice,
@@ -26,6 +33,23 @@ from venues.polymarket.messages import (
 
 CONTROL_TEXTS = frozenset({"PONG", "NO NEW ASSETS", "PING"})
 KNOWN_OTHER_EVENTS = frozenset({"best_bid_ask", "new_market", "market_resolved"})
+
+
+INT64_MAX = 2**63 - 1
+MAX_SIZE = 10**13  # 1e-2 shares: see venues/kalshi/parse.py (price x size x many levels still fits int64)
+MAX_TS_MS = INT64_MAX // 1000  # Tick.venue_ts = timestamp_ms * 1000 µs is a long
+MAX_NUMBER_CHARS = 40  # a decimal string longer than this is no price, size or timestamp (int() refuses > 4,300 digits)
+
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 60, 60
+
+
+def _show(v: Any) -> str:
+    """A short repr for error messages: bounded in size and depth whatever the frame holds."""
+    try:
+        return _repr.repr(v)
+    except Exception:  # RecursionError, ValueError (a >4,300-digit int), …
+        return f"<{type(v).__name__}>"
 
 
 class ParseError(ValueError):
@@ -48,6 +72,8 @@ def parse_frame(data: str | bytes) -> ParsedFrame:
         obj = json.loads(text)
     except ValueError as exc:
         return ParsedFrame(errors=[f"malformed JSON: {exc}"], readable=False)
+    except RecursionError:
+        return ParsedFrame(errors=["malformed JSON: nested too deeply"], readable=False)
     return parse_decoded(obj)
 
 
@@ -62,20 +88,41 @@ def parse_decoded(obj: Any) -> ParsedFrame:
     return out
 
 
-def _str(obj: dict[str, Any], key: str) -> str:
-    v = obj.get(key)
-    if not isinstance(v, str) or not v:
-        raise ParseError(f"missing or non-string {key}: {v!r}")
+def _valid_text(v: str, key: str) -> str:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no Avro string can carry it
+        raise ParseError(f"{key} is not valid unicode: {_show(v)}") from None
     return v
 
 
-def _price(v: Any, key: str) -> int:
+def _str(obj: dict[str, Any], key: str) -> str:
+    v = obj.get(key)
+    if not isinstance(v, str) or not v:
+        raise ParseError(f"missing or non-string {key}: {_show(v)}")
+    return _valid_text(v, key)
+
+
+def _opt_str(obj: dict[str, Any], key: str) -> str:
+    """An optional string ("" when absent); anything else present is an error."""
+    v = obj.get(key)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise ParseError(f"non-string {key}: {_show(v)}")
+    return _valid_text(v, key)
+
+
+def _price(v: Any, key: str, *, level: bool = False) -> int:
+    """A price in 1e-4 USD: 0..1 USD, or strictly between for a book level (nobody rests an order at 0 or 1)."""
+    if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
+        raise ParseError(f"{key}: not a price: {_show(v)}")
     try:
         p = parse_price(v)
-    except UnitError as exc:
+    except (UnitError, ValueError) as exc:
         raise ParseError(f"{key}: {exc}") from None
-    if not 0 <= p <= 10_000:
-        raise ParseError(f"{key}: price out of range {v!r}")
+    if not (0 < p < ONE_DOLLAR if level else 0 <= p <= ONE_DOLLAR):
+        raise ParseError(f"{key}: price out of range {_show(v)}")
     return p
 
 
@@ -84,20 +131,36 @@ def _opt_price(obj: dict[str, Any], key: str) -> int | None:
     return None if v is None or v == "" else _price(v, key)
 
 
+def _tick_size(v: Any, key: str) -> int:
+    t = _price(v, key)
+    if not 0 < t < ONE_DOLLAR:
+        raise ParseError(f"{key}: tick size out of range {_show(v)}")
+    return t
+
+
 def _size(v: Any, key: str) -> int:
+    if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
+        raise ParseError(f"{key}: not a size: {_show(v)}")
     try:
-        return parse_size(v)
-    except UnitError as exc:
+        size = parse_size(v)
+    except (UnitError, ValueError) as exc:
         raise ParseError(f"{key}: {exc}") from None
+    if size > MAX_SIZE:
+        raise ParseError(f"{key}: size out of range {_show(v)}")
+    return size
 
 
 def _ts(obj: dict[str, Any]) -> int:
     v = obj.get("timestamp")
-    if isinstance(v, str) and v.isdigit():
-        return int(v)
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    raise ParseError(f"bad timestamp {v!r}")
+    if isinstance(v, str) and 0 < len(v) <= MAX_NUMBER_CHARS and v.isascii() and v.isdigit():
+        ts = int(v)
+    elif isinstance(v, int) and not isinstance(v, bool):
+        ts = v
+    else:
+        raise ParseError(f"bad timestamp {_show(v)}")
+    if not 0 <= ts <= MAX_TS_MS:
+        raise ParseError(f"timestamp out of range {_show(v)}")
+    return ts
 
 
 def _side(v: Any) -> Side:
@@ -105,7 +168,7 @@ def _side(v: Any) -> Side:
         return "BUY"
     if v == "SELL":
         return "SELL"
-    raise ParseError(f"bad side {v!r}")
+    raise ParseError(f"bad side {_show(v)}")
 
 
 def _levels(raw: Any, key: str) -> tuple[Level, ...]:
@@ -116,8 +179,8 @@ def _levels(raw: Any, key: str) -> tuple[Level, ...]:
     out: list[Level] = []
     for lvl in raw:
         if not isinstance(lvl, dict):
-            raise ParseError(f"{key}: bad level {lvl!r}")
-        out.append((_price(lvl.get("price"), key), _size(lvl.get("size"), key)))
+            raise ParseError(f"{key}: bad level {_show(lvl)}")
+        out.append((_price(lvl.get("price"), key, level=True), _size(lvl.get("size"), key)))
     return tuple(out)
 
 
@@ -129,9 +192,9 @@ def parse_event(obj: Any) -> PolyEvent:
         raise ParseError("missing event_type")
     if typ == "book":
         tick = obj.get("tick_size")
-        return BookEvent(asset_id=_str(obj, "asset_id"), market=str(obj.get("market") or ""), timestamp_ms=_ts(obj),
+        return BookEvent(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"), timestamp_ms=_ts(obj),
                          bids=_levels(obj.get("bids"), "bids"), asks=_levels(obj.get("asks"), "asks"),
-                         tick_size=None if tick is None else _price(tick, "tick_size"))
+                         tick_size=None if tick is None else _tick_size(tick, "tick_size"))
     if typ == "price_change":
         raw = obj.get("price_changes")
         if not isinstance(raw, list):
@@ -139,19 +202,17 @@ def parse_event(obj: Any) -> PolyEvent:
         changes = []
         for e in raw:
             if not isinstance(e, dict):
-                raise ParseError(f"price_changes: bad entry {e!r}")
-            changes.append(PriceChange(asset_id=_str(e, "asset_id"), price=_price(e.get("price"), "price"),
+                raise ParseError(f"price_changes: bad entry {_show(e)}")
+            changes.append(PriceChange(asset_id=_str(e, "asset_id"), price=_price(e.get("price"), "price", level=True),
                                        size=_size(e.get("size"), "size"), side=_side(e.get("side")),
                                        best_bid=_opt_price(e, "best_bid"), best_ask=_opt_price(e, "best_ask")))
-        return PriceChangeEvent(market=str(obj.get("market") or ""), timestamp_ms=_ts(obj), changes=tuple(changes))
+        return PriceChangeEvent(market=_opt_str(obj, "market"), timestamp_ms=_ts(obj), changes=tuple(changes))
     if typ == "tick_size_change":
-        new = _price(obj.get("new_tick_size"), "new_tick_size")
-        if new <= 0:
-            raise ParseError("new_tick_size must be positive")
-        return TickSizeChange(asset_id=_str(obj, "asset_id"), market=str(obj.get("market") or ""),
+        new = _tick_size(obj.get("new_tick_size"), "new_tick_size")
+        return TickSizeChange(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"),
                               old_tick_size=_opt_price(obj, "old_tick_size"), new_tick_size=new, timestamp_ms=_ts(obj))
     if typ == "last_trade_price":
-        return LastTradePrice(asset_id=_str(obj, "asset_id"), market=str(obj.get("market") or ""),
+        return LastTradePrice(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"),
                               price=_price(obj.get("price"), "price"), size=_size(obj.get("size"), "size"),
                               side=_side(obj.get("side")), timestamp_ms=_ts(obj))
     return OtherEvent(event_type=typ, known=typ in KNOWN_OTHER_EVENTS)

@@ -42,7 +42,7 @@ class PolymarketRest:
             headers["Content-Type"] = "application/json"
         resp = await http.send(self._client, VENUE, method, path, content=raw or None, params=params, headers=headers)
         if resp.status_code < 300:
-            return resp.json() if resp.content else {}
+            return http.success_body(resp, VENUE, f"{method} {path}")
         self._raise(method, path, resp)
 
     @staticmethod
