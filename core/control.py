@@ -69,6 +69,10 @@ class ControlState:
         """The records that existed at start-up have been read."""
         return self._loaded.is_set() and self.failure is None
 
+    def wait_loaded(self, timeout_s: float | None = None) -> bool:
+        """Block until the start-up records are read or the reader failed (a thread, never an event loop)."""
+        return self._loaded.wait(timeout_s) and self.failure is None
+
     @property
     def error(self) -> str | None:
         """Why the state cannot be trusted now, or None: not started / not loaded yet, the reader stopped, or a

@@ -43,8 +43,13 @@ class RiskGate:
 
     def check(self, signal: dict[str, Any]) -> str | None:
         s = self.settings
-        if self.control is not None and (kill := self.control.kill_switch()) is not None:
-            return f"kill switch engaged: {kill.get('reason') or 'no reason given'}"
+        if self.control is not None:
+            # Fail closed: a kill switch we cannot read (not loaded yet, reader stopped, an unreadable record that
+            # may have been a kill) stops trading like an engaged one.
+            if (unknown := self.control.error) is not None:
+                return f"kill switch state unknown: {unknown}"
+            if (kill := self.control.kill_switch()) is not None:
+                return f"kill switch engaged: {kill.get('reason') or 'no reason given'}"
         for venue in {leg["venue"] for leg in signal["legs"]}:
             breaker = self.breakers.get(venue)
             if breaker is not None and breaker.is_open():

@@ -140,6 +140,10 @@ class ExecutorService:
         self._loop = asyncio.get_running_loop()
         # Register what we write now (a registry that cannot be reached fails the start, not a signal in flight).
         await asyncio.to_thread(codec.warm, ("OrderEvent", "Fill", "Outcome", "DeadLetter", "Control"))
+        if self.control is not None:
+            # No signal is consumed before the kill switch's state is known (a reader that failed instead makes
+            # the risk gate reject every signal with the reason: fail closed).
+            await asyncio.to_thread(self.control.wait_loaded)
         await asyncio.to_thread(self._poll_thread)
         if self.failure is not None:
             raise WorkerFailed(f"a partition worker failed: {self.failure}") from self.failure
