@@ -19,6 +19,7 @@ QUICK = {
     "chaos-executor-kill": ["--scenario", "executor-kill", "--signals", "60", "--kills", "5"],
     "chaos-venue-429-storm": ["--scenario", "venue-429-storm", "--signals", "60"],
     "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
+    "chaos-venue-ambiguity": ["--scenario", "venue-ambiguity", "--signals", "60", "--kills", "2", "--games", "8", "--rate", "3"],
     "chaos-processor-kill": ["--scenario", "processor-kill", "--duration", "30", "--kills", "2"],
     "chaos-corrupt-records": ["--scenario", "corrupt-records", "--duration", "15"],
     "chaos-feed-disconnect": ["--scenario", "feed-disconnect", "--games", "6", "--kills", "2"],
@@ -26,12 +27,14 @@ QUICK = {
     "chaos-feed-silence": ["--scenario", "feed-silence", "--games", "6", "--kills", "2"],
     "chaos-malformed-frames": ["--scenario", "malformed-frames", "--games", "6", "--kills", "2"],
     "latency": ["--rate", "200", "--games", "10", "--duration", "30"],
+    "recovery": ["--records", "20000"],
 }
 FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
-        "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"], "chaos-processor-kill": ["--scenario", "processor-kill"],
+        "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"],
+        "chaos-venue-ambiguity": ["--scenario", "venue-ambiguity"], "chaos-processor-kill": ["--scenario", "processor-kill"],
         "chaos-corrupt-records": ["--scenario", "corrupt-records"], "chaos-feed-disconnect": ["--scenario", "feed-disconnect"],
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
-        "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": []}
+        "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": [], "recovery": ["--records", "1000000"]}
 
 ON_EXTERNAL_KAFKA = {"latency", "process", "throughput", "broker"}  # the benchmarks that take --bootstrap
 

@@ -5,6 +5,10 @@ SIGKILLs the executor process at random moments of its life (seeded) and restart
 read of `outcomes` by signal_id and the simulator's ground-truth order log by client_order_id.
 venue-429-storm: the venue answers 429 (no Retry-After, as Kalshi) to every request, then to most.
 venue-5xx-burst: the venue answers 503 to everything for the first half of the stream, then recovers.
+venue-ambiguity: cross-venue (Kalshi + Polymarket) and intra-Kalshi signals over thin books while a seeded mix of the
+simulator's ambiguous answers (executed-then-500, executed-then-lost answer, lookup lag, Polymarket delayed, 401, 429,
+5xx) switches on both venues and the executor is SIGKILLed; the venues' order logs are compared with `orders`, `fills`
+and `outcomes` (bench/chaos_ambiguity.py).
 processor-kill, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
 feed-disconnect, feed-seq-gap, feed-silence, malformed-frames: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
 
@@ -26,34 +30,39 @@ from typing import Any
 
 from bench.chaos_counts import NO_BOOKS, NO_TICKS, with_counts
 
-SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
+SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "venue-ambiguity", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
              "feed-silence", "malformed-frames")
 PROCESSOR_SCENARIOS = ("processor-kill", "corrupt-records")  # bench/chaos_processor.py
 FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-frames")  # bench/chaos_feed.py
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, corrupt records, feed disconnects, seq gaps, silence",
+    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, ambiguous venue answers "
+                                     "on both venues, corrupt records, feed disconnects, seq gaps, silence",
                        description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and an "
                                    "local Apache Kafka (core/broker.py) while injecting faults, then checks exactly-once execution: "
                                    "duplicate orders from the simulator's order log, signals without an outcome or with two, "
-                                   "UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker.")
+                                   "UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker; for "
+                                   "venue-ambiguity legs executed twice, venue fills not recorded (and the reverse), one-sided "
+                                   "positions without an alert, PENDING outcomes never resolved and every UNKNOWN outcome's reason.")
     p.add_argument("--scenario", choices=SCENARIOS, required=True, help="which fault scenario")
-    p.add_argument("--signals", type=int, default=300, help="signals to stream (default 300)")
+    p.add_argument("--signals", type=int, default=None, help="signals to stream (default 300; 1,000 for venue-ambiguity)")
     p.add_argument("--kills", type=int, default=None,
-                   help="SIGKILLs (default 20 for executor-kill, 5 for processor-kill); faults for the feed scenarios (default 3)")
+                   help="SIGKILLs (default 20 for executor-kill, 10 for venue-ambiguity, 5 for processor-kill); faults for the feed "
+                        "scenarios (default 3)")
     p.add_argument("--interval", type=float, default=8.0, help="feed scenarios: seconds between faults (default 8)")
     p.add_argument("--rate", type=float, default=None,
-                   help="signals per second (default: 2.5 for executor-kill, 6 for the venue scenarios); ticks per second for the "
-                        "processor scenarios (default 200)")
+                   help="signals per second (default: 2.5 for executor-kill, 6 for the venue scenarios, 4 for venue-ambiguity); ticks "
+                        "per second for the processor scenarios (default 200)")
     p.add_argument("--duration", type=float, default=60.0, help="processor scenarios: seconds of tick stream (default 60)")
-    p.add_argument("--games", type=int, default=20, help="processor and feed scenarios: games (default 20)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the kill moments (default 1)")
+    p.add_argument("--games", type=int, default=20,
+                   help="processor, feed and venue-ambiguity scenarios: games (default 20; venue-ambiguity trades the no-draw ones)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the kill moments (venue-ambiguity: also of the books and faults; default 1)")
     p.add_argument("--max-live-s", type=float, default=2.0,
                    help="executor-kill: an executor handling signals is killed a random 0..this many seconds after its first "
                         "outcome (default 2)")
-    p.add_argument("--timeout", type=float, default=90.0,
-                   help="seconds to wait after the stream for every signal's outcome (default 90)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds to wait after the stream for every signal's outcome (default 90; 150 for venue-ambiguity)")
     p.add_argument("--json", action="store_true", help="print one JSON line (otherwise the same object, indented)")
     p.set_defaults(handler=run)
 
@@ -62,8 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from bench import chaos_rig as cr
     from cli.common import CommandError
 
+    ambiguity = args.scenario == "venue-ambiguity"
     if args.kills is None:
-        args.kills = 5 if args.scenario == "processor-kill" else 3 if args.scenario in FEED_SCENARIOS else 20
+        args.kills = 5 if args.scenario == "processor-kill" else 3 if args.scenario in FEED_SCENARIOS else 10 if ambiguity else 20
+    if args.signals is None:
+        args.signals = 1000 if ambiguity else 300
+    if args.timeout is None:
+        args.timeout = 150.0 if ambiguity else 90.0
     if args.signals < 1 or args.kills < 0 or (args.rate is not None and args.rate <= 0) or args.duration <= 0 or args.games < 1:
         raise CommandError("--signals must be >= 1, --kills >= 0, --rate > 0, --duration > 0, --games >= 1", 2)
     if args.scenario in PROCESSOR_SCENARIOS:
@@ -72,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
         args.rate = args.rate or 200.0
         t0 = time.monotonic()
         result = chaos_processor.run(args)
+        result["seconds"] = round(time.monotonic() - t0, 1)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
+        return 0
+    if ambiguity:
+        from bench import chaos_ambiguity
+
+        args.rate = args.rate or 4.0
+        t0 = time.monotonic()
+        result = chaos_ambiguity.run(args)
         result["seconds"] = round(time.monotonic() - t0, 1)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
         return 0

@@ -32,7 +32,11 @@ def log(msg: str) -> None:
 class Rig:
     """A local Apache Kafka (core/broker.py) + simulator child + executor child (SIGKILLable, restartable)."""
 
-    def __init__(self, workdir: Path, *, session_timeout_ms: int, executor_env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, session_timeout_ms: int, executor_env: dict[str, str] | None = None, games: int = 6,
+                 polymarket: bool = False, sim_env: dict[str, str] | None = None) -> None:
+        """`polymarket`: the simulator gets throwaway Polymarket credentials (`arb sim --credentials-out`) and the
+        executor the matching ARB_POLY_* env, so it trades both venues (its MarketsCache still needs the
+        MarketPairing records on `markets`: publish_pairings). `sim_env`: extra ARB_SIM_* settings."""
         from core.broker import LocalKafka, free_port
         from core.config import load
         from core.kafka import make_admin
@@ -52,18 +56,31 @@ class Rig:
         self.kafka = replace(load(KafkaSettings), bootstrap=self.broker.bootstrap, topic_prefix=prefix,
                              session_timeout_ms=session_timeout_ms)
         ensure_topics(make_admin(self.kafka), self.kafka)
-        self.key = workdir / "kalshi.pem"
+        self.creds = workdir / "creds"  # polymarket: everything `arb sim --credentials-out` writes (mode 0600 secrets)
+        self.key = self.creds / "kalshi.pem" if polymarket else workdir / "kalshi.pem"
         # Duplicate client ids are refused only while the first order rests, as at Kalshi: a re-sent IOC
         # would execute again, and the order log would show it.
-        self.sim = subprocess.Popen([sys.executable, "-m", "cli", "sim", "--games", "6", "--updates-per-s", "0",
-                                     "--arb-rate-per-min", "0", "--kalshi-tier", "unlimited", "--kalshi-duplicate-coid", "open",
-                                     "--kalshi-private-key-out", str(self.key)],
-                                    stdout=subprocess.PIPE, stderr=(workdir / "sim.log").open("ab"), start_new_session=True)
+        keys = ["--credentials-out", str(self.creds)] if polymarket else ["--kalshi-private-key-out", str(self.key)]
+        env = dict(os.environ)
+        if polymarket:  # the generated wallet, never an address from the caller's environment
+            env = {k: v for k, v in env.items() if not k.startswith(("ARB_SIM_POLY_ADDRESS", "ARB_SIM_POLY_SECRET", "ARB_SIM_POLY_PASSPHRASE"))}
+        self.sim = subprocess.Popen([sys.executable, "-m", "cli", "sim", "--games", str(games), "--updates-per-s", "0",
+                                     "--arb-rate-per-min", "0", "--kalshi-tier", "unlimited", "--kalshi-duplicate-coid", "open", *keys],
+                                    stdout=subprocess.PIPE, stderr=(workdir / "sim.log").open("ab"), start_new_session=True,
+                                    env={**env, **(sim_env or {})})
         assert self.sim.stdout is not None  # noqa: S101
         line = self.sim.stdout.readline()
         if not line:
             raise RuntimeError(f"the simulator exited; see {workdir / 'sim.log'}")
         self.urls: dict[str, str] = json.loads(line)
+        self.poly_env: dict[str, str] = {}
+        if polymarket:
+            ids = dict(ln.split("=", 1) for ln in (self.creds / "client.env").read_text().splitlines() if "=" in ln)
+            self.poly_env = {"ARB_POLY_CLOB_URL": self.urls["poly_clob_url"], "ARB_POLY_WS_URL": self.urls["poly_ws_url"],
+                             "ARB_POLY_ADDRESS": ids["ARB_POLY_ADDRESS"], "ARB_POLY_API_KEY": ids["ARB_POLY_API_KEY"],
+                             "ARB_POLY_PRIVATE_KEY_FILE": str(self.creds / "poly-private-key"),
+                             "ARB_POLY_API_SECRET_FILE": str(self.creds / "poly-l2-secret"),
+                             "ARB_POLY_PASSPHRASE_FILE": str(self.creds / "poly-passphrase")}
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "ARB_BOOTSTRAP": self.kafka.bootstrap, "ARB_TOPIC_PREFIX": self.kafka.topic_prefix,
@@ -71,7 +88,7 @@ class Rig:
                 "ARB_KALSHI_WS_URL": self.urls["kalshi_ws_url"], "ARB_KALSHI_KEY_ID": self.urls["kalshi_key_id"],
                 "ARB_KALSHI_PRIVATE_KEY_FILE": str(self.key), "ARB_KALSHI_TIER": "premier", "ARB_EXEC_MAX_ORDERS_PER_S": "1000",
                 "ARB_EXEC_BREAKER_THRESHOLD": "5", "ARB_EXEC_BREAKER_COOLDOWN_MS": "1000", "ARB_EXEC_RECOVERY_WINDOW_MS": "2000",
-                "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json", **self.extra_env}
+                "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json", **self.poly_env, **self.extra_env}
 
     def start_executor(self) -> None:
         self.exec_log.flush()
@@ -176,6 +193,10 @@ class Streamer(threading.Thread):
             before = len(self.sent)
             return self._produced.wait_for(lambda: len(self.sent) > before or self.done, timeout_s) and len(self.sent) > before
 
+    def next_signal(self, i: int, now: int) -> dict[str, Any]:
+        """Signal i of the stream (produced at `now`, µs); a scenario overrides it (other legs, books set first)."""
+        return make_signal(i, self.pairs[i % len(self.pairs)], self.ttl_us, now, self.run_id)
+
     def run(self) -> None:
         try:
             self._run()
@@ -202,10 +223,9 @@ class Streamer(threading.Thread):
             if i in self.at_index:
                 self.at_index[i]()
                 t0 = time.monotonic() - i / self.rate  # a switch may wait: the rate goes on from here, no burst
-            pair = self.pairs[i % len(self.pairs)]
             now = now_us()
-            sig = make_signal(i, pair, self.ttl_us, now, self.run_id)
-            producer.produce(topic, key=pair[0], value=codec.encode("Signal", sig))
+            sig = self.next_signal(i, now)
+            producer.produce(topic, key=sig["game_id"], value=codec.encode("Signal", sig))
             producer.poll(0)
             with self._produced:
                 self.sent[sig["signal_id"]] = now

@@ -440,6 +440,8 @@ class ExecutorService:
                 fills += fill_records(req, res, paper=self.paper, ts=now_us())
             outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
             await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, [], None)
+            if outcome["state"] == "PENDING":  # a completion/unwind step answered `delayed`: follow it up too
+                self._follow_up(worker, writer, signal, base, steps, results)
         except asyncio.CancelledError:
             raise  # revoked: the next owner's recovery resumes from the PENDING outcome
         except Exception as exc:
