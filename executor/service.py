@@ -36,6 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from core import codec, metrics
+from core.backoff import Backoff
 from core.control import control_record, publish
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
@@ -56,7 +57,7 @@ from executor.orders import (
     result_event,
 )
 from executor.recovery_reader import offsets_since, read_partition
-from executor.settlement import Settler
+from executor.settlement import Settler, not_sent
 from executor.txn import Fenced, PartitionWriter
 from executor.venue_client import VenueClient
 
@@ -471,6 +472,7 @@ class ExecutorService:
         order of its own: INTENT committed first, then sent."""
         events: list[dict[str, Any]] = []
         fills: list[dict[str, Any]] = []
+        unsent_wait = Backoff(0.1, 1.0)
         while True:
             nxt = self.settler.next_steps(signal, base, steps, results, now_us())
             if not nxt:
@@ -486,6 +488,10 @@ class ExecutorService:
                 steps.append(r)
                 events.append(result_event(r, res, intent_ts=ev["intent_ts"], paper=self.paper))
                 fills += fill_records(r, res, paper=self.paper, ts=now_us())
+            if all(not_sent(res) for res in out):
+                await asyncio.sleep(unsent_wait.next_delay())  # e.g. the venue's breaker is open: wait for its half-open probe
+            else:
+                unsent_wait.reset()
         outcome = self.settler.outcome(signal, base, steps, results, paper=self.paper, ts=now_us())
         if outcome["state"] == "UNKNOWN":
             worker.unhedged[outcome["signal_id"]] = self.settler.unhedged(base, steps, results)

@@ -20,6 +20,11 @@ from core.units import ONE_DOLLAR, notional
 from executor.orders import LegResult, OrderRequest, outcome_record, step_request
 
 
+def not_sent(res: LegResult | None) -> bool:
+    """The order never reached the venue (refused locally: breaker open, or rate limited until its deadline)."""
+    return res is not None and res.type in ("REJECT", "CANCELLED") and (res.reason or "").startswith("not sent")
+
+
 @dataclass(frozen=True)
 class Settler:
     tick: int = 100  # 1e-4 USD; unwind prices are on this grid
@@ -31,6 +36,7 @@ class Settler:
     poly_dust: int = 500  # 1e-2 shares
     kalshi_lot: int = 100  # Kalshi orders are whole contracts here
     unwind_ttl_us: int = 2_000_000  # each unwind step's own deadline, from when it is created
+    max_unsent_steps: int = 20  # unwind steps per leg that may end "not sent" (breaker open, 429s) before giving up
 
     def _dust(self, base: list[OrderRequest], nets: list[int]) -> bool:
         top = max(nets)
@@ -86,8 +92,12 @@ class Settler:
         for b, n in zip(base, nets, strict=True):
             if n <= bottom:
                 continue
-            k = 1 + sum(1 for o in steps if o.leg_index == b.leg_index and o.action == "SELL")
-            if k > self.unwind_steps:
+            sells = [o for o in steps if o.leg_index == b.leg_index and o.action == "SELL"]
+            # A step that never left (breaker open, rate limited to its deadline) is no attempt at the venue: it
+            # does not move the ladder down, but it counts toward a cap of its own so the policy ends.
+            unsent = sum(1 for o in sells if not_sent(results.get(o.client_order_id)))
+            k = 1 + len(sells) - unsent
+            if k > self.unwind_steps or unsent >= self.max_unsent_steps:
                 continue
             entry = self._entry_avg(b.leg_index, orders, results)
             price = max(entry - k * self.tick, entry - self.max_unwind_loss)

@@ -151,3 +151,34 @@ def test_unhedged_counts_the_known_excess_and_every_unknown_order() -> None:
     assert Settler().unhedged(legs, [], results) == {"KALSHI": 1000, "POLYMARKET": 1000}
     results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 1000)}
     assert Settler().unhedged(legs, [], results) == {}
+
+
+def test_an_unwind_step_that_never_left_does_not_use_up_the_ladder() -> None:
+    """Seen in `arb bench chaos --scenario venue-ambiguity`: with the venue's breaker open, all unwind steps were
+    refused locally within milliseconds and the filled leg stayed one-sided. A step that was not sent keeps the
+    ladder where it was (same price next time); such steps are capped so the policy still ends."""
+    legs = _legs("kalshi_yes+poly_token")
+    st = Settler(tick=100, unwind_steps=2, max_unsent_steps=3)
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 0)}
+    steps: list[OrderRequest] = []
+    prices = []
+    for _ in range(10):
+        nxt = st.next_steps(SIG, legs, steps, results, NOW_AFTER)
+        if not nxt:
+            break
+        prices.append(nxt[0].limit_price)
+        results[nxt[0].client_order_id] = LegResult("REJECT", reason="not sent: KALSHI circuit breaker open")
+        steps += nxt
+    assert prices == [4400, 4400, 4400]  # three tries at the first rung, then the cap
+    sent = LegResult("CANCELLED", reason=None)  # a step that reached the venue and found no bid moves down a rung
+    steps2: list[OrderRequest] = []
+    results2 = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 0)}
+    prices2 = []
+    for _ in range(10):
+        nxt = st.next_steps(SIG, legs, steps2, results2, NOW_AFTER)
+        if not nxt:
+            break
+        prices2.append(nxt[0].limit_price)
+        results2[nxt[0].client_order_id] = sent
+        steps2 += nxt
+    assert prices2 == [4400, 4300]
