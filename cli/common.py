@@ -36,3 +36,51 @@ def kafka_settings(args: argparse.Namespace) -> Any:
 
     codec.configure(settings.schema_registry_url)  # every command that talks to Kafka passes here
     return settings
+
+
+# How long a command waits for the broker before it says it cannot reach it.
+BROKER_TIMEOUT_S = 5.0
+
+
+def require_broker(kafka: Any, timeout_s: float = BROKER_TIMEOUT_S) -> Any:
+    """The cluster's metadata (confluent_kafka ClusterMetadata), or CommandError (exit 1) within ~timeout_s:
+    `cannot reach Kafka at HOST:PORT`. Every command that talks to Kafka calls this first, so a broker that
+    is down costs a user seconds and one line, not a client's retries and its traceback."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from core.kafka import make_admin
+
+    # The command reports the failure itself: no client warning besides it.
+    admin = make_admin(kafka, error_cb=lambda _err: None)
+    try:
+        return admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        if err is None or err.code() in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE):
+            raise CommandError(f"cannot reach Kafka at {kafka.bootstrap} (unreachable for {timeout_s:.0f} s; `arb broker` runs one "
+                               "locally, --bootstrap or ARB_BOOTSTRAP name another)") from None
+        raise CommandError(f"cannot reach Kafka at {kafka.bootstrap}: {err.str()}") from None
+
+
+def require_topics(kafka: Any, logical: list[str], *, paper: bool = False, code: int = 2, timeout_s: float = 10.0) -> None:
+    """CommandError (exit `code`) unless each of these topics exists with the registry's partitions and cleanup
+    policy (core/topics.py). A command that writes a topic checks it first: nothing but `arb topics create`
+    creates one, and a topic of another shape (a typo in --prefix that a broker auto-created, a hand-made
+    one) would take records where nobody reads them or keep only some of them."""
+    from confluent_kafka import KafkaException
+
+    from core.kafka import make_admin
+    from core.topic_admin import check_topics
+    from core.topics import PAPER_TOPICS, topic_name
+
+    wanted = [(topic_name(t, kafka, paper=paper and t in PAPER_TOPICS), t) for t in logical]
+    try:
+        reports = check_topics(make_admin(kafka, error_cb=lambda _err: None), kafka, wanted, timeout=timeout_s)
+    except KafkaException as exc:
+        raise CommandError(f"cannot read the topics of Kafka at {kafka.bootstrap}: {exc}") from None
+    bad = [r for r in reports if not r.ok]
+    if bad:
+        what = "; ".join(f"topic {r.name} does not exist on {kafka.bootstrap}" if r.status == "missing"
+                         else f"topic {r.name} differs from the registry ({r.detail})" for r in bad)
+        raise CommandError(f"{what}: `arb topics create --prefix {kafka.topic_prefix}` creates the pipeline's topics and reports "
+                           "those that differ", code=code)

@@ -33,6 +33,9 @@ COMPOSE_SETTINGS: dict[str, str] = {
     "share.coordinator.state.topic.replication.factor": "1",  # 4.x share groups' state topic (default 3)
     "share.coordinator.state.topic.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",  # a lone first member need not wait 3 s for others
+    # Only `arb topics create` creates topics, with the registry's partitions and cleanup policy; a record
+    # written to a misspelt prefix must fail, not create a topic (of the broker's default shape) nobody reads.
+    "auto.create.topics.enable": "false",
 }
 
 # What the local broker adds for tests, the demo and the benchmarks (never needed in production).
@@ -231,7 +234,8 @@ class LocalKafka:
                     break
             except OSError:
                 time.sleep(0.1)
-        admin = make_admin(KafkaSettings(bootstrap=self.bootstrap))  # plain: the local broker has no security
+        # plain: the local broker has no security; not ready yet is no error worth a warning
+        admin = make_admin(KafkaSettings(bootstrap=self.bootstrap), error_cb=lambda _err: None)
         while time.monotonic() < deadline:
             self._check_alive()
             try:

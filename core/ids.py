@@ -4,8 +4,10 @@
 - tick_id = venue:market:position of the change at the venue (Kalshi sid/seq; Polymarket frame ts/index)
 - signal_id = hash of game_id, the legs (venue, market, side, limit price) and the input tick_ids
 - client_order_id = signal_id:leg:step, <= 64 chars of [-\\w:+=/] (Kalshi's rule)
-- Polymarket salt (< 2^53, it travels as a JSON number) and timestamp derived from the signal, so the
-  signed order and its hash (the orderID) are deterministic too.
+- Polymarket salt (< 2^53, it travels as a JSON number) derived from the client_order_id. The signed
+  order's timestamp is the time of signing, as the official builders stamp it, so its hash (the orderID)
+  is known once signed, not before: the executor keeps the signed order in the INTENT and never re-signs
+  a leg whose INTENT was committed (executor/polymarket_transport.py).
 """
 
 from __future__ import annotations
@@ -57,7 +59,3 @@ def client_order_id(signal: str, leg_index: int, step: int = 0) -> str:
 def polymarket_salt(coid: str) -> int:
     """A salt < 2^53 (exact as a JSON number / JS double) derived from the client_order_id."""
     return int.from_bytes(hashlib.sha256(coid.encode()).digest()[:8], "big") >> 11
-
-
-def polymarket_timestamp_ms(event_ts_us: int) -> int:
-    return event_ts_us // 1000

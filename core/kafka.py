@@ -2,16 +2,81 @@
 
 Every role builds its clients here so security settings, the partitioner and the latency knobs are
 the same everywhere. Keys are UTF-8 strings; values are Avro single-object encoded (core.codec).
+
+No client creates a topic (`allow.auto.create.topics=false`): only `arb topics create` does, with the
+registry's partitions and cleanup policy. librdkafka's own log lines (a `FAIL` line per reconnect attempt of
+every client, ~45 a second on a broker that is down) go to the `rdkafka` logger at DEBUG instead of stderr;
+client errors (broker unreachable, authentication failed, ...) are logged as one WARNING line per cluster
+at most every ERROR_REPORT_EVERY_S while they last, fatal ones as ERROR each time. The client retries by
+itself meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
 from core.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+ERROR_REPORT_EVERY_S = 30.0
+# Errors that mean "no broker answers": librdkafka reconnects with backoff until one does.
+_UNREACHABLE = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+
+
+class _LibrdkafkaLog(logging.LoggerAdapter):
+    """librdkafka's log lines, all at DEBUG: what matters reaches the error callback (below) as well. Served
+    from the client's poll()/flush() (confluent-kafka's `logger` property routes them to its queue), so a
+    client that is never polled drops them with itself instead of writing to stderr."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+_RDKAFKA_LOG = _LibrdkafkaLog(logging.getLogger("rdkafka"), {})
+
+
+class _ErrorReports:
+    """One WARNING line per cluster per ERROR_REPORT_EVERY_S for the errors of all the process's clients."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def callback(self, bootstrap: str) -> Callable[[KafkaError], None]:
+        def on_error(err: KafkaError) -> None:
+            self.report(bootstrap, err)
+
+        return on_error
+
+    def report(self, bootstrap: str, err: KafkaError) -> None:
+        if err.fatal():
+            log.error("Kafka at %s: fatal client error: %s", bootstrap, err.str())
+            return
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(bootstrap)
+            if last is not None and now - last < ERROR_REPORT_EVERY_S:
+                self._suppressed[bootstrap] = self._suppressed.get(bootstrap, 0) + 1
+                return
+            self._last[bootstrap] = now
+            more = self._suppressed.pop(bootstrap, 0)
+        what = f"cannot reach Kafka at {bootstrap}" if err.code() in _UNREACHABLE else f"Kafka at {bootstrap}"
+        if last is None:
+            log.warning("%s: %s; retrying (reported again every %.0f s while errors last)", what, err.str(), ERROR_REPORT_EVERY_S)
+        else:
+            log.warning("%s: %s; still retrying (%d more error(s) since the last report)", what, err.str(), more)
+
+
+_ERRORS = _ErrorReports()
 
 
 def _parse_extra(extra: str) -> dict[str, str]:
@@ -26,7 +91,8 @@ def _parse_extra(extra: str) -> dict[str, str]:
 
 
 def base_config(s: KafkaSettings) -> dict[str, Any]:
-    cfg: dict[str, Any] = {"bootstrap.servers": s.bootstrap, "security.protocol": s.security_protocol}
+    cfg: dict[str, Any] = {"bootstrap.servers": s.bootstrap, "security.protocol": s.security_protocol,
+                           "allow.auto.create.topics": False, "logger": _RDKAFKA_LOG, "error_cb": _ERRORS.callback(s.bootstrap)}
     if s.sasl_mechanism:
         cfg["sasl.mechanism"] = s.sasl_mechanism
         cfg["sasl.username"] = s.sasl_username
@@ -88,8 +154,8 @@ def make_consumer(s: KafkaSettings, group_id: str | None, *, cold: bool = False,
     return Consumer(consumer_config(s, group_id, cold=cold, **overrides))
 
 
-def make_admin(s: KafkaSettings) -> AdminClient:
-    return AdminClient(base_config(s))
+def make_admin(s: KafkaSettings, **overrides: Any) -> AdminClient:
+    return AdminClient({**base_config(s), **overrides})
 
 
 def delivery_check(errors: list[str]) -> Any:

@@ -1,5 +1,6 @@
-"""Create the registry's topics idempotently, check existing ones against the registry, and give one run
-topics of its own on a shared broker (run_prefix, delete_run_topics)."""
+"""Create the registry's topics idempotently, check existing ones against the registry (check_topics: what
+a command that writes a topic checks first, since nothing else creates one), and give one run topics of
+its own on a shared broker (run_prefix, delete_run_topics)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from core.topics import PAPER_TOPICS, TOPICS, partitions, spec, topic_name
 @dataclass(frozen=True)
 class TopicReport:
     name: str
-    status: str  # created | exists | mismatch
+    status: str  # created | exists | missing | mismatch
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.status != "mismatch"
+        return self.status in ("created", "exists")
 
 
 def run_prefix(base: str) -> str:
@@ -87,6 +88,14 @@ def ensure_topics(admin: AdminClient, s: KafkaSettings, *, include_paper: bool =
         reports.append(_check_existing(admin, s, name, logical, meta, timeout))
     order = {name: i for i, (name, _) in enumerate(wanted)}
     return sorted(reports, key=lambda r: order[r.name])
+
+
+def check_topics(admin: AdminClient, s: KafkaSettings, wanted: list[tuple[str, str]], *, timeout: float = 15.0) -> list[TopicReport]:
+    """Each (full name, logical name) of `wanted` against the registry, creating nothing: `exists` (the
+    registry's partitions and cleanup policy), `missing`, or `mismatch` (detail says how)."""
+    meta = admin.list_topics(timeout=timeout).topics
+    return [_check_existing(admin, s, name, logical, meta, timeout) if name in meta else TopicReport(name, "missing", "does not exist")
+            for name, logical in wanted]
 
 
 def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> dict:

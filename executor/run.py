@@ -38,25 +38,24 @@ def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
 
 
 def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers: list[Any]) -> RetryingVenueClient | None:
-    """The live Polymarket client when credentials are configured (ARB_POLY_API_KEY and a private key), else None."""
+    """The live Polymarket client when credentials are configured (ARB_POLY_API_KEY and a private key), else None.
+    The wallet (maker and signer per signature type; the EOA for POLY_ADDRESS) comes from
+    executor.polymarket_transport.wallet_from_settings, which refuses (ValueError) a wallet the venue would refuse."""
     from core.markets_cache import MarketsCache
-    from executor.polymarket_transport import PolymarketTransport, Wallet
+    from executor.paper import LatestTicks
+    from executor.polymarket_transport import PolymarketTransport, wallet_from_settings
     from venues.polymarket.auth import ApiCreds
     from venues.polymarket.rest import PolymarketRest
     from venues.polymarket.settings import PolymarketSettings
-    from venues.polymarket.signing import address_of
 
     ps = load(PolymarketSettings)
-    key_hex = ps.private_key.reveal().strip() if ps.private_key else ""
-    if not ps.api_key or not key_hex:
+    wallet = wallet_from_settings(ps)
+    if wallet is None:
         return None
-    key = bytes.fromhex(key_hex.removeprefix("0x"))
-    address = (ps.address or address_of(key)).lower()
-    wallet = Wallet(private_key=key, address=address, funder=(ps.funder or address).lower(), signature_type=ps.signature_type,
-                    chain_id=ps.chain_id, api_key=ps.api_key)
-    rest = PolymarketRest(ps.clob_url, address, ApiCreds(ps.api_key, ps.api_secret, ps.passphrase), timeout_s=settings.http_timeout_ms / 1000)
+    rest = PolymarketRest(ps.clob_url, wallet.address, ApiCreds(ps.api_key, ps.api_secret, ps.passphrase), timeout_s=settings.http_timeout_ms / 1000)
     markets = MarketsCache(kafka).start()
-    closers += [rest, markets]
+    ticks = LatestTicks(kafka).start()  # the live tick of each token (the feed updates a Tick's tick_size on tick_size_change)
+    closers += [rest, markets, ticks]
 
     def book_of(ref: str) -> dict[str, Any] | None:
         """The Polymarket book of a condition id, or of one of its token ids (recovered intents know only the token)."""
@@ -66,8 +65,14 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
                     return dict(book)
         return None
 
+    def live_tick(token: str) -> int | None:
+        """tick_size of the token's latest Tick; None before the first one is read (0 = unknown, too)."""
+        tick = ticks.ticks.get(token)
+        return int(tick["tick_size"]) if tick and tick.get("venue") == "POLYMARKET" and tick.get("tick_size") else None
+
     breaker = CircuitBreaker("POLYMARKET", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
-    return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of), breaker, lookup_grace_s=settings.lookup_grace_ms / 1000)
+    return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of, live_tick=live_tick), breaker,
+                               lookup_grace_s=settings.lookup_grace_ms / 1000)
 
 
 def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from core.units import parse_size
@@ -28,13 +28,26 @@ def kalshi_positions(market_positions: list[dict[str, Any]]) -> dict[tuple[str, 
 
 
 def polymarket_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Shares per token from Data API `GET /positions` rows (venues/polymarket/rest.py PolymarketDataApi):
+    the documented shape (`asset`, `size`), the recorded one (`token_id`, `current_size`;
+    tests/resources/polymarket/data_api_positions_response.json) or the simulator's (`size_fp`). Sizes
+    are floored to our 0.01-share unit (dust below it is no position for us). A row without a token or
+    with an unreadable size raises ValueError: a position is never dropped silently."""
     out: dict[tuple[str, str], int] = {}
     for r in rows:
+        token = r.get("asset") or r.get("token_id")
+        raw = next((r[k] for k in ("size_fp", "size", "current_size") if r.get(k) is not None), None)
+        if not token or raw is None or isinstance(raw, bool):
+            raise ValueError(f"Data API position without a token or a size: {str(r)[:200]!r}")
         # The Data API writes sizes as JSON numbers: read them as decimals, never through float arithmetic.
-        size = Decimal(str(r.get("size_fp") or r.get("current_size") or r.get("size") or "0")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        q = parse_size(format(size, "f"))
+        try:
+            size = Decimal(str(raw)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            q = parse_size(format(size, "f"))
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"Data API position {token} with an unreadable size {raw!r}") from None
         if q:
-            out[("POLYMARKET", str(r.get("token_id") or r.get("asset")))] = q
+            key = ("POLYMARKET", str(token))
+            out[key] = out.get(key, 0) + q
     return out
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker, require_topics
 
 # Client-side bound on CLOB /clob-markets reads (one per candidate market a round): a tenth of the CLOB's
 # documented general limit, 9,000 requests / 10 s (docs.polymarket.com/api-reference/rate-limits).
@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "a JSON report. Settings: ARB_DISCOVER_*, ARB_KALSHI_REST_URL (+ key, optional: market data is public), "
                                    "ARB_GAMMA_URL, ARB_POLY_CLOB_URL.")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="run one round, print its report and exit (exit 1 if a venue failed)")
+    mode.add_argument("--once", action="store_true",
+                      help="run one round, print its report and exit (exit 1 if a venue failed or a record was not delivered: `published` "
+                           "lists only what Kafka acknowledged; exit 1 at once if Kafka cannot be reached, 2 if `markets` is missing)")
     mode.add_argument("--every", type=float, metavar="S", help="seconds between rounds (default ARB_DISCOVER_EVERY_S)")
     p.add_argument("--dry-run", action="store_true", help="with --once: print the pairings that would be published, publish nothing")
     add_kafka_args(p)
@@ -68,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), code=2) from None
     if args.every is not None and args.every <= 0:
         raise CommandError("--every must be positive", code=2)
+    if args.once and not args.dry_run:  # one round: fail fast; the long-running role retries instead
+        kafka = kafka_settings(args)
+        require_broker(kafka)
+        require_topics(kafka, ["markets"])
 
     async def main() -> int:
         read, _ = tier_buckets(ks.tier)

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", nargs="?", choices=("show", "serve"), default="show", help="show (default): print positions; serve: run the role")
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     p.add_argument("--watch", action="store_true", help="refresh about once a second until Ctrl-C")
-    p.add_argument("--reconcile", action="store_true", help="compare with the venues' positions endpoints and report drift (exit 1 on drift)")
+    p.add_argument("--reconcile", action="store_true",
+                   help="compare with the venues' positions endpoints and report drift (exit 1 on drift; exit 2 when a venue's "
+                        "credentials are not configured: a venue it cannot read is not judged)")
     p.add_argument("--paper", action="store_true", help="paper-trading fills (the paper topic prefix)")
     add_kafka_args(p)
     p.set_defaults(handler=run)
@@ -93,32 +95,69 @@ async def _reconcile(book: Any) -> dict[str, Any]:
     else:
         notes.append("Kalshi not configured")
     ps = load(PolymarketSettings)
-    if ps.api_key and (ps.address or ps.funder):
-        from venues.polymarket.auth import ApiCreds
-        from venues.polymarket.rest import PolymarketRest
+    user = _polymarket_user(ps)
+    if user:
+        from venues.polymarket.rest import PolymarketDataApi
 
-        prest = PolymarketRest(ps.clob_url, ps.address, ApiCreds(ps.api_key, ps.api_secret, ps.passphrase))
+        # Positions are on the public Data API host, not the CLOB (no credentials needed), and belong to the
+        # funder (proxy / safe / deposit wallet) or, for an EOA wallet, the key's own address. Every page is read.
+        data_api = PolymarketDataApi(ps.data_api_url)
         try:
-            venue |= polymarket_positions(await prest.positions((ps.funder or ps.address).lower()))
+            venue |= polymarket_positions(await data_api.positions(user))
         finally:
-            await prest.aclose()
+            await data_api.aclose()
     else:
         notes.append("Polymarket not configured")
     d = drift(ours_by_venue_key(book, {}), venue)
     return {"drift": d, "notes": notes}
 
 
+def _polymarket_user(ps: Any) -> str:
+    """Whose positions the Data API is asked for: ARB_POLY_FUNDER, else ARB_POLY_ADDRESS, else the key's address."""
+    if ps.funder or ps.address:
+        return str(ps.funder or ps.address).strip().lower()
+    key = ps.private_key.reveal().strip() if ps.private_key else ""
+    if not key:
+        return ""
+    from venues.polymarket.eip712 import address_of
+
+    try:
+        return address_of(bytes.fromhex(key.removeprefix("0x")))
+    except ValueError:
+        raise CommandError("ARB_POLY_PRIVATE_KEY is not a hex private key") from None
+
+
+def _unreadable_venues() -> list[str]:
+    """The venues --reconcile could not read with this configuration, each with what it needs."""
+    from core.config import load
+    from venues.kalshi.settings import KalshiSettings
+    from venues.polymarket.settings import PolymarketSettings
+
+    out = []
+    ks = load(KalshiSettings)
+    if not (ks.key_id and ks.private_key_file):
+        out.append("Kalshi (set ARB_KALSHI_KEY_ID and ARB_KALSHI_PRIVATE_KEY_FILE)")
+    if not _polymarket_user(load(PolymarketSettings)):
+        out.append("Polymarket (set ARB_POLY_FUNDER, ARB_POLY_ADDRESS or ARB_POLY_PRIVATE_KEY_FILE)")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.config import load
+    from core.config import ConfigError, load
     from core.logs import setup_logging
     from core.settings import RuntimeSettings
     from positions.settings import PositionsSettings
+    from venues.errors import VenueError
 
     rt = load(RuntimeSettings)
     setup_logging(rt.log_format, rt.log_level)
     settings = load(PositionsSettings)
+    if args.reconcile and args.action == "show":
+        unreadable = _unreadable_venues()
+        if unreadable:  # no venue positions would read as "no drift"
+            raise CommandError(f"--reconcile cannot read {' nor '.join(unreadable)}; it does not judge a venue it cannot read", code=2)
     kafka = kafka_settings(args)
     if args.action == "serve":
         import signal
@@ -132,13 +171,19 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: service.stop())
         service.run()
         return 0
+    require_broker(kafka)
     try:
         while True:
             snap = _snapshot(kafka, settings, args.paper)
             book = snap.pop("_book")
             code = 0
             if args.reconcile:
-                rec = asyncio.run(_reconcile(book))
+                try:
+                    rec = asyncio.run(_reconcile(book))
+                except ConfigError:
+                    raise
+                except (VenueError, ValueError) as exc:  # a venue that cannot be read fully is no reconciliation
+                    raise CommandError(f"cannot reconcile: {exc}") from None
                 snap["reconciliation"] = rec
                 code = 1 if rec["drift"] else 0
             if args.json:

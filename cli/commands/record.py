@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc), code=2) from None
     kafka = kafka_settings(args)
+    require_broker(kafka)
     value_type = TOPICS[args.topic].value_type
     try:
         rows = [{**r, "type": value_type} for r in read_window(kafka, topic_name(args.topic, kafka), start, end, game=args.game, progress=True)]

@@ -6,17 +6,20 @@ import argparse
 import json
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="broker, topics, consumer groups and lag, breakers, kill switch",
                        description="Checks the broker (exit 1 if unreachable within ~5 s), lists the registry's topics with their "
-                                   "partitions, every consumer group with its members and per-partition lag (committed offset vs "
+                                   "partitions and whether each is ok, missing or differs from the registry (partitions, cleanup "
+                                   "policy), every consumer group with its members and per-partition lag (committed offset vs "
                                    "the partition's end as a read_committed consumer sees it, its last stable offset: records of a "
                                    "transaction still open are not counted), and the circuit breaker states and kill switch from "
-                                   "the `control` topic, and the executor's latest alert per venue (an UNKNOWN outcome: an order whose state "
-                                   "lookups could not establish, with the contracts that may be held one-sided).")
+                                   "the `control` topic, and the executor's latest alert per venue (an UNKNOWN outcome: an order whose "
+                                   "state lookups could not establish, with the contracts that may be held one-sided). Exit 1, after "
+                                   "the report, when a topic is missing or differs from the registry, or the control topic cannot be "
+                                   "read (the kill switch is then UNKNOWN, never `off`).")
     p.add_argument("--json", action="store_true", help="one JSON document")
     add_kafka_args(p)
     p.set_defaults(handler=run)
@@ -64,36 +67,69 @@ def _groups(kafka: Any, admin: Any, topics: dict[str, str]) -> list[dict[str, An
 def run(args: argparse.Namespace) -> int:
     from core.control import ControlState
     from core.kafka import make_admin
+    from core.topic_admin import check_topics
     from core.topics import TOPICS, partitions, topic_name
 
     kafka = kafka_settings(args)
+    md = require_broker(kafka)
     admin = make_admin(kafka)
-    try:
-        md = admin.list_topics(timeout=5)
-    except Exception as exc:
-        raise CommandError(f"broker {kafka.bootstrap} unreachable: {exc}", code=1) from None
     names = {topic_name(t, kafka): t for t in TOPICS}
-    topics = [{"topic": name, "present": name in md.topics, "partitions": len(md.topics[name].partitions) if name in md.topics else 0,
-               "expected_partitions": partitions(logical, kafka)} for name, logical in names.items()]
-    control = ControlState(kafka).start(wait_s=5)
     try:
-        entries = dict(control.records)
-        kill = control.kill_switch()
-    finally:
-        control.stop()
+        reports = {r.name: r for r in check_topics(admin, kafka, list(names.items()), timeout=5)}
+    except Exception as exc:
+        raise CommandError(f"cannot read the topics of Kafka at {kafka.bootstrap}: {exc}") from None
+    topics = [{"topic": name, "present": reports[name].status != "missing",
+               "partitions": len(md.topics[name].partitions) if name in md.topics else 0, "expected_partitions": partitions(logical, kafka),
+               "status": "ok" if reports[name].ok else reports[name].status, "detail": reports[name].detail}
+              for name, logical in names.items()]
+    control_name = topic_name("control", kafka)
+    entries: dict[str, Any] = {}
+    kill: Any = "unknown"  # unless the control topic is read: never "off" for a switch nobody can see
+    control_error: str | None = None
+    if not reports[control_name].ok:
+        control_error = f"control topic {control_name} {reports[control_name].status}"
+    else:
+        control = ControlState(kafka).start(wait_s=5)
+        try:
+            control_error = control.error
+            entries = dict(control.records)
+            if control_error is None:
+                kill = control.kill_switch()
+        finally:
+            control.stop()
     breakers = {k: v for k, v in entries.items() if str(k).startswith("breaker:")}
     alerts = {k: v for k, v in entries.items() if str(k).startswith("alert:")}
     groups = _groups(kafka, admin, names)
-    doc: dict[str, Any] = {"broker": {"bootstrap": kafka.bootstrap, "reachable": True, "brokers": len(md.brokers)}, "topics": topics,
-           "groups": groups, "breakers": breakers, "alerts": alerts, "kill_switch": kill}
+    bad = [t for t in topics if t["status"] != "ok"]
+    problems = [f"topic {t['topic']} {t['status']}" + (f" ({t['detail']})" if t["status"] == "mismatch" else "") for t in bad]
+    if control_error and not bad:
+        problems.append(control_error)
+    doc: dict[str, Any] = {"ok": not problems, "problems": problems,
+                           "broker": {"bootstrap": kafka.bootstrap, "reachable": True, "brokers": len(md.brokers)}, "topics": topics,
+                           "groups": groups, "breakers": breakers, "alerts": alerts, "kill_switch": kill, "control_error": control_error}
     if args.json:
         print(json.dumps(doc, default=str))
-        return 0
-    print(f"broker {kafka.bootstrap}: reachable ({len(md.brokers)} broker(s))")
-    for t in topics:
-        flag = "ok" if t["present"] and t["partitions"] == t["expected_partitions"] else ("missing" if not t["present"] else "mismatch")
-        print(f"  topic {t['topic']:28} partitions {t['partitions']:>3}  {flag}")
-    for g in groups:
+    else:
+        _print(doc)
+    if problems:
+        missing = sum(t["status"] == "missing" for t in topics)
+        mismatched = sum(t["status"] == "mismatch" for t in topics)
+        if bad:
+            counts = " and ".join(c for c in (f"{missing} topic(s) missing" if missing else "",
+                                              f"{mismatched} topic(s) differ from the registry" if mismatched else "") if c)
+            raise CommandError(f"{counts}: `arb topics create --prefix {kafka.topic_prefix}` creates the missing ones and reports those "
+                               "that differ")
+        raise CommandError(f"kill switch state unknown: {control_error}")
+    return 0
+
+
+def _print(doc: dict[str, Any]) -> None:
+    broker = doc["broker"]
+    print(f"broker {broker['bootstrap']}: reachable ({broker['brokers']} broker(s))")
+    for t in doc["topics"]:
+        detail = f"  ({t['detail']})" if t["status"] == "mismatch" else ""
+        print(f"  topic {t['topic']:28} partitions {t['partitions']:>3}  {t['status']}{detail}")
+    for g in doc["groups"]:
         if "group" not in g:
             print(f"  {g.get('error')}")
             continue
@@ -101,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  group {g['group']}: {g.get('state', '?')}, {len(g['members'])} member(s), lag {total}")
         for m in g["members"]:
             print(f"    member {m['client_id']} {m['host']}: {', '.join(m['partitions']) or '-'}")
-    print("  breakers: " + (", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in breakers.items()) or "none reported"))
-    for name, alert in alerts.items():  # the latest per venue; every one is an UNKNOWN Outcome on `outcomes`
+    print("  breakers: " + (", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in doc["breakers"].items()) or "none reported"))
+    for name, alert in doc["alerts"].items():  # the latest per venue; every one is an UNKNOWN Outcome on `outcomes`
         print(f"  ALERT {name}: {json.dumps(alert, default=str)}")
-    print("  kill switch: " + ("ENGAGED (" + str(kill.get("reason")) + ")" if kill else "off"))
-    return 0
+    kill = doc["kill_switch"]
+    if kill == "unknown":
+        print(f"  kill switch: UNKNOWN ({doc['control_error']})")
+    else:
+        print("  kill switch: " + ("ENGAGED (" + str(kill.get("reason")) + ")" if kill else "off"))

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = kafka_settings(args)
     full = topic_name(args.topic, settings, paper=args.paper) if args.topic in TOPICS else args.topic
+    require_broker(settings)
     consumer = make_consumer(settings, None)
     printed = bad = 0
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tsub = p.add_subparsers(dest="topics_cmd", metavar="ACTION")
     c = tsub.add_parser("create", help="create missing topics; report existing ones; exit 1 on a mismatch",
                         description="Idempotent: creates what is missing, reports what exists, and fails (exit 1) when an "
-                                    "existing topic has other partitions or another cleanup policy than the registry.")
+                                    "existing topic has other partitions or another cleanup policy than the registry. The only "
+                                    "command that creates topics: the others refuse a topic that is missing or differs, and the "
+                                    "project's broker (`arb broker`, the compose stack) does not create topics on first use.")
     c.add_argument("--no-paper", action="store_true", help="skip the paper-trading variants of orders/outcomes/fills")
     c.add_argument("--json", action="store_true", help="one JSON object per topic")
     add_kafka_args(c)
@@ -31,6 +33,7 @@ def run_create(args: argparse.Namespace) -> int:
     from core.topic_admin import ensure_topics
 
     settings = kafka_settings(args)
+    require_broker(settings)
     try:
         reports = ensure_topics(make_admin(settings), settings, include_paper=not args.no_paper)
     except Exception as exc:

@@ -109,30 +109,41 @@ class DiscoveryService:
         rep.blocked = result.blocked
         rep.unmatched = [{"venue": r.venue, "event": r.event, "reason": r.reason} for r in result.unmatched]
         current = dict(self.cache.pairings)
+        # The report names only what Kafka acknowledged: a pairing or tombstone is "published" once its
+        # delivery report says so, never because it was handed to the producer.
         errors: list[str] = []
+        delivered: set[str] = set()
 
-        def delivered(err: Any, _msg: Any) -> None:
+        def on_delivery(err: Any, msg: Any) -> None:
             if err is not None:
                 errors.append(str(err))
+            else:
+                delivered.add((msg.key() or b"").decode())
 
+        to_publish: list[str] = []
+        to_tombstone: list[str] = []
         for gid, rec in sorted(result.pairings.items()):
             if _same(current.get(gid), rec):
                 rep.unchanged += 1
                 continue
             value = codec.encode("MarketPairing", {**rec, "updated_ts": now_us()})
-            self.producer.produce(self.topic, key=gid.encode(), value=value, on_delivery=delivered)
-            rep.published.append(gid)
+            self.producer.produce(self.topic, key=gid.encode(), value=value, on_delivery=on_delivery)
+            to_publish.append(gid)
         for gid in sorted(set(current) - set(result.pairings)):
-            self.producer.produce(self.topic, key=gid.encode(), value=None, on_delivery=delivered)
-            rep.tombstoned.append(gid)
+            self.producer.produce(self.topic, key=gid.encode(), value=None, on_delivery=on_delivery)
+            to_tombstone.append(gid)
         remaining = await asyncio.to_thread(self.producer.flush, 15)
-        if remaining or errors:
-            rep.errors.append(f"markets: {remaining} records undelivered, errors: {errors[:3]}")
-        else:  # fold our own writes in now so the next round compares against them
-            for gid in rep.published:
-                self.cache.pairings[gid] = {**result.pairings[gid], "updated_ts": 0}
-            for gid in rep.tombstoned:
-                self.cache.pairings.pop(gid, None)
+        rep.published = [gid for gid in to_publish if gid in delivered]
+        rep.tombstoned = [gid for gid in to_tombstone if gid in delivered]
+        undelivered = len(to_publish) + len(to_tombstone) - len(rep.published) - len(rep.tombstoned)
+        if undelivered:
+            why = f"errors: {errors[:3]}" if errors else f"no delivery report within 15 s ({remaining} still queued)"
+            rep.errors.append(f"markets: {undelivered} record(s) not delivered to {self.topic} ({why}); not reported as published")
+        # Fold what was written in now, so the next round compares against it (and sends the rest again).
+        for gid in rep.published:
+            self.cache.pairings[gid] = {**result.pairings[gid], "updated_ts": 0}
+        for gid in rep.tombstoned:
+            self.cache.pairings.pop(gid, None)
         log.info("discovery round: %d paired, %d published, %d tombstoned, %d unmatched, %d rejected", rep.paired, len(rep.published),
                  len(rep.tombstoned), len(rep.unmatched), len(rep.rejected))
         return rep

@@ -163,3 +163,19 @@ async def test_a_delayed_polymarket_order_is_pending_then_settled_when_it_matche
     assert len(pm) == 1 and pm[0].filled == 1000
     fills = await asyncio.to_thread(read_records, rig["kafka"], topic_name("fills", rig["kafka"]), 2, 10)
     assert sorted(codec.decode(m.value(), "Fill")["venue"] for m in fills) == ["KALSHI", "POLYMARKET"]
+
+
+async def test_a_polymarket_leg_left_one_sided_is_unwound_with_signed_steps(rig: dict[str, Any]) -> None:
+    """Issue 24 defect 3: completion and unwind steps are orders like the base legs. A Polymarket step used to be
+    sent unsigned (rejected locally as "order not signed"), leaving the Polymarket leg one-sided."""
+    w = rig["sim"].world
+    w.set_book("KALSHI", rig["kalshi"], bids=[(4300, 5000)], asks=[(4700, 5000)])  # above the Kalshi limit: leg 0 fills nothing
+    w.set_book("POLYMARKET", rig["pm"].condition_id, bids=[(5000, 5000)], asks=[(5100, 5000)])  # home token: ask 0.50, bid 0.49
+    out = await run_signal(rig, signal(rig, "x-poly-one", 4500, 5000))
+    assert out["state"] in ("UNWOUND", "COMPLETED"), out
+    pm = accepted(rig, "POLYMARKET")
+    bought = sum(r.filled for r in pm if r.side == "buy")
+    sold = sum(r.filled for r in pm if r.side == "sell")
+    k_filled = sum(r.filled for r in accepted(rig, "KALSHI"))
+    assert bought >= 1000 and bought - sold == k_filled, (bought, sold, k_filled)  # hedged: nothing left one-sided
+    assert out["state"] == "COMPLETED" or sold > 0

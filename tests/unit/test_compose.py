@@ -71,6 +71,7 @@ def test_compose_kafka_is_the_local_brokers_release_with_its_settings() -> None:
     env = {k: str(v) for k, v in kafka["environment"].items()}
     for key, value in COMPOSE_SETTINGS.items():
         assert env.get("KAFKA_" + key.upper().replace(".", "_")) == value, key
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # only topic-init (`arb topics create`) creates topics
     assert SERVICES["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"] == "http://schema-registry:8081"
     assert _default(SERVICES["executor"]["environment"]["ARB_SCHEMA_REGISTRY_URL"]) == "http://schema-registry:8081"
     assert SERVICES["sim"]["profiles"] == ["demo"]

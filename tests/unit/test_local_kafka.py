@@ -110,5 +110,6 @@ def test_server_properties_are_one_kraft_node_with_the_compose_settings(tmp_path
     assert props["process.roles"] == "broker,controller" and props["controller.quorum.voters"] == "1@127.0.0.1:9093"
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093" and props["log.dirs"] == str(tmp_path)
     assert {k: props[k] for k in COMPOSE_SETTINGS} == COMPOSE_SETTINGS
+    assert props["auto.create.topics.enable"] == "false"  # only `arb topics create` creates topics
     assert int(props["group.min.session.timeout.ms"]) <= 2000  # the chaos rig's 2 s session timeout is accepted
     assert set(LOCAL_SETTINGS).isdisjoint(COMPOSE_SETTINGS)

@@ -33,3 +33,25 @@ def test_headers_carry_no_secret() -> None:
     h = l2_headers("0xabc", creds, "GET", "/data/order/0x1", b"", 1700000000)
     assert h["POLY_API_KEY"] == "key-1" and h["POLY_PASSPHRASE"] == "pass-phrase" and SECRET not in h.values()
     assert SECRET not in repr(creds) and "pass-phrase" not in repr(creds)
+
+
+def test_l2_headers_equal_the_official_clients() -> None:
+    """Issue 25 defect 3: the whole L2 header set equals py_clob_client_v2 `create_level_2_headers`
+    (py_clob_client_v2/headers/headers.py) for the same request and second; POLY_ADDRESS is the EOA in
+    EIP-55 checksum form (`Signer.address()`, eth_account) even when we hold it lowercase."""
+    from py_clob_client_v2.clob_types import ApiCreds as SdkCreds
+    from py_clob_client_v2.clob_types import RequestArgs
+    from py_clob_client_v2.headers.headers import create_level_2_headers
+    from py_clob_client_v2.signer import Signer
+
+    from venues.polymarket.eip712 import address_of
+
+    eoa = address_of(bytes.fromhex(KEY[2:]))
+    assert eoa == eoa.lower()
+    creds = ApiCreds("key-1", Secret(SECRET), Secret("pass-phrase"))
+    sdk_creds = SdkCreds(api_key="key-1", api_secret=SECRET, api_passphrase="pass-phrase")
+    for method, path, body in (("GET", "/data/order/0x1", None), ("POST", "/order", '{"order":{"salt":1},"owner":"key-1"}'),
+                               ("DELETE", "/order", '{"orderID":"0x1"}')):
+        sdk = create_level_2_headers(Signer(KEY, 80002), sdk_creds, RequestArgs(method, path, body=body, serialized_body=body), timestamp=1700000000)
+        assert l2_headers(eoa, creds, method, path, (body or "").encode(), 1700000000) == sdk
+        assert sdk["POLY_ADDRESS"] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

@@ -1,6 +1,8 @@
 """Polymarket CLOB V2 orders: amounts, EIP-712 hash, signature and wire JSON are byte-identical to the
 official client (py_clob_client_v2, the oracle), for seeded random orders over every signature type,
-exchange (standard, neg-risk, V3 with domain "3"), side and tick size."""
+exchange (standard, neg-risk, V3 with domain "3"), side and tick size. Maker and signer come from the
+executor's `Wallet`; the official side takes its signer from `OrderBuilder._v2_order_signer`
+(py_clob_client_v2/order_builder/builder.py: the funder for POLY_1271, else the key's address)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2, Side, Signatur
 from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2, order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
+from executor.polymarket_transport import Wallet
 from venues.polymarket import constants as C
 from venues.polymarket.eip712 import address_of, checksum
 from venues.polymarket.order import build_order
@@ -60,10 +63,11 @@ def _sdk(c: dict, exchange: str, version: str, amounts: tuple[int, int]) -> tupl
 
 
 def _ours(c: dict, exchange: str, version: str):  # type: ignore[no-untyped-def]
+    """Maker and signer from the executor's Wallet (executor/polymarket_transport.py), not chosen here: the
+    whole executor path, settings included, is compared in tests/unit/test_poly_wallets.py."""
     eoa = address_of(c["key"])
-    funder = c["funder"] if c["sig_type"] else eoa
-    signer = funder if c["sig_type"] == C.SIG_POLY_1271 else eoa
-    order = build_order(token_id=c["token"], side=c["side"], price=c["price"], size=c["size"], tick=c["tick"], maker=funder, signer=signer,
+    w = Wallet(c["key"], eoa, funder=c["funder"] if c["sig_type"] else "", signature_type=c["sig_type"], chain_id=c["chain"])
+    order = build_order(token_id=c["token"], side=c["side"], price=c["price"], size=c["size"], tick=c["tick"], maker=w.maker, signer=w.signer,
                         signature_type=c["sig_type"], salt=c["salt"], timestamp_ms=c["ts"])
     return sign_order(order, c["key"], exchange, version, c["chain"])
 

@@ -165,8 +165,18 @@ class KalshiRest:
         data = await self._request("POST", "/portfolio/events/orders", json_body=body, write=True, deadline_s=deadline_s)
         return parse_order_ack(data, side, count)
 
-    async def cancel_order(self, order_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request("DELETE", f"/portfolio/events/orders/{order_id}", write=True)
+    async def cancel_order(self, order_id: str, market_ticker: str, *, subaccount: int | None = None,
+                           exchange_index: int | None = None) -> dict[str, Any]:
+        """V2 cancel: `DELETE /portfolio/events/orders/{id}?market_ticker=` (KD:api-reference/orders/cancel-order-v2.md).
+        The market routes the cancel to the shard that holds the order (without it, shard 0); the query is not signed."""
+        if not market_ticker:
+            raise ValueError("cancel_order needs the order's market_ticker (it routes the cancel to the order's shard)")
+        params: dict[str, Any] = {"market_ticker": market_ticker}
+        if subaccount is not None:
+            params["subaccount"] = subaccount
+        if exchange_index is not None:
+            params["exchange_index"] = exchange_index
+        result: dict[str, Any] = await self._request("DELETE", f"/portfolio/events/orders/{order_id}", params=params, write=True)
         return result
 
     async def get_order(self, order_id: str) -> dict[str, Any]:

@@ -45,9 +45,12 @@ def verify_l2(secret: str, timestamp: str, method: str, path: str, body: bytes, 
 
 
 def l2_headers(address: str, creds: ApiCreds, method: str, path: str, body: bytes | str, timestamp_s: int) -> dict[str, str]:
+    """`address` is the EOA of the API key (for every signature type, never the funder), sent EIP-55
+    checksummed as the official client sends it (`create_level_2_headers` in py_clob_client_v2/headers/headers.py
+    puts `Signer.address()`, eth_account's checksummed form)."""
     ts = str(timestamp_s)
     return {
-        "POLY_ADDRESS": address,
+        "POLY_ADDRESS": eip712.checksum(address),
         "POLY_SIGNATURE": l2_signature(creds.secret.reveal(), ts, method, path, _as_bytes(body)),
         "POLY_TIMESTAMP": ts,
         "POLY_API_KEY": creds.api_key,

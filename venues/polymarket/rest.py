@@ -1,7 +1,15 @@
-"""Polymarket CLOB REST client (async httpx, warm connection pool) for the executor and reconciliation.
+"""Polymarket REST clients (async httpx, warm connection pool): the CLOB for the executor, the Data API
+for reconciliation.
 
-Every private call carries L2 headers: an HMAC over timestamp + method + path + the exact body bytes
+Every private CLOB call carries L2 headers: an HMAC over timestamp + method + path + the exact body bytes
 sent, so the body is serialised once, compactly, and those bytes are both signed and sent.
+
+Positions are not on the CLOB host: they come from the public Data API (data-api.polymarket.com,
+`GET /positions?user=`; docs /developers/open-api/get-positions.json): `sizeThreshold` defaults to 1.0
+(0 shows every position), `limit` is 0-500 (default 100), `offset` 0-10000, and the answer is a JSON
+array of positions (`asset`, `conditionId`, `size` as JSON numbers, ...). NautilusTrader's recorded
+payload (tests/resources/polymarket/data_api_positions_response.json) wraps the rows in
+`{"data": [...], "pagination": {...}}` with snake_case fields; both shapes are read.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from venues.polymarket.auth import ApiCreds, l2_headers
 
 VENUE = "POLYMARKET"
 ACCEPTED_STATUSES = ("matched", "live", "delayed")  # POST /order statuses of an order the venue took
+POSITIONS_PAGE = 500  # the Data API's largest `limit` for GET /positions
+POSITIONS_MAX_OFFSET = 10_000  # its largest `offset`: positions beyond it cannot be read
 
 
 def compact(body: Any) -> bytes:
@@ -91,6 +101,57 @@ class PolymarketRest:
     async def cancel(self, order_id: str) -> dict[str, Any]:
         return dict(await self._request("DELETE", "/order", body={"orderID": order_id}))
 
+
+
+class PolymarketDataApi:
+    """The public Data API host (no credentials are sent to it)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, page_size: int = POSITIONS_PAGE,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not 0 < page_size <= POSITIONS_PAGE:
+            raise ValueError(f"page_size must be in 1..{POSITIONS_PAGE}")
+        self.page_size = page_size
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _get(self, path: str, params: dict[str, Any]) -> Any:
+        resp = await http.send(self._client, VENUE, "GET", path, params=params)
+        if resp.status_code < 300:
+            return http.success_body(resp, VENUE, f"GET {path}")
+        PolymarketRest._raise("GET", path, resp)
+
     async def positions(self, user: str) -> list[dict[str, Any]]:
-        data = await self._request("GET", "/positions", params={"user": user})
-        return list(data if isinstance(data, list) else data.get("positions", []))
+        """Every position of `user` (the funder: proxy / safe / deposit wallet, or the EOA), all pages:
+        `sizeThreshold=0` (the default 1.0 hides small positions) and `limit`/`offset` paging until an
+        empty page or `has_more: false`. A short page does not end the walk (the host may cap `limit`).
+        More than the host lets us page through, or an answer that cannot be read, raises: a partial
+        list is never returned as the whole."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            if offset > POSITIONS_MAX_OFFSET:
+                raise errors.Unknown(VENUE, f"GET /positions: more than {POSITIONS_MAX_OFFSET} positions, the Data API pages no further")
+            data = await self._get("/positions", {"user": user, "sizeThreshold": 0, "limit": self.page_size, "offset": offset})
+            page, more = positions_page(data, offset)
+            rows += page
+            if not page or more is False:
+                return rows
+            offset += len(page)
+
+
+def positions_page(data: Any, offset: int) -> tuple[list[dict[str, Any]], bool | None]:
+    """(rows, has_more or None when the answer does not say) of one GET /positions answer, either shape."""
+    more: bool | None = None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        pagination = data.get("pagination")
+        if isinstance(pagination, dict):
+            if isinstance(pagination.get("has_more"), bool):
+                more = pagination["has_more"]
+            if pagination.get("offset") not in (None, offset):  # a host that pages another way (cursor): never loop or skip
+                raise errors.Unknown(VENUE, f"GET /positions: asked offset {offset}, answered offset {pagination.get('offset')!r}")
+        data = data["data"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise errors.Unknown(VENUE, f"GET /positions: not a list of positions: {str(data)[:200]!r}")
+    return list(data), more

@@ -1,6 +1,8 @@
 """Simulated Polymarket CLOB REST (P4, P5): L2-authenticated order entry on the shared matching engine.
 
-POST /order verifies the EIP-712 signature by recovering the signer, uses the order hash as orderID,
+POST /order verifies the EIP-712 signature by recovering the signer (the account's key) and the wallet roles
+(EOA: maker = signer = the key's address; POLY_PROXY / GNOSIS_SAFE: signer = the key's address; POLY_1271:
+maker = signer = the deposit wallet), uses the order hash as orderID,
 refuses a resent order (INVALID_ORDER_DUPLICATED, forever), enforces tick and min size and the stricter
 amount decimals of FAK/FOK orders (venues/polymarket/amounts.py, with the venue's text), and answers
 `matched` / `unmatched` (FAK, FOK), `live` (resting GTC/GTD) or `delayed` (marketable orders on markets
@@ -157,7 +159,14 @@ class PolyClob:
             signer = recover_order_signer(order, signature, exchange, "2", self.world.settings.poly_chain_id)
         except ValueError:
             signer = ""
-        if signer != self.address or (order.signature_type == C.SIG_EOA and order.signer != self.address):
+        if order.signature_type == C.SIG_POLY_1271:
+            # The deposit wallet is maker and signer; the exchange asks it (EIP-1271) to validate the owner's
+            # signature (py_clob_client_v2 builder.py `_v2_order_signer`; clob-client-v2 createOrder.ts). A
+            # type-3 order signed "by" the EOA fails that check on chain.
+            roles_ok = order.signer == order.maker != self.address
+        else:  # the key's own address signs; an EOA order is also its own maker
+            roles_ok = order.signer == self.address and (order.signature_type != C.SIG_EOA or order.maker == order.signer)
+        if signer != self.address or not roles_ok:
             raise OrderError("invalid signature")
         side = "BUY" if order.side == C.SIDE_BUY else "SELL"
         usd, shares = (order.maker_amount, order.taker_amount) if side == "BUY" else (order.taker_amount, order.maker_amount)
@@ -368,6 +377,9 @@ class PolyClob:
             "min_order_size": size_text(self.min_size).rstrip("0").rstrip("."), "neg_risk": bool(game and game.draw_possible)})
 
     async def positions(self, request: web.Request) -> web.Response:
+        """Simulator-only inspection route: the real CLOB host has no /positions. The venue's positions are
+        the Data API's (`GET /positions` on the public app, venues/polymarket/sim_gamma.py), which
+        reconciliation reads; this one stays for tests that inspect the account directly."""
         user = (request.query.get("user") or "").lower()
         out = []
         acct = self.world.accounts[POLYMARKET].get(user)

@@ -8,6 +8,12 @@ outcomes; draw leagues have one Yes/No market per team and one for the draw (neg
 The game's start is `gameStartTime` on each market ("2026-11-29 21:05:00+00", what discovery reads) and
 `startTime` on the event, both from `SimGame.start_ts_us` -- the instant the Kalshi simulator states in its
 markets' `rules_primary` and `occurrence_datetime`; `eventDate` and the slug carry the New York date.
+
+The same public app also serves the Data API's `GET /positions` (data-api.polymarket.com; point
+ARB_POLY_DATA_API_URL at this app): a JSON array of the user's positions, sizes and prices as JSON numbers,
+`sizeThreshold` defaulting to 1.0 (the venue's default: smaller positions are left out), `limit` 0-500
+(default 100) and `offset` 0-10000 (docs /developers/open-api/get-positions.json). Out-of-range or
+unreadable parameters answer 400 (how the venue answers those is not documented).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from core.units import ONE_DOLLAR, format_price
-from venues.sim.world import PolyMarketIds, SimGame, SimWorld
+from venues.sim.world import POLYMARKET, PolyMarketIds, SimGame, SimWorld
 
 NY = ZoneInfo("America/New_York")
 SPORTS_TAG = {"id": "1", "label": "Sports", "slug": "sports"}
@@ -125,5 +131,49 @@ def gamma_routes(world: SimWorld) -> list[web.RouteDef]:
         return web.json_response([{"sport": lg, "tags": f"1,{_league_tag(lg)['id']}", "series": str(11_000 + sum(map(ord, lg)))}
                                   for lg in leagues])
 
+    async def positions(request: web.Request) -> web.Response:
+        return web.json_response(data_api_positions(world, request))
+
     return [web.get("/events", events), web.get("/events/slug/{slug}", event_by_slug), web.get("/markets", markets),
-            web.get("/sports", sports)]
+            web.get("/sports", sports), web.get("/positions", positions)]
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def data_api_positions(world: SimWorld, request: web.Request) -> list[dict[str, Any]]:
+    """Data API `GET /positions?user=&sizeThreshold=&limit=&offset=` over the simulated accounts (largest first)."""
+    q = request.query
+    user = (q.get("user") or "").lower()
+    if not user:
+        raise _bad_request("user is required")
+    try:
+        threshold = float(q.get("sizeThreshold", "1"))
+        limit = int(q.get("limit", "100"))
+        offset = int(q.get("offset", "0"))
+    except ValueError:
+        raise _bad_request("sizeThreshold must be a number, limit and offset integers") from None
+    if not (0 <= limit <= 500 and 0 <= offset <= 10_000 and threshold >= 0):
+        raise _bad_request("limit must be 0-500, offset 0-10000, sizeThreshold >= 0")
+    acct = world.accounts[POLYMARKET].get(user)
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for cond, pos in (acct.positions if acct else {}).items():
+        pm = world.poly_markets.get(cond)
+        if pm is None or not pos.qty or abs(pos.qty) / 100 < threshold:
+            continue
+        index = 0 if pos.qty > 0 else 1
+        qty = abs(pos.qty)
+        book = world.poly_books[cond]
+        bb, ba = book.best_bid(), book.best_ask()
+        bid = (bb[0] if bb else 0) if index == 0 else (ONE_DOLLAR - ba[0] if ba else 0)  # the token's best bid
+        game = world.game_of_book(POLYMARKET, cond)
+        rows.append((-qty, pm.token_ids[index], {"proxyWallet": user, "asset": pm.token_ids[index], "conditionId": cond, "size": qty / 100,
+                     "avgPrice": round(pos.cost / qty / 10_000, 6), "initialValue": pos.cost / 1e6, "currentValue": bid * qty / 1e6,
+                     "cashPnl": (bid * qty - pos.cost) / 1e6, "realizedPnl": pos.realized / 1e6, "curPrice": bid / 10_000,
+                     "redeemable": False, "mergeable": False, "title": pm.question, "slug": pm.slug,
+                     "eventSlug": pm.slug.removesuffix(f"-{pm.outcome_code}") if pm.outcome_code else pm.slug,
+                     "outcome": pm.outcomes[index], "outcomeIndex": index, "oppositeOutcome": pm.outcomes[1 - index],
+                     "oppositeAsset": pm.token_ids[1 - index], "negativeRisk": bool(game and game.draw_possible)}))
+    rows.sort(key=lambda r: r[:2])  # largest first, then by token
+    return [r[2] for r in rows[offset:offset + limit]]
