@@ -41,6 +41,11 @@ class Ledger:
                 current = self.results.get(coid)
                 if current is None or (current["type"] == "ACK" and rec["type"] != "ACK"):
                     self.results[coid] = rec
+                if coid not in self.intents:
+                    # An INTENT and its result share the key: compaction of `orders` keeps only the result. The
+                    # result carries every field of its INTENT, so the order is known from it.
+                    self.intents[coid] = {**rec, "type": "INTENT"}
+                    self.by_signal.setdefault(rec["signal_id"], []).append(coid)
 
     def mark(self, signal_id: str, ends: tuple[int, int]) -> None:
         """Remember where the signal's records start (the first mark wins), until it has a terminal outcome."""

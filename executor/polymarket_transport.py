@@ -22,6 +22,7 @@ FAK amounts must fit the venue's immediate-order decimals (venues/polymarket/amo
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from venues.polymarket.signing import post_body, sign_order
 if TYPE_CHECKING:
     from venues.polymarket.settings import PolymarketSettings
 
+log = logging.getLogger(__name__)
 SHARE_UNITS_PER_SIZE = 10_000  # on-chain amounts have 6 decimals; our sizes 2 (1e-2 shares)
 ORDER_TYPE = "FAK"  # fill what crosses now, cancel the rest (IOC)
 
@@ -138,6 +140,9 @@ class PolymarketTransport:
         self.book_of = book_of  # condition id -> MarketPairing book (tick, fee, neg_risk, exchange version, delay)
         self.live_tick = live_tick  # token id -> tick_size of its latest Tick (None / 0 when unknown)
         self.clock_ms = clock_ms
+        # Books seen while signing: an order in flight outlives its pairing on `markets` (discovery tombstones a
+        # game it no longer pairs), and its answer, lookups and unwind steps still need the book's parameters.
+        self._seen: dict[str, dict[str, Any]] = {}
 
     def tick_of(self, req: OrderRequest, book: dict[str, Any]) -> int:
         """The market's live tick (1e-4 USD) when a Tick has reported a valid one, else discovery's."""
@@ -145,9 +150,10 @@ class PolymarketTransport:
         return live if live in C.TICK_SIZES else int(book["tick_size"])
 
     def _book(self, req: OrderRequest) -> dict[str, Any]:
-        book = self.book_of(req.book)
+        book = self.book_of(req.book) or self._seen.get(req.book)
         if book is None:
             raise errors.Rejected(self.venue, f"unknown Polymarket market {req.book} (not on `markets`)")
+        self._seen[req.book] = book
         return book
 
     async def sign(self, req: OrderRequest) -> OrderRequest:
@@ -176,10 +182,17 @@ class PolymarketTransport:
         return replace(req, size=size, signed_order=json.dumps(body, separators=(",", ":")), venue_order_id=signed.order_id)
 
     def _fee(self, req: OrderRequest, filled: int, notional: int) -> int:
+        """The taker fee of a fill. Runs after the venue answered: it must never turn an executed order into an
+        error (its fill would be lost). Without the book's fee parameters, the fill is recorded with fee 0."""
         if filled <= 0:
             return 0
         avg_price = (notional + filled // 2) // filled  # 1e-6 / 1e-2 -> 1e-4
-        return taker_fee(self._book(req)["fee"], avg_price, filled)
+        try:
+            return taker_fee(self._book(req)["fee"], avg_price, filled)
+        except errors.Rejected:
+            log.error("fee parameters of %s unknown (not on `markets` any more): fill recorded with fee 0", req.book,
+                      extra={"client_order_id": req.client_order_id})
+            return 0
 
     async def submit(self, req: OrderRequest, deadline_s: float) -> LegResult:
         if req.signed_order is None or req.venue_order_id is None:

@@ -72,7 +72,8 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
 
     breaker = CircuitBreaker("POLYMARKET", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
     return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of, live_tick=live_tick), breaker,
-                               lookup_grace_s=settings.lookup_grace_ms / 1000)
+                               lookup_grace_s=settings.lookup_grace_ms / 1000,
+                               send_timeout_s=settings.http_timeout_ms / 1000)
 
 
 def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,
@@ -93,7 +94,8 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         for venue in ("KALSHI", "POLYMARKET"):
             breaker = CircuitBreaker(venue, settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
             clients[venue] = RetryingVenueClient(PaperTransport(venue, ticks, markets, settings.paper_latency_ms), breaker,
-                                                 lookup_grace_s=settings.lookup_grace_ms / 1000)
+                                                 lookup_grace_s=settings.lookup_grace_ms / 1000,
+                                                 send_timeout_s=settings.paper_latency_ms / 1000)
     elif "KALSHI" not in clients and kalshi.key_id:
         read_b, write_b = tier_buckets(kalshi.tier)
         rest = KalshiRest(kalshi.rest_url, kalshi.key_id, kalshi.load_private_key(), timeout_s=settings.http_timeout_ms / 1000,
@@ -102,7 +104,8 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         breaker = CircuitBreaker("KALSHI", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
         breaker.listeners.append(lambda b: _publish_breaker(kafka, b))
         breakers["KALSHI"] = breaker
-        clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker, lookup_grace_s=settings.lookup_grace_ms / 1000)
+        clients["KALSHI"] = RetryingVenueClient(KalshiTransport(rest), breaker, lookup_grace_s=settings.lookup_grace_ms / 1000,
+                               send_timeout_s=settings.http_timeout_ms / 1000)
     if not paper and "POLYMARKET" not in clients:
         poly = _polymarket_client(kafka, settings, closers)
         if poly is not None:

@@ -244,9 +244,14 @@ class ExecutorService:
             if worker.followups:  # pending legs: finish them if they can within the revoke wait, else recovery will
                 await asyncio.wait(set(worker.followups), timeout=self.revoke_wait_s / 2)
         except Exception as exc:
-            if not isinstance(exc, Fenced):
-                log.exception("partition %d worker failed", p, extra={"partition": p})
-            self._fail(worker, exc)
+            if isinstance(exc, Fenced) and worker.revoked.is_set():
+                # Revoked, and the new owner fenced us while a signal was still being settled: that is the
+                # handover, not a failure; the new owner's recovery finishes the signal.
+                log.warning("partition %d: fenced by its new owner after the revoke: %s", p, exc, extra={"partition": p})
+            else:
+                if not isinstance(exc, Fenced):
+                    log.exception("partition %d worker failed", p, extra={"partition": p})
+                self._fail(worker, exc)
         finally:
             for task in list(worker.followups):
                 task.cancel()
@@ -479,7 +484,18 @@ class ExecutorService:
                 break
             # Steps are orders like the base legs: prepared (Polymarket: signed, its hash in the INTENT, so
             # recovery can look it up), intent first, then sent.
-            nxt = [await self.clients[r.venue].prepare(r) for r in nxt]
+            prepared: list[OrderRequest] = []
+            for r in nxt:
+                try:
+                    prepared.append(await self.clients[r.venue].prepare(r))
+                except Exception as exc:  # e.g. its market left `markets`: this step cannot be sent; the policy goes on
+                    log.error("step %s cannot be prepared: %s", r.client_order_id, exc, extra={"signal_id": r.signal_id})
+                    results[r.client_order_id] = LegResult("REJECT", reason=f"not sent: cannot prepare it: {exc}")
+                    steps.append(r)
+            nxt = prepared
+            if not nxt:
+                await asyncio.sleep(unsent_wait.next_delay())
+                continue
             intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in nxt]
             await self._commit_intents(worker, writer, intents)
             out = await asyncio.gather(*(self._send(worker, r) for r in nxt))

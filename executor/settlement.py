@@ -90,8 +90,8 @@ class Settler:
                 return [step_request(b, step_no + i, "BUY", b.limit_price, size) for i, (b, size) in enumerate(completes)]
         out: list[OrderRequest] = []
         for b, n in zip(base, nets, strict=True):
-            if n <= bottom:
-                continue
+            if n <= bottom or b.leg_index in unknown_legs:
+                continue  # never sell again on a leg with an order in an unknown state: it may have sold already
             sells = [o for o in steps if o.leg_index == b.leg_index and o.action == "SELL"]
             # A step that never left (breaker open, rate limited to its deadline) is no attempt at the venue: it
             # does not move the ladder down, but it counts toward a cap of its own so the policy ends.

@@ -63,13 +63,16 @@ class VenueTransport(Protocol):
 
 class RetryingVenueClient:
     def __init__(self, transport: VenueTransport, breaker: CircuitBreaker, *, backoff_base_s: float = 0.02, backoff_cap_s: float = 0.5,
-                 lookup_grace_s: float = 3.0, lookup_interval_s: float = 0.1) -> None:
+                 lookup_grace_s: float = 3.0, lookup_interval_s: float = 0.1, send_timeout_s: float = 3.0) -> None:
         self.transport = transport
         self.venue = transport.venue
         self.breaker = breaker
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.lookup_grace_us = int(lookup_grace_s * 1_000_000)
+        # A request sent just before the deadline can reach the venue up to the HTTP timeout later: "not found"
+        # only counts after deadline + send timeout + grace.
+        self.send_timeout_us = int(send_timeout_s * 1_000_000)
         self.lookup_interval_s = lookup_interval_s
         self.rate_limited = 0
 
@@ -127,9 +130,9 @@ class RetryingVenueClient:
 
     async def resolve(self, req: OrderRequest, *, why: str, until_us: int | None = None) -> LegResult:
         """What became of an order that may have been sent: look it up until `until_us` (default: its deadline +
-        grace). A final result as soon as one is found; ACK when it is still pending at the end; CANCELLED when
+        the send timeout + grace). A final result as soon as one is found; ACK when it is still pending at the end; CANCELLED when
         a lookup made after the grace does not find it (never executed); UNKNOWN when the lookups fail."""
-        until = req.deadline_us + self.lookup_grace_us if until_us is None else until_us
+        until = req.deadline_us + self.send_timeout_us + self.lookup_grace_us if until_us is None else until_us
         pending: LegResult | None = None
         while True:
             asked_at = now_us()

@@ -62,3 +62,20 @@ def test_duplicates_and_repeats_change_nothing(extra: list[int], rnd: random.Ran
     for i in extra:
         records.insert(rnd.randint(0, len(records)), STREAM[i])
     assert _fold(records) == _fold(STREAM)
+
+
+def test_an_order_known_only_by_its_result_is_still_known() -> None:
+    """Compaction keeps one record per client_order_id on `orders`: the result, not the INTENT. A signal whose
+    INTENTs were compacted away is still unfinished (here: a pending leg) and recovery still finds its orders."""
+    from executor.ledger import Ledger
+
+    ledger = Ledger()
+    ack = {"client_order_id": "s:1:0", "signal_id": "s", "type": "ACK", "step": 0, "leg_index": 1, "venue_order_id": "0xab"}
+    fill = {"client_order_id": "s:0:0", "signal_id": "s", "type": "FILL", "step": 0, "leg_index": 0}
+    ledger.apply("OrderEvent", ack)
+    ledger.apply("OrderEvent", fill)
+    ledger.apply("Outcome", {"signal_id": "s", "state": "PENDING"})
+    assert ledger.has_intents("s")
+    unfinished = ledger.unfinished_signals()
+    assert [e["client_order_id"] for e in unfinished["s"]] == ["s:0:0", "s:1:0"]
+    assert ledger.result_for("s:1:0")["type"] == "ACK"  # type: ignore[index]

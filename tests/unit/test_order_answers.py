@@ -117,3 +117,20 @@ async def test_poly_lookup_of_an_unreadable_order_is_not_a_cancellation(order: d
     t = _poly({}, order=order | {"price": "0.5"})
     with pytest.raises(errors.Unknown):
         await t.find(await _signed(t))
+
+
+async def test_poly_fill_of_a_market_that_left_markets_is_still_recorded() -> None:
+    """Review finding: the fee lookup after the POST raised Rejected when the game had been tombstoned on `markets`
+    meanwhile, turning an executed order into a REJECT with no fill."""
+    books: dict[str, Any] = {"0xcond": BOOK}
+    answer = {"success": True, "errorMsg": "", "orderID": "0xab", "status": "matched", "makingAmount": "5", "takingAmount": "10"}
+    t = PolymarketTransport(rest_answering(answer), Wallet(KEY, "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", api_key="k"),
+                            lambda c: books.get(c))
+    req = await _signed(t)
+    books.clear()  # discovery tombstoned the game while the order was in flight
+    res = await t.submit(req, 1.0)
+    assert (res.type, res.filled) == ("FILL", 1000)
+    t2 = PolymarketTransport(rest_answering(answer), Wallet(KEY, "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", api_key="k"),
+                             lambda c: None)  # a new process that never saw the book: fee unknown, the fill still counts
+    res2 = await t2.submit(req, 1.0)
+    assert (res2.type, res2.filled, res2.fee) == ("FILL", 1000, 0)

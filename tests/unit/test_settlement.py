@@ -182,3 +182,16 @@ def test_an_unwind_step_that_never_left_does_not_use_up_the_ladder() -> None:
         results2[nxt[0].client_order_id] = sent
         steps2 += nxt
     assert prices2 == [4400, 4300]
+
+
+def test_a_leg_whose_unwind_sell_is_unknown_is_never_sold_again() -> None:
+    """Review finding: an UNKNOWN sell counted as "nothing sold" and the next rung sold the same contracts again
+    (four sells for ten contracts held); if the first had filled, the others opened a naked position."""
+    legs = _legs("kalshi_yes+poly_token")
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 0)}
+    first = Settler().next_steps(SIG, legs, [], results, NOW_AFTER)
+    assert [(s.leg_index, s.action) for s in first] == [(0, "SELL")]
+    results[first[0].client_order_id] = LegResult("UNKNOWN", reason="lookups failed")
+    assert Settler().next_steps(SIG, legs, first, results, NOW_AFTER) == []
+    assert Settler().outcome(SIG, legs, first, results, paper=False, ts=1)["state"] == "UNKNOWN"
+    assert Settler().unhedged(legs, first, results) == {"KALSHI": 2000}  # the 10 held + the 10 that may be sold

@@ -164,3 +164,13 @@ def test_resolve_of_an_order_still_pending_at_the_end_stays_pending() -> None:
 ])
 def test_classify_error(error: Exception, answer: Answer) -> None:
     assert classify_error(error) is answer
+
+
+def test_a_request_sent_just_before_its_deadline_is_looked_up_for_its_whole_send_timeout() -> None:
+    """Review finding: a timed-out POST sent just before the deadline can reach the venue up to the HTTP timeout
+    later; "not found" must only count after deadline + send timeout + grace, or its fill is lost."""
+    t = Scripted([errors.Unknown("KALSHI", "timeout")], finds=[None] * 25 + [FILL])  # listed ~0.25 s after the deadline
+    client = RetryingVenueClient(t, CircuitBreaker("KALSHI", threshold=100), backoff_base_s=0.005, backoff_cap_s=0.01,
+                                 lookup_grace_s=0.05, lookup_interval_s=0.01, send_timeout_s=0.5)
+    res = _run(lambda: client.place(_req(deadline_ms=5)))
+    assert (res.type, res.filled, t.submitted) == ("FILL", 1000, 1)
