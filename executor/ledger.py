@@ -60,6 +60,18 @@ class Ledger:
             return ends
         return min(m[0] for m in open_marks), min(m[1] for m in open_marks)
 
+    def prune(self, decided_before_us: int) -> int:
+        """Forget signals decided (terminal Outcome) before this time: the same history a recovery would not read
+        (the dedup horizon, checkpoint.py), so a long-running worker's memory does not grow with it. Returns how
+        many signals were forgotten."""
+        old = [sid for sid, rec in self.outcomes.items() if rec["state"] in TERMINAL and rec.get("ts", 0) < decided_before_us]
+        for sid in old:
+            del self.outcomes[sid]
+            for coid in self.by_signal.pop(sid, []):
+                self.intents.pop(coid, None)
+                self.results.pop(coid, None)
+        return len(old)
+
     def has_terminal_outcome(self, signal_id: str) -> bool:
         rec = self.outcomes.get(signal_id)
         return rec is not None and rec["state"] in TERMINAL

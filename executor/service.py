@@ -37,7 +37,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from core import codec, metrics
 from core.backoff import Backoff
-from core.control import control_record, publish
+from core.control import control_record
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
 from core.registry import RegistryUnavailable
@@ -64,6 +64,7 @@ from executor.venue_client import VenueClient
 log = logging.getLogger(__name__)
 
 _STOP = object()
+PRUNE_EVERY = 1000  # signals between two prunings of a partition's ledger (decided before the dedup horizon)
 
 
 @dataclass
@@ -266,13 +267,14 @@ class ExecutorService:
             worker.ledger.apply("OrderEvent", ev)
 
     async def _commit_results(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                              outcome: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
+                              outcome: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any] | None,
+                              controls: list[dict[str, Any]] | None = None) -> None:
         async with worker.txn:
             if offsets:  # the consumed offset carries the recovery checkpoint, atomically (executor/checkpoint.py)
                 finishing = outcome["signal_id"] if outcome is not None and outcome["state"] in TERMINAL else None
                 cp = format_checkpoint(*worker.ledger.checkpoint(writer.known_ends(), finishing))
                 offsets = [TopicPartition(tp.topic, tp.partition, tp.offset, metadata=cp) for tp in offsets]
-            await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group)
+            await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group, controls or [])
 
     async def _recover(self, worker: PartitionWorker, writer: PartitionWriter) -> None:
         """After fencing: fold partition p of orders/outcomes from its checkpoint; resolve every possibly-sent
@@ -349,6 +351,8 @@ class ExecutorService:
         offsets = [TopicPartition(self.signals_topic, p, (msg.offset() or 0) + 1)]
         group = self._current_group_metadata  # read at commit time: the generation may move meanwhile
         self.stats.signals += 1
+        if self.stats.signals % PRUNE_EVERY == 0:
+            worker.ledger.prune(now_us() - self.dedup_horizon_us)
         raw = msg.value()
         try:
             signal = await codec.decode_async(raw or b"", "Signal")  # a registry lookup never blocks the loop
@@ -515,7 +519,9 @@ class ExecutorService:
 
     async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
                       outcome: dict[str, Any], offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
-        await self._commit_results(worker, writer, events, fills, outcome, offsets, group)
+        unhedged = worker.unhedged.pop(outcome["signal_id"], {}) if outcome["state"] == "UNKNOWN" else {}
+        alerts = self._alert_records(outcome, unhedged) if outcome["state"] == "UNKNOWN" else []
+        await self._commit_results(worker, writer, events, fills, outcome, offsets, group, alerts)
         for ev in events:
             worker.ledger.apply("OrderEvent", ev)
         worker.ledger.apply("Outcome", outcome)
@@ -527,25 +533,21 @@ class ExecutorService:
             metrics.UNWINDS.inc()
         if outcome["state"] == "UNKNOWN":
             self.stats.unknown += 1
-            await self._alert(outcome, worker.unhedged.pop(outcome["signal_id"], {}))
+            log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
+                      extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+            for venue, size in (unhedged or {"UNKNOWN": 0}).items():
+                metrics.UNHEDGED.labels(venue).inc(size)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
 
-
-    async def _alert(self, outcome: dict[str, Any], unhedged: dict[str, int]) -> None:
-        """An UNKNOWN outcome is an alert: the log (error), `arb_unhedged_contracts{venue}`, and a record on
-        `control` (`alert:<VENUE>`, shown by `arb status`); the risk gate sees the outcome like any other."""
-        log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
-                  extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
-        for venue, size in (unhedged or {"UNKNOWN": 0}).items():
-            metrics.UNHEDGED.labels(venue).inc(size)
-            record = control_record(f"alert:{venue}", "ALERT", True, reason=outcome.get("reason"), source="executor",
-                                    value={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"], "unhedged_contracts": size})
-            try:
-                await asyncio.to_thread(publish, self.kafka, record, 5.0)
-            except Exception as exc:  # the metric and the log line stand; the control record is for operators
-                log.warning("could not publish the alert on `control`: %s", exc)
+    def _alert_records(self, outcome: dict[str, Any], unhedged: dict[str, int]) -> list[dict[str, Any]]:
+        """An UNKNOWN outcome is an alert: an `alert:<VENUE>` record on `control` (shown by `arb status`), committed
+        in the outcome's own transaction (no outcome without its alert), besides the log line and
+        `arb_unhedged_contracts{venue}`; the risk gate sees the outcome like any other."""
+        return [control_record(f"alert:{venue}", "ALERT", True, reason=outcome.get("reason"), source="executor (paper)" if self.paper else "executor",
+                               value={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"], "unhedged_contracts": size})
+                for venue, size in (unhedged or {"UNKNOWN": 0}).items()]
 
 
 class WorkerFailed(RoleFailed):

@@ -8,7 +8,8 @@ partition p of `orders` and `outcomes`, so recovery of p reads only partition p.
 Two kinds of transaction:
 - intent: the INTENT OrderEvents of the legs about to be sent, alone. A leg is sent only after this
   commit succeeded; a fenced zombie cannot commit, so it never sends.
-- results: result OrderEvents, Fills, the Outcome and the consumed `signals` offset, atomically.
+- results: result OrderEvents, Fills, the Outcome (with its alerts on `control`) and the consumed `signals`
+  offset, atomically.
 librdkafka calls block for a few ms, so callers run them in a worker thread (asyncio.to_thread).
 """
 
@@ -54,6 +55,7 @@ class PartitionWriter:
         self.orders_topic = topic_name("orders", settings, paper=paper)
         self.outcomes_topic = topic_name("outcomes", settings, paper=paper)
         self.fills_topic = topic_name("fills", settings, paper=paper)
+        self.control_topic = topic_name("control", settings)
         self.txn_id = transactional_id(settings, partition, paper=paper)
         self.producer = make_transactional_producer(settings, self.txn_id)
         # The next offset of `orders` p and `outcomes` p after what this writer (or recovery) has seen:
@@ -119,7 +121,8 @@ class PartitionWriter:
         self._commit("intent", fill)
 
     def commit_results(self, events: list[dict[str, Any]], fills: list[dict[str, Any]], outcome: dict[str, Any] | None,
-                       offsets: list[TopicPartition], group_metadata: Callable[[], Any] | None) -> None:
+                       offsets: list[TopicPartition], group_metadata: Callable[[], Any] | None,
+                       controls: list[dict[str, Any]] | None = None) -> None:
         """`group_metadata` is called inside each attempt, so a retry after a rebalance commits with the
         group's current generation (metadata captured when the signal arrived would be refused)."""
 
@@ -131,6 +134,8 @@ class PartitionWriter:
                 self._produce(self.fills_topic, f["game_id"], "Fill", f, None)
             if outcome is not None:
                 self._produce(self.outcomes_topic, outcome["signal_id"], "Outcome", outcome, self.partition)
+            for rec in controls or []:  # alerts about this outcome, atomically with it
+                self._produce(self.control_topic, rec["name"], "Control", rec, None)
             if offsets:
                 if group_metadata is None:
                     raise ValueError("offsets need the consumer's group metadata")

@@ -79,3 +79,16 @@ def test_an_order_known_only_by_its_result_is_still_known() -> None:
     unfinished = ledger.unfinished_signals()
     assert [e["client_order_id"] for e in unfinished["s"]] == ["s:0:0", "s:1:0"]
     assert ledger.result_for("s:1:0")["type"] == "ACK"  # type: ignore[index]
+
+
+def test_signals_decided_before_the_horizon_are_forgotten_and_open_ones_kept() -> None:
+    """The live ledger holds what a recovery would read (the dedup horizon): memory does not grow with history."""
+    from executor.ledger import Ledger
+
+    ledger = Ledger()
+    for sid, state, ts in (("old", "FILLED", 100), ("new", "FILLED", 900), ("open", "PENDING", 100)):
+        ledger.apply("OrderEvent", {"client_order_id": f"{sid}:0:0", "signal_id": sid, "type": "INTENT", "step": 0, "leg_index": 0})
+        ledger.apply("Outcome", {"signal_id": sid, "state": state, "ts": ts})
+    assert ledger.prune(500) == 1
+    assert not ledger.has_intents("old") and ledger.result_for("old:0:0") is None and not ledger.has_terminal_outcome("old")
+    assert ledger.has_terminal_outcome("new") and ledger.has_intents("open") and "open" in ledger.unfinished_signals()
