@@ -5,9 +5,11 @@ feed-disconnect: both venues drop every WebSocket, `--kills` times; the feeds re
   re-snapshot.
 feed-seq-gap: Kalshi skips one seq number, `--kills` times; the feed must mark that subscription's books
   RESYNCING, re-snapshot and only then publish OK books again.
-feed-silence: both venues keep their sockets open but send nothing (pings only) for twice the feed's
-  silence bound (set to 3 s here), `--kills` times; the feed must mark its books STALE, reconnect, and
-  recover once the venue speaks again.
+feed-silence: both venues keep their sockets open and answer pings but deliver no data for SILENCE_S,
+  `--kills` times, while the simulator's books go on changing. Data silence alone is no fault (quiet markets
+  send nothing), so the feeds must find the books that changed meanwhile with the REST book check (short
+  intervals here, FEED_ENV), flag them RESYNCING and keep them so while the socket is silent, and recover once
+  the venue speaks again.
 malformed-frames: both venues send their next 3 data messages cut in half (invalid JSON), `--kills`
   times; the feed must not build a book across a lost message (Kalshi: the seq gap that follows;
   Polymarket, which has no seq: the feed cannot know what was lost and must re-sync).
@@ -18,7 +20,8 @@ The verdict, against the simulator's ground truth:
   OK nor STALE: a book left wrong or unsynced by a fault;
 - unsignalled_faults: gap or silence faults after which no market of the venue published a non-OK tick
   (a gap or a silent socket read as a calm market);
-- ok_ticks_while_silent: OK ticks of a silent venue after the feed marked it STALE, before it spoke again;
+- ok_ticks_while_silent: OK ticks of a market after the feed flagged it (its first non-OK tick of the fault)
+  and before its venue spoke again;
 - duplicate_orders: client_order_ids placed twice, from the simulator's order log;
 - recovery_s: per fault, from its end until every market of the venue had an OK tick again;
 - signals, orders: what the pipeline did meanwhile (trades go on; they must not come from wrong books);
@@ -42,7 +45,11 @@ import httpx
 
 from bench.chaos_counts import with_counts
 
-SILENCE_S = 3.0  # ARB_FEED_SILENCE_S of the feeds in feed-silence
+SILENCE_S = 8.0  # length of each feed-silence fault
+# The feed child's book check in feed-silence: every book quiet for 1 s is checked, fast enough to go round
+# every market of the default 20 games within a fault.
+FEED_ENV = {"ARB_FEED_BOOK_CHECK_S": "1.0", "ARB_FEED_BOOK_CHECK_CONFIRM_S": "0.5", "ARB_FEED_BOOK_CHECKS_PER_S": "20",
+            "ARB_FEED_SNAPSHOT_TIMEOUT_S": "3.0"}
 VENUES = ("kalshi", "polymarket")
 
 
@@ -128,7 +135,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from producers.settings import FeedSettings
 
     if args.scenario == "feed-silence":
-        os.environ["ARB_FEED_SILENCE_S"] = str(SILENCE_S)  # read by the feed child the Demo starts
+        os.environ.update(FEED_ENV)  # read by the feed child the Demo starts
     depth = load(FeedSettings).depth
     opts = DemoOptions(duration_s=0, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=30, updates_per_s=20, positions=False)
     demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "chaos."}))
@@ -171,7 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 for v in venues:
                     http.post(f"/faults/{v}", json={"silence": True}).raise_for_status()
-                time.sleep(2 * SILENCE_S)
+                time.sleep(SILENCE_S)
                 for v in venues:
                     http.post(f"/faults/{v}", json={"silence": False}).raise_for_status()
             end_us = int(time.time() * 1e6)
@@ -185,12 +192,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.scenario in ("feed-seq-gap", "feed-silence") and not any(t["status"] != "OK" for t in ticks):
                     unsignalled += 1
                 if args.scenario == "feed-silence":
-                    # OK ticks after the feed called the venue silent (its first STALE tick) and before the
-                    # venue spoke again. Not "after the bound": frames the venue queued before going
-                    # quiet can still arrive later on a loaded machine, and they are real data.
-                    stale_at = min((t["received_ts"] for t in ticks if t["status"] == "STALE"), default=None)
-                    if stale_at is not None:
-                        ok_while_silent += sum(1 for t in ticks if t["status"] == "OK" and stale_at < t["received_ts"] < end_us)
+                    # OK ticks of a market after the feed flagged it (the book check found it wrong) and before the
+                    # venue spoke again: nothing the silent socket delivered can have made it right. Counted from
+                    # the flag, not from the fault's start: frames the venue queued before going quiet can still
+                    # arrive later on a loaded machine, and they are real data.
+                    flagged: dict[str, int] = {}
+                    for t in ticks:
+                        if t["status"] != "OK":
+                            flagged.setdefault(t["market"], t["received_ts"])
+                    ok_while_silent += sum(1 for t in ticks if t["status"] == "OK" and t["market"] in flagged
+                                           and flagged[t["market"]] < t["received_ts"] < end_us)
 
         # Ground truth: freeze the market and compare every book with the feed's newest tick of it.
         http.post("/driver", json={"running": False}).raise_for_status()
@@ -202,8 +213,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.25)
             if (n := len(log.snapshot())) != count:
                 count, still_since = n, time.monotonic()
-        # With the driver paused the venues go quiet, and in feed-silence the feeds' bound is short: a
-        # book may turn STALE meanwhile, which is right. Its levels are those of its newest OK tick.
+        # With the driver paused the venues go quiet; a book may still be STALE, which is right. Its levels are
+        # those of its newest OK tick.
         newest: dict[str, dict[str, Any]] = {}
         newest_ok: dict[str, dict[str, Any]] = {}
         for t in log.snapshot():

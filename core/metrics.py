@@ -55,7 +55,7 @@ LOCKED_PNL = Gauge("arb_locked_pnl_usd", "Locked-in profit of decided signals si
 CONSUMER_LAG = Gauge("arb_consumer_lag", "Records between the next offset to read and the partition end (high watermark)", ["topic", "partition"])
 
 FEED_COUNTERS = ("frames", "ticks", "gaps", "resyncs", "reconnects", "silences", "coalesced", "dropped", "parse_errors", "bad_input",
-                 "venue_errors")
+                 "venue_errors", "book_checks", "stale_books", "book_check_errors")
 METRIC_NAMES = sorted({
     "arb_role_info", "arb_feed_lag_seconds", "arb_ticks_produced_total", "arb_processor_ticks_total", "arb_signals_total",
     "arb_tick_to_signal_seconds", "arb_dead_letters_total", "arb_orders_total", "arb_outcomes_total", "arb_one_sided_total",

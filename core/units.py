@@ -1,7 +1,11 @@
 """Fixed-point units. Money is integers: no float ever touches a price, size or fee.
 
 - price: 1e-4 USD (both venues quote at most 4 dp)
-- size:  1e-2 contracts/shares (Kalshi `*_fp` and Polymarket sizes have 2 dp)
+- size:  1e-2 contracts/shares everywhere downstream (Tick levels, Signal sizes, orders, fills). Kalshi `*_fp`
+         sizes have 2 dp. Polymarket sizes have up to 6 dp (its share token has 6 decimals; a real fill left
+         1.464786): the Polymarket parser and book keep them exact in 1e-6 shares, and the Tick carries each
+         level floored to the 1e-2 grid (`floor_size`), leaving out levels under 0.01. Flooring only ever
+         understates liquidity, and nothing downstream trades less than 0.01.
 - money: 1e-6 USD; price x size lands exactly on this grid
 - time:  int microseconds since the Unix epoch
 """
@@ -87,6 +91,11 @@ def format_size(value: int) -> str:
 
 def format_money(value: int) -> str:
     return format_fixed(value, MONEY_DP)
+
+
+def floor_size(value: int, dp: int) -> int:
+    """A non-negative size in 10**-dp units floored to the 1e-2 size grid (dp >= SIZE_DP): never more than there is."""
+    return value // 10 ** (dp - SIZE_DP)
 
 
 def notional(price: int, size: int) -> int:

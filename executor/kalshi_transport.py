@@ -2,35 +2,117 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from core.units import ONE_DOLLAR, notional, now_us, parse_fixed, parse_size
+from core.units import ONE_DOLLAR, UnitError, notional, now_us, parse_fixed, parse_price, parse_size
 from executor.orders import LegResult, OrderRequest
 from venues import errors
-from venues.kalshi.rest import KalshiRest
+from venues.kalshi.rest import KalshiRest, v2_order_side
 
+VENUE = "KALSHI"
 LOOKBACK_S = 3600  # min_ts window for lookups: generous, the venue filters server-side
+
+# Which money `taker_fill_cost_dollars` / `maker_fill_cost_dollars` of an order counts is not defined by Kalshi.
+# The Order schema says only "the cost of filled taker (maker) orders in dollars" (docs
+# api-reference/orders/get-order.md, openapi 3.28.0, 2026-08) and no doc shows a filled NO-side order; the
+# official starter code and NautilusTrader's adapter never read these fields. Two readings exist:
+#   - YES money whatever the direction: V2 "quotes everything from the YES side" (BookSide in the same schema;
+#     getting_started/order_direction.md: "direction does not change the price"); some clients' tests assume it;
+#   - the money of the order's outcome side (the bid/ask ≡ yes/no of order_direction.md): what the holder of the
+#     outcome paid, so NO money for an `ask`; other clients' comments report a sell of YES at p costing (1 - p).
+# Both agree on a `bid`. On an `ask` the two readings are told apart by the order's own limit (an ask at YES
+# price p fills at p or above) when only one of them fits; otherwise by the order's fills (GET /portfolio/fills:
+# `yes_price_dollars` is documented as "fill price for the yes side"), and never by guessing.
+BID_OUTCOME = {"yes": "bid", "no": "ask"}
+
+
+class AmbiguousFillCost(errors.Unknown):
+    """The order's fill cost fits both readings: its fills must say which (KalshiTransport.find asks for them)."""
 
 
 def _money(text: Any) -> int:
     return parse_fixed(str(text), 6, signed=True) if text not in (None, "") else 0
 
 
-def result_from_order(order: dict[str, Any], side: str) -> LegResult:
-    """A Kalshi Order object (GET /portfolio/orders) -> LegResult on the instrument we traded.
+def _yes_limit(order: dict[str, Any]) -> int | None:
+    try:
+        return parse_price(str(order["yes_price_dollars"]))
+    except (KeyError, UnitError, ValueError):
+        return None
 
-    V2 orders live on the YES book, and `*_fill_cost_dollars` is taken as YES notional (as the create
-    response's average_fill_price is a YES price; unverified against the live venue, see README). For a
-    NO leg the cost of the NO contracts is therefore filled x 1 USD - YES notional."""
+
+def _book_side(order: dict[str, Any], side: str, action: str) -> str:
+    """`bid` or `ask`: the YES-book side our request maps to, checked against the one the record states."""
+    ours = v2_order_side(side, action, ONE_DOLLAR // 2)[0]
+    theirs = order.get("book_side") or BID_OUTCOME.get(str(order.get("outcome_side")))
+    if theirs is not None and theirs != ours:
+        raise errors.Unknown(VENUE, f"order {order.get('order_id')} is an {theirs}, ours ({side} {action}) is an {ours}")
+    return ours
+
+
+def _fits_limit(yes: int, book_side: str, limit: int | None, filled: int) -> bool:
+    """A bid at YES price p fills at p or better (lower), an ask at p or better (higher); always inside (0, 1)."""
+    lo, hi = notional(1, filled), notional(ONE_DOLLAR - 1, filled)
+    if limit is not None:
+        lo, hi = (lo, notional(limit, filled)) if book_side == "bid" else (notional(limit, filled), hi)
+    return lo <= yes <= hi
+
+
+def fills_yes_notional(fills: Iterable[dict[str, Any]], filled: int) -> int | None:
+    """YES notional (1e-6 USD) of an order's fills, or None while they do not add up to its fill count yet."""
+    count = total = 0
+    for f in fills:
+        try:
+            size = parse_size(str(f["count_fp"]))
+            total += notional(parse_price(str(f["yes_price_dollars"])), size)
+        except (KeyError, UnitError, ValueError):
+            return None
+        count += size
+    return total if count == filled else None
+
+
+def yes_notional(order: dict[str, Any], book_side: str, filled: int, fills: list[dict[str, Any]] | None = None) -> int:
+    """What the filled contracts cost on the YES scale (1e-6 USD), under whichever reading of the fill cost the
+    order's limit or fills allow (see the module note); errors.Unknown when they allow none or both."""
+    cost = _money(order.get("taker_fill_cost_dollars")) + _money(order.get("maker_fill_cost_dollars"))
+    if filled == 0:
+        if cost:
+            raise errors.Unknown(VENUE, f"order {order.get('order_id')} filled nothing at a cost of {cost} (1e-6 USD)")
+        return 0
+    readings = {cost} if book_side == "bid" else {cost, notional(ONE_DOLLAR, filled) - cost}
+    if fills is not None:
+        from_fills = fills_yes_notional(fills, filled)
+        if from_fills is None:
+            raise errors.Unknown(VENUE, f"fills of order {order.get('order_id')} do not add up to its fill count yet")
+        if from_fills not in readings:
+            raise errors.Unknown(VENUE, f"fills of order {order.get('order_id')} ({from_fills}) match no reading of its fill cost {cost}")
+        return from_fills
+    limit = _yes_limit(order)
+    fitting = sorted(y for y in readings if _fits_limit(y, book_side, limit, filled))
+    if len(fitting) == 1:
+        return fitting[0]
+    if not fitting:
+        raise errors.Unknown(VENUE, f"fill cost {cost} of order {order.get('order_id')} does not fit its limit {limit}")
+    raise AmbiguousFillCost(VENUE, f"fill cost {cost} of {book_side} order {order.get('order_id')} fits YES and NO money")
+
+
+def result_from_order(order: dict[str, Any], side: str, action: str, fills: list[dict[str, Any]] | None = None) -> LegResult:
+    """A Kalshi Order object (GET /portfolio/orders) -> LegResult on the instrument we traded (`side` YES|NO,
+    `action` BUY|SELL): fill_cost is the instrument's own money, NO money for a NO leg. `fills`: the order's
+    records from GET /portfolio/fills, needed only when its fill cost is ambiguous (AmbiguousFillCost)."""
     status = order.get("status")
     raw_filled = order.get("fill_count_fp", order.get("fill_count"))
     if status not in ("resting", "canceled", "executed") or raw_filled in (None, ""):
         # Unreadable is not "nothing filled": the caller keeps looking (executor/answers.py).
-        raise errors.Unknown("KALSHI", f"unreadable order record (status {status!r}, fill_count_fp {raw_filled!r})")
-    filled = parse_size(str(raw_filled))
-    yes_cost = _money(order.get("taker_fill_cost_dollars")) + _money(order.get("maker_fill_cost_dollars"))
-    cost = yes_cost if side == "YES" else notional(ONE_DOLLAR, filled) - yes_cost
-    fee = _money(order.get("taker_fees_dollars")) + _money(order.get("maker_fees_dollars"))
+        raise errors.Unknown(VENUE, f"unreadable order record (status {status!r}, fill_count_fp {raw_filled!r})")
+    try:
+        filled = parse_size(str(raw_filled))
+        yes = yes_notional(order, _book_side(order, side, action), filled, fills)
+        fee = _money(order.get("taker_fees_dollars")) + _money(order.get("maker_fees_dollars"))
+    except (UnitError, ValueError) as exc:
+        raise errors.Unknown(VENUE, f"unreadable order record: {exc}") from None
+    cost = yes if side == "YES" else notional(ONE_DOLLAR, filled) - yes
     if status == "resting":  # an IOC never rests; report it so the caller cancels or waits
         kind = "ACK"
     else:
@@ -39,7 +121,7 @@ def result_from_order(order: dict[str, Any], side: str) -> LegResult:
 
 
 class KalshiTransport:
-    venue = "KALSHI"
+    venue = VENUE
 
     def __init__(self, rest: KalshiRest) -> None:
         self.rest = rest
@@ -57,4 +139,14 @@ class KalshiTransport:
     async def find(self, req: OrderRequest) -> LegResult | None:
         min_ts = max(0, req.deadline_us // 1_000_000 - LOOKBACK_S)
         order = await self.rest.find_order(req.market, req.client_order_id, min_ts)
-        return None if order is None else result_from_order(order, req.side)
+        if order is None:
+            return None
+        try:
+            return result_from_order(order, req.side, req.action)
+        except AmbiguousFillCost:
+            return result_from_order(order, req.side, req.action, await self._fills(req.market, str(order.get("order_id"))))
+
+    async def _fills(self, ticker: str, order_id: str) -> list[dict[str, Any]]:
+        """The order's fills (GET /portfolio/fills?order_id=; filtered here too, whatever the server filters)."""
+        return [f async for f in self.rest.paged("/portfolio/fills", "fills", {"ticker": ticker, "order_id": order_id, "limit": 200})
+                if f.get("order_id") == order_id]

@@ -1,7 +1,8 @@
 """Polymarket market-channel feed: subscribe with `initial_dump`, text PING every 10 s, exact books
 (`book` replaces, `price_changes[]` set absolute levels, `tick_size_change`), CROSSED status while a
-rebuilt book is crossed, silence detection, reconnect with jittered backoff, live asset add/remove.
-Emits a Tick per changed token per event into a Handoff; no Kafka here.
+rebuilt book is crossed, liveness from the keep-alive (PONG answers, protocol pings: producers/liveness.py),
+quiet books checked against the REST book (producers/book_check.py), reconnect with jittered backoff, live
+asset add/remove. Emits a Tick per changed token per event into a Handoff; no Kafka here.
 """
 
 from __future__ import annotations
@@ -10,30 +11,62 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from core import metrics
 from core.backoff import Backoff
+from core.supervise import spawn
 from core.units import now_us
+from producers.book_check import BookCheckSchedule, BookFetcher, Sides, start_book_check
 from producers.feed_metrics import FeedMetrics
 from producers.handoff import Handoff
+from producers.liveness import keepalive_lost, keepalive_options
 from producers.settings import FeedSettings
 from producers.tick import build_tick
-from venues.polymarket.book import PolyBooks
+from venues.polymarket.book import PolyBook, PolyBooks
 from venues.polymarket.parse import parse_frame
+
+if TYPE_CHECKING:
+    from venues.polymarket.rest import PolymarketBookApi
 
 log = logging.getLogger(__name__)
 _MAX_LOGGED_FRAME = 500
 
 
+def rest_books(api: PolymarketBookApi) -> BookFetcher:
+    """The book check's source: `GET /book?token_id=`, read into a book exactly as a WS `book` event is."""
+
+    async def fetch(asset_id: str) -> Sides:
+        book = PolyBook(asset_id)
+        book.replace(await api.get_book(asset_id))
+        return book.bids, book.asks
+
+    return fetch
+
+
+def _is_pong(raw: str | bytes) -> bool:
+    return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).strip() == "PONG"
+
+
+@dataclass(eq=False)
+class _Resync:
+    """One re-snapshot request (see PolymarketFeed._resync): the connection it was sent on."""
+
+    ws: ClientConnection
+
+
 class PolymarketFeed:
     def __init__(self, *, url: str, markets: Mapping[str, str], handoff: Handoff[dict[str, Any]],
                  settings: FeedSettings | None = None, metrics: FeedMetrics | None = None, rng: random.Random | None = None,
-                 clock: Callable[[], int] = now_us) -> None:
-        """`markets`: token id (asset_id) -> game_id (the Tick key)."""
+                 clock: Callable[[], int] = now_us, book_fetcher: BookFetcher | None = None) -> None:
+        """`markets`: token id (asset_id) -> game_id (the Tick key). `book_fetcher`: the venue's REST books for the
+        book check (rest_books(PolymarketBookApi)); None: no check."""
         self.url = url
         self.settings = settings or FeedSettings()
         self.handoff = handoff
@@ -43,9 +76,13 @@ class PolymarketFeed:
         self.books = PolyBooks()
         self.markets: dict[str, str] = {}
         self.disagreements = 0  # entries whose best_bid/best_ask differ from our book (expected while crossed)
+        self.checks = BookCheckSchedule(self.settings.book_check_s, self.settings.book_check_confirm_s)
+        self._book_fetcher = book_fetcher
         self._ws: ClientConnection | None = None
         self._stopping = False
         self._unreadable = False  # set by a frame that is not JSON: reconnect for a fresh dump
+        self._resyncing: dict[str, _Resync] = {}  # asset -> its pending re-snapshot (see _resync)
+        self._tasks: set[asyncio.Task[Any]] = set()  # re-snapshot requests in flight (_keep)
         self.connected = asyncio.Event()
         for a, g in markets.items():
             self.markets[a] = g
@@ -94,14 +131,18 @@ class PolymarketFeed:
         for a in gone:
             del self.markets[a]
             self.books.remove(a)
+            self.checks.forget(a)
         if gone and self._ws is not None:
             await self._ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": gone}))
 
     # --- connection --------------------------------------------------------------------------------
 
     async def _session(self) -> None:
-        # Keepalive is the venue's text PING; protocol pings are left to the library defaults.
-        async with connect(self.url, open_timeout=self.settings.connect_timeout_s, max_size=2**24) as ws:
+        """One connection. Liveness (producers/liveness.py): the venue's PONG answer to our text PING must come
+        within keepalive_timeout_s, and the library's protocol Ping its Pong. A quiet market sends nothing, so
+        waiting for data is no fault; the book check catches a socket that answers pings but delivers nothing."""
+        s = self.settings
+        async with connect(self.url, open_timeout=s.connect_timeout_s, max_size=2**24, **keepalive_options(s)) as ws:
             self._ws = ws
             self.connected.set()
             # Send the subscription at once: the server may close a connection that stays unsubscribed.
@@ -109,28 +150,33 @@ class PolymarketFeed:
                                       "level": 2, "custom_feature_enabled": False}))
             pinger = asyncio.create_task(self._pinger(ws), name="polymarket-pinger")
             pinger.add_done_callback(lambda task: self._pinger_ended(task, ws))
+            checker = self._start_checker(ws)
             loop = asyncio.get_running_loop()
-            last_data = subscribed_at = loop.time()
+            last_pong = subscribed_at = loop.time()
             dump_checked = False
             try:
                 while not self._stopping:
-                    # PONG / NO NEW ASSETS do not count as data: a socket can answer pings and deliver nothing.
-                    remaining = last_data + self.settings.silence_s - loop.time()
+                    deadline = last_pong + s.keepalive_timeout_s
+                    if not dump_checked:
+                        deadline = min(deadline, subscribed_at + s.snapshot_timeout_s)
                     try:
-                        raw = await asyncio.wait_for(ws.recv(), timeout=max(remaining, 0.0))
+                        raw: str | bytes | None = await asyncio.wait_for(ws.recv(), timeout=max(deadline - loop.time(), 0.0))
                     except TimeoutError:
-                        self.metrics.silences += 1
-                        log.warning("polymarket feed: no data for %.1fs; marking books stale and reconnecting", self.settings.silence_s)
-                        self._emit(self.books.mark_stale(), self.clock())
-                        return
-                    if self._on_frame(raw, self.clock()):
-                        last_data = loop.time()
+                        raw = None
+                    if raw is not None:
+                        if _is_pong(raw):
+                            last_pong = loop.time()
+                        self._on_frame(raw, self.clock())
                     if self._unreadable:
                         self._unreadable = False
                         self.metrics.resyncs += 1
                         log.warning("polymarket feed: unreadable frame; reconnecting for a fresh book of every market")
                         return
-                    if not dump_checked and loop.time() - subscribed_at > self.settings.silence_s:
+                    if loop.time() - last_pong > s.keepalive_timeout_s:
+                        self.metrics.silences += 1
+                        log.warning("polymarket feed: no PONG for %.1fs: the connection is dead; reconnecting", s.keepalive_timeout_s)
+                        return
+                    if not dump_checked and loop.time() - subscribed_at > s.snapshot_timeout_s:
                         # The initial dump can be lost (measured with the simulator's silence fault: a
                         # reconnect while the venue was silent); price changes never sync a book, so the
                         # books it missed would stay RESYNCING while the others stream: resubscribe.
@@ -138,11 +184,38 @@ class PolymarketFeed:
                         missing = [a for a in self.markets if (b := self.books.books.get(a)) is not None and not b.synced]
                         if missing:
                             log.warning("polymarket feed: no book for %d markets %.1fs after subscribing; reconnecting",
-                                        len(missing), self.settings.silence_s)
+                                        len(missing), s.snapshot_timeout_s)
                             return
+            except ConnectionClosed as exc:
+                if keepalive_lost(exc):
+                    self.metrics.silences += 1
+                    log.warning("polymarket feed: no Pong for %.1fs: the connection is dead; reconnecting", s.keepalive_timeout_s)
+                raise
             finally:
                 pinger.cancel()
                 await asyncio.gather(pinger, return_exceptions=True)  # its own end was logged (_pinger_ended)
+                if checker is not None:
+                    checker.cancel()
+                    await asyncio.gather(checker, return_exceptions=True)
+
+    def _start_checker(self, ws: ClientConnection) -> asyncio.Task[None] | None:
+        return start_book_check(self.checks, self._book_fetcher, self._checked_book, self._on_stale, self.metrics, self.settings,
+                                venue="polymarket", close=ws.close, current=lambda: self._ws is ws)
+
+    def _checked_book(self, asset_id: str) -> Sides | None:
+        """A book the check may compare: synced and subscribed (a RESYNCING book waits for its `book`)."""
+        book = self.books.books.get(asset_id)
+        return (book.bids, book.asks) if book is not None and book.synced and asset_id in self.markets else None
+
+    async def _on_stale(self, asset_id: str) -> None:
+        """The book check found this book wrong: RESYNCING (a STALE book would turn OK again with the next change)
+        and re-snapshotted like a book a bad entry touched (_resync; a reconnect if no fresh book comes)."""
+        book = self.books.books.get(asset_id)
+        if book is None or not book.synced:
+            return
+        book.synced = False
+        self._emit([asset_id], self.clock())
+        self._resync([asset_id])
 
     async def _pinger(self, ws: ClientConnection) -> None:
         while True:
@@ -163,18 +236,20 @@ class PolymarketFeed:
     # --- frames ------------------------------------------------------------------------------------
 
     def _on_frame(self, raw: str | bytes, received: int) -> bool:
-        """Apply one frame; True if it carried data (anything but a control text)."""
+        """Apply one frame; True if it carried data (anything but a control text).
+
+        No seq on this channel: what could not be parsed may have changed a book, and nothing later would tell,
+        so a failure never passes silently. A bad entry or event whose token id is readable makes that book
+        RESYNCING at once (the Tick is emitted with the frame) and re-snapshots it (_resync); the frame's other
+        entries still apply. One whose token id cannot be read (or a frame that is not JSON) may have touched
+        any book: reconnect for a fresh dump of every market."""
         self.metrics.frames += 1
         parsed = parse_frame(raw)
         if parsed.control:
             return False
-        if parsed.errors:
-            self.metrics.parse_errors += len(parsed.errors)
-            log.warning("polymarket feed: bad frame (%s): %.*s", "; ".join(parsed.errors), _MAX_LOGGED_FRAME, raw)
         if not parsed.readable:
-            # No seq on this channel: a frame we cannot read may have carried changes to any book, and
-            # nothing later would tell. Only a fresh dump makes the books exact again.
             self._unreadable = True
+        invalidated: list[str] = []
         for ev in parsed.events:
             res = self.books.apply(ev)
             if res.error:
@@ -183,18 +258,81 @@ class PolymarketFeed:
             if res.disagreements:
                 self.disagreements += len(res.disagreements)
                 log.debug("polymarket feed: venue best bid/ask differs from rebuilt book: %s", res.disagreements)
+                for d in res.disagreements:
+                    if not d.crossed:  # expected while crossed; otherwise a lost change: check it at once
+                        self.checks.urgent(d.asset_id)
+            invalidated += [a for a in res.invalidated if a not in invalidated]
             self._emit(res.changed, received)
+        if parsed.errors:
+            self.metrics.parse_errors += len(parsed.errors)
+            action = ("reconnecting for a fresh book of every market" if self._unreadable else
+                      f"re-snapshotting {len(invalidated)} book(s)" if invalidated else "no book affected")
+            log.warning("polymarket feed: %d parse error(s), %s: %.*s; frame: %.*s", len(parsed.errors), action,
+                        _MAX_LOGGED_FRAME, "; ".join(parsed.errors[:5]), _MAX_LOGGED_FRAME, raw)
+        if invalidated and not self._unreadable:
+            self._resync(invalidated)
+        for a in [a for a, r in self._resyncing.items() if r.ws is not self._ws or self.books.books.get(a) is None
+                  or self.books.books[a].synced]:
+            del self._resyncing[a]  # its fresh book came (or its connection or market is gone)
         if any(b.synced for b in self.books.books.values()):
             self.backoff.reset()  # data is flowing: the connection works
         return True
 
+    def _resync(self, assets: list[str]) -> None:
+        """Re-snapshot these books on the open connection: unsubscribe, then subscribe with `initial_dump`.
+
+        The venue documents `{"operation": "subscribe"|"unsubscribe", "assets_ids": [...]}` for changing the set
+        on a live connection (docs.polymarket.com developers/CLOB/websocket/wss-overview) and rejects a subscribe
+        of an asset it already streams as a duplicate (Polymarket/py-sdk streams/clob/market_protocol.py), hence
+        the unsubscribe first. Whether a live subscribe sends a `book` is not documented (add_markets relies on
+        it too): if none comes within snapshot_timeout_s, the connection is closed and the reconnect's dump
+        rebuilds every book."""
+        ws = self._ws
+        if ws is None:  # between connections: the next subscription's dump rebuilds every book
+            return
+        todo = [a for a in assets if a in self.markets and ((r := self._resyncing.get(a)) is None or r.ws is not ws)]
+        if not todo:
+            return
+        req = _Resync(ws)
+        for a in todo:
+            self._resyncing[a] = req
+        self.metrics.resyncs += 1
+        self._keep(spawn(self._resubscribe(ws, todo), "polymarket-resubscribe"))
+        asyncio.get_running_loop().call_later(self.settings.snapshot_timeout_s, self._resync_deadline, req, todo)
+
+    async def _resubscribe(self, ws: ClientConnection, assets: list[str]) -> None:
+        try:
+            await ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": assets}))
+            keep = [a for a in assets if a in self.markets]  # remove_markets may have run meanwhile
+            if keep:
+                await ws.send(json.dumps({"operation": "subscribe", "assets_ids": keep, "initial_dump": True}))
+        except Exception as exc:  # the connection is going: its successor's dump rebuilds every book
+            log.info("polymarket feed: re-snapshot request not sent (%s)", type(exc).__name__)
+
+    def _resync_deadline(self, req: _Resync, assets: list[str]) -> None:
+        mine = [a for a in assets if self._resyncing.get(a) is req]
+        for a in mine:
+            del self._resyncing[a]
+        missing = [a for a in mine if (b := self.books.books.get(a)) is not None and not b.synced]
+        if missing and self._ws is req.ws:
+            log.warning("polymarket feed: no fresh book for %d re-subscribed market(s) after %.1fs; reconnecting",
+                        len(missing), self.settings.snapshot_timeout_s)
+            self._keep(spawn(req.ws.close(), "polymarket-close"))
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold a reference until the task ends (the loop keeps only a weak one)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _emit(self, assets: Iterable[str], received: int) -> None:
         depth = self.settings.depth
+        mono = time.monotonic()
         for a in assets:
             book = self.books.books.get(a)
             game = self.markets.get(a)
             if book is None or game is None:
                 continue
+            self.checks.changed(a, mono)  # a change on the socket: the book is not quiet (book check)
             tick = build_tick(venue="POLYMARKET", market=a, game_id=game, book=book, depth=depth,
                               position=book.position or "0/0", received_ts=received, produced_ts=self.clock())
             before = self.handoff.stats.coalesced

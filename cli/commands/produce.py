@@ -11,8 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("produce", help="run venue feeds and write Tick records to `ticks`",
                        description="Keeps exact order books from the venues' WebSocket feeds for every market paired on the "
                                    "`markets` topic (following it live), and writes a Tick after every book change, keyed by "
-                                   "game_id. Gaps, terminal errors and silence mark books RESYNCING/STALE until re-snapshotted. "
-                                   "Settings: ARB_FEED_*, ARB_KALSHI_*, ARB_POLY_WS_URL.")
+                                   "game_id. Gaps, terminal errors and books found to differ from the venue's REST book mark "
+                                   "books RESYNCING until re-snapshotted; a socket that stops answering its keep-alive is "
+                                   "reconnected. Settings: ARB_FEED_*, ARB_KALSHI_*, ARB_POLY_WS_URL, ARB_POLY_CLOB_URL.")
     p.add_argument("venue", choices=("kalshi", "polymarket", "all"), help="which feed(s) to run")
     add_kafka_args(p)
     p.set_defaults(handler=run)
@@ -25,11 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from core.config import load
     from core.logs import setup_logging
     from core.settings import RuntimeSettings
+    from producers import kalshi_feed as kf
+    from producers import polymarket_feed as pf
     from producers.handoff import Handoff
-    from producers.kalshi_feed import KalshiFeed
-    from producers.polymarket_feed import PolymarketFeed
     from producers.service import ProducerService, build_feeds
     from producers.settings import FeedSettings
+    from venues.kalshi.rest import KalshiRest
     from venues.kalshi.settings import KalshiSettings
 
     rt = load(RuntimeSettings)
@@ -38,16 +40,22 @@ def run(args: argparse.Namespace) -> int:
     handoff: Handoff = Handoff(feed_settings.handoff_capacity)
     kalshi = load(KalshiSettings)
 
-    def kalshi_feed() -> KalshiFeed:
-        return KalshiFeed(url=kalshi.ws_url, key_id=kalshi.key_id, private_key=kalshi.load_private_key(), markets={},
-                          handoff=handoff, settings=feed_settings)
+    def kalshi_feed() -> kf.KalshiFeed:
+        key = kalshi.load_private_key()
+        # The book check's REST books (GET /markets/{t}/orderbook), paced by ARB_FEED_BOOK_CHECKS_PER_S.
+        rest = KalshiRest(kalshi.rest_url, kalshi.key_id, key, timeout_s=feed_settings.book_check_timeout_s)
+        return kf.KalshiFeed(url=kalshi.ws_url, key_id=kalshi.key_id, private_key=key, markets={}, handoff=handoff,
+                             settings=feed_settings, book_fetcher=kf.rest_books(rest))
 
-    def poly_feed() -> PolymarketFeed:
+    def poly_feed() -> pf.PolymarketFeed:
         try:
+            from venues.polymarket.rest import PolymarketBookApi
             from venues.polymarket.settings import PolymarketSettings
         except ImportError:
             raise CommandError("Polymarket settings are not available in this build", code=2) from None
-        return PolymarketFeed(url=load(PolymarketSettings).ws_url, markets={}, handoff=handoff, settings=feed_settings)
+        ps = load(PolymarketSettings)
+        books = PolymarketBookApi(ps.clob_url, timeout_s=feed_settings.book_check_timeout_s)  # public GET /book
+        return pf.PolymarketFeed(url=ps.ws_url, markets={}, handoff=handoff, settings=feed_settings, book_fetcher=pf.rest_books(books))
 
     service = ProducerService(kafka_settings(args), build_feeds(args.venue, handoff, kalshi_factory=kalshi_feed, poly_factory=poly_feed), handoff,
                               linger_ms=feed_settings.linger_ms)

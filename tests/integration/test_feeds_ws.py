@@ -1,13 +1,15 @@
 """Feed clients against live WebSocket servers on 127.0.0.1: the Kalshi simulator, and a scripted
-Polymarket market-channel server. Gaps, terminal errors, disconnects, silence, live add/remove."""
+Polymarket market-channel server. Gaps, terminal errors, disconnects, keep-alive, book checks against the
+REST book, live add/remove."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,13 +17,19 @@ from aiohttp import WSMsgType, web
 
 from producers.handoff import Handoff
 from producers.kalshi_feed import KalshiFeed
+from producers.kalshi_feed import rest_books as kalshi_rest_books
 from producers.settings import FeedSettings
+from venues.kalshi.rest import KalshiRest
 from venues.sim.runner import Simulator
 from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0
-FAST = FeedSettings(silence_s=5.0, depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.2)
+FAST = FeedSettings(depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.2)
+# Issue 25, defect 7: keep-alive and book check on short intervals (the sim pings Kalshi clients every 0.5 s).
+LIVE = FeedSettings(depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=0.5, poly_ping_s=0.1, ws_ping_s=0.1,
+                    keepalive_timeout_s=0.4, snapshot_timeout_s=0.5, book_check_s=0.15, book_check_confirm_s=0.1,
+                    book_checks_per_s=100.0, book_check_timeout_s=1.0)
 
 
 async def wait_for(cond: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
@@ -62,16 +70,24 @@ def drain(c: Collector) -> list[dict[str, Any]]:
 # --- Kalshi, against the project simulator ---------------------------------------------------------
 
 @contextlib.asynccontextmanager
-async def kalshi_feed(settings: FeedSettings = FAST, n_markets: int | None = None) -> AsyncIterator[tuple[Simulator, KalshiFeed, Collector]]:
+async def kalshi_feed(settings: FeedSettings = FAST, n_markets: int | None = None, checked: bool = False,
+                      ws_url: Callable[[Simulator], Awaitable[str]] | None = None) -> AsyncIterator[tuple[Simulator, KalshiFeed, Collector]]:
+    """`checked`: with the book check against the simulator's REST books; `ws_url`: the socket to use (a proxy)."""
     sim_settings = SimSettings(games=2, updates_per_s=0.0, autostart=False, arb_rate_per_min=0.0, kalshi_tier="unlimited",
                                kalshi_ping_interval_s=0.5)
-    async with Simulator(sim_settings) as sim:
+    async with Simulator(sim_settings) as sim, contextlib.AsyncExitStack() as stack:
         markets = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve}
         if n_markets is not None:
             markets = dict(sorted(markets.items())[:n_markets])
         handoff: Handoff[dict[str, Any]] = Handoff(1000)
-        feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
-                          markets=markets, handoff=handoff, settings=settings, rng=random.Random(7))
+        fetcher = None
+        if checked:
+            rest = KalshiRest(sim.kalshi_url, sim.settings.kalshi_key_id, sim.kalshi_private_key, timeout_s=settings.book_check_timeout_s)
+            stack.push_async_callback(rest.aclose)
+            fetcher = kalshi_rest_books(rest)
+        url = sim.kalshi_ws_url if ws_url is None else await ws_url(sim)
+        feed = KalshiFeed(url=url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
+                          markets=markets, handoff=handoff, settings=settings, rng=random.Random(7), book_fetcher=fetcher)
         task = asyncio.create_task(feed.run())
         collector = Collector(handoff)
         try:
@@ -142,18 +158,104 @@ async def test_kalshi_disconnect_reconnects_with_backoff() -> None:
         assert "RESYNCING" in [t["status"] for t in drain(handoff)]
 
 
-async def test_kalshi_silence_marks_stale_then_recovers() -> None:
-    settings = FeedSettings(silence_s=0.3, depth=5, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0)
-    async with kalshi_feed(settings) as (sim, feed, handoff):
+async def test_kalshi_quiet_books_stay_ok_without_reconnects() -> None:
+    """Issue 25, defect 7: a market whose book does not change sends nothing. Before, ARB_FEED_SILENCE_S of no
+    data marked every book STALE and reconnected; now the socket answers its pings, and the book check finds
+    the quiet books equal to the venue's REST books, many check intervals over."""
+    async with kalshi_feed(LIVE, checked=True) as (sim, feed, col):
         await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
-        drain(handoff)
-        sim.world.faults["KALSHI"].silence = True  # socket open, pings continue, no data
-        await wait_for(lambda: feed.metrics.silences >= 1, what="silence detected")
-        stale = drain(handoff)
-        assert stale and "STALE" in {t["status"] for t in stale}
+        n = len(feed.books.books)
+        # each book checked 4 times: 4 x 0.15 s of quiet each, 10+ keep-alive timeouts of no data
+        await wait_for(lambda: feed.metrics.book_checks >= 4 * n, timeout=10, what="book checks of quiet books")
+        assert feed.metrics.reconnects == 0 and feed.metrics.silences == 0 and feed.metrics.stale_books == 0
+        assert feed.metrics.book_check_errors == 0 and feed.metrics.resyncs == 0
+        assert {t["status"] for t in col.ticks} == {"OK"} and in_sync(sim, feed)
+
+
+async def test_kalshi_socket_that_answers_pings_but_drops_changes_is_caught_by_the_book_check() -> None:
+    """The simulator's silence fault: the socket stays open and answers pings, data is dropped. Changes made
+    meanwhile reach the REST book only: the check finds the books wrong (RESYNCING, re-snapshot) while the
+    socket is still silent, and once it speaks again every book ends equal to the simulator's."""
+    async with kalshi_feed(LIVE, checked=True) as (sim, feed, col):
+        await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+        col.take()
+        sim.world.faults["KALSHI"].silence = True
+        sim.world.scenario.run_steps(300)
+        changed = {t for t, b in feed.books.books.items() if b.top(100) != (sim.world.kalshi_books[t].bids()[:100], sim.world.kalshi_books[t].asks()[:100])}
+        assert changed
+        await wait_for(lambda: feed.metrics.stale_books >= 1, what="a wrong book caught while the socket is silent")
+        await wait_for(lambda: all(feed.books.books[t].status != "OK" for t in changed), what="every changed book flagged")
+        assert feed.metrics.gaps == 0  # caught by the check, not by a seq gap (nothing arrived to show one)
+        await wait_for(lambda: "RESYNCING" in {t["status"] for t in col.ticks if t["market"] in changed}, what="RESYNCING ticks")
         sim.world.faults["KALSHI"].silence = False
-        await wait_for(lambda: feed.metrics.reconnects >= 1 and in_sync(sim, feed), what="recovered")
-        assert all(len(t["bids"]) <= 5 for t in drain(handoff))
+        await wait_for(lambda: in_sync(sim, feed), timeout=10, what="books resynced after the socket speaks again")
+        assert feed.metrics.silences == 0  # the socket was alive all along
+
+
+class Proxy:
+    """A TCP relay on 127.0.0.1 that can freeze: while frozen it drops every byte both ways and keeps the
+    connections open (a dead path: no FIN, no RST, no Pong)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.frozen = False
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.create_task(self._relay(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if not self.frozen:
+                    writer.write(data)
+                    await writer.drain()
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def test_kalshi_socket_that_stops_answering_keepalives_is_reconnected() -> None:
+    proxies: list[Proxy] = []
+
+    async def via_proxy(sim: Simulator) -> str:
+        host, _, rest = sim.kalshi_ws_url.removeprefix("ws://").partition(":")
+        port, _, path = rest.partition("/")
+        proxies.append(Proxy(host, int(port)))
+        return f"ws://127.0.0.1:{await proxies[0].start()}/{path}"
+
+    try:
+        async with kalshi_feed(LIVE, ws_url=via_proxy) as (sim, feed, col):
+            await wait_for(lambda: in_sync(sim, feed), what="initial snapshots")
+            proxies[0].frozen = True  # the socket stays open; pings go unanswered
+            await wait_for(lambda: feed.metrics.silences >= 1, what="keep-alive lost")
+            await wait_for(lambda: all(b.status == "RESYNCING" for b in feed.books.books.values()), what="books flagged")
+            proxies[0].frozen = False
+            sim.world.scenario.run_steps(100)
+            await wait_for(lambda: in_sync(sim, feed), what="books after reconnecting")
+            assert feed.metrics.reconnects >= 1 and proxies[0].connections >= 2
+    finally:
+        for p in proxies:
+            await p.stop()
 
 
 async def test_kalshi_add_and_remove_markets_live() -> None:
@@ -185,7 +287,8 @@ async def test_kalshi_unknown_market_does_not_block_the_others() -> None:
         await feed.add_markets({"KXNOPE-26JAN01-XX": "g", **good})
         await wait_for(lambda: all(feed.books.books[t].status == "OK" for t in good), what="other markets subscribed")
         assert feed.books.books["KXNOPE-26JAN01-XX"].status == "RESYNCING"
-        assert feed.metrics.venue_errors == 1
+        # error 16 names no market ("Market not found"): found by halving the command, one error per step
+        assert feed.metrics.not_found == 1 and feed.metrics.venue_errors >= 1
 
 async def test_kalshi_bad_credentials_backs_off_and_retries() -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -271,6 +374,7 @@ class PolyServer:
         self.pings = 0
         self.connections = 0
         self.silent = False
+        self.pongs = True  # False: PINGs go unanswered (protocol pings still are)
         self._conns: list[web.WebSocketResponse] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -303,7 +407,8 @@ class PolyServer:
                     continue
                 if msg.data == "PING":
                     self.pings += 1
-                    await ws.send_str("PONG")  # answered even when silent: the socket looks alive
+                    if self.pongs:
+                        await ws.send_str("PONG")  # answered even when silent: the socket looks alive
                     continue
                 body = json.loads(msg.data)
                 self.received.append(body)
@@ -386,11 +491,17 @@ async def test_poly_bad_input_counted_never_crashes() -> None:
                     {"event_type": "price_change", "market": "m", "timestamp": "1", "price_changes": [
                         {"asset_id": YES, "price": "0.5", "size": "many", "side": "BUY"}]}):
             await server.push(bad)
+        # An unreadable entry of YES's (size "-1", "many") may have changed YES's book: YES alone is re-snapshotted
+        # (unsubscribe + subscribe with initial_dump), the connection and the other book are kept.
+        await wait_for(lambda: {"operation": "subscribe", "assets_ids": [YES], "initial_dump": True} in server.received
+                       and feed.books.books[YES].status == "OK", what="YES re-snapshotted")
         await server.push(change(6, (YES, "0.49", "7", "BUY", "0.49", "0.52")))
         await wait_for(lambda: feed.books.books[YES].best_bid == 4900, what="good frame after bad ones")
-        assert feed.metrics.parse_errors == 2 and feed.metrics.bad_input == 2  # unknown event type, unknown asset
-        assert feed.books.books[YES].bids == {4900: 700, 4800: 10000, 4700: 5000}
-        assert server.connections == 1  # a bad event inside a JSON frame is known to be just that event
+        assert feed.metrics.bad_input == 2  # unknown event type, unknown asset
+        assert feed.metrics.parse_errors >= 2  # the two bad entries (the unknown event type is counted as it was)
+        assert feed.books.books[YES].top(3)[0] == [(4900, 700), (4800, 10000), (4700, 5000)]
+        assert "RESYNCING" in {t["status"] for t in col.ticks if t["market"] == YES}
+        assert server.connections == 1  # a bad entry inside a JSON frame is known to touch only its own book
 
 
 async def test_poly_unreadable_frame_resyncs_every_book() -> None:
@@ -408,18 +519,134 @@ async def test_poly_unreadable_frame_resyncs_every_book() -> None:
         assert feed.books.books[YES].best_bid != 4900  # the dump's book, not the one built before the bad frame
 
 
-async def test_poly_pings_and_silence_reconnect() -> None:
-    settings = FeedSettings(silence_s=0.5, depth=5, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.1)
-    async with poly_feed(settings) as (server, feed, col):
+async def test_poly_no_pong_reconnects() -> None:
+    """Liveness is the PONG answer to our text PING (docs.polymarket.com market-data/websocket/overview.md,
+    "Heartbeats"); the server here still answers protocol pings and the socket stays open."""
+    async with poly_feed(LIVE) as (server, feed, col):
         await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
         await wait_for(lambda: server.pings >= 2, what="text PINGs")
-        server.silent = True  # PONGs continue, data stops: must still count as silence
-        await wait_for(lambda: feed.metrics.silences >= 1, what="silence")
-        assert "STALE" in {t["status"] for t in col.ticks}
-        server.silent = False
+        server.pongs = False
+        await wait_for(lambda: feed.metrics.silences >= 1, what="PONGs missed")
+        assert "RESYNCING" in {t["status"] for t in col.ticks}
+        server.pongs = True
         await wait_for(lambda: server.connections >= 2 and all(b.status == "OK" for b in feed.books.books.values()),
                        what="resubscribed after reconnect")
         assert feed.metrics.reconnects >= 1
+
+
+async def test_poly_quiet_socket_that_answers_pongs_is_kept() -> None:
+    # Before: no data for ARB_FEED_SILENCE_S marked the books STALE and reconnected, every time.
+    async with poly_feed(LIVE) as (server, feed, col):
+        await wait_for(lambda: all(b.status == "OK" for b in feed.books.books.values()), what="initial dump")
+        pings = server.pings
+        await wait_for(lambda: server.pings >= pings + 15, what="1.5 s of PING/PONG, nearly 4 keep-alive timeouts")
+        assert server.connections == 1 and feed.metrics.reconnects == 0 and feed.metrics.silences == 0
+        assert {t["status"] for t in col.ticks} == {"OK"}
+
+
+async def test_poly_disagreement_is_checked_at_once() -> None:
+    """A price_change whose best bid/ask differs from our book while it is not crossed means a lost change:
+    the book is checked against the REST book at once (not after ARB_FEED_BOOK_CHECK_S of quiet), and a
+    confirmed difference makes it RESYNCING and re-snapshots it. Before, it was only counted."""
+    fetched: list[str] = []
+    truth = ({4900: 700, 4800: 10000, 4700: 5000}, {5200: 8000, 5300: 1000})  # the venue's book after the change
+
+    async def fetch(asset: str) -> tuple[dict[int, int], dict[int, int]]:
+        fetched.append(asset)
+        return truth
+
+    settings = dataclasses.replace(LIVE, book_check_s=60.0)
+    server = await PolyServer().start()
+    handoff: Handoff[dict[str, Any]] = Handoff(1000)
+    from producers.polymarket_feed import PolymarketFeed
+
+    feed = PolymarketFeed(url=server.url, markets={YES: "g1"}, handoff=handoff, settings=settings, book_fetcher=fetch)
+    task = asyncio.create_task(feed.run())
+    col = Collector(handoff)
+    try:
+        await wait_for(lambda: feed.books.books[YES].status == "OK", what="initial dump")
+        scale = feed.books.books[YES].bids[4800] // 10000  # sizes per 1e-2 share in the book (the book may keep them finer)
+        truth = ({p: s * scale for p, s in truth[0].items()}, {p: s * scale for p, s in truth[1].items()})
+        # the venue says best bid 0.49 after this entry, but our book (which missed a change) has 0.48
+        await server.push(change(2000, (YES, "0.47", "50", "BUY", "0.49", "0.52")))
+        await wait_for(lambda: feed.metrics.stale_books == 1, what="checked at once and found stale")
+        assert fetched[:2] == [YES, YES] and feed.disagreements >= 1
+        await wait_for(lambda: "RESYNCING" in {t["status"] for t in col.ticks}, what="its RESYNCING tick")
+    finally:
+        await col.close()
+        feed.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, TIMEOUT)
+        await server.stop()
+
+
+# --- Polymarket, against the project simulator (market channel and REST /book of one engine) ----------
+
+@contextlib.asynccontextmanager
+async def poly_sim_feed(settings: FeedSettings = LIVE) -> AsyncIterator[tuple[Simulator, Any, Collector]]:
+    from producers.polymarket_feed import PolymarketFeed
+    from producers.polymarket_feed import rest_books as poly_rest_books
+    from venues.polymarket.rest import PolymarketBookApi
+
+    sim_settings = SimSettings(games=2, updates_per_s=0.0, autostart=False, arb_rate_per_min=0.0, kalshi_tier="unlimited")
+    async with Simulator(sim_settings) as sim:
+        markets = {tok: "g" for pm in sim.world.poly_markets.values() for tok in pm.token_ids}
+        api = PolymarketBookApi(sim.poly_clob_url, timeout_s=settings.book_check_timeout_s)
+        handoff: Handoff[dict[str, Any]] = Handoff(1000)
+        feed = PolymarketFeed(url=sim.poly_ws_url, markets=markets, handoff=handoff, settings=settings, rng=random.Random(5),
+                              book_fetcher=poly_rest_books(api))
+        task = asyncio.create_task(feed.run())
+        collector = Collector(handoff)
+        try:
+            yield sim, feed, collector
+        finally:
+            await collector.close()
+            feed.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, TIMEOUT)
+            await api.aclose()
+
+
+def poly_truth(sim: Simulator, asset: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    from venues.polymarket.sim_wire import token_levels, token_ref
+
+    ref = token_ref(sim.world, asset)
+    assert ref is not None
+    bids, asks = token_levels(sim.world, ref)
+    return bids[:100], asks[:100]
+
+
+def poly_in_sync(sim: Simulator, feed: Any) -> bool:
+    return all(b.status == "OK" and b.top(100) == poly_truth(sim, a) for a, b in feed.books.books.items())
+
+
+async def test_poly_quiet_books_stay_ok_without_reconnects() -> None:
+    async with poly_sim_feed() as (sim, feed, col):
+        await wait_for(lambda: poly_in_sync(sim, feed), what="initial dump")
+        n = len(feed.books.books)
+        await wait_for(lambda: feed.metrics.book_checks >= 4 * n, timeout=10, what="book checks of quiet books")
+        assert feed.metrics.reconnects == 0 and feed.metrics.silences == 0 and feed.metrics.stale_books == 0
+        assert feed.metrics.book_check_errors == 0
+        assert {t["status"] for t in col.ticks} == {"OK"} and poly_in_sync(sim, feed)
+
+
+async def test_poly_socket_that_answers_pings_but_drops_changes_is_caught_by_the_book_check() -> None:
+    """No seq on this channel: without the check, levels changed while the socket dropped data would stay wrong
+    for good (later price_changes only set the levels they name)."""
+    async with poly_sim_feed() as (sim, feed, col):
+        await wait_for(lambda: poly_in_sync(sim, feed), what="initial dump")
+        col.take()
+        sim.world.faults["POLYMARKET"].silence = True  # PONGs continue, data is dropped
+        sim.world.scenario.run_steps(300)
+        changed = {a for a, b in feed.books.books.items() if b.top(100) != poly_truth(sim, a)}
+        assert changed
+        await wait_for(lambda: feed.metrics.stale_books >= 1, what="a wrong book caught while the socket is silent")
+        await wait_for(lambda: "RESYNCING" in {t["status"] for t in col.ticks if t["market"] in changed}, what="its RESYNCING tick")
+        assert feed.metrics.silences == 0
+        sim.world.faults["POLYMARKET"].silence = False
+        await wait_for(lambda: poly_in_sync(sim, feed), timeout=10, what="books resynced after the socket speaks again")
 
 
 async def test_poly_disconnect_resubscribes_and_live_add_remove() -> None:

@@ -65,7 +65,7 @@ async def test_feed_to_ticks(topics: KafkaSettings, tmp_path: Path) -> None:
         assert p.flush(10) == 0
         handoff: Handoff[dict[str, Any]] = Handoff(1000)
         feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key, markets={},
-                          handoff=handoff, settings=FeedSettings(silence_s=5))
+                          handoff=handoff, settings=FeedSettings())
         service = ProducerService(topics, {"KALSHI": feed}, handoff)
         task = asyncio.create_task(service.run())
         reader = TickReader(topics)

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from core import codec
-from core.units import format_price, format_size
+from core.units import format_fixed, format_price, format_size
 from producers.handoff import Handoff
 from producers.polymarket_feed import PolymarketFeed
 from tests.unit.test_fuzz_kalshi_ws import ANY_JSON, INTS, NUMERIC_TEXT, often
@@ -22,7 +22,8 @@ from venues.polymarket.parse import ParsedFrame, ParseError, parse_event, parse_
 
 ASSETS = ["A1", "A2"]
 PRICE = st.one_of(st.integers(0, 10_000).map(format_price), st.sampled_from(["0", "1", "1.0", "0.5", ".5", "0.00001"]), NUMERIC_TEXT)
-SIZE = st.one_of(st.integers(0, 10**6).map(format_size), st.integers(0, 10**16).map(format_size), NUMERIC_TEXT)
+SIZE = st.one_of(st.integers(0, 10**6).map(format_size), st.integers(0, 10**16).map(format_size), NUMERIC_TEXT,
+                 st.integers(0, 10**19).map(lambda v: format_fixed(v, 6)), st.integers(0, 10**9).map(lambda v: format_fixed(v, 7)))
 TS = st.one_of(st.integers(0, 2**45).map(str), INTS, INTS.map(str), NUMERIC_TEXT)
 ASSET = often(st.sampled_from(ASSETS))
 LEVELS = st.lists(st.fixed_dictionaries({"price": often(PRICE), "size": often(SIZE)}), max_size=6)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from venues.kalshi.book import KalshiBook, KalshiBooks
 from venues.kalshi.messages import Error, Ok, OrderbookDelta, OrderbookSnapshot, Other
 from venues.kalshi.parse import parse_frame
@@ -134,3 +136,123 @@ def test_crossed_and_stale_status() -> None:
     books.apply(_delta(2, 4000, 1, ticker="A"))
     assert books.books["A"].status == "OK"
     assert books.invalidate_all() == ["A"] and books.books["A"].status == "RESYNCING"
+
+
+# --- the seq rule under each reading the venue leaves open (issue 25, defect 6) ----------------------------------
+# Readings: numbers continue across snapshots (TexasCoding/kalshi-python-sdk kalshi/ws/sequence.py, the docs' `ok`
+# example with a seq) or restart at 1 on every snapshot (nautilus_trader crates/adapters/kalshi/src/websocket/
+# handler.rs "Snapshots reset the sequence", fixtures: snapshot seq 1, delta seq 2); replies take the next number,
+# repeat the last one, or carry none.
+
+SEQ_MODES = ("continuous", "snapshot_reset")
+REPLY_MODES = ("next", "current", "none")
+
+
+class Venue:
+    """The messages of one subscription as a venue following one reading numbers them, with the true books."""
+
+    def __init__(self, seq_mode: str, reply_mode: str, sid: int = 1) -> None:
+        self.seq_mode, self.reply_mode, self.sid = seq_mode, reply_mode, sid
+        self.n = 0
+        self.truth: dict[str, dict[int, int]] = {}  # ticker -> YES bids
+
+    def snap(self, ticker: str) -> OrderbookSnapshot:
+        self.n = 1 if self.seq_mode == "snapshot_reset" else self.n + 1
+        levels = self.truth.setdefault(ticker, {4000: 100})
+        return _snap(ticker, self.sid, self.n, yes=tuple(sorted(levels.items())), no=())
+
+    def delta(self, ticker: str, price: int, size: int) -> OrderbookDelta:
+        self.n += 1
+        book = self.truth[ticker]
+        book[price] = book.get(price, 0) + size
+        if not book[price]:
+            del book[price]
+        return _delta(self.n, price, size, ticker=ticker, sid=self.sid)
+
+    def ok(self, *tickers: str) -> Ok:
+        if self.reply_mode == "next":
+            self.n += 1
+        return Ok(id=7, sid=self.sid, seq=None if self.reply_mode == "none" else self.n, market_tickers=tickers)
+
+
+def _run(books: KalshiBooks, msgs: list[object]) -> int:
+    """Apply messages; the number of gaps reported."""
+    return sum(books.apply(m).gap for m in msgs)  # type: ignore[arg-type]
+
+
+def _books_match(books: KalshiBooks, venue: Venue, tickers: str) -> bool:
+    return all(books.books[t].status == "OK" and books.books[t].bids == venue.truth[t] for t in tickers)
+
+
+@pytest.mark.parametrize("reply_mode", REPLY_MODES)
+@pytest.mark.parametrize("seq_mode", SEQ_MODES)
+def test_no_false_gap_under_any_reading(seq_mode: str, reply_mode: str) -> None:
+    """Subscribe, add a market, delete one, re-snapshot: no reading makes a gap and the books are the venue's."""
+    v = Venue(seq_mode, reply_mode)
+    books = KalshiBooks(yes_price=True)
+    for t in "ABC":
+        books.add(t)
+    assert _run(books, [v.snap("A"), v.snap("B"), v.delta("A", 4100, 5), v.delta("B", 4000, -40), v.delta("A", 4000, 7)]) == 0
+    assert _run(books, [v.ok("A", "B", "C"), v.snap("C"), v.delta("B", 3900, 3), v.delta("C", 4200, 1)]) == 0  # add_markets C
+    assert _run(books, [v.ok("A", "C"), v.delta("A", 4100, -5), v.delta("C", 4000, -100)]) == 0  # delete_markets B
+    books.expect(["A", "C"])  # get_snapshot, answered with deltas in between
+    assert _run(books, [v.ok("A", "C"), v.delta("C", 4300, 2), v.snap("A"), v.delta("A", 4400, 1), v.snap("C"),
+                        v.delta("C", 4300, -2), v.delta("A", 4000, 1)]) == 0
+    assert _books_match(books, v, "AC")
+
+
+@pytest.mark.parametrize("reply_mode", REPLY_MODES)
+@pytest.mark.parametrize("seq_mode", SEQ_MODES)
+def test_a_lost_delta_is_one_gap_and_the_re_snapshot_ends_it(seq_mode: str, reply_mode: str) -> None:
+    v = Venue(seq_mode, reply_mode)
+    books = KalshiBooks(yes_price=True)
+    books.add("A"), books.add("B")
+    assert _run(books, [v.snap("A"), v.snap("B"), v.delta("A", 4100, 5)]) == 0
+    v.delta("B", 4100, 9)  # lost
+    res = books.apply(v.delta("A", 4000, -1))
+    assert res.gap and res.resync == [1] and sorted(res.changed) == ["A", "B"]
+    assert _run(books, [v.delta("B", 4000, 2)]) == 0  # the sequence goes on from the gap: one gap, one request
+    books.expect(["A", "B"])
+    assert _run(books, [v.ok("A", "B"), v.snap("A"), v.delta("A", 4000, 3), v.snap("B")]) == 0
+    assert _run(books, [v.delta("B", 4100, -9), v.delta("A", 4000, -3)]) == 0  # and no false gap after the snapshots
+    assert _books_match(books, v, "AB")
+
+
+def test_snapshot_after_lost_messages_invalidates_the_other_books() -> None:
+    """Continuous numbering: a snapshot numbered past the next says changes were lost, maybe of the sid's other
+    books. The snapshot's own book is right; the others re-snapshot."""
+    v = Venue("continuous", "next")
+    books = KalshiBooks(yes_price=True)
+    for t in "ABC":
+        books.add(t)
+    _run(books, [v.snap("A"), v.snap("B"), v.delta("A", 4100, 5), v.ok("A", "B", "C")])  # add_markets C...
+    v.delta("B", 4100, 9)  # lost
+    res = books.apply(v.snap("C"))
+    assert res.gap and res.resync == [1] and sorted(res.changed) == ["A", "B", "C"]
+    assert [books.books[t].status for t in "ABC"] == ["RESYNCING", "RESYNCING", "OK"]
+
+
+def test_a_reply_number_that_is_not_in_the_sequence_is_ignored() -> None:
+    books = KalshiBooks(yes_price=True)
+    books.add("A")
+    _run(books, [_snap("A", 1, 1), _delta(2, 4000, 1, ticker="A")])
+    assert not books.apply(Ok(id=1, sid=1, seq=90, market_tickers=("A",))).gap  # counted apart: not a predecessor
+    assert _run(books, [_delta(3, 4000, 1, ticker="A")]) == 0
+    assert not books.apply(Ok(id=2, sid=1, seq=5, market_tickers=("A",))).gap  # 4 lost before the ok: shows next
+    assert books.apply(_delta(6, 4000, 1, ticker="A")).gap
+
+
+def test_hidden_reply_numbers_cannot_loop_re_snapshots() -> None:
+    """A reading where the ok carries no seq yet uses a number: every get_snapshot answer starts one past the
+    next. The books asked for are being re-snapshotted, so the jump asks for nothing more."""
+    books = KalshiBooks(yes_price=True)
+    books.add("A"), books.add("B")
+    _run(books, [_snap("A", 1, 1), _snap("B", 1, 2), _delta(3, 4000, 1, ticker="A")])
+    for round_start in (4, 8, 12):
+        books.expect(["A", "B"])
+        books.apply(Ok(id=round_start, sid=1, seq=None, market_tickers=("A", "B")))  # takes round_start, hidden
+        first = books.apply(_snap("A", 1, round_start + 1))
+        assert not first.resync and not first.gap
+        assert not books.apply(_snap("B", 1, round_start + 2)).resync
+        assert not books.apply(_delta(round_start + 3, 4000, 1, ticker="A")).gap
+    assert books.books["A"].status == books.books["B"].status == "OK"

@@ -60,7 +60,7 @@ def test_kalshi_ioc_remaining_after_cancellation_is_accepted() -> None:
 @pytest.mark.parametrize("order", [{"status": "executed"}, {"status": "weird", "fill_count_fp": "1.00"}, {"fill_count_fp": "1.00"}])
 def test_kalshi_lookup_of_an_unreadable_order_is_not_a_cancellation(order: dict[str, Any]) -> None:
     with pytest.raises(errors.Unknown):
-        result_from_order(order | {"order_id": "o1"}, "YES")
+        result_from_order(order | {"order_id": "o1"}, "YES", "BUY")
 
 
 BOOK = {"tick_size": 100, "neg_risk": False, "exchange_version": 2, "fee": {"model": "NONE"}, "seconds_delay": 2}

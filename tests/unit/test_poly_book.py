@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+from core import codec
+from producers.handoff import Handoff
+from producers.polymarket_feed import PolymarketFeed
+from producers.tick import build_tick
 from venues.polymarket.book import PolyBook, PolyBooks
-from venues.polymarket.messages import BookEvent, PriceChange, PriceChangeEvent, TickSizeChange
+from venues.polymarket.messages import BookEvent, PriceChange, PriceChangeEvent, TickSizeChange, Unparsable
 from venues.polymarket.parse import parse_frame
 
 FIX = Path(__file__).parents[1] / "resources" / "polymarket"
@@ -29,8 +35,9 @@ def test_captured_book_best_bid_ask_regardless_of_wire_order() -> None:
     # bids arrive ascending and asks descending (best last): the best are the max bid and the min ask.
     assert (book.best_bid, book.best_ask) == (700, 800)
     bids, asks = book.top(2)
-    assert bids == [(700, 18252855), (600, 21968567)]
+    assert bids == [(700, 18252855), (600, 21968567)]  # the Tick's 1e-2: this capture has at most 2 dp
     assert asks[0] == (800, 22819828)
+    assert book.top_exact(1) == ([(700, 182528_550000)], [(800, 228198_280000)])  # the book's own 1e-6
     assert book.status == "OK" and book.tick_size == 100
     assert len(book.bids) == 7 and len(book.asks) == 57
 
@@ -45,7 +52,7 @@ def test_book_then_price_change_fixture_is_a_transient_crossing() -> None:
     res = books.apply(pf.events[0])
     book = books.books[ASSET]
     assert res.changed == [ASSET]
-    assert book.bids == {5100: 15000, 5000: 20000, 4900: 35000}
+    assert book.bids == {5100: 150_000000, 5000: 200_000000, 4900: 350_000000}
     assert book.status == "CROSSED"
     [d] = res.disagreements
     assert d.venue == (5100, 5200) and d.ours == (5100, 5100) and d.crossed
@@ -120,3 +127,74 @@ def test_positions_unique_when_frames_share_a_timestamp() -> None:
     books.apply(PriceChangeEvent("m", 8, (PriceChange("a", 4000, 5, "BUY", 4000, 6000),)))
     seen.append(books.books["a"].position)
     assert seen == ["7/0", "7/1", "7/2", "7/3", "8/0"]
+
+
+# --- issue 25 defect 8: exact 1e-6 books, the Tick floored to 1e-2, unparsable entries invalidate their book --------
+
+def test_tick_carries_sizes_floored_to_the_grid_and_leaves_dust_out() -> None:
+    b = PolyBook("a")
+    b.replace(BookEvent("a", "m", 9, bids=((4700, 5_000000), (4900, 9999), (4800, 1_464786)),
+                        asks=((5300, 2_999999), (5200, 10000)), tick_size=100))
+    # best bid / ask and crossing use the exact book: the 0.009999 bid at 0.49 is the best bid
+    assert (b.best_bid, b.best_ask, b.status) == (4900, 5200, "OK")
+    assert b.top(5) == ([(4800, 146), (4700, 500)], [(5200, 1), (5300, 299)])  # 1.464786 -> 1.46; 0.009999 left out
+    assert b.top(1) == ([(4800, 146)], [(5200, 1)])  # depth counts the levels the Tick carries
+    t = build_tick(venue="POLYMARKET", market="a", game_id="g", book=b, depth=10, position=b.position, received_ts=1, produced_ts=2)
+    assert t["bids"] == [{"price": 4800, "size": 146}, {"price": 4700, "size": 500}]
+    assert t["asks"] == [{"price": 5200, "size": 1}, {"price": 5300, "size": 299}]
+    assert codec.decode(codec.encode("Tick", t), "Tick") == t
+
+
+def _synced(*assets: str) -> PolyBooks:
+    books = PolyBooks()
+    for a in assets:
+        books.add(a)
+        books.apply(BookEvent(a, "m", 1, bids=((4800, 100_000000),), asks=((5200, 100_000000),), tick_size=100))
+    return books
+
+
+def test_an_unparsable_entry_invalidates_its_book_and_the_others_apply() -> None:
+    books = _synced("Y", "N")
+    bad = Unparsable(("N",), "price_changes[2] of 'N': size: 'many' is not a number")
+    res = books.apply(PriceChangeEvent("m", 2, (PriceChange("Y", 5000, 3_000000, "BUY", 5000, 5200),
+                                                PriceChange("N", 5000, 3_000000, "SELL", 4800, 5000)), (bad,)))
+    assert res.changed == ["Y", "N"] and res.invalidated == ["N"]
+    assert books.books["Y"].status == "OK" and books.books["Y"].bids == {5000: 3_000000, 4800: 100_000000}
+    n = books.books["N"]
+    assert n.status == "RESYNCING" and 5000 not in n.asks  # its entries of this event are not applied: it is rebuilt
+    later = books.apply(PriceChangeEvent("m", 3, (PriceChange("N", 5100, 1_000000, "SELL", 4800, 5100),)))
+    assert later.changed == [] and n.status == "RESYNCING"  # no base to apply changes to until the fresh book
+    books.apply(BookEvent("N", "m", 4, bids=((4800, 1),), asks=((5000, 2),), tick_size=100))
+    assert n.status == "OK" and n.asks == {5000: 2}
+
+
+def test_an_unparsable_event_invalidates_its_known_books_only() -> None:
+    books = _synced("A", "B")
+    res = books.apply(Unparsable(("A", "Z"), "book: bad timestamp 'x'"))
+    assert res.changed == ["A"] and res.invalidated == ["A"] and res.error is None  # Z is not ours
+    assert books.books["A"].status == "RESYNCING" and books.books["B"].status == "OK"
+    again = books.apply(Unparsable(("A",), "again"))
+    assert again.changed == [] and again.invalidated == ["A"]  # already RESYNCING: no new tick, still to rebuild
+
+
+def test_feed_frame_with_a_malformed_entry_emits_resyncing_at_once_and_applies_the_rest() -> None:
+    """Before: the whole frame was dropped (parse error) and both books stayed OK."""
+    handoff: Handoff[dict[str, Any]] = Handoff()
+    feed = PolymarketFeed(url="ws://unused", markets={"Y": "g", "N": "g"}, handoff=handoff)
+    for a in ("Y", "N"):
+        feed._on_frame(json.dumps({"event_type": "book", "asset_id": a, "market": "m", "timestamp": "1",
+                                   "bids": [{"price": "0.48", "size": "100"}], "asks": [{"price": "0.52", "size": "100"}]}), 1)
+    while handoff.get_nowait() is not None:
+        pass
+    feed._on_frame(json.dumps({"event_type": "price_change", "market": "m", "timestamp": "2", "price_changes": [
+        {"asset_id": "Y", "price": "0.5", "size": "1.464786", "side": "BUY", "best_bid": "0.5", "best_ask": "0.52"},
+        {"asset_id": "N", "price": "0.5", "size": "1.4647861", "side": "SELL", "best_bid": "0.48", "best_ask": "0.5"}]}), 2)
+    ticks = {}
+    while (item := handoff.get_nowait()) is not None:
+        ticks[item[1]["market"]] = item[1]
+    assert ticks["Y"]["status"] == "OK" and ticks["Y"]["bids"][0] == {"price": 5000, "size": 146}
+    assert ticks["N"]["status"] == "RESYNCING"
+    assert feed.metrics.parse_errors == 1 and feed.books.books["N"].status == "RESYNCING"
+    feed._on_frame(json.dumps({"event_type": "price_change", "market": "m", "timestamp": "3", "price_changes": [
+        {"asset_id": 12, "price": "0.5", "size": "1", "side": "BUY"}]}), 3)
+    assert feed._unreadable  # a token id that cannot be read: any book may be affected, reconnect for a fresh dump

@@ -6,7 +6,9 @@ executor's `Wallet`; the official side takes its signer from `OrderBuilder._v2_o
 
 from __future__ import annotations
 
+import json
 import random
+from typing import Any
 
 import pytest
 from py_clob_client_v2.constants import BYTES32_ZERO
@@ -16,10 +18,19 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2, order
 from py_clob_client_v2.signer import Signer
 
 from executor.polymarket_transport import Wallet
+from tests.conftest import FIXTURES
 from venues.polymarket import constants as C
 from venues.polymarket.eip712 import address_of, checksum
 from venues.polymarket.order import build_order
-from venues.polymarket.signing import order_from_wire, order_hash, post_body, recover_order_signer, recover_signer, sign_order
+from venues.polymarket.signing import (
+    OrderStruct,
+    order_from_wire,
+    order_hash,
+    post_body,
+    recover_order_signer,
+    recover_signer,
+    sign_order,
+)
 
 TICKS = {1000: "0.1", 100: "0.01", 50: "0.005", 25: "0.0025", 10: "0.001", 1: "0.0001"}
 TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -137,3 +148,53 @@ def test_build_order_rejects_bad_input(kwargs: dict, msg: str) -> None:
 def test_order_from_wire_rejects_malformed() -> None:
     with pytest.raises(ValueError):
         order_from_wire({"salt": 1, "maker": "0x12"})
+
+
+# --- fixed known answers (issue 25): no installed SDK needed to check them ------------------------------------------
+
+# Polymarket/py-clob-client-v2 tests/order_utils/test_exchange_order_builder_v2.py (the only fixed V2 order vector in
+# the official clients' tests): a POLY_1271 (deposit wallet) BUY on Amoy against the standard exchange.
+OFFICIAL_POLY_1271 = (
+    "0xa3a093c83b6c20c83355c16ce94c92e6e9fcbdeb840618cc74f6c57a42ad145b"
+    "2b98db73d2c73cbf1f2b6af288566ae81960ddbc3a13921027358a8bff3be6ff1c"
+    "a440cbd865bc0c6243d7a8df9a8bf48a8827b0a4abbb61c30e96d305423af148"
+    "d23d42d3ad94e65d78258cecaf8dcbaddac0f73dc085040f2c12bb595dd83804"
+    "4f726465722875696e743235362073616c742c61646472657373206d616b65722c"
+    "61646472657373207369676e65722c75696e7432353620746f6b656e49642c75"
+    "696e74323536206d616b6572416d6f756e742c75696e743235362074616b6572"
+    "416d6f756e742c75696e743820736964652c75696e7438207369676e61747572"
+    "65547970652c75696e743235362074696d657374616d702c6279746573333220"
+    "6d657461646174612c62797465733332206275696c6465722900ba"
+)
+
+
+def test_official_poly_1271_vector() -> None:
+    wallet = "0x1111111111111111111111111111111111111111"
+    order = OrderStruct(salt=479249096354, maker=wallet, signer=wallet, token_id=1234, maker_amount=100_000_000, taker_amount=50_000_000,
+                        side=C.SIDE_BUY, signature_type=C.SIG_POLY_1271, timestamp=1710000000000)
+    signed = sign_order(order, bytes.fromhex(TEST_KEY[2:]), C.EXCHANGE, "2", C.AMOY)
+    assert signed.signature == OFFICIAL_POLY_1271
+    assert recover_order_signer(order, signed.signature, C.EXCHANGE, "2", C.AMOY) == address_of(bytes.fromhex(TEST_KEY[2:]))
+
+
+# The official tests fix no EOA / POLY_PROXY / GNOSIS_SAFE signature and no Polygon, neg-risk or ExchangeV3 one (their
+# salts are random); ECDSA here is deterministic (RFC 6979), so these were made once with the official client,
+# py_clob_client_v2 ExchangeOrderBuilderV2: every signature type x exchange (standard and neg-risk V2, domain "2";
+# ExchangeV3, domain "3") x chain (Polygon, Amoy). tests/resources/polymarket/signing_vectors_py_clob_client_v2.json
+# (PROVENANCE.md says how).
+ORDER_VECTORS: list[dict[str, Any]] = json.loads((FIXTURES / "polymarket" / "signing_vectors_py_clob_client_v2.json").read_text())["orders"]
+
+
+@pytest.mark.parametrize("v", ORDER_VECTORS, ids=lambda v: f"{v['chain_id']}-{v['exchange']}-type{v['signature_type']}")
+def test_order_vectors_of_the_official_client(v: dict[str, Any]) -> None:
+    assert (v["chain_id"], v["exchange"], v["verifying_contract"], v["domain_version"]) in {
+        (chain, "standard", C.EXCHANGE, "2") for chain in C.CHAINS} | {
+        (chain, "neg_risk", C.NEG_RISK_EXCHANGE, "2") for chain in C.CHAINS} | {
+        (chain, "v3", C.exchange_v3(chain), "3") for chain in C.CHAINS}
+    assert C.exchange(v["chain_id"], neg_risk=v["exchange"] == "neg_risk", version=3 if v["exchange"] == "v3" else 2) == (
+        v["verifying_contract"], v["domain_version"])
+    order = OrderStruct(salt=int(v["salt"]), maker=v["maker"].lower(), signer=v["signer"].lower(), token_id=int(v["token_id"]),
+                        maker_amount=int(v["maker_amount"]), taker_amount=int(v["taker_amount"]), side=C.SIDES[v["side"]],
+                        signature_type=v["signature_type"], timestamp=int(v["timestamp"]))
+    signed = sign_order(order, bytes.fromhex(TEST_KEY[2:]), v["verifying_contract"], v["domain_version"], v["chain_id"])
+    assert (signed.order_id, signed.signature) == (v["order_hash"], v["signature"])

@@ -198,7 +198,7 @@ async def test_a_dead_polymarket_pinger_ends_the_session_so_it_restarts(monkeypa
     ws = FakeWS()
     monkeypatch.setattr(polymarket_feed, "connect", lambda *a, **k: ws)
     feed = polymarket_feed.PolymarketFeed(url="ws://unused", markets={"a": "g"}, handoff=Handoff(),
-                                          settings=FeedSettings(silence_s=30, poly_ping_s=0.01))
+                                          settings=FeedSettings(poly_ping_s=0.01))
     before = _count(metrics.TASK_FAILURES, "polymarket-pinger")
     with pytest.raises(ConnectionError):
         await asyncio.wait_for(feed._session(), timeout=3)

@@ -40,7 +40,8 @@ def test_status_ticks_get_distinct_ids_and_round_trip() -> None:
 
 def test_polymarket_tick_crossed_and_tick_size() -> None:
     b = PolyBook("123")
-    b.replace(BookEvent("123", "0xc", 1786604072222, bids=((5000, 1), (5100, 2)), asks=((5100, 3), (5300, 4)), tick_size=25))
+    b.replace(BookEvent("123", "0xc", 1786604072222, bids=((5000, 10_000), (5100, 20_000)), asks=((5100, 30_000), (5300, 40_000)),
+                        tick_size=25))  # Polymarket book sizes are 1e-6 shares; the Tick floors them to 1e-2
     t = build_tick(venue="POLYMARKET", market="123", game_id="g", book=b, depth=5, position=b.position,
                    received_ts=5, produced_ts=6)
     assert t["status"] == "CROSSED" and t["tick_id"] == "POLYMARKET:123:1786604072222/0"

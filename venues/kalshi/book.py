@@ -5,8 +5,15 @@ ask at 1 - q; with `use_yes_price` the venue already sends it as the YES ask pri
 YES bids and YES asks as {price: size} in integer units, so both scales give the same book.
 
 `KalshiBooks` is the pure state machine shared by the live feed and `arb books`: it applies messages,
-checks the per-sid `seq` (every message carrying sid and seq takes the next number) and reports which
-subscriptions need a re-snapshot (gap, a level going negative or past MAX_SIZE) or a new subscription (terminal error).
+checks the per-sid `seq` (`SeqCheck`) and reports which subscriptions need a re-snapshot (gap, a level going
+negative or past MAX_SIZE) or a new subscription (terminal error).
+
+The seq rule is not settled by any real capture: the docs say only that seq counts per subscription;
+NautilusTrader restarts its expected sequence on every orderbook_snapshot and ignores `ok` replies
+(nautilus_trader crates/adapters/kalshi/src/websocket/handler.rs); TexasCoding/kalshi-python-sdk
+(kalshi/ws/sequence.py) keeps snapshots and deltas in one never-reset sequence and ignores replies too; the
+docs' `ok` example carries a seq. `SeqCheck` makes no false gap under any of these readings, and under any
+reading at all a re-snapshot cannot cause another one (no false gap -> re-snapshot -> false gap loop).
 """
 
 from __future__ import annotations
@@ -32,6 +39,48 @@ from venues.kalshi.parse import MAX_SIZE
 BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
 
 
+class SeqCheck:
+    """Per-sid seq check under every consistent reading of Kalshi's sequence (pure; see the module doc).
+
+    - A snapshot replaces its book whatever its number: it re-bases the sid. One numbered right after the last
+      message, or at or below it (a sequence that restarts on snapshots), lost nothing. One further ahead means
+      messages went missing, possibly changes of the sid's other books (`snapshot` returns False).
+    - A reply (ok / unsubscribed) may take the next number, repeat the last one, carry none or count apart:
+      a number next to or equal to the last is remembered as a possible predecessor of the next message,
+      any other is not part of the sequence. A reply never reports a gap itself: a number lost before it
+      shows at the next data message or snapshot.
+    - Any other numbered message (delta, unknown type) must follow the last message or a reply's number.
+    Blind spot, inherent in the open question: if replies repeat the last number, one message lost just
+    before a reply cannot be told from a reply that took a number.
+    """
+
+    def __init__(self) -> None:
+        self._prev: dict[int, set[int]] = {}  # sid -> numbers the next message may follow
+
+    def data(self, sid: int, seq: int) -> bool:
+        """A delta or other numbered message; False: something was lost before it."""
+        prev = self._prev.get(sid)
+        self._prev[sid] = {seq}
+        return prev is None or seq - 1 in prev
+
+    def snapshot(self, sid: int, seq: int) -> bool:
+        """An orderbook_snapshot; False: messages were lost before it (the snapshot itself is good)."""
+        prev = self._prev.get(sid)
+        self._prev[sid] = {seq}
+        return prev is None or seq <= max(prev) + 1
+
+    def reply(self, sid: int, seq: int) -> None:
+        prev = self._prev.get(sid)
+        if prev is not None and (seq in prev or seq - 1 in prev):
+            prev.add(seq)
+
+    def forget(self, sid: int) -> None:
+        self._prev.pop(sid, None)
+
+    def clear(self) -> None:
+        self._prev.clear()
+
+
 class BookError(ValueError):
     """A change that cannot apply to the book (e.g. a level would go negative): the book must re-snapshot."""
 
@@ -42,6 +91,7 @@ class KalshiBook:
     bids: dict[int, int] = field(default_factory=dict)  # YES bids: price (1e-4) -> size (1e-2)
     asks: dict[int, int] = field(default_factory=dict)  # YES asks (implied from NO bids), YES scale
     synced: bool = False  # False until a snapshot arrives, and again after a gap / terminal error
+    awaiting: bool = False  # a snapshot was asked for (get_snapshot) and has not come yet
     stale: bool = False  # no data for longer than the silence bound
     sid: int | None = None
     seq: int | None = None  # position of the last change applied (tick_id)
@@ -85,7 +135,7 @@ class KalshiBook:
                         self.synced = False
                         raise BookError(f"{self.ticker}: level {key} of the snapshot adds up to {total} (size units), over {MAX_SIZE}")
                     book[key] = total
-        self.synced, self.stale = True, False
+        self.synced, self.stale, self.awaiting = True, False, False
         self.sid, self.seq = snap.sid, snap.seq
 
     def apply_delta(self, delta: OrderbookDelta, *, yes_price: bool) -> None:
@@ -121,7 +171,7 @@ class KalshiBooks:
         self.yes_price = yes_price
         self.auto_create = auto_create
         self.books: dict[str, KalshiBook] = {}
-        self.last_seq: dict[int, int] = {}
+        self.seqs = SeqCheck()
 
     def add(self, ticker: str) -> KalshiBook:
         return self.books.setdefault(ticker, KalshiBook(ticker))
@@ -143,8 +193,23 @@ class KalshiBooks:
         """Mark every book RESYNCING (reconnect); returns the tickers whose status changed."""
         res = ApplyResult()
         self._invalidate(list(self.books), res)
-        self.last_seq.clear()
+        for b in self.books.values():
+            b.awaiting = False
+        self.seqs.clear()
         return res.changed
+
+    def invalidate(self, tickers: list[str]) -> list[str]:
+        """Mark these books RESYNCING (their subscription is being replaced); returns the tickers whose status changed."""
+        res = ApplyResult()
+        self._invalidate([t for t in tickers if t in self.books], res)
+        return res.changed
+
+    def expect(self, tickers: list[str]) -> None:
+        """Snapshots of these books were asked for: a sequence jump seen before they come does not need another
+        request for them (what keeps a reading with hidden reply numbers from re-snapshotting in a loop)."""
+        for t in tickers:
+            if (b := self.books.get(t)) is not None:
+                b.awaiting = True
 
     def mark_stale(self) -> list[str]:
         changed = []
@@ -154,20 +219,31 @@ class KalshiBooks:
                 changed.append(t)
         return changed
 
-    def _check_seq(self, sid: int, seq: int, res: ApplyResult) -> None:
-        last = self.last_seq.get(sid)
-        self.last_seq[sid] = seq
-        if last is not None and seq != last + 1:
+    def _check_seq(self, msg: KalshiMessage, res: ApplyResult) -> None:
+        sid = getattr(msg, "sid", None)
+        seq = getattr(msg, "seq", None)
+        if sid is None or seq is None:
+            return
+        if isinstance(msg, (Ok, Unsubscribed)):
+            self.seqs.reply(sid, seq)
+        elif isinstance(msg, OrderbookSnapshot):
+            if not self.seqs.snapshot(sid, seq):
+                # Lost messages may have changed the sid's other books; those already being re-snapshotted
+                # (awaiting) will be right when their snapshot comes.
+                others = [t for t, b in self.books.items()
+                          if b.sid == sid and t != msg.market_ticker and b.synced and not b.awaiting]
+                if others:
+                    res.gap = True
+                    res.resync.append(sid)
+                    self._invalidate(others, res)
+        elif not self.seqs.data(sid, seq):
             res.gap = True
             res.resync.append(sid)
             self._invalidate(self.tickers_of(sid), res)
 
     def apply(self, msg: KalshiMessage) -> ApplyResult:
         res = ApplyResult()
-        sid = getattr(msg, "sid", None)
-        seq = getattr(msg, "seq", None)
-        if sid is not None and seq is not None:
-            self._check_seq(sid, seq, res)
+        self._check_seq(msg, res)
         if isinstance(msg, OrderbookSnapshot):
             book = self.books.get(msg.market_ticker)
             if book is None:
@@ -203,7 +279,7 @@ class KalshiBooks:
         elif isinstance(msg, (Ok, Unsubscribed)):
             res.reply = msg
             if isinstance(msg, Unsubscribed):
-                self.last_seq.pop(msg.sid, None)
+                self.seqs.forget(msg.sid)
         elif isinstance(msg, Error):
             res.reply = msg
             if msg.terminal:
@@ -212,7 +288,7 @@ class KalshiBooks:
                     tickers = self.tickers_of(s)
                     self._invalidate(tickers, res)
                     res.resubscribe.extend(tickers)
-                    self.last_seq.pop(s, None)
+                    self.seqs.forget(s)
             else:
                 res.error = f"error {msg.code}: {msg.msg}"
         elif isinstance(msg, Other) and not msg.known:

@@ -18,6 +18,8 @@ from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, pars
 from venues import errors, http
 from venues.kalshi import auth
 from venues.kalshi.constants import CALL_COST
+from venues.kalshi.messages import OrderbookSnapshot
+from venues.kalshi.parse import ParseError, parse_message
 
 VENUE = "KALSHI"
 
@@ -209,6 +211,24 @@ class KalshiRest:
             cursor = data.get("cursor") or None
             if not cursor:
                 return
+
+    async def get_orderbook(self, ticker: str) -> OrderbookSnapshot:
+        """`GET /markets/{ticker}/orderbook` with every level (`depth` 0: all levels, KD
+        api-reference/market/get-market-orderbook.md). The answer has the WS snapshot's shape (YES bids and NO
+        bids, `[price, count]` strings, best last; NO bids at NO-leg prices: `use_yes_price` is a WS option), so
+        it is read by the WS parser with the same bounds: an OrderbookSnapshot with sid and seq 0."""
+        data = await self._request("GET", f"/markets/{ticker}/orderbook", params={"depth": 0})
+        book = data.get("orderbook_fp") if isinstance(data, dict) else None
+        if not isinstance(book, dict):
+            raise errors.Unknown(VENUE, f"GET /markets/{ticker}/orderbook: no orderbook_fp in {str(data)[:200]!r}")
+        try:
+            msg = parse_message({"type": "orderbook_snapshot", "sid": 0, "seq": 0, "msg": {
+                "market_ticker": ticker, "yes_dollars_fp": book.get("yes_dollars"), "no_dollars_fp": book.get("no_dollars")}})
+            if not isinstance(msg, OrderbookSnapshot):
+                raise ParseError(f"not an order book: {type(msg).__name__}")
+        except ParseError as exc:
+            raise errors.Unknown(VENUE, f"GET /markets/{ticker}/orderbook: {exc}") from None
+        return msg
 
     async def get_balance(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._request("GET", "/portfolio/balance")

@@ -146,13 +146,20 @@ def market_json(world: SimWorld, m: KalshiMarket) -> dict[str, Any]:
 def order_json(rec: OrderRecord, world: SimWorld) -> dict[str, Any]:
     m = world.kalshi_markets.get(rec.book_id)
     taker_fee = sum(f.fee for f in rec.fills if f.is_taker)
-    taker_cost = sum(f.price * f.size for f in rec.fills if f.is_taker)
-    maker_cost = sum(f.price * f.size for f in rec.fills if not f.is_taker)
+    bid = rec.side == BookSide.BUY
+    # Fill cost in the money of the order's outcome side (NO money for an ask) or in YES money: Kalshi does not
+    # define it (executor/kalshi_transport.py), so ARB_SIM_KALSHI_FILL_COST offers both readings.
+    no_money = not bid and world.settings.kalshi_fill_cost == "outcome"
+    taker_cost = sum((ONE_DOLLAR - f.price if no_money else f.price) * f.size for f in rec.fills if f.is_taker)
+    maker_cost = sum((ONE_DOLLAR - f.price if no_money else f.price) * f.size for f in rec.fills if not f.is_taker)
+    # Direction as docs getting_started/order_direction.md: bid ≡ outcome yes, ask ≡ outcome no; the legacy pair of
+    # an ask is "buy no" (a V2 ask was booked `side: no` on the demo exchange).
+    outcome = "yes" if bid else "no"
     return {
         "order_id": rec.order_id, "client_order_id": rec.client_order_id, "user_id": rec.account, "ticker": rec.book_id,
         "event_ticker": m.event_ticker if m else "", "status": rec.status, "type": "limit",
-        "book_side": "bid" if rec.side == BookSide.BUY else "ask", "outcome_side": "yes",
-        "side": "yes", "action": "buy" if rec.side == BookSide.BUY else "sell",
+        "book_side": "bid" if bid else "ask", "outcome_side": outcome,
+        "side": outcome, "action": "buy",
         "yes_price_dollars": format_price(rec.price), "no_price_dollars": format_price(ONE_DOLLAR - rec.price),
         "initial_count_fp": format_size(rec.size), "fill_count_fp": format_size(rec.filled),
         "remaining_count_fp": format_size(rec.remaining),

@@ -2,9 +2,17 @@
 
 Per connection: commands subscribe / unsubscribe / update_subscription (add_markets, delete_markets,
 get_snapshot) / list_subscriptions; one `subscribed` per channel; `orderbook_snapshot` then
-`orderbook_delta` with a per-sid `seq` (every message carrying sid and seq takes the next number);
-NO-leg pricing by default, `use_yes_price` on request; `ticker` and `trade` channels (sid, no seq);
-Ping frames with body `heartbeat`. Faults: seq skip, silence, disconnect, error codes (10/17/25 terminal).
+`orderbook_delta` with a per-sid `seq`; NO-leg pricing by default, `use_yes_price` on request; `ticker` and
+`trade` channels (sid, no seq); Ping frames with body `heartbeat`. Faults: seq skip, silence, disconnect, error
+codes (10/17/25 terminal).
+
+The seq rule is not documented beyond "per subscription" and no real capture settles it, so it is a switch
+(SimSettings.kalshi_ws_seq / kalshi_ws_reply_seq): numbers continue across snapshots, or each snapshot restarts
+them at 1 as NautilusTrader's handler reads it (crates/adapters/kalshi/src/websocket/handler.rs: "Snapshots
+reset the sequence"; its fixtures carry snapshot seq 1, delta seq 2); ok/unsubscribed replies take the next
+number, repeat the last one, or carry none. Error 16 says "Market not found" and nothing else (docs
+getting_started/quick_start_websockets error table: "16 | Market not found | Invalid market_ticker or
+market_id"): it never names the market.
 """
 
 from __future__ import annotations
@@ -86,6 +94,19 @@ class KalshiWsHub:
         sub.seq += 2 if self.world.faults[KALSHI].take_seq_skip() else 1
         return sub.seq
 
+    def _snapshot_seq(self, sub: Sub) -> int:
+        if self.settings.kalshi_ws_seq == "snapshot_reset":
+            sub.seq = 1
+            return 1
+        return self._seq(sub)
+
+    def _reply(self, sub: Sub, msg: dict[str, Any]) -> dict[str, Any]:
+        """An ok/unsubscribed reply of `sub` with the seq the reply convention gives it (none: no field)."""
+        mode = self.settings.kalshi_ws_reply_seq
+        if mode == "none":
+            return msg
+        return {**msg, "seq": self._seq(sub) if mode == "next" else sub.seq}
+
     def _error(self, conn: Conn, cmd_id: Any, code: int, detail: str = "") -> None:
         msg: dict[str, Any] = {"type": "error", "msg": {"code": code, "msg": detail or C.WS_ERRORS.get(code, "error")}}
         if cmd_id is not None:
@@ -99,7 +120,7 @@ class KalshiWsHub:
             body["yes_dollars_fp"] = yes
         if no:
             body["no_dollars_fp"] = no
-        self._send(sub.conn, {"type": "orderbook_snapshot", "sid": sub.sid, "seq": self._seq(sub), "msg": body})
+        self._send(sub.conn, {"type": "orderbook_snapshot", "sid": sub.sid, "seq": self._snapshot_seq(sub), "msg": body})
 
     def _ticker_msg(self, sub: Sub, ticker: str) -> None:
         book = self.world.kalshi_books[ticker]
@@ -236,11 +257,18 @@ class KalshiWsHub:
         if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
             self._error(conn, cmd_id, 11, "market_tickers must be a list of strings")
             return None
-        unknown = [t for t in raw if t not in self.world.kalshi_books]
-        if unknown:
-            self._error(conn, cmd_id, 16, f"Market not found: {unknown[0]}")
+        if any(not self._market_found(t) for t in raw):  # the whole command fails; the text names no market
+            self._error(conn, cmd_id, 16)
             return None
         return list(dict.fromkeys(raw))
+
+    def _market_found(self, ticker: str) -> bool:
+        """Unlisted: never. Not active (closed): per kalshi_ws_closed_market, as no source says whether the venue
+        answers 16 for a closed market or subscribes it."""
+        if ticker not in self.world.kalshi_books:
+            return False
+        m = self.world.kalshi_markets.get(ticker)
+        return self.settings.kalshi_ws_closed_market == "accepted" or m is None or m.status == "active"
 
     def cmd_subscribe(self, conn: Conn, cmd_id: Any, params: dict[str, Any]) -> None:
         channels = params.get("channels")
@@ -291,7 +319,7 @@ class KalshiWsHub:
         for sid in sids:
             sub = conn.subs[sid]
             self._drop(sub)
-            self._send(conn, {"id": cmd_id, "sid": sid, "seq": self._seq(sub), "type": "unsubscribed"}, data=False)
+            self._send(conn, self._reply(sub, {"id": cmd_id, "sid": sid, "type": "unsubscribed"}), data=False)
 
     def cmd_update(self, conn: Conn, cmd_id: Any, params: dict[str, Any]) -> None:
         sids = params.get("sids")
@@ -328,8 +356,8 @@ class KalshiWsHub:
             if any(t not in current for t in markets):
                 self._error(conn, cmd_id, 11, "get_snapshot needs markets of this subscription")
                 return
-            self._send(conn, {"id": cmd_id, "sid": sub.sid, "seq": self._seq(sub), "type": "ok",
-                              "msg": {"market_tickers": sorted(current)}}, data=False)
+            self._send(conn, self._reply(sub, {"id": cmd_id, "sid": sub.sid, "type": "ok",
+                                               "msg": {"market_tickers": sorted(current)}}), data=False)
             for t in markets:
                 self._snapshot(sub, t)
             return
@@ -342,8 +370,8 @@ class KalshiWsHub:
             sub.markets = current - removed
             self._unindex(sub, removed)
             added = []
-        self._send(conn, {"id": cmd_id, "sid": sub.sid, "seq": self._seq(sub), "type": "ok",
-                          "msg": {"market_tickers": sorted(sub.markets)}}, data=False)
+        self._send(conn, self._reply(sub, {"id": cmd_id, "sid": sub.sid, "type": "ok",
+                                           "msg": {"market_tickers": sorted(sub.markets)}}), data=False)
         if sub.channel == "orderbook_delta":
             for t in added:
                 self._snapshot(sub, t)

@@ -3,7 +3,11 @@
 `book` replaces a token's book; each `price_changes[]` entry sets one level to an absolute size (0
 removes it); `tick_size_change` updates the tick. There is no seq. A rebuilt book can be briefly
 crossed (best bid >= best ask) while the removals of the crossed levels are still in flight: it is
-CROSSED, never OK, until later entries uncross it.
+CROSSED, never OK, until later entries uncross it. What could not be parsed (`Unparsable`) makes its
+tokens' books RESYNCING until their next `book`: nothing else would ever correct them.
+
+Levels are exact, in 1e-6 shares (the venue's precision); best bid / ask and crossing use them. `top()` is the
+Tick's view: sizes floored to 1e-2, levels under 0.01 left out (core/units.py).
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.units import floor_size
 from venues.polymarket.messages import (
+    SIZE_DP,
     BookEvent,
     Level,
     OtherEvent,
     PolyEvent,
     PriceChangeEvent,
     TickSizeChange,
+    Unparsable,
 )
 
 BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
@@ -26,7 +33,7 @@ BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
 @dataclass
 class PolyBook:
     asset_id: str
-    bids: dict[int, int] = field(default_factory=dict)  # price (1e-4) -> size (1e-2)
+    bids: dict[int, int] = field(default_factory=dict)  # price (1e-4) -> size (1e-6 shares, exact)
     asks: dict[int, int] = field(default_factory=dict)
     tick_size: int = 0  # 1e-4 USD; 0 = unknown
     synced: bool = False  # False until a `book` arrives (and after reconnect)
@@ -56,9 +63,14 @@ class PolyBook:
             return "STALE"
         return "CROSSED" if self.crossed else "OK"
 
-    def top(self, n: int) -> tuple[list[Level], list[Level]]:
-        """Top n levels a side, best first (bids descending, asks ascending); never by wire position."""
+    def top_exact(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Top n levels a side in 1e-6 shares, best first (bids descending, asks ascending); never by wire position."""
         return sorted(self.bids.items(), key=lambda kv: -kv[0])[:n], sorted(self.asks.items())[:n]
+
+    def top(self, n: int) -> tuple[list[Level], list[Level]]:
+        """The Tick's top n levels a side, best first, in 1e-2 shares: each size floored, levels under 0.01 left out."""
+        bids, asks = self.top_exact(len(self.bids) + len(self.asks))
+        return _grid(bids, n), _grid(asks, n)
 
     def bump(self, ts_ms: int) -> None:
         """Advance the change position. Several frames can share one timestamp (a crossing's removals
@@ -85,6 +97,16 @@ class PolyBook:
             book[price] = size
 
 
+def _grid(levels: list[Level], n: int) -> list[Level]:
+    out: list[Level] = []
+    for price, size in levels:
+        if len(out) == n:
+            break
+        if (floored := floor_size(size, SIZE_DP)) > 0:
+            out.append((price, floored))
+    return out
+
+
 @dataclass
 class Disagreement:
     """An entry whose best_bid/best_ask differs from the rebuilt book (expected while crossed)."""
@@ -99,6 +121,7 @@ class Disagreement:
 @dataclass
 class ApplyResult:
     changed: list[str] = field(default_factory=list)  # asset ids, once each, in order of first change
+    invalidated: list[str] = field(default_factory=list)  # known books made RESYNCING by an Unparsable: re-snapshot them
     error: str | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
 
@@ -124,6 +147,18 @@ class PolyBooks:
             res.error = f"unknown asset {asset_id}"
         return book
 
+    def _invalidate(self, bad: Unparsable, res: ApplyResult) -> None:
+        for a in bad.asset_ids:
+            book = self.books.get(a) or (self.add(a) if self.auto_create else None)
+            if book is None:  # not ours: nothing to rebuild (its error is counted as a parse error already)
+                continue
+            if book.synced:
+                book.synced = False
+                if a not in res.changed:
+                    res.changed.append(a)
+            if a not in res.invalidated:
+                res.invalidated.append(a)
+
     def invalidate_all(self) -> list[str]:
         changed = [a for a, b in self.books.items() if b.synced]
         for a in changed:
@@ -143,8 +178,13 @@ class PolyBooks:
             if book is not None:
                 book.replace(ev)
                 res.changed.append(ev.asset_id)
+        elif isinstance(ev, Unparsable):
+            self._invalidate(ev, res)
         elif isinstance(ev, PriceChangeEvent):
+            lost = {a for u in ev.unparsable for a in u.asset_ids}
             for ch in ev.changes:
+                if ch.asset_id in lost:  # this event's changes to that book are incomplete: it is rebuilt instead
+                    continue
                 book = self._get(ch.asset_id, res)
                 if book is None:
                     continue
@@ -159,6 +199,8 @@ class PolyBooks:
                     res.disagreements.append(Disagreement(ch.asset_id, book.position, venue, ours, book.crossed))
                 if ch.asset_id not in res.changed:
                     res.changed.append(ch.asset_id)
+            for u in ev.unparsable:
+                self._invalidate(u, res)
         elif isinstance(ev, TickSizeChange):
             book = self._get(ev.asset_id, res)
             if book is not None and book.tick_size != ev.new_tick_size:

@@ -1,6 +1,7 @@
 """Polymarket market-channel wire events as frozen typed structs (venue-protocols.md P2).
 
-Prices are integers of 1e-4 USD, sizes integers of 1e-2 shares, timestamps integer milliseconds.
+Prices are integers of 1e-4 USD, sizes integers of 1e-6 shares (SIZE_DP: the venue's precision, see
+core/units.py; the Tick floors them to 1e-2), timestamps integer milliseconds.
 Levels are `(price, size)` in the order the venue sent them (live data: best level last).
 """
 
@@ -11,6 +12,21 @@ from typing import Literal
 
 Side = Literal["BUY", "SELL"]  # BUY = bid side
 Level = tuple[int, int]
+
+# Share sizes carry up to 6 decimals: the CTF share token has 6 (Polymarket/py-sdk parses base-unit amounts with
+# six implied decimals, models/clob/_validators.py) and a real fill left 1.464786 shares (NautilusTrader
+# crates/adapters/polymarket/test_data/data_api_trades_captured_response.json).
+SIZE_DP = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsable:
+    """An event, or one `price_changes[]` entry, that could not be parsed, for tokens whose ids were readable.
+    What it carried is unknown, so those books can no longer be vouched for: they go RESYNCING until a fresh
+    `book` rebuilds them. (One whose token id cannot be read makes the whole frame unreadable instead.)"""
+
+    asset_ids: tuple[str, ...]
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +55,13 @@ class PriceChange:
 
 @dataclass(frozen=True, slots=True)
 class PriceChangeEvent:
+    """`changes`: the entries that parsed, in wire order; `unparsable`: one per entry that did not (its token's
+    book must be rebuilt; the other tokens' entries still apply)."""
+
     market: str
     timestamp_ms: int
     changes: tuple[PriceChange, ...]
+    unparsable: tuple[Unparsable, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +91,4 @@ class OtherEvent:
     known: bool
 
 
-PolyEvent = BookEvent | PriceChangeEvent | TickSizeChange | LastTradePrice | OtherEvent
+PolyEvent = BookEvent | PriceChangeEvent | TickSizeChange | LastTradePrice | OtherEvent | Unparsable

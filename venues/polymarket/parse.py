@@ -1,8 +1,17 @@
 """Polymarket market-channel frames -> typed events. Pure.
 
 A frame is one JSON object or a JSON array of them (the initial dump is batched), or one of the plain
-texts `PONG` / `NO NEW ASSETS`, which carry nothing. Each event of an array parses on its own: one bad
-event is reported in `ParsedFrame.errors` and the others still apply.
+texts `PONG` / `NO NEW ASSETS`, which carry nothing. Each event of an array, and each entry of a
+`price_changes[]`, parses on its own: what fails is reported in `ParsedFrame.errors` and the rest still
+applies. A failure never passes silently, because there is no seq to reveal what it lost:
+- tied to tokens whose ids are readable (a bad entry, a `book` / `tick_size_change` with a bad field), it
+  becomes an `Unparsable` event for those tokens: their books go RESYNCING until a fresh `book`;
+- otherwise (not JSON, no readable token id, no event type) the frame is not `readable`: any book may be
+  affected and all are rebuilt;
+- a bad `last_trade_price` changes no book: it is only counted.
+
+Sizes are parsed exactly at the venue's precision, 6 dp (messages.SIZE_DP: 1.464786 shares is a real fill);
+a 7th non-zero decimal is a parse error, never rounded. The Tick floors them to 1e-2 (core/units.py).
 
 Every number is bounded here so that nothing the venue sends makes a book or Tick outside its Avro schema:
 book levels (bids, asks, price_changes) strictly between 0 and 1 USD, sizes within MAX_SIZE, tick sizes
@@ -15,11 +24,13 @@ from __future__ import annotations
 
 import json
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from core.units import ONE_DOLLAR, UnitError, parse_price, parse_size
+from core.units import ONE_DOLLAR, UnitError, parse_fixed, parse_price
 from venues.polymarket.messages import (
+    SIZE_DP,
     BookEvent,
     LastTradePrice,
     Level,
@@ -29,14 +40,17 @@ from venues.polymarket.messages import (
     PriceChangeEvent,
     Side,
     TickSizeChange,
+    Unparsable,
 )
+
+T = TypeVar("T")
 
 CONTROL_TEXTS = frozenset({"PONG", "NO NEW ASSETS", "PING"})
 KNOWN_OTHER_EVENTS = frozenset({"best_bid_ask", "new_market", "market_resolved"})
 
 
 INT64_MAX = 2**63 - 1
-MAX_SIZE = 10**13  # 1e-2 shares: see venues/kalshi/parse.py (price x size x many levels still fits int64)
+MAX_SIZE = 10**17  # 1e-6 shares (10^11 shares, Kalshi's bound): floored to the Tick's 1e-2 it is 10^13, see venues/kalshi/parse.py
 MAX_TS_MS = INT64_MAX // 1000  # Tick.venue_ts = timestamp_ms * 1000 µs is a long
 MAX_NUMBER_CHARS = 40  # a decimal string longer than this is no price, size or timestamp (int() refuses > 4,300 digits)
 
@@ -53,15 +67,20 @@ def _show(v: Any) -> str:
 
 
 class ParseError(ValueError):
-    """An event that is not a valid market-channel event."""
+    """An event that is not a valid market-channel event. `assets`: the tokens whose books it was for (their
+    books must be rebuilt), () if it changes no book, None if that cannot be read (any book may be affected)."""
+
+    def __init__(self, message: str, assets: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.assets = assets
 
 
 @dataclass
 class ParsedFrame:
-    events: list[PolyEvent] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    events: list[PolyEvent] = field(default_factory=list)  # in wire order, `Unparsable` ones included
+    errors: list[str] = field(default_factory=list)  # one per failed event or entry, each bounded in length
     control: bool = False  # PONG / NO NEW ASSETS
-    readable: bool = True  # False: not JSON at all, so what it carried is unknown
+    readable: bool = True  # False: not JSON, or a failure with no readable token id: any book may be affected
 
 
 def parse_frame(data: str | bytes) -> ParsedFrame:
@@ -82,10 +101,28 @@ def parse_decoded(obj: Any) -> ParsedFrame:
     out = ParsedFrame()
     for item in obj if isinstance(obj, list) else [obj]:
         try:
-            out.events.append(parse_event(item))
+            ev = parse_event(item)
         except ParseError as exc:
             out.errors.append(str(exc))
+            if exc.assets is None:
+                out.readable = False
+            elif exc.assets:
+                out.events.append(Unparsable(exc.assets, str(exc)))
+            continue
+        out.events.append(ev)
+        if isinstance(ev, PriceChangeEvent):
+            out.errors.extend(u.error for u in ev.unparsable)
     return out
+
+
+def _scoped(assets: tuple[str, ...], build: Callable[[], T]) -> T:
+    """build(), its ParseError tied to `assets` (the tokens the event is for) unless it already says whose it is."""
+    try:
+        return build()
+    except ParseError as exc:
+        if exc.assets is None:
+            exc.assets = assets
+        raise
 
 
 def _valid_text(v: str, key: str) -> str:
@@ -139,10 +176,11 @@ def _tick_size(v: Any, key: str) -> int:
 
 
 def _size(v: Any, key: str) -> int:
+    """A size in 1e-6 shares, exactly (a 7th non-zero decimal is an error)."""
     if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
         raise ParseError(f"{key}: not a size: {_show(v)}")
     try:
-        size = parse_size(v)
+        size = parse_fixed(v, SIZE_DP)
     except (UnitError, ValueError) as exc:
         raise ParseError(f"{key}: {exc}") from None
     if size > MAX_SIZE:
@@ -191,28 +229,45 @@ def parse_event(obj: Any) -> PolyEvent:
     if not isinstance(typ, str):
         raise ParseError("missing event_type")
     if typ == "book":
+        asset = _str(obj, "asset_id")
         tick = obj.get("tick_size")
-        return BookEvent(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"), timestamp_ms=_ts(obj),
-                         bids=_levels(obj.get("bids"), "bids"), asks=_levels(obj.get("asks"), "asks"),
-                         tick_size=None if tick is None else _tick_size(tick, "tick_size"))
+        return _scoped((asset,), lambda: BookEvent(
+            asset_id=asset, market=_opt_str(obj, "market"), timestamp_ms=_ts(obj),
+            bids=_levels(obj.get("bids"), "bids"), asks=_levels(obj.get("asks"), "asks"),
+            tick_size=None if tick is None else _tick_size(tick, "tick_size")))
     if typ == "price_change":
-        raw = obj.get("price_changes")
-        if not isinstance(raw, list):
-            raise ParseError("price_change without price_changes[] (old schema?)")
-        changes = []
-        for e in raw:
-            if not isinstance(e, dict):
-                raise ParseError(f"price_changes: bad entry {_show(e)}")
-            changes.append(PriceChange(asset_id=_str(e, "asset_id"), price=_price(e.get("price"), "price", level=True),
+        return _price_change(obj)
+    if typ == "tick_size_change":
+        asset = _str(obj, "asset_id")
+        return _scoped((asset,), lambda: TickSizeChange(
+            asset_id=asset, market=_opt_str(obj, "market"), old_tick_size=_opt_price(obj, "old_tick_size"),
+            new_tick_size=_tick_size(obj.get("new_tick_size"), "new_tick_size"), timestamp_ms=_ts(obj)))
+    if typ == "last_trade_price":  # a trade print: the book changes arrive as price_change
+        return _scoped((), lambda: LastTradePrice(
+            asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"), price=_price(obj.get("price"), "price"),
+            size=_size(obj.get("size"), "size"), side=_side(obj.get("side")), timestamp_ms=_ts(obj)))
+    return OtherEvent(event_type=typ, known=typ in KNOWN_OTHER_EVENTS)
+
+
+def _price_change(obj: dict[str, Any]) -> PriceChangeEvent:
+    """Entries parse one by one: a bad entry is `Unparsable` for its token, the others still apply. An entry whose
+    token id cannot be read, or a bad event-level field, fails the event (for every token it names)."""
+    raw = obj.get("price_changes")
+    if not isinstance(raw, list):
+        raise ParseError("price_change without price_changes[] (old schema?)")
+    assets: list[str] = []
+    for e in raw:
+        if not isinstance(e, dict):
+            raise ParseError(f"price_changes: bad entry {_show(e)}")
+        assets.append(_str(e, "asset_id"))
+    market, ts = _scoped(tuple(dict.fromkeys(assets)), lambda: (_opt_str(obj, "market"), _ts(obj)))
+    changes: list[PriceChange] = []
+    bad: list[Unparsable] = []
+    for i, (e, asset) in enumerate(zip(raw, assets, strict=True)):
+        try:
+            changes.append(PriceChange(asset_id=asset, price=_price(e.get("price"), "price", level=True),
                                        size=_size(e.get("size"), "size"), side=_side(e.get("side")),
                                        best_bid=_opt_price(e, "best_bid"), best_ask=_opt_price(e, "best_ask")))
-        return PriceChangeEvent(market=_opt_str(obj, "market"), timestamp_ms=_ts(obj), changes=tuple(changes))
-    if typ == "tick_size_change":
-        new = _tick_size(obj.get("new_tick_size"), "new_tick_size")
-        return TickSizeChange(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"),
-                              old_tick_size=_opt_price(obj, "old_tick_size"), new_tick_size=new, timestamp_ms=_ts(obj))
-    if typ == "last_trade_price":
-        return LastTradePrice(asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"),
-                              price=_price(obj.get("price"), "price"), size=_size(obj.get("size"), "size"),
-                              side=_side(obj.get("side")), timestamp_ms=_ts(obj))
-    return OtherEvent(event_type=typ, known=typ in KNOWN_OTHER_EVENTS)
+        except ParseError as exc:
+            bad.append(Unparsable((asset,), f"price_changes[{i}] of {_show(asset)}: {exc}"))
+    return PriceChangeEvent(market=market, timestamp_ms=ts, changes=tuple(changes), unparsable=tuple(bad))

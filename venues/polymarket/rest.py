@@ -23,6 +23,8 @@ import httpx
 from core.backoff import retry_after_seconds
 from venues import errors, http
 from venues.polymarket.auth import ApiCreds, l2_headers
+from venues.polymarket.messages import BookEvent
+from venues.polymarket.parse import ParseError, parse_event
 
 VENUE = "POLYMARKET"
 ACCEPTED_STATUSES = ("matched", "live", "delayed")  # POST /order statuses of an order the venue took
@@ -101,6 +103,44 @@ class PolymarketRest:
     async def cancel(self, order_id: str) -> dict[str, Any]:
         return dict(await self._request("DELETE", "/order", body={"orderID": order_id}))
 
+    async def get_balance_allowance(self, signature_type: int) -> dict[str, Any]:
+        """The funder's collateral: `GET /balance-allowance?asset_type=COLLATERAL&signature_type=` with L2 headers
+        signed over the path alone (py_clob_client_v2 client.py `get_balance_allowance`). `balance` is a decimal
+        integer string of 1e-6 pUSD; `allowances` maps exchange contracts to allowances (rs-clob-client types)."""
+        data = await self._request("GET", "/balance-allowance", params={"asset_type": "COLLATERAL", "signature_type": signature_type})
+        if not isinstance(data, dict):
+            raise errors.Unknown(VENUE, f"GET /balance-allowance: not a balance: {str(data)[:200]!r}")
+        return data
+
+
+
+class PolymarketBookApi:
+    """The CLOB host's public order book, `GET /book?token_id=` (no credentials: docs
+    api-reference/market-data/get-order-book.md, `security: []`). The answer is the market channel's `book`
+    event without `event_type` (market, asset_id, timestamp in ms, hash, bids, asks, tick_size, ...), so it is
+    read by the WS parser with the same bounds."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
+                                         limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_book(self, token_id: str) -> BookEvent:
+        resp = await http.send(self._client, VENUE, "GET", "/book", params={"token_id": token_id})
+        if resp.status_code >= 300:
+            PolymarketRest._raise("GET", "/book", resp)
+        data = http.success_body(resp, VENUE, "GET /book")
+        try:
+            if not isinstance(data, dict):
+                raise ParseError(f"not an order book: {str(data)[:200]!r}")
+            ev = parse_event({**data, "event_type": "book"})
+            if not isinstance(ev, BookEvent) or ev.asset_id != token_id:
+                raise ParseError(f"the book of another token: {getattr(ev, 'asset_id', None)!r}")
+        except ParseError as exc:
+            raise errors.Unknown(VENUE, f"GET /book: {exc}") from None
+        return ev
 
 
 class PolymarketDataApi:

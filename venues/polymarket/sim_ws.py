@@ -6,12 +6,22 @@ events. Every book change sends a `price_change` whose `price_changes[]` carry a
 both tokens of the market (those the connection subscribed), with best_bid/best_ask after the change.
 Trades send `last_trade_price`. Text `PING` gets `PONG`; a client that sends nothing for
 `poly_ws_idle_s` is disconnected, as the venue drops clients that stop pinging. There is no seq.
+
+Switches on the hub (`hub_of(world)`), for behaviour the engine does not produce or the venue does not document:
+- `fractional_sizes`: level sizes carry up to 6 decimals, the venue's precision (a real fill left 1.464786 shares,
+  NautilusTrader crates/adapters/polymarket/test_data/data_api_trades_captured_response.json): each level's
+  size gets a stable sub-cent part, the same in `book` and `price_change` (`exact_levels` is that wire book).
+- `dump_on_subscribe`: whether a live `{"operation": "subscribe", "initial_dump": true}` sends `book`s (the docs
+  list no `initial_dump` for it; the project's feed relies on it): True (default) or False (it sends none).
+- `bad_entries` / `bad_entry`: the next N `price_change` frames carry one malformed entry (the first), the others
+  intact: "size" (a 7th decimal) or "asset" (an `asset_id` that is not a string).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -19,8 +29,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from core.units import ONE_DOLLAR
-from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, token_levels, token_ref
+from core.units import ONE_DOLLAR, SIZE_DP, format_fixed
+from venues.polymarket.messages import SIZE_DP as WIRE_SIZE_DP
+from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, token_levels, token_price, token_ref
 from venues.sim.engine import BookSide, Trade
 from venues.sim.world import POLYMARKET, SimWorld
 
@@ -41,6 +52,10 @@ class PolyWsHub:
         self.conns: set[Conn] = set()
         self.by_asset: dict[str, set[Conn]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.fractional_sizes = False
+        self.dump_on_subscribe = True
+        self.bad_entries = 0
+        self.bad_entry = "size"  # or "asset"
         world.level_listeners.append(self.on_level)
         world.trade_listeners.append(self.on_trade)
         world.faults.on_disconnect.append(self.disconnect_all)
@@ -53,6 +68,53 @@ class PolyWsHub:
             return
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         conn.queue.put_nowait(self.world.faults[POLYMARKET].garble(text) if data else text)
+
+    # --- wire sizes ------------------------------------------------------------------------------------
+
+    def wire_size(self, book_id: str, engine_price: int, total: int) -> int:
+        """The size the venue shows for an engine level (1e-2 shares), in 1e-6 shares: the engine's, plus a stable
+        sub-cent part (0 .. 0.009999) when `fractional_sizes` is on. Both tokens of the level show the same."""
+        scale = 10 ** (WIRE_SIZE_DP - SIZE_DP)
+        if not self.fractional_sizes or total == 0:
+            return total * scale
+        digest = hashlib.sha1(f"{book_id}:{engine_price}:{total}".encode(), usedforsecurity=False).digest()
+        return total * scale + int.from_bytes(digest[:4], "big") % scale
+
+    def _size_text(self, book_id: str, engine_price: int, total: int) -> str:
+        if not self.fractional_sizes:
+            return size_text(total)
+        whole, _, frac = format_fixed(self.wire_size(book_id, engine_price, total), WIRE_SIZE_DP).partition(".")
+        return f"{whole}.{frac.rstrip('0')}" if frac.rstrip("0") else whole  # as the venue writes it: "1.464786"
+
+    def exact_levels(self, token_id: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The token's book as this hub sends it, best first: (price 1e-4, size 1e-6 shares)."""
+        ref = token_ref(self.world, token_id)
+        if ref is None:
+            return [], []
+        bids, asks = token_levels(self.world, ref)
+        cond = ref.condition_id
+        return ([(p, self.wire_size(cond, token_price(ref, p), s)) for p, s in bids],
+                [(p, self.wire_size(cond, token_price(ref, p), s)) for p, s in asks])
+
+    def _book(self, ref: TokenRef) -> dict[str, object]:
+        ev = book_event(self.world, ref, self._ts())
+        if self.fractional_sizes:
+            tick, cond = ref.market.tick, ref.condition_id
+            bids, asks = token_levels(self.world, ref)
+            ev["bids"] = [{"price": price_text(p, tick), "size": self._size_text(cond, token_price(ref, p), s)} for p, s in reversed(bids)]
+            ev["asks"] = [{"price": price_text(p, tick), "size": self._size_text(cond, token_price(ref, p), s)} for p, s in reversed(asks)]
+            ev["hash"] = ""
+            ev["hash"] = hashlib.sha1(json.dumps(ev, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        return ev
+
+    def _malformed(self, entry: dict[str, Any]) -> dict[str, Any]:
+        bad = dict(entry)
+        if self.bad_entry == "asset":
+            bad["asset_id"] = int(entry["asset_id"]) if str(entry["asset_id"]).isdigit() else None
+        else:
+            whole, _, frac = str(entry["size"]).partition(".")
+            bad["size"] = f"{whole}.{frac.ljust(WIRE_SIZE_DP, '0')}1"  # one decimal more than the venue's precision
+        return bad
 
     # --- world notifications ----------------------------------------------------------------------
 
@@ -73,12 +135,15 @@ class PolyWsHub:
             # Engine BUY at p is a token-0 bid at p and a token-1 ask at 1 - p.
             is_bid = (side is BookSide.BUY) == (index == 0)
             p = price if index == 0 else ONE_DOLLAR - price
-            entries[ref.token_id] = {"asset_id": ref.token_id, "price": price_text(p, pm.tick), "size": size_text(total),
+            entries[ref.token_id] = {"asset_id": ref.token_id, "price": price_text(p, pm.tick), "size": self._size_text(book_id, price, total),
                                      "side": "BUY" if is_bid else "SELL", "hash": f"{book_id[2:18]}{ts}{index}",
                                      "best_bid": price_text(bids[0][0], pm.tick) if bids else "0",
                                      "best_ask": price_text(asks[0][0], pm.tick) if asks else "1"}
         for conn in conns:
             changes = [e for t, e in entries.items() if t in conn.assets]
+            if self.bad_entries > 0 and changes:
+                self.bad_entries -= 1
+                changes[0] = self._malformed(changes[0])
             self._send(conn, {"event_type": "price_change", "market": book_id, "timestamp": ts, "price_changes": changes})
 
     def on_trade(self, venue: str, book_id: str, trade: Trade, trade_id: str, ts_us: int) -> None:
@@ -107,7 +172,7 @@ class PolyWsHub:
             self.by_asset.setdefault(a, set()).add(conn)
             ref = token_ref(self.world, a)
             if ref is not None and dump:
-                books.append(book_event(self.world, ref, self._ts()))
+                books.append(self._book(ref))
         if books:
             self._send(conn, books)  # the dump is batched: one JSON array
 
@@ -137,7 +202,7 @@ class PolyWsHub:
             conn.started = True
             self._add(conn, assets, bool(msg.get("initial_dump", True)))
         elif msg.get("operation") == "subscribe" and conn.started:
-            self._add(conn, assets, bool(msg.get("initial_dump", True)))
+            self._add(conn, assets, bool(msg.get("initial_dump", True)) and self.dump_on_subscribe)
         elif msg.get("operation") == "unsubscribe" and conn.started:
             self._remove(conn, assets)
         else:
@@ -196,3 +261,12 @@ class PolyWsHub:
     async def close(self) -> None:
         for conn in list(self.conns):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator stopping")
+
+
+def hub_of(world: SimWorld) -> PolyWsHub | None:
+    """The market-channel hub serving `world`, to flip its switches (it registers as a level listener)."""
+    for listener in world.level_listeners:
+        hub = getattr(listener, "__self__", None)
+        if isinstance(hub, PolyWsHub):
+            return hub
+    return None

@@ -40,10 +40,24 @@ class SimSettings:
                                          choices=("open", "always"))
     kalshi_ioc_remaining: str = setting("ARB_SIM_KALSHI_IOC_REMAINING", "zero", "IOC remaining_count in the create answer: zero (after cancel) or unfilled",
                                         choices=("zero", "unfilled"))
+    # Which money an order's *_fill_cost_dollars counts is undocumented (executor/kalshi_transport.py): both readings.
+    kalshi_fill_cost: str = setting("ARB_SIM_KALSHI_FILL_COST", "outcome", "money of an order's *_fill_cost_dollars: outcome (the "
+                                    "order's outcome side: NO money for an ask) or yes (YES money whatever the side)",
+                                    choices=("outcome", "yes"))
     kalshi_ping_interval_s: float = setting("ARB_SIM_KALSHI_PING_INTERVAL_S", 10.0, "seconds between WS Ping frames (body 'heartbeat')")
     kalshi_ts_tolerance_ms: int = setting("ARB_SIM_KALSHI_TS_TOLERANCE_MS", 60_000, "max |wall clock - KALSHI-ACCESS-TIMESTAMP| (0 = unchecked)")
     kalshi_ws_queue: int = setting("ARB_SIM_KALSHI_WS_QUEUE", 100_000, "per-connection outbound WS queue; overflow sends terminal error 25")
     kalshi_replay: Path | None = setting("ARB_SIM_KALSHI_REPLAY", None, "JSONL of recorded Kalshi WS frames to stream to every subscriber instead of live books")
+    # No real capture settles Kalshi's seq rule (venue-protocols.md, corrections 11): each plausible reading is a switch.
+    kalshi_ws_seq: str = setting("ARB_SIM_KALSHI_WS_SEQ", "continuous", "WS seq of a subscription: continuous (every numbered message takes "
+                                 "the next number, never reset) or snapshot_reset (each orderbook_snapshot restarts it at 1, "
+                                 "NautilusTrader's reading)", choices=("continuous", "snapshot_reset"))
+    kalshi_ws_reply_seq: str = setting("ARB_SIM_KALSHI_WS_REPLY_SEQ", "next", "seq of ok/unsubscribed replies: next (takes the next "
+                                       "number), current (repeats the last number, takes none) or none (no seq field)",
+                                       choices=("next", "current", "none"))
+    kalshi_ws_closed_market: str = setting("ARB_SIM_KALSHI_WS_CLOSED_MARKET", "not_found", "a WS command naming a market that is not "
+                                           "active: not_found (error 16 for the whole command) or accepted",
+                                           choices=("not_found", "accepted"))
     replay_rate: float = setting("ARB_SIM_REPLAY_RATE", 0.0, "recorded frames per second (0 = as fast as possible)")
     # Polymarket (served by venues.polymarket.simulator)
     poly_address: str = setting("ARB_SIM_POLY_ADDRESS", "0x0000000000000000000000000000000000005157", "Polymarket wallet address the simulator accepts")
