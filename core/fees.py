@@ -144,6 +144,25 @@ def taker_fee(params: Mapping[str, Any], price: int, size: int, *, member: str |
     raise ValueError(f"unknown fee model {model!r}")
 
 
+def multi_fill_margin(params: Mapping[str, Any], size: int, fills: int, *, member: str | None = None) -> int:
+    """The most (money) that the fees of ONE order of `size` can exceed `taker_fee` of it as a single fill when
+    the venue fills it in up to `fills` pieces (an IOC meets one fill per resting order):
+    - Kalshi: each fill's trade fee is ceiled to $0.000001 (< 1 unit more per fill) and each fill's balance
+      change is floored to the member's precision (< 1 precision unit of rounding fee per fill). The order's
+      accumulator rebates whole units only up to the fill's own fee, so fills too small to owe a whole unit
+      (a fraction of a contract, or a sub-cent price) keep their rounding: up to a unit each;
+    - Polymarket: each fill's fee is rounded half up to $0.00001 (at most 5 money units more per fill, and the
+      single fill's may have been rounded down by as much)."""
+    model = params["model"]
+    if size <= 0 or fills <= 1 or model == "NONE":
+        return 0
+    if model == "KALSHI_QUADRATIC":
+        return fills * (_kalshi_precision(member) + 1)
+    if model == "POLYMARKET_POWER":
+        return 0 if params["rate_ppm"] == 0 else (fills + 1) * (_POLY_GRID // 2)
+    raise ValueError(f"unknown fee model {model!r}")
+
+
 def order_taker_fees(params: Mapping[str, Any], fills: Sequence[tuple[int, int]], *, member: str | None = None, sell: bool = False) -> list[int]:
     """Taker fee of each fill (price, size) of ONE order, in fill order (Kalshi: with the order's rounding
     accumulator, so the total converges to the single-fill fee; Polymarket: per fill)."""

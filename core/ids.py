@@ -1,6 +1,7 @@
 """Deterministic identities (design.md "Identities"): a replay or a reprocess yields the same ids.
 
-- game_id = {league}-{yyyymmdd}-{away}-{home}, lowercase
+- game_id = {league}-{yyyymmdd}-{away}-{home}, lowercase; a later game of the same teams on the same day
+  (a doubleheader's second game) adds "-g{n}", n its place by start time (producers/discovery/match.py)
 - tick_id = venue:market:position of the change at the venue (Kalshi sid/seq; Polymarket frame ts/index)
 - signal_id = hash of game_id, the legs (venue, market, side, limit price) and the input tick_ids
 - client_order_id = signal_id:leg:step, <= 64 chars of [-\\w:+=/] (Kalshi's rule)
@@ -21,13 +22,18 @@ COID_RE = re.compile(r"^[-\w:+=/]{1,64}$")
 SIGNAL_ID_HEX = 32  # 128 bits: "s" + 32 hex + ":leg:step" stays far below 64 chars
 
 
-def game_id(league: str, yyyymmdd: str, away: str, home: str) -> str:
+def game_id(league: str, yyyymmdd: str, away: str, home: str, game_no: int = 1) -> str:
+    """The game's id; `game_no` > 1 numbers a later game of the same teams on the same day ("-g2").
+
+    Game 1 keeps the plain id, so every single game's id is the same as before game numbers existed."""
     if not (len(yyyymmdd) == 8 and yyyymmdd.isdigit()):
         raise ValueError(f"game date must be yyyymmdd, got {yyyymmdd!r}")
     parts = [league, yyyymmdd, away, home]
     if any(not p or "-" in p or not re.fullmatch(r"[A-Za-z0-9_]+", p) for p in parts):
         raise ValueError(f"game_id parts must be non-empty alphanumerics without '-': {parts}")
-    return "-".join(p.lower() for p in parts)
+    if isinstance(game_no, bool) or not isinstance(game_no, int) or game_no < 1:
+        raise ValueError(f"game number must be an integer >= 1, got {game_no!r}")
+    return "-".join(p.lower() for p in parts) + (f"-g{game_no}" if game_no > 1 else "")
 
 
 def kalshi_tick_id(ticker: str, sid: int, seq: int) -> str:

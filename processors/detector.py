@@ -1,10 +1,12 @@
 """Fee-aware detection of every arbitrage combination of a game (design.md "What the system does").
 
 Pure: `evaluate(pairing, books, now_tick, settings)` -> signals, where `books` is the game's latest Tick
-per market. A candidate is a pair of instruments on two different books whose `pays_on` together cover
-every outcome of the game (cross-venue pairs and the intra-Kalshi pairs; same-book pairs are never
-formed, and in a draw league a pair that does not pay on the draw does not qualify). Size comes from
-walking both instruments' ask ladders while the marginal edge after fees stays above the minimum.
+per market. A candidate (a cover) is a set of instruments, at most one per book, whose `pays_on` together
+cover every outcome of the game, with no instrument that the others make redundant: the pairs (cross-venue
+and intra-Kalshi; same-book pairs are never formed, and in a draw league a pair that does not pay on the
+draw does not qualify) and, in draw leagues, the three-leg covers A + B + draw (issue 29 item 6), within a
+venue or across venues. Size comes from walking every leg's ask ladder while the marginal edge after fees
+stays above the minimum.
 Deadlines are event time (tick receive timestamps), so replays give the same signals.
 
 A leg is used when its book's latest tick is OK, however long ago that tick arrived. Venues send nothing
@@ -18,14 +20,14 @@ detector applies no age bound.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
 from math import lcm
 from typing import Any, cast
 
-from core.fees import taker_fee
+from core.fees import multi_fill_margin, taker_fee
 from core.ids import signal_id
 from core.units import ONE_DOLLAR, now_us
 from processors.settings import DetectorSettings
@@ -35,22 +37,35 @@ Tick = dict[str, Any]
 Pairing = dict[str, Any]
 
 
+MAX_LEGS = 3  # a cover needs at most one instrument per outcome, and games have at most three outcomes
+
+
 @dataclass(frozen=True)
 class Candidate:
-    books: tuple[dict[str, Any], dict[str, Any]]
-    instruments: tuple[dict[str, Any], dict[str, Any]]
+    books: tuple[dict[str, Any], ...]
+    instruments: tuple[dict[str, Any], ...]
+
+
+def _minimal_cover(pays: list[set[str]], outcomes: set[str]) -> bool:
+    """The instruments pay on every outcome, and none of them can be left out (a leg the others make
+    redundant only adds cost: its smaller cover is a candidate of its own)."""
+    if set().union(*pays) < outcomes:
+        return False
+    return all(not (set().union(*(p for j, p in enumerate(pays) if j != i)) >= outcomes) for i in range(len(pays)))
 
 
 def candidates(pairing: Pairing) -> list[Candidate]:
-    """Every pair of instruments on different books that together pay on every outcome."""
+    """Every minimal cover: instruments on different books that together pay on every outcome (pairs, and in
+    draw leagues the three-leg covers)."""
     outcomes = set(pairing["outcomes"])
     flat = [(bi, book, inst) for bi, book in enumerate(pairing["books"]) for inst in book["instruments"]]
     out = []
-    for (bi, b1, i1), (bj, b2, i2) in combinations(flat, 2):
-        if bi == bj:
-            continue  # one book: YES + NO of one Kalshi market, or Polymarket's two tokens — never < $1
-        if set(i1["pays_on"]) | set(i2["pays_on"]) >= outcomes:
-            out.append(Candidate((b1, b2), (i1, i2)))
+    for n in range(2, min(MAX_LEGS, len(outcomes)) + 1):
+        for combo in combinations(flat, n):
+            if len({bi for bi, _, _ in combo}) < n:
+                continue  # two legs on one book (YES + NO of one Kalshi market, Polymarket's two tokens): never < $1
+            if _minimal_cover([set(inst["pays_on"]) for _, _, inst in combo], outcomes):
+                out.append(Candidate(tuple(b for _, b, _ in combo), tuple(i for _, _, i in combo)))
     return out
 
 
@@ -64,13 +79,14 @@ def ask_ladder(tick: Tick, side: str) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class Sized:
     size: int
-    limits: tuple[int, int]
-    fees: tuple[int, int]
-    cost: int  # both legs incl. fees, money
+    limits: tuple[int, ...]  # per leg
+    fees: tuple[int, ...]  # per leg, money
+    cost: int  # every leg incl. fees, money
     edge: int  # payout - cost, money
 
 
 StepFn = Callable[[int], int]  # limit price (1e-4 USD) -> the size step (1e-2) an order at that price needs
+Chunk = tuple[int, tuple[int, ...]]  # (size, price per leg)
 
 
 def _lot(size: int, lot: int) -> int:
@@ -83,74 +99,73 @@ def order_step(book: Mapping[str, Any]) -> StepFn | None:
     return partial(amounts.fak_step, "BUY") if book["venue"] == "POLYMARKET" else None
 
 
-def _priced(chunks: list[tuple[int, int, int]], fees: tuple[Mapping[str, Any], Mapping[str, Any]]) -> Sized:
-    """Worst case of the chunks (size, price a, price b) taken with one IOC per leg limited at the last chunk's
-    prices. The legs carry only limit prices and IOC fills anywhere up to them: report every chunk at the
-    limit. Cost per contract p + fee(p) increases with p for both venues' fee curves, so this bounds the
-    real cost from above. Rounding is per fill (Kalshi: the trade fee to $0.000001, then the balance change
-    to the member's precision, core/fees.py): as one fill or as one per chunk (each chunk's rounding fee
-    charged in full, no rebate), take whichever costs more."""
-    size = sum(q for q, _, _ in chunks)
-    _, lim_a, lim_b = chunks[-1]
-    fee_a = max(sum(taker_fee(fees[0], lim_a, q) for q, _, _ in chunks), taker_fee(fees[0], lim_a, size))
-    fee_b = max(sum(taker_fee(fees[1], lim_b, q) for q, _, _ in chunks), taker_fee(fees[1], lim_b, size))
-    cost = (lim_a + lim_b) * size + fee_a + fee_b
-    return Sized(size, (lim_a, lim_b), (fee_a, fee_b), cost, ONE_DOLLAR * size - cost)
+def _priced(chunks: list[Chunk], fees: Sequence[Mapping[str, Any]]) -> Sized:
+    """Worst case of the chunks taken with one IOC per leg limited at the last chunk's prices. The legs carry
+    only limit prices and IOC fills anywhere up to them: report every chunk at the limit. Cost per contract
+    p + fee(p) increases with p for both venues' fee curves, so this bounds the real cost from above.
+    Rounding is per fill (Kalshi: the trade fee to $0.000001, then the balance change to the member's
+    precision, core/fees.py): as one fill or as one per chunk (each chunk's rounding fee charged in full, no
+    rebate), take whichever costs more. One IOC can meet more resting orders than the walk had chunks, and each
+    fill is rounded on its own: `size_cover` bounds that with core/fees.py `multi_fill_margin`."""
+    size = sum(q for q, _ in chunks)
+    limits = chunks[-1][1]
+    leg_fees = tuple(max(sum(taker_fee(f, lim, q) for q, _ in chunks), taker_fee(f, lim, size)) for f, lim in zip(fees, limits, strict=True))
+    cost = sum(limits) * size + sum(leg_fees)
+    return Sized(size, limits, leg_fees, cost, ONE_DOLLAR * size - cost)
 
 
-def size_pair(ladders: tuple[list[tuple[int, int]], list[tuple[int, int]]], fees: tuple[Mapping[str, Any], Mapping[str, Any]],
-              min_edge_per_contract: int, cap: int, whole: bool, steps: tuple[StepFn | None, StepFn | None] = (None, None)) -> Sized | None:
-    """Walk both ladders level by level; take each chunk while its edge per contract >= the minimum. Then
-    keep the largest size both venues accept at the limits it needs (`steps`, per leg), whose worst-case
-    edge still meets the minimum.
+def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[Mapping[str, Any]], min_edge_per_contract: int, cap: int,
+               whole: bool, steps: Sequence[StepFn | None] | None = None, fills_per_leg: int = 1) -> Sized | None:
+    """Walk every leg's ladder level by level; take each chunk while its edge per contract >= the minimum.
+    Then keep the largest size every venue accepts at the limits it needs (`steps`, per leg), whose
+    worst-case edge still meets the minimum after the most that per-fill rounding can add when an IOC fills in
+    up to `fills_per_leg` pieces (core/fees.py `multi_fill_margin`; the signal's `edge` is reported without it).
 
     Fees are computed per chunk, each as a fill of its own: that charges a Kalshi rounding fee per chunk (up to
     one balance-precision unit each), which the venue's per-order accumulator partly rebates: conservative."""
     lot = 100 if whole else 1
-    a, b = [list(x) for x in ladders]
-    chunks: list[tuple[int, int, int]] = []  # (size, price a, price b)
-    ia = ib = 0
+    legs = [list(x) for x in ladders]
+    n = len(legs)
+    step_fns: Sequence[StepFn | None] = steps if steps is not None else [None] * n
+    chunks: list[Chunk] = []
+    idx = [0] * n
     size = 0
-    while ia < len(a) and ib < len(b) and _lot(cap - size, lot) > 0:
-        (pa, qa), (pb, qb) = a[ia], b[ib]
-        q = _lot(min(qa, qb, cap - size), lot)
+    while all(i < len(lad) for i, lad in zip(idx, legs, strict=True)) and _lot(cap - size, lot) > 0:
+        levels = [lad[i] for i, lad in zip(idx, legs, strict=True)]
+        q = _lot(min(min(qty for _, qty in levels), cap - size), lot)
         if q <= 0:
             # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
-            if qa <= qb:
-                ia += 1
-                if ia < len(a):
-                    a[ia] = (a[ia][0], a[ia][1] + qa)
-            else:
-                ib += 1
-                if ib < len(b):
-                    b[ib] = (b[ib][0], b[ib][1] + qb)
+            thin = min(range(n), key=lambda j: levels[j][1])
+            idx[thin] += 1
+            if idx[thin] < len(legs[thin]):
+                price, qty = legs[thin][idx[thin]]
+                legs[thin][idx[thin]] = (price, qty + levels[thin][1])
             continue
-        fa, fb = taker_fee(fees[0], pa, q), taker_fee(fees[1], pb, q)
-        chunk_cost = (pa + pb) * q + fa + fb
+        prices = tuple(p for p, _ in levels)
+        chunk_cost = sum(prices) * q + sum(taker_fee(f, p, q) for f, p in zip(fees, prices, strict=True))
         chunk_edge = ONE_DOLLAR * q - chunk_cost
         if chunk_edge <= 0 or chunk_edge < min_edge_per_contract * q:  # price x size lands on the money grid
             break
         size += q
-        chunks.append((q, pa, pb))
-        a[ia] = (pa, qa - q)
-        b[ib] = (pb, qb - q)
-        if a[ia][1] == 0:
-            ia += 1
-        if b[ib][1] == 0:
-            ib += 1
+        chunks.append((q, prices))
+        for j in range(n):
+            legs[j][idx[j]] = (prices[j], levels[j][1] - q)
+            if legs[j][idx[j]][1] == 0:
+                idx[j] += 1
     # From the largest size down: within chunk k the limits are chunk k's prices, so the size must be a
-    # multiple of the step both orders need there; a size inside an earlier chunk needs lower limits.
+    # multiple of the step every order needs there; a size inside an earlier chunk needs lower limits.
     for k in range(len(chunks) - 1, -1, -1):
-        q, pa, pb = chunks[k]
+        q, prices = chunks[k]
         step = lot
-        for fn, price in zip(steps, (pa, pb), strict=True):
+        for fn, price in zip(step_fns, prices, strict=True):
             if fn is not None:
                 step = lcm(step, fn(price))
         before = size - q
         fit = _lot(size, step)
         if fit > before:
-            sized = _priced([*chunks[:k], (fit - before, pa, pb)], fees)
-            if sized.edge > 0 and sized.edge >= min_edge_per_contract * fit:
+            sized = _priced([*chunks[:k], (fit - before, prices)], fees)
+            edge = sized.edge - sum(multi_fill_margin(f, fit, fills_per_leg) for f in fees)
+            if edge > 0 and edge >= min_edge_per_contract * fit:
                 return sized
         size = before
     return None
@@ -166,7 +181,7 @@ class Detector:
         self.settings = settings
         self.pairing_of = pairing_of
         self.clock = clock
-        self._last: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}  # game -> candidate -> (size, limits) signalled
+        self._last: dict[str, dict[tuple[str, ...], tuple[int, ...]]] = {}  # game -> candidate -> (size, *limits) signalled
         self._signalled: dict[str, dict[str, tuple[str, int]]] = {}  # game -> tick market -> (tick_id signalled on, signal event time)
         self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
 
@@ -178,14 +193,18 @@ class Detector:
         return cached[1]
 
     def memory(self, game_id: str) -> dict[str, Any]:
-        """The game's hysteresis as JSON-able data (for the table state)."""
+        """The game's hysteresis as JSON-able data (for the table state). A `last` entry of an n-leg cover is
+        [n leg keys, size, n limits] (2n + 1 items), so entries written for pairs read back unchanged."""
         return {"last": [[*k, *v] for k, v in self._last.get(game_id, {}).items()],
                 "signalled": {m: list(v) for m, v in self._signalled.get(game_id, {}).items()}}
 
     def restore(self, game_id: str, memory: Mapping[str, Any] | None) -> None:
         """Replace the game's hysteresis with `memory` (from `memory`; None: none)."""
         memory = memory or {}
-        last = {(str(a), str(b)): (int(size), int(la), int(lb)) for a, b, size, la, lb in memory.get("last", [])}
+        last: dict[tuple[str, ...], tuple[int, ...]] = {}
+        for entry in memory.get("last", []):
+            n = (len(entry) - 1) // 2
+            last[tuple(str(k) for k in entry[:n])] = tuple(int(v) for v in entry[n:])
         signalled = {m: (str(v[0]), int(v[1])) for m, v in memory.get("signalled", {}).items()}
         self._last[game_id], self._signalled[game_id] = last, signalled
 
@@ -201,26 +220,26 @@ class Detector:
     def evaluate(self, pairing: Pairing, books: Mapping[str, Tick], trigger: Tick) -> list[dict[str, Any]]:
         s = self.settings
         newest = max(t["received_ts"] for t in books.values())
-        found: list[tuple[Sized, Candidate, tuple[Tick, Tick], int]] = []
+        found: list[tuple[Sized, Candidate, tuple[Tick, ...], int]] = []
         for cand in self._candidates(pairing):
-            ticks = [books.get(inst["market"]) for inst in cand.instruments]
-            if any(t is None or t["status"] != "OK" for t in ticks):
+            got = [books.get(inst["market"]) for inst in cand.instruments]
+            if any(t is None or t["status"] != "OK" for t in got):
                 continue  # trust is the tick's status, never its age: see the module docstring
-            t0, t1 = cast(Tick, ticks[0]), cast(Tick, ticks[1])
+            ticks = tuple(cast(Tick, t) for t in got)
             delay = max(b["seconds_delay"] for b in cand.books)
             extra = 0
             if delay > 0:
                 if not s.allow_delayed:
                     continue
                 extra = s.delayed_extra_edge
-            sized = size_pair((ask_ladder(t0, cand.instruments[0]["side"]), ask_ladder(t1, cand.instruments[1]["side"])),
-                              (cand.books[0]["fee"], cand.books[1]["fee"]), s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
-                              (order_step(cand.books[0]), order_step(cand.books[1])))
+            sized = size_cover([ask_ladder(t, inst["side"]) for t, inst in zip(ticks, cand.instruments, strict=True)],
+                               [b["fee"] for b in cand.books], s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
+                               [order_step(b) for b in cand.books], s.fills_per_leg)
             if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
                 continue
             if any(sized.size < b["min_size"] for b in cand.books):
                 continue
-            found.append((sized, cand, (t0, t1), delay))
+            found.append((sized, cand, ticks, delay))
         found.sort(key=lambda f: -f[0].edge)
         signals: list[dict[str, Any]] = []
         used: set[str] = set()
@@ -231,29 +250,29 @@ class Detector:
         for key in [k for k in last if k not in live]:
             del last[key]  # gone: if it comes back, it is a new opportunity
         reuse_us = s.book_reuse_ms * 1000
-        for sized, cand, pair_ticks, delay in found:
+        for sized, cand, cover_ticks, delay in found:
             books_used = {b["market"] for b in cand.books}
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
-            if any((u := signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us for t in pair_ticks):
+            if any((u := signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us for t in cover_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
             key = self._key(cand)
-            fingerprint = (sized.size, sized.limits[0], sized.limits[1])
+            fingerprint = (sized.size, *sized.limits)
             if last.get(key) == fingerprint:
                 continue  # unchanged opportunity: already signalled
-            sig = self._signal(game, sized, cand, pair_ticks, delay)
+            sig = self._signal(game, sized, cand, cover_ticks, delay)
             last[key] = fingerprint
             used |= books_used
-            for t in pair_ticks:
+            for t in cover_ticks:
                 signalled[t["market"]] = (t["tick_id"], sig["event_ts"])
             signals.append(sig)
         return signals
 
     @staticmethod
-    def _key(cand: Candidate) -> tuple[str, str]:
-        return (f"{cand.instruments[0]['market']}:{cand.instruments[0]['side']}", f"{cand.instruments[1]['market']}:{cand.instruments[1]['side']}")
+    def _key(cand: Candidate) -> tuple[str, ...]:
+        return tuple(f"{inst['market']}:{inst['side']}" for inst in cand.instruments)
 
-    def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, Tick], delay_s: int) -> dict[str, Any]:
+    def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, ...], delay_s: int) -> dict[str, Any]:
         legs = [{"venue": b["venue"], "market": inst["market"], "book": b["market"], "side": inst["side"], "limit_price": lim,
                  "size": sized.size, "expected_fee": fee, "pays_on": list(inst["pays_on"])}
                 for b, inst, lim, fee in zip(cand.books, cand.instruments, sized.limits, sized.fees, strict=True)]

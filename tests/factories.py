@@ -22,11 +22,23 @@ def poly_moneyline(cond: str, tokens: dict[str, str], fee: dict[str, Any] = POLY
             "instruments": [{"market": tok, "side": "YES", "label": code, "pays_on": [code]} for code, tok in tokens.items()]}
 
 
-def pairing(game_id: str = "nfl-20261129-buf-kc", *, draw: bool = False, poly: bool = True, **kw: Any) -> dict[str, Any]:
+def poly_outcome(code: str, outcomes: list[str], fee: dict[str, Any] = POLY_FEE, min_size: int = 500) -> dict[str, Any]:
+    """A draw league's Polymarket Yes/No market of one outcome (its own condition, so its own book)."""
+    return {"venue": "POLYMARKET", "market": f"0xcond-{code}", "event": "slug", "tick_size": 10, "min_size": min_size, "fee": fee,
+            "seconds_delay": 0, "neg_risk": True, "exchange_version": 2, "exchange_index": 1,
+            "instruments": [{"market": f"TOK-{code.upper()}-YES", "side": "YES", "label": code, "pays_on": [code]},
+                            {"market": f"TOK-{code.upper()}-NO", "side": "YES", "label": f"not {code}", "pays_on": [o for o in outcomes if o != code]}]}
+
+
+def pairing(game_id: str = "nfl-20261129-buf-kc", *, draw: bool = False, poly: bool = True, poly_draw: bool = False, **kw: Any) -> dict[str, Any]:
+    """Kalshi books of every outcome; Polymarket's moneyline (two-outcome games), or with `poly_draw` its
+    Yes/No market per outcome (draw leagues)."""
     outcomes = ["buf", "kc"] + (["draw"] if draw else [])
     books = [kalshi_book(f"K-{c.upper()}", c, outcomes, kw.get("kalshi_fee", KALSHI_FEE)) for c in outcomes]
     if poly and not draw:
         books.append(poly_moneyline("0xcond", {"buf": "TOK-BUF", "kc": "TOK-KC"}, kw.get("poly_fee", POLY_FEE), kw.get("delay", 0)))
+    if poly_draw:
+        books += [poly_outcome(c, outcomes, kw.get("poly_fee", POLY_FEE)) for c in outcomes]
     return {"game_id": game_id, "league": "nfl", "game_date": "20261129", "start_ts": None, "away": "buf", "home": "kc",
             "outcomes": outcomes, "books": books, "updated_ts": 0}
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from core.units import parse_price
 from producers.discovery.aliases import AliasTable, League, normalise
 from producers.discovery.clob_info import NO_FEE, UnknownFee, clob_fee_params, fetch_clob_info, power_fee
-from producers.discovery.model import DRAW, Book, Instrument, Rejected, VenueGame, decimal_text, scaled
+from producers.discovery.model import DRAW, GAMMA_WINNER_TYPES, Book, Instrument, Rejected, VenueGame, decimal_text, scaled
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ def game_markets(event: dict[str, Any], aliases: AliasTable, market_types: set[s
     league = league_of(event, aliases)
     if league is None:
         return None  # not a league we trade
-    markets = [m for m in event.get("markets") or [] if isinstance(m, dict) and m.get("sportsMarketType") in market_types
+    wanted = market_types & GAMMA_WINNER_TYPES  # only a game-winner market is read as one (model.GAMMA_WINNER_TYPES)
+    markets = [m for m in event.get("markets") or [] if isinstance(m, dict) and m.get("sportsMarketType") in wanted
                and m.get("enableOrderBook", True)]
     return (league, markets) if markets else None
 

@@ -7,6 +7,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DRAW = "draw"
+# The market types discovery pairs (ARB_DISCOVER_EXCLUDE_MARKET_TYPES): the game-winner markets -- Kalshi's
+# game series of a league, Gamma's `moneyline` -- of a league without draws (two outcomes) or with them (a
+# team or the draw). Nothing else is paired: spreads, totals and props have no Kalshi counterpart here.
+TWO_WAY, THREE_WAY = "two_way", "three_way"
+MARKET_TYPES = (TWO_WAY, THREE_WAY)
+# Gamma `sportsMarketType`s read as a game winner. A spreads market lists team names as outcomes too
+# ("Spread: Chiefs (-2.5)", outcomes ["Chiefs", "Bills"]): read as a winner it would pay on the wrong games.
+GAMMA_WINNER_TYPES = frozenset({"moneyline"})
+
+
+def market_type(draws: bool) -> str:
+    return THREE_WAY if draws else TWO_WAY
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Discovery rounds: fetch both venues, pair, and publish changes to the compacted `markets` topic.
 
 A round publishes a pairing only when its content changed (updated_ts aside) and tombstones every
-game on `markets` that the round no longer pairs. A round in which a venue could not be read
+game on `markets` that the round no longer pairs -- a game that disappeared, is blocked, or whose league or
+market type the user excluded since (ARB_DISCOVER_EXCLUDE_*). What is on `markets` goes into the match too:
+a published game keeps its game_id (match.py). A round in which a venue could not be read
 completely publishes nothing: a half-read venue must not look like games that disappeared.
 """
 
@@ -40,6 +42,7 @@ class RoundReport:
     blocked: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)  # venue events we could not use
     unmatched: list[dict[str, str]] = field(default_factory=list)  # usable games with no partner
+    excluded: list[dict[str, str]] = field(default_factory=list)  # games of an excluded league or market type
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -49,7 +52,7 @@ class RoundReport:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "kalshi_games": self.kalshi_games, "polymarket_games": self.polymarket_games, "paired": self.paired,
                 "published": self.published, "tombstoned": self.tombstoned, "unchanged": self.unchanged, "blocked": self.blocked,
-                "rejected": self.rejected, "unmatched": self.unmatched, "errors": self.errors}
+                "rejected": self.rejected, "unmatched": self.unmatched, "excluded": self.excluded, "errors": self.errors}
 
 
 def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
@@ -104,11 +107,12 @@ class DiscoveryService:
             log.error("discovery round incomplete; nothing published: %s", "; ".join(rep.errors))
             return rep
         draws = {code: lg.draws for code, lg in aliases.leagues.items()}
-        result = match(games[0], games[1], overrides, draws, now_us=now_us(), rules=self.rules)
+        current = dict(self.cache.pairings)
+        result = match(games[0], games[1], overrides, draws, now_us=now_us(), rules=self.rules, published=current)
         rep.paired = len(result.pairings)
         rep.blocked = result.blocked
         rep.unmatched = [{"venue": r.venue, "event": r.event, "reason": r.reason} for r in result.unmatched]
-        current = dict(self.cache.pairings)
+        rep.excluded = [{"venue": r.venue, "event": r.event, "reason": r.reason} for r in result.excluded]
         # The report names only what Kafka acknowledged: a pairing or tombstone is "published" once its
         # delivery report says so, never because it was handed to the producer.
         errors: list[str] = []

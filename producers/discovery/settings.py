@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import setting
+from core.config import ConfigError, setting
+from producers.discovery.model import GAMMA_WINNER_TYPES, MARKET_TYPES
 
 
 @dataclass(frozen=True)
 class DiscoverySettings:
     every_s: float = setting("ARB_DISCOVER_EVERY_S", 60.0, "Seconds between discovery rounds when `arb discover` runs continuously.")
     leagues: str = setting("ARB_DISCOVER_LEAGUES", "", "Comma-separated league codes to pair (empty = every league in the alias table).")
-    market_types: str = setting("ARB_DISCOVER_MARKET_TYPES", "moneyline", "Comma-separated Gamma sportsMarketType values to pair.")
+    market_types: str = setting("ARB_DISCOVER_MARKET_TYPES", "moneyline",
+                                "Comma-separated Gamma sportsMarketType values to pair with Kalshi's game series. Only `moneyline` "
+                                "(the game winner) is accepted: other types (spreads, totals) list team names as outcomes too and "
+                                "would be read as the winner.")
+    exclude_leagues: str = setting(
+        "ARB_DISCOVER_EXCLUDE_LEAGUES", "",
+        "Comma-separated league codes never to pair (wins over ARB_DISCOVER_LEAGUES and the override file). A pairing already "
+        "published for one is withdrawn (tombstoned) by the next round.")
+    exclude_market_types: str = setting(
+        "ARB_DISCOVER_EXCLUDE_MARKET_TYPES", "",
+        "Comma-separated market types never to pair: `two_way` (game winner of a league without draws) and/or `three_way` "
+        "(a team or the draw: leagues with draws, e.g. soccer). Withdrawn like ARB_DISCOVER_EXCLUDE_LEAGUES.")
     aliases_file: str = setting("ARB_DISCOVER_ALIASES_FILE", "", "YAML alias file merged over the shipped team alias table.")
     overrides_file: str = setting("ARB_DISCOVER_OVERRIDES_FILE", "", "YAML file forcing or blocking pairs; wins over the matcher. Re-read every round.")
     gamma_tag_id: str = setting("ARB_DISCOVER_GAMMA_TAG_ID", "1", "Gamma tag id of sports events (1 = Sports).")
@@ -39,4 +51,18 @@ class DiscoverySettings:
         return codes or None
 
     def market_type_set(self) -> set[str]:
-        return {t.strip() for t in self.market_types.split(",") if t.strip()}
+        types = {t.strip() for t in self.market_types.split(",") if t.strip()}
+        if types - GAMMA_WINNER_TYPES:
+            raise ConfigError(f"ARB_DISCOVER_MARKET_TYPES: discovery pairs only game-winner markets ({', '.join(sorted(GAMMA_WINNER_TYPES))}), "
+                              f"not {', '.join(sorted(types - GAMMA_WINNER_TYPES))}")
+        return types
+
+    def exclude_league_set(self) -> frozenset[str]:
+        return frozenset(c.strip().lower() for c in self.exclude_leagues.split(",") if c.strip())
+
+    def exclude_market_type_set(self) -> frozenset[str]:
+        types = frozenset(t.strip().lower() for t in self.exclude_market_types.split(",") if t.strip())
+        if types - set(MARKET_TYPES):
+            raise ConfigError(f"ARB_DISCOVER_EXCLUDE_MARKET_TYPES: expected some of {', '.join(MARKET_TYPES)}, "
+                              f"got {', '.join(sorted(types - set(MARKET_TYPES)))}")
+        return types

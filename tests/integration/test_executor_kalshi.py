@@ -132,6 +132,45 @@ async def test_one_sided_fill_is_unwound_on_the_leg_that_filled(rig: Rig) -> Non
     assert sum(completes.values()) == 0
 
 
+def three_leg_signal(rig: Rig, sid: str, size: int = 1000, price: int = 3000, ttl_ms: int = 3000) -> dict[str, Any]:
+    """A draw league's three-leg cover on Kalshi (issue 29 item 6): away YES + home YES + tie YES."""
+    s = signal(rig, sid, size, (price, price), ttl_ms)
+    tie = rig.game.kalshi_markets["draw"]
+    s["legs"].append({**s["legs"][0], "market": tie, "book": tie, "pays_on": ["draw"]})
+    s["cost"], s["edge"] = 3 * price * size, (10000 - 3 * price) * size
+    s["input_tick_ids"], s["input_received_ts"] = ["t1", "t2", "t3"], [*s["input_received_ts"], s["event_ts"]]
+    return s
+
+
+async def test_a_three_leg_cover_fills_every_leg_once(rig: Rig) -> None:
+    assert "draw" in rig.game.kalshi_markets, "the rig's game must be in a draw league"
+    w = rig.sim.world
+    for m in (rig.a, rig.b, rig.game.kalshi_markets["draw"]):
+        w.set_book("KALSHI", m, bids=[(2800, 5000)], asks=[(3000, 5000)])
+    s = three_leg_signal(rig, "sig-three")
+    send(rig, s, s)  # an at-least-once duplicate
+    out = await outcomes(rig, 1)
+    assert out["sig-three"]["state"] == "FILLED" and out["sig-three"]["matched_size"] == 1000
+    await asyncio.sleep(0.5)
+    assert sorted(executions(rig)) == [("sig-three:0:0", 1000), ("sig-three:1:0", 1000), ("sig-three:2:0", 1000)]
+
+
+async def test_a_three_leg_cover_with_one_leg_unfilled_is_unwound_on_the_two_that_filled(rig: Rig) -> None:
+    w = rig.sim.world
+    tie = rig.game.kalshi_markets["draw"]
+    w.set_book("KALSHI", rig.a, bids=[(2900, 5000)], asks=[(3000, 5000)])
+    w.set_book("KALSHI", rig.b, bids=[(2900, 5000)], asks=[(3000, 5000)])
+    w.set_book("KALSHI", tie, bids=[(2900, 5000)], asks=[(3500, 5000)])  # the tie is too dear: leg 2 fills nothing
+    send(rig, three_leg_signal(rig, "sig-3u", ttl_ms=1500))
+    out = await outcomes(rig, 1)
+    assert out["sig-3u"]["state"] == "UNWOUND", out
+    orders = executed(rig)
+    assert orders["sig-3u:0:0"] == 1000 and orders["sig-3u:1:0"] == 1000 and orders["sig-3u:2:0"] == 0
+    for leg in (0, 1):  # each filled leg sold its own excess
+        assert sum(v for k, v in orders.items() if k.startswith(f"sig-3u:{leg}:") and k != f"sig-3u:{leg}:0") == 1000, orders
+    assert sum(v for k, v in orders.items() if k.startswith("sig-3u:2:") and k != "sig-3u:2:0") == 0  # the completion found nothing
+
+
 async def test_kill_switch_blocks_orders_until_resume(rig: Rig) -> None:
     w = rig.sim.world
     w.set_book("KALSHI", rig.a, bids=[(4300, 5000)], asks=[(4500, 5000)])

@@ -59,7 +59,7 @@ def test_record_detect_diff_and_into(topics: KafkaSettings, tmp_path: Path) -> N
     for n, g in enumerate(games):
         prod.produce(topic_name("markets", topics), key=g, value=codec.encode("MarketPairing", {**p, "game_id": g}))
         ts = 1_795_000_000_000_000 + n * 10_000
-        ticks += [tick("K-BUF", asks=[(4500, 1000)], game_id=g, ts=ts), tick("K-KC", asks=[(5000 + 20 * n, 1000)], game_id=g, ts=ts + 1000)]
+        ticks += [tick("K-BUF", asks=[(3800, 1000)], game_id=g, ts=ts), tick("K-KC", asks=[(5000 + 20 * n, 1000)], game_id=g, ts=ts + 1000)]
     for t in ticks:
         prod.produce(topic_name("ticks", topics), key=t["game_id"], value=codec.encode("Tick", t))
     assert prod.flush(10) == 0
@@ -86,7 +86,7 @@ def test_record_detect_diff_and_into(topics: KafkaSettings, tmp_path: Path) -> N
     assert d["appear"] == [] and d["vanish"] == [] and d["same"] == len(live_ids) >= 4
 
     stricter = arb(topics, "replay", "--file", str(files["ticks"]), "--detect", "--diff", "--markets", str(files["markets"]),
-                   "--signals", str(files["signals"]), env={"ARB_MIN_EDGE_MONEY": "100000"})
+                   "--signals", str(files["signals"]), env={"ARB_MIN_EDGE_MONEY": "800000"})
     assert stricter.returncode == 1
     d2 = json.loads(stricter.stdout)
     assert d2["vanish"] and {v["signal_id"] for v in d2["vanish"]} < live_ids and d2["appear"] == [] and d2["same"] >= 1

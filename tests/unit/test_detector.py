@@ -13,7 +13,7 @@ from processors.detector import Detector, candidates, detect_all
 from processors.settings import DetectorSettings
 from tests.factories import NO_FEE, pairing, tick
 
-S = DetectorSettings(min_edge_money=1, min_edge_per_contract=1, max_signal_size=10**9)
+S = DetectorSettings(min_edge_money=1, min_edge_per_contract=1, max_signal_size=10**9, fills_per_leg=1)  # one fill per leg: exact edges
 
 
 def run(p: dict[str, Any], ticks: list[dict[str, Any]], settings: DetectorSettings = S) -> list[dict[str, Any]]:
@@ -46,6 +46,60 @@ def test_draw_league_requires_paying_on_the_draw() -> None:
     got = {_names(c) for c in candidates(pairing(draw=True))}
     assert frozenset(("K-BUF:YES", "K-KC:YES")) not in got  # loses on a draw: a bet, not an arbitrage
     assert frozenset(("K-BUF:NO", "K-KC:NO")) in got  # NO BUF pays {kc, draw}, NO KC pays {buf, draw}
+
+
+def test_three_leg_covers_of_a_draw_league_are_candidates() -> None:
+    # Issue 29 item 6: A-YES + B-YES + TIE-YES covers every outcome, within Kalshi or across venues.
+    got = {_names(c) for c in candidates(pairing(draw=True, poly_draw=True))}
+    yes = {"buf": ("K-BUF:YES", "TOK-BUF-YES:YES"), "kc": ("K-KC:YES", "TOK-KC-YES:YES"), "draw": ("K-DRAW:YES", "TOK-DRAW-YES:YES")}
+    threes = {c for c in got if len(c) == 3}
+    assert threes == {frozenset((a, b, d)) for a in yes["buf"] for b in yes["kc"] for d in yes["draw"]}  # every mix of venues
+    assert frozenset(("K-BUF:NO", "TOK-BUF-YES:YES")) in got  # pairs are still there
+    # no cover with a redundant leg (NO BUF already pays on kc and the draw), never two legs on one book
+    assert frozenset(("K-BUF:YES", "K-KC:YES", "K-BUF:NO")) not in got
+    assert all(len({b["market"] for b in c.books}) == len(c.books) for c in candidates(pairing(draw=True, poly_draw=True)))
+    assert not [c for c in candidates(pairing()) if len(c.instruments) > 2]  # two outcomes: a minimal cover has two legs
+
+
+def test_three_leg_signal_when_no_pair_pays() -> None:
+    # Each YES at 0.30 (no fees): 0.90 for a contract that pays 1 whatever happens. YES + YES loses on the third
+    # outcome, and every NO costs 0.99 (bids at 0.01): no pair pays.
+    p = pairing(draw=True, kalshi_fee=NO_FEE)
+    books = [tick("K-BUF", asks=[(3000, 500)], bids=[(100, 500)]), tick("K-KC", asks=[(3000, 300)], bids=[(100, 500)]),
+             tick("K-DRAW", asks=[(3000, 800)], bids=[(100, 500)])]
+    (sig,) = run(p, books)
+    assert sorted(legs(sig)) == [("KALSHI", "K-BUF", "YES", 3000), ("KALSHI", "K-DRAW", "YES", 3000), ("KALSHI", "K-KC", "YES", 3000)]
+    assert sig["size"] == 300 and {leg["size"] for leg in sig["legs"]} == {300}  # the thinnest leg bounds every leg
+    assert sig["edge"] == (ONE_DOLLAR - 9000) * 300
+    assert sorted(set(leg["pays_on"][0] for leg in sig["legs"])) == ["buf", "draw", "kc"]
+
+
+def test_three_leg_cover_across_venues_with_fees() -> None:
+    p = pairing(draw=True, poly_draw=True)
+    books = [tick("K-BUF", asks=[(3000, 10_000)]), tick("TOK-KC-YES", venue="POLYMARKET", asks=[(3000, 10_000)]),
+             tick("K-DRAW", asks=[(3000, 10_000)])]
+    (sig,) = run(p, books)
+    assert {leg["market"] for leg in sig["legs"]} == {"K-BUF", "TOK-KC-YES", "K-DRAW"}
+    fees_paid = sum(leg["expected_fee"] for leg in sig["legs"])
+    assert fees_paid > 0 and sig["edge"] == ONE_DOLLAR * sig["size"] - 9000 * sig["size"] - fees_paid
+
+
+def test_a_restored_three_leg_memory_keeps_its_hysteresis() -> None:
+    p = pairing(draw=True, kalshi_fee=NO_FEE)
+    books = [tick("K-BUF", asks=[(3000, 500)]), tick("K-KC", asks=[(3000, 300)]), tick("K-DRAW", asks=[(3000, 800)])]
+    det = Detector(S, {p["game_id"]: p}.get, clock=lambda: 0)
+    state: dict[str, Any] = {}
+    sigs: list[dict[str, Any]] = []
+    for t in books:
+        state, out = det.on_tick(state, t)
+        sigs += out
+    assert len(sigs) == 1
+    memory = det.memory(p["game_id"])
+    assert any(len(entry) == 7 for entry in memory["last"])  # 3 keys, size, 3 limits
+    again = Detector(S, {p["game_id"]: p}.get, clock=lambda: 0)
+    again.restore(p["game_id"], memory)
+    assert again.memory(p["game_id"]) == memory
+    assert again.evaluate(p, state, books[-1]) == []  # the same opportunity is not signalled twice
 
 
 def test_intra_kalshi_yes_yes_signal_with_fees() -> None:

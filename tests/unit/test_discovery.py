@@ -132,7 +132,7 @@ def test_gamma_fixture_market_fields() -> None:
 
 
 def test_gamma_yes_no_markets_of_a_draw_league() -> None:
-    ev = {"id": "1", "slug": "epl-ars-che-2026-11-29", "seriesSlug": "epl", "markets": []}
+    ev: dict[str, Any] = {"id": "1", "slug": "epl-ars-che-2026-11-29", "seriesSlug": "epl", "markets": []}
     for title, tok in (("Arsenal", "1"), ("Chelsea", "3"), ("Draw (Arsenal vs. Chelsea)", "5")):
         ev["markets"].append({"conditionId": "0x" + tok * 64, "groupItemTitle": title, "outcomes": '["Yes", "No"]',
                               "clobTokenIds": json.dumps([tok, tok + "0"]), "gameStartTime": "2026-11-29 15:00:00+00",

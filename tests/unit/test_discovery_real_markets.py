@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core import ids
 from producers.discovery import aliases as alias_mod
 from producers.discovery import gamma_source, kalshi_source
-from producers.discovery.match import PairingRules, match
+from producers.discovery.match import PairingRules, game_number, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.overrides import Overrides
 
@@ -95,6 +96,7 @@ def kalshi_markets_of(rec: dict[str, Any]) -> set[str]:
 G1, G2 = "KXMLBGAME-26JUL041305NYYBOS", "KXMLBGAME-26JUL041905NYYBOS"
 G1_START = dt.datetime(2026, 7, 4, 13, 5, tzinfo=NY)
 G2_START = dt.datetime(2026, 7, 4, 19, 5, tzinfo=NY)
+GID1, GID2 = "mlb-20260704-nyy-bos", "mlb-20260704-nyy-bos-g2"
 MORNING = us(dt.datetime(2026, 7, 4, 9, 0, tzinfo=NY))
 EVENING = us(dt.datetime(2026, 7, 4, 19, 30, tzinfo=NY))
 DRAWS = {"mlb": False} | {c: lg.draws for c, lg in ALIASES.leagues.items()}
@@ -140,8 +142,8 @@ def test_doubleheader_polymarket_lists_only_game_2() -> None:
     p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
     for order in ([k1, k2], [k2, k1]):
         res = match(order, [p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES)
-        assert len(res.pairings) == 1, res.unmatched
-        rec = next(iter(res.pairings.values()))
+        assert list(res.pairings) == [GID2], res.unmatched  # Kalshi lists game 1 too: this is the day's second game
+        rec = res.pairings[GID2]
         assert kalshi_markets_of(rec) == {f"{G2}-NYY", f"{G2}-BOS"}
         assert rec["start_ts"] == p2.start_ts
         assert [r.event for r in res.unmatched] == [G1]
@@ -164,14 +166,64 @@ def test_doubleheader_closed_but_unresolved_game_1_never_pairs_with_game_2() -> 
 
 
 def test_doubleheader_both_listed_on_both_venues_pairs_each_with_its_own_game() -> None:
+    """Both games on both venues: two pairings, game 1 under the plain id (as a single game), game 2 under "-g2"."""
     k1, k2 = mlb_kalshi(G1, G1_START), mlb_kalshi(G2, G2_START)
     p1 = mlb_poly("mlb-nyy-bos-2026-07-04", G1_START.astimezone(dt.UTC), ("11", "12"))
     p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
-    res = match([k1, k2], [p2, p1], Overrides(), DRAWS, now_us=MORNING, rules=RULES)
-    # Each Kalshi game has exactly one partner by start time; the two would share one game_id, so neither is
-    # published rather than one silently replacing the other.
-    assert res.pairings == {} and all("game_id" in r.reason for r in res.unmatched)
-    assert {r.event for r in res.unmatched} == {G1, G2, p1.event, p2.event}
+    for ks, ps in (([k1, k2], [p2, p1]), ([k2, k1], [p1, p2])):
+        res = match(ks, ps, Overrides(), DRAWS, now_us=MORNING, rules=RULES)
+        assert sorted(res.pairings) == [GID1, GID2] and not res.unmatched, res.unmatched
+        for gid, kev, tokens, start in ((GID1, G1, {"11", "12"}, G1_START), (GID2, G2, {"21", "22"}, G2_START)):
+            rec = res.pairings[gid]
+            assert rec["game_id"] == gid and rec["start_ts"] == us(start)
+            assert kalshi_markets_of(rec) == {f"{kev}-NYY", f"{kev}-BOS"}
+            assert {i["market"] for b in rec["books"] if b["venue"] == "POLYMARKET" for i in b["instruments"]} == tokens
+
+
+def test_doubleheader_game_2_keeps_its_id_after_game_1_is_gone() -> None:
+    """At 19:30 game 1 is over: Kalshi no longer lists it. Game 2's id must not move to the plain id (game 1's)."""
+    k1, k2 = mlb_kalshi(G1, G1_START), mlb_kalshi(G2, G2_START)
+    p1 = mlb_poly("mlb-nyy-bos-2026-07-04", G1_START.astimezone(dt.UTC), ("11", "12"))
+    p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
+    morning = match([k1, k2], [p1, p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES).pairings
+    # Published: the service passes what is on `markets`; game 1's pairing was withdrawn when it stopped pairing.
+    evening = match([k2], [p2], Overrides(), DRAWS, now_us=EVENING, rules=RULES, published={GID2: morning[GID2]})
+    assert list(evening.pairings) == [GID2] and evening.pairings[GID2] == morning[GID2]
+    # Without anything published (a first round in the evening), a game 1 that Polymarket still lists (closed: false,
+    # unresolved) still counts toward the numbering; only with no trace of game 1 at all is game 2 a single game.
+    assert list(match([k2], [p1, p2], Overrides(), DRAWS, now_us=EVENING, rules=RULES).pairings) == [GID2]
+    assert list(match([k2], [p2], Overrides(), DRAWS, now_us=EVENING, rules=RULES).pairings) == [GID1]
+
+
+def test_a_new_game_never_takes_an_id_another_published_game_holds() -> None:
+    """Game 2 was published alone under the plain id (game 1 was not listed then); when game 1 appears it gets another id."""
+    k1, k2 = mlb_kalshi(G1, G1_START), mlb_kalshi(G2, G2_START)
+    p1 = mlb_poly("mlb-nyy-bos-2026-07-04", G1_START.astimezone(dt.UTC), ("11", "12"))
+    p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
+    alone = match([k2], [p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES).pairings
+    assert list(alone) == [GID1]
+    res = match([k1, k2], [p1, p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=alone)
+    assert res.pairings[GID1] == alone[GID1]  # game 2 keeps the id it is published under
+    assert kalshi_markets_of(res.pairings[GID2]) == {f"{G1}-NYY", f"{G1}-BOS"}  # game 1 takes the next free one
+    # Even in a round where game 2 does not pair (its pairing is then withdrawn), game 1 is not published under
+    # game 2's key: that would turn a live id into another game's.
+    res = match([k1], [p1], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=alone)
+    assert list(res.pairings) == [GID2] and kalshi_markets_of(res.pairings[GID2]) == {f"{G1}-NYY", f"{G1}-BOS"}
+
+
+def test_single_game_ids_are_unchanged_and_game_numbers_count_distinct_starts() -> None:
+    k2 = mlb_kalshi(G2, G2_START)
+    p2 = mlb_poly("mlb-nyy-bos-2026-07-04", (G2_START + dt.timedelta(minutes=20)).astimezone(dt.UTC), ("21", "22"))
+    assert list(match([k2], [p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES).pairings) == [GID1]
+    assert ids.game_id("mlb", "20260704", "nyy", "bos") == GID1 and ids.game_id("mlb", "20260704", "nyy", "bos", 2) == GID2
+    with pytest.raises(ValueError):
+        ids.game_id("mlb", "20260704", "nyy", "bos", 0)
+    tol = 5400 * 1_000_000
+    g1, g2, g3 = us(G1_START), us(G2_START), us(G2_START + dt.timedelta(hours=4))
+    assert game_number(g1, [g1, g1 + 60_000_000, g2], tol) == 1  # the same game at both venues is one start
+    assert game_number(g2, [g1, g1 + 60_000_000, g2], tol) == 2
+    assert game_number(g3, [g1, g2, g3], tol) == 3
+    assert game_number(None, [g1, g2], tol) == 1
 
 
 def test_ambiguity_is_refused_on_the_kalshi_side_too() -> None:

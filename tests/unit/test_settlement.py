@@ -195,3 +195,33 @@ def test_a_leg_whose_unwind_sell_is_unknown_is_never_sold_again() -> None:
     assert Settler().next_steps(SIG, legs, first, results, NOW_AFTER) == []
     assert Settler().outcome(SIG, legs, first, results, paper=False, ts=1)["state"] == "UNKNOWN"
     assert Settler().unhedged(legs, first, results) == {"KALSHI": 2000}  # the 10 held + the 10 that may be sold
+
+
+def _three_legs(size: int = 1000) -> list[OrderRequest]:
+    # A draw league's three-leg cover (issue 29 item 6): BUF YES + KC YES on Kalshi, the draw's Yes token on Polymarket.
+    venues = [("KALSHI", "YES", 3000), ("KALSHI", "YES", 3000), ("POLYMARKET", "YES", 3000)]
+    return [OrderRequest(f"sig:{i}:0", "sig", SIG["game_id"], i, 0, venue, f"M{i}", f"B{i}", side, "BUY", price, size, SIG["deadline_ts"])
+            for i, (venue, side, price) in enumerate(venues)]
+
+
+def test_three_legs_one_short_completes_that_leg_only() -> None:
+    legs = _three_legs()
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 0),
+               legs[2].client_order_id: _fill(legs[2], 1000)}
+    steps = Settler().next_steps(SIG, legs, [], results, NOW_BEFORE)
+    assert [(s.leg_index, s.action, s.size, s.limit_price) for s in steps] == [(1, "BUY", 1000, 3000)]
+
+
+def test_three_legs_unequal_after_the_deadline_unwind_each_long_leg_down_to_the_shortest() -> None:
+    legs = _three_legs()
+    results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 300),
+               legs[2].client_order_id: _fill(legs[2], 700)}
+    st = Settler(tick=100)
+    steps = st.next_steps(SIG, legs, [], results, NOW_AFTER)
+    assert sorted((s.leg_index, s.action, s.size) for s in steps) == [(0, "SELL", 700), (2, "SELL", 400)]
+    for s in steps:
+        results[s.client_order_id] = LegResult("FILL", filled=s.size, fill_cost=s.limit_price * s.size, fee=0)
+    assert st.next_steps(SIG, legs, steps, results, NOW_AFTER) == []
+    out = st.outcome(SIG, legs, steps, results, paper=True, ts=NOW_AFTER)
+    assert out["state"] == "UNWOUND" and out["matched_size"] == 300  # 3 contracts cover every outcome; nothing one-sided left
+    assert st.unhedged(legs, steps, results) == {}
