@@ -3,6 +3,10 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# Dependencies only from the lock (pinned, SHA-256 checked; `make lock`), in their own layer. --no-deps: the
+# lock is the whole set, which `pip check` proves below.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY core core
 COPY schemas schemas
@@ -16,7 +20,7 @@ COPY positions positions
 COPY demo demo
 COPY recording recording
 # The embedded broker wheel is only for `arb demo`/tests; compose runs real Kafka.
-RUN pip install . && useradd --create-home --uid 10001 arb && mkdir -p /shared /data && chown arb /shared /data
+RUN pip install . --no-deps --no-build-isolation && pip check && useradd --create-home --uid 10001 arb && mkdir -p /shared /data && chown arb /shared /data
 USER arb
 ENTRYPOINT ["arb"]
 CMD ["--help"]

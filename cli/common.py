@@ -34,7 +34,7 @@ def kafka_settings(args: argparse.Namespace) -> Any:
     settings = load(KafkaSettings, overrides={"bootstrap": getattr(args, "bootstrap", None), "topic_prefix": getattr(args, "prefix", None)})
     from core import codec
 
-    codec.configure(settings.schema_registry_url)  # every command that talks to Kafka passes here
+    codec.configure(settings.schema_registry_url, settings.schema_registry_user_info())  # every command that talks to Kafka passes here
     return settings
 
 

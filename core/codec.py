@@ -48,12 +48,13 @@ class DecodeError(CodecError):
 _registry: Any = None  # core.registry.RegistryFraming when ARB_SCHEMA_REGISTRY_URL is set (see configure)
 
 
-def configure(registry_url: str) -> None:
-    """Write Confluent-framed records through this registry ("" = our single-object framing)."""
+def configure(registry_url: str, user_info: str = "") -> None:
+    """Write Confluent-framed records through this registry ("" = our single-object framing); `user_info`:
+    "user:password" for HTTP basic auth (KafkaSettings.schema_registry_user_info())."""
     global _registry
     from core.registry import RegistryFraming
 
-    _registry = RegistryFraming.from_url(registry_url)
+    _registry = RegistryFraming.from_url(registry_url, user_info)
 
 
 def encode(type_name: str, record: dict[str, Any]) -> bytes:

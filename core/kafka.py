@@ -79,17 +79,6 @@ class _ErrorReports:
 _ERRORS = _ErrorReports()
 
 
-def _parse_extra(extra: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in extra.split(";"):
-        if item.strip():
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"ARB_KAFKA_EXTRA: expected key=value, got {item!r}")
-            out[key.strip()] = value.strip()
-    return out
-
-
 def base_config(s: KafkaSettings) -> dict[str, Any]:
     cfg: dict[str, Any] = {"bootstrap.servers": s.bootstrap, "security.protocol": s.security_protocol,
                            "allow.auto.create.topics": False, "logger": _RDKAFKA_LOG, "error_cb": _ERRORS.callback(s.bootstrap)}
@@ -99,7 +88,7 @@ def base_config(s: KafkaSettings) -> dict[str, Any]:
         cfg["sasl.password"] = s.sasl_password.reveal()
     if s.ssl_ca_location:
         cfg["ssl.ca.location"] = s.ssl_ca_location
-    cfg.update(_parse_extra(s.extra))
+    cfg.update(s.extra.properties())  # parsed and checked at load (core.config.SecretProperties)
     return cfg
 
 

@@ -84,13 +84,15 @@ class RegistryFraming:
     so a schema registered by another writer, reformatted or normalised, still resolves)."""
 
     def __init__(self, url: str, *, timeout_s: float = TIMEOUT_S, miss_ttl_s: float = MISS_TTL_S,
-                 outage_ttl_s: float = OUTAGE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 outage_ttl_s: float = OUTAGE_TTL_S, clock: Callable[[], float] = time.monotonic, user_info: str = "") -> None:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
         # mock:// gives the in-memory registry (tests). The client's defaults are no timeout at all and 3 retries
         # with waits of up to 20 s.
-        self.client: Any = SchemaRegistryClient.new_client({"url": url, "timeout": timeout_s, "max.retries": 1,
-                                                            "retries.wait.ms": 100, "retries.max.wait.ms": 500})
+        conf: dict[str, Any] = {"url": url, "timeout": timeout_s, "max.retries": 1, "retries.wait.ms": 100, "retries.max.wait.ms": 500}
+        if user_info:  # "user:password" (KafkaSettings.schema_registry_user_info), HTTP basic auth
+            conf["basic.auth.user.info"] = user_info
+        self.client: Any = SchemaRegistryClient.new_client(conf)
         self.miss_ttl_s = miss_ttl_s
         self.outage_ttl_s = outage_ttl_s
         self.clock = clock
@@ -102,9 +104,9 @@ class RegistryFraming:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> RegistryFraming | None:
+    def from_url(cls, url: str, user_info: str = "") -> RegistryFraming | None:
         """None when no registry is configured (our single-object framing)."""
-        return cls(url) if url else None
+        return cls(url, user_info=user_info) if url else None
 
     def _check_up(self, what: str) -> None:
         if self.clock() < self._down_until:

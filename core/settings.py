@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
-from core.config import Secret, setting
+from core.config import ConfigError, Secret, SecretProperties, setting
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,32 @@ class KafkaSettings:
     sasl_username: str = setting("ARB_KAFKA_SASL_USERNAME", "", "SASL user name.")
     sasl_password: Secret = setting("ARB_KAFKA_SASL_PASSWORD", Secret(""), "SASL password (or ARB_KAFKA_SASL_PASSWORD_FILE with its path).")
     ssl_ca_location: str = setting("ARB_KAFKA_SSL_CA_LOCATION", "", "CA bundle for SSL.")
-    schema_registry_url: str = setting("ARB_SCHEMA_REGISTRY_URL", "", "Confluent-compatible Schema Registry URL: when set, records are written in the Confluent wire format (readers accept both framings).")
-    extra: str = setting("ARB_KAFKA_EXTRA", "", "Extra librdkafka properties, `key=value;key=value`, applied to every librdkafka client (not the processor's Faust consumer, which is aiokafka).")
+    schema_registry_url: str = setting("ARB_SCHEMA_REGISTRY_URL", "", "Confluent-compatible Schema Registry URL: when set, records are written in the Confluent wire format (readers accept both framings). Credentials go in ARB_SCHEMA_REGISTRY_USER / ARB_SCHEMA_REGISTRY_PASSWORD_FILE, not in the URL.")
+    schema_registry_user: str = setting("ARB_SCHEMA_REGISTRY_USER", "", "Schema Registry HTTP basic-auth user (with ARB_SCHEMA_REGISTRY_PASSWORD).")
+    schema_registry_password: Secret = setting("ARB_SCHEMA_REGISTRY_PASSWORD", Secret(""), "Schema Registry HTTP basic-auth password (or ARB_SCHEMA_REGISTRY_PASSWORD_FILE with its path).")
+    extra: SecretProperties = setting(
+        "ARB_KAFKA_EXTRA", SecretProperties(""),
+        "Extra librdkafka properties, `key=value;key=value`, applied to every librdkafka client (not the processor's Faust consumer, "
+        "which is aiokafka). Secret values (ssl.key.password, sasl.password, ...) are masked in logs; put them in a file named by "
+        "ARB_KAFKA_EXTRA_FILE.")
+
+    def __post_init__(self) -> None:
+        url = urlsplit(self.schema_registry_url)
+        if url.password:  # credentials in the URL: masked like any secret, but better in their own settings
+            from core.logs import register_secret
+
+            register_secret(unquote(url.password))
+            if self.schema_registry_user or self.schema_registry_password:
+                raise ConfigError("ARB_SCHEMA_REGISTRY_URL carries credentials and ARB_SCHEMA_REGISTRY_USER/PASSWORD are set: keep only "
+                                  "the settings (and the URL without user info)")
+        if bool(self.schema_registry_user) != bool(self.schema_registry_password):
+            raise ConfigError("ARB_SCHEMA_REGISTRY_USER and ARB_SCHEMA_REGISTRY_PASSWORD(_FILE) go together: set both or neither")
+
+    def schema_registry_user_info(self) -> str:
+        """confluent-kafka SchemaRegistryClient's `basic.auth.user.info` ("user:password"), "" for none."""
+        if not self.schema_registry_user:
+            return ""
+        return f"{self.schema_registry_user}:{self.schema_registry_password.reveal()}"
 
 
 @dataclass(frozen=True)

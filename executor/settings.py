@@ -27,3 +27,8 @@ class ExecutorSettings:
     pending_timeout_ms: int = setting("ARB_EXEC_PENDING_TIMEOUT_MS", 30000, "How long a pending order (Polymarket `delayed`) is followed up by lookup before it is reported UNKNOWN (ms).")
     paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
     http_timeout_ms: int = setting("ARB_EXEC_HTTP_TIMEOUT_MS", 3000, "Venue HTTP timeout (ms); a timeout makes the order's state unknown until looked up.")
+    live: bool = setting("ARB_LIVE", False, "Let `arb execute` send orders to real venues (any host that is not a simulator), the same as "
+                                           "`--live`; without it the executor refuses them (exit 2). Paper mode and simulators need nothing.")
+    simulator_hosts: tuple[str, ...] = setting("ARB_SIMULATOR_HOSTS", ("localhost", "sim"), "Hosts that are venue simulators, comma-separated, "
+                                                "besides local ones (localhost, loopback addresses): no --live needed, plain http allowed. "
+                                                "`sim` is the compose stack's simulator. A real venue's host never counts as one.")

@@ -68,7 +68,7 @@ def dead_letter_record(event: Any, error: Exception) -> dict[str, Any]:
 
 def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None = None) -> faust.App:
     kafka = kafka or load(KafkaSettings)
-    codec.configure(kafka.schema_registry_url)
+    codec.configure(kafka.schema_registry_url, kafka.schema_registry_user_info())
     worker = worker or load(WorkerSettings)
     register_codecs()
     low_latency.LowLatencyTransport.fetch_wait_ms = worker.fetch_wait_ms

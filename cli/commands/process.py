@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Equivalent: `faust -A processors.app worker`. Settings: ARB_FAUST_*, ARB_MIN_EDGE_*, ARB_SIGNAL_TTL_MS, ...")
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP)")
     p.add_argument("--prefix", help="topic prefix (default: $ARB_TOPIC_PREFIX)")
-    p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"), help="Faust log level")
+    p.add_argument("--loglevel", choices=("debug", "info", "warning", "error"), help="log level (default: $ARB_LOG_LEVEL)")
     p.set_defaults(handler=run)
 
 
@@ -24,15 +24,29 @@ def run(args: argparse.Namespace) -> int:
         os.environ["ARB_BOOTSTRAP"] = args.bootstrap
     if args.prefix:
         os.environ["ARB_TOPIC_PREFIX"] = args.prefix
-    from core import metrics
+    import logging
+
     from core.config import load
+    from core.logs import setup_logging
     from core.settings import RuntimeSettings
+
+    # The project's logging (format, secrets masked) before the app loads its settings (the SASL password).
+    rt = load(RuntimeSettings)
+    level = args.loglevel.upper() if args.loglevel else rt.log_level
+    setup_logging(rt.log_format, level)
+    from core import metrics
     from processors.app import app
     from processors.quiet_worker import QuietWorker
 
-    metrics.serve(load(RuntimeSettings).metrics_port, "process")
+    class Worker(QuietWorker):
+        def on_setup_root_logger(self, logger: logging.Logger, level_no: int) -> None:
+            super().on_setup_root_logger(logger, level_no)
+            # mode's Worker has just replaced the root handlers with its own (stdout, nothing masked): ours again
+            setup_logging(rt.log_format, level)
+
+    metrics.serve(rt.metrics_port, "process")
     from core.heap import freeze_startup_objects
 
     freeze_startup_objects()
-    QuietWorker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=level, quiet=True).execute_from_commandline()
     return 0

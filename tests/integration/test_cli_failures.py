@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewTopic
 
 from core.broker import free_port
+from core.config import SecretProperties
 from core.kafka import make_admin, make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topic_admin import ensure_topics
@@ -97,7 +98,7 @@ async def test_discovery_reports_as_published_only_what_was_delivered(dead: str,
         return [p]
 
     # Deliveries fail after 2 s (the broker is down) instead of the default 5 minutes.
-    kafka = KafkaSettings(bootstrap=dead, extra="message.timeout.ms=2000")
+    kafka = KafkaSettings(bootstrap=dead, extra=SecretProperties("message.timeout.ms=2000"))
     assert real_match([k], [p], Overrides(), DRAWS, now_us=NOW, rules=RULES).pairings  # the round pairs one game
     service = service_mod.DiscoveryService(kafka, fetch_kalshi=fetch_k, fetch_polymarket=fetch_p)
     rep = await service.run_once()

@@ -220,3 +220,81 @@ def test_image_installs_every_package_and_runs_arb_unprivileged() -> None:
     assert "deploy/secrets/*" in ignore and ".git" in ignore and ".venv" in ignore
     gitignore = (REPO / ".gitignore").read_text().split()
     assert "deploy/secrets/*" in gitignore and "!deploy/secrets/README.md" in gitignore
+
+
+# --- issue 27: secrets and the stack's hardening -------------------------------------------------------------------
+SECRETS_DIR = "./deploy/secrets"
+# The credentials each role uses (directories of deploy/secrets); every other service gets none.
+ROLE_SECRETS = {"discover": {"kalshi"}, "feed-kalshi": {"kalshi"}, "executor": {"kalshi", "polymarket"}}
+
+
+def _secret_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """deploy/secrets mounts of a service: source -> the mount spec."""
+    out = {}
+    for v in service.get("volumes", []):
+        source = str(v).split(":", 1)[0].rstrip("/")
+        if source == SECRETS_DIR or source.startswith(SECRETS_DIR + "/"):
+            out[source] = str(v)
+    return out
+
+
+def test_each_role_mounts_only_the_credentials_it_uses() -> None:
+    """Compose mounted all of deploy/secrets into every container: the processor, the feeds and positions could
+    read the Polymarket wallet key."""
+    for name, s in SERVICES.items():
+        mounts = _secret_mounts(s)
+        assert SECRETS_DIR not in mounts, f"{name} mounts the whole {SECRETS_DIR}"
+        assert all(spec.endswith(":ro") for spec in mounts.values()), f"{name}: credentials must be mounted read-only"
+        got = {src.removeprefix(SECRETS_DIR + "/") for src in mounts}
+        assert got == ROLE_SECRETS.get(name, set()), f"{name} mounts {sorted(got)}, uses {sorted(ROLE_SECRETS.get(name, set()))}"
+    # the demo's throwaway credentials (the `shared` volume) likewise only where a *_FILE default points into it
+    for name, s in SERVICES.items():
+        reads_shared = any(k.endswith("_FILE") and _default(v).startswith("/shared/") for k, v in s.get("environment", {}).items())
+        has_shared = any(str(v).split(":")[0] == "shared" for v in s.get("volumes", []))
+        assert has_shared == (reads_shared or name == "sim"), name
+
+
+def test_documented_secret_paths_are_mounted_where_they_are_read() -> None:
+    """Every `ARB_*_FILE=/run/secrets/arb/<dir>/<file>` of deploy/secrets/README.md lies in a directory mounted
+    into each service that sets that variable, and nowhere else."""
+    doc = (REPO / "deploy" / "secrets" / "README.md").read_text()
+    paths = dict(re.findall(r"^\s*(ARB_\w+_FILE)=(/run/secrets/arb/\S+)$", doc, re.MULTILINE))
+    assert {"ARB_KALSHI_PRIVATE_KEY_FILE", "ARB_POLY_PRIVATE_KEY_FILE", "ARB_POLY_API_SECRET_FILE", "ARB_POLY_PASSPHRASE_FILE"} <= set(paths)
+    for env, path in paths.items():
+        users = {n for n, s in ARB_SERVICES.items() if env in s.get("environment", {})}
+        assert users, f"{env} is documented but no service sets it"
+        for name, s in ARB_SERVICES.items():
+            targets = [str(v).split(":")[1] for v in _secret_mounts(s).values()]
+            mounted = any(path.startswith(t.rstrip("/") + "/") for t in targets)
+            assert mounted == (name in users), f"{name}: {path} ({env}) {'not ' if name in users else ''}mounted"
+
+
+def test_kafka_ui_is_the_maintained_kafbat_image_and_read_only() -> None:
+    ui = SERVICES["kafka-ui"]
+    assert ui["image"].split(":")[0] == "kafbat/kafka-ui", "provectuslabs/kafka-ui is unmaintained; kafbat/kafka-ui continues it"
+    assert str(ui["environment"]["KAFKA_CLUSTERS_0_READONLY"]).lower() == "true"
+
+
+def test_grafana_is_current_and_its_admin_password_is_a_secret() -> None:
+    g = SERVICES["grafana"]
+    name, tag = g["image"].split(":")
+    assert name == "grafana/grafana" and int(tag.split(".")[0]) >= 13, g["image"]
+    env = {k: str(v) for k, v in g["environment"].items()}
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env and "GF_SECURITY_ADMIN_USER" not in env  # not admin/admin, no value here
+    path = env["GF_SECURITY_ADMIN_PASSWORD__FILE"]
+    (secret,) = [s for s in g["secrets"] if path == f"/run/secrets/{s}"]
+    assert COMPOSE["secrets"][secret]["file"].startswith(SECRETS_DIR + "/")
+    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"  # anonymous users only view
+
+
+def test_images_are_pinned_by_exact_tag() -> None:
+    for name, s in SERVICES.items():
+        if "build" in s:  # the arb image is built from this checkout
+            continue
+        image = s["image"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", image), f"{name}: {image} is not pinned to an exact release"
+
+
+def test_env_files_are_not_committed() -> None:
+    gitignore = (REPO / ".gitignore").read_text().split()
+    assert ".env" in gitignore  # it names the real venues and key paths; never a secret's value, but local all the same

@@ -24,9 +24,9 @@ def test_plaintext_needs_no_credentials() -> None:
 
 def test_sasl_ssl_carries_mechanism_user_password_and_tls() -> None:
     auth = _auth({"ARB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "ARB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-                  "ARB_KAFKA_SASL_USERNAME": "arb", "ARB_KAFKA_SASL_PASSWORD": "s3cret"})
+                  "ARB_KAFKA_SASL_USERNAME": "arb", "ARB_KAFKA_SASL_PASSWORD": "s3cret-pw"})
     assert auth["security_protocol"] == "SASL_SSL" and auth["sasl_mechanism"] == "SCRAM-SHA-512"
-    assert auth["sasl_plain_username"] == "arb" and auth["sasl_plain_password"] == "s3cret"
+    assert auth["sasl_plain_username"] == "arb" and auth["sasl_plain_password"] == "s3cret-pw"
     assert auth["ssl_context"] is not None
 
 

@@ -110,7 +110,7 @@ def executor_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Make]:
         for name in POLY_ENV:
             monkeypatch.delenv(name, raising=False)
         env = {"ARB_POLY_PRIVATE_KEY": "0x" + KEY_HEX, "ARB_POLY_API_KEY": "owner-key", "ARB_POLY_API_SECRET": SECRET,
-               "ARB_POLY_PASSPHRASE": "pp", "ARB_POLY_SIGNATURE_TYPE": str(sig_type), "ARB_POLY_CHAIN_ID": str(chain),
+               "ARB_POLY_PASSPHRASE": "pp-wallets", "ARB_POLY_SIGNATURE_TYPE": str(sig_type), "ARB_POLY_CHAIN_ID": str(chain),
                "ARB_POLY_CLOB_URL": "http://clob.test"}
         if sig_type:
             env["ARB_POLY_FUNDER"] = FUNDER
@@ -198,7 +198,7 @@ async def test_l2_headers_are_the_official_clients(executor_client: Make, sig_ty
     await rest.get_order("0xabc")
     await rest.cancel("0xabc")
     await rest.aclose()
-    creds = SdkCreds(api_key="owner-key", api_secret=SECRET, api_passphrase="pp")
+    creds = SdkCreds(api_key="owner-key", api_secret=SECRET, api_passphrase="pp-wallets")
     for r in seen:
         ts = int(r.headers["POLY_TIMESTAMP"])
         body = r.content.decode() or None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.config import ConfigError, setting
+from core.config import ConfigError, read_secret_file, setting
 
 
 @dataclass(frozen=True)
@@ -23,10 +22,7 @@ class KalshiSettings:
 
         if not self.key_id or not self.private_key_file:
             raise ConfigError("ARB_KALSHI_KEY_ID and ARB_KALSHI_PRIVATE_KEY_FILE are required for Kalshi")
-        try:
-            pem = Path(self.private_key_file).expanduser().read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"ARB_KALSHI_PRIVATE_KEY_FILE: cannot read {self.private_key_file}: {exc.strerror}") from None
+        pem = read_secret_file("ARB_KALSHI_PRIVATE_KEY_FILE", self.private_key_file)  # warns when group/world-readable
         register_secret(pem)
         try:
             return load_private_key(pem)

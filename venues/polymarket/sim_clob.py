@@ -415,10 +415,15 @@ class PolyClob:
         acct = self.world.poly_account(self.address)
         return web.json_response({"balance": usd_text(acct.balance), "allowances": {}})
 
+    async def balance_allowance(self, _r: web.Request) -> web.Response:
+        """The real `GET /balance-allowance` (py_clob_client_v2 `get_balance_allowance`): the balance as an integer
+        string of 1e-6 pUSD; allowances are not simulated (on-chain approvals)."""
+        return web.json_response({"balance": str(self.world.poly_account(self.address).balance), "allowances": {}})
+
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/order", self.post_order), web.delete("/order", self.cancel), web.get("/data/order/{order_id}", self.get_order),
                 web.get("/data/trades", self.trades), web.get("/book", self.book), web.get("/positions", self.positions),
-                web.get("/balance", self.balance), web.get("/time", _time), web.get("/clob-markets/{condition_id}", self.clob_market)]
+                web.get("/balance", self.balance), web.get("/balance-allowance", self.balance_allowance), web.get("/time", _time), web.get("/clob-markets/{condition_id}", self.clob_market)]
 
     async def close(self) -> None:
         for t in list(self._tasks):
