@@ -35,6 +35,7 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec("outcomes", "signal_id", None, "compact", None, "Outcome"),
         TopicSpec("fills", "game_id", None, "delete", 30 * DAY_MS, "Fill"),
         TopicSpec("positions", "market key", None, "compact", None, "Position"),
+        TopicSpec("settlements", "VENUE:market", 1, "compact", None, "Settlement"),
         TopicSpec("control", "name", 1, "compact", None, "Control"),
         TopicSpec("dlq", "source topic", 1, "delete", 7 * DAY_MS, "DeadLetter"),
     )

@@ -22,6 +22,7 @@ RELEASED = {
     ("OrderEvent", 2): "e9aab41c1894f1db",
     ("Outcome", 1): "ad3ae3f9a0cfed8b",
     ("Position", 1): "550dbe6184143c96",
+    ("Settlement", 1): "276bd5be8027976c",
     ("Signal", 1): "23b04d4058a0ea3e",
     ("Tick", 1): "f31bbb10b9d1689e",
 }
