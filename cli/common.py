@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -16,7 +18,7 @@ class CommandError(Exception):
 
 def add_kafka_args(p: argparse.ArgumentParser) -> None:
     """Flags every Kafka-using command shares; they override ARB_BOOTSTRAP / ARB_TOPIC_PREFIX."""
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP or 127.0.0.1:9092)")
+    p.add_argument("-b", "--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP or 127.0.0.1:9092)")
     p.add_argument("--prefix", help="topic name prefix (default: $ARB_TOPIC_PREFIX or 'arb.')")
 
 
@@ -84,3 +86,28 @@ def require_topics(kafka: Any, logical: list[str], *, paper: bool = False, code:
                          else f"topic {r.name} differs from the registry ({r.detail})" for r in bad)
         raise CommandError(f"{what}: `arb topics create --prefix {kafka.topic_prefix}` creates the pipeline's topics and reports "
                            "those that differ", code=code)
+
+
+def parse_window(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
+    """`--from`/`--to` as epoch ms, or CommandError (exit 2): `record` and `replay` read windows the same way."""
+    from recording.window import parse_time
+
+    try:
+        start, end = parse_time(from_), parse_time(to)
+    except ValueError as exc:
+        raise CommandError(str(exc), code=2) from None
+    if start is not None and end is not None and end < start:
+        raise CommandError(f"--to ({to}) is before --from ({from_})", code=2)
+    return start, end
+
+
+def check_output_file(path: Path) -> None:
+    """CommandError (exit 2) unless `path` can be created: checked before any work, so a long read of the broker
+    does not end in a traceback about the output file."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise CommandError(f"{path}: is a directory", code=2)
+    if not parent.is_dir():
+        raise CommandError(f"{path}: directory {parent} does not exist", code=2)
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CommandError(f"{path}: not writable", code=2)

@@ -134,6 +134,7 @@ class ControlState:
         decode_key(raw_key)
         rec = codec.decode(value, "Control")
         self.records[rec["name"]] = rec
+        metrics.KILL_SWITCH.set(1 if self.kill_switch() else 0)  # alerts.yml: ArbKillSwitchEngaged
         self.unreadable.pop(raw_key, None)
 
     def _on_error(self, msg: Any, exc: Exception) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from core.kafka import make_consumer
 from core.settings import KafkaSettings
@@ -42,7 +42,10 @@ def read_window(kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: in
         if from_ms is None:
             starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts]
         else:
-            starts = c.offsets_for_times([TopicPartition(topic, p, from_ms) for p in parts], timeout=10)
+            try:
+                starts = c.offsets_for_times([TopicPartition(topic, p, from_ms) for p in parts], timeout=10)
+            except KafkaException as exc:  # a leader moving, a timeout: the command says it in one line
+                raise ValueError(f"cannot find the offsets of time {from_ms} in {topic}: {exc.args[0] if exc.args else exc}") from None
             failed = [tp for tp in starts if tp.error is not None]
             if failed:
                 raise ValueError(f"cannot find the offsets of time {from_ms} in {topic}: {failed[0].error}")

@@ -17,7 +17,7 @@ itself be an array of events. Output (--json): {"<ticker or asset_id>": {"bids":
 "asks": [...], "status": "ok"}}, both sides best first, prices and sizes as decimal strings. Kalshi books are on
 the YES scale: asks are implied from NO bids. Recorded Kalshi frames do not say their price scale: pass
 --yes-price for frames of a `use_yes_price: true` subscription (the default, --no-leg-pricing, matches the
-recorded fixtures). Bad frames are counted on stderr, never fatal.
+recorded fixtures). Bad frames are counted on stderr; exit 1 when no book could be rebuilt (every frame bad, or none).
 """
 
 
@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         rep = replay_kalshi(frames, yes_price=args.yes_price, depth=args.depth)
     else:
         rep = replay_polymarket(frames, depth=args.depth)
+    if not rep.books and (rep.errors or not rep.frames):  # nothing rebuilt: a failure, not an empty table
+        first = f" (first: {rep.errors[0]})" if rep.errors else ""
+        raise CommandError(f"{args.frames}: no book rebuilt from {rep.frames} frame(s), {len(rep.errors)} bad{first}")
     for line in rep.errors:
         print(f"bad input: {line}", file=sys.stderr)
     for line in rep.notes:

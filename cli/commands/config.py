@@ -1,27 +1,76 @@
-"""`arb config`: every setting, its environment variable, default and meaning."""
+"""`arb config`: every setting with its effective value (secrets masked), where it came from, and its meaning."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help="list every setting (environment variable, default, help)",
-                       description="Lists every setting the loader reads. Secrets also accept <VAR>_FILE with a path.")
-    p.add_argument("--json", action="store_true", help="JSON lines")
+    p = sub.add_parser("config", help="list every setting: effective value (secrets masked), source, default, help",
+                       description="Lists every setting the loader reads with the value a command started from this environment "
+                                   "would use: from the environment variable, from <VAR>_FILE (secrets), or the default. Secrets "
+                                   "show only whether they are set (***). Exit 2, with the variable named, if a setting's value "
+                                   "cannot be used.")
+    p.add_argument("--json", action="store_true", help="one JSON document: a list of {env, section, value, source, default, secret, help}")
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from core.config import Secret, all_settings
+def shown(value: Any, secret: bool) -> str:
+    """A setting's value as printed: a secret only as *** (set) or empty (unset); tuples comma-joined."""
+    from core.config import Secret
 
-    for d in all_settings():
-        default = "<secret>" if d.secret else (",".join(d.default) if isinstance(d.default, tuple) else d.default)
-        if isinstance(default, Secret):
-            default = "<secret>"
-        if args.json:
-            print(json.dumps({"env": d.env, "section": d.section, "default": str(default), "secret": d.secret, "help": d.help}))
-        else:
-            print(f"{d.env:36} {str(default):24} {d.help}")
+    if secret or isinstance(value, Secret):
+        return MASK if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def source(env_name: str, secret: bool, environ: Mapping[str, str]) -> str:
+    if secret and environ.get(env_name + "_FILE"):
+        return "file"
+    return "env" if env_name in environ else "default"
+
+
+def effective(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every setting as the loader resolves it from `environ`; ConfigError for a value that cannot be used."""
+    from core.config import _sections, load  # _sections: the settings classes all_settings() documents
+
+    env = os.environ if environ is None else environ
+    docs = {(d.section, d.field): d for d in _all()}
+    rows: list[dict[str, Any]] = []
+    for cls in _sections():
+        loaded: Any = load(cls, env=env)
+        for (section, field), d in docs.items():
+            if section != cls.__name__:
+                continue
+            rows.append({"env": d.env, "section": section, "value": shown(getattr(loaded, field), d.secret),
+                         "source": source(d.env, d.secret, env), "default": shown(d.default, d.secret), "secret": d.secret, "help": d.help})
+    return rows
+
+
+def _all() -> list[Any]:
+    from core.config import all_settings
+
+    return all_settings()
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = effective()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        origin = "" if r["source"] == "default" else f" ({r['source']})"
+        print(f"{r['env']:36} {r['value'] + origin:28} {r['help']}")
     return 0

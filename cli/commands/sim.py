@@ -90,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
         from venues.polymarket.eip712 import address_of
 
-        args.credentials_out.mkdir(parents=True, exist_ok=True)
+        _credentials_dir(args.credentials_out)
         overrides["kalshi_private_key_out"] = args.credentials_out / "kalshi.pem"
         if not os.environ.get("ARB_SIM_POLY_ADDRESS") and args.poly_address is None:
             wallet_key = secrets.token_bytes(32)
             overrides["poly_address"] = address_of(wallet_key)
     settings = load(SimSettings, overrides=overrides)
+    if (why := out_of_range(settings, args)) is not None:
+        raise CommandError(why, 2)
     if args.credentials_out is not None:
         _write_credentials(args.credentials_out, settings, wallet_key)
     if settings.kalshi_tier not in TIERS and settings.kalshi_tier != "unlimited":
@@ -116,6 +118,37 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen: {exc.strerror or exc}") from None
     return 0
+
+
+def out_of_range(settings: Any, args: argparse.Namespace) -> str | None:
+    """The first number the simulator cannot run with (flag or ARB_SIM_* setting), as one line; None when all fit."""
+    checks: list[tuple[str, Any, float, float]] = [
+        ("--kalshi-port", settings.kalshi_port, 0, 65535), ("--poly-clob-port", settings.poly_clob_port, 0, 65535),
+        ("--poly-gamma-port", settings.poly_gamma_port, 0, 65535), ("--admin-port", settings.admin_port, 0, 65535),
+        ("--games", settings.games, 0, float("inf")), ("--updates-per-s", settings.updates_per_s, 0, float("inf")),
+        ("--arb-rate-per-min", settings.arb_rate_per_min, 0, float("inf")), ("--arb-lifetime-ms", settings.arb_lifetime_ms, 0, float("inf")),
+        ("--replay-rate", settings.replay_rate, 0, float("inf")), ("--duration", args.duration, 0, float("inf")),
+        ("--fault-kalshi-429", args.fault_kalshi_429, 0, 1), ("--fault-kalshi-5xx", args.fault_kalshi_5xx, 0, 1),
+        ("--fault-poly-429", args.fault_poly_429, 0, 1), ("--fault-poly-5xx", args.fault_poly_5xx, 0, 1),
+        ("--fault-kalshi-latency-ms", args.fault_kalshi_latency_ms, 0, float("inf")),
+        ("--fault-poly-latency-ms", args.fault_poly_latency_ms, 0, float("inf"))]
+    for flag, value, lo, hi in checks:
+        if value is not None and not lo <= value <= hi:  # also refuses NaN
+            bounds = f"at least {lo:g}" if hi == float("inf") else f"from {lo:g} to {hi:g}"
+            return f"{flag} must be {bounds}, not {value}"
+    return None
+
+
+def _credentials_dir(out: Path) -> None:
+    """Create --credentials-out (with parents) or CommandError (exit 2): before the simulator starts, not after."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"--credentials-out {out}: cannot create the directory: {exc.strerror or exc}", 2) from None
+    import os
+
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CommandError(f"--credentials-out {out}: directory not writable", 2)
 
 
 def _write_credentials(out: Path, settings: Any, wallet_key: bytes | None) -> None:

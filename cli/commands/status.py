@@ -13,16 +13,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="broker, topics, consumer groups and lag, breakers, kill switch",
                        description="Checks the broker (exit 1 if unreachable within ~5 s), lists the registry's topics with their "
                                    "partitions and whether each is ok, missing or differs from the registry (partitions, cleanup "
-                                   "policy), every consumer group with its members and per-partition lag (committed offset vs "
+                                   "policy), the consumer groups of this prefix (ids starting with --prefix) with their members and per-partition lag (committed offset vs "
                                    "the partition's end as a read_committed consumer sees it, its last stable offset: records of a "
                                    "transaction still open are not counted), and the circuit breaker states and kill switch from "
                                    "the `control` topic, and the executor's latest alert per venue (an UNKNOWN outcome: an order whose "
                                    "state lookups could not establish, with the contracts that may be held one-sided). Exit 1, after "
                                    "the report, when a topic is missing or differs from the registry, or the control topic cannot be "
                                    "read (the kill switch is then UNKNOWN, never `off`).")
-    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.add_argument("--json", action="store_true", help="the report as one JSON document")
     add_kafka_args(p)
     p.set_defaults(handler=run)
+
+
+def of_prefix(committed_topics: list[str], topics: dict[str, str]) -> bool:
+    """Whether a group whose id starts with the prefix is this prefix's: it has committed nothing yet, or some of
+    what it committed is on this prefix's topics."""
+    return not committed_topics or any(t in topics for t in committed_topics)
 
 
 def _groups(kafka: Any, admin: Any, topics: dict[str, str]) -> list[dict[str, Any]]:
@@ -35,7 +41,7 @@ def _groups(kafka: Any, admin: Any, topics: dict[str, str]) -> list[dict[str, An
         listed = admin.list_consumer_groups(request_timeout=5).result(timeout=6)
     except Exception as exc:
         return [{"error": f"cannot list consumer groups: {exc}"}]
-    ids = sorted(g.group_id for g in listed.valid)
+    ids = sorted(g.group_id for g in listed.valid if g.group_id.startswith(kafka.topic_prefix))  # this deployment's groups only
     if not ids:
         return out
     described = admin.describe_consumer_groups(ids, request_timeout=5)
@@ -50,6 +56,8 @@ def _groups(kafka: Any, admin: Any, topics: dict[str, str]) -> list[dict[str, An
                                      "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in (m.assignment.topic_partitions if m.assignment else []))}
                                     for m in d.members]
                 offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)], request_timeout=5)[gid].result(timeout=6)
+                if not of_prefix([tp.topic for tp in offsets.topic_partitions if tp.offset >= 0], topics):
+                    continue  # a group of a longer prefix ("arb.test." under "arb."): it reads other topics
                 for tp in offsets.topic_partitions:
                     if tp.topic not in topics or tp.offset < 0:
                         continue

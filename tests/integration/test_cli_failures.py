@@ -213,3 +213,88 @@ def test_the_client_factory_routes_librdkafka_logs_and_never_asks_for_auto_creat
     for cfg in (base_config(s), producer_config(s), consumer_config(s, "g")):
         assert cfg["allow.auto.create.topics"] is False or cfg["allow.auto.create.topics"] == "false"
         assert hasattr(cfg["logger"], "log") and callable(cfg["error_cb"])
+
+
+# --- expected failures are one line and the README's exit code (issue 28) ------------------------------------------
+
+def _one_line(proc: subprocess.CompletedProcess[str], cmd: str, code: int) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout[-1000:], proc.stderr[-3000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"arb {cmd}: "), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_record_to_a_directory_that_does_not_exist(dead: str) -> None:
+    """Checked before the broker is read (here: none answers), not after a long read ends in a traceback."""
+    proc, took = arb("record", "--topic", "ticks", "-o", "/nonexistent/dir/x.avro", "--bootstrap", dead)
+    assert "/nonexistent/dir" in _one_line(proc, "record", 2) and took < 15
+
+
+def test_replay_into_the_source_prefix(tmp_path: Path) -> None:
+    proc, took = arb("replay", "--file", str(tmp_path / "x.avro"), "--into", "arb.", "--bootstrap", "127.0.0.1:1")
+    assert "--into arb." in _one_line(proc, "replay", 2) and took < 15
+
+
+def test_record_and_replay_say_the_same_of_the_same_error(kafka: KafkaSettings) -> None:
+    """A bad --from, and a prefix without the topic: the same line (but the command's name) and the same exit code."""
+    for extra, code, words in ((["--from", "yesterday"], 2, "not a time"), ([], 2, "does not exist")):
+        rec, _ = arb("record", "--topic", "ticks", *extra, "-o", "/tmp/never-written.avro", "--bootstrap", kafka.bootstrap, "--prefix", kafka.topic_prefix)
+        rep, _ = arb("replay", "--topic", "ticks", *extra, "--detect", "--bootstrap", kafka.bootstrap, "--prefix", kafka.topic_prefix)
+        a, b = _one_line(rec, "record", code), _one_line(rep, "replay", code)
+        assert words in a and a.removeprefix("arb record: ") == b.removeprefix("arb replay: "), (a, b)
+    assert not Path("/tmp/never-written.avro").exists()
+
+
+def test_an_unknown_kalshi_tier_is_a_configuration_error() -> None:
+    proc, took = arb("discover", "--once", env=_env(ARB_KALSHI_TIER="foo"))
+    assert "ARB_KALSHI_TIER" in _one_line(proc, "discover", 2) and took < 15
+
+
+def test_discover_dry_run_with_the_venues_unreachable(dead: str) -> None:
+    url = f"http://{dead}"
+    proc, took = arb("discover", "--once", "--dry-run",
+                     env=_env(ARB_KALSHI_REST_URL=url, ARB_GAMMA_URL=url, ARB_POLY_CLOB_URL=url, ARB_LOG_FORMAT="human"))
+    line = _one_line(proc, "discover", 1)
+    assert "KALSHI" in line and "POLYMARKET" in line and took < 30
+
+
+def test_a_malformed_polymarket_private_key(dead: str) -> None:
+    env = _env(ARB_POLY_PRIVATE_KEY="z" * 64, ARB_POLY_API_KEY="k" * 16, ARB_POLY_CLOB_URL=f"http://{dead}")
+    proc, took = arb("execute", "--bootstrap", dead, env=env)
+    assert "ARB_POLY_PRIVATE_KEY" in _one_line(proc, "execute", 2) and took < 15
+    assert "z" * 16 not in proc.stderr
+
+
+@pytest.mark.parametrize("argv,words", [(["--games", "-1"], "--games"), (["--kalshi-port", "70000"], "--kalshi-port"),
+                                        (["--credentials-out", "/proc/nope"], "/proc/nope")], ids=["games", "port", "credentials-out"])
+def test_sim_refuses_numbers_and_directories_it_cannot_use(argv: list[str], words: str) -> None:
+    proc, took = arb("sim", *argv, "--duration", "1")
+    assert words in _one_line(proc, "sim", 2) and took < 15
+    assert proc.stdout == ""  # the simulator never started
+
+
+def test_a_reader_that_stops_reading_is_not_an_error() -> None:
+    """`arb config | head -1`: the pipe closes before arb has written everything."""
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "config"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    rc = proc.wait(timeout=30)
+    err = proc.stderr.read().decode()
+    assert rc == 0 and err == "", err[-2000:]
+
+
+def test_books_of_only_malformed_frames_fails(tmp_path: Path) -> None:
+    frames = tmp_path / "frames.jsonl"
+    frames.write_text("garbage\n{\"type\": \"nonsense\"}\n")
+    for venue in ("kalshi", "polymarket"):
+        proc, took = arb("books", "--venue", venue, "--frames", str(frames))
+        assert "no book rebuilt" in _one_line(proc, "books", 1) and took < 15
+
+
+def test_tail_refuses_a_bad_start(topics: KafkaSettings) -> None:
+    base = ["--bootstrap", topics.bootstrap, "--prefix", topics.topic_prefix]
+    for argv, words in ((["-o", "middle"], "-o/--offset"), (["-p", "99"], "no partition 99"), (["--from", "soon"], "not a time")):
+        proc, took = arb("tail", "control", *argv, "-e", *base)
+        assert words in _one_line(proc, "tail", 2) and took < 20

@@ -55,3 +55,25 @@ def test_status_exits_1_when_the_broker_is_unreachable() -> None:
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "cli", "status", "--bootstrap", "127.0.0.1:1"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "unreachable" in proc.stderr and time.monotonic() - t0 < 30
+
+
+def test_status_lists_only_the_groups_of_its_prefix(topics: KafkaSettings) -> None:
+    """Issue 28: status listed every prefix's groups (a stale group of another prefix looked like this one's)."""
+    topic = topic_name("signals", topics)
+    producer = make_producer(topics)
+    producer.produce(topic, partition=0, key="k", value=b"v")
+    assert producer.flush(10) == 0
+    ours, longer, foreign = f"{topics.topic_prefix}probe", f"{topics.topic_prefix}x.probe", f"other{topics.topic_prefix}probe"
+    for group, committed_topic in ((ours, topic), (longer, f"{topics.topic_prefix}x.signals"), (foreign, topic)):
+        consumer = make_consumer(topics, group)
+        try:
+            consumer.commit(offsets=[TopicPartition(committed_topic, 0, 1)], asynchronous=False)
+        except Exception:  # noqa: S110 - a topic that does not exist still leaves the group's offsets
+            pass
+        finally:
+            consumer.close()
+    proc = subprocess.run([sys.executable, "-m", "cli", "status", "--json", "--bootstrap", topics.bootstrap, "--prefix", topics.topic_prefix],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    groups = {g.get("group") for g in json.loads(proc.stdout)["groups"]}
+    assert ours in groups and foreign not in groups and longer not in groups, groups

@@ -55,3 +55,25 @@ def test_custom_partition_count_is_respected(kafka: KafkaSettings) -> None:
     md = make_admin(s).list_topics(timeout=10).topics
     assert len(md[topic_name("signals", s)].partitions) == 4
     assert len(md[topic_name("markets", s)].partitions) == 1
+
+
+def test_list_shows_what_is_on_the_cluster(kafka: KafkaSettings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 28: `topics list` printed the registry only; now each topic's state on the cluster, and the extra ones."""
+    import json
+
+    admin = make_admin(kafka)
+    extra, wrong = f"{kafka.topic_prefix}scratch", topic_name("ticks", kafka)
+    for name, n in ((extra, 2), (wrong, 3)):
+        admin.create_topics([NewTopic(name, num_partitions=n, replication_factor=1)])[name].result()
+    assert main(["topics", "list", "--json", *_args(kafka)]) == 1
+    captured = capsys.readouterr()
+    rows = {r["topic"]: r for r in json.loads(captured.out)}
+    assert rows[wrong]["status"] == "mismatch" and rows[wrong]["partitions"] == 3 and rows[wrong]["registry"]["partitions"] == kafka.partitions
+    assert rows[topic_name("signals", kafka)]["status"] == "missing" and rows[topic_name("signals", kafka)]["partitions"] is None
+    assert rows[extra]["status"] == "extra" and rows[extra]["partitions"] == 2
+    assert captured.err.strip().startswith("arb topics: ") and len(captured.err.strip().splitlines()) == 1
+    assert main(["topics", "create", *_args(kafka)]) == 1  # ticks still differs
+    capsys.readouterr()
+    assert main(["topics", "list", *_args(kafka)]) == 1
+    out = capsys.readouterr().out
+    assert f"ok        {topic_name('signals', kafka)}" in out and f"extra     {extra}" in out and f"mismatch  {wrong}" in out
