@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     watcher: cr.OutcomeWatcher | None = None
     try:
         pairs = cr.deep_pairs(rig)
+        cr.publish_pairings(rig, [cr.pair_pairing(p) for p in pairs])
         watcher = cr.OutcomeWatcher(rig)
         watcher.start()
         rig.start_executor()

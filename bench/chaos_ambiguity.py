@@ -40,6 +40,7 @@ from typing import Any
 
 from bench import chaos_rig as cr
 from bench.chaos_counts import NO_TICKS, with_counts
+from core.fees import taker_fee
 
 SIZE = 1000  # 1e-2 contracts: 10 per leg
 KALSHI_LIMIT = 4500  # 1e-4 USD: Kalshi YES bought at 0.45
@@ -92,20 +93,9 @@ def pairing(g: Game) -> dict[str, Any]:
             "seconds_delay": 0, "neg_risk": False, "exchange_version": 2, "exchange_index": 0,
             "instruments": [{"market": g.tokens[0], "side": "YES", "label": g.away, "pays_on": [g.away]},
                             {"market": g.tokens[1], "side": "YES", "label": g.home, "pays_on": [g.home]}]}
+    outcomes = [g.away, g.home]
     return {"game_id": g.game_id, "league": g.league, "game_date": g.date, "start_ts": None, "away": g.away, "home": g.home,
-            "outcomes": [g.away, g.home], "updated_ts": 0, "books": [poly]}
-
-
-def publish_pairings(rig: cr.Rig, games: list[Game]) -> None:
-    from core import codec
-    from core.kafka import make_producer
-    from core.topics import topic_name
-
-    p = make_producer(rig.kafka)
-    for g in games:
-        p.produce(topic_name("markets", rig.kafka), key=g.game_id, value=codec.encode("MarketPairing", pairing(g)))
-    if p.flush(15) != 0:
-        raise RuntimeError("the MarketPairing records were not all delivered")
+            "outcomes": outcomes, "updated_ts": 0, "books": [poly, *(cr.kalshi_book(g.kalshi[o], o, outcomes) for o in outcomes)]}
 
 
 def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
@@ -181,9 +171,9 @@ class AmbiguityStreamer(cr.Streamer):
             token = 0 if second == g.away else 1
             self._book("polymarket", g.condition_id, *thin_poly(rng, token))
             legs.append({"venue": "POLYMARKET", "market": g.tokens[token], "book": g.condition_id, "side": "YES", "limit_price": POLY_LIMIT,
-                         "size": SIZE, "expected_fee": 0, "pays_on": [second]})
+                         "size": SIZE, "expected_fee": taker_fee(POLY_FEE, POLY_LIMIT, SIZE), "pays_on": [second]})
         ticks = [f"{leg['venue']}:{leg['market']}:{self.run_id}:{i}" for leg in legs]
-        cost = sum(leg["limit_price"] for leg in legs) * SIZE
+        cost = sum(leg["limit_price"] * SIZE + leg["expected_fee"] for leg in legs)
         sig = {"signal_id": signal_id(g.game_id, legs, ticks), "game_id": g.game_id, "legs": legs, "size": SIZE, "cost": cost,
                "edge": 10_000 * SIZE - cost, "event_ts": now, "deadline_ts": now + self.ttl_us, "input_tick_ids": ticks,
                "input_received_ts": [now] * len(legs), "detected_ts": now}
@@ -685,7 +675,7 @@ def run(args: Any) -> dict[str, Any]:
     keeper: Keeper | None = None
     try:
         games = sim_games(rig)
-        publish_pairings(rig, games)
+        cr.publish_pairings(rig, [pairing(g) for g in games])
         watcher = cr.OutcomeWatcher(rig)
         watcher.start()
         rig.start_executor()

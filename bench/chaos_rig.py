@@ -143,6 +143,39 @@ class Rig:
         self.exec_log.close()
 
 
+NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
+
+
+def kalshi_book(ticker: str, outcome: str, outcomes: list[str]) -> dict[str, Any]:
+    """A MarketPairing book of one Kalshi market, without fees: the scenarios' signals claim none, and the executor
+    admits only signals whose legs its pairing confirms (executor/limits.py). The simulator charges its fees anyway."""
+    return {"venue": "KALSHI", "market": ticker, "event": ticker.rsplit("-", 1)[0], "tick_size": 100, "min_size": 100, "fee": NO_FEE,
+            "seconds_delay": 0, "neg_risk": False, "exchange_version": 0, "exchange_index": -1,
+            "instruments": [{"market": ticker, "side": "YES", "label": outcome, "pays_on": [outcome]},
+                            {"market": ticker, "side": "NO", "label": f"not {outcome}", "pays_on": [o for o in outcomes if o != outcome]}]}
+
+
+def pair_pairing(pair: Pair) -> dict[str, Any]:
+    """The MarketPairing of a deep pair's game (its two Kalshi markets)."""
+    game, a, b, oa, ob = pair
+    league, date = game.split("-")[:2]
+    return {"game_id": game, "league": league, "game_date": date, "start_ts": None, "away": oa, "home": ob, "outcomes": [oa, ob],
+            "updated_ts": 0, "books": [kalshi_book(a, oa, [oa, ob]), kalshi_book(b, ob, [oa, ob])]}
+
+
+def publish_pairings(rig: Rig, pairings: Iterable[dict[str, Any]]) -> None:
+    """Put the scenario's games on `markets`, as discovery would: the executor trades only paired games."""
+    from core import codec
+    from core.kafka import make_producer
+    from core.topics import topic_name
+
+    p = make_producer(rig.kafka)
+    for rec in pairings:
+        p.produce(topic_name("markets", rig.kafka), key=rec["game_id"], value=codec.encode("MarketPairing", rec))
+    if p.flush(15) != 0:
+        raise RuntimeError("the MarketPairing records were not all delivered")
+
+
 def deep_pairs(rig: Rig) -> list[Pair]:
     """Both team markets of every no-draw game, with deep frozen books (0.44 / 0.45) so a YES+YES pair can
     fill and a one-sided fill can be unwound within the executor's unwind ladder."""

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     watcher: cr.OutcomeWatcher | None = None
     try:
         pairs = cr.deep_pairs(rig)
+        cr.publish_pairings(rig, [cr.pair_pairing(p) for p in pairs])
         result: dict[str, Any] = {"bench": "recovery", "history_signals": args.records, **_fill(rig, args.records)}
         watcher = cr.OutcomeWatcher(rig)
         watcher.start()

@@ -36,6 +36,7 @@ SECTION_MODULES = (
     "processors.faust_settings",
     "executor.settings",
     "positions.settings",
+    "core.notify.settings",
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info, start_http_server
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ TICK_TO_ORDER = Histogram("arb_tick_to_order_sent_seconds", "Tick received to or
 ORDER_ROUND_TRIP = Histogram("arb_order_round_trip_seconds", "Order sent to venue answer", ["venue"], buckets=LATENCY_BUCKETS)
 EXPOSURE = Gauge("arb_exposure_usd", "Committed cost of open signals (display only)")
 LOCKED_PNL = Gauge("arb_locked_pnl_usd", "Locked-in profit of decided signals since start (display only)")
+SETTLEMENT_MISMATCHES = Counter("arb_settlement_mismatches_total", "Games whose two venues resolved differently (positions role; each an ALERT on `control`)")
 CONSUMER_LAG = Gauge("arb_consumer_lag", "Records between the next offset to read and the partition end (high watermark)", ["topic", "partition"])
+# states the alert rules (deploy/prometheus/alerts.yml) need as gauges
+KILL_SWITCH = Gauge("arb_kill_switch_active", "Kill switch as this process's control reader last read it: 1 engaged, 0 released")
+RECONCILE_DRIFT = Gauge("arb_reconcile_drift_instruments", "Instruments whose position differs from the venue's at the last `arb positions --reconcile`")
 
 FEED_COUNTERS = ("frames", "ticks", "gaps", "resyncs", "reconnects", "silences", "coalesced", "dropped", "parse_errors", "bad_input",
                  "venue_errors", "book_checks", "stale_books", "book_check_errors")
@@ -62,8 +66,9 @@ METRIC_NAMES = sorted({
     "arb_unwinds_total", "arb_rate_limited_total", "arb_breaker_trips_total", "arb_breaker_state", "arb_signal_to_order_sent_seconds",
     "arb_tick_to_order_sent_seconds", "arb_order_round_trip_seconds", "arb_exposure_usd", "arb_locked_pnl_usd", "arb_consumer_lag",
     "arb_ambiguous_answers_total", "arb_unknown_legs_total", "arb_auth_errors_total", "arb_unhedged_contracts",
-    "arb_executor_worker_failures_total",
+    "arb_executor_worker_failures_total", "arb_settlement_mismatches_total",
     "arb_task_deaths_total", "arb_task_failures_total", "arb_state_reader_errors_total",
+    "arb_kill_switch_active", "arb_reconcile_drift_instruments", "arb_feed_unsynced_books",
     *(f"arb_feed_{c}_total" for c in FEED_COUNTERS)})
 
 BREAKER_LEVEL = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
@@ -85,22 +90,34 @@ def observe_lag(consumer: Any) -> None:
 
 
 class FeedCollector(Collector):
-    """Exports the feeds' own counters (producers/feed_metrics.py) at scrape time: one source of truth."""
+    """Exports the feeds' own counters (producers/feed_metrics.py) at scrape time: one source of truth; and, when
+    `books` is given, the books not synced now (RESYNCING, incl. those the book check found STALE) per venue."""
 
-    def __init__(self, feeds: Callable[[], Iterable[tuple[str, Any]]]) -> None:
+    def __init__(self, feeds: Callable[[], Iterable[tuple[str, Any]]], books: Callable[[], Iterable[tuple[str, Iterable[Any]]]] | None = None) -> None:
         self.feeds = feeds
+        self.books = books
 
-    def collect(self) -> Iterable[CounterMetricFamily]:
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         fams = {c: CounterMetricFamily(f"arb_feed_{c}", f"Feed counter: {c}", labels=["venue"]) for c in FEED_COUNTERS}
         for venue, metrics in self.feeds():
             values = metrics.as_dict()
             for c, fam in fams.items():
                 fam.add_metric([venue], float(values.get(c, 0)))
         yield from fams.values()
+        unsynced = GaugeMetricFamily("arb_feed_unsynced_books", "Books of the feed not synced now (RESYNCING: no snapshot yet, a gap, or STALE)",
+                                     labels=["venue"])
+        for venue, venue_books in (self.books() if self.books is not None else ()):
+            unsynced.add_metric([venue], float(unsynced_count(venue_books)))
+        yield unsynced
 
 
-def register_feeds(feeds: Callable[[], Iterable[tuple[str, Any]]]) -> None:
-    REGISTRY.register(FeedCollector(feeds))
+def unsynced_count(books: Iterable[Any]) -> int:
+    # list(): one C-level copy, so the event loop adding a book during a scrape cannot break the iteration
+    return sum(1 for b in list(books) if not b.synced)
+
+
+def register_feeds(feeds: Callable[[], Iterable[tuple[str, Any]]], books: Callable[[], Iterable[tuple[str, Iterable[Any]]]] | None = None) -> None:
+    REGISTRY.register(FeedCollector(feeds, books))
 
 
 def seconds(later_us: int | None, earlier_us: int | None) -> float | None:
@@ -113,6 +130,19 @@ def observe(hist: Any, later_us: int | None, earlier_us: int | None) -> None:
     s = seconds(later_us, earlier_us)
     if s is not None:
         hist.observe(s)
+
+
+_reconcile_served = False
+
+
+def set_reconcile_drift(instruments: int, port: int) -> None:
+    """`arb positions --reconcile`: the drift found, exported (served on the first call when port > 0) so that a
+    `--watch` loop run with ARB_METRICS_PORT feeds the ArbReconciliationDrift alert."""
+    global _reconcile_served
+    RECONCILE_DRIFT.set(instruments)
+    if port > 0 and not _reconcile_served:
+        _reconcile_served = True
+        serve(port, "reconcile")
 
 
 def serve(port: int, role: str) -> bool:

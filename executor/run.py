@@ -1,4 +1,4 @@
-"""Assemble the executor from settings: venue clients, breakers, control reader, risk gate."""
+"""Assemble the executor from settings: venue clients, breakers, control reader, group risk state, risk gate."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from core import metrics
 from core.config import load
 from core.control import ControlState, control_record, publish
 from core.settings import KafkaSettings
+from core.topics import partitions
 from core.units import now_us
 from executor.breaker import CircuitBreaker
+from executor.group_risk import GroupRisk
 from executor.kalshi_transport import KalshiTransport
 from executor.risk import RiskGate
 from executor.service import ExecutorService
@@ -49,7 +51,12 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
     from venues.polymarket.settings import PolymarketSettings
 
     ps = load(PolymarketSettings)
-    wallet = wallet_from_settings(ps)
+    try:
+        wallet = wallet_from_settings(ps)
+    except ValueError as exc:  # a setting the venue would refuse (the message names it): `arb` says one line, exit 2
+        from core.config import ConfigError
+
+        raise ConfigError(str(exc)) from None
     if wallet is None:
         return None
     rest = PolymarketRest(ps.clob_url, wallet.address, ApiCreds(ps.api_key, ps.api_secret, ps.passphrase), timeout_s=settings.http_timeout_ms / 1000)
@@ -117,7 +124,8 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
             breakers.setdefault(venue, client.breaker)
     control = ControlState(kafka).start()
     closers.append(control)
-    gate = RiskGate(settings, breakers, control, now_us)
+    risk = _group_risk(kafka, settings, paper, closers)
+    gate = RiskGate(settings, breakers, control, now_us, risk=risk, partitions=partitions("signals", kafka))
 
     def check(signal: dict[str, Any]) -> str | None:
         missing = sorted({leg["venue"] for leg in signal["legs"]} - clients.keys())
@@ -133,7 +141,24 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,
     )
     service.control = control
+    service.on_recovered = gate.on_recovered
     return service, closers
+
+
+def _group_risk(kafka: KafkaSettings, settings: ExecutorSettings, paper: bool, closers: list[Any]) -> GroupRisk:
+    """The group's risk state (executor/group_risk.py), loaded before the executor consumes any signal: build()
+    waits up to ARB_EXEC_RISK_LOAD_TIMEOUT_S for it (like the control reader, in a thread before the event loop
+    runs); a state still loading, or a reader that failed, makes the gate reject every signal with the reason."""
+    from core.markets_cache import MarketsCache
+
+    markets = MarketsCache(kafka).start()  # the pairings: what a game's holdings are sure to pay
+    risk = GroupRisk(kafka, settings.day_timezone, pairings=lambda: markets.pairings, paper=paper,
+                     lookback_s=settings.risk_lookback_h * 3600)
+    closers += [markets, risk]
+    risk.start(wait_s=settings.risk_load_timeout_s)
+    if not risk.wait_loaded(0):
+        log.error("risk state not loaded after %d s (%s): signals are rejected until it is", settings.risk_load_timeout_s, risk.error)
+    return risk
 
 
 async def run_forever(service: ExecutorService, closers: list[Any]) -> None:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -60,6 +60,9 @@ from executor.recovery_reader import offsets_since, read_partition
 from executor.settlement import Settler, not_sent
 from executor.txn import Fenced, PartitionWriter
 from executor.venue_client import VenueClient
+
+if TYPE_CHECKING:
+    from executor.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ class ExecutorService:
         self.sequential = sequential
         self.on_outcome = on_outcome
         self.control: Any = None  # the ControlState reader, when build() made one
+        self.on_recovered: Callable[[int], None] | None = None  # blocking hook run (in a thread) after a partition's recovery, before its first signal
+        self.admission: Admission | None = None  # executor/admission.py: hard limits and balances, when attached
         self.workers: dict[int, PartitionWorker] = {}
         self.stats = Stats()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,6 +151,8 @@ class ExecutorService:
             # No signal is consumed before the kill switch's state is known (a reader that failed instead makes
             # the risk gate reject every signal with the reason: fail closed).
             await asyncio.to_thread(self.control.wait_loaded)
+        if self.admission is not None:  # balances read before the first signal (a venue down now: retried, signals rejected)
+            await self.admission.start()
         await asyncio.to_thread(self._poll_thread)
         if self.failure is not None:
             raise WorkerFailed(f"a partition worker failed: {self.failure}") from self.failure
@@ -236,6 +243,8 @@ class ExecutorService:
         try:
             await asyncio.to_thread(writer.init)
             await self._recover(worker, writer)
+            if self.on_recovered is not None:  # e.g. the risk state catches up with the partition's fills before trading it
+                await asyncio.to_thread(self.on_recovered, p)
             worker.recovered.set()
             while not worker.revoked.is_set():
                 msg = await worker.queue.get()
@@ -372,7 +381,11 @@ class ExecutorService:
                                reason=f"received {(now - signal['deadline_ts']) // 1000} ms after its deadline"), offsets, group)
             return
         try:
-            reason = self.gate(signal)
+            # Hard limits first (whatever the signal claims), then the risk gate, then the venues' balances.
+            reason = self.admission.limits(signal) if self.admission is not None else None
+            reason = reason or self.gate(signal)
+            if reason is None and self.admission is not None:
+                reason = await self.admission.reserve(signal)
             reqs = leg_requests(signal) if reason is None else []
             reqs = [await self.clients[r.venue].prepare(r) for r in reqs]
         except Exception as exc:
@@ -522,6 +535,8 @@ class ExecutorService:
         unhedged = worker.unhedged.pop(outcome["signal_id"], {}) if outcome["state"] == "UNKNOWN" else {}
         alerts = self._alert_records(outcome, unhedged) if outcome["state"] == "UNKNOWN" else []
         await self._commit_results(worker, writer, events, fills, outcome, offsets, group, alerts)
+        if self.admission is not None:  # the signal's balance hold goes with the next balance read
+            self.admission.on_outcome(outcome)
         for ev in events:
             worker.ledger.apply("OrderEvent", ev)
         worker.ledger.apply("Outcome", outcome)

@@ -1,10 +1,43 @@
-"""Executor settings: breaker, risk limits, leg-risk policy, recovery. Money in 1e-6 USD, prices in 1e-4 USD."""
+"""Executor settings: breaker, risk limits, leg-risk policy, recovery. Money in 1e-6 USD, prices in 1e-4 USD.
+
+Every field is checked at start-up (`__post_init__`, so `core.config.load` and direct construction alike):
+a value out of its range fails with a ConfigError naming the variable, never silently accepted.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.config import setting
+from core.config import ConfigError, setting
+from core.units import ONE_DOLLAR
+
+_BIG = 2**63 - 1
+# field -> (lowest, highest) allowed, inclusive; every int field has a row (tests/unit/test_limits.py checks).
+RANGES: dict[str, tuple[int, int]] = {
+    "breaker_threshold": (1, 1000),
+    "breaker_cooldown_ms": (1, 3_600_000),
+    "max_orders_per_s": (1, 100_000),
+    "max_game_exposure": (1, _BIG),
+    "max_total_exposure": (1, _BIG),
+    "daily_loss_limit": (1, _BIG),
+    "unwind_max_loss": (1, ONE_DOLLAR - 1),  # a price distance: below 1 USD, or the bound means nothing
+    "unwind_ttl_ms": (1, 3_600_000),
+    "unwind_steps": (0, 100),
+    "recovery_window_ms": (0, 3_600_000),
+    "lookup_grace_ms": (0, 3_600_000),
+    "dedup_horizon_s": (0, 7 * 86_400),  # 0: recovery reads only from the checkpoint
+    "pending_timeout_ms": (1, 3_600_000),
+    "paper_latency_ms": (0, 60_000),
+    "http_timeout_ms": (1, 600_000),
+    "max_contracts_per_order": (1, _BIG),
+    "max_contracts_per_signal": (1, _BIG),
+    "balance_refresh_s": (1, 86_400),
+    "risk_lookback_h": (1, 30 * 24),  # `fills` keeps 30 days (core/topics.py)
+    "risk_load_timeout_s": (1, 3600),
+    "risk_sync_timeout_ms": (1, 600_000),
+}
 
 
 @dataclass(frozen=True)
@@ -14,7 +47,7 @@ class ExecutorSettings:
     max_orders_per_s: int = setting("ARB_EXEC_MAX_ORDERS_PER_S", 20, "Orders per second the executor may send, all venues together.")
     max_game_exposure: int = setting("ARB_EXEC_MAX_GAME_EXPOSURE", 1_000_000_000, "Max cost committed per game, 1e-6 USD (default 1,000 USD).")
     max_total_exposure: int = setting("ARB_EXEC_MAX_TOTAL_EXPOSURE", 10_000_000_000, "Max cost committed over all games, 1e-6 USD (default 10,000 USD).")
-    daily_loss_limit: int = setting("ARB_EXEC_DAILY_LOSS_LIMIT", 500_000_000, "Trading stops for the day when the day's realized P&L falls below minus this, 1e-6 USD (default 500 USD).")
+    daily_loss_limit: int = setting("ARB_EXEC_DAILY_LOSS_LIMIT", 500_000_000, "Trading stops for the day when the group's realized P&L of the day plus the marked P&L of open positions falls below minus this, 1e-6 USD (default 500 USD).")
     day_timezone: str = setting("ARB_EXEC_DAY_TZ", "America/New_York", "Time zone whose midnight resets the daily loss limit.")
     unwind_max_loss: int = setting("ARB_EXEC_UNWIND_MAX_LOSS", 500, "Worst unwind price below the entry average, 1e-4 USD per contract (default 5 cents).")
     unwind_ttl_ms: int = setting("ARB_EXEC_UNWIND_TTL_MS", 2000, "Deadline of each unwind step from its creation: unwinds are sent even after the signal's deadline passed.")
@@ -27,8 +60,42 @@ class ExecutorSettings:
     pending_timeout_ms: int = setting("ARB_EXEC_PENDING_TIMEOUT_MS", 30000, "How long a pending order (Polymarket `delayed`) is followed up by lookup before it is reported UNKNOWN (ms).")
     paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
     http_timeout_ms: int = setting("ARB_EXEC_HTTP_TIMEOUT_MS", 3000, "Venue HTTP timeout (ms); a timeout makes the order's state unknown until looked up.")
+    max_contracts_per_order: int = setting("ARB_EXEC_MAX_CONTRACTS_PER_ORDER", 10_000, "Hard cap on one order's size, 1e-2 contracts (default 100): "
+                                           "a signal with a larger leg is REJECTED, whatever it claims.")
+    max_contracts_per_signal: int = setting("ARB_EXEC_MAX_CONTRACTS_PER_SIGNAL", 30_000, "Hard cap on the contracts of all legs of one "
+                                            "signal together, 1e-2 contracts (default 300).")
+    balance_refresh_s: int = setting("ARB_EXEC_BALANCE_REFRESH_S", 30, "Live mode: each venue's available balance is read this often (s), "
+                                     "and after every signal that sent orders; a signal the balance minus what is in flight cannot "
+                                     "cover is REJECTED. Paper mode has no balance check.")
+    risk_lookback_h: int = setting("ARB_EXEC_RISK_LOOKBACK_H", 72, "The group's risk state is rebuilt at start from `fills` of this many hours "
+                                   "back (or the trading day, if longer): older positions still open are not counted as exposure.")
+    risk_load_timeout_s: int = setting("ARB_EXEC_RISK_LOAD_TIMEOUT_S", 60, "How long the executor waits for its risk state (fills, settlements, "
+                                       "marks) to load before consuming signals; signals are REJECTED until it has loaded.")
+    risk_sync_timeout_ms: int = setting("ARB_EXEC_RISK_SYNC_TIMEOUT_MS", 10_000, "After a signals partition is assigned and recovered: how long "
+                                        "the executor waits for the partition's fills to be folded before trading it; its signals are "
+                                        "REJECTED until they are (ms).")
     live: bool = setting("ARB_LIVE", False, "Let `arb execute` send orders to real venues (any host that is not a simulator), the same as "
                                            "`--live`; without it the executor refuses them (exit 2). Paper mode and simulators need nothing.")
     simulator_hosts: tuple[str, ...] = setting("ARB_SIMULATOR_HOSTS", ("localhost", "sim"), "Hosts that are venue simulators, comma-separated, "
                                                 "besides local ones (localhost, loopback addresses): no --live needed, plain http allowed. "
                                                 "`sim` is the compose stack's simulator. A real venue's host never counts as one.")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            bounds = RANGES.get(f.name)
+            value = getattr(self, f.name)
+            if bounds is None or isinstance(value, bool):
+                continue
+            lo, hi = bounds
+            if not isinstance(value, int) or not lo <= value <= hi:
+                raise ConfigError(f"{f.metadata['env']}: expected an integer in [{lo}, {hi}], got {value!r}")
+        if self.max_contracts_per_signal < self.max_contracts_per_order:
+            raise ConfigError(f"ARB_EXEC_MAX_CONTRACTS_PER_SIGNAL ({self.max_contracts_per_signal}) is below "
+                              f"ARB_EXEC_MAX_CONTRACTS_PER_ORDER ({self.max_contracts_per_order})")
+        if self.max_total_exposure < self.max_game_exposure:
+            raise ConfigError(f"ARB_EXEC_MAX_TOTAL_EXPOSURE ({self.max_total_exposure}) is below ARB_EXEC_MAX_GAME_EXPOSURE "
+                              f"({self.max_game_exposure})")
+        try:
+            ZoneInfo(self.day_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"ARB_EXEC_DAY_TZ: unknown time zone {self.day_timezone!r}") from None

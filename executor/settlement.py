@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.units import ONE_DOLLAR, notional
+from executor.limits import unwind_price
 from executor.orders import LegResult, OrderRequest, outcome_record, step_request
 
 
@@ -100,8 +101,7 @@ class Settler:
             if k > self.unwind_steps or unsent >= self.max_unsent_steps:
                 continue
             entry = self._entry_avg(b.leg_index, orders, results)
-            price = max(entry - k * self.tick, entry - self.max_unwind_loss)
-            price = max(self.tick, price - price % self.tick)
+            price = unwind_price(entry, k, self.tick, self.max_unwind_loss)
             size = self._lot(b, n - bottom)
             if size > 0:
                 out.append(step_request(b, step_no + len(out), "SELL", price, size, deadline_us=now_us + self.unwind_ttl_us))

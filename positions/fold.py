@@ -6,13 +6,23 @@ Per instrument (venue, market, side): net contracts, cost basis of the open cont
 fees, realized P&L (closes, and settlement when the market resolved). Unrealized P&L is marked at a
 price given by the caller (the best bid: what closing would fetch). Locked-in profit per game is the
 worst case over the game's outcomes of what the held contracts pay, minus their cost and fees.
+
+Settlement records (`settlements`, written by discovery) pay each instrument what its own venue says: a Kalshi
+YES the record's payout, a Kalshi NO 1 USD minus it, a Polymarket token the payout. The open contracts are
+closed at that price, so the game's exposure (cost of open contracts) goes to zero and its P&L is realized.
+Fills and settlements fold in any order: a fill of an instrument already settled is settled as it lands.
+Realized P&L is also kept per trading day (the day, in the given time zone, of the fill or of the
+resolution that realized it). A game whose venues resolved differently (`settlement_mismatch`) is paid per
+venue all the same -- that is what the venues pay -- and must be reported, never netted as if hedged.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.units import ONE_DOLLAR
 
@@ -30,6 +40,7 @@ class Holding:
     fees: int = 0
     realized: int = 0
     settled: bool = False
+    payout: int | None = None  # 1e-4 USD per contract, once settled
 
     @property
     def key(self) -> str:
@@ -43,11 +54,33 @@ class Holding:
         return 0 if mark is None or self.contracts == 0 else mark * self.contracts - self.cost
 
 
+def settlement_pays(rec: Mapping[str, Any]) -> dict[InstrumentKey, int]:
+    """What each instrument of a Settlement record's market pays per contract (1e-4 USD)."""
+    payout = int(rec["payout"])
+    if rec["venue"] == "KALSHI":  # one ticker, two sides: a NO pays what the YES does not
+        return {("KALSHI", rec["market"], "YES"): payout, ("KALSHI", rec["market"], "NO"): ONE_DOLLAR - payout}
+    return {(rec["venue"], rec["market"], "YES"): payout}
+
+
+def trading_day(ts_us: int, tz: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(ts_us / 1_000_000, tz).strftime("%Y%m%d")
+
+
 @dataclass
 class Book:
     holdings: dict[InstrumentKey, Holding] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     duplicates: int = 0
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
+    settlements: dict[str, dict[str, Any]] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
+    payouts: dict[InstrumentKey, tuple[int, int | None]] = field(default_factory=dict)  # -> (payout, resolved_ts)
+    daily: dict[str, int] = field(default_factory=dict)  # trading day yyyymmdd -> realized P&L, 1e-6 USD
+    conflicting: list[str] = field(default_factory=list)  # a second, different record for a settled market
+
+    def _book_day(self, ts_us: int | None, amount: int) -> None:
+        if ts_us is not None and amount:
+            day = trading_day(ts_us, self.tz)
+            self.daily[day] = self.daily.get(day, 0) + amount
 
     def apply(self, fill: Mapping[str, Any]) -> bool:
         """Fold one Fill record; False when its fill_id was already folded."""
@@ -58,6 +91,14 @@ class Book:
         k = (fill["venue"], fill["market"], fill["side"])
         h = self.holdings.get(k) or Holding(fill["game_id"], *k)
         self.holdings[k] = h
+        before = h.realized
+        self._trade(h, fill)
+        self._book_day(fill.get("ts"), h.realized - before)
+        if k in self.payouts:  # the market has resolved already: these contracts settle now
+            self._settle_holding(h, *self.payouts[k])
+        return True
+
+    def _trade(self, h: Holding, fill: Mapping[str, Any]) -> None:
         size, price, fee = int(fill["size"]), int(fill["price"]), int(fill["fee"])
         h.fees += fee
         h.realized -= fee
@@ -87,24 +128,97 @@ class Book:
                 if size > closed:
                     h.contracts -= size - closed
                     h.cost -= price * (size - closed)
-        return True
 
     def fold(self, fills: Iterable[Mapping[str, Any]]) -> Book:
         for f in fills:
             self.apply(f)
         return self
 
-    def settle(self, pays: Mapping[InstrumentKey, bool]) -> None:
-        """Resolve instruments: pays[key] True -> each contract pays $1; False -> 0."""
-        for k, wins in pays.items():
+    def _settle_holding(self, h: Holding, payout: int, ts_us: int | None) -> None:
+        amount = payout * h.contracts - h.cost
+        h.realized += amount
+        h.contracts, h.cost, h.settled, h.payout = 0, 0, True, payout
+        self._book_day(ts_us, amount)
+
+    def settle(self, pays: Mapping[InstrumentKey, bool | int], ts_us: int | None = None) -> None:
+        """Resolve instruments: pays[key] True -> each contract pays $1, False -> 0, an int -> that many 1e-4 USD."""
+        for k, p in pays.items():
+            payout = (ONE_DOLLAR if p else 0) if isinstance(p, bool) else int(p)
+            self.payouts.setdefault(k, (payout, ts_us))
             h = self.holdings.get(k)
             if h is None or h.settled:
                 continue
-            h.realized += (ONE_DOLLAR * h.contracts if wins else 0) - h.cost
-            h.contracts, h.cost, h.settled = 0, 0, True
+            self._settle_holding(h, payout, ts_us)
+
+    def apply_settlement(self, rec: Mapping[str, Any]) -> bool:
+        """Fold one Settlement record; False when its market was settled already (a second, different record
+        is kept in `conflicting` and not applied: what was paid cannot change)."""
+        key = f"{rec['venue']}:{rec['market']}"
+        old = self.settlements.get(key)
+        if old is not None:
+            if int(old["payout"]) != int(rec["payout"]):
+                self.conflicting.append(f"{key}: payout {old['payout']} then {rec['payout']}")
+            return False
+        self.settlements[key] = dict(rec)
+        self.settle(settlement_pays(rec), int(rec["resolved_ts"]))
+        return True
+
+    def fold_settlements(self, recs: Iterable[Mapping[str, Any]]) -> Book:
+        for r in recs:
+            self.apply_settlement(r)
+        return self
 
     def games(self) -> set[str]:
         return {h.game_id for h in self.holdings.values()}
+
+    def game_realized(self) -> dict[str, int]:
+        """Realized P&L per game (fees included), 1e-6 USD."""
+        out: dict[str, int] = {}
+        for h in self.holdings.values():
+            out[h.game_id] = out.get(h.game_id, 0) + h.realized
+        return out
+
+    def exposure(self, game_id: str) -> int:
+        """Cost of the game's open contracts (1e-6 USD): zero once its markets settled."""
+        return sum(h.cost for h in self.holdings.values() if h.game_id == game_id)
+
+    def settled_games(self) -> set[str]:
+        """Games whose every holding is settled (its markets resolved)."""
+        games: dict[str, bool] = {}
+        for h in self.holdings.values():
+            games[h.game_id] = games.get(h.game_id, True) and h.settled
+        return {g for g, done in games.items() if done}
+
+
+def venue_verdict(pairing: Mapping[str, Any], venue: str, settlements: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """How `venue` resolved the game, in the game's outcomes (the pairing's `pays_on`): the one outcome its
+    payouts match, or "no single outcome (...)" (a 50-50, a void, payouts no outcome explains); None until
+    every market of the venue in the pairing has a Settlement record."""
+    instruments: list[tuple[int, list[str]]] = []
+    for b in pairing["books"]:
+        if b["venue"] != venue:
+            continue
+        for i in b["instruments"]:
+            rec = settlements.get(f"{venue}:{i['market']}")
+            if rec is None:
+                return None
+            instruments.append((settlement_pays(rec)[(venue, i["market"], i["side"])], list(i["pays_on"])))
+    if not instruments:
+        return None
+    fits = [o for o in pairing["outcomes"] if all(p == (ONE_DOLLAR if o in on else 0) for p, on in instruments)]
+    if len(fits) == 1:
+        return str(fits[0])
+    paid = ", ".join(f"{'/'.join(on)}:{p}" for p, on in instruments)
+    return f"no single outcome (pays {paid})"
+
+
+def settlement_mismatch(pairing: Mapping[str, Any], settlements: Mapping[str, Mapping[str, Any]]) -> dict[str, str] | None:
+    """{venue: verdict} when the game's venues have all resolved and their verdicts differ (e.g. Kalshi says
+    BUF won, Polymarket KC, or one of them a draw or a 50-50); None otherwise."""
+    verdicts = {v: venue_verdict(pairing, v, settlements) for v in sorted({b["venue"] for b in pairing["books"]})}
+    if len(verdicts) < 2 or any(v is None for v in verdicts.values()):
+        return None
+    return {k: str(v) for k, v in verdicts.items()} if len(set(verdicts.values())) > 1 else None
 
 
 def locked_profit(book: Book, game_id: str, outcomes: list[str], pays_on: Mapping[InstrumentKey, list[str]]) -> int:

@@ -77,3 +77,24 @@ def read_marks(kafka: KafkaSettings, tail: int, timeout_s: float = 5.0) -> dict[
 
 def mark_for(marks: dict[tuple[str, str], int], venue: str, market: str, side: str) -> int | None:
     return marks.get((venue, f"{market}:{side}"))
+
+
+def read_settlements(kafka: KafkaSettings) -> tuple[list[dict[str, Any]], int]:
+    """Every Settlement on `settlements` (one partition, compacted: the latest per market), plus the count of
+    undecodable records."""
+    recs, bad = read_partition(kafka, [topic_name("settlements", kafka)], 0)
+    return [r for t, r in recs if t == "Settlement"], bad
+
+
+def read_pairings_seen(kafka: KafkaSettings, wait_s: float = 10.0) -> dict[str, dict[str, Any]]:
+    """Every game's latest pairing on `markets`, withdrawn games included while the topic still holds their last
+    value: a finished game is withdrawn before its markets resolve, and its `pays_on` is what says how the
+    venues' resolutions map to the game's outcomes."""
+    from core.markets_cache import MarketsCache
+
+    seen: dict[str, dict[str, Any]] = {}
+    cache = MarketsCache(kafka)
+    cache.listeners.append(lambda gid, p: seen.__setitem__(gid, p) if p is not None else None)
+    cache.start(wait_s=wait_s)
+    cache.stop()
+    return seen

@@ -2,7 +2,11 @@
 `ticks`, and publishes changed Position records to the compacted `positions` topic.
 
 On start it rebuilds from `fills` (the source of truth, read from the beginning), never from
-`positions`, so a restart cannot carry a wrong figure forward.
+`positions`, so a restart cannot carry a wrong figure forward. It folds `settlements` too (from the
+beginning): a resolved market's contracts are paid per its venue and the game's P&L is realized. A game
+whose venues resolved differently (fold.settlement_mismatch, through the pairing's `pays_on`) is reported
+loudly -- an ERROR log, arb_settlement_mismatches_total, and an active ALERT record `alert:settlement:<game>`
+on `control` (shown by `arb status`) -- and each venue's payout stays as that venue paid it, never netted.
 """
 
 from __future__ import annotations
@@ -11,27 +15,34 @@ import logging
 import threading
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
-from core import codec
+from core import codec, metrics
+from core.control import control_record
 from core.kafka import make_consumer, make_producer
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import partitions, topic_name
 from core.units import now_us
-from positions.fold import Book, locked_profit, pays_on_index, position_record
+from positions.fold import Book, locked_profit, pays_on_index, position_record, settlement_mismatch
 from positions.settings import PositionsSettings
 
 log = logging.getLogger(__name__)
 
 
 class PositionsService:
-    def __init__(self, kafka: KafkaSettings, settings: PositionsSettings, *, paper: bool = False) -> None:
+    def __init__(self, kafka: KafkaSettings, settings: PositionsSettings, *, paper: bool = False, day_tz: str | None = None) -> None:
+        """`day_tz`: the trading day's time zone (None: ARB_EXEC_DAY_TZ, the executor's daily loss limit's day)."""
         self.kafka = kafka
         self.settings = settings
         self.paper = paper
-        self.book = Book()
+        self.book = Book(tz=day_time_zone(day_tz))
+        self.pairings_seen: dict[str, dict[str, Any]] = {}  # last pairing of every game, withdrawn ones included
+        self.mismatches: dict[str, dict[str, str]] = {}  # game -> {venue: verdict}, reported
+        self._unsettled_check: set[str] = set()  # games with new settlements (or pairings) to check
+        self._check_lock = threading.Lock()  # on_pairing runs on the markets reader's thread
         self.marks: dict[tuple[str, str, str], int] = {}
         self.published: dict[str, tuple[Any, ...]] = {}
         self.last_sent: dict[str, float] = {}
@@ -48,6 +59,42 @@ class PositionsService:
             self.marks[(t["venue"], t["market"], "YES")] = t["bids"][0]["price"]
         if t["venue"] == "KALSHI" and t["asks"]:
             self.marks[(t["venue"], t["market"], "NO")] = 10_000 - t["asks"][0]["price"]
+
+    def on_settlement(self, rec: dict[str, Any]) -> None:
+        if not self.book.apply_settlement(rec) and self.book.conflicting:
+            log.error("settlement: %s (the first one stands)", self.book.conflicting[-1], extra={"game_id": rec["game_id"]})
+        with self._check_lock:
+            self._unsettled_check.add(rec["game_id"])
+
+    def on_pairing(self, game_id: str, pairing: dict[str, Any] | None) -> None:
+        if pairing is not None:
+            with self._check_lock:
+                self.pairings_seen[game_id] = pairing
+                self._unsettled_check.add(game_id)
+
+    def check_settlements(self, producer: Any) -> list[str]:
+        """Report every game whose venues resolved differently (once per game and process); the games reported."""
+        reported = []
+        with self._check_lock:
+            todo = sorted(self._unsettled_check)
+            self._unsettled_check.clear()
+        for gid in todo:
+            pairing = self.pairings_seen.get(gid)
+            if pairing is None or gid in self.mismatches:
+                continue
+            verdicts = settlement_mismatch(pairing, self.book.settlements)
+            if verdicts is None:
+                continue
+            self.mismatches[gid] = verdicts
+            reason = f"game {gid}: the venues resolved it differently: " + "; ".join(f"{v} {w}" for v, w in verdicts.items())
+            log.error("SETTLEMENT MISMATCH %s; positions are paid per venue, not netted: check both venues' rules and dispute",
+                      reason, extra={"game_id": gid})
+            metrics.SETTLEMENT_MISMATCHES.inc()
+            rec = control_record(f"alert:settlement:{gid}", "ALERT", True, reason=reason, source="positions",
+                                 value={"game_id": gid, "verdicts": verdicts, "realized_pnl": self.book.game_realized().get(gid, 0)})
+            producer.produce(topic_name("control", self.kafka), key=rec["name"].encode(), value=codec.encode("Control", rec))
+            reported.append(gid)
+        return reported
 
     def publish_changes(self, producer: Any, markets: MarketsCache) -> int:
         now = time.monotonic()
@@ -70,13 +117,17 @@ class PositionsService:
         return n
 
     def run(self) -> None:
-        markets = MarketsCache(self.kafka).start()
+        markets = MarketsCache(self.kafka)
+        markets.listeners.append(self.on_pairing)
+        markets.start()
         producer = make_producer(self.kafka)
         consumer = make_consumer(self.kafka, None, cold=True)
         fills = topic_name("fills", self.kafka, paper=self.paper)
         ticks = topic_name("ticks", self.kafka)
+        settlements = topic_name("settlements", self.kafka)
         consumer.assign([TopicPartition(fills, p, OFFSET_BEGINNING) for p in range(partitions("fills", self.kafka))]
-                        + [TopicPartition(ticks, p, OFFSET_END) for p in range(partitions("ticks", self.kafka))])
+                        + [TopicPartition(ticks, p, OFFSET_END) for p in range(partitions("ticks", self.kafka))]
+                        + [TopicPartition(settlements, 0, OFFSET_BEGINNING)])
         log.info("positions: rebuilding from %s", fills)
         try:
             while not self._stop.is_set():
@@ -86,12 +137,25 @@ class PositionsService:
                     try:
                         if msg.topic() == fills:
                             self.book.apply(codec.decode(msg.value() or b"", "Fill"))
+                        elif msg.topic() == settlements:
+                            self.on_settlement(codec.decode(msg.value() or b"", "Settlement"))
                         else:
                             self._on_tick(codec.decode(msg.value() or b"", "Tick"))
                     except codec.DecodeError as exc:
                         log.error("undecodable record on %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+                self.check_settlements(producer)
                 self.publish_changes(producer, markets)
         finally:
             consumer.close()
             producer.flush(10)
             markets.stop()
+
+
+def day_time_zone(name: str | None = None) -> ZoneInfo:
+    """The trading day's zone: `name`, else ARB_EXEC_DAY_TZ (the day of the executor's daily loss limit)."""
+    if name is None:
+        from core.config import load
+        from executor.settings import ExecutorSettings
+
+        name = load(ExecutorSettings).day_timezone
+    return ZoneInfo(name)

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "lists only what Kafka acknowledged; exit 1 at once if Kafka cannot be reached, 2 if `markets` is missing)")
     mode.add_argument("--every", type=float, metavar="S", help="seconds between rounds (default ARB_DISCOVER_EVERY_S)")
     p.add_argument("--dry-run", action="store_true", help="with --once: print the pairings that would be published, publish nothing")
+    p.add_argument("-l", "--loglevel", choices=("debug", "info", "warning", "error"),
+                   help="log level, as `arb process` takes it (default: $ARB_LOG_LEVEL, INFO); logs go to stderr, reports to stdout")
     add_kafka_args(p)
     p.set_defaults(handler=run)
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from venues.polymarket.settings import PolymarketSettings
 
     rt = load(RuntimeSettings)
-    setup_logging(rt.log_format, rt.log_level)
+    setup_logging(rt.log_format, args.loglevel.upper() if args.loglevel else rt.log_level)
     from core import metrics
 
     metrics.serve(rt.metrics_port, "discover")
@@ -68,15 +70,18 @@ def run(args: argparse.Namespace) -> int:
         key = ks.load_private_key() if ks.key_id and ks.private_key_file else None
     except ConfigError as exc:
         raise CommandError(str(exc), code=2) from None
-    if args.every is not None and args.every <= 0:
+    if args.every is not None and not args.every > 0:
         raise CommandError("--every must be positive", code=2)
+    try:
+        read, _ = tier_buckets(ks.tier)
+    except ValueError as exc:
+        raise CommandError(f"ARB_KALSHI_TIER: {exc}", code=2) from None
     if args.once and not args.dry_run:  # one round: fail fast; the long-running role retries instead
         kafka = kafka_settings(args)
         require_broker(kafka)
         require_topics(kafka, ["markets"])
 
     async def main() -> int:
-        read, _ = tier_buckets(ks.tier)
         rest = KalshiRest(ks.rest_url, ks.key_id, key, read_bucket=read)
         gamma_http = httpx.AsyncClient(base_url=ps.gamma_url.rstrip("/"), timeout=10.0)
         clob_http = httpx.AsyncClient(base_url=ps.clob_url.rstrip("/"), timeout=10.0)  # per-market fee parameters
@@ -95,14 +100,26 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.dry_run:
                 aliases = alias_mod.load(ds.aliases_file)
-                k, p = await asyncio.gather(fetch_kalshi(aliases), fetch_poly(aliases))
-                result = match([g for g in k if isinstance(g, VenueGame)], [g for g in p if isinstance(g, VenueGame)],
+                k: list | BaseException
+                p: list | BaseException
+                k, p = await asyncio.gather(fetch_kalshi(aliases), fetch_poly(aliases), return_exceptions=True)
+                failed = [f"{venue}: {type(res).__name__}: {res}" for venue, res in (("KALSHI", k), ("POLYMARKET", p))
+                          if isinstance(res, BaseException)]
+                if failed:  # as a round's report says it, in one line
+                    raise CommandError("cannot read the venues: " + "; ".join(failed))
+                kg = k if isinstance(k, list) else []
+                pg = p if isinstance(p, list) else []
+                result = match([g for g in kg if isinstance(g, VenueGame)], [g for g in pg if isinstance(g, VenueGame)],
                                override_mod.load(ds.overrides_file), {c: lg.draws for c, lg in aliases.leagues.items()})
                 for rec in result.pairings.values():
                     print(json.dumps(rec, sort_keys=True))
                 return 0
+            from producers.discovery import gamma_source, kalshi_source
+
             service = DiscoveryService(kafka_settings(args), fetch_kalshi=fetch_kalshi, fetch_polymarket=fetch_poly,
-                                       aliases_file=ds.aliases_file, overrides_file=ds.overrides_file)
+                                       aliases_file=ds.aliases_file, overrides_file=ds.overrides_file,
+                                       resolve_kalshi=lambda books: kalshi_source.fetch_resolutions(rest, books),
+                                       resolve_polymarket=lambda books: gamma_source.fetch_resolutions(gamma_http, books, bucket=gamma_bucket))
             service.start()
             try:
                 if args.once:

@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from core import metrics
 
     metrics.serve(rt.metrics_port, "execute")
-    service, closers = build(kafka_settings(args), load(ExecutorSettings), paper=args.paper)
+    kafka, settings = kafka_settings(args), load(ExecutorSettings)
+    service, closers = build(kafka, settings, paper=args.paper)
+    from executor.admission import attach
+
+    attach(service, closers, kafka, settings, paper=args.paper)  # hard limits, and in live mode the balances (issue 26)
     from core.heap import freeze_startup_objects
 
     freeze_startup_objects()

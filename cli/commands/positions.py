@@ -1,4 +1,4 @@
-"""`arb positions [serve] [--json] [--watch] [--reconcile]`: positions folded from `fills`."""
+"""`arb positions [serve] [--json] [--watch] [--reconcile]`: positions folded from `fills` and `settlements`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("positions", help="positions per game, market and venue (from `fills`); `serve` runs the positions role",
                        description="Folds every Fill on `fills` into positions per instrument: contracts, average cost, fees, "
                                    "realized P&L, unrealized P&L marked at the best bid of recent ticks, and the locked-in "
-                                   "profit per game (worst case over its outcomes). `arb positions serve` runs the long-running "
+                                   "profit per game (worst case over its outcomes); with the Settlement records on `settlements`, "
+                                   "the games whose markets resolved, realized P&L per game and per trading day (ARB_EXEC_DAY_TZ, fees "
+                                   "included), and, loudly, any game whose two venues resolved differently (paid per venue, never "
+                                   "netted). `arb positions serve` runs the long-running "
                                    "role that publishes Position records to the compacted `positions` topic, rebuilt from `fills` "
                                    "on every start. Settings: ARB_POSITIONS_*; --reconcile also uses ARB_KALSHI_* / ARB_POLY_*.")
     p.add_argument("action", nargs="?", choices=("show", "serve"), default="show", help="show (default): print positions; serve: run the role")
@@ -30,27 +33,37 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _snapshot(kafka: Any, settings: Any, paper: bool) -> dict[str, Any]:
-    from core.markets_cache import MarketsCache
-    from positions.fold import Book, locked_profit, pays_on_index, position_record
-    from positions.readers import mark_for, read_fills, read_marks
+    from positions.fold import Book, locked_profit, pays_on_index, position_record, settlement_mismatch
+    from positions.readers import mark_for, read_fills, read_marks, read_pairings_seen, read_settlements
+    from positions.service import day_time_zone
 
     fills, bad = read_fills(kafka, paper=paper)
-    book = Book().fold(fills)
-    marks = read_marks(kafka, settings.mark_tail)
-    markets = MarketsCache(kafka).start(wait_s=10)
+    settlement_error = None
     try:
-        idx, outcomes = pays_on_index(markets.pairings)
-    finally:
-        markets.stop()
+        settlements, bad_settlements = read_settlements(kafka)
+    except TimeoutError as exc:  # shown, never read as "nothing settled" silently
+        settlements, bad_settlements, settlement_error = [], 0, str(exc)
+    book = Book(tz=day_time_zone()).fold(fills).fold_settlements(settlements)
+    marks = read_marks(kafka, settings.mark_tail)
+    pairings = read_pairings_seen(kafka)  # withdrawn games too: a finished game is withdrawn before it resolves
+    idx, outcomes = pays_on_index(pairings)
     rows = []
     for h in sorted(book.holdings.values(), key=lambda h: (h.game_id, h.venue, h.market, h.side)):
         rec = position_record(h, mark_for(marks, h.venue, h.market, h.side), 0)
         rec.pop("ts")
         rec["avg_cost"] = h.avg_cost_price()
         rows.append(rec)
-    games = {g: locked_profit(book, g, outcomes.get(g, []), idx) for g in sorted(book.games())}
-    return {"positions": rows, "locked_profit": games, "fills": len(fills), "duplicate_fills": book.duplicates, "undecodable": bad,
-            "_book": book}
+    open_games = sorted(book.games() - book.settled_games())
+    games = {g: locked_profit(book, g, outcomes.get(g, []), idx) for g in open_games}
+    realized = book.game_realized()
+    mismatches = {g: m for g in sorted({r["game_id"] for r in settlements}) if g in pairings
+                  and (m := settlement_mismatch(pairings[g], book.settlements)) is not None}
+    per_game = {g: {"state": "SETTLED" if g in book.settled_games() else "OPEN", "realized_pnl": realized[g],
+                    "exposure": book.exposure(g), "mismatch": mismatches.get(g)} for g in sorted(book.games())}
+    return {"positions": rows, "locked_profit": games, "games": per_game, "daily_realized_pnl": dict(sorted(book.daily.items())),
+            "settlement_mismatches": mismatches, "settlements": len(settlements), "conflicting_settlements": book.conflicting,
+            "settlements_error": settlement_error, "fills": len(fills), "duplicate_fills": book.duplicates,
+            "undecodable": bad + bad_settlements, "_book": book}
 
 
 def _money(v: int | None) -> str:
@@ -72,7 +85,19 @@ def _table(snap: dict[str, Any]) -> str:
     lines.append("")
     for g, v in snap["locked_profit"].items():
         lines.append(f"locked profit {g}: {_money(v)} USD")
-    lines.append(f"{snap['fills']} fills ({snap['duplicate_fills']} duplicate records ignored)")
+    for g, st in snap["games"].items():
+        if st["state"] == "SETTLED":
+            lines.append(f"settled {g}: realized {_money(st['realized_pnl'])} USD (fees included)")
+    for day, v in snap["daily_realized_pnl"].items():
+        lines.append(f"realized {day[:4]}-{day[4:6]}-{day[6:]}: {_money(v)} USD")
+    for g, verdicts in snap["settlement_mismatches"].items():
+        lines.append(f"!!! SETTLEMENT MISMATCH {g}: " + "; ".join(f"{v} resolved {w}" for v, w in verdicts.items())
+                     + " -- paid per venue, not netted: check both venues' rules")
+    for c in snap["conflicting_settlements"]:
+        lines.append(f"!!! conflicting settlement records: {c}")
+    if snap["settlements_error"]:
+        lines.append(f"!!! settlements not read: {snap['settlements_error']}")
+    lines.append(f"{snap['fills']} fills ({snap['duplicate_fills']} duplicate records ignored), {snap['settlements']} settlements")
     return "\n".join(lines)
 
 
@@ -186,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
                     raise CommandError(f"cannot reconcile: {exc}") from None
                 snap["reconciliation"] = rec
                 code = 1 if rec["drift"] else 0
+                from core.metrics import set_reconcile_drift  # alerts.yml: ArbReconciliationDrift (exported with --watch)
+                set_reconcile_drift(len(rec["drift"]), rt.metrics_port)
             if args.json:
                 print(json.dumps(snap), flush=True)
             else:

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                               linger_ms=feed_settings.linger_ms)
     from core import metrics
 
-    metrics.register_feeds(lambda: [(v, getattr(f, "metrics", None)) for v, f in service.feeds.items() if hasattr(f, "metrics")])
+    metrics.register_feeds(lambda: [(v, getattr(f, "metrics", None)) for v, f in service.feeds.items() if hasattr(f, "metrics")],
+                           books=lambda: [(v, f.books.books.values()) for v, f in service.feeds.items() if hasattr(f, "books")])
     metrics.serve(rt.metrics_port, "produce")
 
     async def main() -> None:

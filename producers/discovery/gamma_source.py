@@ -47,6 +47,13 @@ def json_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def token_ids(market: dict[str, Any]) -> list[str]:
+    """The market's tokens in outcome order: `positionIds` for version "v2" markets, else `clobTokenIds`."""
+    if market.get("version") == "v2" and market.get("positionIds"):
+        return json_list(market["positionIds"])
+    return json_list(market.get("clobTokenIds"))
+
+
 def start_time(market: dict[str, Any], event: dict[str, Any]) -> dt.datetime | None:
     """gameStartTime ("2026-08-14 21:00:00+00"), else the event's startTime; aware UTC datetime."""
     for raw in (market.get("gameStartTime"), event.get("startTime"), market.get("startTime")):
@@ -123,7 +130,7 @@ def stopped(item: dict[str, Any], what: str) -> str | None:
 def parse_market(market: dict[str, Any], event_slug: str, league: League, clob: ClobInfo | None = None) -> Book | str:
     """One Gamma market -> Book, or the reason it cannot be used (fees: see `fee_params`)."""
     outcomes = json_list(market.get("outcomes"))
-    tokens = json_list(market["positionIds"]) if market.get("version") == "v2" and market.get("positionIds") else json_list(market.get("clobTokenIds"))
+    tokens = token_ids(market)
     if len(outcomes) != 2 or len(tokens) != 2:
         return f"expected 2 outcomes and 2 tokens, found {len(outcomes)} and {len(tokens)}"
     if [o.lower() for o in outcomes] == ["yes", "no"]:
@@ -252,3 +259,36 @@ class GammaDiscovery:
             if len(page) < self.PAGE:
                 return out
             offset += len(page)
+
+
+# Condition ids per Gamma GET /markets request (an array query parameter, sent repeated).
+RESOLVE_BATCH = 50
+
+
+async def fetch_resolutions(client: Any, condition_ids: list[str], *, bucket: Any = None) -> tuple[list[Any], list[str]]:
+    """How Polymarket resolved the markets `condition_ids`: (one Resolution per token of each resolved market,
+    problems with the others' payloads). Gamma's GET /markets takes `condition_ids` (array) and `closed` (boolean,
+    default false: closed markets are left out unless asked for; PD api-reference/markets/list-markets.md), so
+    the request asks for `closed=true`: a market still open is simply not in the answer. A venue error raises."""
+    from producers.discovery.resolution import gamma_resolutions
+
+    wanted = sorted(set(condition_ids))
+    found: list[Any] = []
+    problems: list[str] = []
+    for i in range(0, len(wanted), RESOLVE_BATCH):
+        batch = wanted[i:i + RESOLVE_BATCH]
+        if bucket is not None:
+            await bucket.take(1)
+        resp = await client.get("/markets", params={"condition_ids": batch, "closed": "true", "limit": len(batch)})
+        resp.raise_for_status()
+        page = resp.json()
+        if not isinstance(page, list):
+            raise ValueError("Gamma /markets: expected a JSON array")
+        for m in page:
+            if not isinstance(m, dict) or str(m.get("conditionId")) not in batch:
+                continue
+            try:
+                found += gamma_resolutions(m)
+            except (ValueError, TypeError) as exc:
+                problems.append(str(exc))
+    return found, problems

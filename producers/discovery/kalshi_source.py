@@ -339,3 +339,34 @@ class KalshiDiscovery:
             out.extend(parse_markets(markets, series, league, events=events, fee_changes=changes.get(str(series["ticker"]), []),
                                      now_us=now, fee_horizon_s=self.fee_horizon_s))
         return out
+
+
+# Tickers per GET /markets?tickers= request: the parameter is a comma-separated list (KD api-reference/market/
+# get-markets.md, TickersQuery) with no documented maximum; 50 keeps the URL short.
+RESOLVE_BATCH = 50
+
+
+async def fetch_resolutions(rest: Any, tickers: Iterable[str]) -> tuple[list[Any], list[str]]:
+    """How Kalshi resolved `tickers`: (Resolutions of the finalized ones, problems with the others' payloads).
+
+    `GET /markets?tickers=` without `status` returns markets of any status (get-markets.md: "Leave empty to return
+    markets with any status"), so one request per batch reads open, closed and settled markets alike. A venue
+    error raises (the caller retries next round); a payload it cannot read is a problem, never a Resolution."""
+    from producers.discovery.resolution import kalshi_resolution
+
+    wanted = sorted(set(tickers))
+    found: list[Any] = []
+    problems: list[str] = []
+    for i in range(0, len(wanted), RESOLVE_BATCH):
+        batch = wanted[i:i + RESOLVE_BATCH]
+        async for m in rest.paged("/markets", "markets", {"tickers": ",".join(batch), "limit": 1000}):
+            if str(m.get("ticker")) not in batch:
+                continue
+            try:
+                res = kalshi_resolution(m)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if res is not None:
+                found.append(res)
+    return found, problems

@@ -5,6 +5,15 @@ game on `markets` that the round no longer pairs -- a game that disappeared, is 
 market type the user excluded since (ARB_DISCOVER_EXCLUDE_*). What is on `markets` goes into the match too:
 a published game keeps its game_id (match.py). A round in which a venue could not be read
 completely publishes nothing: a half-read venue must not look like games that disappeared.
+
+Settlement. After each round (complete or not) discovery asks each venue how the markets of the games it
+watches resolved: every game on `markets`, and every game withdrawn from it since (a finished game's markets
+stop trading, so it is withdrawn before it resolves; positions may still be held), once the game has
+started, until each of its markets has a Settlement record (resolution.py) on the compacted `settlements`
+topic or ARB_DISCOVER_SETTLE_WATCH_S has passed (then an ERROR names what never resolved). A record is
+published once per "VENUE:market" (the topic is read at start, so a restart does not publish it again).
+A venue that cannot be asked is logged and asked again next round. Games withdrawn before a restart are not
+watched after it (only `markets` says what to watch).
 """
 
 from __future__ import annotations
@@ -25,10 +34,28 @@ from producers.discovery import aliases as alias_mod
 from producers.discovery import overrides as override_mod
 from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
+from producers.discovery.resolution import Resolution, settlement_key, settlement_record
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[alias_mod.AliasTable], Awaitable[list[VenueGame | Rejected]]]
+# Book markets (Kalshi tickers / Polymarket condition ids) -> (Resolutions of the resolved ones, payload problems)
+Resolve = Callable[[list[str]], Awaitable[tuple[list[Resolution], list[str]]]]
+
+
+class Deliveries:
+    """A produce() delivery callback that keeps which keys Kafka acknowledged and the errors of the others: a
+    record is reported as published only once its delivery report says so."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.delivered: set[str] = set()
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors.append(str(err))
+        else:
+            self.delivered.add((msg.key() or b"").decode())
 
 
 @dataclass
@@ -44,6 +71,9 @@ class RoundReport:
     unmatched: list[dict[str, str]] = field(default_factory=list)  # usable games with no partner
     excluded: list[dict[str, str]] = field(default_factory=list)  # games of an excluded league or market type
     errors: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # "VENUE:market" Settlement records Kafka acknowledged this round
+    settle_errors: list[str] = field(default_factory=list)  # venues that could not be asked, payloads that could not be read
+    settle_expired: list[str] = field(default_factory=list)  # games given up on (ARB_DISCOVER_SETTLE_WATCH_S)
 
     @property
     def ok(self) -> bool:
@@ -52,7 +82,27 @@ class RoundReport:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "kalshi_games": self.kalshi_games, "polymarket_games": self.polymarket_games, "paired": self.paired,
                 "published": self.published, "tombstoned": self.tombstoned, "unchanged": self.unchanged, "blocked": self.blocked,
-                "rejected": self.rejected, "unmatched": self.unmatched, "excluded": self.excluded, "errors": self.errors}
+                "rejected": self.rejected, "unmatched": self.unmatched, "excluded": self.excluded, "errors": self.errors,
+                "settled": self.settled, "settle_errors": self.settle_errors, "settle_expired": self.settle_expired}
+
+
+@dataclass
+class Watch:
+    """A game whose markets' resolutions are still wanted."""
+
+    game_id: str
+    start_us: int | None
+    first_seen_us: int
+    books: dict[tuple[str, str], list[str]]  # (venue, book market) -> its Settlement keys ("VENUE:market")
+    withdrawn_us: int | None = None
+
+    @classmethod
+    def of(cls, gid: str, pairing: dict[str, Any], now: int) -> Watch:
+        books: dict[tuple[str, str], list[str]] = {}
+        for b in pairing["books"]:
+            markets = [b["market"]] if b["venue"] == "KALSHI" else sorted({i["market"] for i in b["instruments"]})
+            books[(b["venue"], b["market"])] = [settlement_key(b["venue"], m) for m in markets]
+        return cls(gid, pairing.get("start_ts"), now, books)
 
 
 def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
@@ -61,7 +111,10 @@ def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
 
 class DiscoveryService:
     def __init__(self, kafka: KafkaSettings, *, fetch_kalshi: Fetch, fetch_polymarket: Fetch, aliases_file: str = "", overrides_file: str = "",
-                 rules: PairingRules | None = None) -> None:
+                 rules: PairingRules | None = None, resolve_kalshi: Resolve | None = None, resolve_polymarket: Resolve | None = None,
+                 settle_watch_s: float | None = None, settle_max_markets: int | None = None, clock: Callable[[], int] = now_us) -> None:
+        """`resolve_*`: how each venue is asked for resolutions (None: that venue is not asked); `settle_*`
+        None: ARB_DISCOVER_SETTLE_WATCH_S / ARB_DISCOVER_SETTLE_MAX_MARKETS."""
         self.kafka = kafka
         self.rules = rules if rules is not None else PairingRules.from_env()
         self.fetch_kalshi = fetch_kalshi
@@ -72,9 +125,38 @@ class DiscoveryService:
         self.cache = MarketsCache(kafka)
         self.producer = make_producer(kafka)
         self._stop = asyncio.Event()
+        self.resolvers: dict[str, Resolve] = {v: r for v, r in (("KALSHI", resolve_kalshi), ("POLYMARKET", resolve_polymarket)) if r is not None}
+        if settle_watch_s is None or settle_max_markets is None:
+            from core.config import load
+            from producers.discovery.settings import DiscoverySettings
+
+            ds = load(DiscoverySettings)
+            settle_watch_s = ds.settle_watch_s if settle_watch_s is None else settle_watch_s
+            settle_max_markets = ds.settle_max_markets if settle_max_markets is None else settle_max_markets
+        self.settle_watch_us = int(settle_watch_s * 1_000_000)
+        self.settle_max_markets = settle_max_markets
+        self.clock = clock
+        self.settlements_topic = topic_name("settlements", kafka)
+        self.watch: dict[str, Watch] = {}
+        self.settled: set[str] = set()  # "VENUE:market" keys on `settlements`
 
     def start(self) -> None:
         self.cache.start()
+        if self.resolvers:
+            self.settled = self._published_settlements()
+
+    def _published_settlements(self) -> set[str]:
+        """The keys already on `settlements` (one partition), so a restart does not publish a market twice."""
+        from executor.recovery_reader import read_partition
+
+        try:
+            recs, bad = read_partition(self.kafka, [self.settlements_topic], 0, stall_s=10.0)
+        except TimeoutError as exc:  # unreadable now: a market may be published once more (same content, compacted topic)
+            log.error("cannot read %s at start: %s", self.settlements_topic, exc)
+            return set()
+        if bad:
+            log.error("%d undecodable record(s) on %s", bad, self.settlements_topic)
+        return {settlement_key(r["venue"], r["market"]) for t, r in recs if t == "Settlement"}
 
     def close(self) -> None:
         self.cache.stop()
@@ -84,6 +166,14 @@ class DiscoveryService:
         self._stop.set()
 
     async def run_once(self) -> RoundReport:
+        if self.resolvers:  # before the round: a game it withdraws must stay watched
+            self._update_watch(self.clock())
+        rep = await self._pair_round()
+        if self.resolvers:
+            await self._settle_round(rep)
+        return rep
+
+    async def _pair_round(self) -> RoundReport:
         rep = RoundReport()
         try:  # re-read every round: users edit these files without restarting
             aliases = alias_mod.load(self.aliases_file)
@@ -115,14 +205,8 @@ class DiscoveryService:
         rep.excluded = [{"venue": r.venue, "event": r.event, "reason": r.reason} for r in result.excluded]
         # The report names only what Kafka acknowledged: a pairing or tombstone is "published" once its
         # delivery report says so, never because it was handed to the producer.
-        errors: list[str] = []
-        delivered: set[str] = set()
-
-        def on_delivery(err: Any, msg: Any) -> None:
-            if err is not None:
-                errors.append(str(err))
-            else:
-                delivered.add((msg.key() or b"").decode())
+        on_delivery = Deliveries()
+        errors, delivered = on_delivery.errors, on_delivery.delivered
 
         to_publish: list[str] = []
         to_tombstone: list[str] = []
@@ -151,6 +235,79 @@ class DiscoveryService:
         log.info("discovery round: %d paired, %d published, %d tombstoned, %d unmatched, %d rejected", rep.paired, len(rep.published),
                  len(rep.tombstoned), len(rep.unmatched), len(rep.rejected))
         return rep
+
+    def _update_watch(self, now: int) -> None:
+        pairings = dict(self.cache.pairings)
+        for gid, p in pairings.items():
+            old = self.watch.get(gid)
+            w = Watch.of(gid, p, now if old is None else old.first_seen_us)
+            self.watch[gid] = w
+        for gid, w in self.watch.items():
+            if gid not in pairings and w.withdrawn_us is None:
+                w.withdrawn_us = now
+
+    def _open_books(self, w: Watch) -> list[tuple[str, str]]:
+        return [vb for vb, keys in w.books.items() if any(k not in self.settled for k in keys)]
+
+    async def _settle_round(self, rep: RoundReport) -> None:
+        now = self.clock()
+        self._update_watch(now)
+        asks: dict[str, list[str]] = {v: [] for v in self.resolvers}
+        owner: dict[tuple[str, str], str] = {}
+        for gid, w in sorted(self.watch.items(), key=lambda kv: (kv[1].start_us or kv[1].first_seen_us, kv[0])):
+            open_books = self._open_books(w)
+            if not open_books:
+                del self.watch[gid]  # every market resolved and published
+                continue
+            if now > (w.start_us or w.first_seen_us) + self.settle_watch_us:
+                log.error("game %s: no resolution of %s within ARB_DISCOVER_SETTLE_WATCH_S; no longer asked (settle its positions by hand)",
+                          gid, ", ".join(f"{v}:{b}" for v, b in open_books), extra={"game_id": gid})
+                rep.settle_expired.append(gid)
+                del self.watch[gid]
+                continue
+            if w.start_us is not None and w.start_us > now:
+                continue  # not started: nothing to resolve yet
+            for venue, book in open_books:
+                owner[(venue, book)] = gid
+                if venue in asks and len(asks[venue]) < self.settle_max_markets:
+                    asks[venue].append(book)
+        venues = [v for v in asks if asks[v]]
+        answers = await asyncio.gather(*(self.resolvers[v](asks[v]) for v in venues), return_exceptions=True)
+        found: list[Resolution] = []
+        for venue, ans in zip(venues, answers, strict=True):
+            if isinstance(ans, BaseException):
+                if not isinstance(ans, Exception):
+                    raise ans
+                rep.settle_errors.append(f"{venue}: {type(ans).__name__}: {ans}")
+                continue
+            found += ans[0]
+            rep.settle_errors += [f"{venue}: {p}" for p in ans[1]]
+        if rep.settle_errors:
+            log.error("settlement lookups (asked again next round): %s", "; ".join(rep.settle_errors))
+        await self._publish_settlements(rep, found, owner, now)
+
+    async def _publish_settlements(self, rep: RoundReport, found: list[Resolution], owner: dict[tuple[str, str], str], now: int) -> None:
+        on_delivery = Deliveries()
+        errors, delivered = on_delivery.errors, on_delivery.delivered
+
+        sent: list[str] = []
+        for res in found:
+            key = settlement_key(res.venue, res.market)
+            gid = owner.get((res.venue, res.book))
+            if gid is None or key in self.settled or key in sent:
+                continue
+            rec = settlement_record(res, gid, seen_us=now, now_us=self.clock())
+            self.producer.produce(self.settlements_topic, key=key.encode(), value=codec.encode("Settlement", rec), on_delivery=on_delivery)
+            sent.append(key)
+        if not sent:
+            return
+        remaining = await asyncio.to_thread(self.producer.flush, 15)
+        rep.settled = [k for k in sent if k in delivered]
+        self.settled.update(rep.settled)
+        if len(rep.settled) < len(sent):
+            why = f"errors: {errors[:3]}" if errors else f"no delivery report within 15 s ({remaining} still queued)"
+            rep.settle_errors.append(f"settlements: {len(sent) - len(rep.settled)} record(s) not delivered ({why}); sent again next round")
+        log.info("settlements published: %s", ", ".join(rep.settled))
 
     async def run_forever(self, every_s: float, on_round: Callable[[RoundReport], None] | None = None) -> None:
         while not self._stop.is_set():

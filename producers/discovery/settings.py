@@ -41,6 +41,15 @@ class DiscoverySettings:
         "Fee changes due within this many seconds are priced now, whichever costs more: a Kalshi series fee change scheduled "
         "that soon counts if it raises the fee, and a Kalshi market fee waiver counts only while it has longer than this to run. "
         "Keep it above ARB_DISCOVER_EVERY_S: a pairing is refreshed once per round.")
+    settle_watch_s: float = setting(
+        "ARB_DISCOVER_SETTLE_WATCH_S", 604800.0,
+        "Seconds after a game's start (or, start unknown, after discovery first saw it) during which each round asks the venues "
+        "how its markets resolved, paired or withdrawn, until every market has a Settlement record on `settlements`. A market "
+        "still unresolved then is logged as an ERROR and no longer asked. Default 7 days: a disputed UMA resolution takes days.")
+    settle_max_markets: int = setting(
+        "ARB_DISCOVER_SETTLE_MAX_MARKETS", 500,
+        "Most markets per venue whose resolution one discovery round asks for (the games that started first go first; "
+        "the rest wait for the next round). Requests carry 50 markets each.")
     # Retired: ARB_DISCOVER_POLY_DEFAULT_FEE_RATE (a Polymarket rate assumed where Gamma gave none; real markets
     # carry other rates). Fees now come from the CLOB's GET /clob-markets; a market without them is refused. The
     # loader no longer reads the variable; this plain field only keeps old callers (cli/commands/discover.py) working.

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from core import codec
-from core.kafka import make_consumer
+from core.kafka import make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from executor.ledger import TERMINAL
 from executor.run import build
 from executor.settings import ExecutorSettings
+from tests.factories import NO_FEE, kalshi_book, pairing
 from tests.integration.test_executor_kalshi import Rig, executed, executions, send, signal
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
@@ -207,6 +208,15 @@ async def test_a_member_killed_during_a_handover_leaves_exactly_one_outcome_per_
         sigs = [signal(rig, f"hk-{i:03d}", size=100, ttl_ms=30_000) for i in range(n)]
         for i, s in enumerate(sigs):  # keys spread over the partitions, so every member owns some signals
             s["game_id"] = f"{game.game_id}-k{i % 10}"
+        # `arb execute` admits only signals of games paired on `markets` whose legs match the pairing (executor/limits.py):
+        # the ten keys as two-outcome games of the simulator's two markets, without fees (the signals carry none).
+        outcomes = [game.away, game.home]
+        pairings = [{**pairing(f"{game.game_id}-k{k}"), "outcomes": outcomes,
+                     "books": [kalshi_book(a, game.away, outcomes, NO_FEE), kalshi_book(b, game.home, outcomes, NO_FEE)]} for k in range(10)]
+        producer = make_producer(topics)
+        for rec in pairings:
+            producer.produce(topic_name("markets", topics), key=rec["game_id"], value=codec.encode("MarketPairing", rec))
+        assert producer.flush(10) == 0
         try:
             start("A")
             start("B")

@@ -42,7 +42,7 @@ from core.topic_admin import ensure_topics
 from core.topics import topic_name
 from core.units import now_us
 from tests.conftest import REPO
-from tests.factories import pairing, tick
+from tests.factories import NO_FEE, kalshi_book, pairing, tick
 from tests.kafka_helpers import read_records
 from venues.polymarket.eip712 import address_of
 from venues.sim.runner import Simulator
@@ -178,16 +178,18 @@ def _sim_signal(sim: Simulator, kafka: KafkaSettings) -> dict[str, Any]:
     game = next(g for g in sim.world.games.values() if not g.draw_possible)
     pm = game.poly_markets[0]
     away_tok, home_tok = pm.token_ids
+    kalshi = game.kalshi_markets[game.away]
+    # Without fees, so that the signal below (expected fees 0) passes the executor's own check of its legs (executor/limits.py).
     pairing_rec = {"game_id": game.game_id, "league": game.league, "game_date": game.date, "start_ts": None, "away": game.away, "home": game.home,
                    "outcomes": [game.away, game.home], "updated_ts": 0, "books": [
-                       {"venue": "POLYMARKET", "market": pm.condition_id, "event": pm.slug, "tick_size": pm.tick, "min_size": 500, "fee": POLY_FEE,
+                       kalshi_book(kalshi, game.away, [game.away, game.home], NO_FEE),
+                       {"venue": "POLYMARKET", "market": pm.condition_id, "event": pm.slug, "tick_size": pm.tick, "min_size": 500, "fee": NO_FEE,
                         "seconds_delay": 0, "neg_risk": False, "exchange_version": 2, "exchange_index": 0,
                         "instruments": [{"market": away_tok, "side": "YES", "label": game.away, "pays_on": [game.away]},
                                         {"market": home_tok, "side": "YES", "label": game.home, "pays_on": [game.home]}]}]}
     p = make_producer(kafka)
     p.produce(topic_name("markets", kafka), key=game.game_id, value=codec.encode("MarketPairing", pairing_rec))
     assert p.flush(10) == 0
-    kalshi = game.kalshi_markets[game.away]
     sim.world.set_book("KALSHI", kalshi, bids=[(4300, 5000)], asks=[(4500, 5000)])
     sim.world.set_book("POLYMARKET", pm.condition_id, bids=[(5000, 5000)], asks=[(5600, 5000)])
     t = now_us()
@@ -195,7 +197,7 @@ def _sim_signal(sim: Simulator, kafka: KafkaSettings) -> dict[str, Any]:
              "pays_on": [game.away]},
             {"venue": "POLYMARKET", "market": home_tok, "book": pm.condition_id, "side": "YES", "limit_price": 5000, "size": 1000,
              "expected_fee": 0, "pays_on": [game.home]}]
-    return {"signal_id": "secrets-1", "game_id": game.game_id, "legs": legs, "size": 1000, "cost": 9500 * 1000, "edge": 1, "event_ts": t,
+    return {"signal_id": "secrets-1", "game_id": game.game_id, "legs": legs, "size": 1000, "cost": 9500 * 1000, "edge": 500 * 1000, "event_ts": t,
             "deadline_ts": t + 20_000_000, "input_tick_ids": ["a", "b"], "input_received_ts": [t, t], "detected_ts": t}
 
 

@@ -225,7 +225,7 @@ def test_image_installs_every_package_and_runs_arb_unprivileged() -> None:
 # --- issue 27: secrets and the stack's hardening -------------------------------------------------------------------
 SECRETS_DIR = "./deploy/secrets"
 # The credentials each role uses (directories of deploy/secrets); every other service gets none.
-ROLE_SECRETS = {"discover": {"kalshi"}, "feed-kalshi": {"kalshi"}, "executor": {"kalshi", "polymarket"}}
+ROLE_SECRETS = {"discover": {"kalshi"}, "feed-kalshi": {"kalshi"}, "executor": {"kalshi", "polymarket"}, "notify": {"notify"}}
 
 
 def _secret_mounts(service: dict[str, Any]) -> dict[str, str]:

@@ -64,7 +64,8 @@ def test_unwind_walks_down_to_the_max_loss_then_gives_up_as_unknown() -> None:
             prices.append(s.limit_price)
             results[s.client_order_id] = LegResult("CANCELLED")  # nobody buys
             steps.append(s)
-    assert prices[:3] == [4400, 4300, 4200] and min(prices) == 4200  # floor: entry 4500 - 250, on the tick grid
+    # floor: entry 4500 - 250 ceiled to the tick grid (4300): flooring it (4200) would lose more than the max loss (issue 26)
+    assert prices[:3] == [4400, 4300, 4300] and min(prices) == 4300
     assert len(prices) == 10
     out = st.outcome(SIG, legs, steps, results, paper=False, ts=1)
     assert out["state"] == "UNKNOWN" and "imbalance" in out["reason"]

@@ -30,6 +30,7 @@ from venues.kalshi import constants as C
 from venues.kalshi.auth import HEADER_TIMESTAMP
 from venues.sim.engine import BookSide, TimeInForce
 from venues.sim.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
+from venues.sim.lifecycle import KalshiSettlement
 from venues.sim.orderlog import OrderRecord
 from venues.sim.world import KALSHI, KalshiMarket, SimGame, SimWorld
 
@@ -119,11 +120,20 @@ def market_json(world: SimWorld, m: KalshiMarket) -> dict[str, Any]:
     ba = book.best_ask() if book else None
     last = world.last_trade.get(m.ticker)
     start = game.start_ts_us if game else world.now_us()
+    life = world.life.lives.get(m.game_id)
+    # A game market's close_time lies far ahead (can_close_early) and moves to the instant it closed when the game
+    # ends (KD getting_started/market_lifecycle.md: "close_date_updated ... when a market is closed ahead of its
+    # scheduled close time"); expected_expiration_time is when the outcome should be known.
+    close_us = m.closed_us or start + 14 * 86_400_000_000
+    expected_us = life.determine_us if life is not None and life.end_us else start + 4 * 3_600_000_000
     out: dict[str, Any] = {
         "ticker": m.ticker, "event_ticker": m.event_ticker, "market_type": "binary", "title": m.title, "subtitle": "",
         "yes_sub_title": m.yes_sub_title, "no_sub_title": m.yes_sub_title, "status": m.status,
-        "open_time": iso(start - 7 * 86_400_000_000), "close_time": iso(start + 14 * 86_400_000_000),
-        "expected_expiration_time": iso(start + 4 * 3_600_000_000), "latest_expiration_time": iso(start + 14 * 86_400_000_000),
+        "open_time": iso(start - 7 * 86_400_000_000), "close_time": iso(close_us),
+        "expected_expiration_time": iso(expected_us), "latest_expiration_time": iso(start + 14 * 86_400_000_000),
+        # Lifecycle fields (KD api-reference/market/get-market.md, Market): `result` "yes"/"no"/"" ; the YES side's
+        # settlement value "only filled after determination"; `settlement_ts` "only filled for settled markets".
+        "result": m.result, "settlement_timer_seconds": world.settings.kalshi_settlement_timer_s, "expiration_value": "",
         "yes_bid_dollars": format_price(bb[0]) if bb else "0.0000", "yes_bid_size_fp": format_size(bb[1]) if bb else "0.00",
         "yes_ask_dollars": format_price(ba[0]) if ba else "1.0000", "yes_ask_size_fp": format_size(ba[1]) if ba else "0.00",
         "no_bid_dollars": format_price(ONE_DOLLAR - ba[0]) if ba else "0.0000",
@@ -135,6 +145,10 @@ def market_json(world: SimWorld, m: KalshiMarket) -> dict[str, Any]:
         "fractional_trading_enabled": False, "can_close_early": True,
         "rules_primary": rules_primary(m, game) if game is not None and not m.mve else "Combo of game outcomes.",
     }
+    if m.result:
+        out["settlement_value_dollars"] = format_price(ONE_DOLLAR if m.result == "yes" else 0)
+    if m.settled_us:
+        out["settlement_ts"] = iso(m.settled_us)
     if game is not None and not m.mve:
         out["occurrence_datetime"] = iso_seconds(game.start_ts_us)
     if m.mve:
@@ -184,6 +198,29 @@ def _page(items: list[Any], request: web.Request, default_limit: int, max_limit:
     return page, (str(start + limit) if start + limit < len(items) else "")
 
 
+# GET /markets?status= and GET /events?status= filter values -> the market statuses they match (KD
+# getting_started/market_lifecycle.md: closed = "any market past close_time that is not yet finalized").
+STATUS_FILTER = {"unopened": frozenset({"initialized"}), "open": frozenset({"active"}), "paused": frozenset({"inactive"}),
+                 "closed": frozenset({"closed", "determined", "disputed", "amended"}), "settled": frozenset({"finalized"})}
+
+
+def _status_filter(value: str) -> frozenset[str]:
+    want = STATUS_FILTER.get(value)
+    if want is None:
+        raise ApiError(400, "invalid_parameters", f"unknown status filter {value!r}")
+    return want
+
+
+def settlement_json(st: KalshiSettlement) -> dict[str, Any]:
+    """One GET /portfolio/settlements item (KD api-reference/portfolio/get-settlements.md, Settlement): counts `_fp`,
+    costs `_dollars`, `revenue` and `value` in cents (integers), `fee_cost` in dollars."""
+    return {"ticker": st.ticker, "event_ticker": st.event_ticker, "exchange_index": 0, "market_result": st.market_result,
+            "yes_count_fp": format_size(st.yes_count), "yes_total_cost_dollars": dollars(st.yes_total_cost),
+            "no_count_fp": format_size(st.no_count), "no_total_cost_dollars": dollars(st.no_total_cost),
+            "revenue": st.revenue // 10_000, "settled_time": iso(st.settled_us), "fee_cost": dollars(st.fee_cost),
+            "value": st.value // 100}
+
+
 # --- handlers --------------------------------------------------------------------------------------
 
 
@@ -212,7 +249,7 @@ class KalshiRest:
             web.post(f"{p}/portfolio/orders", self.legacy_create),
             web.get(f"{p}/portfolio/orders", self.orders_list), web.get(f"{p}/portfolio/orders/{{order_id}}", self.order_one),
             web.get(f"{p}/portfolio/positions", self.positions), web.get(f"{p}/portfolio/balance", self.balance),
-            web.get(f"{p}/portfolio/fills", self.fills),
+            web.get(f"{p}/portfolio/fills", self.fills), web.get(f"{p}/portfolio/settlements", self.settlements),
         ]
 
     # faults ------------------------------------------------------------------------------------
@@ -330,8 +367,10 @@ class KalshiRest:
         events = self._events()
         if st := request.query.get("series_ticker"):
             events = [e for e in events if e["series_ticker"] == st]
-        if (status := request.query.get("status")) and status != "open":
-            events = []  # every simulated event is open
+        if status := request.query.get("status"):
+            # "The filter matches on child market statuses": an event is in if any of its markets matches.
+            want = _status_filter(status)
+            events = [e for e in events if any(m.status in want for m in e["markets"])]
         page, cursor = _page(events, request, 100, 200)
         nested = request.query.get("with_nested_markets", "false").lower() == "true"
         out = []
@@ -362,10 +401,9 @@ class KalshiRest:
         if v := q.get("tickers"):
             want = set(v.split(","))
             markets = [m for m in markets if m.ticker in want]
-        if (v := q.get("status")) and v != "open":
-            if v not in ("unopened", "paused", "closed", "settled"):
-                raise ApiError(400, "invalid_parameters", f"unknown status filter {v!r}")
-            markets = []
+        if v := q.get("status"):
+            statuses = _status_filter(v)
+            markets = [m for m in markets if m.status in statuses]
         mve = q.get("mve_filter")
         if mve == "exclude":
             markets = [m for m in markets if not m.mve]
@@ -444,7 +482,8 @@ class KalshiRest:
             raise ApiError(400, "missing_parameters", f"missing required field(s): {', '.join(missing)}")
         m = self._market(str(body["ticker"]))
         if m.ticker not in self.world.kalshi_books or m.status != "active":
-            raise ApiError(400, "market_closed", f"market {m.ticker} is not open for trading")
+            # KD getting_started/market_lifecycle.md: after close "all order operations ... are rejected with MARKET_INACTIVE"
+            raise ApiError(400, "market_inactive", f"market {m.ticker} is not open for trading")
         if body["side"] not in C.BOOK_SIDES:
             raise ApiError(400, "invalid_parameters", "side must be 'bid' or 'ask'")
         tif_name = body["time_in_force"]
@@ -521,6 +560,10 @@ class KalshiRest:
         if rec is None or rec.account != account or rec.venue != KALSHI:
             rec_log.http_status, rec_log.status, rec_log.reason = 404, "rejected", "not_found"
             raise ApiError(404, "not_found", "order not found")
+        m = w.kalshi_markets.get(rec.book_id)
+        if m is not None and m.status != "active":  # cancellations too are refused once the market closed
+            rec_log.http_status, rec_log.status, rec_log.reason = 400, "rejected", "market_inactive"
+            raise ApiError(400, "market_inactive", f"market {m.ticker} is not open for trading")
         reduced = w.cancel(KALSHI, rec.book_id, order_id)
         rec_log.order_id, rec_log.client_order_id, rec_log.book_id = order_id, rec.client_order_id, rec.book_id
         rec_log.accepted, rec_log.http_status, rec_log.size = True, 200, reduced
@@ -640,7 +683,29 @@ class KalshiRest:
     async def balance(self, request: web.Request) -> web.Response:
         acct = self.world.kalshi_account(self._account(request))
         exposure = sum(p.cost for p in acct.positions.values())
-        # Cent/integer fields were removed on 2026-03-12 (venue-protocols.md §0): dollars strings only.
+        # The dollars strings, and (unlike other endpoints) the documented integer cents too: Kalshi's get-balance.md
+        # (ammario/kalshi-docs api-reference/portfolio/get-balance.md: `balance`, `portfolio_value` in cents, required)
+        # and a live answer of 2026-08-25 (cli/commands/preflight.py `kalshi_balance`) carry both; cents are floored.
         return web.json_response({"balance_dollars": dollars(acct.balance), "portfolio_value_dollars": dollars(exposure),
+                                  "balance": acct.balance // 10_000, "portfolio_value": exposure // 10_000,
                                   "updated_ts": self.world.now_us() // 1_000_000})
 
+    async def settlements(self, request: web.Request) -> web.Response:
+        """`GET /portfolio/settlements` (KD api-reference/portfolio/get-settlements.md): the member's settlements,
+        newest first, filtered by `ticker`, `event_ticker`, `min_ts` / `max_ts` (Unix seconds, on settled_time)."""
+        account = self._account(request)
+        q = request.query
+        items = list(reversed(self.world.life.settlements.get(account, [])))
+        if v := q.get("ticker"):
+            items = [st for st in items if st.ticker == v]
+        if v := q.get("event_ticker"):
+            items = [st for st in items if st.event_ticker == v]
+        try:
+            if v := q.get("min_ts"):
+                items = [st for st in items if st.settled_us >= int(v) * 1_000_000]
+            if v := q.get("max_ts"):
+                items = [st for st in items if st.settled_us <= int(v) * 1_000_000]
+        except ValueError:
+            raise ApiError(400, "invalid_parameters", "min_ts/max_ts are Unix seconds") from None
+        page, cursor = _page(items, request, 100, 1000)
+        return web.json_response({"settlements": [settlement_json(st) for st in page], "cursor": cursor})

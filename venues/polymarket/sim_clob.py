@@ -45,6 +45,8 @@ from venues.sim.world import POLYMARKET, SimWorld
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRIVATE = ("/order", "/orders", "/data/", "/balance")
 SIZE_UNIT = 10_000  # 1e-6 base units per 1e-2 share
+NOT_READY = "the market is not yet ready to process new orders"  # PD resources/error-codes.md, POST order
+NO_ORDERBOOK = "No orderbook exists for the requested token id"  # PD resources/error-codes.md, GET book
 
 
 class OrderError(Exception):
@@ -150,6 +152,8 @@ class PolyClob:
         ref = token_ref(self.world, str(order.token_id))
         if ref is None:
             raise OrderError("MARKET_NOT_READY")
+        if not self._trading(ref.condition_id):
+            raise self._closed_error()
         game = self.world.game_of_book(POLYMARKET, ref.condition_id)
         exchange = C.NEG_RISK_EXCHANGE if game is not None and game.draw_possible else C.EXCHANGE
         digest_hex = "0x" + order_hash(order, exchange, "2", self.world.settings.poly_chain_id).hex()
@@ -193,6 +197,19 @@ class PolyClob:
             raise OrderError("INVALID_ORDER_NOT_ENOUGH_BALANCE")
         return order, ref, side, price, size, order_type
 
+    def _trading(self, condition_id: str) -> bool:
+        """False once the market's game ended (venues/sim/lifecycle.py: acceptingOrders false, then closed)."""
+        game = self.world.game_of_book(POLYMARKET, condition_id)
+        return game is None or self.world.life.trading(game.game_id)
+
+    def _closed_error(self) -> OrderError:
+        """How an order on a market that stopped trading is refused. The CLOB documents no refusal naming a closed
+        market (PD resources/error-codes.md lists `the market is not yet ready to process new orders` and, for the
+        book, `No orderbook exists for the requested token id`): ARB_SIM_POLY_CLOSED_ORDER picks one."""
+        if self.world.settings.poly_closed_order == "no_orderbook":
+            return OrderError(NO_ORDERBOOK)
+        return OrderError(NOT_READY)
+
     def _execute(self, state: dict[str, Any]) -> None:
         """Match the order now; FAK/FOK never rest. A BUY keeps spending its pUSD budget while better prices remain."""
         ref: TokenRef = state["ref"]
@@ -201,7 +218,9 @@ class PolyClob:
         tif = {"FAK": TimeInForce.IOC, "FOK": TimeInForce.FOK}.get(order_type, TimeInForce.GTC)
         eside, eprice = to_engine(ref, side, price)
         book = self.world.poly_books[ref.condition_id]
-        if tif is TimeInForce.FOK and book.crossing_size(eside, eprice) < size:
+        if not self._trading(ref.condition_id):
+            size_to_send = 0  # a delayed order whose market closed meanwhile: cancelled, never matched
+        elif tif is TimeInForce.FOK and book.crossing_size(eside, eprice) < size:
             tif = TimeInForce.IOC  # an unfillable FOK fills nothing
             size_to_send = 0
         else:
@@ -369,8 +388,8 @@ class PolyClob:
 
     async def book(self, request: web.Request) -> web.Response:
         ref = token_ref(self.world, request.query.get("token_id", ""))
-        if ref is None:
-            return _err(404, "No orderbook exists for the requested token id")
+        if ref is None or (self.world.settings.poly_closed_order == "no_orderbook" and not self._trading(ref.condition_id)):
+            return _err(404, NO_ORDERBOOK)
         ev = book_event(self.world, ref, self.world.now_us() // 1000)
         game = self.world.game_of_book(POLYMARKET, ref.condition_id)
         return web.json_response({k: v for k, v in ev.items() if k != "event_type"} | {

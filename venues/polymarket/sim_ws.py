@@ -31,9 +31,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.units import ONE_DOLLAR, SIZE_DP, format_fixed
 from venues.polymarket.messages import SIZE_DP as WIRE_SIZE_DP
+from venues.polymarket.sim_gamma import market_id
 from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, token_levels, token_price, token_ref
+from venues.sim import lifecycle
 from venues.sim.engine import BookSide, Trade
-from venues.sim.world import POLYMARKET, SimWorld
+from venues.sim.lifecycle import GameLife
+from venues.sim.world import POLYMARKET, SimGame, SimWorld
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Conn:
     assets: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     started: bool = False
+    custom: bool = False  # custom_feature_enabled: best_bid_ask, new_market and market_resolved events (P2)
 
 
 class PolyWsHub:
@@ -59,6 +63,7 @@ class PolyWsHub:
         world.level_listeners.append(self.on_level)
         world.trade_listeners.append(self.on_trade)
         world.faults.on_disconnect.append(self.disconnect_all)
+        world.life.listeners.append(self.on_life)
 
     def _ts(self) -> int:
         return self.world.now_us() // 1000
@@ -162,6 +167,23 @@ class PolyWsHub:
             for conn in self.by_asset.get(ref.token_id, ()):
                 self._send(conn, msg)
 
+    def on_life(self, phase: str, game: SimGame, life: GameLife) -> None:
+        """A resolved market sends `market_resolved` to the connections that asked for custom features, in the shape of
+        tests/resources/polymarket/ws_market_resolved_msg.json (event_type, id, market, assets_ids, winning_asset_id,
+        winning_outcome, timestamp in ms as a string, tags)."""
+        if phase != lifecycle.DETERMINED:
+            return
+        for pm in game.poly_markets:
+            conns = {c for tok in pm.token_ids for c in self.by_asset.get(tok, ()) if c.custom}
+            if not conns:
+                continue
+            win = 0 if lifecycle.poly_yes_value(game, pm, life.winner) == ONE_DOLLAR else 1
+            msg = {"event_type": "market_resolved", "id": market_id(pm.condition_id), "market": pm.condition_id,
+                   "assets_ids": list(pm.token_ids), "winning_asset_id": pm.token_ids[win], "winning_outcome": pm.outcomes[win],
+                   "timestamp": str(life.determine_us // 1000), "tags": ["sports", game.league]}
+            for conn in conns:
+                self._send(conn, msg)
+
     # --- subscriptions ----------------------------------------------------------------------------
 
     def _add(self, conn: Conn, assets: list[str], dump: bool) -> None:
@@ -200,6 +222,7 @@ class PolyWsHub:
         assets = [str(a) for a in msg.get("assets_ids") or [] if isinstance(a, (str, int))]
         if msg.get("type") == "market" or msg.get("type") == "MARKET":
             conn.started = True
+            conn.custom = msg.get("custom_feature_enabled") is True
             self._add(conn, assets, bool(msg.get("initial_dump", True)))
         elif msg.get("operation") == "subscribe" and conn.started:
             self._add(conn, assets, bool(msg.get("initial_dump", True)) and self.dump_on_subscribe)

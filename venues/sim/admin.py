@@ -99,6 +99,9 @@ def admin_app(world: SimWorld, info: Callable[[], dict[str, Any]] | None = None)
         for g in world.games.values():
             d = asdict(g)
             d.pop("fair", None)
+            life = world.life.lives.get(g.game_id)
+            if life is not None:  # venues/sim/lifecycle.py: phase, end / resolution / settlement instants, winner
+                d["life"] = asdict(life)
             out.append(d)
         return web.json_response({"games": out})
 

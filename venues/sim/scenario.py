@@ -62,17 +62,43 @@ GAMES_PER_DAY = 8  # clock-relative schedule: a day's games start an hour apart,
 ROUND_US = 300_000_000  # starts on whole 5 minutes: Kalshi's rules text states the start to the minute
 
 
-def make_games(seed: int, n: int, start_date: str = "", *, start_us: int | None = None) -> list[SimGame]:
+def make_games(seed: int, n: int, start_date: str = "", *, start_us: int | None = None, first_after_us: int = FIRST_GAME_AFTER_US,
+               spacing_us: int = HOUR_US) -> list[SimGame]:
     """N synthetic games, deterministic in (seed, n, start_date) or, without a start date, in (seed, n, start_us).
 
     With `start_date` (yyyymmdd, an explicit ARB_SIM_START_DATE: reproducible recordings) the games fall on
     fixed dates from that day, between 12:00 and 20:00 New York time, at most 8 a day. Without it they start
-    relative to `start_us` (the sim clock when the world is built; the wall clock if None): the first an hour
-    later (rounded up to 5 min), then one an hour for 8 games, the next 8 a day later at the same times, and
-    so on. Either way no team plays twice on one (New York) day of its league."""
+    relative to `start_us` (the sim clock when the world is built; the wall clock if None): the first
+    `first_after_us` later (an hour; rounded up to 5 min), then one every `spacing_us` (an hour) for 8 games,
+    the next 8 a day later at the same times, and so on. Either way no team plays twice on one (New York) day
+    of its league."""
     if start_date:
         return _games_on_dates(seed, n, start_date)
-    return _games_from_clock(seed, n, time.time_ns() // 1000 if start_us is None else start_us)
+    return _games_from_clock(seed, n, time.time_ns() // 1000 if start_us is None else start_us, first_after_us, spacing_us)
+
+
+def replacement_game(seed: int, serial: int, now_us: int, taken: list[SimGame], first_after_us: int = FIRST_GAME_AFTER_US) -> SimGame:
+    """The game listed in place of one that ended: deterministic in (seed, serial, now_us, taken), starting
+    `first_after_us` after the sim clock's now (rounded up to 5 min) like the first game of a world. Its league and
+    teams are drawn among those not yet playing that New York day (`taken`: every game listed so far); a day
+    whose leagues are all full moves it to the next day, same time."""
+    rng = random.Random(f"sim-replacement:{seed}:{serial}")
+    ts_us = -(-(now_us + first_after_us) // ROUND_US) * ROUND_US
+    used: dict[tuple[str, str], set[str]] = {}
+    for g in taken:
+        used.setdefault((g.league, g.date), set()).update((g.away, g.home))
+    leagues = sorted(LEAGUES)
+    for _ in range(366):
+        start = dt.datetime.fromtimestamp(ts_us // 1_000_000, NY)
+        date = start.strftime("%Y%m%d")
+        open_ = [lg for lg in leagues if len(LEAGUES[lg][2]) - len(used.get((lg, date), ())) >= 2]
+        if open_:
+            league = open_[rng.randrange(len(open_))]
+            free = [t for t in LEAGUES[league][2] if t[0] not in used.get((league, date), set())]
+            away, home = rng.sample(free, 2)
+            return _game(rng, seed, league, away, home, start)
+        ts_us += 24 * HOUR_US
+    raise RuntimeError("no free teams within a year")  # unreachable with a bounded number of games
 
 
 def _games_on_dates(seed: int, n: int, start_date: str) -> list[SimGame]:
@@ -99,15 +125,15 @@ def _games_on_dates(seed: int, n: int, start_date: str) -> list[SimGame]:
     return games
 
 
-def _games_from_clock(seed: int, n: int, start_us: int) -> list[SimGame]:
+def _games_from_clock(seed: int, n: int, start_us: int, first_after_us: int = FIRST_GAME_AFTER_US, spacing_us: int = HOUR_US) -> list[SimGame]:
     rng = random.Random(seed)
-    first = -(-(start_us + FIRST_GAME_AFTER_US) // ROUND_US) * ROUND_US
+    first = -(-(start_us + first_after_us) // ROUND_US) * ROUND_US
     used: dict[tuple[str, dt.date], set[str]] = {}
     games: list[SimGame] = []
     leagues = sorted(LEAGUES)
     slot = 0
     while len(games) < n:
-        ts_us = first + (slot // GAMES_PER_DAY) * 24 * HOUR_US + (slot % GAMES_PER_DAY) * HOUR_US
+        ts_us = first + (slot // GAMES_PER_DAY) * 24 * HOUR_US + (slot % GAMES_PER_DAY) * spacing_us
         start = dt.datetime.fromtimestamp(ts_us // 1_000_000, NY)
         day = start.date()
         open_ = [lg for lg in leagues if len(LEAGUES[lg][2]) - len(used.get((lg, day), ())) >= 2]
@@ -168,7 +194,7 @@ class ArbWindow:
     kalshi_order_id: str
     poly_order_id: str
     closed_us: int = 0
-    close_reason: str = ""  # "taken" | "expired" | "replaced"
+    close_reason: str = ""  # "taken" | "expired" | "replaced" | "ended" (the game stopped trading)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,6 +241,18 @@ class Scenario:
             self._by_game.setdefault(game.game_id, []).append(st)
             self.quote(st)
 
+    def forget_game(self, game_id: str, now_us: int) -> None:
+        """A game that stopped trading: its windows close and its books leave the random walk (the world cancels
+        what rests on them)."""
+        for win in [w for w in self.active.values() if w.game_id == game_id]:
+            self.close(win, "ended", now_us)
+        states = self._by_game.pop(game_id, [])
+        gone = {id(st) for st in states}
+        self._states = [st for st in self._states if id(st) not in gone]
+        for st in states:
+            self._by_key.pop((st.venue, st.book_id), None)
+            self.frozen.pop((st.venue, st.book_id), None)
+
     # --- background market maker -----------------------------------------------------------------
 
     def fair_price(self, st: _BookState) -> int:
@@ -258,7 +296,12 @@ class Scenario:
         """One background event: a fair-value move of a game, a taker, or liquidity added / pulled."""
         self.steps += 1
         now = self.world.now_us()
+        life = self.world.life
+        if now >= life.next_us:  # one comparison per step: games end, resolve and settle only when due
+            life.advance(now)
         self.check_windows(now)
+        if not self._states:
+            return
         if self.arb_rate_per_s > 0 and self.rate > 0 and self.rng.random() < self.arb_rate_per_s / self.rate:
             self.inject()
         st = self._states[self.rng.randrange(len(self._states))]
@@ -335,11 +378,11 @@ class Scenario:
         w = self.world
         busy = {win.game_id for win in self.active.values()}
         if game_id is None:
-            free = [g for g in w.games if g not in busy]
+            free = [g for g in w.games if g not in busy and g in self._by_game]  # trading games only
             if not free:
                 return None
             game_id = free[self.rng.randrange(len(free))]
-        elif game_id in busy:
+        elif game_id in busy or game_id not in self._by_game:
             return None
         game = w.games[game_id]
         if outcome is None:
@@ -432,4 +475,7 @@ class Scenario:
             if n:
                 self.run_steps(n)
             else:
-                self.check_windows(self.world.now_us())
+                now = self.world.now_us()
+                if now >= self.world.life.next_us:
+                    self.world.life.advance(now)
+                self.check_windows(now)

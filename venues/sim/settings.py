@@ -25,6 +25,17 @@ class SimSettings:
     start_date: str = setting("ARB_SIM_START_DATE", "", "date (yyyymmdd, America/New_York) of the first synthetic game, for fixed dates "
                               "(reproducible recordings); empty = relative to the sim clock: the first game starts an hour after "
                               "the world is built, then one an hour (8 a day), the next 8 a day later")
+    # Game life (venues/sim/lifecycle.py): listed -> trading -> closed -> resolved -> settled, then replaced.
+    first_game_after_s: float = setting("ARB_SIM_FIRST_GAME_AFTER_S", 3600.0, "clock-relative schedule: seconds from the world's "
+                                        "build (or a replacement's listing) to the game's start, rounded up to 5 min")
+    game_spacing_s: float = setting("ARB_SIM_GAME_SPACING_S", 3600.0, "clock-relative schedule: seconds between two starts of one "
+                                    "day's games (8 a day, the next 8 a day later)")
+    game_duration_s: float = setting("ARB_SIM_GAME_DURATION_S", 0.0, "seconds from a game's start to its end, when trading stops "
+                                     "and a new game is listed in its place (0 = games never end)")
+    resolve_delay_s: float = setting("ARB_SIM_RESOLVE_DELAY_S", 60.0, "seconds from a game's end to its resolution (seeded winner; "
+                                     "Kalshi `determined`, Polymarket resolved)")
+    kalshi_settlement_timer_s: int = setting("ARB_SIM_KALSHI_SETTLEMENT_TIMER_S", 30, "Kalshi `settlement_timer_seconds`: from "
+                                             "`determined` to `finalized`, when positions are paid")
     arb_rate_per_min: float = setting("ARB_SIM_ARB_RATE_PER_MIN", 6.0, "arbitrage windows injected per minute of sim time (0 = none)")
     arb_lifetime_ms: int = setting("ARB_SIM_ARB_LIFETIME_MS", 300, "lifetime of an injected arbitrage window (sim time)")
     arb_edge: str = setting("ARB_SIM_ARB_EDGE", "0.0500", "gross edge of an injected window, USD per contract (before fees)")
@@ -69,4 +80,12 @@ class SimSettings:
     poly_min_size: str = setting("ARB_SIM_POLY_MIN_SIZE", "5", "orderMinSize of the simulated markets, shares")
     poly_fee_rate: str = setting("ARB_SIM_POLY_FEE_RATE", "0.03", "taker fee rate of the simulated markets (sports 0.03; exponent 1)")
     poly_ws_idle_s: float = setting("ARB_SIM_POLY_WS_IDLE_S", 20.0, "close a market-channel connection after this long without any client message (the venue drops clients that stop sending PING)")
+    # No documented CLOB answer names a closed market (PD resources/error-codes.md): both plausible readings.
+    poly_closed_order: str = setting("ARB_SIM_POLY_CLOSED_ORDER", "not_ready", "an order on a market that stopped trading: "
+                                     "not_ready (400 `the market is not yet ready to process new orders`) or no_orderbook "
+                                     "(400 `No orderbook exists for the requested token id`, and 404 on GET /book)",
+                                     choices=("not_ready", "no_orderbook"))
+    poly_redeem: str = setting("ARB_SIM_POLY_REDEEM", "auto", "winning Polymarket shares at resolution: auto (paid into the "
+                               "balance, standing in for the on-chain redeem) or manual (the position stays, `redeemable: true`)",
+                               choices=("auto", "manual"))
     poly_chain_id: int = setting("ARB_SIM_POLY_CHAIN_ID", 137, "chain id whose exchange domains order signatures must use")

@@ -22,6 +22,7 @@ from venues.sim.orderlog import FillRecord, OrderLog, OrderRecord
 from venues.sim.settings import SimSettings
 
 if TYPE_CHECKING:
+    from venues.sim.lifecycle import Lifecycle
     from venues.sim.scenario import Scenario
 
 KALSHI = "KALSHI"
@@ -95,7 +96,11 @@ class KalshiMarket:
     yes_sub_title: str
     tick: int = 100
     mve: bool = False
-    status: str = "active"
+    status: str = "active"  # initialized / active / closed / determined / finalized (venues/sim/lifecycle.py)
+    result: str = ""  # "yes" / "no" once determined
+    closed_us: int = 0  # when trading stopped (0: open)
+    determined_us: int = 0
+    settled_us: int = 0  # finalized: positions paid
 
 
 @dataclass
@@ -168,6 +173,20 @@ class Account:
         pos.last_update_us = ts_us
         self.balance += cash
 
+    def settle(self, book_id: str, yes_value: int, ts_us: int) -> tuple[int, int, int, int] | None:
+        """Pay out the position in `book_id` at `yes_value` (1e-4 USD one YES / token 0 pays; the complement pays the
+        rest) and close it: -> (signed qty, cost, fees, payout 1e-6 USD), None without a position."""
+        pos = self.positions.get(book_id)
+        if pos is None or not pos.qty:
+            return None
+        qty, cost, fees = pos.qty, pos.cost, pos.fees
+        payout = qty * yes_value if qty > 0 else -qty * (ONE_DOLLAR - yes_value)
+        self.balance += payout
+        pos.realized += payout - cost
+        pos.qty = pos.cost = 0
+        pos.last_update_us = ts_us
+        return qty, cost, fees, payout
+
     def opening_cost(self, book_id: str, side: BookSide, price: int, size: int) -> int:
         """Cash an order could consume if fully filled at its limit (before fees)."""
         pos = self.positions.get(book_id)
@@ -187,7 +206,7 @@ TradeListener = Callable[[str, str, Trade, str, int], None]
 
 class SimWorld:
     def __init__(self, settings: SimSettings | None = None) -> None:
-        from venues.sim import scenario
+        from venues.sim import lifecycle, scenario
 
         self.settings = settings or SimSettings()
         s = self.settings
@@ -201,6 +220,7 @@ class SimWorld:
         self.poly_books: dict[str, OrderBook] = {}
         self.poly_markets: dict[str, PolyMarketIds] = {}
         self.poly_token_index: dict[str, tuple[str, int]] = {}  # token id -> (condition id, outcome index)
+        self._poly_game: dict[str, str] = {}  # condition id -> game id
         self.accounts: dict[str, dict[str, Account]] = {KALSHI: {}, POLYMARKET: {}}
         self.level_listeners: list[LevelListener] = []
         self.trade_listeners: list[TradeListener] = []
@@ -220,8 +240,10 @@ class SimWorld:
         self.kalshi_account(s.kalshi_key_id, parse_fixed(s.kalshi_balance, 6))
         self.poly_account(s.poly_address.lower(), parse_fixed(s.poly_balance, 6))
         # Without an explicit start date the games start in the hours after the sim clock's now (see make_games).
-        for game in scenario.make_games(s.seed, s.games, s.start_date, start_us=self.clock.now_us()):
+        for game in scenario.make_games(s.seed, s.games, s.start_date, start_us=self.clock.now_us(),
+                                        first_after_us=int(s.first_game_after_s * 1e6), spacing_us=int(s.game_spacing_s * 1e6)):
             self.add_game(game)
+        self.life: Lifecycle = lifecycle.Lifecycle(self)
         self.scenario: Scenario = scenario.Scenario(self)
 
     # --- catalogue ---------------------------------------------------------------------------------
@@ -236,6 +258,7 @@ class SimWorld:
             self.kalshi_books[ticker] = self._book(KALSHI, ticker, 100)
         for pm in game.poly_markets:
             self.poly_markets[pm.condition_id] = pm
+            self._poly_game[pm.condition_id] = game.game_id
             self.poly_books[pm.condition_id] = self._book(POLYMARKET, pm.condition_id, pm.tick)
             for i, tok in enumerate(pm.token_ids):
                 self.poly_token_index[tok] = (pm.condition_id, i)
@@ -257,10 +280,8 @@ class SimWorld:
         if venue == KALSHI:
             m = self.kalshi_markets.get(book_id)
             return self.games.get(m.game_id) if m else None
-        for g in self.games.values():
-            if any(pm.condition_id == book_id for pm in g.poly_markets):
-                return g
-        return None
+        gid = self._poly_game.get(book_id)
+        return self.games.get(gid) if gid is not None else None
 
     # --- accounts ----------------------------------------------------------------------------------
 
@@ -349,6 +370,17 @@ class SimWorld:
             rec.last_update_us = self.now_us()
             self.orderlog.closed(rec)
         return cancelled
+
+    def cancel_all(self, venue: str, book_id: str) -> int:
+        """Cancel every resting order of a book (a market that stopped trading); returns how many."""
+        book = self.books(venue)[book_id]
+        orders = book.resting_orders()
+        for o in orders:
+            if o.order_id in self.orderlog.by_order_id:
+                self.cancel(venue, book_id, o.order_id)
+            else:
+                book.cancel(o.order_id)
+        return len(orders)
 
     def set_book(self, venue: str, book_id: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
         """Replace a book's background liquidity with these levels (owned by the `admin` account).

@@ -1,0 +1,392 @@
+"""One risk state for the whole executor group (issue 26), folded from Kafka by every executor.
+
+`RiskFold` (pure): `fills` of ALL partitions -> holdings per instrument (positions.fold.Book), `settlements`
+-> settled instruments (their contracts pay out: realized P&L, exposure released), `positions` -> marks.
+From it: the exposure of each game (worst-case loss of what is held: cost of the open contracts minus what
+they are sure to pay whatever the outcome, from the game's MarketPairing; 0 when the pairing is unknown),
+per signals partition, and the day's P&L (realized since the day boundary + marked-to-market).
+
+`GroupRisk` (I/O): a thread rebuilds the fold on start, with progress logs and a stall bound, then follows
+the topics: `fills` from the earlier of the day start and now - ARB_EXEC_RISK_LOOKBACK_H (offsets_for_times),
+so positions opened before midnight still count as exposure; `settlements` and `positions` from their
+beginning (compacted, one record per market / instrument).
+
+Marks come from the compacted `positions` topic (the positions service's Position.mark_price = best bid of
+the instrument), not from `ticks`: every executor reading all of `ticks` would cost as much as the whole
+feed; `positions` holds one record per instrument. A holding without a mark counts at its cost (unrealized
+0): its worst case is already bounded by the exposure limit, and counting it at worst case would also turn
+every fresh fill into a daily "loss" until its first mark arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+
+from core import codec
+from core.kafka import make_consumer
+from core.settings import KafkaSettings
+from core.topics import partitions, topic_name
+from core.units import ONE_DOLLAR
+from positions.fold import Book, Holding, InstrumentKey, settlement_pays, trading_day
+
+log = logging.getLogger(__name__)
+
+Pairings = Callable[[], Mapping[str, Mapping[str, Any]]]  # game_id -> MarketPairing
+
+
+def day_start_us(now: int, tz: ZoneInfo) -> int:
+    local = datetime.fromtimestamp(now / 1e6, tz)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
+    return int(midnight.timestamp()) * 1_000_000
+
+
+def _pays_on(pairing: Mapping[str, Any]) -> dict[InstrumentKey, list[str]]:
+    return {(b["venue"], i["market"], i["side"]): list(i["pays_on"]) for b in pairing["books"] for i in b["instruments"]}
+
+
+def possible_outcomes(pairing: Mapping[str, Any], settled: Mapping[InstrumentKey, int]) -> list[str]:
+    """The game's outcomes its settled instruments leave possible: one that paid $1 happened among its `pays_on`, one
+    that paid 0 did not (a 50-50 or a fair-price payout says nothing). All outcomes if the venues contradict each
+    other (the settlement mismatch alert reports that; the limit then assumes the worst)."""
+    pays_on = _pays_on(pairing)
+    left = [o for o in pairing["outcomes"]
+            if all((o in pays_on[k]) == (payout == ONE_DOLLAR) for k, payout in settled.items() if k in pays_on and payout in (0, ONE_DOLLAR))]
+    return left or list(pairing["outcomes"])
+
+
+def cover_payouts(holdings: list[Holding], pairing: Mapping[str, Any] | None, settled: Mapping[InstrumentKey, int]) -> list[int] | None:
+    """What the open contracts pay (1e-6 USD) in each outcome still possible (settled legs narrow them: once Kalshi
+    paid on the home team, the Polymarket away token of the same game is worth 0); None without a pairing."""
+    if pairing is None or not pairing.get("outcomes"):
+        return None
+    pays_on = _pays_on(pairing)
+    return [sum(ONE_DOLLAR * h.contracts for h in holdings if o in pays_on.get((h.venue, h.market, h.side), []))
+            for o in possible_outcomes(pairing, settled)]
+
+
+def sure_payout(holdings: list[Holding], pairing: Mapping[str, Any] | None, settled: Mapping[InstrumentKey, int] | None = None) -> int:
+    """Worst case over the outcomes still possible of what the open contracts pay (1e-6 USD); 0 without a pairing."""
+    pays = cover_payouts(holdings, pairing, settled or {})
+    return min(pays) if pays else 0
+
+
+@dataclass
+class RiskFold:
+    tz: ZoneInfo
+    # One positions/fold.Book per game (a holding belongs to the game of the signal that bought it; Book keys by
+    # instrument only); settlement and the day's realized P&L are Book's, as in the positions service.
+    books: dict[str, Book] = field(default_factory=dict)
+    game_partition: dict[str, int] = field(default_factory=dict)  # game -> fills (= signals) partition
+    signal_fills: dict[str, tuple[int, int]] = field(default_factory=dict)  # signal -> (partition, EOF count at its last fill)
+    eofs: dict[int, int] = field(default_factory=dict)  # fills partition -> times the reader reached its end
+    settlements: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
+    marks: dict[InstrumentKey, int] = field(default_factory=dict)  # latest best bid, 1e-4 USD
+
+    _payouts: dict[InstrumentKey, tuple[int, int | None]] = field(default_factory=dict)  # shared by every game's Book
+
+    def _book(self, game: str) -> Book:
+        book = self.books.get(game)
+        if book is None:  # every Book reads the one payouts map: a fill of a settled instrument pays out at once
+            book = self.books[game] = Book(tz=self.tz, payouts=self._payouts)
+        return book
+
+    @property
+    def payouts(self) -> dict[InstrumentKey, int]:
+        """Settled instruments -> what a contract pays, 1e-4 USD."""
+        return {k: v[0] for k, v in self._payouts.items()}
+
+    @property
+    def realized_by_day(self) -> dict[str, int]:
+        """Trading day (yyyymmdd in `tz`) -> realized P&L of every game, 1e-6 USD."""
+        out: dict[str, int] = {}
+        for book in self.books.values():
+            for day, amount in book.daily.items():
+                out[day] = out.get(day, 0) + amount
+        return out
+
+    def settled_legs(self, game: str) -> tuple[dict[InstrumentKey, int], int]:
+        """The game's settled holdings: (instrument -> payout per contract, their realized P&L incl. fees)."""
+        book = self.books.get(game)
+        if book is None:
+            return {}, 0
+        done = [h for h in book.holdings.values() if h.settled and h.payout is not None]
+        return {(h.venue, h.market, h.side): int(h.payout) for h in done if h.payout is not None}, sum(h.realized for h in done)
+
+    def apply_fill(self, fill: Mapping[str, Any], partition: int) -> None:
+        if not self._book(fill["game_id"]).apply(fill):
+            return  # a repeated fill_id
+        self.game_partition[fill["game_id"]] = partition
+        self.signal_fills[fill["signal_id"]] = (partition, self.eofs.get(partition, 0))
+
+    def apply_settlement(self, rec: Mapping[str, Any]) -> None:
+        key = f"{rec['venue']}:{rec['market']}"
+        if key in self.settlements:
+            return  # what was paid cannot change (positions/fold.Book keeps a conflicting second record aside)
+        self.settlements[key] = rec
+        pays = settlement_pays(rec)
+        ts = int(rec["resolved_ts"])
+        for k, payout in pays.items():
+            self._payouts.setdefault(k, (payout, ts))
+        for book in self.books.values():
+            if any(k in book.holdings for k in pays):
+                book.settle(pays, ts)
+
+    def apply_position(self, rec: Mapping[str, Any]) -> None:
+        k = (rec["venue"], rec["market"], rec["side"])
+        if rec.get("mark_price") is None:
+            self.marks.pop(k, None)
+        else:
+            self.marks[k] = int(rec["mark_price"])
+
+    def open_holdings(self) -> dict[str, list[Holding]]:
+        out: dict[str, list[Holding]] = {}
+        for game, book in self.books.items():
+            for h in book.holdings.values():
+                if h.contracts != 0 or h.cost != 0:
+                    out.setdefault(game, []).append(h)
+        return out
+
+    def reached_end(self, partition: int) -> None:
+        self.eofs[partition] = self.eofs.get(partition, 0) + 1
+
+    def fills_complete(self, signal_id: str) -> bool:
+        """The signal has fills folded, and the reader reached the end of their partition after the last one: every fill
+        of the transaction that committed it is folded (a transaction's records become readable together)."""
+        seen = self.signal_fills.get(signal_id)
+        return seen is not None and self.eofs.get(seen[0], 0) > seen[1]
+
+    def game_exposure(self, game: str, pairing: Mapping[str, Any] | None) -> int:
+        """What the game can still lose (1e-6 USD): minus its worst final P&L over the outcomes still possible, counting
+        the realized P&L of its settled legs (a covered pair whose Kalshi leg paid is still covered by its open leg)."""
+        hs = self.open_holdings().get(game, [])
+        if not hs:
+            return 0
+        settled, realized = self.settled_legs(game)
+        return max(0, sum(h.cost for h in hs) - sure_payout(hs, pairing, settled) - realized)
+
+    def exposures(self, pairings: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+        """game -> exposure (1e-6 USD), games with open holdings only."""
+        return {g: self.game_exposure(g, pairings.get(g)) for g in self.open_holdings()}
+
+    def partition_exposure(self, p: int, pairings: Mapping[str, Mapping[str, Any]]) -> int:
+        return sum(e for g, e in self.exposures(pairings).items() if self.game_partition.get(g) == p)
+
+    def unrealized(self, pairings: Mapping[str, Mapping[str, Any]]) -> int:
+        """Marked-to-market P&L of the open holdings: per game, what they pay if the settled legs have decided the
+        outcome, else max(value at the marks, sure payout) - cost (a covered position is sure to pay its cover,
+        whatever its bids say). A holding without a mark counts at its cost."""
+        total = 0
+        for g, hs in self.open_holdings().items():
+            cost = sum(h.cost for h in hs)
+            settled, _ = self.settled_legs(g)
+            pays = cover_payouts(hs, pairings.get(g), settled)
+            if pays is not None and len(pays) == 1 and settled:  # the outcome is known: no mark can say otherwise
+                total += pays[0] - cost
+                continue
+            marked = sum(self.marks[h.venue, h.market, h.side] * h.contracts if (h.venue, h.market, h.side) in self.marks else h.cost
+                         for h in hs)
+            total += max(marked, min(pays) if pays else 0) - cost
+        return total
+
+    def day_pnl(self, now: int, pairings: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+        """(realized P&L of the trading day containing `now`, unrealized P&L of every open holding), 1e-6 USD."""
+        return self.realized_by_day.get(trading_day(now, self.tz), 0), self.unrealized(pairings)
+
+
+class GroupRisk:
+    """Background reader of `fills` (all partitions), `settlements` and `positions` into a RiskFold. Read it with
+    `view(fn)` (under its lock) from any thread; `error` says why it cannot be trusted (fail closed)."""
+
+    def __init__(self, settings: KafkaSettings, tz: str, *, pairings: Pairings = dict, paper: bool = False,
+                 lookback_s: int = 3 * 86400, stall_s: float = 30.0, now_us: Callable[[], int] | None = None) -> None:
+        from core.units import now_us as _now
+
+        self.settings = settings
+        self.fold = RiskFold(ZoneInfo(tz))
+        self.pairings = pairings
+        self.fills_topic = topic_name("fills", settings, paper=paper)
+        self.lookback_s = lookback_s
+        self.stall_s = stall_s
+        self.now_us = now_us or _now
+        self.failure: BaseException | None = None
+        self.records = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._loaded = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._at: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to (reader thread only)
+        self._barriers: list[tuple[int, int | None, Callable[[], None]]] = []  # (fills partition, target offset, then)
+        self._known: dict[str, Mapping[str, Any]] = {}  # game -> its last pairing seen (see view)
+        self._views = 0
+
+    # ---- reading the state ----------------------------------------------------------------------
+
+    def view(self, fn: Callable[[RiskFold, Mapping[str, Mapping[str, Any]]], Any]) -> Any:
+        """`fn(fold, pairings)` under the fold's lock. Pairings are the current ones plus the last one seen of every
+        game still held: discovery withdraws a finished game from `markets` before it resolves, and its open legs
+        are still covered by each other until then."""
+        current = self.pairings()
+        with self._lock:
+            self._known.update(current)
+            self._views += 1
+            if self._views % 1000 == 0:  # forget games that are neither paired nor held
+                held = set(self.fold.open_holdings())
+                self._known = {g: p for g, p in self._known.items() if g in current or g in held}
+            return fn(self.fold, self._known)
+
+    @property
+    def error(self) -> str | None:
+        if self.failure is not None:
+            return f"risk reader stopped: {type(self.failure).__name__}: {self.failure}"
+        if self._thread is None:
+            return "risk reader not started"
+        if not self._thread.is_alive() and not self._stop.is_set():
+            return "risk reader stopped"
+        if not self._loaded.is_set():
+            return "risk state not loaded yet (fills/settlements/positions)"
+        return None
+
+    def wait_loaded(self, timeout_s: float | None = None) -> bool:
+        return self._loaded.wait(timeout_s) and self.failure is None
+
+    def after_fills(self, partition: int, then: Callable[[], None]) -> None:
+        """Call `then()` (in the reader thread) once every fill of `partition` committed before this call is folded."""
+        with self._lock:
+            self._barriers.append((partition, None, then))
+
+    def sync(self, partition: int, timeout_s: float) -> bool:
+        """Block (a thread, never the event loop) until fills of `partition` committed so far are folded."""
+        done = threading.Event()
+        self.after_fills(partition, done.set)
+        return done.wait(timeout_s)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, wait_s: float = 10.0) -> GroupRisk:
+        self._thread = threading.Thread(target=self._run, name="risk-reader", daemon=True)
+        self._thread.start()
+        self._loaded.wait(wait_s)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as exc:
+            self.failure = exc
+            self._loaded.set()
+            log.critical("risk reader stopped: %s: %s; the executor rejects every signal", type(exc).__name__, exc, exc_info=exc)
+
+    def _follow(self) -> None:
+        s = self.settings
+        settlements, positions = topic_name("settlements", s), topic_name("positions", s)
+        consumer = make_consumer(s, None, **{"enable.partition.eof": True})
+        try:
+            n_fills = partitions("fills", s)
+            since_ms = min(day_start_us(self.now_us(), self.fold.tz), self.now_us() - self.lookback_s * 1_000_000) // 1000
+            found = consumer.offsets_for_times([TopicPartition(self.fills_topic, p, since_ms) for p in range(n_fills)], timeout=10)
+            tps = [TopicPartition(self.fills_topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING) for tp in found]
+            for p in range(n_fills):  # no fill that new: start at the end
+                if found[p].offset < 0:
+                    tps[p] = TopicPartition(self.fills_topic, p, consumer.get_watermark_offsets(TopicPartition(self.fills_topic, p), timeout=10)[1])
+            tps += [TopicPartition(settlements, 0, OFFSET_BEGINNING)]
+            tps += [TopicPartition(positions, p, OFFSET_BEGINNING) for p in range(partitions("positions", s))]
+            # The end of each partition now (read_committed: the last stable offset): loaded once every position reaches it.
+            ends: dict[tuple[str, int], int] = {}
+            for tp in tps:
+                lo, hi = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+                ends[(tp.topic, tp.partition)] = hi
+                self._at[(tp.topic, tp.partition)] = tp.offset if tp.offset >= 0 else lo  # read up to, before any record
+            consumer.assign(tps)
+            t0 = last = progress = time.monotonic()
+            while not self._stop.is_set():
+                msgs = consumer.consume(500, 0.05)
+                now = time.monotonic()
+                for msg in msgs:
+                    key = (msg.topic() or "", msg.partition() or 0)
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            self._at[key] = max(self._at.get(key, 0), msg.offset() or 0)
+                            if key[0] == self.fills_topic:
+                                with self._lock:
+                                    self.fold.reached_end(key[1])
+                        continue
+                    self._at[key] = max(self._at.get(key, 0), (msg.offset() or 0) + 1)
+                    last = now
+                    if msg.value() is not None:
+                        self._apply(msg, settlements, positions)
+                if not self._loaded.is_set():
+                    if self._reached(consumer, ends):
+                        self._loaded.set()
+                        log.info("risk state rebuilt: %d records in %.1f s", self.records, now - t0)
+                    elif now - last > self.stall_s:
+                        raise TimeoutError(f"risk rebuild received nothing for {self.stall_s} s before reaching the end ({self.records} read)")
+                    elif now - progress > 5:
+                        progress = now
+                        log.info("risk state rebuilding: %d records read", self.records)
+                self._run_barriers(consumer)
+        finally:
+            consumer.close()
+
+    def _apply(self, msg: Any, settlements: str, positions: str) -> None:
+        """Fold one record. A fill or settlement that cannot be read stops the reader (the executor then rejects every
+        signal): skipping it would under-count exposure and losses for good. A mark that cannot be read is skipped
+        (the holding then counts at its cost)."""
+        self.records += 1
+        topic = msg.topic()
+        if topic == positions:
+            try:
+                rec = codec.decode(msg.value(), "Position")
+            except Exception as exc:
+                log.error("risk reader: mark %s[%s]@%s not applied: %s", topic, msg.partition(), msg.offset(), exc)
+                return
+            with self._lock:
+                self.fold.apply_position(rec)
+            return
+        try:
+            if topic == self.fills_topic:
+                fill = codec.decode(msg.value(), "Fill")
+                with self._lock:
+                    self.fold.apply_fill(fill, msg.partition())
+            elif topic == settlements:
+                settled = codec.decode(msg.value(), "Settlement")
+                with self._lock:
+                    self.fold.apply_settlement(settled)
+        except Exception as exc:
+            raise RuntimeError(f"record {topic}[{msg.partition()}]@{msg.offset()} cannot be folded: {type(exc).__name__}: {exc}") from exc
+
+    def _run_barriers(self, consumer: Any) -> None:
+        with self._lock:
+            barriers, self._barriers = self._barriers, []
+        keep = []
+        for p, target, then in barriers:
+            tp = TopicPartition(self.fills_topic, p)
+            if target is None:  # taken now, after the caller's commit: read_committed -> the last stable offset
+                target = consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+            if self._reached(consumer, {(self.fills_topic, p): target}):
+                then()
+            else:
+                keep.append((p, target, then))
+        if keep:
+            with self._lock:
+                self._barriers[:0] = keep
+
+    def _reached(self, consumer: Any, ends: Mapping[tuple[str, int], int]) -> bool:
+        # position() counts transaction control markers too (executor/recovery_reader.py); an EOF or a record read
+        # counts as well (position() may not be known before the first fetch).
+        pos = consumer.position([TopicPartition(t, p) for t, p in ends])
+        return all(max(tp.offset, self._at.get((tp.topic, tp.partition), -1)) >= ends[(tp.topic, tp.partition)] for tp in pos)

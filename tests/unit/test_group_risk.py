@@ -1,0 +1,173 @@
+"""Issue 26: the group's risk state folded from `fills`, `settlements` and `positions` (executor/group_risk.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.units import ONE_DOLLAR
+from executor.group_risk import RiskFold, day_start_us
+from positions.fold import settlement_pays
+
+TZ = ZoneInfo("America/New_York")
+DAY1 = 1_796_000_000_000_000  # 2026-11-30 (New York) in the afternoon
+NEXT_DAY = day_start_us(DAY1, TZ) + 86_400 * 1_000_000 + 3_600_000_000
+
+PAIRING: dict[str, Any] = {
+    "game_id": "g", "outcomes": ["home", "away"],
+    "books": [
+        {"venue": "KALSHI", "market": "K-HOME", "instruments": [{"market": "K-HOME", "side": "YES", "pays_on": ["home"]},
+                                                                 {"market": "K-HOME", "side": "NO", "pays_on": ["away"]}]},
+        {"venue": "POLYMARKET", "market": "cond", "instruments": [{"market": "tok-away", "side": "YES", "pays_on": ["away"]},
+                                                                   {"market": "tok-home", "side": "YES", "pays_on": ["home"]}]},
+    ],
+}
+
+
+def fill(fid: str, venue: str, market: str, price: int, size: int, *, side: str = "YES", action: str = "BUY", fee: int = 0,
+         ts: int = DAY1, game: str = "g") -> dict[str, Any]:
+    return {"fill_id": fid, "client_order_id": fid, "signal_id": "s", "game_id": game, "venue": venue, "market": market, "side": side,
+            "action": action, "price": price, "size": size, "fee": fee, "paper": False, "ts": ts}
+
+
+def settlement(venue: str, market: str, payout: int, ts: int = DAY1) -> dict[str, Any]:
+    return {"game_id": "g", "venue": venue, "market": market, "book": market, "payout": payout, "source": "test",
+            "resolved_ts": ts, "published_ts": ts}
+
+
+def covered() -> RiskFold:
+    """10 contracts of K-HOME YES at 0.45 + 10 of tok-away at 0.50: pays 10 USD whatever happens, cost 9.50 USD."""
+    f = RiskFold(TZ)
+    f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000, fee=70_000), 3)
+    f.apply_fill(fill("f2", "POLYMARKET", "tok-away", 5000, 1000), 3)
+    return f
+
+
+def test_a_covered_position_has_no_exposure_and_an_uncovered_one_its_cost() -> None:
+    f = covered()
+    assert f.game_exposure("g", PAIRING) == 0  # cost 9.50 USD, sure to pay 10 USD
+    assert f.game_exposure("g", None) == 9_500_000  # pairing unknown: nothing is sure to pay
+    one_sided = RiskFold(TZ)
+    one_sided.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000), 3)
+    assert one_sided.game_exposure("g", PAIRING) == 4_500_000
+    assert one_sided.partition_exposure(3, {"g": PAIRING}) == 4_500_000
+    assert one_sided.partition_exposure(4, {"g": PAIRING}) == 0
+
+
+def test_a_settlement_releases_the_exposure_and_books_the_payout() -> None:
+    f = RiskFold(TZ)
+    f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000, fee=70_000), 3)
+    f.apply_fill(fill("f2", "KALSHI", "K-HOME", 3000, 500, side="NO", fee=20_000), 3)
+    assert f.game_exposure("g", PAIRING) == 6_000_000 - 5_000_000  # 4.50 + 1.50 cost, 5 USD sure (NO pays 5 contracts)
+    f.apply_settlement(settlement("KALSHI", "K-HOME", 0))  # home lost: YES pays 0, NO pays 1 USD
+    assert f.game_exposure("g", PAIRING) == 0
+    assert f.exposures({"g": PAIRING}) == {}
+    # Independent recomputation from the fills: NO 5 contracts x 1 USD - 4.50 - 1.50 - fees 0.09.
+    realized, _ = f.day_pnl(DAY1, {"g": PAIRING})
+    assert realized == 5 * 1_000_000 - 4_500_000 - 1_500_000 - 90_000
+
+
+def test_kalshi_no_pays_the_complement_and_a_polymarket_token_its_payout() -> None:
+    assert settlement_pays(settlement("KALSHI", "K", 10_000)) == {("KALSHI", "K", "YES"): 10_000, ("KALSHI", "K", "NO"): 0}
+    assert settlement_pays(settlement("POLYMARKET", "tok", 5_000)) == {("POLYMARKET", "tok", "YES"): 5_000}
+
+
+def test_a_fill_after_its_settlement_pays_out_at_once() -> None:
+    f = RiskFold(TZ)
+    f.apply_settlement(settlement("POLYMARKET", "tok-home", 10_000))
+    f.apply_fill(fill("f1", "POLYMARKET", "tok-home", 6000, 100), 0)
+    assert f.exposures({}) == {}
+    assert f.day_pnl(DAY1, {})[0] == 10_000 * 100 - 6000 * 100
+
+
+def test_realized_pnl_is_per_trading_day_and_a_repeated_fill_counts_once() -> None:
+    f = RiskFold(TZ)
+    f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000, fee=70_000), 3)
+    f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000, fee=70_000), 3)  # the same fill twice
+    f.apply_fill(fill("f3", "KALSHI", "K-HOME", 4000, 1000, action="SELL", fee=10_000, ts=NEXT_DAY), 3)
+    assert f.day_pnl(DAY1, {})[0] == -70_000
+    assert f.day_pnl(NEXT_DAY, {})[0] == (4000 - 4500) * 1000 - 10_000  # the next day starts from 0, then its own loss
+
+
+def test_marks_value_open_positions_but_never_below_their_cover() -> None:
+    f = RiskFold(TZ)
+    f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000), 3)
+    assert f.unrealized({"g": PAIRING}) == 0  # no mark yet: counted at its cost
+    f.apply_position({"venue": "KALSHI", "market": "K-HOME", "side": "YES", "mark_price": 1000})
+    assert f.unrealized({"g": PAIRING}) == (1000 - 4500) * 1000
+    f.apply_position({"venue": "KALSHI", "market": "K-HOME", "side": "YES", "mark_price": None})
+    assert f.unrealized({"g": PAIRING}) == 0
+    c = covered()
+    for market, side in (("K-HOME", "YES"), ("tok-away", "YES")):
+        venue = "KALSHI" if market.startswith("K") else "POLYMARKET"
+        c.apply_position({"venue": venue, "market": market, "side": side, "mark_price": 100})
+    assert c.unrealized({"g": PAIRING}) == 10_000_000 - 9_500_000  # bids of 1 cent, but it is sure to pay 10 USD
+
+
+def test_a_rebuild_from_the_same_records_keeps_the_days_loss() -> None:
+    records = [fill("f1", "KALSHI", "K-HOME", 4500, 1000, fee=70_000), fill("f2", "KALSHI", "K-HOME", 2000, 1000, action="SELL")]
+    first, again = RiskFold(TZ), RiskFold(TZ)
+    for r in records:
+        first.apply_fill(r, 3)
+        again.apply_fill(r, 3)
+    assert first.day_pnl(DAY1, {}) == again.day_pnl(DAY1, {}) == (-70_000 - 2_500_000, 0)
+
+
+def test_one_venue_settling_first_leaves_a_covered_game_covered_and_its_pnl_unchanged() -> None:
+    # Review finding: Kalshi pays hours before Polymarket. The settled leg's payout and the open leg's value are one
+    # covered position: no exposure appears and the day's P&L does not jump by the settled leg's gain or loss.
+    for payout, won in ((10_000, "home"), (0, "away")):
+        f = covered()
+        before = sum(f.day_pnl(DAY1, {"g": PAIRING}))
+        f.apply_settlement(settlement("KALSHI", "K-HOME", payout))
+        assert f.game_exposure("g", PAIRING) == 0, won
+        realized, unrealized = f.day_pnl(DAY1, {"g": PAIRING})
+        assert realized + unrealized == 10_000_000 - 9_500_000 - 70_000, (won, realized, unrealized)  # what the pair locked in
+        assert before <= realized + unrealized
+        f.apply_settlement(settlement("POLYMARKET", "tok-away", ONE_DOLLAR - payout))  # the other venue agrees
+        assert f.game_exposure("g", PAIRING) == 0 and f.open_holdings() == {}
+        assert f.day_pnl(DAY1, {"g": PAIRING}) == (10_000_000 - 9_500_000 - 70_000, 0)
+
+
+def test_a_withdrawn_games_last_pairing_still_covers_its_open_legs() -> None:
+    from core.settings import KafkaSettings
+    from executor.group_risk import GroupRisk
+
+    current: dict[str, Any] = {"g": PAIRING}
+    risk = GroupRisk(KafkaSettings(), "America/New_York", pairings=lambda: dict(current))
+    risk.fold = covered()
+    assert risk.view(lambda f, p: f.game_exposure("g", p.get("g"))) == 0
+    current.clear()  # discovery withdrew the finished game before it resolved
+    assert risk.view(lambda f, p: f.game_exposure("g", p.get("g"))) == 0
+
+
+def test_a_fill_the_reader_cannot_decode_stops_it_a_mark_does_not() -> None:
+    from core.settings import KafkaSettings
+    from executor.group_risk import GroupRisk
+
+    risk = GroupRisk(KafkaSettings(), "America/New_York")
+
+    class Msg:
+        def __init__(self, topic: str) -> None:
+            self._topic = topic
+
+        def topic(self) -> str:
+            return self._topic
+
+        def partition(self) -> int:
+            return 0
+
+        def offset(self) -> int:
+            return 7
+
+        def value(self) -> bytes:
+            return b"\x00garbage"
+
+    risk._apply(Msg("arb.positions"), "arb.settlements", "arb.positions")  # skipped: the holding counts at its cost
+    for topic in (risk.fills_topic, "arb.settlements"):
+        try:
+            risk._apply(Msg(topic), "arb.settlements", "arb.positions")
+        except RuntimeError as exc:
+            assert "cannot be folded" in str(exc)
+        else:
+            raise AssertionError(f"an unreadable record of {topic} was skipped")
