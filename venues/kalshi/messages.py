@@ -48,7 +48,8 @@ class Subscribed:
 
 @dataclass(frozen=True, slots=True)
 class Ok:
-    """Reply to update_subscription; takes the next seq of its sid."""
+    """Reply to update_subscription. Whether it takes a number of its sid's seq is not documented: venues/kalshi/book.py
+    `SeqCheck` is correct either way."""
 
     id: int
     sid: int | None
