@@ -131,7 +131,7 @@ def test_processor_kill_loses_no_signal() -> None:
     # none pairs books that never coexisted.
     out = chaos("--scenario", "processor-kill", "--duration", "20", "--kills", "2", "--rate", "150", "--games", "6", "--timeout", "60")
     assert out["kills"] == 2 and out["expected_signals"] > 0, out
-    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), out
+    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), json.dumps(out)
     assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders",))
 
 
