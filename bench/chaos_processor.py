@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ok = False
 
     def start() -> subprocess.Popen[bytes]:
-        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_FAUST_SESSION_TIMEOUT_S": "4"}, loglevel="info")
+        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_FAUST_SESSION_TIMEOUT_S": "4", "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
 
     try:
         pairings = seed_games(kafka, args.games)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,18 @@ class Rig:
                 "ARB_KALSHI_WS_URL": self.urls["kalshi_ws_url"], "ARB_KALSHI_KEY_ID": self.urls["kalshi_key_id"],
                 "ARB_KALSHI_PRIVATE_KEY_FILE": str(self.key), "ARB_KALSHI_TIER": "premier", "ARB_EXEC_MAX_ORDERS_PER_S": "1000",
                 "ARB_EXEC_BREAKER_THRESHOLD": "5", "ARB_EXEC_BREAKER_COOLDOWN_MS": "1000", "ARB_EXEC_RECOVERY_WINDOW_MS": "2000",
-                "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json", **self.poly_env, **self.extra_env}
+                "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json",
+                # static membership, as the compose stack runs it: a restarted executor is not kept waiting for its
+                # dead predecessor's session timeout (README "Scaling and restarts")
+                "ARB_EXEC_INSTANCE_ID": "chaos-executor", **self.poly_env, **self.extra_env}
 
     def start_executor(self) -> None:
         self.exec_log.flush()
         self._log_mark = self.exec_log_path.stat().st_size
+        # when the process was started, in the log's own format: restart phases can be timed from the log alone
+        self.exec_log.write((json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                                         "level": "INFO", "logger": "bench", "msg": "bench: executor process started"}) + "\n").encode())
+        self.exec_log.flush()
         self.executor = subprocess.Popen([sys.executable, "-m", "cli", "execute"], env=self.env(), stdout=self.exec_log,
                                          stderr=self.exec_log, start_new_session=True)
         self.starts += 1

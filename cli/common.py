@@ -69,23 +69,36 @@ def require_topics(kafka: Any, logical: list[str], *, paper: bool = False, code:
     policy (core/topics.py). A command that writes a topic checks it first: nothing but `arb topics create`
     creates one, and a topic of another shape (a typo in --prefix that a broker auto-created, a hand-made
     one) would take records where nobody reads them or keep only some of them."""
+    from core.topics import PAPER_TOPICS, topic_name
+
+    _require(kafka, [(topic_name(t, kafka, paper=paper and t in PAPER_TOPICS), t) for t in logical], code, timeout_s)
+
+
+def require_pipeline_topics(kafka: Any, *, code: int = 2, timeout_s: float = 10.0) -> None:
+    """require_topics for every topic of the prefix, the paper-prefixed ones too: what `arb topics create --prefix`
+    makes, for a command that hands a whole prefix to a second pipeline (`arb replay --into`)."""
+    from core.topic_admin import wanted_topics
+
+    _require(kafka, wanted_topics(kafka), code, timeout_s)
+
+
+def _require(kafka: Any, wanted: list[tuple[str, str]], code: int, timeout_s: float) -> None:
     from confluent_kafka import KafkaException
 
     from core.kafka import make_admin
     from core.topic_admin import check_topics
-    from core.topics import PAPER_TOPICS, topic_name
 
-    wanted = [(topic_name(t, kafka, paper=paper and t in PAPER_TOPICS), t) for t in logical]
     try:
         reports = check_topics(make_admin(kafka, error_cb=lambda _err: None), kafka, wanted, timeout=timeout_s)
     except KafkaException as exc:
         raise CommandError(f"cannot read the topics of Kafka at {kafka.bootstrap}: {exc}") from None
-    bad = [r for r in reports if not r.ok]
-    if bad:
-        what = "; ".join(f"topic {r.name} does not exist on {kafka.bootstrap}" if r.status == "missing"
-                         else f"topic {r.name} differs from the registry ({r.detail})" for r in bad)
-        raise CommandError(f"{what}: `arb topics create --prefix {kafka.topic_prefix}` creates the pipeline's topics and reports "
-                           "those that differ", code=code)
+    missing = [r.name for r in reports if r.status == "missing"]
+    what = [f"topic {missing[0]} does not exist on {kafka.bootstrap}" if len(missing) == 1
+            else f"topics {', '.join(missing)} do not exist on {kafka.bootstrap}"] if missing else []
+    what += [f"topic {r.name} differs from the registry ({r.detail})" for r in reports if not r.ok and r.status != "missing"]
+    if what:
+        raise CommandError(f"{'; '.join(what)}: `arb topics create --prefix {kafka.topic_prefix}` creates the pipeline's topics and "
+                           "reports those that differ", code=code)
 
 
 def parse_window(from_: str | None, to: str | None) -> tuple[int | None, int | None]:

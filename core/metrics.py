@@ -56,7 +56,7 @@ SETTLEMENT_MISMATCHES = Counter("arb_settlement_mismatches_total", "Games whose 
 CONSUMER_LAG = Gauge("arb_consumer_lag", "Records between the next offset to read and the partition end (high watermark)", ["topic", "partition"])
 # states the alert rules (deploy/prometheus/alerts.yml) need as gauges
 KILL_SWITCH = Gauge("arb_kill_switch_active", "Kill switch as this process's control reader last read it: 1 engaged, 0 released")
-RECONCILE_DRIFT = Gauge("arb_reconcile_drift_instruments", "Instruments whose position differs from the venue's at the last `arb positions --reconcile`")
+RECONCILE_DRIFT = Gauge("arb_reconcile_drift_instruments", "Instruments whose position differs from the venue's at the last reconciliation (`arb positions serve`, or `arb positions --reconcile`)")
 
 FEED_COUNTERS = ("frames", "ticks", "gaps", "resyncs", "reconnects", "silences", "coalesced", "dropped", "parse_errors", "bad_input",
                  "venue_errors", "book_checks", "stale_books", "book_check_errors")

@@ -22,6 +22,15 @@ class TokenBucket:
         self._tokens = min(self.capacity, self._tokens + (t - self._t) * self.rate)
         self._t = t
 
+    def set_rate(self, rate_per_s: float, capacity: float) -> None:
+        """Change the rate and the burst from now on (what accrued so far accrued at the old rate). A rate of 0
+        admits nothing new (e.g. an executor that owns no partition: executor/admission.py OrderRate)."""
+        if rate_per_s < 0 or capacity <= 0:
+            raise ValueError("rate must not be negative, capacity must be positive")
+        self._refill()
+        self.rate, self.capacity = rate_per_s, capacity
+        self._tokens = min(self._tokens, capacity)
+
     def try_take(self, tokens: float) -> bool:
         self._refill()
         if tokens <= self._tokens:
@@ -34,7 +43,9 @@ class TokenBucket:
         if tokens > self.capacity:
             return float("inf")
         self._refill()
-        return max(0.0, (tokens - self._tokens) / self.rate)
+        if tokens <= self._tokens:
+            return 0.0
+        return (tokens - self._tokens) / self.rate if self.rate > 0 else float("inf")
 
     async def take(self, tokens: float, deadline_s: float | None = None) -> bool:
         """Wait for `tokens` unless the wait would last longer than `deadline_s` seconds from now."""

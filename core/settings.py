@@ -61,6 +61,16 @@ class RuntimeSettings:
     log_format: str = setting("ARB_LOG_FORMAT", "json", "Log format: one JSON object per line, or `human`.", choices=("json", "human"))
     log_level: str = setting("ARB_LOG_LEVEL", "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     metrics_port: int = setting("ARB_METRICS_PORT", 0, "Port of the Prometheus /metrics endpoint of a long-running role (0 = off).")
+    status_interval_s: float = setting(
+        "ARB_STATUS_INTERVAL_S", 30.0,
+        "Every this many seconds a long-running role logs one INFO line `status: ...` (records in/out, lag, state), so a "
+        "person sees it working without Prometheus (0 = off).")
+
+    def __post_init__(self) -> None:
+        if not self.status_interval_s >= 0:
+            from core.config import ConfigError
+
+            raise ConfigError(f"ARB_STATUS_INTERVAL_S must be >= 0 seconds, not {self.status_interval_s}")
 
 
 KALSHI_MEMBER_TYPES = ("non_direct", "direct")

@@ -17,7 +17,7 @@ from demo.stats import DemoStats
 
 log = logging.getLogger(__name__)
 
-WATCHED = ("ticks", "signals", "orders", "fills", "outcomes")
+WATCHED = ("ticks", "signals", "orders", "fills", "outcomes", "markets", "settlements")
 
 
 class Collector:
@@ -41,7 +41,18 @@ class Collector:
     def _fold(self, logical: str, value: dict[str, Any]) -> None:
         with self.lock:
             {"ticks": self.stats.on_tick, "signals": self.stats.on_signal, "orders": self.stats.on_order,
-             "fills": self.stats.on_fill, "outcomes": self.stats.on_outcome}[logical](value)
+             "fills": self.stats.on_fill, "outcomes": self.stats.on_outcome, "settlements": self.stats.on_settlement}[logical](value)
+
+    def _fold_pairing(self, msg: Any) -> None:
+        """A `markets` record: a pairing, or a tombstone (the game withdrawn, e.g. it stopped trading)."""
+        if msg.error() is not None:
+            return
+        game_id = (msg.key() or b"").decode()
+        value = self._decode(msg, "markets") if msg.value() is not None else None
+        if value is None and msg.value() is not None:
+            return  # undecodable (counted)
+        with self.lock:
+            self.stats.on_pairing(game_id, value)
 
     def _decode(self, msg: Any, logical: str) -> dict[str, Any] | None:
         """The record's value, or None for an error, an empty value or an undecodable one (counted)."""
@@ -62,6 +73,9 @@ class Collector:
                 for msg in consumer.consume(500, 0.1):
                     logical = self._by_topic.get(msg.topic() or "")
                     if logical is None:
+                        continue
+                    if logical == "markets":
+                        self._fold_pairing(msg)
                         continue
                     value = self._decode(msg, logical)
                     if value is not None:

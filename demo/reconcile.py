@@ -1,13 +1,33 @@
-"""Compare the positions implied by our `fills` with the simulator's ground truth (pure)."""
+"""Compare the positions implied by our `fills` with the simulator's ground truth (pure).
+
+At settlement the simulator pays a position out and closes it (venues/sim/world.py Account.settle): Kalshi's
+at `finalized`, Polymarket's at resolution when winning shares are redeemed at once (ARB_SIM_POLY_REDEEM=auto).
+Discovery publishes a market's Settlement record only once the venue shows it final, so a book with a record
+is one the simulator no longer holds: not a drift. A book the simulator paid without our record is one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def expected_sim_positions(fills: list[dict[str, Any]], pairings: dict[str, dict[str, Any]]) -> dict[tuple[str, str], int]:
+def paid_books(settlements: Iterable[Mapping[str, Any]], *, poly_redeemed: bool) -> set[tuple[str, str]]:
+    """(venue, book) the simulator has paid out and closed, from Settlement records: every Kalshi ticker with one,
+    and the condition id of a Polymarket token with one when the simulator redeems winning shares at once."""
+    out: set[tuple[str, str]] = set()
+    for rec in settlements:
+        if rec["venue"] == "KALSHI":
+            out.add(("KALSHI", str(rec["market"])))
+        elif poly_redeemed:
+            out.add(("POLYMARKET", str(rec["book"])))
+    return out
+
+
+def expected_sim_positions(fills: list[dict[str, Any]], pairings: Mapping[str, Mapping[str, Any]],
+                           paid: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
     """Signed primary-instrument quantity per (venue, book) as the simulator keeps it:
-    Kalshi + YES / - NO per ticker; Polymarket + token 0 / - token 1 per condition id."""
+    Kalshi + YES / - NO per ticker; Polymarket + token 0 / - token 1 per condition id; none in a `paid` book.
+    `pairings` must include the games withdrawn since (their tokens still name their books)."""
     token_book: dict[str, tuple[str, int]] = {}
     for p in pairings.values():
         for b in p["books"]:
@@ -23,7 +43,7 @@ def expected_sim_positions(fills: list[dict[str, Any]], pairings: dict[str, dict
             book, index = token_book.get(f["market"], (f"token:{f['market']}", 0))
             key, qty = ("POLYMARKET", book), signed if index == 0 else -signed
         out[key] = out.get(key, 0) + qty
-    return {k: v for k, v in out.items() if v != 0}
+    return {k: v for k, v in out.items() if v != 0 and k not in (paid or set())}
 
 
 def sim_positions(accounts: dict[str, Any], kalshi_account: str, poly_account: str) -> dict[tuple[str, str], int]:

@@ -22,8 +22,10 @@ import httpx
 
 from core.run_kafka import drop_run_topics, external_settings
 from core.settings import KafkaSettings
+from core.units import now_us
+from demo import acceptance
 from demo.collector import WATCHED, Collector
-from demo.reconcile import drift, expected_sim_positions, sim_positions
+from demo.reconcile import drift, expected_sim_positions, paid_books, sim_positions
 from demo.stats import duplicate_orders
 from demo.supervisor import ChildFailed, Supervisor, arb_argv
 from demo.view import render
@@ -42,6 +44,18 @@ class DemoOptions:
     positions: bool = True
     live_ticks: bool = True  # False: the collector leaves ticks out (a benchmark reads them afterwards)
     bootstrap: str | None = None  # an external Kafka (topics of the run's own, deleted at the end); None: a local Kafka (arb broker)
+    game_life: bool = False  # the simulator's games end, resolve, settle and are replaced (DEMO_GAME_LIFE); `arb demo` sets it
+    bucket_s: float = 300.0  # the summary's counts per bucket of this many seconds
+
+
+# `arb demo`'s games have a life (venues/sim/lifecycle.py), so that exposure is released as games settle and the
+# demo trades for as long as it runs: the first games start within 1-6 min (starts fall on whole 5 minutes), one
+# a minute (their ends spread out), each trades until 6 min after its start, resolves 20 s later and Kalshi pays
+# 10 s after that. A variable set in the environment wins. Benchmarks and tests keep the simulator's defaults
+# (games never end) unless they ask.
+DEMO_GAME_LIFE = {"ARB_SIM_FIRST_GAME_AFTER_S": "60", "ARB_SIM_GAME_SPACING_S": "60", "ARB_SIM_GAME_DURATION_S": "360",
+                  "ARB_SIM_RESOLVE_DELAY_S": "20", "ARB_SIM_KALSHI_SETTLEMENT_TIMER_S": "10"}
+DISCOVER_EVERY_S = 10  # discovery rounds: new games paired, settlements published within this
 
 
 def _free_port() -> int:
@@ -80,6 +94,9 @@ class Demo:
         self.duplicates: int | None = None
         self.order_log: list[dict[str, Any]] = []
         self.external_kafka = False
+        self.started_us = 0  # the run's measured span (the live loop): the buckets' origin and the last complete one
+        self.ended_us = 0
+        self.sim_games: list[dict[str, Any]] | None = None  # admin GET /games, refreshed by the loop and the summary
 
     def _progress(self, text: str) -> None:
         if not self.opts.json_out:
@@ -111,7 +128,8 @@ class Demo:
         passphrase = secrets.token_hex(16)
         api_key = "demo-" + secrets.token_hex(8)
         kalshi_pem = self.workdir / "kalshi.pem"
-        sim_env = {"ARB_SIM_POLY_ADDRESS": poly_address, "ARB_SIM_POLY_API_KEY": api_key,
+        life = {k: v for k, v in DEMO_GAME_LIFE.items() if k not in os.environ} if self.opts.game_life else {}
+        sim_env = {**life, "ARB_SIM_POLY_ADDRESS": poly_address, "ARB_SIM_POLY_API_KEY": api_key,
                    "ARB_SIM_POLY_SECRET_FILE": _secret_file(self.workdir, "sim-poly-secret", l2_secret),
                    "ARB_SIM_POLY_PASSPHRASE_FILE": _secret_file(self.workdir, "sim-poly-passphrase", passphrase)}
         sim = self.sup.start("sim", arb_argv("sim", "--seed", str(self.opts.seed), "--games", str(self.opts.games),
@@ -137,7 +155,7 @@ class Demo:
         self.poly_account = poly_address
 
         self._progress("demo: starting discovery, feeds, processor, executor and positions ...")
-        self.sup.start("discover", arb_argv("discover", "--every", "10"), venue_env)
+        self.sup.start("discover", arb_argv("discover", "--every", str(DISCOVER_EVERY_S)), venue_env)
         self.sup.start("produce", arb_argv("produce", "all"), venue_env)
         self.sup.start("process", arb_argv("process"), venue_env)
         self.sup.start("execute", arb_argv("execute"), venue_env)
@@ -157,31 +175,59 @@ class Demo:
         except (httpx.HTTPError, ValueError, KeyError):
             pass  # keep the last known value; the final summary refreshes again
 
+    def refresh_games(self) -> None:
+        try:
+            r = httpx.get(self.urls["admin_url"] + "/games", timeout=5)
+            r.raise_for_status()
+            self.sim_games = list(r.json()["games"])
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass  # keep the last known list
+
+    def life_line(self) -> str:
+        """The view's line on games through their life (folds every fill: called every few seconds)."""
+        assert self.collector is not None  # noqa: S101 - set in start()
+        with self.collector.lock:
+            life = acceptance.game_life(self.sim_games, self.collector.stats)
+            pnl, _ = acceptance.realized(self.collector.stats)
+        return (f"games listed {life['listed'] if life['listed'] is not None else '?'}   paired {life['paired']}   ended {life['ended'] or 0}   "
+                f"resolved {life['resolved'] or 0}   settled {life['settled']}   realized P&L {pnl['settled_sum']} USD (settled games)")
+
     def loop(self) -> None:
         t0 = time.monotonic()
+        self.started_us = now_us()
         tty = sys.stdout.isatty() and not self.opts.json_out
-        last_line = 0.0
-        while not self.stop_event.is_set():
-            elapsed = time.monotonic() - t0
-            if self.opts.duration_s and elapsed >= self.opts.duration_s:
-                return
-            self.sup.check()
-            self.refresh_order_log()
-            if self.collector is not None and not self.opts.json_out:
-                with self.collector.lock:
-                    screen = render(self.collector.stats, elapsed_s=elapsed, duplicates=self.duplicates)
-                if tty:
-                    sys.stdout.write("\x1b[H\x1b[2J" + screen + "\n")
-                    sys.stdout.flush()
-                elif elapsed - last_line >= 5:
-                    print(screen.splitlines()[0], flush=True)
-                    last_line = elapsed
-            self.stop_event.wait(1.0)
+        last_line = last_life = last_log = -5.0
+        life = ""
+        try:
+            while not self.stop_event.is_set():
+                elapsed = time.monotonic() - t0
+                if self.opts.duration_s and elapsed >= self.opts.duration_s:
+                    return
+                self.sup.check()
+                if elapsed - last_log >= 5:  # the whole order log each time: it grows over a long run
+                    self.refresh_order_log()
+                    last_log = elapsed
+                if self.collector is not None and not self.opts.json_out:
+                    if elapsed - last_life >= 5:
+                        self.refresh_games()
+                        life, last_life = self.life_line(), elapsed
+                    with self.collector.lock:
+                        screen = render(self.collector.stats, elapsed_s=elapsed, duplicates=self.duplicates, life=life)
+                    if tty:
+                        sys.stdout.write("\x1b[H\x1b[2J" + screen + "\n")
+                        sys.stdout.flush()
+                    elif elapsed - last_line >= 5:
+                        print(screen.splitlines()[0], flush=True)
+                        last_line = elapsed
+                self.stop_event.wait(1.0)
+        finally:
+            self.ended_us = now_us()
 
-    def drain(self, timeout_s: float = 15.0) -> None:
-        """Stop the sources (discovery, feeds, processor) and let the executor finish what it has, so the
-        summary and the position check see settled signals rather than orders in flight."""
-        self.sup.stop({"discover", "produce", "process"})
+    def drain(self, timeout_s: float = 15.0, *, keep_discovery: bool = False) -> None:
+        """Stop the sources (discovery unless `keep_discovery`, feeds, processor) and let the executor finish what it
+        has, so the summary and the position check see settled signals rather than orders in flight. Discovery
+        pairs no signal: kept, it goes on publishing the settlements of games that end meanwhile."""
+        self.sup.stop({"produce", "process"} if keep_discovery else {"discover", "produce", "process"})
         deadline = time.monotonic() + timeout_s
         quiet_since = time.monotonic()
         last = -1
@@ -196,28 +242,72 @@ class Demo:
                 return
             time.sleep(0.2)
 
-    def summary(self) -> dict[str, Any]:
-        from core.markets_cache import MarketsCache
+    def wait_for_settlements(self, timeout_s: float) -> None:
+        """Give discovery (still running) the time to publish the settlements of the games the simulator finalized
+        by now, so that the summary does not count a game that finalized in the last seconds as unsettled."""
+        assert self.collector is not None  # noqa: S101 - set in start()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.refresh_games()
+            with self.collector.lock:
+                life = acceptance.game_life(self.sim_games, self.collector.stats)
+            if not life["unsettled"] or time.monotonic() >= deadline or not any(c.name == "discover" and c.alive() for c in self.sup.children):
+                return
+            time.sleep(1.0)
 
+    def positions_check(self, tries: int = 3) -> tuple[bool | None, dict[str, Any]]:
+        """Our positions (fills, less what settlements paid out) against the simulator's. A game can finalize between
+        reading the simulator's accounts and our settlements: a drift is read again (a race does not repeat)."""
+        from core.config import load
+        from venues.sim.settings import SimSettings
+
+        assert self.collector is not None  # noqa: S101 - set in start()
+        poly_redeemed = load(SimSettings).poly_redeem == "auto"  # the simulator's setting: it reads the same environment
+        d: dict[str, Any] = {}
+        for attempt in range(tries):
+            try:
+                accounts = httpx.get(self.urls["admin_url"] + "/accounts", timeout=5).json()
+            except (httpx.HTTPError, ValueError) as exc:
+                return None, {"error": str(exc)}
+            with self.collector.lock:
+                st = self.collector.stats
+                fills, pairings, settlements = list(st.fills.values()), dict(st.pairings), dict(st.settlements)
+            ours = expected_sim_positions(fills, pairings, paid_books(settlements.values(), poly_redeemed=poly_redeemed))
+            d = drift(ours, sim_positions(accounts, self.kalshi_account, self.poly_account))
+            if not d:
+                return True, {}
+            if attempt + 1 < tries:
+                time.sleep(2.0)
+        return False, d
+
+    def summary(self) -> dict[str, Any]:
         self.refresh_order_log()
         # The simulator's ground truth, kept for "what happened?" after the demo stopped.
         (self.workdir / "sim_orders.json").write_text(json.dumps(self.order_log, indent=1))
         assert self.collector is not None  # noqa: S101 - set in start()
+        self.wait_for_settlements(2 * DISCOVER_EVERY_S + 5)
+        out = self.lifecycle_summary()
         with self.collector.lock:
-            out = self.collector.stats.summary(self.duplicates)
-            fills = list(self.collector.stats.fills.values())
-        markets = MarketsCache(self.kafka).start(wait_s=10)
-        try:
-            ours = expected_sim_positions(fills, dict(markets.pairings))
-        finally:
-            markets.stop()
-        try:
-            accounts = httpx.get(self.urls["admin_url"] + "/accounts", timeout=5).json()
-            d = drift(ours, sim_positions(accounts, self.kalshi_account, self.poly_account))
-            out["positions_match"], out["position_drift"] = not d, d
-        except (httpx.HTTPError, ValueError) as exc:
-            out["positions_match"], out["position_drift"] = None, {"error": str(exc)}
+            out = {**self.collector.stats.summary(self.duplicates), **out}
+        out["positions_match"], out["position_drift"] = self.positions_check()
         return out
+
+    def lifecycle_summary(self) -> dict[str, Any]:
+        """Buckets, games through their life, realized P&L and the acceptance verdicts (demo/acceptance.py)."""
+        assert self.collector is not None  # noqa: S101 - set in start()
+        bucket_us = int(self.opts.bucket_s * 1_000_000)
+        end = self.ended_us or now_us()
+        start = self.started_us or end  # loop() not run (a test driving the demo itself): no bucket is complete
+        with self.collector.lock:
+            st = self.collector.stats
+            pnl, by_game = acceptance.realized(st)
+            rows = acceptance.buckets(st, start, bucket_us, end, by_game)
+            life = acceptance.game_life(self.sim_games, st)
+            signals, expired = len(st.signals), st.count("EXPIRED")
+        n_complete = acceptance.complete_buckets(start, bucket_us, end)
+        return {"run_s": round((end - start) / 1e6, 1), "bucket_s": self.opts.bucket_s, "complete_buckets": n_complete, "buckets": rows,
+                "expired": expired, "expired_share": round(expired / signals, 4) if signals else None, "games": life, "realized_pnl": pnl,
+                "acceptance": acceptance.verdicts(rows, n_complete, signals, expired, life, pnl)}
 
     def shutdown(self) -> None:
         if self.collector is not None:
@@ -236,7 +326,7 @@ def run_demo(opts: DemoOptions, kafka: KafkaSettings) -> int:
     try:
         demo.start()
         demo.loop()
-        demo.drain()
+        demo.drain(keep_discovery=True)
         summary = demo.summary()
     except ChildFailed as exc:
         print(f"demo: {exc}", file=sys.stderr, flush=True)

@@ -57,6 +57,11 @@ class DemoStats:
     # every hop sample by the 5-minute window of its record's timestamp, so a long run's first and last
     # windows can be compared (does the pipeline slow down as the broker fills?)
     hop_windows: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    # Games through their life: the latest pairing of every game discovery paired (kept after its tombstone: a
+    # withdrawn game still settles), the games withdrawn, and the first Settlement record per "VENUE:market".
+    pairings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)
+    settlements: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _hop(self, name: str, value_us: int, at_us: int) -> None:
         self.hops[name].append(value_us)
@@ -106,6 +111,16 @@ class DemoStats:
             self.outcomes[o["signal_id"]] = o
             why = f" ({o['reason']})" if o.get("reason") and o["state"] in ("REJECTED", "EXPIRED", "UNKNOWN") else ""
             self.recent.append(f"outcome {o['game_id']} {o['state']}{why} matched {o['matched_size'] / 100:g} locked {money_text(o['locked_profit'])}")
+
+    def on_pairing(self, game_id: str, p: dict[str, Any] | None) -> None:
+        if p is None:
+            self.withdrawn.add(game_id)
+        else:
+            self.pairings[game_id] = p
+            self.withdrawn.discard(game_id)
+
+    def on_settlement(self, rec: dict[str, Any]) -> None:
+        self.settlements.setdefault(f"{rec['venue']}:{rec['market']}", rec)  # compacted, one final record per market
 
     # --- derived ----------------------------------------------------------------------------------
 

@@ -10,12 +10,13 @@ def _px(v: int | None) -> str:
     return format_price(v)[:6] if v is not None else "  -   "
 
 
-def render(stats: DemoStats, *, elapsed_s: float, duplicates: int | None, width: int = 110, max_games: int = 12) -> str:
+def render(stats: DemoStats, *, elapsed_s: float, duplicates: int | None, width: int = 110, max_games: int = 12, life: str = "") -> str:
+    """`life`: the line on games through their life (demo/run.py Demo.life_line), shown under the P&L."""
     lines = [f"arb demo  {elapsed_s:6.0f} s   ticks {stats.ticks}   signals {len(stats.signals)}   orders {len(stats.order_results)}   "
              f"fills {len(stats.fills)}   expired {stats.count('EXPIRED')}   rejected {stats.count('REJECTED')}   one-sided {stats.one_sided()}   unwinds {stats.count('UNWOUND')}   "
              f"unknown {stats.count('UNKNOWN')}   pending {stats.pending()}   "
              f"duplicates {'?' if duplicates is None else duplicates}",
-             f"locked P&L {money_text(stats.pnl())} USD", ""]
+             f"locked P&L {money_text(stats.pnl())} USD", *([life] if life else []), ""]
     if stats.count("UNKNOWN"):
         lines[2:2] = [f"ALERT: {stats.count('UNKNOWN')} signal(s) UNKNOWN: an order's state could not be established; check the venues "
                       "(`arb status`, `arb tail outcomes`)", ""]

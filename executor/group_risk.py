@@ -310,7 +310,8 @@ class GroupRisk:
                 lo, hi = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
                 ends[(tp.topic, tp.partition)] = hi
                 self._at[(tp.topic, tp.partition)] = tp.offset if tp.offset >= 0 else lo  # read up to, before any record
-            consumer.assign(tps)
+            consumer.assign([TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else self._at[(tp.topic, tp.partition)])
+                             for tp in tps])  # explicit offsets: core.kafka.explicit_offsets says why
             t0 = last = progress = time.monotonic()
             while not self._stop.is_set():
                 msgs = consumer.consume(500, 0.05)

@@ -26,7 +26,6 @@ from typing import Any
 from core import metrics
 from core.control import ControlState
 from core.partitioning import partition_for
-from core.ratelimit import TokenBucket
 from core.units import format_money
 from executor.breaker import CircuitBreaker
 from executor.group_risk import GroupRisk, RiskFold
@@ -57,7 +56,6 @@ class RiskGate:
         self.risk = risk
         self.partitions = partitions
         self.share = settings.max_total_exposure // partitions
-        self.orders = TokenBucket(settings.max_orders_per_s, max(1, settings.max_orders_per_s))
         self.reserved: dict[str, Reservation] = {}  # signal_id -> its reservation (event loop + the risk reader thread)
         self.unsynced: set[int] = set()  # partitions whose fills are not caught up after their assignment
         self._lock = threading.Lock()
@@ -111,8 +109,6 @@ class RiskGate:
         if part_exp + cost > self.share:
             return (f"total exposure limit ({format_money(s.max_total_exposure)} USD; partition {p}'s share "
                     f"{format_money(self.share)} USD, {format_money(part_exp)} USD used)")
-        if not self.orders.try_take(len(signal["legs"])):
-            return f"max orders per second ({s.max_orders_per_s})"
         with self._lock:
             self.reserved[signal["signal_id"]] = Reservation(p, game, cost)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal as signals
+import socket
 from typing import Any
 
 from core import metrics
@@ -139,6 +140,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
         paper=paper, recovery_window_us=settings.recovery_window_ms * 1000, pending_timeout_us=settings.pending_timeout_ms * 1000,
         dedup_horizon_us=settings.dedup_horizon_s * 1_000_000,
         sequential=settings.leg_mode == "sequential", on_outcome=gate.on_outcome,
+        instance_id=settings.instance_id.replace("{hostname}", socket.gethostname()) or None,
     )
     service.control = control
     service.on_recovered = gate.on_recovered

@@ -44,7 +44,8 @@ RANGES: dict[str, tuple[int, int]] = {
 class ExecutorSettings:
     breaker_threshold: int = setting("ARB_EXEC_BREAKER_THRESHOLD", 5, "Consecutive 5xx/timeouts/connection errors that open a venue's circuit breaker (429s never count).")
     breaker_cooldown_ms: int = setting("ARB_EXEC_BREAKER_COOLDOWN_MS", 5000, "How long an open breaker refuses calls before one half-open probe (ms).")
-    max_orders_per_s: int = setting("ARB_EXEC_MAX_ORDERS_PER_S", 20, "Orders per second the executor may send, all venues together.")
+    max_orders_per_s: int = setting("ARB_EXEC_MAX_ORDERS_PER_S", 20, "Orders per second the executor group may send, all venues together (venue limits are per account); each executor "
+                                   "gets owned signals partitions / ARB_PARTITIONS of it, with a burst of at least 3.")
     max_game_exposure: int = setting("ARB_EXEC_MAX_GAME_EXPOSURE", 1_000_000_000, "Max cost committed per game, 1e-6 USD (default 1,000 USD).")
     max_total_exposure: int = setting("ARB_EXEC_MAX_TOTAL_EXPOSURE", 10_000_000_000, "Max cost committed over all games, 1e-6 USD (default 10,000 USD).")
     daily_loss_limit: int = setting("ARB_EXEC_DAILY_LOSS_LIMIT", 500_000_000, "Trading stops for the day when the group's realized P&L of the day plus the marked P&L of open positions falls below minus this, 1e-6 USD (default 500 USD).")
@@ -56,6 +57,13 @@ class ExecutorSettings:
     leg_mode: str = setting("ARB_EXEC_LEG_MODE", "concurrent", "Send legs concurrently, or sequentially (the first leg listed first; the second only if the first filled).", choices=("concurrent", "sequential"))
     recovery_window_ms: int = setting("ARB_EXEC_RECOVERY_WINDOW_MS", 5000, "After a crash, how long after its intent an order is looked up at the venue before grace (ms).")
     lookup_grace_ms: int = setting("ARB_EXEC_LOOKUP_GRACE_MS", 3000, "After an answer that may mean executed (timeout, 5xx, duplicate id) and in recovery: how long past the order's deadline lookups go on; an order the venue still does not list then never executed, lookups still failing make it UNKNOWN (ms).")
+    instance_id: str = setting(
+        "ARB_EXEC_INSTANCE_ID", "",
+        "Static membership in the executor group (Kafka group.instance.id): an executor restarted with the same id takes its "
+        "partitions back at once instead of after ARB_SESSION_TIMEOUT_MS; `{hostname}` is replaced by the host name (compose: "
+        "`executor-{hostname}`, one per container). Each running executor needs its own id: a second process with the same id "
+        "takes the partitions and the first one stops (fenced). Its partitions also wait out the session timeout after a clean "
+        "stop. Empty: dynamic membership.")
     dedup_horizon_s: int = setting("ARB_EXEC_DEDUP_HORIZON_S", 600, "Recovery reads `orders`/`outcomes` from the oldest unresolved signal or this far back, whichever is older (s): a signal delivered again within it (a processor replay) is recognised, never executed twice; older history is not read, so recovery time does not grow with it.")
     pending_timeout_ms: int = setting("ARB_EXEC_PENDING_TIMEOUT_MS", 30000, "How long a pending order (Polymarket `delayed`) is followed up by lookup before it is reported UNKNOWN (ms).")
     paper_latency_ms: int = setting("ARB_EXEC_PAPER_LATENCY_MS", 20, "Paper mode: modelled order round trip (ms), before any Polymarket sports delay.")
@@ -65,8 +73,9 @@ class ExecutorSettings:
     max_contracts_per_signal: int = setting("ARB_EXEC_MAX_CONTRACTS_PER_SIGNAL", 30_000, "Hard cap on the contracts of all legs of one "
                                             "signal together, 1e-2 contracts (default 300).")
     balance_refresh_s: int = setting("ARB_EXEC_BALANCE_REFRESH_S", 30, "Live mode: each venue's available balance is read this often (s), "
-                                     "and after every signal that sent orders; a signal the balance minus what is in flight cannot "
-                                     "cover is REJECTED. Paper mode has no balance check.")
+                                     "and after every signal that sent orders; a signal this executor's part of the balance (owned "
+                                     "partitions / P, README) minus what is in flight cannot cover is REJECTED. Paper mode has no "
+                                     "balance check.")
     risk_lookback_h: int = setting("ARB_EXEC_RISK_LOOKBACK_H", 72, "The group's risk state is rebuilt at start from `fills` of this many hours "
                                    "back (or the trading day, if longer): older positions still open are not counted as exposure.")
     risk_load_timeout_s: int = setting("ARB_EXEC_RISK_LOAD_TIMEOUT_S", 60, "How long the executor waits for its risk state (fills, settlements, "

@@ -86,10 +86,10 @@ def read_settlements(kafka: KafkaSettings) -> tuple[list[dict[str, Any]], int]:
     return [r for t, r in recs if t == "Settlement"], bad
 
 
-def read_pairings_seen(kafka: KafkaSettings, wait_s: float = 10.0) -> dict[str, dict[str, Any]]:
+def read_pairings_seen(kafka: KafkaSettings, wait_s: float = 10.0) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """Every game's latest pairing on `markets`, withdrawn games included while the topic still holds their last
     value: a finished game is withdrawn before its markets resolve, and its `pays_on` is what says how the
-    venues' resolutions map to the game's outcomes."""
+    venues' resolutions map to the game's outcomes. Also the games withdrawn (ended), among those."""
     from core.markets_cache import MarketsCache
 
     seen: dict[str, dict[str, Any]] = {}
@@ -97,4 +97,4 @@ def read_pairings_seen(kafka: KafkaSettings, wait_s: float = 10.0) -> dict[str, 
     cache.listeners.append(lambda gid, p: seen.__setitem__(gid, p) if p is not None else None)
     cache.start(wait_s=wait_s)
     cache.stop()
-    return seen
+    return seen, set(seen) - set(cache.pairings)

@@ -1,18 +1,32 @@
-"""Our positions (folded from `fills`) against the venues' positions endpoints: drift per instrument."""
+"""Our positions (folded from `fills`) against the venues' positions endpoints: drift per instrument (pure; the
+venues are read by positions/venue_positions.py).
+
+What is compared: per venue key (Kalshi ticker, signed YES contracts, a NO is negative; Polymarket token,
+shares), of the venues read completely. Left out on both sides: a market with a Settlement record (our
+holding is paid and closed; the venue may still list it until it pays or the shares are redeemed). A market of
+a game that ended (withdrawn from `markets`) whose Settlement record has not arrived yet, which the venue no
+longer reports (it paid out first), is `awaiting_settlement`, not drift. A drift becomes an alert only once it
+has been seen in `confirm` consecutive checks (DriftTracker): a fill the venue reports before its record
+reaches `fills` is gone by the next check.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from core.units import parse_size
 from positions.fold import Book
 
+VenueKey = tuple[str, str]  # (venue, Kalshi ticker / Polymarket token)
 
-def ours_by_venue_key(book: Book, pairings: dict[str, dict[str, Any]]) -> dict[tuple[str, str], int]:
+
+def ours_by_venue_key(book: Book, pairings: dict[str, dict[str, Any]]) -> dict[VenueKey, int]:
     """Net holdings in the venues' terms: Kalshi signed YES contracts per ticker (NO is negative);
-    Polymarket shares per token."""
-    out: dict[tuple[str, str], int] = {}
+    Polymarket shares per token. Settled holdings are closed (0 contracts) and so not counted."""
+    out: dict[VenueKey, int] = {}
     for h in book.holdings.values():
         if h.venue == "KALSHI":
             k, q = ("KALSHI", h.market), h.contracts if h.side == "YES" else -h.contracts
@@ -54,3 +68,61 @@ def polymarket_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str], in
 def drift(ours: dict[tuple[str, str], int], venue: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
     return [{"venue": v, "market": m, "ours": ours.get((v, m), 0), "venue_reports": venue.get((v, m), 0)}
             for v, m in sorted(set(ours) | set(venue)) if ours.get((v, m), 0) != venue.get((v, m), 0)]
+
+
+def settled_keys(book: Book) -> set[VenueKey]:
+    """The venue keys whose market has a Settlement record (its key is `VENUE:market`, the market as in `fills`)."""
+    return {(k.split(":", 1)[0], k.split(":", 1)[1]) for k in book.settlements}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    drift: list[dict[str, Any]]  # instruments that differ, of the judged venues
+    awaiting_settlement: list[dict[str, Any]]  # differ only because the venue paid out before our Settlement record
+    judged: tuple[str, ...]
+
+
+def compare(book: Book, venue: dict[VenueKey, int], judged: Collection[str], *, ended_games: Collection[str] = ()) -> Comparison:
+    """Our book against the venues' positions, for the venues in `judged` only (read completely)."""
+    settled = settled_keys(book)
+    games: dict[VenueKey, str] = {(h.venue, h.market): h.game_id for h in book.holdings.values()}
+    ours = {k: v for k, v in ours_by_venue_key(book, {}).items() if k[0] in judged and k not in settled}
+    theirs = {k: v for k, v in venue.items() if k[0] in judged and k not in settled}
+    differ = drift(ours, theirs)
+    awaiting = [d for d in differ if d["venue_reports"] == 0 and games.get((d["venue"], d["market"])) in ended_games]
+    return Comparison([d for d in differ if d not in awaiting], awaiting, tuple(sorted(judged)))
+
+
+@dataclass
+class Verdict:
+    drift: list[dict[str, Any]]  # confirmed: seen in `confirm` consecutive checks (each with its `checks`)
+    unconfirmed: list[dict[str, Any]]  # seen, not (yet) in enough consecutive checks
+    unreadable: dict[str, str]  # venue -> why, failing in `confirm` consecutive checks
+    awaiting_settlement: list[dict[str, Any]]
+
+
+@dataclass
+class DriftTracker:
+    """Consecutive checks per drifting instrument and per venue that could not be read. A venue not read this time
+    keeps its instruments' state as it was (not judged is not "no drift")."""
+
+    confirm: int = 2
+    streak: dict[VenueKey, int] = field(default_factory=dict)
+    last: dict[VenueKey, dict[str, Any]] = field(default_factory=dict)
+    failing: dict[str, int] = field(default_factory=dict)
+
+    def observe(self, comparison: Comparison, failed: dict[str, str]) -> Verdict:
+        now = {(d["venue"], d["market"]): d for d in comparison.drift}
+        for k in [k for k in self.streak if k[0] in comparison.judged and k not in now]:
+            del self.streak[k], self.last[k]
+        for k, d in now.items():
+            self.streak[k] = self.streak.get(k, 0) + 1
+            self.last[k] = d
+        for v in comparison.judged:
+            self.failing.pop(v, None)
+        for v in failed:
+            self.failing[v] = self.failing.get(v, 0) + 1
+        rows = [{**self.last[k], "checks": n} for k, n in sorted(self.streak.items())]
+        return Verdict(drift=[r for r in rows if r["checks"] >= self.confirm], unconfirmed=[r for r in rows if r["checks"] < self.confirm],
+                       unreadable={v: why for v, why in sorted(failed.items()) if self.failing.get(v, 0) >= self.confirm},
+                       awaiting_settlement=comparison.awaiting_settlement)

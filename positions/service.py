@@ -7,6 +7,9 @@ beginning): a resolved market's contracts are paid per its venue and the game's 
 whose venues resolved differently (fold.settlement_mismatch, through the pairing's `pays_on`) is reported
 loudly -- an ERROR log, arb_settlement_mismatches_total, and an active ALERT record `alert:settlement:<game>`
 on `control` (shown by `arb status`) -- and each venue's payout stays as that venue paid it, never netted.
+
+Every ARB_POSITIONS_RECONCILE_S it compares its positions with the venues' own (positions/reconciler.py; not
+for paper fills, which no venue holds), and every ARB_STATUS_INTERVAL_S it logs a one-line status.
 """
 
 from __future__ import annotations
@@ -23,18 +26,23 @@ from core import codec, metrics
 from core.control import control_record
 from core.kafka import make_consumer, make_producer
 from core.markets_cache import MarketsCache
+from core.progress import StatusLine, status_interval_s
 from core.settings import KafkaSettings
 from core.topics import partitions, topic_name
 from core.units import now_us
 from positions.fold import Book, locked_profit, pays_on_index, position_record, settlement_mismatch
+from positions.reconciler import Reconciler
 from positions.settings import PositionsSettings
+from positions.venue_positions import VenuePositions
 
 log = logging.getLogger(__name__)
 
 
 class PositionsService:
-    def __init__(self, kafka: KafkaSettings, settings: PositionsSettings, *, paper: bool = False, day_tz: str | None = None) -> None:
-        """`day_tz`: the trading day's time zone (None: ARB_EXEC_DAY_TZ, the executor's daily loss limit's day)."""
+    def __init__(self, kafka: KafkaSettings, settings: PositionsSettings, *, paper: bool = False, day_tz: str | None = None,
+                 venues: VenuePositions | None = None) -> None:
+        """`day_tz`: the trading day's time zone (None: ARB_EXEC_DAY_TZ, the executor's daily loss limit's day).
+        `venues`: the venues' positions to reconcile with (None: no reconciliation)."""
         self.kafka = kafka
         self.settings = settings
         self.paper = paper
@@ -48,6 +56,36 @@ class PositionsService:
         self.last_sent: dict[str, float] = {}
         self.locked: dict[str, int] = {}
         self._stop = threading.Event()
+        self.reconciler = self._reconciler(venues)
+
+    def _reconciler(self, venues: VenuePositions | None) -> Reconciler | None:
+        s = self.settings
+        if s.reconcile_s <= 0 or venues is None:
+            log.info("reconciliation off (ARB_POSITIONS_RECONCILE_S=%g)", s.reconcile_s)
+            return None
+        if self.paper:
+            log.info("reconciliation off: paper fills are not held at any venue")
+            return None
+        if not venues.configured:
+            log.warning("reconciliation off: no venue's positions can be read (%s)",
+                        "; ".join(f"{v}: {n}" for v, n in venues.not_configured.items()))
+            return None
+        for venue, needs in venues.not_configured.items():  # reconciles what it can read, and says what it cannot
+            log.warning("reconciliation: %s positions are not read (%s): its holdings are not compared", venue, needs)
+        return Reconciler(self.kafka, venues, interval_s=s.reconcile_s, confirm=s.reconcile_confirm, kill=s.reconcile_kill,
+                          fills_topic=topic_name("fills", self.kafka, paper=self.paper), fills_partitions=partitions("fills", self.kafka))
+
+    def ended_games(self, markets: MarketsCache) -> set[str]:
+        """Games paired once and withdrawn since (they stopped trading): their markets settle next."""
+        with self._check_lock:
+            seen = list(self.pairings_seen)
+        return {g for g in seen if g not in markets.pairings}
+
+    def status(self) -> dict[str, Any]:
+        b = self.book
+        return {"fills": len(b.seen), "duplicates": b.duplicates, "holdings": sum(1 for h in b.holdings.values() if h.contracts),
+                "games": len(b.games()), "settled_games": len(b.settled_games()),
+                "reconcile": self.reconciler.summary() if self.reconciler is not None else "off"}
 
     def stop(self) -> None:
         self._stop.set()
@@ -129,6 +167,9 @@ class PositionsService:
                         + [TopicPartition(ticks, p, OFFSET_END) for p in range(partitions("ticks", self.kafka))]
                         + [TopicPartition(settlements, 0, OFFSET_BEGINNING)])
         log.info("positions: rebuilding from %s", fills)
+        status = StatusLine("positions", status_interval_s(), self.status, rates=("fills",))
+        if self.reconciler is not None:
+            self.reconciler.start()
         try:
             while not self._stop.is_set():
                 for msg in consumer.consume(500, 0.2):
@@ -144,8 +185,13 @@ class PositionsService:
                     except codec.DecodeError as exc:
                         log.error("undecodable record on %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), exc)
                 self.check_settlements(producer)
+                if self.reconciler is not None:
+                    self.reconciler.on_loop(consumer, producer, self.book, lambda: self.ended_games(markets))
                 self.publish_changes(producer, markets)
+                status.maybe_log()
         finally:
+            if self.reconciler is not None:
+                self.reconciler.stop()
             consumer.close()
             producer.flush(10)
             markets.stop()

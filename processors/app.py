@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any, cast
 
 import faust
@@ -26,6 +27,7 @@ from core import codec, metrics
 from core.config import load
 from core.dlq import dead_letter, decode_key
 from core.markets_cache import MarketsCache
+from core.progress import StatusLine, metric_total, partitions_text, status_interval_s
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.topics import topic_name
@@ -81,6 +83,7 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
         datadir=worker.datadir,
         topic_partitions=kafka.partitions,
         broker_session_timeout=worker.session_timeout_s,
+        consumer_group_instance_id=worker.instance_id.replace("{hostname}", socket.gethostname()) or None,
         broker_request_timeout=worker.request_timeout_s,
         broker_heartbeat_interval=worker.heartbeat_s,
         broker_max_poll_interval=worker.max_poll_interval_s,
@@ -300,6 +303,30 @@ def create_app(kafka: KafkaSettings | None = None, worker: WorkerSettings | None
                 msg = event.message
                 if msg.offset >= processed_to.get(msg.partition, -1):
                     processed_to[msg.partition] = msg.offset + 1
+
+    def owned_ticks() -> list[int]:
+        return sorted(tp.partition for tp in cast(FaustConsumer, app.consumer).assignment() if tp.topic == ticks_name)
+
+    async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Sent when the tables are recovered, just before Faust resumes fetching: from here the worker processes.
+        log.info("processor: worker ready: ticks partitions %s, %d pairings known", partitions_text(owned_ticks()), len(markets.pairings),
+                 extra={"partitions": owned_ticks()})
+
+    app.on_rebalance_complete.connect(on_ready)
+
+    def status() -> dict[str, Any]:
+        owned = owned_ticks()
+        lag = sum(metric_total(metrics.CONSUMER_LAG, topic=ticks_name, partition=str(p)) for p in owned)
+        state = "rebalancing" if app.rebalancing else "processing" if owned else "idle (no partitions)"
+        return {"state": state, "partitions": partitions_text(owned), "ticks_in": metric_total(metrics.TICKS_CONSUMED),
+                "signals_out": metric_total(metrics.SIGNALS), "dead_letters": metric_total(metrics.DEAD_LETTERS, role="processor"),
+                "lag": lag, "pairings": len(markets.pairings)}
+
+    status_line = StatusLine("process", status_interval_s(), status, rates=("ticks_in", "signals_out"))
+    if status_line.interval_s > 0:
+        @app.timer(interval=status_line.interval_s)
+        async def log_status() -> None:
+            status_line.log_now()
 
     app.conf.arb_markets = markets  # for tests and status
     return app

@@ -20,6 +20,12 @@ class WorkerSettings:
         "ARB_FAUST_SESSION_TIMEOUT_S", 8.0,
         "Consumer-group session timeout (s): how long a worker that died without leaving keeps its partitions. Kafka refuses "
         "values below the broker's group.min.session.timeout.ms (6 s by default).")
+    instance_id: str = setting(
+        "ARB_FAUST_INSTANCE_ID", "",
+        "Static membership in the processor group (Kafka group.instance.id): a worker restarted with the same id takes its "
+        "partitions back at once instead of after ARB_FAUST_SESSION_TIMEOUT_S; `{hostname}` is replaced by the host name "
+        "(compose: `processor-{hostname}`, one per container). Each running worker needs its own id. Its partitions also wait "
+        "out the session timeout after a clean stop. Empty: dynamic membership.")
     request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout.")
     heartbeat_s: float = setting("ARB_FAUST_HEARTBEAT_S", 1.0, "Consumer heartbeat interval (s).")
     max_poll_interval_s: float = setting("ARB_FAUST_MAX_POLL_INTERVAL_S", 30.0, "Max time between polls before the member is considered dead (s).")

@@ -8,9 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from core import codec
-from core.kafka import make_admin, make_producer
+from core.kafka import make_producer
 from core.settings import KafkaSettings
-from core.topic_admin import ensure_topics
 from core.topics import logical_name, topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
@@ -22,11 +21,10 @@ def ordered(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def republish(records: list[dict[str, Any]], source: KafkaSettings, prefix: str, speed: float | None) -> int:
-    """Write the records to the same logical topics under `prefix` (created if needed); speed None = max."""
+    """Write the records to the same logical topics under `prefix` (which must exist: only `arb topics create` creates topics); speed None = max."""
     target = replace(source, topic_prefix=prefix)
     if prefix == source.topic_prefix:
         raise ValueError("--into needs a prefix other than the source's: replay never writes to the production topics")
-    ensure_topics(make_admin(target), target)
     producer = make_producer(target)
     t0_wall = time.monotonic()
     t0_rec = records[0]["timestamp_ms"] if records else 0

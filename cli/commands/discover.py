@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker, require_topics
 
@@ -127,13 +128,29 @@ def run(args: argparse.Namespace) -> int:
                     print(json.dumps(rep.to_json()))
                     return 0 if rep.ok else 1
 
+                from core.progress import StatusLine, status_interval_s
+
+                # Totals over the rounds, and the last round's pairing count, for the status line.
+                seen: dict[str, Any] = {"rounds": 0, "failed_rounds": 0, "paired": None, "published": 0, "tombstoned": 0, "settled": 0}
+
                 def report(rep: RoundReport) -> None:
+                    seen["rounds"] += 1
+                    seen["failed_rounds"] += 0 if rep.ok else 1
+                    seen["paired"] = rep.paired
+                    seen["published"] += len(rep.published)
+                    seen["tombstoned"] += len(rep.tombstoned)
+                    seen["settled"] += len(rep.settled)
                     print(json.dumps(rep.to_json()), flush=True)
 
+                status = StatusLine("discover", status_interval_s(), lambda: {**seen, "games_on_markets": len(service.cache.pairings)})
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, service.stop)
-                await service.run_forever(args.every or ds.every_s, report)
+                status_task = asyncio.create_task(status.task(), name="status-line")
+                try:
+                    await service.run_forever(args.every or ds.every_s, report)
+                finally:
+                    status_task.cancel()
                 return 0
             finally:
                 service.close()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from cli.common import add_kafka_args, kafka_settings, require_broker, require_topics
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("process", help="run a processor worker (Faust): ticks -> signals",
                        description="Runs one Faust worker of the processor group. Start more (anywhere) to split the `ticks` "
                                    "partitions; a worker that dies has its partitions and table state taken over by the others. "
                                    "Equivalent: `faust -A processors.app worker`. Settings: ARB_FAUST_*, ARB_MIN_EDGE_*, ARB_SIGNAL_TTL_MS, ...")
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP)")
-    p.add_argument("--prefix", help="topic prefix (default: $ARB_TOPIC_PREFIX)")
-    p.add_argument("--loglevel", choices=("debug", "info", "warning", "error"), help="log level (default: $ARB_LOG_LEVEL)")
+    p.add_argument("-l", "--loglevel", choices=("debug", "info", "warning", "error"),
+                   help="log level (default: $ARB_LOG_LEVEL, INFO); logs go to stderr in the ARB_LOG_FORMAT form (json by default), "
+                        "with a `worker ready` line once the partitions are assigned and processing starts, and a `status:` line every "
+                        "ARB_STATUS_INTERVAL_S seconds")
+    add_kafka_args(p)
     p.set_defaults(handler=run)
 
 
@@ -34,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     rt = load(RuntimeSettings)
     level = args.loglevel.upper() if args.loglevel else rt.log_level
     setup_logging(rt.log_format, level)
+    # One line and the README's exit code, not Faust's traceback: a broker that is down (1), the prefix's topics
+    # missing or of another shape (2; Faust creates only its own changelog, `arb topics create` the rest).
+    kafka = kafka_settings(args)
+    require_broker(kafka)
+    require_topics(kafka, ["ticks", "signals", "markets", "dlq"])
     from core import metrics
     from processors.app import app
     from processors.quiet_worker import QuietWorker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from cli.common import CommandError, add_kafka_args, kafka_settings
 
@@ -17,6 +18,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("venue", choices=("kalshi", "polymarket", "all"), help="which feed(s) to run")
     add_kafka_args(p)
     p.set_defaults(handler=run)
+
+
+def feed_status(service: Any) -> dict[str, Any]:
+    """The status line's fields: ticks written, and per feed its connection, books synced of subscribed, books
+    resyncing and reconnects, read from the feeds' own counters (producers/feed_metrics.py) and books."""
+    out: dict[str, Any] = {"ticks_out": service.writer.produced, "delivery_errors": service.writer.errors or None,
+                           "pairings": len(service.markets.pairings)}
+    for venue, feed in service.feeds.items():
+        v = venue.lower()
+        books = list(feed.books.books.values())
+        synced = sum(1 for b in books if b.synced)
+        out[v] = "connected" if feed.connected.is_set() else "disconnected"
+        out[f"{v}_ticks"] = feed.metrics.ticks
+        out[f"{v}_synced"] = f"{synced}/{len(books)}"
+        out[f"{v}_resyncing"] = len(books) - synced
+        out[f"{v}_reconnects"] = feed.metrics.reconnects
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,11 +83,19 @@ def run(args: argparse.Namespace) -> int:
                            books=lambda: [(v, f.books.books.values()) for v, f in service.feeds.items() if hasattr(f, "books")])
     metrics.serve(rt.metrics_port, "produce")
 
+    from core.progress import StatusLine, status_interval_s
+
+    status = StatusLine("produce", status_interval_s(), lambda: feed_status(service), rates=("ticks_out",))
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, service.stop)
-        await service.run()
+        status_task = asyncio.create_task(status.task(), name="status-line")
+        try:
+            await service.run()
+        finally:
+            status_task.cancel()
 
     from core.heap import freeze_startup_objects
 

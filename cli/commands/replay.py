@@ -8,14 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings, parse_window, require_broker, require_topics
+from cli.common import (
+    CommandError,
+    add_kafka_args,
+    kafka_settings,
+    parse_window,
+    require_broker,
+    require_pipeline_topics,
+    require_topics,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay recorded records into an isolated prefix, or through detection offline",
                        description="Source: a file from `arb record`, or a topic window read exactly (as `arb record` does). "
-                                   "--into PREFIX re-publishes the records to the same logical topics under PREFIX (created if needed), "
-                                   "paced by their timestamps (--speed), so a second pipeline started with ARB_TOPIC_PREFIX=PREFIX "
+                                   "--into PREFIX re-publishes the records to the same logical topics under PREFIX, which must exist "
+                                   "with the registry's shape (`arb topics create --prefix PREFIX` creates them: replay creates no topic), paced by their timestamps (--speed), so a second pipeline started with ARB_TOPIC_PREFIX=PREFIX "
                                    "processes them without touching production topics. --detect runs the processor's detection offline "
                                    "over the Tick records (pairings from `markets` on the broker, or --markets FILE) with the current "
                                    "ARB_* detection settings and prints the signals; --diff compares them with the signals recorded for "
@@ -28,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--game", help="only records of this game_id")
     p.add_argument("--speed", default="max", help="pace for --into: a factor of real time (1 = as recorded) or max (default)")
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--into", metavar="PREFIX", help="re-publish into this topic prefix (must differ from the source's)")
+    mode.add_argument("--into", metavar="PREFIX", help="re-publish into this topic prefix (must differ from the source's; its topics must exist: exit 2 naming "
+                           "`arb topics create --prefix PREFIX` otherwise)")
     mode.add_argument("--detect", action="store_true", help="run detection offline and print the signals (JSON lines)")
     p.add_argument("--diff", action="store_true", help="with --detect: compare with the recorded signals of the window; exit 1 if they differ")
     p.add_argument("--markets", type=Path, help="with --detect: pairings from this recording instead of the broker's `markets`")
@@ -103,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
     recorded_signals = _recording(args.signals) if args.signals is not None else None
     if args.topic is not None or args.into or (args.detect and markets is None) or (args.diff and recorded_signals is None):
         require_broker(kafka)
+    if args.into:
+        from dataclasses import replace
+
+        # Before anything is read: only `arb topics create` creates topics (a typo in PREFIX must not make a pipeline).
+        require_pipeline_topics(replace(kafka, topic_prefix=args.into))
     if args.topic is not None:
         require_topics(kafka, [args.topic])
     rows = replay.ordered(_source(args, kafka))

@@ -16,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "policy), the consumer groups of this prefix (ids starting with --prefix) with their members and per-partition lag (committed offset vs "
                                    "the partition's end as a read_committed consumer sees it, its last stable offset: records of a "
                                    "transaction still open are not counted), and the circuit breaker states and kill switch from "
-                                   "the `control` topic, and the executor's latest alert per venue (an UNKNOWN outcome: an order whose "
-                                   "state lookups could not establish, with the contracts that may be held one-sided). Exit 1, after "
+                                   "the `control` topic, and the latest ALERT records: the executor's per venue (an UNKNOWN outcome: an order whose "
+                                   "state lookups could not establish, with the contracts that may be held one-sided), the positions "
+                                   "role's settlement mismatches and reconciliation drift (a cleared alert is shown as cleared). Exit 1, after "
                                    "the report, when a topic is missing or differs from the registry, or the control topic cannot be "
                                    "read (the kill switch is then UNKNOWN, never `off`).")
     p.add_argument("--json", action="store_true", help="the report as one JSON document")
@@ -146,8 +147,13 @@ def _print(doc: dict[str, Any]) -> None:
         for m in g["members"]:
             print(f"    member {m['client_id']} {m['host']}: {', '.join(m['partitions']) or '-'}")
     print("  breakers: " + (", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in doc["breakers"].items()) or "none reported"))
-    for name, alert in doc["alerts"].items():  # the latest per venue; every one is an UNKNOWN Outcome on `outcomes`
-        print(f"  ALERT {name}: {json.dumps(alert, default=str)}")
+    # The latest record per alert (executor: per venue, each an UNKNOWN Outcome on `outcomes`; positions: settlement
+    # mismatches, reconciliation). An inactive record is an alert its writer cleared: shown, not as an ALERT.
+    for name, alert in doc["alerts"].items():
+        if alert.get("active", True):
+            print(f"  ALERT {name}: {json.dumps(alert, default=str)}")
+        else:
+            print(f"  alert {name} cleared: {alert.get('reason')}")
     kill = doc["kill_switch"]
     if kill == "unknown":
         print(f"  kill switch: UNKNOWN ({doc['control_error']})")

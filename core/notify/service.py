@@ -19,6 +19,7 @@ from aiohttp import web
 from core.backoff import Backoff, retry_after_seconds
 from core.notify.format import LIMITS, BadPayload, body, parse, render
 from core.notify.settings import NotifySettings
+from core.progress import StatusLine, status_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Notifier:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=max(1, settings.queue))
+        self.received = 0  # alert groups queued
+        self.refused = 0  # posts answered 400 (not a payload) or 503 (queue full)
         self.sent = 0
         self.dropped = 0
 
@@ -41,16 +44,23 @@ class Notifier:
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and BadPayload are ValueErrors
             why = str(exc) if isinstance(exc, BadPayload) else f"not JSON: {type(exc).__name__}"
             log.warning("notify: refused a webhook post from %s: %s", request.remote, why)
+            self.refused += 1
             return web.json_response({"error": why}, status=400)
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             log.error("notify: queue full (%d texts waiting): answered 503, Alertmanager retries", self.queue.qsize())
+            self.refused += 1
             return web.json_response({"error": "queue full"}, status=503)
+        self.received += 1
         return web.json_response({"queued": self.queue.qsize()})
 
     async def health(self, _request: web.Request) -> web.Response:
         return web.json_response({"queued": self.queue.qsize(), "sent": self.sent, "dropped": self.dropped})
+
+    def status(self) -> dict[str, int]:
+        """The status line's fields (core/progress.py): alerts received, posted, failed (dropped), refused, waiting."""
+        return {"received": self.received, "posted": self.sent, "failed": self.dropped, "refused": self.refused, "queued": self.queue.qsize()}
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -123,8 +133,9 @@ async def serve(settings: NotifySettings, stop: asyncio.Event, *, ready: asyncio
             ready.set_result(port)
         sender = asyncio.create_task(notifier.send_loop(), name="notify-sender")
         stopped = asyncio.create_task(stop.wait())
+        status = asyncio.create_task(StatusLine("notify", status_interval_s(), notifier.status).task(), name="status-line")
         done, _ = await asyncio.wait({sender, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for t in (sender, stopped):
+        for t in (sender, stopped, status):
             t.cancel()
         if sender in done and not sender.cancelled() and sender.exception() is not None:
             raise RuntimeError("notify sender stopped") from sender.exception()

@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core import codec
-from core.kafka import make_producer
+from core.kafka import make_admin, make_producer
 from core.settings import KafkaSettings
+from core.topic_admin import ensure_topics
 from core.topics import topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
@@ -92,6 +94,8 @@ def test_record_detect_diff_and_into(topics: KafkaSettings, tmp_path: Path) -> N
     assert d2["vanish"] and {v["signal_id"] for v in d2["vanish"]} < live_ids and d2["appear"] == [] and d2["same"] >= 1
 
     fresh = topics.topic_prefix + "replay."
+    # replay creates no topic (only `arb topics create` does): the second pipeline's prefix is made first
+    assert all(r.ok for r in ensure_topics(make_admin(topics), replace(topics, topic_prefix=fresh)))
     for t in ("markets", "ticks"):
         r = arb(topics, "replay", "--file", str(files[t]), "--into", fresh)
         assert r.returncode == 0, r.stderr

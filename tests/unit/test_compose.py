@@ -226,6 +226,7 @@ def test_image_installs_every_package_and_runs_arb_unprivileged() -> None:
 SECRETS_DIR = "./deploy/secrets"
 # The credentials each role uses (directories of deploy/secrets); every other service gets none.
 ROLE_SECRETS = {"discover": {"kalshi"}, "feed-kalshi": {"kalshi"}, "executor": {"kalshi", "polymarket"}, "notify": {"notify"},
+                "positions": {"kalshi"},
                 "grafana": {"grafana"}}
 
 

@@ -184,6 +184,8 @@ def test_arb_process_sets_up_the_projects_logging(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(qw.QuietWorker, "execute_from_commandline", execute)
     monkeypatch.setattr(core.heap, "freeze_startup_objects", lambda: None)
+    monkeypatch.setattr(process, "require_broker", lambda kafka: None)  # no broker here: only the logging is under test
+    monkeypatch.setattr(process, "require_topics", lambda *a, **k: None)
     monkeypatch.setenv("ARB_LOG_FORMAT", "json")
     root = logging.getLogger()
     saved = root.handlers[:], root.level, sys.stdout, sys.stderr
