@@ -52,9 +52,13 @@ class DemoOptions:
 # demo trades for as long as it runs: the first games start within 1-6 min (starts fall on whole 5 minutes), one
 # a minute (their ends spread out), each trades until 6 min after its start, resolves 20 s later and Kalshi pays
 # 10 s after that. A variable set in the environment wins. Benchmarks and tests keep the simulator's defaults
-# (games never end) unless they ask.
+# (games never end) unless they ask. The accounts start with 100,000 USD a venue: a covered pair's cash comes back
+# only at its game's settlement, and only at the venue whose leg won, so six overlapping games drained the Kalshi
+# account's 10,000 USD after 52 minutes of an hour-long run (every later signal REJECTED "insufficient KALSHI
+# balance"). A real account needs the same headroom, and its cash moved back between venues from time to time.
 DEMO_GAME_LIFE = {"ARB_SIM_FIRST_GAME_AFTER_S": "60", "ARB_SIM_GAME_SPACING_S": "60", "ARB_SIM_GAME_DURATION_S": "360",
-                  "ARB_SIM_RESOLVE_DELAY_S": "20", "ARB_SIM_KALSHI_SETTLEMENT_TIMER_S": "10"}
+                  "ARB_SIM_RESOLVE_DELAY_S": "20", "ARB_SIM_KALSHI_SETTLEMENT_TIMER_S": "10",
+                  "ARB_SIM_KALSHI_BALANCE": "100000.00", "ARB_SIM_POLY_BALANCE": "100000.00"}
 DISCOVER_EVERY_S = 10  # discovery rounds: new games paired, settlements published within this
 
 
@@ -145,6 +149,7 @@ class Demo:
             "ARB_KALSHI_KEY_ID": self.urls.get("kalshi_key_id", "sim-kalshi-key"), "ARB_KALSHI_PRIVATE_KEY_FILE": str(kalshi_pem),
             "ARB_KALSHI_TIER": "premier",
             "ARB_POLY_CLOB_URL": self.urls["poly_clob_url"], "ARB_POLY_WS_URL": self.urls["poly_ws_url"], "ARB_GAMMA_URL": self.urls["gamma_url"],
+            "ARB_POLY_DATA_API_URL": self.urls["gamma_url"],  # the simulator serves the Data API's /positions there (reconciliation)
             "ARB_POLY_ADDRESS": poly_address, "ARB_POLY_API_KEY": api_key,
             "ARB_POLY_PRIVATE_KEY_FILE": _secret_file(self.workdir, "poly-private-key", poly_key),
             "ARB_POLY_API_SECRET_FILE": _secret_file(self.workdir, "poly-l2-secret", l2_secret),

@@ -303,3 +303,11 @@ def test_images_are_pinned_by_exact_tag() -> None:
 def test_env_files_are_not_committed() -> None:
     gitignore = (REPO / ".gitignore").read_text().split()
     assert ".env" in gitignore  # it names the real venues and key paths; never a secret's value, but local all the same
+
+
+def test_the_compose_demo_runs_games_with_the_same_life_as_arb_demo() -> None:
+    """Games that never end stop the demo trading once the exposure limit is reached (issue 26)."""
+    from demo.run import DEMO_GAME_LIFE
+
+    env = SERVICES["sim"]["environment"]
+    assert {k: _default(env[k]) for k in DEMO_GAME_LIFE} == DEMO_GAME_LIFE
