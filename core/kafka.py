@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from core.backoff import Backoff
@@ -148,7 +148,12 @@ def make_consumer(s: KafkaSettings, group_id: str | None, *, cold: bool = False,
 
 def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float = 10.0) -> tuple[int, int]:
     """(low, high) watermarks of one partition, asked again while the broker answers with a retriable error (a
-    partition created a moment ago has no leader yet: NOT_LEADER_OR_FOLLOWER) until `timeout_s`; then raises."""
+    partition created a moment ago has no leader yet: NOT_LEADER_OR_FOLLOWER) until `timeout_s`; then raises.
+
+    Readers that load a partition to its end assign the low watermark, never OFFSET_BEGINNING: librdkafka 2.16
+    reports the end of a partition assigned at a logical offset ~500 ms later than at an explicit one (measured on
+    Kafka 4.4: first PARTITION_EOF of an empty partition 560 ms vs 70 ms), a cost every recovery read and start-up
+    load paid."""
     deadline = time.monotonic() + timeout_s
     backoff = Backoff(0.05, 1.0)
     while True:
@@ -161,23 +166,6 @@ def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float 
             if not retriable or time.monotonic() + 0.05 >= deadline:
                 raise
         time.sleep(min(backoff.next_delay(), max(0.0, deadline - time.monotonic())))
-
-
-def explicit_offsets(consumer: Consumer, tps: list[TopicPartition], timeout_s: float = 2.0) -> list[TopicPartition]:
-    """`tps` with OFFSET_BEGINNING replaced by each partition's low watermark, for assign(). librdkafka 2.16
-    reports the end of a partition assigned at a logical offset ~500 ms later than at an explicit one (measured
-    on Kafka 4.4: first PARTITION_EOF of an empty partition 560 ms vs 70 ms), a cost every recovery read and
-    start-up load paid. A watermark that cannot be read within `timeout_s` leaves the logical offset (slower, same
-    records; a broker that is down is then reported by the consumer's first poll, not hidden behind retries)."""
-    out = []
-    for tp in tps:
-        if tp.offset == OFFSET_BEGINNING:
-            try:
-                tp = TopicPartition(tp.topic, tp.partition, watermarks(consumer, tp.topic, tp.partition, timeout_s)[0])
-            except KafkaException as exc:
-                log.debug("%s[%d]: low watermark unknown (%s); assigned at the beginning", tp.topic, tp.partition, exc)
-        out.append(tp)
-    return out
 
 
 def make_admin(s: KafkaSettings, **overrides: Any) -> AdminClient:

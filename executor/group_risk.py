@@ -311,7 +311,7 @@ class GroupRisk:
                 ends[(tp.topic, tp.partition)] = hi
                 self._at[(tp.topic, tp.partition)] = tp.offset if tp.offset >= 0 else lo  # read up to, before any record
             consumer.assign([TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else self._at[(tp.topic, tp.partition)])
-                             for tp in tps])  # explicit offsets: core.kafka.explicit_offsets says why
+                             for tp in tps])  # explicit offsets: core.kafka.watermarks says why
             t0 = last = progress = time.monotonic()
             while not self._stop.is_set():
                 msgs = consumer.consume(500, 0.05)

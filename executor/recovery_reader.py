@@ -43,7 +43,7 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
         first = start(consumer) if callable(start) else start
         highs, tps = {}, []
         for t in topics:
-            # Explicit start offsets (never OFFSET_BEGINNING: core.kafka.explicit_offsets says why); the end is
+            # Explicit start offsets (never OFFSET_BEGINNING: core.kafka.watermarks says why); the end is
             # read after the previous owner was fenced, so nothing is written past it while we read.
             lo, highs[t] = watermarks(consumer, t, partition)
             tps.append(TopicPartition(t, partition, max(lo, (first or {}).get(t, lo))))

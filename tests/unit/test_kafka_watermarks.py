@@ -1,4 +1,4 @@
-"""core.kafka.watermarks / explicit_offsets: a partition created a moment ago answers NOT_LEADER for a while (seen
+"""core.kafka.watermarks: a partition created a moment ago answers NOT_LEADER for a while (seen
 in CI right after `topics create`); the recovery read must ask again, not give up or read nothing."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from core.kafka import explicit_offsets, watermarks
+from core.kafka import watermarks
 
 
 class FlakyConsumer:
@@ -42,11 +42,3 @@ def test_retries_stop_at_the_deadline() -> None:
     with pytest.raises(KafkaException):
         watermarks(c, "t", 0, timeout_s=0.3)
     assert c.calls >= 2
-
-
-def test_explicit_offsets_replace_only_the_beginning_and_fall_back_when_unknown() -> None:
-    c: Any = FlakyConsumer(0, 0, lo=5)
-    got = explicit_offsets(c, [TopicPartition("a", 0, OFFSET_BEGINNING), TopicPartition("a", 1, 42)])
-    assert [(tp.partition, tp.offset) for tp in got] == [(0, 5), (1, 42)]
-    dead: Any = FlakyConsumer(10**9, KafkaError.TOPIC_AUTHORIZATION_FAILED)
-    assert explicit_offsets(dead, [TopicPartition("a", 0, OFFSET_BEGINNING)])[0].offset == OFFSET_BEGINNING
