@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from core import codec, metrics
 from core.backoff import Backoff
@@ -215,7 +215,9 @@ class ExecutorService:
                     continue
                 err = msg.error()
                 if err is not None:
-                    if err.fatal():  # e.g. FENCED_INSTANCE_ID: another executor runs with our ARB_EXEC_INSTANCE_ID
+                    # e.g. FENCED_INSTANCE_ID: another executor runs with our ARB_EXEC_INSTANCE_ID (librdkafka hands it
+                    # over as an event of code _FATAL whose fatal() is False: the code decides)
+                    if err.fatal() or err.code() == KafkaError._FATAL:
                         log.error("signals consumer: fatal error: %s; stopping the executor", err)
                         self.failure = self.failure or KafkaException(err)
                         self._stop.set()
