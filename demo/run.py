@@ -52,11 +52,10 @@ class DemoOptions:
 # demo trades for as long as it runs: the first games start within 1-6 min (starts fall on whole 5 minutes), one
 # a minute (their ends spread out), each trades until 6 min after its start, resolves 20 s later and Kalshi pays
 # 10 s after that. A variable set in the environment wins. Benchmarks and tests keep the simulator's defaults
-# (games never end) unless they ask. The accounts start with 100,000 USD a venue: the simulator has 22 games a New
-# York day (venues/sim/scenario.py LEAGUES), so after ~40 minutes replacements are listed for the next day; they
-# trade but do not end within the run, and their positions' cash comes back only at their settlement. With 10,000
-# USD the Kalshi account was drained after 52 minutes of an hour-long run (every later signal REJECTED
-# "insufficient KALSHI balance").
+# (games never end) unless they ask. Teams whose games ended play again the same day against a new opponent
+# (venues/sim/scenario.py replacement_game): with one game a team a day, the simulator's 22 games a New York day ran
+# out after ~40 minutes and the later games, listed for the next day, never ended within the run. The accounts
+# start with 100,000 USD a venue, so that a long run's open positions never drain one.
 DEMO_GAME_LIFE = {"ARB_SIM_FIRST_GAME_AFTER_S": "60", "ARB_SIM_GAME_SPACING_S": "60", "ARB_SIM_GAME_DURATION_S": "360",
                   "ARB_SIM_RESOLVE_DELAY_S": "20", "ARB_SIM_KALSHI_SETTLEMENT_TIMER_S": "10",
                   "ARB_SIM_KALSHI_BALANCE": "100000.00", "ARB_SIM_POLY_BALANCE": "100000.00"}

@@ -213,6 +213,44 @@ def test_a_replacement_moves_to_the_next_day_when_every_league_is_full() -> None
     assert replacement_game(1, 1, CLOCK0, [], 300 * S) == new  # deterministic
 
 
+def test_a_team_whose_games_ended_plays_again_that_day_against_a_new_opponent() -> None:
+    new = replacement_game(1, 1, CLOCK0, [], 300 * S)
+    day_full: list[SimGame] = []
+    for league, (_, _, teams) in LEAGUES.items():
+        for a, b in zip(teams[::2], teams[1::2], strict=True):
+            day_full.append(SimGame(f"{league}-{new.date}-{a[0]}-{b[0]}", league, new.date, a[0], b[0], a[1], b[1], False, 0, "", "", {}))
+    ended = frozenset(g.game_id for g in day_full)
+    again = replacement_game(1, 1, CLOCK0, day_full, 300 * S, ended)
+    assert again.start_ts_us == new.start_ts_us and again.date == new.date  # same day: every team is free again
+    assert frozenset((again.away, again.home)) not in {frozenset((g.away, g.home)) for g in day_full if g.league == again.league}
+    # Every pair of every league has met that day: the next day.
+    every_pair = [SimGame(f"{lg}-{new.date}-{a[0]}-{b[0]}", lg, new.date, a[0], b[0], a[1], b[1], False, 0, "", "", {})
+                  for lg, (_, _, teams) in LEAGUES.items() for i, a in enumerate(teams) for b in teams[i + 1:]]
+    later = replacement_game(1, 1, CLOCK0, every_pair, 300 * S, frozenset(g.game_id for g in every_pair))
+    assert later.start_ts_us == new.start_ts_us + 24 * 3_600 * S
+    # A team still playing is not listed twice: only its ended games free it.
+    busy = replacement_game(1, 1, CLOCK0, day_full, 300 * S, ended - {day_full[0].game_id})
+    assert {busy.away, busy.home}.isdisjoint({day_full[0].away, day_full[0].home}) or busy.league != day_full[0].league
+
+
+def test_games_at_the_demos_pace_go_on_ending_for_hours() -> None:
+    """`arb demo`'s game life (six games at a time, each ending 6 min after its start): every replacement starts the same day, minutes after the game
+    it replaces ended, for three hours of sim time (a day's rosters alone, 22 games, ran out at ~40 min: the later
+    games were listed for the next day and never ended within the run). Ids stay unique."""
+    start = 1_796_040_000_000_000  # 2026-11-30 07:00 New York: three hours later is still the same day there
+    w = world(games=6, clock_start_us=start, game_duration_s=360.0, first_game_after_s=60.0, game_spacing_s=60.0,
+              resolve_delay_s=20.0, kalshi_settlement_timer_s=10)
+    for t in range(start, start + 3 * 3_600 * S, 30 * S):
+        at(w, t)
+    replaced = [life for life in w.life.lives.values() if life.replaced_by]
+    assert len(replaced) >= 90  # six games at a time, each ~10 min from listing to its end
+    for life in replaced:
+        new = w.games[life.replaced_by]
+        assert new.start_ts_us - life.end_us <= 6 * 60 * S, (life.game_id, new.game_id)
+    assert len({(g.league, g.date, frozenset((g.away, g.home))) for g in w.games.values()}) == len(w.games)
+    assert len({g.kalshi_event for g in w.games.values()}) == len(w.games)
+
+
 async def _json(handler: Any, path: str) -> Any:
     resp = await handler(make_mocked_request("GET", path))
     assert isinstance(resp, web.Response) and resp.status == 200 and resp.text is not None

@@ -152,7 +152,8 @@ class Lifecycle:
         for pm in game.poly_markets:
             w.cancel_all(POLYMARKET, pm.condition_id)
         self.replacements += 1
-        new = replacement_game(w.settings.seed, self.replacements, life.end_us, list(w.games.values()), self.first_after_us)
+        ended = frozenset(gid for gid, other in self.lives.items() if other.phase != OPEN)
+        new = replacement_game(w.settings.seed, self.replacements, life.end_us, list(w.games.values()), self.first_after_us, ended)
         life.replaced_by = new.game_id
         w.add_game(new)
         w.scenario.add_game(new)

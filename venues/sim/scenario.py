@@ -77,25 +77,38 @@ def make_games(seed: int, n: int, start_date: str = "", *, start_us: int | None 
     return _games_from_clock(seed, n, time.time_ns() // 1000 if start_us is None else start_us, first_after_us, spacing_us)
 
 
-def replacement_game(seed: int, serial: int, now_us: int, taken: list[SimGame], first_after_us: int = FIRST_GAME_AFTER_US) -> SimGame:
-    """The game listed in place of one that ended: deterministic in (seed, serial, now_us, taken), starting
+def replacement_game(seed: int, serial: int, now_us: int, taken: list[SimGame], first_after_us: int = FIRST_GAME_AFTER_US,
+                     ended: frozenset[str] = frozenset()) -> SimGame:
+    """The game listed in place of one that ended: deterministic in (seed, serial, now_us, taken, ended), starting
     `first_after_us` after the sim clock's now (rounded up to 5 min) like the first game of a world. Its league and
-    teams are drawn among those not yet playing that New York day (`taken`: every game listed so far); a day
-    whose leagues are all full moves it to the next day, same time."""
+    teams are drawn among those not playing that New York day (`taken`: every game listed so far). A team whose
+    games that day have all ended (`ended`: their game ids) may play again, against a team it has not met that day:
+    games with a life last minutes (`arb demo` ends one a minute), so a day of real rosters (22 games) would run out
+    in well under an hour, while a new pair keeps every id unique (game id, Kalshi event, Polymarket slug) and every
+    pairing unambiguous. A day with no such pair left moves the game to the next day, same time."""
     rng = random.Random(f"sim-replacement:{seed}:{serial}")
     ts_us = -(-(now_us + first_after_us) // ROUND_US) * ROUND_US
-    used: dict[tuple[str, str], set[str]] = {}
+    busy: dict[tuple[str, str], set[str]] = {}  # (league, date) -> teams in a game that has not ended
+    met: dict[tuple[str, str], set[frozenset[str]]] = {}  # (league, date) -> pairs that already played
     for g in taken:
-        used.setdefault((g.league, g.date), set()).update((g.away, g.home))
-    leagues = sorted(LEAGUES)
+        if g.game_id not in ended:
+            busy.setdefault((g.league, g.date), set()).update((g.away, g.home))
+        met.setdefault((g.league, g.date), set()).add(frozenset((g.away, g.home)))
     for _ in range(366):
         start = dt.datetime.fromtimestamp(ts_us // 1_000_000, NY)
         date = start.strftime("%Y%m%d")
-        open_ = [lg for lg in leagues if len(LEAGUES[lg][2]) - len(used.get((lg, date), ())) >= 2]
-        if open_:
-            league = open_[rng.randrange(len(open_))]
-            free = [t for t in LEAGUES[league][2] if t[0] not in used.get((league, date), set())]
-            away, home = rng.sample(free, 2)
+        choices: dict[str, list[tuple[tuple[str, str], tuple[str, str]]]] = {}
+        for league in sorted(LEAGUES):
+            free = [t for t in LEAGUES[league][2] if t[0] not in busy.get((league, date), set())]
+            pairs = [(a, b) for i, a in enumerate(free) for b in free[i + 1:]
+                     if frozenset((a[0], b[0])) not in met.get((league, date), set())]
+            if pairs:
+                choices[league] = pairs
+        if choices:
+            league = sorted(choices)[rng.randrange(len(choices))]
+            away, home = choices[league][rng.randrange(len(choices[league]))]
+            if rng.random() < 0.5:
+                away, home = home, away
             return _game(rng, seed, league, away, home, start)
         ts_us += 24 * HOUR_US
     raise RuntimeError("no free teams within a year")  # unreachable with a bounded number of games
