@@ -13,6 +13,7 @@ COPY schemas schemas
 COPY cli cli
 COPY bench bench
 COPY venues venues
+COPY simulators simulators
 COPY producers producers
 COPY processors processors
 COPY executor executor

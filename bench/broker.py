@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from cli.common import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg
 
 DEFAULT_LEVELS = "1000,100000,1000000,5000000"
 

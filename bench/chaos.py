@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench import chaos_rig as cr
-    from cli.common import CommandError
+    from core.errors import CommandError
 
     ambiguity = args.scenario == "venue-ambiguity"
     if args.kills is None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +93,7 @@ def median_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.common import CommandError
+    from core.errors import CommandError
 
     if args.repeat < 1:
         raise CommandError("--repeat must be >= 1", 2)

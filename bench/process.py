@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg
 from core.settings import KafkaSettings
 
 

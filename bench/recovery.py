@@ -127,7 +127,7 @@ def _wait_outcome(rig: Any, watcher: Any, sid: str, timeout_s: float) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from bench import chaos_rig as cr
-    from cli.common import CommandError
+    from core.errors import CommandError
 
     if args.records < 0:
         raise CommandError("--records must be >= 0", 2)

@@ -88,7 +88,7 @@ async def _measure(urls: dict[str, Any], key_pem: bytes, key_id: str, pid: int, 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cli.common import CommandError
+    from core.errors import CommandError
 
     with tempfile.TemporaryDirectory() as tmp:
         key_path = Path(tmp) / "kalshi.pem"

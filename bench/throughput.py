@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg
 from core.settings import KafkaSettings
 
 
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.common import CommandError
+    from core.errors import CommandError
     from core.run_kafka import run_kafka
 
     try:

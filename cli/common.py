@@ -1,4 +1,4 @@
-"""Helpers shared by `arb` subcommands: the one-line error type and the common Kafka flags."""
+"""Helpers shared by `arb` subcommands: the common Kafka flags and checks (the one-line error is core/errors.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr with exit code `code` (no traceback)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+from core.errors import CommandError
 
 
 def add_kafka_args(p: argparse.ArgumentParser) -> None:
     """Flags every Kafka-using command shares; they override ARB_BOOTSTRAP / ARB_TOPIC_PREFIX."""
     p.add_argument("-b", "--bootstrap", help="Kafka bootstrap servers (default: $ARB_BOOTSTRAP or 127.0.0.1:9092)")
     p.add_argument("--prefix", help="topic name prefix (default: $ARB_TOPIC_PREFIX or 'arb.')")
-
-
-def add_external_bootstrap_arg(p: argparse.ArgumentParser) -> None:
-    """`--bootstrap` of the benchmarks and the demo, which otherwise start a local Kafka (core/run_kafka.py)."""
-    p.add_argument("--bootstrap", metavar="HOST:PORT",
-                   help="run on this Kafka instead of a local one started for the run: the run's topics get a random prefix and are deleted at "
-                        "the end; client security from the ARB_KAFKA_* settings (default: a local Apache Kafka; ARB_BOOTSTRAP is not read)")
 
 
 def kafka_settings(args: argparse.Namespace) -> Any:

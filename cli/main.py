@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 import cli.commands
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import add_kafka_args, kafka_settings
 from core.broker import BrokerError
 from core.config import ConfigError
+from core.errors import CommandError
 from core.supervise import RoleFailed
 
 __all__ = ["CommandError", "add_kafka_args", "build_parser", "kafka_settings", "main", "version"]

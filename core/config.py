@@ -3,9 +3,10 @@
 Every setting is a field of a frozen dataclass ("section") declared with `setting()`,
 which names its environment variable and documents it. `load(Section)` reads the
 environment (and `*_FILE` variants for secrets), applies CLI overrides, converts by
-type annotation and fails with one clear message on a bad value. `all_settings()`
-enumerates every section of every package, for `arb config` and for the compose
-test that checks every variable the stack sets is one we read.
+type annotation and fails with one clear message on a bad value. `settings_docs()`
+enumerates the sections of the modules it is given (every package's: cli/settings_index.py),
+for `arb config`, docs/settings.md and the compose test that checks every variable the
+stack sets is one we read.
 """
 
 from __future__ import annotations
@@ -17,28 +18,12 @@ import os
 import re
 import stat
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-# Packages whose `settings` module declares a section; imported by all_settings().
-SECTION_MODULES = (
-    "core.settings",
-    "venues.kalshi.settings",
-    "venues.polymarket.settings",
-    "venues.sim.settings",
-    "producers.settings",
-    "producers.discovery.settings",
-    "processors.settings",
-    "processors.faust_settings",
-    "executor.settings",
-    "positions.settings",
-    "core.notify.settings",
-)
-
 
 class ConfigError(ValueError):
     """A setting has a value that cannot be used. The message names the variable, never a secret's value."""
@@ -230,8 +215,9 @@ class SettingDoc:
     secret: bool
 
 
-def _sections() -> Iterator[type]:
-    for mod_name in SECTION_MODULES:
+def sections(modules: Iterable[str]) -> Iterator[type]:
+    """The settings classes (dataclasses) declared in `modules` (module names), in declaration order."""
+    for mod_name in modules:
         try:
             mod = importlib.import_module(mod_name)
         except ModuleNotFoundError as exc:
@@ -243,10 +229,11 @@ def _sections() -> Iterator[type]:
                 yield obj
 
 
-def all_settings() -> list[SettingDoc]:
-    """Every setting of every section, in declaration order."""
+def settings_docs(modules: Iterable[str]) -> list[SettingDoc]:
+    """Every setting of every section declared in `modules`, in declaration order (the list of every package's
+    settings module is cli/settings_index.py: core does not know the packages above it)."""
     docs: list[SettingDoc] = []
-    for cls in _sections():
+    for cls in sections(modules):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if "env" in f.metadata:

@@ -39,7 +39,7 @@ SIGNAL_CHECK_WORDS = ("cap", "limit price", "tick", "does not match", "recompute
 MIN_LAST_OVER_FIRST = (4, 5)  # the last bucket's signals and fills >= 4/5 of the first's
 MAX_EXPIRED_SHARE = (1, 50)  # expired <= 1/50 of the signals
 
-ENDED = ("closed", "determined", "finalized")  # venues/sim/lifecycle.py phases after the game's end
+ENDED = ("closed", "determined", "finalized")  # simulators/lifecycle.py phases after the game's end
 RESOLVED = ("determined", "finalized")
 
 

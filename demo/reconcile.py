@@ -1,6 +1,6 @@
 """Compare the positions implied by our `fills` with the simulator's ground truth (pure).
 
-At settlement the simulator pays a position out and closes it (venues/sim/world.py Account.settle): Kalshi's
+At settlement the simulator pays a position out and closes it (simulators/world.py Account.settle): Kalshi's
 at `finalized`, Polymarket's at resolution when winning shares are redeemed at once (ARB_SIM_POLY_REDEEM=auto).
 Discovery publishes a market's Settlement record only once the venue shows it final, so a book with a record
 is one the simulator no longer holds: not a drift. A book the simulator paid without our record is one."""

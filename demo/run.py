@@ -48,12 +48,12 @@ class DemoOptions:
     bucket_s: float = 300.0  # the summary's counts per bucket of this many seconds
 
 
-# `arb demo`'s games have a life (venues/sim/lifecycle.py), so that exposure is released as games settle and the
+# `arb demo`'s games have a life (simulators/lifecycle.py), so that exposure is released as games settle and the
 # demo trades for as long as it runs: the first games start within 1-6 min (starts fall on whole 5 minutes), one
 # a minute (their ends spread out), each trades until 6 min after its start, resolves 20 s later and Kalshi pays
 # 10 s after that. A variable set in the environment wins. Benchmarks and tests keep the simulator's defaults
 # (games never end) unless they ask. Teams whose games ended play again the same day against a new opponent
-# (venues/sim/scenario.py replacement_game): with one game a team a day, the simulator's 22 games a New York day ran
+# (simulators/scenario.py replacement_game): with one game a team a day, the simulator's 22 games a New York day ran
 # out after ~40 minutes and the later games, listed for the next day, never ended within the run. The accounts
 # start with 100,000 USD a venue, so that a long run's open positions never drain one.
 DEMO_GAME_LIFE = {"ARB_SIM_FIRST_GAME_AFTER_S": "60", "ARB_SIM_GAME_SPACING_S": "60", "ARB_SIM_GAME_DURATION_S": "360",
@@ -264,7 +264,7 @@ class Demo:
         """Our positions (fills, less what settlements paid out) against the simulator's. A game can finalize between
         reading the simulator's accounts and our settlements: a drift is read again (a race does not repeat)."""
         from core.config import load
-        from venues.sim.settings import SimSettings
+        from simulators.settings import SimSettings
 
         assert self.collector is not None  # noqa: S101 - set in start()
         poly_redeemed = load(SimSettings).poly_redeem == "auto"  # the simulator's setting: it reads the same environment

@@ -124,7 +124,7 @@ def kalshi_fetcher(rest: Any) -> Fetcher:
     `balance_dollars` (fixed-point dollars), else the older `balance` in cents (docs.kalshi.com
     python-sdk/models/GetBalanceResponse: "Member's available balance in cents. This represents the amount
     available for trading.")."""
-    from cli.commands.preflight import kalshi_balance
+    from venues.kalshi.rest import kalshi_balance
 
     async def read() -> int:
         return kalshi_balance(await rest.get_balance())
@@ -134,7 +134,7 @@ def kalshi_fetcher(rest: Any) -> Fetcher:
 def poly_fetcher(rest: Any, signature_type: int) -> Fetcher:
     """Polymarket's pUSD collateral, `GET /balance-allowance?asset_type=COLLATERAL` (a PolymarketRest), parsed by
     `arb preflight`'s parser (`balance`: an integer string of 1e-6 pUSD, py_clob_client_v2 / rs-clob-client)."""
-    from cli.commands.preflight import poly_balance
+    from venues.polymarket.rest import poly_balance
 
     async def read() -> int:
         return poly_balance(await rest.get_balance_allowance(signature_type))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.common import CommandError
+from core.errors import CommandError
 
 EPILOG = """\
 Input: a JSON array of frames, a single JSON frame, or one frame per line (JSON Lines); a Polymarket frame may

@@ -7,7 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import add_kafka_args, kafka_settings
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -44,12 +44,13 @@ def source(env_name: str, secret: bool, environ: Mapping[str, str]) -> str:
 
 def effective(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Every setting as the loader resolves it from `environ`; ConfigError for a value that cannot be used."""
-    from core.config import _sections, load  # _sections: the settings classes all_settings() documents
+    from cli.settings_index import all_sections
+    from core.config import load
 
     env = os.environ if environ is None else environ
     docs = {(d.section, d.field): d for d in _all()}
     rows: list[dict[str, Any]] = []
-    for cls in _sections():
+    for cls in all_sections():
         loaded: Any = load(cls, env=env)
         for (section, field), d in docs.items():
             if section != cls.__name__:
@@ -60,7 +61,7 @@ def effective(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
 
 
 def _all() -> list[Any]:
-    from core.config import all_settings
+    from cli.settings_index import all_settings
 
     return all_settings()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.common import CommandError, add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker, require_topics
+from cli.common import add_kafka_args, kafka_settings, require_broker, require_topics
+from core.errors import CommandError
 
 # Client-side bound on CLOB /clob-markets reads (one per candidate market a round): a tenth of the CLOB's
 # documented general limit, 9,000 requests / 10 s (docs.polymarket.com/api-reference/rate-limits).

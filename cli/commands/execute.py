@@ -6,7 +6,8 @@ import argparse
 import logging
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import add_kafka_args, kafka_settings
+from core.errors import CommandError
 
 log = logging.getLogger("executor")
 

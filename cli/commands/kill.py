@@ -6,7 +6,8 @@ import argparse
 import getpass
 import socket
 
-from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker, require_topics
+from cli.common import add_kafka_args, kafka_settings, require_broker, require_topics
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,10 @@ from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from cli.common import BROKER_TIMEOUT_S, CommandError, add_kafka_args, kafka_settings, require_broker
+from cli.common import BROKER_TIMEOUT_S, add_kafka_args, kafka_settings, require_broker
+from core.errors import CommandError
+from venues.kalshi.rest import kalshi_balance
+from venues.polymarket.rest import poly_balance
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 # Venues do not publish their timestamp tolerance (Kalshi: venue docs say nothing; Polymarket L2 neither); a
@@ -50,29 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # --- pure helpers --------------------------------------------------------------------------------
-
-
-def kalshi_balance(body: Any) -> int:
-    """Available cash in 1e-6 USD from `GET /portfolio/balance`. `balance_dollars` (fixed-point dollars) first; the
-    older `balance` in cents (docs.kalshi.com/python-sdk/models/GetBalanceResponse) otherwise. A live answer
-    recorded 2026-08-25 carries both: {"balance": 31647, "balance_dollars": "316.4766", ...}: the cents are floored."""
-    from core.units import parse_money
-
-    if isinstance(body, dict) and isinstance(body.get("balance_dollars"), str):
-        return parse_money(body["balance_dollars"], signed=True)
-    if isinstance(body, dict) and isinstance(body.get("balance"), int) and not isinstance(body["balance"], bool):
-        return int(body["balance"]) * 10_000
-    raise ValueError(f"no balance in the answer: {str(body)[:200]!r}")
-
-
-def poly_balance(body: Any) -> int:
-    """Collateral in 1e-6 pUSD from `GET /balance-allowance`: `balance` is a whole number of base units (a string;
-    py_clob_client_v2 passes it through, rs-clob-client reads it as a Decimal)."""
-    raw = body.get("balance") if isinstance(body, dict) else None
-    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
-    if not text.isdigit():
-        raise ValueError(f"balance is not a whole number of base units: {raw!r}")
-    return int(text)
 
 
 def skew_bounds(server_s: int, sent: float, received: float) -> tuple[float, float]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings
+from cli.common import add_kafka_args, kafka_settings
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

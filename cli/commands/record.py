@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import CommandError, add_kafka_args, check_output_file, kafka_settings, parse_window, require_broker, require_topics
+from cli.common import add_kafka_args, check_output_file, kafka_settings, parse_window, require_broker, require_topics
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.common import CommandError
+from core.errors import CommandError
 
 _EPILOG = """\
 Every flag has an ARB_SIM_* environment variable (see `arb config`); flags win.
 Secrets (Polymarket L2 secret / passphrase) come only from ARB_SIM_POLY_SECRET[_FILE] and
 ARB_SIM_POLY_PASSPHRASE[_FILE], never from flags. On start the command prints one JSON line with the
 URLs (kalshi_url, kalshi_ws_url, poly_clob_url, poly_ws_url, gamma_url, admin_url); the admin API is
-documented in venues/sim/README.md. Without --kalshi-public-key a throwaway RSA key pair is generated;
+documented in simulators/README.md. Without --kalshi-public-key a throwaway RSA key pair is generated;
 write its private key with --kalshi-private-key-out to sign requests.
 """
 
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     from core.config import ConfigError, load
     from core.units import UnitError, parse_price, parse_size
+    from simulators.settings import SimSettings
     from venues.kalshi.constants import TIERS
-    from venues.sim.settings import SimSettings
 
     overrides = _overrides(args)
     wallet_key: bytes | None = None
@@ -172,7 +172,7 @@ async def _serve(settings: Any, faults: dict[str, dict[str, Any]], duration: flo
     import json
     import signal
 
-    from venues.sim.runner import Simulator
+    from simulators.runner import Simulator
 
     async with Simulator(settings) as sim:
         for venue, values in faults.items():

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from cli.common import CommandError, add_kafka_args, kafka_settings, require_broker
+from cli.common import add_kafka_args, kafka_settings, require_broker
+from core.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from core.settings import KafkaSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.conftest import REPO
 from tests.integration.test_discover_produce import env, pairings
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

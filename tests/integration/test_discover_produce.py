@@ -16,12 +16,12 @@ import pytest
 from core.markets_cache import MarketsCache
 from core.partitioning import partition_for
 from core.settings import KafkaSettings
+from simulators.runner import Simulator
+from simulators.scenario import _poly_market
+from simulators.settings import SimSettings
 from tests.conftest import REPO
 from tests.integration.test_produce_kalshi import TickReader
 from tests.kafka_helpers import eventually
-from venues.sim.runner import Simulator
-from venues.sim.scenario import _poly_market
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

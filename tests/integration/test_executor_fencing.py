@@ -65,11 +65,11 @@ async def test_a_fenced_executor_stops_with_an_error_and_sends_nothing(topics: K
     from executor.run import build
     from executor.service import WorkerFailed
     from executor.settings import ExecutorSettings
+    from simulators.runner import Simulator
+    from simulators.settings import SimSettings
     from tests.integration.test_executor_kalshi import Rig, signal
     from tests.kafka_helpers import eventually
     from venues.kalshi.settings import KalshiSettings
-    from venues.sim.runner import Simulator
-    from venues.sim.settings import SimSettings
 
     async with Simulator(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0, autostart=False, kalshi_tier="unlimited")) as sim:
         assert sim.kalshi_private_key is not None

@@ -24,10 +24,10 @@ from core.units import now_us
 from executor.run import build
 from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

@@ -29,11 +29,11 @@ from executor.admission import Admission, attach
 from executor.run import build
 from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
 from venues.polymarket.eip712 import address_of
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 KALSHI_FEE = {"model": "KALSHI_QUADRATIC", "rate_ppm": 70_000, "multiplier_ppm": 1_000_000, "exponent": 1}

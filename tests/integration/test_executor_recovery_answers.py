@@ -26,11 +26,11 @@ from executor.recovery_reader import read_partition
 from executor.run import build
 from executor.settings import ExecutorSettings
 from executor.txn import PartitionWriter
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.rest import KalshiRest
 from venues.kalshi.settings import KalshiSettings
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 P = 0

@@ -19,11 +19,11 @@ from core.topics import topic_name
 from executor.run import build
 from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.integration.test_executor_kalshi import Rig, executed, executions, outcomes, send, signal
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ from producers.handoff import Handoff
 from producers.kalshi_feed import KalshiFeed
 from producers.kalshi_feed import rest_books as kalshi_rest_books
 from producers.settings import FeedSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from venues.kalshi.rest import KalshiRest
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0
@@ -310,7 +310,7 @@ async def test_kalshi_bad_credentials_backs_off_and_retries() -> None:
 async def test_kalshi_bad_frames_counted_never_crash(tmp_path: Any) -> None:
     """The simulator's recorded-frame mode streams our scripted frames unmodified after the subscribe."""
     sim0 = SimSettings(games=1)
-    from venues.sim.world import SimWorld
+    from simulators.world import SimWorld
 
     ticker = next(t for t, m in SimWorld(sim0).kalshi_markets.items() if not m.mve)
 
@@ -610,7 +610,7 @@ async def poly_sim_feed(settings: FeedSettings = LIVE) -> AsyncIterator[tuple[Si
 
 
 def poly_truth(sim: Simulator, asset: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    from venues.polymarket.sim_wire import token_levels, token_ref
+    from simulators.polymarket.wire import token_levels, token_ref
 
     ref = token_ref(sim.world, asset)
     assert ref is not None

@@ -31,11 +31,11 @@ from executor.run import build
 from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
 from processors.settings import DetectorSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.integration.test_executor_limits import KALSHI_FEE, _pairing
 from tests.kafka_helpers import eventually, read_records
 from venues.kalshi.settings import KalshiSettings
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

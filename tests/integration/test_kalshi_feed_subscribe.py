@@ -26,9 +26,9 @@ from websockets.asyncio.client import connect
 from producers.handoff import Handoff
 from producers.kalshi_feed import WS_SIGN_PATH, KalshiFeed
 from producers.settings import FeedSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from venues.kalshi.auth import auth_headers
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0

@@ -21,8 +21,8 @@ import websockets.exceptions
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 KEY_ID = "test-key-1"

@@ -3,7 +3,7 @@
 crates/adapters/polymarket/test_data/data_api_trades_captured_response.json) are kept exact and floored to 1e-2 in
 the Tick; a malformed `price_changes[]` entry makes its book RESYNCING and brings it back from a fresh `book`,
 while the frame's other entries apply. Whether a live subscribe sends that `book` is undocumented: both
-behaviours run (venues/polymarket/sim_ws.py `dump_on_subscribe`)."""
+behaviours run (simulators/polymarket/ws.py `dump_on_subscribe`)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from core.units import SIZE_DP, floor_size
 from producers.handoff import Handoff
 from producers.polymarket_feed import PolymarketFeed
 from producers.settings import FeedSettings
+from simulators.engine import BookSide, TimeInForce
+from simulators.polymarket.ws import PolyWsHub, hub_of
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
+from simulators.world import POLYMARKET
 from venues.polymarket.messages import SIZE_DP as POLY_SIZE_DP
-from venues.polymarket.sim_ws import PolyWsHub, hub_of
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
-from venues.sim.world import POLYMARKET
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 10.0

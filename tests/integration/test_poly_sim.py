@@ -23,8 +23,8 @@ from py_clob_client_v2.order_builder.builder import OrderBuilder
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # a well-known throwaway test key

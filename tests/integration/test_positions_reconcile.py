@@ -38,14 +38,14 @@ from positions.reconciler import DRIFT_ALERT, UNREADABLE_ALERT
 from positions.service import PositionsService
 from positions.settings import PositionsSettings
 from positions.venue_positions import VenuePositions
+from simulators.engine import BookSide, TimeInForce
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.conftest import REPO
 from tests.kafka_helpers import eventually
 from venues.kalshi.settings import KalshiSettings
 from venues.polymarket.eip712 import address_of
 from venues.polymarket.settings import PolymarketSettings
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 HOUR = 3600.0  # an interval no test waits for: checks are started with reconcile_now()

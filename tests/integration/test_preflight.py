@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from core.config import Secret
 from core.control import KILL_SWITCH, control_record, publish
 from core.settings import KafkaSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from venues.polymarket.eip712 import address_of
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

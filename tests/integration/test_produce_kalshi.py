@@ -20,9 +20,9 @@ from producers.handoff import Handoff
 from producers.kalshi_feed import KalshiFeed
 from producers.service import ProducerService
 from producers.settings import FeedSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.kafka_helpers import eventually
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 

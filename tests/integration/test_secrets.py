@@ -41,12 +41,12 @@ from core.settings import KafkaSettings
 from core.topic_admin import ensure_topics
 from core.topics import topic_name
 from core.units import now_us
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from tests.conftest import REPO
 from tests.factories import NO_FEE, kalshi_book, pairing, tick
 from tests.kafka_helpers import read_records
 from venues.polymarket.eip712 import address_of
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 KALSHI_FEE = {"model": "KALSHI_QUADRATIC", "rate_ppm": 70_000, "multiplier_ppm": 1_000_000, "exponent": 1}

@@ -183,10 +183,10 @@ async def test_simulated_games_end_resolve_and_settle(topics: KafkaSettings) -> 
     from producers.discovery import gamma_source, kalshi_source
     from producers.discovery.gamma_source import GammaDiscovery
     from producers.discovery.kalshi_source import KalshiDiscovery
+    from simulators.lifecycle import DETERMINED
+    from simulators.runner import Simulator
+    from simulators.settings import SimSettings
     from venues.kalshi.rest import KalshiRest
-    from venues.sim.lifecycle import DETERMINED
-    from venues.sim.runner import Simulator
-    from venues.sim.settings import SimSettings
 
     hour = 3_600_000_000
     sim_settings = SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0, autostart=False, clock="virtual", clock_start_us=now_us() - 2 * hour,

@@ -28,8 +28,8 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
 from core.config import Secret
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 KEY_ID = "ambiguous-key"

@@ -11,9 +11,9 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
 from venues.kalshi import auth
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
 
 pytestmark = pytest.mark.integration
 N_MESSAGES = 1000

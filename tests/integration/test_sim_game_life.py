@@ -1,7 +1,7 @@
 """A simulated game's life seen through the venue endpoints a client uses at the real venues: it trades, ends
 (trading stops, orders are refused, a replacement is listed), resolves and settles.
 
-Real shapes followed (cited in venues/sim/lifecycle.py): Kalshi KD getting_started/market_lifecycle.md (statuses,
+Real shapes followed (cited in simulators/lifecycle.py): Kalshi KD getting_started/market_lifecycle.md (statuses,
 status filters, MARKET_INACTIVE after close), api-reference/market/get-market.md (`result`,
 `settlement_value_dollars`, `settlement_ts`), api-reference/portfolio/get-settlements.md; Polymarket
 tests/resources/polymarket/gamma_market_sports_market_money_line.json (a resolved Gamma market) and
@@ -33,9 +33,9 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
 from core.config import Secret
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
-from venues.sim.world import SimGame
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
+from simulators.world import SimGame
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0

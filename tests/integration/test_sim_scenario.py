@@ -12,11 +12,11 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from simulators.engine import BookSide, TimeInForce
+from simulators.runner import Simulator
+from simulators.settings import SimSettings
+from simulators.world import KALSHI, POLYMARKET, SimWorld
 from venues.kalshi import auth
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.runner import Simulator
-from venues.sim.settings import SimSettings
-from venues.sim.world import KALSHI, POLYMARKET, SimWorld
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).parents[1] / "resources"

@@ -124,7 +124,7 @@ async def test_the_venue_fetchers_read_each_venues_balance_fields() -> None:
     from venues.polymarket.rest import PolymarketRest
 
     seen: list[str] = []
-    # Kalshi: a live answer carries both forms (cli/commands/preflight.py `kalshi_balance`); older docs only `balance` in
+    # Kalshi: a live answer carries both forms (venues/kalshi/rest.py `kalshi_balance`); older docs only `balance` in
     # cents (docs.kalshi.com python-sdk/models/GetBalanceResponse). Polymarket: `balance` in 1e-6 pUSD, a string.
     answers: dict[str, list[dict[str, Any]]] = {"/trade-api/v2/portfolio/balance": [{"balance": 31647, "balance_dollars": "316.4766", "portfolio_value": 0},
                                                     {"balance": 31647, "portfolio_value": 0}],

@@ -15,8 +15,8 @@ from cli.commands import config as config_cmd
 from cli.commands import sim as sim_cmd
 from cli.commands import status as status_cmd
 from cli.commands import tail as tail_cmd
-from cli.common import CommandError
 from cli.main import build_parser, main
+from core.errors import CommandError
 from core.jsonout import human, unit_dp
 from tests.factories import tick
 
@@ -116,7 +116,7 @@ def test_status_keeps_the_groups_of_its_prefix() -> None:
 
 def test_sim_numbers_out_of_range() -> None:
     from core.config import load
-    from venues.sim.settings import SimSettings
+    from simulators.settings import SimSettings
 
     args = argparse.Namespace(duration=0.0, fault_kalshi_429=None, fault_kalshi_5xx=None, fault_poly_429=None, fault_poly_5xx=None,
                               fault_kalshi_latency_ms=None, fault_poly_latency_ms=None)

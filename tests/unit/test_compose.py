@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from core.config import all_settings
+from cli.settings_index import all_settings
 from core.metrics import METRIC_NAMES
 from tests.conftest import REPO
 

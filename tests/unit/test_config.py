@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.settings_index import all_settings
 from core import logs
-from core.config import ConfigError, Secret, SecretProperties, all_settings, load, setting
+from core.config import ConfigError, Secret, SecretProperties, load, setting
 from core.logs import JsonFormatter
 from core.settings import KafkaSettings
 

@@ -186,7 +186,8 @@ def test_a_quiet_book_is_not_too_old(quiet_s: float) -> None:
 
 
 def test_the_retired_tick_age_setting_is_accepted_and_ignored() -> None:
-    from core.config import all_settings, load
+    from cli.settings_index import all_settings
+    from core.config import load
 
     assert load(DetectorSettings, env={"ARB_MAX_TICK_AGE_MS": "2000"}) == DetectorSettings()  # an old environment still loads
     assert "ARB_MAX_TICK_AGE_MS" not in {d.env for d in all_settings()}

@@ -13,11 +13,11 @@ from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.overrides import OverrideError, Overrides
 from producers.discovery.overrides import parse as parse_overrides
+from simulators.kalshi.rest import market_json
+from simulators.scenario import make_games
+from simulators.settings import SimSettings
+from simulators.world import SimWorld
 from tests.conftest import FIXTURES
-from venues.kalshi.sim_rest import market_json
-from venues.sim.scenario import make_games
-from venues.sim.settings import SimSettings
-from venues.sim.world import SimWorld
 
 ALIASES = alias_mod.load()
 DRAWS = {c: lg.draws for c, lg in ALIASES.leagues.items()}

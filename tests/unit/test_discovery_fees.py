@@ -254,7 +254,8 @@ def test_recorded_sports_fees_v2_market_and_the_documented_clob_answer() -> None
 
 
 def test_the_retired_default_rate_setting_is_accepted_and_ignored() -> None:
-    from core.config import all_settings, load
+    from cli.settings_index import all_settings
+    from core.config import load
     from producers.discovery.settings import DiscoverySettings
 
     ds = load(DiscoverySettings, env={"ARB_DISCOVER_POLY_DEFAULT_FEE_RATE": "0.03"})

@@ -24,12 +24,12 @@ from aiohttp.test_utils import make_mocked_request
 from core.units import ONE_DOLLAR, format_price
 from executor.kalshi_transport import AmbiguousFillCost, KalshiTransport, fills_yes_notional, result_from_order
 from executor.orders import OrderRequest
+from simulators.engine import BookSide, TimeInForce
+from simulators.kalshi import rest as sim_rest
+from simulators.settings import SimSettings
+from simulators.world import KALSHI, SimWorld
 from tests.conftest import FIXTURES
 from venues import errors
-from venues.kalshi import sim_rest
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.settings import SimSettings
-from venues.sim.world import KALSHI, SimWorld
 
 READINGS = ("yes", "outcome")  # YES money whatever the side / the money of the order's outcome side
 

@@ -31,6 +31,8 @@ from executor.orders import OrderRequest, leg_requests
 from executor.polymarket_transport import PolymarketTransport, Wallet
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from simulators.settings import SimSettings
+from simulators.world import POLYMARKET, SimWorld
 from tests.factories import pairing, tick
 from venues.polymarket import amounts
 from venues.polymarket import constants as C
@@ -39,8 +41,6 @@ from venues.polymarket.eip712 import address_of
 from venues.polymarket.order import build_order
 from venues.polymarket.rest import PolymarketRest
 from venues.polymarket.signing import post_body, sign_order
-from venues.sim.settings import SimSettings
-from venues.sim.world import POLYMARKET, SimWorld
 
 TEST_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 INVALID_AMOUNTS = "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 decimals, taker amount a max of 4 decimals"
@@ -239,7 +239,7 @@ async def sim_post(clob: Any, body: dict[str, Any]) -> Any:
 
 
 async def test_simulator_refuses_fak_amounts_with_the_venues_text() -> None:
-    from venues.polymarket.sim_clob import PolyClob
+    from simulators.polymarket.clob import PolyClob
 
     world = sim_world()
     clob = PolyClob(world)

@@ -24,10 +24,10 @@ from aiohttp.test_utils import TestServer, make_mocked_request
 from cli.commands import positions as positions_cli
 from positions.fold import Book
 from positions.reconcile import polymarket_positions
+from simulators.polymarket.gamma import gamma_routes
 from venues import errors
 from venues.polymarket.rest import PolymarketDataApi
 from venues.polymarket.settings import PolymarketSettings
-from venues.polymarket.sim_gamma import gamma_routes
 
 RECORDED = json.loads((Path(__file__).resolve().parents[1] / "resources" / "polymarket" / "data_api_positions_response.json").read_text())
 ROWS: list[dict[str, Any]] = RECORDED["data"]
@@ -174,9 +174,9 @@ def test_data_api_url_is_a_setting() -> None:
 
 
 async def test_simulator_serves_the_data_api_positions_with_its_defaults_and_paging() -> None:
+    from simulators.world import POLYMARKET, Position
     from tests.unit.test_poly_fak_amounts import TEST_KEY, sim_world
     from venues.polymarket.eip712 import address_of
-    from venues.sim.world import POLYMARKET, Position
 
     world = sim_world()
     user = address_of(TEST_KEY)

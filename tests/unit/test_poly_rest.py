@@ -18,12 +18,12 @@ from executor.breaker import CircuitBreaker
 from executor.orders import OrderRequest
 from executor.polymarket_transport import PolymarketTransport, Wallet
 from executor.venue_client import RetryingVenueClient
+from simulators.polymarket.clob import PolyClob
+from simulators.world import POLYMARKET
 from tests.unit.test_poly_fak_amounts import sim_order_body, sim_post, sim_world
 from venues import errors
 from venues.polymarket.auth import ApiCreds
 from venues.polymarket.rest import PolymarketRest
-from venues.polymarket.sim_clob import PolyClob
-from venues.sim.world import POLYMARKET
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "polymarket"
 INVALID_AMOUNTS = "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 decimals, taker amount a max of 4 decimals"

@@ -45,13 +45,13 @@ from executor.orders import OrderRequest
 from executor.run import _polymarket_client
 from executor.settings import ExecutorSettings
 from executor.venue_client import RetryingVenueClient
+from simulators.polymarket.clob import OrderError, PolyClob
 from tests.unit.test_poly_fak_amounts import sim_world
 from venues import errors
 from venues.polymarket import constants as C
 from venues.polymarket.eip712 import address_of, checksum
 from venues.polymarket.order import build_order
 from venues.polymarket.signing import order_from_wire, post_body, recover_order_signer, sign_order
-from venues.polymarket.sim_clob import OrderError, PolyClob
 
 KEY_HEX = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # the well-known test key (venue-protocols P8)
 EOA = address_of(bytes.fromhex(KEY_HEX))  # 0xf39f...2266

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cli.main import build_parser
-from core.config import all_settings
+from cli.settings_index import all_settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

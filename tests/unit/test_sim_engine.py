@@ -9,10 +9,10 @@ import pytest
 
 from core.fees import configured_precision
 from core.units import parse_price, parse_size
-from venues.sim.engine import BookSide, OrderBook, TimeInForce
-from venues.sim.scenario import make_games
-from venues.sim.settings import SimSettings
-from venues.sim.world import KALSHI, Account, SimWorld, kalshi_fee, kalshi_order_fee
+from simulators.engine import BookSide, OrderBook, TimeInForce
+from simulators.scenario import make_games
+from simulators.settings import SimSettings
+from simulators.world import KALSHI, Account, SimWorld, kalshi_fee, kalshi_order_fee
 
 FIXTURES = Path(__file__).parents[1] / "resources"
 BUY, SELL = BookSide.BUY, BookSide.SELL
@@ -164,7 +164,7 @@ def test_games_are_deterministic_and_real_shaped() -> None:
 
 def test_rest_orderbook_rendering_matches_recorded_shape() -> None:
     """Load the recorded REST book into the sim and render it back: NO-leg pricing, ascending, best last."""
-    from venues.kalshi.sim_rest import levels_yes_no
+    from simulators.kalshi.rest import levels_yes_no
 
     rec = json.loads((FIXTURES / "kalshi" / "http_orderbook.json").read_text())["orderbook_fp"]
     w = SimWorld(SimSettings(games=1, updates_per_s=0, arb_rate_per_min=0))

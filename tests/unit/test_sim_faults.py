@@ -15,11 +15,11 @@ import pytest
 from aiohttp import streams, web
 from aiohttp.test_utils import make_mocked_request
 
-from venues.polymarket.sim_clob import PolyClob
-from venues.sim.admin import admin_app
-from venues.sim.faults import ACCEPT_THEN_5XX, ACCEPT_THEN_TIMEOUT, VenueFaults
-from venues.sim.settings import SimSettings
-from venues.sim.world import KALSHI, POLYMARKET, SimWorld
+from simulators.admin import admin_app
+from simulators.faults import ACCEPT_THEN_5XX, ACCEPT_THEN_TIMEOUT, VenueFaults
+from simulators.polymarket.clob import PolyClob
+from simulators.settings import SimSettings
+from simulators.world import KALSHI, POLYMARKET, SimWorld
 
 NOT_OWNER = "the order owner has to be the owner of the API KEY"
 

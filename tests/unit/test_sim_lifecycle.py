@@ -1,4 +1,4 @@
-"""The simulated games' life (venues/sim/lifecycle.py): they trade, end ARB_SIM_GAME_DURATION_S after their start
+"""The simulated games' life (simulators/lifecycle.py): they trade, end ARB_SIM_GAME_DURATION_S after their start
 (trading stops, resting orders are cancelled, a new game is listed in their place), resolve with a seeded winner
 (draws where the league has them) and settle (Kalshi positions paid, Polymarket shares redeemed).
 
@@ -19,15 +19,15 @@ from producers.discovery import gamma_source, kalshi_source
 from producers.discovery.match import match
 from producers.discovery.model import VenueGame
 from producers.discovery.overrides import Overrides
+from simulators import lifecycle
+from simulators.engine import BookSide, TimeInForce
+from simulators.kalshi.rest import KalshiRest
+from simulators.lifecycle import NEVER, draw_winner, poly_yes_value
+from simulators.polymarket.gamma import event_json, gamma_routes
+from simulators.scenario import LEAGUES, ROUND_US, make_games, replacement_game
+from simulators.settings import SimSettings
+from simulators.world import KALSHI, POLYMARKET, SimGame, SimWorld
 from tests.unit.test_sim_schedule import ALIASES, DRAWS, KALSHI_PREFIX, RULES
-from venues.kalshi.sim_rest import KalshiRest
-from venues.polymarket.sim_gamma import event_json, gamma_routes
-from venues.sim import lifecycle
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.lifecycle import NEVER, draw_winner, poly_yes_value
-from venues.sim.scenario import LEAGUES, ROUND_US, make_games, replacement_game
-from venues.sim.settings import SimSettings
-from venues.sim.world import KALSHI, POLYMARKET, SimGame, SimWorld
 
 S = 1_000_000
 CLOCK0 = 1_796_000_000_000_000

@@ -19,11 +19,11 @@ from producers.discovery import gamma_source, kalshi_source
 from producers.discovery.match import MatchResult, PairingRules, match
 from producers.discovery.model import VenueGame
 from producers.discovery.overrides import Overrides
-from venues.kalshi.sim_rest import KalshiRest
-from venues.polymarket.sim_gamma import gamma_routes
-from venues.sim.scenario import LEAGUES, make_games
-from venues.sim.settings import SimSettings
-from venues.sim.world import SimGame, SimWorld
+from simulators.kalshi.rest import KalshiRest
+from simulators.polymarket.gamma import gamma_routes
+from simulators.scenario import LEAGUES, make_games
+from simulators.settings import SimSettings
+from simulators.world import SimGame, SimWorld
 
 NY = ZoneInfo("America/New_York")
 ALIASES = alias_mod.load()
@@ -173,7 +173,7 @@ async def test_explicit_start_date_world_pairs_when_discovery_runs_on_those_date
 
 
 def test_kalshi_markets_state_the_start_as_the_venue_does() -> None:
-    from venues.kalshi.sim_rest import market_json
+    from simulators.kalshi.rest import market_json
 
     w = world(games=10, clock="virtual", clock_start_us=int(dt.datetime(2026, 7, 4, 9, 0, tzinfo=NY).timestamp()) * 1_000_000)
     for g in w.games.values():

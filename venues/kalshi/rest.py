@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_size
+from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_money, parse_size
 from venues import errors, http
 from venues.kalshi import auth
 from venues.kalshi.constants import CALL_COST
@@ -250,3 +250,14 @@ def tier_buckets(tier_name: str) -> tuple[Any, Any]:
     if tier is None:
         raise ValueError(f"unknown Kalshi tier {tier_name!r}; known: {', '.join(TIERS)}, unlimited")
     return TokenBucket(tier.read_per_s, tier.read_per_s), TokenBucket(tier.write_per_s, tier.write_per_s * tier.write_burst_s)
+
+
+def kalshi_balance(body: Any) -> int:
+    """Available cash in 1e-6 USD from `GET /portfolio/balance`. `balance_dollars` (fixed-point dollars) first; the
+    older `balance` in cents (docs.kalshi.com/python-sdk/models/GetBalanceResponse) otherwise. A live answer
+    recorded 2026-08-25 carries both: {"balance": 31647, "balance_dollars": "316.4766", ...}: the cents are floored."""
+    if isinstance(body, dict) and isinstance(body.get("balance_dollars"), str):
+        return parse_money(body["balance_dollars"], signed=True)
+    if isinstance(body, dict) and isinstance(body.get("balance"), int) and not isinstance(body["balance"], bool):
+        return int(body["balance"]) * 10_000
+    raise ValueError(f"no balance in the answer: {str(body)[:200]!r}")

@@ -195,3 +195,13 @@ def positions_page(data: Any, offset: int) -> tuple[list[dict[str, Any]], bool |
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise errors.Unknown(VENUE, f"GET /positions: not a list of positions: {str(data)[:200]!r}")
     return list(data), more
+
+
+def poly_balance(body: Any) -> int:
+    """Collateral in 1e-6 pUSD from `GET /balance-allowance`: `balance` is a whole number of base units (a string;
+    py_clob_client_v2 passes it through, rs-clob-client reads it as a Decimal)."""
+    raw = body.get("balance") if isinstance(body, dict) else None
+    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    if not text.isdigit():
+        raise ValueError(f"balance is not a whole number of base units: {raw!r}")
+    return int(text)

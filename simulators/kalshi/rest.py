@@ -3,7 +3,7 @@
 Answers follow venue-protocols.md K4/K5: V2 create answers 201 with the lightweight body, a duplicate
 client_order_id gets 409 while the first order is open (or always, configurable), IOC with
 expiration_time gets 400, legacy `POST /portfolio/orders` is refused. Errors are `{code, message, details}`.
-Ambiguous-answer faults (venues/sim/faults.py): an accepted create executes and then answers 500 (`accept_then_5xx`)
+Ambiguous-answer faults (simulators/faults.py): an accepted create executes and then answers 500 (`accept_then_5xx`)
 or nothing (`accept_then_timeout`: held `timeout_hold_ms`, then the connection closes unanswered); `lookup_lag_ms`
 hides it from `GET /portfolio/orders[/{id}]` and `/portfolio/fills` for a while; `p401`/`next_401` refuse order
 requests with 401; a signed request whose `KALSHI-ACCESS-TIMESTAMP` is further than `max_clock_skew_s` from the venue
@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from core.units import ONE_DOLLAR, UnitError, format_fixed, format_price, format_size, parse_price, parse_size
+from simulators.engine import BookSide, TimeInForce
+from simulators.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
+from simulators.lifecycle import KalshiSettlement
+from simulators.orderlog import OrderRecord
+from simulators.world import KALSHI, KalshiMarket, SimGame, SimWorld
 from venues.kalshi import constants as C
 from venues.kalshi.auth import HEADER_TIMESTAMP
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
-from venues.sim.lifecycle import KalshiSettlement
-from venues.sim.orderlog import OrderRecord
-from venues.sim.world import KALSHI, KalshiMarket, SimGame, SimWorld
 
 ACCOUNT_KEY: web.RequestKey[str] = web.RequestKey("kalshi_account")  # the authenticated key id
 # (request, is_write, tokens) -> allowed; installed by the rate limiter for batch endpoints billed per item
@@ -256,7 +256,7 @@ class KalshiRest:
 
     def _clock_checked(self, handler: Any) -> Handler:
         """401 for a signed request stamped further than max_clock_skew_s from the venue clock. The app's middleware
-        (venues/kalshi/simulator.py) has verified the signature by then, against the wall clock within
+        (simulators/kalshi/app.py) has verified the signature by then, against the wall clock within
         `kalshi_ts_tolerance_ms`; this is the venue clock, which a fault can offset (`clock_offset_s`)."""
 
         async def checked(request: web.Request) -> web.StreamResponse:
@@ -685,7 +685,7 @@ class KalshiRest:
         exposure = sum(p.cost for p in acct.positions.values())
         # The dollars strings, and (unlike other endpoints) the documented integer cents too: Kalshi's get-balance.md
         # (ammario/kalshi-docs api-reference/portfolio/get-balance.md: `balance`, `portfolio_value` in cents, required)
-        # and a live answer of 2026-08-25 (cli/commands/preflight.py `kalshi_balance`) carry both; cents are floored.
+        # and a live answer of 2026-08-25 (venues/kalshi/rest.py `kalshi_balance`) carry both; cents are floored.
         return web.json_response({"balance_dollars": dollars(acct.balance), "portfolio_value_dollars": dollars(exposure),
                                   "balance": acct.balance // 10_000, "portfolio_value": exposure // 10_000,
                                   "updated_ts": self.world.now_us() // 1_000_000})

@@ -3,7 +3,7 @@
 Tests and benchmarks read it (admin `GET /orders`) to check what really happened at the venue, e.g.
 that a re-sent IOC executed twice. Background scenario orders are not logged (they would swamp it).
 
-Faults (venues/sim/faults.py) show in each record: `fault` names the fault that hit the request ("" for none), and
+Faults (simulators/faults.py) show in each record: `fault` names the fault that hit the request ("" for none), and
 `http_status` is the answer the client got -- 500 for an order that executed and whose answer was replaced
 (`fault` "accept_then_5xx", `accepted` true, fills as usual), 0 for one whose answer was lost ("accept_then_timeout").
 `visible_us` is the sim time from which lookups see an accepted order (`lookup_lag_ms`; 0: at once).
@@ -51,7 +51,7 @@ class OrderRecord:
     fills: list[FillRecord] = field(default_factory=list)
     last_update_us: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific (e.g. Polymarket order hash inputs)
-    # the fault that hit this request: accept_then_5xx | accept_then_timeout | 401 | clock_skew (venues/sim/faults.py),
+    # the fault that hit this request: accept_then_5xx | accept_then_timeout | 401 | clock_skew (simulators/faults.py),
     # or for a refusal before the handler 429 | 5xx | cancel_only (Polymarket; Kalshi's say reason "fault injected")
     fault: str = ""
     visible_us: int = 0  # lookups see this accepted order from this sim time on (lookup_lag_ms); 0: at once

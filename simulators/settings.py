@@ -25,7 +25,7 @@ class SimSettings:
     start_date: str = setting("ARB_SIM_START_DATE", "", "date (yyyymmdd, America/New_York) of the first synthetic game, for fixed dates "
                               "(reproducible recordings); empty = relative to the sim clock: the first game starts an hour after "
                               "the world is built, then one an hour (8 a day), the next 8 a day later")
-    # Game life (venues/sim/lifecycle.py): listed -> trading -> closed -> resolved -> settled, then replaced.
+    # Game life (simulators/lifecycle.py): listed -> trading -> closed -> resolved -> settled, then replaced.
     first_game_after_s: float = setting("ARB_SIM_FIRST_GAME_AFTER_S", 3600.0, "clock-relative schedule: seconds from the world's "
                                         "build (or a replacement's listing) to the game's start, rounded up to 5 min")
     game_spacing_s: float = setting("ARB_SIM_GAME_SPACING_S", 3600.0, "clock-relative schedule: seconds between two starts of one "
@@ -70,7 +70,7 @@ class SimSettings:
                                            "active: not_found (error 16 for the whole command) or accepted",
                                            choices=("not_found", "accepted"))
     replay_rate: float = setting("ARB_SIM_REPLAY_RATE", 0.0, "recorded frames per second (0 = as fast as possible)")
-    # Polymarket (served by venues.polymarket.simulator)
+    # Polymarket (served by simulators.polymarket.app)
     poly_address: str = setting("ARB_SIM_POLY_ADDRESS", "0x0000000000000000000000000000000000005157", "Polymarket wallet address the simulator accepts")
     poly_api_key: str = setting("ARB_SIM_POLY_API_KEY", "00000000-0000-4000-8000-000000005157", "Polymarket L2 API key")
     poly_secret: Secret = setting("ARB_SIM_POLY_SECRET", Secret("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "Polymarket L2 API secret (urlsafe base64)")

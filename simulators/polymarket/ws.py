@@ -30,13 +30,13 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.units import ONE_DOLLAR, SIZE_DP, format_fixed
+from simulators import lifecycle
+from simulators.engine import BookSide, Trade
+from simulators.lifecycle import GameLife
+from simulators.polymarket.gamma import market_id
+from simulators.polymarket.wire import TokenRef, book_event, price_text, size_text, token_levels, token_price, token_ref
+from simulators.world import POLYMARKET, SimGame, SimWorld
 from venues.polymarket.messages import SIZE_DP as WIRE_SIZE_DP
-from venues.polymarket.sim_gamma import market_id
-from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, token_levels, token_price, token_ref
-from venues.sim import lifecycle
-from venues.sim.engine import BookSide, Trade
-from venues.sim.lifecycle import GameLife
-from venues.sim.world import POLYMARKET, SimGame, SimWorld
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from aiohttp import web
 
-# What the order log's `fault` field says for the faults below (venues/sim/orderlog.py OrderRecord.fault).
+# What the order log's `fault` field says for the faults below (simulators/orderlog.py OrderRecord.fault).
 ACCEPT_THEN_5XX = "accept_then_5xx"  # executed, then answered 500
 ACCEPT_THEN_TIMEOUT = "accept_then_timeout"  # executed, then no answer (connection closed after timeout_hold_ms)
 FAULT_401 = "401"  # p401 / next_401: refused with 401, nothing executed
@@ -47,7 +47,7 @@ class VenueFaults:
     malformed: int = 0  # the next N WS data messages go out cut in half (not valid JSON)
     cancel_only: bool = False  # Polymarket: order placement answers 503 + Retry-After (cancel-only mode); cancels still work
     # Polymarket: probability (1 = always) that an order refusal answers HTTP 200 with success true and the reason in
-    # errorMsg, as the venue sometimes does (read by name in venues/polymarket/sim_clob.py)
+    # errorMsg, as the venue sometimes does (read by name in simulators/polymarket/clob.py)
     reject_in_200: float = 0.0
     # --- ambiguous answers (accepted orders only: a refused order keeps its normal answer and consumes nothing) ---
     accept_then_5xx: float = 0.0  # probability that an accepted order executes and its answer is replaced by HTTP 500

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from core.fees import kalshi_order_fees
 from core.units import ONE_DOLLAR, parse_fixed, parse_price, parse_size
-from venues.sim.engine import BookSide, MatchResult, OrderBook, TimeInForce, Trade
-from venues.sim.faults import Faults
-from venues.sim.orderlog import FillRecord, OrderLog, OrderRecord
-from venues.sim.settings import SimSettings
+from simulators.engine import BookSide, MatchResult, OrderBook, TimeInForce, Trade
+from simulators.faults import Faults
+from simulators.orderlog import FillRecord, OrderLog, OrderRecord
+from simulators.settings import SimSettings
 
 if TYPE_CHECKING:
-    from venues.sim.lifecycle import Lifecycle
-    from venues.sim.scenario import Scenario
+    from simulators.lifecycle import Lifecycle
+    from simulators.scenario import Scenario
 
 KALSHI = "KALSHI"
 POLYMARKET = "POLYMARKET"
@@ -96,7 +96,7 @@ class KalshiMarket:
     yes_sub_title: str
     tick: int = 100
     mve: bool = False
-    status: str = "active"  # initialized / active / closed / determined / finalized (venues/sim/lifecycle.py)
+    status: str = "active"  # initialized / active / closed / determined / finalized (simulators/lifecycle.py)
     result: str = ""  # "yes" / "no" once determined
     closed_us: int = 0  # when trading stopped (0: open)
     determined_us: int = 0
@@ -206,7 +206,7 @@ TradeListener = Callable[[str, str, Trade, str, int], None]
 
 class SimWorld:
     def __init__(self, settings: SimSettings | None = None) -> None:
-        from venues.sim import lifecycle, scenario
+        from simulators import lifecycle, scenario
 
         self.settings = settings or SimSettings()
         s = self.settings

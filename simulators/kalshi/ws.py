@@ -28,10 +28,10 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.units import ONE_DOLLAR, format_price, format_size
+from simulators.engine import BookSide, Trade
+from simulators.kalshi.rest import ACCOUNT_KEY, levels_yes_no, market_id
+from simulators.world import KALSHI, SimWorld
 from venues.kalshi import constants as C
-from venues.kalshi.sim_rest import ACCOUNT_KEY, levels_yes_no, market_id
-from venues.sim.engine import BookSide, Trade
-from venues.sim.world import KALSHI, SimWorld
 
 log = logging.getLogger(__name__)
 SUPPORTED_CHANNELS = ("orderbook_delta", "ticker", "trade")

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core.units import ONE_DOLLAR, parse_price, parse_size
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.world import KALSHI, POLYMARKET, PolyMarketIds, SimGame
+from simulators.engine import BookSide, TimeInForce
+from simulators.world import KALSHI, POLYMARKET, PolyMarketIds, SimGame
 
 if TYPE_CHECKING:
-    from venues.sim.world import SimWorld
+    from simulators.world import SimWorld
 
 NY = ZoneInfo("America/New_York")
 CENT = 100  # the scenario quotes on a 1¢ grid, valid on every book tick the sim uses (100, 50, 25, 10)

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from core.units import ONE_DOLLAR, format_price
-from venues.sim import lifecycle
-from venues.sim.world import POLYMARKET, PolyMarketIds, SimGame, SimWorld
+from simulators import lifecycle
+from simulators.world import POLYMARKET, PolyMarketIds, SimGame, SimWorld
 
 NY = ZoneInfo("America/New_York")
 SPORTS_TAG = {"id": "1", "label": "Sports", "slug": "sports"}
@@ -60,7 +60,7 @@ def _gamma_time(ts_us: int) -> str:
 
 
 def life_fields(world: SimWorld, game: SimGame, pm: PolyMarketIds, mid: int) -> dict[str, Any]:
-    """The market's state over the game's life (venues/sim/lifecycle.py). Trading: active, open, accepting orders.
+    """The market's state over the game's life (simulators/lifecycle.py). Trading: active, open, accepting orders.
     Ended: acceptingOrders false, still `closed: false` until it resolves (gamma_source.py). Resolved, as the
     recorded resolved market (tests/resources/polymarket/gamma_market_sports_market_money_line.json): `closed: true`,
     `active: true`, `acceptingOrders: false`, `umaResolutionStatus: "resolved"`, `outcomePrices` the payout of

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from core.units import ONE_DOLLAR
 
 if TYPE_CHECKING:
-    from venues.sim.world import PolyMarketIds, SimGame, SimWorld
+    from simulators.world import PolyMarketIds, SimGame, SimWorld
 
 OPEN, CLOSED, DETERMINED, FINALIZED = "open", "closed", "determined", "finalized"
 NEVER = 1 << 62
@@ -139,8 +139,8 @@ class Lifecycle:
     def _close(self, game: SimGame, life: GameLife) -> None:
         """Trading stops: resting orders are cancelled (Kalshi: "shortly after close"; Polymarket's book goes with the
         market) and a new game is listed in its place."""
-        from venues.sim.scenario import replacement_game
-        from venues.sim.world import KALSHI, POLYMARKET
+        from simulators.scenario import replacement_game
+        from simulators.world import KALSHI, POLYMARKET
 
         w = self.world
         life.phase = CLOSED
@@ -160,7 +160,7 @@ class Lifecycle:
         self.track(new)
 
     def _determine(self, game: SimGame, life: GameLife) -> None:
-        from venues.sim.world import POLYMARKET
+        from simulators.world import POLYMARKET
 
         w = self.world
         life.phase = DETERMINED
@@ -175,7 +175,7 @@ class Lifecycle:
                         acct.settle(pm.condition_id, poly_yes_value(game, pm, life.winner), life.determine_us)
 
     def _finalize(self, game: SimGame, life: GameLife) -> None:
-        from venues.sim.world import KALSHI
+        from simulators.world import KALSHI
 
         w = self.world
         life.phase = FINALIZED

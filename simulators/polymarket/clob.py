@@ -12,7 +12,7 @@ ground-truth order log. A refusal is HTTP 400 {"error", "errorMsg", "success": f
 `reject_in_200` (probability, 1 = always) it comes as the venue also sends some: HTTP 200 with
 `success: true` and the reason in `errorMsg`.
 
-Ambiguous-answer faults (venues/sim/faults.py): an accepted order executes (or is scheduled, when delayed) and then
+Ambiguous-answer faults (simulators/faults.py): an accepted order executes (or is scheduled, when delayed) and then
 answers 500 (`accept_then_5xx`; not 503 + Retry-After, which is cancel-only's "not accepted") or nothing
 (`accept_then_timeout`: held `timeout_hold_ms`, then the connection closes unanswered); `lookup_lag_ms` hides it from
 `GET /data/order/{id}` and `/data/trades` for a while; `delay_s` overrides the world's secondsDelay; `p401`/`next_401`
@@ -32,15 +32,15 @@ from aiohttp import web
 
 from core.fees import polymarket_taker_fee
 from core.units import ONE_DOLLAR, format_fixed, parse_fixed, parse_size
+from simulators.engine import BookSide, TimeInForce
+from simulators.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
+from simulators.orderlog import OrderRecord
+from simulators.polymarket.wire import TokenRef, book_event, price_text, size_text, to_engine, token_price, token_ref
+from simulators.world import POLYMARKET, SimWorld
 from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.auth import verify_l2
 from venues.polymarket.signing import OrderStruct, order_from_wire, order_hash, recover_order_signer
-from venues.polymarket.sim_wire import TokenRef, book_event, price_text, size_text, to_engine, token_price, token_ref
-from venues.sim.engine import BookSide, TimeInForce
-from venues.sim.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
-from venues.sim.orderlog import OrderRecord
-from venues.sim.world import POLYMARKET, SimWorld
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRIVATE = ("/order", "/orders", "/data/", "/balance")
@@ -198,7 +198,7 @@ class PolyClob:
         return order, ref, side, price, size, order_type
 
     def _trading(self, condition_id: str) -> bool:
-        """False once the market's game ended (venues/sim/lifecycle.py: acceptingOrders false, then closed)."""
+        """False once the market's game ended (simulators/lifecycle.py: acceptingOrders false, then closed)."""
         game = self.world.game_of_book(POLYMARKET, condition_id)
         return game is None or self.world.life.trading(game.game_id)
 
@@ -397,7 +397,7 @@ class PolyClob:
 
     async def positions(self, request: web.Request) -> web.Response:
         """Simulator-only inspection route: the real CLOB host has no /positions. The venue's positions are
-        the Data API's (`GET /positions` on the public app, venues/polymarket/sim_gamma.py), which
+        the Data API's (`GET /positions` on the public app, simulators/polymarket/gamma.py), which
         reconciliation reads; this one stays for tests that inspect the account directly."""
         user = (request.query.get("user") or "").lower()
         out = []

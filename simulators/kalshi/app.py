@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from simulators.kalshi.rest import ACCOUNT_KEY, CHARGE_KEY, ApiError, KalshiRest
+from simulators.kalshi.ws import KalshiWsHub
+from simulators.world import KALSHI, SimWorld
 from venues.kalshi import auth
 from venues.kalshi import constants as C
-from venues.kalshi.sim_rest import ACCOUNT_KEY, CHARGE_KEY, ApiError, KalshiRest
-from venues.kalshi.sim_ws import KalshiWsHub
-from venues.sim.world import KALSHI, SimWorld
 
 try:
     from core.ratelimit import TokenBucket  # type: ignore[import-not-found,unused-ignore]
@@ -166,7 +166,7 @@ def kalshi_app(world: SimWorld) -> web.Application:
 
 def ensure_mve_markets(world: SimWorld) -> None:
     """A few multivariate combo markets (no book), so `mve_filter` has something to filter (K5)."""
-    from venues.sim.world import KalshiMarket
+    from simulators.world import KalshiMarket
 
     games = sorted(world.games.values(), key=lambda g: g.game_id)
     for i in range(0, len(games) - 1, 2):

@@ -4,7 +4,7 @@
         sim.kalshi_url, sim.kalshi_ws_url, sim.poly_clob_url, sim.poly_ws_url, sim.gamma_url, sim.admin_url, sim.world
 
 Kalshi REST and WS share one port; the Polymarket CLOB (REST + `/ws/market`) and Gamma apps are served
-when `venues.polymarket.simulator` defines `clob_app(world)` and `gamma_app(world)`.
+when `simulators.polymarket.app` defines `clob_app(world)` and `gamma_app(world)`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from simulators.admin import admin_app
+from simulators.settings import SimSettings
+from simulators.world import SimWorld
 from venues.kalshi import auth
 from venues.kalshi.constants import REST_PREFIX, WS_PATH
-from venues.sim.admin import admin_app
-from venues.sim.settings import SimSettings
-from venues.sim.world import SimWorld
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Simulator:
         return int(addr[1])
 
     async def start(self) -> Simulator:
-        from venues.kalshi.simulator import kalshi_app
+        from simulators.kalshi.app import kalshi_app
 
         s = self.settings
         self._setup_kalshi_key()
@@ -93,9 +93,9 @@ class Simulator:
     @staticmethod
     def _poly_module() -> Any:
         try:
-            mod = importlib.import_module("venues.polymarket.simulator")
+            mod = importlib.import_module("simulators.polymarket.app")
         except ModuleNotFoundError as exc:
-            if exc.name in ("venues.polymarket.simulator", "venues.polymarket"):
+            if exc.name in ("simulators.polymarket.app", "venues.polymarket"):
                 return None
             raise
         return mod if hasattr(mod, "clob_app") and hasattr(mod, "gamma_app") else None

@@ -18,7 +18,7 @@ Prices and sizes are decimal strings in venue units ("0.4500" USD, "10.00" contr
                                          next_accept_then_5xx, accept_then_timeout, next_accept_then_timeout,
                                          timeout_hold_ms, lookup_lag_ms, p401, next_401, max_clock_skew_s,
                                          clock_offset_s; Polymarket also cancel_only, reject_in_200, delay_s
-                                         (venues/sim/faults.py VenueFaults); a bad value sets nothing (400)
+                                         (simulators/faults.py VenueFaults); a bad value sets nothing (400)
   DELETE /faults/{venue}                 clear every fault of the venue
   POST   /faults/{venue}/release         end the held (accept_then_timeout) answers now: closed unanswered -> {"released": n}
   POST   /faults/{venue}/disconnect      drop every WS connection now -> {"dropped": n}
@@ -41,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from core.units import UnitError, parse_fixed, parse_price, parse_size
-from venues.sim.world import KALSHI, POLYMARKET, SimWorld, parse_levels
+from simulators.world import KALSHI, POLYMARKET, SimWorld, parse_levels
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -100,7 +100,7 @@ def admin_app(world: SimWorld, info: Callable[[], dict[str, Any]] | None = None)
             d = asdict(g)
             d.pop("fair", None)
             life = world.life.lives.get(g.game_id)
-            if life is not None:  # venues/sim/lifecycle.py: phase, end / resolution / settlement instants, winner
+            if life is not None:  # simulators/lifecycle.py: phase, end / resolution / settlement instants, winner
                 d["life"] = asdict(life)
             out.append(d)
         return web.json_response({"games": out})
@@ -227,7 +227,7 @@ def admin_app(world: SimWorld, info: Callable[[], dict[str, Any]] | None = None)
     ])
 
     async def on_shutdown(_app: web.Application) -> None:
-        # The admin app is stopped first (venues/sim/runner.py): answers held by accept_then_timeout end now, so
+        # The admin app is stopped first (simulators/runner.py): answers held by accept_then_timeout end now, so
         # the venue apps' shutdown does not wait for them.
         world.faults.close()
 

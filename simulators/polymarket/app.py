@@ -1,13 +1,13 @@
-"""The Polymarket simulator apps served by venues.sim.runner: the CLOB (REST + market WS) and Gamma."""
+"""The Polymarket simulator apps served by simulators.runner: the CLOB (REST + market WS) and Gamma."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from venues.polymarket.sim_clob import PolyClob
-from venues.polymarket.sim_gamma import gamma_routes
-from venues.polymarket.sim_ws import PolyWsHub
-from venues.sim.world import SimWorld
+from simulators.polymarket.clob import PolyClob
+from simulators.polymarket.gamma import gamma_routes
+from simulators.polymarket.ws import PolyWsHub
+from simulators.world import SimWorld
 
 
 def clob_app(world: SimWorld) -> web.Application:

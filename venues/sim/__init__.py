@@ -1,2 +1,0 @@
-"""Local simulator of both venues: a shared world (books, accounts, order log, faults, clock) with
-Kalshi and Polymarket servers on 127.0.0.1. Entry point: venues.sim.runner.Simulator / `arb sim`."""
