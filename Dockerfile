@@ -20,7 +20,8 @@ COPY executor executor
 COPY positions positions
 COPY demo demo
 COPY recording recording
-# The embedded broker wheel is only for `arb demo`/tests; compose runs real Kafka.
+COPY localkafka localkafka
+# localkafka/ (`arb broker`, the demo, the tests) fetches Kafka's jars only when run; compose runs the apache/kafka image.
 RUN pip install . --no-deps --no-build-isolation && pip check && useradd --create-home --uid 10001 arb && mkdir -p /shared /data && chown arb /shared /data
 USER arb
 ENTRYPOINT ["arb"]

@@ -1,5 +1,5 @@
 # `make test` and `make demo` do all the set-up themselves on a fresh machine: a local virtualenv in
-# .venv with the package and its dev extra, and Apache Kafka's jars (core/kafka_jars.lock.json) downloaded
+# .venv with the package and its dev extra, and Apache Kafka's jars (localkafka/kafka_jars.lock.json) downloaded
 # from Maven Central into ~/.cache/arb and checked against their pinned SHA-256. Java 17+ must be installed.
 # Python dependencies come only from requirements-dev.lock (every package pinned, with its SHA-256); the
 # Docker image installs requirements.lock (the same pins, without the dev extra). `make lock` regenerates

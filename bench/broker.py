@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bench._stats import summary
     from core.kafka import make_admin, make_consumer, make_producer
-    from core.run_kafka import run_kafka
+    from localkafka.run import run_kafka
 
     levels = _levels(args.levels)
     with run_kafka(args.bootstrap, "benchb.", "bench broker") as kafka:

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, ambiguous venue answers "
                                      "on both venues, corrupt records, feed disconnects, seq gaps, silence",
                        description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and an "
-                                   "local Apache Kafka (core/broker.py) while injecting faults, then checks exactly-once execution: "
+                                   "local Apache Kafka (localkafka/broker.py) while injecting faults, then checks exactly-once execution: "
                                    "duplicate orders from the simulator's order log, signals without an outcome or with two, "
                                    "UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker; for "
                                    "venue-ambiguity legs executed twice, venue fills not recorded (and the reverse), one-sided "

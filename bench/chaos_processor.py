@@ -1,4 +1,4 @@
-"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, a local Apache Kafka: core/broker.py).
+"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, a local Apache Kafka: localkafka/broker.py).
 
 processor-kill: ticks stream at a steady rate while the worker is SIGKILLed at seeded random moments
 and restarted; it recovers its table from the changelog and resumes from the committed offsets.
@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from bench.worker_rig import EDGE_ENV, seed_games, start_worker, stop_workers
     from bench.worker_rig import tick as _tick
     from core import codec
-    from core.broker import LocalKafka, free_port
     from core.config import load
     from core.kafka import make_consumer, make_producer
     from core.settings import KafkaSettings
     from core.topics import topic_name
+    from localkafka.broker import LocalKafka, free_port
     from processors.detector import detect_all
     from processors.settings import DetectorSettings
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ok = False
 
     def start() -> subprocess.Popen[bytes]:
-        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_FAUST_SESSION_TIMEOUT_S": "4", "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
+        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_SESSION_TIMEOUT_MS": "4000", "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
 
     try:
         pairings = seed_games(kafka, args.games)

@@ -1,4 +1,4 @@
-"""The test rig of `arb bench chaos`: a local Apache Kafka (core/broker.py), simulator child, restartable executor child, the
+"""The test rig of `arb bench chaos`: a local Apache Kafka (localkafka/broker.py), simulator child, restartable executor child, the
 signal stream, a live outcome counter, and the pure folds that judge a run.
 
 Heavy imports stay inside functions: `arb` imports every bench module at start-up.
@@ -31,18 +31,18 @@ def log(msg: str) -> None:
 
 
 class Rig:
-    """A local Apache Kafka (core/broker.py) + simulator child + executor child (SIGKILLable, restartable)."""
+    """A local Apache Kafka (localkafka/broker.py) + simulator child + executor child (SIGKILLable, restartable)."""
 
     def __init__(self, workdir: Path, *, session_timeout_ms: int, executor_env: dict[str, str] | None = None, games: int = 6,
                  polymarket: bool = False, sim_env: dict[str, str] | None = None) -> None:
         """`polymarket`: the simulator gets throwaway Polymarket credentials (`arb sim --credentials-out`) and the
         executor the matching ARB_POLY_* env, so it trades both venues (its MarketsCache still needs the
         MarketPairing records on `markets`: publish_pairings). `sim_env`: extra ARB_SIM_* settings."""
-        from core.broker import LocalKafka, free_port
         from core.config import load
         from core.kafka import make_admin
         from core.settings import KafkaSettings
         from core.topic_admin import ensure_topics
+        from localkafka.broker import LocalKafka, free_port
 
         self.workdir = workdir
         self.executor: subprocess.Popen[bytes] | None = None
@@ -91,7 +91,7 @@ class Rig:
                 "ARB_EXEC_BREAKER_THRESHOLD": "5", "ARB_EXEC_BREAKER_COOLDOWN_MS": "1000", "ARB_EXEC_RECOVERY_WINDOW_MS": "2000",
                 "ARB_EXEC_LOOKUP_GRACE_MS": "1000", "ARB_LOG_FORMAT": "json",
                 # static membership, as the compose stack runs it: a restarted executor is not kept waiting for its
-                # dead predecessor's session timeout (README "Scaling and restarts")
+                # dead predecessor's session timeout (docs/operations.md "Scaling and restarts")
                 "ARB_EXEC_INSTANCE_ID": "chaos-executor", **self.poly_env, **self.extra_env}
 
     def start_executor(self) -> None:

@@ -1,6 +1,6 @@
 """`arb bench latency`: end-to-end tick -> order latency of the whole pipeline against the simulators.
 
-Runs the demo's process layout headless (a local Apache Kafka from core/broker.py or --bootstrap; simulators, discover, produce all, process,
+Runs the demo's process layout headless (a local Apache Kafka from localkafka/broker.py or --bootstrap; simulators, discover, produce all, process,
 execute) at a background book-update rate over N games with arbitrage windows injected, then measures,
 for every window the executor acted on, the time from the simulator opening the window (the moment it
 publishes the book change that creates it) to the simulator receiving the first order for it: both

@@ -1,5 +1,5 @@
 """`arb bench process`: one processor worker (`arb process`, a child process) on a local Apache Kafka
-(core/broker.py) or an external Kafka with --bootstrap (core/run_kafka.py).
+(localkafka/broker.py) or an external Kafka with --bootstrap (localkafka/run.py).
 
 Latency: pairs of ticks (both books of a game change, so each pair yields a signal) at a steady rate;
 the hop is tick produced -> signal detected (the Signal's detected_ts - event_ts, same host clock),
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.run_kafka import run_kafka
+    from localkafka.run import run_kafka
 
     with run_kafka(args.bootstrap, "benchp.", "bench process") as kafka:
         return _run(args, kafka)

@@ -1,6 +1,6 @@
 """`arb bench throughput`: the highest tick rate the processor sustains before its consumer lag grows,
 with 1 and with 2 workers (`arb process` children, one consumer group) on a local Apache Kafka
-(core/broker.py) or an external Kafka with --bootstrap (core/run_kafka.py).
+(localkafka/broker.py) or an external Kafka with --bootstrap (localkafka/run.py).
 
 Ticks are written at a fixed rate for a step of S seconds, the rate raised step by step. The feed is
 stood in for by this process writing Avro ticks as the feed does (keyed by game, pre-encoded, paced in
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.errors import CommandError
-    from core.run_kafka import run_kafka
+    from localkafka.run import run_kafka
 
     try:
         rates = [int(r) for r in args.rates.split(",")]

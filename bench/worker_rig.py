@@ -13,8 +13,10 @@ from typing import Any
 
 from core.settings import KafkaSettings
 
-# The detector's minimum edges for the synthetic books: every pair of ticks is an opportunity.
-EDGE_ENV = {"ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1"}
+# The detector's minimum edges for the synthetic books: every pair of ticks is an opportunity. One fill per leg:
+# with the default bound for three (ARB_FILLS_PER_LEG) a pair of up to 3 contracts is none, and the 1-contract
+# pairs `bench process` warms up with never signalled.
+EDGE_ENV = {"ARB_MIN_EDGE_MONEY": "1", "ARB_MIN_EDGE_PER_CONTRACT": "1", "ARB_FILLS_PER_LEG": "1"}
 
 
 def pairing(game: str) -> dict[str, Any]:

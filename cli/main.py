@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 import cli.commands
 from cli.common import add_kafka_args, kafka_settings
-from core.broker import BrokerError
 from core.config import ConfigError
 from core.errors import CommandError
 from core.supervise import RoleFailed
+from localkafka.broker import BrokerError
 
 __all__ = ["CommandError", "add_kafka_args", "build_parser", "kafka_settings", "main", "version"]
 
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ConfigError) as exc:
         print(f"{name}: {_one_line(str(exc))}", file=sys.stderr)
         return exc.code if isinstance(exc, CommandError) else 2
-    except BrokerError as exc:  # the local Kafka (core/broker.py) cannot start, or no Kafka answers at --bootstrap
+    except BrokerError as exc:  # the local Kafka (localkafka/broker.py) cannot start, or no Kafka answers at --bootstrap
         print(f"{name}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except RoleFailed as exc:  # a role stopped because a part of it died (logged with its traceback above)

@@ -10,6 +10,11 @@ With a schema registry configured, decoding a Confluent-framed record whose sche
 is not cached asks the registry (bounded: core/registry.py), and encoding a type for
 the first time registers it. Both block: on an event loop use `decode_async` (the
 lookup runs in a thread) and `warm` the types a role writes at start-up, in a thread.
+
+Two ways to hold a record: a dict (encode/decode, as fastavro reads and writes it) or the typed record of
+schemas/records.py (encode_record/decode_record: frozen dataclasses, so mypy checks every field). The typed
+calls convert fastavro's dicts: for a Tick of 10 levels a side, decoding takes ~6 µs more than the dict's
+~26 µs, encoding ~3 µs more than its ~33 µs.
 """
 
 from __future__ import annotations
@@ -17,18 +22,22 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastavro import schemaless_reader, schemaless_writer
 
 import schemas
+from core.errors import ArbError
+from schemas import records
+
+R = TypeVar("R", bound=records.AvroRecord)
 
 MAGIC = b"\xc3\x01"
 CONFLUENT_HEADER_LEN = 5  # magic byte 0 + 4-byte schema id
 HEADER_LEN = 10
 
 
-class CodecError(Exception):
+class CodecError(ArbError):
     """Base of codec failures."""
 
 
@@ -125,6 +134,25 @@ def decode(data: bytes, expected: str | None = None) -> dict[str, Any]:
     return decode_with_type(data, expected)[1]
 
 
+def encode_record(record: records.AvroRecord) -> bytes:
+    """encode() of a typed record (its type is its class's)."""
+    return encode(record.avro_name, records.to_dict(record))
+
+
+def decode_record(data: bytes, cls: type[R]) -> R:
+    """decode() into a typed record of class `cls` (DecodeError "wrong_type" when the bytes hold another type)."""
+    return records.from_dict(cls, decode_with_type(data, cls.avro_name)[1])
+
+
+def decode_any_record(data: bytes) -> records.TopLevel:
+    """The typed record of whichever type wrote `data` (for topics that carry several types)."""
+    type_name, record = decode_with_type(data)
+    cls = records.BY_NAME.get(type_name)
+    if cls is None:  # a schema in schemas/ without a record class: records.py is stale (test_records catches it)
+        raise DecodeError("wrong_type", f"no record class for {type_name}")
+    return records.from_dict(cls, record)
+
+
 def needs_registry(data: bytes) -> bool:
     """Whether decoding `data` would ask the schema registry (a Confluent-framed record whose id is not cached)."""
     if _registry is None or len(data) < CONFLUENT_HEADER_LEN or data[0] != 0:
@@ -137,6 +165,13 @@ async def decode_async(data: bytes, expected: str | None = None) -> dict[str, An
     if needs_registry(data):
         return await asyncio.to_thread(decode, data, expected)
     return decode(data, expected)
+
+
+async def decode_record_async(data: bytes, cls: type[R]) -> R:
+    """decode_record() for event loops (as decode_async)."""
+    if needs_registry(data):
+        return await asyncio.to_thread(decode_record, data, cls)
+    return decode_record(data, cls)
 
 
 def warm(type_names: Iterable[str]) -> None:

@@ -17,16 +17,20 @@ import logging
 import os
 import re
 import stat
+import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.errors import ArbError
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-class ConfigError(ValueError):
-    """A setting has a value that cannot be used. The message names the variable, never a secret's value."""
+class ConfigError(ArbError, ValueError):
+    """A setting has a value that cannot be used. The message names the variable, never a secret's value. Still a
+    ValueError for the callers that catch one."""
 
 
 class Secret:
@@ -109,7 +113,7 @@ def _is_secret(typ: Any) -> bool:
 
 def _convert(raw: str, typ: Any, env: str, choices: tuple[str, ...] | None) -> Any:
     origin = typing.get_origin(typ)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
         if raw == "":
             return None

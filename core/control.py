@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
 from core import codec, metrics
-from core.dlq import DeadLetterSink, decode_key
+from core.dlq import decode_key
 from core.kafka import make_producer
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
-from core.state_reader import follow
+from core.state_reader import TopicReader
 from core.topics import topic_name
 from core.units import now_us
 
@@ -46,45 +45,31 @@ def publish(settings: KafkaSettings, record: dict[str, Any], timeout_s: float = 
         raise RuntimeError(f"control record not delivered: {errors or 'timeout'}")
 
 
-class ControlState:
+class ControlState(TopicReader):
     """Background reader of `control`; `kill_switch()` is safe to call from any thread."""
 
+    reader = "control"
+
     def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
-        """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
-        self.settings = settings
+        super().__init__(settings, topic_name("control", settings), dlq_producer=dlq_producer)
         self.records: dict[str, dict[str, Any]] = {}
         self.unreadable: dict[bytes | None, str] = {}  # raw key -> why its latest record could not be read
-        self.failure: BaseException | None = None  # why the reader thread stopped, if it did
-        self._dlq = DeadLetterSink(settings, "control-reader", dlq_producer)
-        self._stop = threading.Event()
-        self._loaded = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def kill_switch(self) -> dict[str, Any] | None:
         rec = self.records.get(KILL_SWITCH)
         return rec if rec is not None and rec["active"] else None
 
     @property
-    def loaded(self) -> bool:
-        """The records that existed at start-up have been read."""
-        return self._loaded.is_set() and self.failure is None
-
-    def wait_loaded(self, timeout_s: float | None = None) -> bool:
-        """Block until the start-up records are read or the reader failed (a thread, never an event loop)."""
-        return self._loaded.wait(timeout_s) and self.failure is None
+    def consequence(self) -> str:
+        return "kill switch changes are no longer seen"
 
     @property
     def error(self) -> str | None:
         """Why the state cannot be trusted now, or None: not started / not loaded yet, the reader stopped, or a
         record that could not be read still stands (it may have been a kill)."""
-        if self.failure is not None:
-            return f"control reader stopped: {type(self.failure).__name__}: {self.failure}"
-        if self._thread is None:
-            return "control reader not started"
-        if not self._thread.is_alive() and not self._stop.is_set():
-            return "control reader stopped"
-        if not self._loaded.is_set():
-            return "control topic not loaded yet"
+        reader_error = super().error
+        if reader_error is not None:
+            return reader_error
         if self.unreadable:
             last = next(reversed(self.unreadable.values()))
             return f"{len(self.unreadable)} undecodable control record(s) stand (dead-lettered); last: {last}"
@@ -104,26 +89,6 @@ class ControlState:
             log.error("undecodable control record: %s", exc)
             return
         self.records[rec["name"]] = rec
-
-    def start(self, wait_s: float = 10.0) -> ControlState:
-        self._thread = threading.Thread(target=self._run, name="control-reader", daemon=True)
-        self._thread.start()
-        self._loaded.wait(wait_s)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._dlq.flush()
-
-    def _run(self) -> None:
-        try:
-            follow(self.settings, topic_name("control", self.settings), self._on_record, self._loaded, self._stop, on_error=self._on_error)
-        except BaseException as exc:
-            self.failure = exc
-            self._loaded.set()  # nobody waits for a load that will not come (`loaded` stays False)
-            log.critical("control reader stopped: %s: %s; kill switch changes are no longer seen", type(exc).__name__, exc, exc_info=exc)
 
     def _on_record(self, msg: Any) -> None:
         raw_key = msg.key()

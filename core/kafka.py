@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -31,6 +31,7 @@ ERROR_REPORT_EVERY_S = 30.0
 # Errors that mean "no broker answers": librdkafka reconnects with backoff until one does.
 _UNREACHABLE = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
 # Answers about a partition that exists but has no leader (yet): asked again.
+T = TypeVar("T")
 _NO_LEADER_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
@@ -146,26 +147,38 @@ def make_consumer(s: KafkaSettings, group_id: str | None, *, cold: bool = False,
     return Consumer(consumer_config(s, group_id, cold=cold, **overrides))
 
 
-def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float = 10.0) -> tuple[int, int]:
-    """(low, high) watermarks of one partition, asked again while the broker answers with a retriable error (a
-    partition created a moment ago has no leader yet: NOT_LEADER_OR_FOLLOWER) until `timeout_s`; then raises.
-
-    Readers that load a partition to its end assign the low watermark, never OFFSET_BEGINNING: librdkafka 2.16
-    reports the end of a partition assigned at a logical offset ~500 ms later than at an explicit one (measured on
-    Kafka 4.4: first PARTITION_EOF of an empty partition 560 ms vs 70 ms), a cost every recovery read and start-up
-    load paid."""
+def retry_no_leader(call: Callable[[float], T], timeout_s: float = 10.0) -> T:
+    """`call(time left)`, asked again while the broker answers with a retriable error (a partition created a moment
+    ago, or on a broker busy electing leaders, has none yet: NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE) until
+    `timeout_s`; then raises. For the metadata-style calls of a reader's start (watermarks, offsets_for_times): a
+    reader that died on one made the executor reject every signal until it was restarted."""
     deadline = time.monotonic() + timeout_s
     backoff = Backoff(0.05, 1.0)
     while True:
         try:
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=max(0.1, deadline - time.monotonic()))
-            return int(lo), int(hi)
+            return call(max(0.1, deadline - time.monotonic()))
         except KafkaException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             retriable = err is not None and (err.retriable() or err.code() in _NO_LEADER_YET)
             if not retriable or time.monotonic() + 0.05 >= deadline:
                 raise
         time.sleep(min(backoff.next_delay(), max(0.0, deadline - time.monotonic())))
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float = 10.0) -> tuple[int, int]:
+    """(low, high) watermarks of one partition (asked from the broker), through retry_no_leader.
+
+    Readers that load a partition to its end assign the low watermark, never OFFSET_BEGINNING: librdkafka 2.16
+    reports the end of a partition assigned at a logical offset ~500 ms later than at an explicit one (measured on
+    Kafka 4.4: first PARTITION_EOF of an empty partition 560 ms vs 70 ms), a cost every recovery read and start-up
+    load paid."""
+    lo, hi = retry_no_leader(lambda left: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=left), timeout_s)
+    return int(lo), int(hi)
+
+
+def offsets_for_times(consumer: Consumer, tps: list[TopicPartition], timeout_s: float = 10.0) -> list[TopicPartition]:
+    """consumer.offsets_for_times through retry_no_leader."""
+    return list(retry_no_leader(lambda left: consumer.offsets_for_times(tps, timeout=left), timeout_s))
 
 
 def make_admin(s: KafkaSettings, **overrides: Any) -> AdminClient:

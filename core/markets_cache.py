@@ -14,15 +14,14 @@ record is read. `failure` is set (and `healthy` false) if the reader thread itse
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from core import codec, metrics
-from core.dlq import DeadLetterSink, decode_key
+from core.dlq import decode_key
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
-from core.state_reader import follow
+from core.state_reader import TopicReader
 from core.topics import topic_name
 
 log = logging.getLogger(__name__)
@@ -30,24 +29,23 @@ log = logging.getLogger(__name__)
 Listener = Callable[[str, "dict[str, Any] | None"], None]
 
 
-class MarketsCache:
+class MarketsCache(TopicReader):
+    reader = "markets"
+
     def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
-        """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
-        self.settings = settings
-        self.topic = topic_name("markets", settings)
+        super().__init__(settings, topic_name("markets", settings), dlq_producer=dlq_producer)
         self.pairings: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
         self.bad_records = 0
-        self.failure: BaseException | None = None  # why the reader thread stopped, if it did
-        self._dlq = DeadLetterSink(settings, "markets-reader", dlq_producer)
-        self._caught_up = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    @property
+    def consequence(self) -> str:
+        return f"pairings no longer follow `{self.topic}`"
 
     @property
     def healthy(self) -> bool:
         """The reader thread runs (or was never started: offline use) and has not stopped."""
-        return self.failure is None and (self._thread is None or self._thread.is_alive() or self._stop.is_set())
+        return not self.dead
 
     def get(self, game_id: str) -> dict[str, Any] | None:
         return self.pairings.get(game_id)
@@ -78,28 +76,12 @@ class MarketsCache:
             except Exception:
                 log.exception("markets listener failed", extra={"game_id": game_id})
 
-    def start(self, wait_s: float = 15.0) -> MarketsCache:
+    def start(self, wait_s: float = 15.0) -> Self:
         """Start the reader thread and wait (bounded) until the existing records are loaded."""
-        self._thread = threading.Thread(target=self._run, name="markets-reader", daemon=True)
-        self._thread.start()
-        if not self._caught_up.wait(wait_s):
+        super().start(wait_s)
+        if not self._loaded.is_set():
             log.warning("markets: initial load not finished after %.0f s; continuing", wait_s)
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._dlq.flush()
-
-    def _run(self) -> None:
-        try:
-            follow(self.settings, self.topic, self._on_record, self._caught_up, self._stop, on_error=self._on_error)
-        except BaseException as exc:
-            self.failure = exc
-            self._caught_up.set()  # nobody waits for a load that will not come
-            log.critical("markets reader stopped: %s: %s; pairings no longer follow `%s`", type(exc).__name__, exc, self.topic,
-                         exc_info=exc)
 
     def _on_record(self, msg: Any) -> None:
         self._fold(decode_key(msg.key()), msg.value())

@@ -33,6 +33,7 @@ from typing import Any
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
+from core.errors import ArbError
 
 CONFLUENT_MAGIC = 0
 HEADER_LEN = 5  # magic byte + 4-byte big-endian schema id
@@ -41,7 +42,7 @@ MISS_TTL_S = 60.0  # an unknown schema id is asked again after this (a writer ma
 OUTAGE_TTL_S = 5.0  # after a failed request, lookups fail at once for this long
 
 
-class RegistryUnavailable(Exception):
+class RegistryUnavailable(ArbError):
     """The registry could not answer (network, 5xx, auth): retry later, never dead-letter."""
 
 

@@ -1,4 +1,6 @@
-"""Follow a one-partition state topic (`markets`, `control`) from its beginning, in a thread.
+"""Follow a one-partition state topic (`markets`, `control`) from its beginning, in a thread; and the thread
+itself, one implementation for every reader of state: BackgroundReader (start, stop, load, failure; also the
+executor's group risk) and TopicReader (one topic through `follow`, dead letters; `control` and `markets`).
 
 Loading is fast, following is cheap: the existing records are read with the hot-path fetch wait until
 the reader has caught up, then the consumer is replaced by one with `ARB_COLD_FETCH_WAIT_MS` at the
@@ -18,10 +20,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from core.dlq import DeadLetterSink
 from core.kafka import make_consumer, watermarks
 from core.settings import KafkaSettings
 
@@ -87,3 +90,111 @@ def _report(topic: str, msg: Any, exc: Exception, on_error: Callable[[Any, Excep
         except Exception:
             log.exception("%s reader: the error handler failed", topic)
     log.error("%s reader: record at offset %s not applied: %s: %s", topic, msg.offset(), type(exc).__name__, exc, exc_info=exc)
+
+
+class BackgroundReader:
+    """The life of a reader thread: `start()` runs `_read()` in a daemon thread and waits (bounded) for the records
+    that existed at start-up; `_read()` sets `_loaded` once it has read them and returns when `_stop` is set.
+    `failure` is why the thread stopped, if it did; `_loaded` is then set too, so nobody waits for a load that will
+    not come (`loaded` stays False). A subclass names itself (`reader`: the thread is `{reader}-reader`), says
+    what a dead reader means (`consequence`, logged) and what `error` says before the load (`not_loaded`)."""
+
+    reader = "state"
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None  # why the reader thread stopped, if it did
+        self._stop = threading.Event()
+        self._loaded = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def consequence(self) -> str:
+        """What no longer happens once the reader is dead (the end of its critical log line)."""
+        return f"{self.reader} changes are no longer seen"
+
+    @property
+    def not_loaded(self) -> str:
+        """What `error` says before the start-up records are read."""
+        return f"{self.reader} state not loaded yet"
+
+    def start(self, wait_s: float = 10.0) -> Self:
+        self._thread = threading.Thread(target=self._run, name=f"{self.reader}-reader", daemon=True)
+        self._thread.start()
+        self._loaded.wait(wait_s)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def loaded(self) -> bool:
+        """The records that existed at start-up have been read."""
+        return self._loaded.is_set() and self.failure is None
+
+    def wait_loaded(self, timeout_s: float | None = None) -> bool:
+        """Block until the start-up records are read or the reader failed (a thread, never an event loop)."""
+        return self._loaded.wait(timeout_s) and self.failure is None
+
+    @property
+    def dead(self) -> bool:
+        """The thread failed, or ended without being asked to (never started: not dead)."""
+        if self.failure is not None:
+            return True
+        return self._thread is not None and not self._thread.is_alive() and not self._stop.is_set()
+
+    @property
+    def error(self) -> str | None:
+        """Why the state cannot be trusted now, or None: not started, not loaded yet, or the reader stopped."""
+        if self.failure is not None:
+            return f"{self.reader} reader stopped: {type(self.failure).__name__}: {self.failure}"
+        if self._thread is None:
+            return f"{self.reader} reader not started"
+        if self.dead:
+            return f"{self.reader} reader stopped"
+        if not self._loaded.is_set():
+            return self.not_loaded
+        return None
+
+    def _run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:
+            self.failure = exc
+            self._loaded.set()  # nobody waits for a load that will not come (`loaded` stays False)
+            # logged as the subclass's module, where it always was
+            logging.getLogger(type(self).__module__).critical("%s reader stopped: %s: %s; %s", self.reader, type(exc).__name__, exc,
+                                                              self.consequence, exc_info=exc)
+
+
+class TopicReader(BackgroundReader):
+    """A BackgroundReader that follows one single-partition state topic (`follow`): `_on_record(message)` folds a
+    record, `_on_error(message, exception)` is told of one it could not fold and dead-letters it (`_dlq`)."""
+
+    def __init__(self, settings: KafkaSettings, topic: str, *, dlq_producer: Any = None) -> None:
+        """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
+        super().__init__()
+        self.settings = settings
+        self.topic = topic
+        self._dlq = DeadLetterSink(settings, f"{self.reader}-reader", dlq_producer)
+
+    @property
+    def not_loaded(self) -> str:
+        return f"{self.reader} topic not loaded yet"
+
+    def _on_record(self, msg: Any) -> None:
+        raise NotImplementedError
+
+    def _on_error(self, msg: Any, exc: Exception) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        super().stop()
+        self._dlq.flush()
+
+    def _read(self) -> None:
+        follow(self.settings, self.topic, self._on_record, self._loaded, self._stop, on_error=self._on_error)

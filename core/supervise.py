@@ -24,11 +24,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from core import metrics
+from core.errors import ArbError
 
 log = logging.getLogger(__name__)
 
 
-class RoleFailed(RuntimeError):
+class RoleFailed(ArbError, RuntimeError):
     """A role stopped because one of its parts failed (a supervised task, an executor partition worker): the
     command exits 1 with one line; the failure itself was logged with its traceback."""
 

@@ -1,10 +1,8 @@
-"""Create the registry's topics idempotently, check existing ones against the registry (check_topics: what
-a command that writes a topic checks first, since nothing else creates one), and give one run topics of
-its own on a shared broker (run_prefix, delete_run_topics)."""
+"""Create the registry's topics idempotently, and check existing ones against the registry (check_topics: what
+a command that writes a topic checks first, since nothing else creates one)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -23,35 +21,6 @@ class TopicReport:
     @property
     def ok(self) -> bool:
         return self.status in ("created", "exists")
-
-
-def run_prefix(base: str) -> str:
-    """A topic prefix of one run's own on a shared broker: base + 6 random hex digits + '.'. Consumer groups
-    and transactional ids derive from the prefix, so the run shares no record, offset or fencing with
-    another pipeline or another run."""
-    return f"{base}{secrets.token_hex(3)}."
-
-
-def delete_run_topics(admin: AdminClient, s: KafkaSettings, *, timeout: float = 15.0) -> list[str]:
-    """Delete every topic of the run whose prefix s.topic_prefix is (Faust's changelogs and the paper
-    variants included); returns the names deleted. Only for prefixes from run_prefix: no other
-    pipeline's topics start with one."""
-    prefix = s.topic_prefix
-    if not (len(prefix) >= 8 and prefix.endswith(".") and all(c in "0123456789abcdef" for c in prefix[-7:-1])):
-        raise ValueError(f"refusing to delete by the prefix {prefix!r}: not one of run_prefix's")
-    starts = (prefix, s.paper_prefix + prefix)
-    names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(starts))
-    if not names:
-        return []
-    failed = []
-    for name, fut in admin.delete_topics(names, request_timeout=timeout).items():
-        try:
-            fut.result()
-        except Exception as exc:  # report all of them, not the first
-            failed.append(f"{name}: {exc}")
-    if failed:
-        raise RuntimeError("could not delete " + "; ".join(failed))
-    return names
 
 
 def wanted_topics(s: KafkaSettings, *, include_paper: bool = True) -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+from core.errors import ArbError
+
 PRICE_DP = 4
 SIZE_DP = 2
 MONEY_DP = 6
@@ -23,7 +25,7 @@ MONEY_SCALE = 10**MONEY_DP
 ONE_DOLLAR = PRICE_SCALE  # a contract pays 1 USD = 10_000 price units
 
 
-class UnitError(ValueError):
+class UnitError(ArbError, ValueError):
     """A decimal string that does not fit the fixed-point grid or is not a number."""
 
 

@@ -1,7 +1,7 @@
 """Compare the positions implied by our `fills` with the simulator's ground truth (pure).
 
 At settlement the simulator pays a position out and closes it (simulators/world.py Account.settle): Kalshi's
-at `finalized`, Polymarket's at resolution when winning shares are redeemed at once (ARB_SIM_POLY_REDEEM=auto).
+at `finalized`, Polymarket's (both tokens) at resolution when winning shares are redeemed at once (ARB_SIM_POLY_REDEEM=auto).
 Discovery publishes a market's Settlement record only once the venue shows it final, so a book with a record
 is one the simulator no longer holds: not a drift. A book the simulator paid without our record is one."""
 
@@ -25,29 +25,30 @@ def paid_books(settlements: Iterable[Mapping[str, Any]], *, poly_redeemed: bool)
 
 def expected_sim_positions(fills: list[dict[str, Any]], pairings: Mapping[str, Mapping[str, Any]],
                            paid: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
-    """Signed primary-instrument quantity per (venue, book) as the simulator keeps it:
-    Kalshi + YES / - NO per ticker; Polymarket + token 0 / - token 1 per condition id; none in a `paid` book.
-    `pairings` must include the games withdrawn since (their tokens still name their books)."""
-    token_book: dict[str, tuple[str, int]] = {}
+    """Quantity per (venue, instrument) as the simulator keeps it: Kalshi + YES / - NO per ticker (the venue nets a
+    market's YES and NO), Polymarket the shares of each token (a condition's two tokens are held apart); none in a
+    `paid` book (a Kalshi ticker, a Polymarket condition id). `pairings` must include the games withdrawn since
+    (their tokens still name their books)."""
+    token_book: dict[str, str] = {}
     for p in pairings.values():
         for b in p["books"]:
             if b["venue"] == "POLYMARKET":
-                for i, inst in enumerate(b["instruments"]):
-                    token_book[inst["market"]] = (b["market"], i)
+                for inst in b["instruments"]:
+                    token_book[inst["market"]] = b["market"]
     out: dict[tuple[str, str], int] = {}
     for f in fills:
         signed = f["size"] if f["action"] == "BUY" else -f["size"]
         if f["venue"] == "KALSHI":
-            key, qty = ("KALSHI", f["market"]), signed if f["side"] == "YES" else -signed
+            key, book, qty = ("KALSHI", f["market"]), f["market"], signed if f["side"] == "YES" else -signed
         else:
-            book, index = token_book.get(f["market"], (f"token:{f['market']}", 0))
-            key, qty = ("POLYMARKET", book), signed if index == 0 else -signed
-        out[key] = out.get(key, 0) + qty
-    return {k: v for k, v in out.items() if v != 0 and k not in (paid or set())}
+            key, book, qty = ("POLYMARKET", f["market"]), token_book.get(f["market"], f["market"]), signed
+        if (f["venue"], book) not in (paid or set()):
+            out[key] = out.get(key, 0) + qty
+    return {k: v for k, v in out.items() if v != 0}
 
 
 def sim_positions(accounts: dict[str, Any], kalshi_account: str, poly_account: str) -> dict[tuple[str, str], int]:
-    """From the simulator admin `GET /accounts` answer."""
+    """From the simulator admin `GET /accounts` answer (Kalshi per ticker, Polymarket per token)."""
     out: dict[tuple[str, str], int] = {}
     for venue, account in (("KALSHI", kalshi_account), ("POLYMARKET", poly_account.lower())):
         acct = (accounts.get(venue.lower()) or {}).get(account) or {}

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 
-from core.run_kafka import drop_run_topics, external_settings
 from core.settings import KafkaSettings
 from core.units import now_us
 from demo import acceptance
@@ -29,6 +28,7 @@ from demo.reconcile import drift, expected_sim_positions, paid_books, sim_positi
 from demo.stats import duplicate_orders
 from demo.supervisor import ChildFailed, Supervisor, arb_argv
 from demo.view import render
+from localkafka.run import drop_run_topics, external_settings
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from core.errors import ArbError
 
-class ChildFailed(RuntimeError):
+
+class ChildFailed(ArbError, RuntimeError):
     """A child exited unexpectedly or did not start in time."""
 
 

@@ -36,6 +36,9 @@ class Answer(Enum):
 
 
 POSSIBLY_SENT = frozenset({Answer.UNKNOWN, Answer.EXISTS})
+# The venue did not get the order: it may be sent again before the deadline. Exactly the answers to the venue
+# errors whose `retriable` (core.errors.ArbError) is true; tests/unit/test_venue_client.py keeps the two in step.
+RESEND = frozenset({Answer.RETRY, Answer.NOT_SENT})
 # Answers that say the venue is unhealthy (the circuit breaker counts them). A 429 is back-pressure and a
 # 401 is our keys or clock: neither is the venue failing.
 BREAKER_FAILURES = frozenset({Answer.UNKNOWN, Answer.NOT_SENT})

@@ -21,8 +21,8 @@ spends its 50 and reads 50; floor(50 / 2) = 25 more for B, and 75 promised again
 spending counts in full against its own part; the others' spending only lowers everyone's figure. The sum
 over the group then stays within the balance as long as every figure in use was read within `spent_window_s`
 of each other's admissions (figures older than `max_age_s` are refused; attach() sets the window to that plus
-how long a signal's orders can still fill). Partitions moving between executors: README "Hard limits and
-balances" gives the bound.
+how long a signal's orders can still fill). Partitions moving between executors: the bound is in
+docs/risk.md "Balances and the order rate are the group's".
 """
 
 from __future__ import annotations

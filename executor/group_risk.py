@@ -32,8 +32,9 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from core import codec
-from core.kafka import make_consumer
+from core.kafka import make_consumer, offsets_for_times, watermarks
 from core.settings import KafkaSettings
+from core.state_reader import BackgroundReader
 from core.topics import partitions, topic_name
 from core.units import ONE_DOLLAR
 from positions.fold import Book, Holding, InstrumentKey, settlement_pays, trading_day
@@ -202,14 +203,17 @@ class RiskFold:
         return self.realized_by_day.get(trading_day(now, self.tz), 0), self.unrealized(pairings)
 
 
-class GroupRisk:
+class GroupRisk(BackgroundReader):
     """Background reader of `fills` (all partitions), `settlements` and `positions` into a RiskFold. Read it with
     `view(fn)` (under its lock) from any thread; `error` says why it cannot be trusted (fail closed)."""
+
+    reader = "risk"
 
     def __init__(self, settings: KafkaSettings, tz: str, *, pairings: Pairings = dict, paper: bool = False,
                  lookback_s: int = 3 * 86400, stall_s: float = 30.0, now_us: Callable[[], int] | None = None) -> None:
         from core.units import now_us as _now
 
+        super().__init__()
         self.settings = settings
         self.fold = RiskFold(ZoneInfo(tz))
         self.pairings = pairings
@@ -217,12 +221,8 @@ class GroupRisk:
         self.lookback_s = lookback_s
         self.stall_s = stall_s
         self.now_us = now_us or _now
-        self.failure: BaseException | None = None
         self.records = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._loaded = threading.Event()
-        self._thread: threading.Thread | None = None
         self._at: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to (reader thread only)
         self._barriers: list[tuple[int, int | None, Callable[[], None]]] = []  # (fills partition, target offset, then)
         self._known: dict[str, Mapping[str, Any]] = {}  # game -> its last pairing seen (see view)
@@ -244,19 +244,12 @@ class GroupRisk:
             return fn(self.fold, self._known)
 
     @property
-    def error(self) -> str | None:
-        if self.failure is not None:
-            return f"risk reader stopped: {type(self.failure).__name__}: {self.failure}"
-        if self._thread is None:
-            return "risk reader not started"
-        if not self._thread.is_alive() and not self._stop.is_set():
-            return "risk reader stopped"
-        if not self._loaded.is_set():
-            return "risk state not loaded yet (fills/settlements/positions)"
-        return None
+    def consequence(self) -> str:
+        return "the executor rejects every signal"
 
-    def wait_loaded(self, timeout_s: float | None = None) -> bool:
-        return self._loaded.wait(timeout_s) and self.failure is None
+    @property
+    def not_loaded(self) -> str:
+        return "risk state not loaded yet (fills/settlements/positions)"
 
     def after_fills(self, partition: int, then: Callable[[], None]) -> None:
         """Call `then()` (in the reader thread) once every fill of `partition` committed before this call is folded."""
@@ -269,45 +262,26 @@ class GroupRisk:
         self.after_fills(partition, done.set)
         return done.wait(timeout_s)
 
-    # ---- lifecycle ------------------------------------------------------------------------------
+    # ---- the reader thread (start, stop, failure: core.state_reader.BackgroundReader) -------------
 
-    def start(self, wait_s: float = 10.0) -> GroupRisk:
-        self._thread = threading.Thread(target=self._run, name="risk-reader", daemon=True)
-        self._thread.start()
-        self._loaded.wait(wait_s)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        try:
-            self._follow()
-        except BaseException as exc:
-            self.failure = exc
-            self._loaded.set()
-            log.critical("risk reader stopped: %s: %s; the executor rejects every signal", type(exc).__name__, exc, exc_info=exc)
-
-    def _follow(self) -> None:
+    def _read(self) -> None:
         s = self.settings
         settlements, positions = topic_name("settlements", s), topic_name("positions", s)
         consumer = make_consumer(s, None, **{"enable.partition.eof": True})
         try:
             n_fills = partitions("fills", s)
             since_ms = min(day_start_us(self.now_us(), self.fold.tz), self.now_us() - self.lookback_s * 1_000_000) // 1000
-            found = consumer.offsets_for_times([TopicPartition(self.fills_topic, p, since_ms) for p in range(n_fills)], timeout=10)
+            found = offsets_for_times(consumer, [TopicPartition(self.fills_topic, p, since_ms) for p in range(n_fills)], timeout_s=10)
             tps = [TopicPartition(self.fills_topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING) for tp in found]
             for p in range(n_fills):  # no fill that new: start at the end
                 if found[p].offset < 0:
-                    tps[p] = TopicPartition(self.fills_topic, p, consumer.get_watermark_offsets(TopicPartition(self.fills_topic, p), timeout=10)[1])
+                    tps[p] = TopicPartition(self.fills_topic, p, watermarks(consumer, self.fills_topic, p)[1])
             tps += [TopicPartition(settlements, 0, OFFSET_BEGINNING)]
             tps += [TopicPartition(positions, p, OFFSET_BEGINNING) for p in range(partitions("positions", s))]
             # The end of each partition now (read_committed: the last stable offset): loaded once every position reaches it.
             ends: dict[tuple[str, int], int] = {}
             for tp in tps:
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+                lo, hi = watermarks(consumer, tp.topic, tp.partition)
                 ends[(tp.topic, tp.partition)] = hi
                 self._at[(tp.topic, tp.partition)] = tp.offset if tp.offset >= 0 else lo  # read up to, before any record
             consumer.assign([TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else self._at[(tp.topic, tp.partition)])
@@ -375,9 +349,8 @@ class GroupRisk:
             barriers, self._barriers = self._barriers, []
         keep = []
         for p, target, then in barriers:
-            tp = TopicPartition(self.fills_topic, p)
             if target is None:  # taken now, after the caller's commit: read_committed -> the last stable offset
-                target = consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                target = watermarks(consumer, self.fills_topic, p)[1]
             if self._reached(consumer, {(self.fills_topic, p): target}):
                 then()
             else:

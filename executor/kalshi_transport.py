@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.units import ONE_DOLLAR, UnitError, notional, now_us, parse_fixed, parse_price, parse_size
+from executor.exceptions import AmbiguousFillCost
 from executor.orders import LegResult, OrderRequest
 from venues import errors
 from venues.kalshi.rest import KalshiRest, v2_order_side
@@ -25,10 +26,6 @@ LOOKBACK_S = 3600  # min_ts window for lookups: generous, the venue filters serv
 # price p fills at p or above) when only one of them fits; otherwise by the order's fills (GET /portfolio/fills:
 # `yes_price_dollars` is documented as "fill price for the yes side"), and never by guessing.
 BID_OUTCOME = {"yes": "bid", "no": "ask"}
-
-
-class AmbiguousFillCost(errors.Unknown):
-    """The order's fill cost fits both readings: its fills must say which (KalshiTransport.find asks for them)."""
 
 
 def _money(text: Any) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from core import codec
-from core.kafka import make_consumer, watermarks
+from core.kafka import make_consumer, offsets_for_times, watermarks
 from core.settings import KafkaSettings
 
 StartFn = Callable[[Consumer], "dict[str, int] | None"]
@@ -84,11 +84,11 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
 def offsets_since(consumer: Consumer, topics: list[str], partition: int, since_ms: int) -> dict[str, int]:
     """Per topic, the first offset of partition `partition` whose timestamp is >= since_ms (the partition's
     end when none is), from the broker's time index."""
-    found = consumer.offsets_for_times([TopicPartition(t, partition, since_ms) for t in topics], timeout=10)
+    found = offsets_for_times(consumer, [TopicPartition(t, partition, since_ms) for t in topics], timeout_s=10)
     out = {}
     for tp in found:
         if tp.offset < 0:  # no record that new: everything is older
-            out[tp.topic] = consumer.get_watermark_offsets(TopicPartition(tp.topic, partition), timeout=5)[1]
+            out[tp.topic] = watermarks(consumer, tp.topic, partition, timeout_s=5)[1]
         else:
             out[tp.topic] = tp.offset
     return out

@@ -43,10 +43,10 @@ from core.kafka import make_consumer, make_producer
 from core.progress import StatusLine, by_text, metric_by, metric_total, partitions_text, status_interval_s
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
-from core.supervise import RoleFailed
 from core.topics import topic_name
 from core.units import now_us
 from executor.checkpoint import format_checkpoint, parse_checkpoint, start_offsets
+from executor.exceptions import Fenced, WorkerFailed
 from executor.ledger import TERMINAL, Ledger
 from executor.orders import (
     LegResult,
@@ -59,7 +59,7 @@ from executor.orders import (
 )
 from executor.recovery_reader import offsets_since, read_partition
 from executor.settlement import Settler, not_sent
-from executor.txn import Fenced, PartitionWriter
+from executor.txn import PartitionWriter
 from executor.venue_client import VenueClient
 
 if TYPE_CHECKING:
@@ -598,10 +598,6 @@ class ExecutorService:
         return [control_record(f"alert:{venue}", "ALERT", True, reason=outcome.get("reason"), source="executor (paper)" if self.paper else "executor",
                                value={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"], "unhedged_contracts": size})
                 for venue, size in (unhedged or {"UNKNOWN": 0}).items()]
-
-
-class WorkerFailed(RoleFailed):
-    """A partition worker failed; the executor stopped so its group reassigns the partitions."""
 
 
 def _request_from_intent(ev: dict[str, Any], deadline_us: int) -> OrderRequest:

@@ -74,7 +74,7 @@ class ExecutorSettings:
                                             "signal together, 1e-2 contracts (default 300).")
     balance_refresh_s: int = setting("ARB_EXEC_BALANCE_REFRESH_S", 30, "Live mode: each venue's available balance is read this often (s), "
                                      "and after every signal that sent orders; a signal this executor's part of the balance (owned "
-                                     "partitions / P, README) minus what is in flight cannot cover is REJECTED. Paper mode has no "
+                                     "partitions / P, docs/risk.md) minus what is in flight cannot cover is REJECTED. Paper mode has no "
                                      "balance check.")
     risk_lookback_h: int = setting("ARB_EXEC_RISK_LOOKBACK_H", 72, "The group's risk state is rebuilt at start from `fills` of this many hours "
                                    "back (or the trading day, if longer): older positions still open are not counted as exposure.")

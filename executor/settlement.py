@@ -1,4 +1,4 @@
-"""Leg-risk policy: what to do when the legs of a signal did not fill equally (design.md, pitfalls.md).
+"""Leg-risk policy: what to do when the legs of a signal did not fill equally (docs/design.md, docs/risk.md).
 
 IOC on two venues is not atomic: one leg can fill and the other not, and a Polymarket BUY that matches
 at better prices gets more shares for the same pUSD. After the legs answer, net holdings per leg are

@@ -27,12 +27,9 @@ from core.backoff import Backoff
 from core.kafka import make_transactional_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
+from executor.exceptions import Fenced
 
 log = logging.getLogger(__name__)
-
-
-class Fenced(Exception):
-    """Another executor owns this partition now (or the transaction failed fatally): stop using it."""
 
 
 # The group moved to a new generation (any member joined or left: cooperative-sticky bumps it for every

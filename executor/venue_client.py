@@ -23,7 +23,7 @@ from typing import Protocol
 from core import metrics
 from core.backoff import Backoff
 from core.units import now_us
-from executor.answers import BREAKER_FAILURES, Answer, classify_error, classify_result
+from executor.answers import BREAKER_FAILURES, RESEND, Answer, classify_error, classify_result
 from executor.breaker import CircuitBreaker
 from executor.orders import LegResult, OrderRequest
 from venues import errors
@@ -107,7 +107,7 @@ class RetryingVenueClient:
                         log.error("%s refused our credentials (keys or clock skew): %s", self.venue, exc,
                                   extra={"client_order_id": req.client_order_id})
                     return LegResult("REJECT", reason=str(exc), sent_ts=sent_ts, acked_ts=now_us())
-                if answer in (Answer.RETRY, Answer.NOT_SENT):
+                if answer in RESEND:
                     if answer is Answer.RETRY:
                         self.rate_limited += 1
                         metrics.RATE_LIMITED.labels(self.venue).inc()

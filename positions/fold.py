@@ -14,6 +14,10 @@ Fills and settlements fold in any order: a fill of an instrument already settled
 Realized P&L is also kept per trading day (the day, in the given time zone, of the fill or of the
 resolution that realized it). A game whose venues resolved differently (`settlement_mismatch`) is paid per
 venue all the same -- that is what the venues pay -- and must be reported, never netted as if hedged.
+
+Records are the typed ones of schemas/records.py. The functions other packages call also take a record as a dict
+(`X | Mapping[str, object]`, converted on entry): executor/group_risk.py, cli/commands/positions.py and
+demo/acceptance.py still decode dicts.
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from core.units import ONE_DOLLAR
+from core import units
+from schemas.records import Fill, MarketPairing, Position, Settlement, Side, Venue, as_record, to_dict
 
 InstrumentKey = tuple[str, str, str]  # (venue, market, side)
+# core.units computes its scales as 10**DP, which mypy types as Any: typed here until core/units.py annotates them.
+ONE_DOLLAR: int = cast(int, units.ONE_DOLLAR)
 
 
 @dataclass
 class Holding:
     game_id: str
-    venue: str
+    venue: Venue
     market: str
-    side: str
+    side: Side
     contracts: int = 0  # 1e-2
     cost: int = 0  # 1e-6 USD, of the open contracts
     fees: int = 0
@@ -54,12 +61,12 @@ class Holding:
         return 0 if mark is None or self.contracts == 0 else mark * self.contracts - self.cost
 
 
-def settlement_pays(rec: Mapping[str, Any]) -> dict[InstrumentKey, int]:
+def settlement_pays(rec: Settlement | Mapping[str, object]) -> dict[InstrumentKey, int]:
     """What each instrument of a Settlement record's market pays per contract (1e-4 USD)."""
-    payout = int(rec["payout"])
-    if rec["venue"] == "KALSHI":  # one ticker, two sides: a NO pays what the YES does not
-        return {("KALSHI", rec["market"], "YES"): payout, ("KALSHI", rec["market"], "NO"): ONE_DOLLAR - payout}
-    return {(rec["venue"], rec["market"], "YES"): payout}
+    s = as_record(Settlement, rec)
+    if s.venue == "KALSHI":  # one ticker, two sides: a NO pays what the YES does not
+        return {("KALSHI", s.market, "YES"): s.payout, ("KALSHI", s.market, "NO"): ONE_DOLLAR - s.payout}
+    return {(s.venue, s.market, "YES"): s.payout}
 
 
 def trading_day(ts_us: int, tz: ZoneInfo) -> str:
@@ -72,7 +79,7 @@ class Book:
     seen: set[str] = field(default_factory=set)
     duplicates: int = 0
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
-    settlements: dict[str, dict[str, Any]] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
+    settlements: dict[str, Settlement] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
     payouts: dict[InstrumentKey, tuple[int, int | None]] = field(default_factory=dict)  # -> (payout, resolved_ts)
     daily: dict[str, int] = field(default_factory=dict)  # trading day yyyymmdd -> realized P&L, 1e-6 USD
     conflicting: list[str] = field(default_factory=list)  # a second, different record for a settled market
@@ -82,27 +89,28 @@ class Book:
             day = trading_day(ts_us, self.tz)
             self.daily[day] = self.daily.get(day, 0) + amount
 
-    def apply(self, fill: Mapping[str, Any]) -> bool:
+    def apply(self, fill: Fill | Mapping[str, object]) -> bool:
         """Fold one Fill record; False when its fill_id was already folded."""
-        if fill["fill_id"] in self.seen:
+        f = as_record(Fill, fill)
+        if f.fill_id in self.seen:
             self.duplicates += 1
             return False
-        self.seen.add(fill["fill_id"])
-        k = (fill["venue"], fill["market"], fill["side"])
-        h = self.holdings.get(k) or Holding(fill["game_id"], *k)
+        self.seen.add(f.fill_id)
+        k = (f.venue, f.market, f.side)
+        h = self.holdings.get(k) or Holding(f.game_id, f.venue, f.market, f.side)
         self.holdings[k] = h
         before = h.realized
-        self._trade(h, fill)
-        self._book_day(fill.get("ts"), h.realized - before)
+        self._trade(h, f)
+        self._book_day(f.ts, h.realized - before)
         if k in self.payouts:  # the market has resolved already: these contracts settle now
             self._settle_holding(h, *self.payouts[k])
         return True
 
-    def _trade(self, h: Holding, fill: Mapping[str, Any]) -> None:
-        size, price, fee = int(fill["size"]), int(fill["price"]), int(fill["fee"])
+    def _trade(self, h: Holding, fill: Fill) -> None:
+        size, price, fee = fill.size, fill.price, fill.fee
         h.fees += fee
         h.realized -= fee
-        if fill["action"] == "BUY":
+        if fill.action == "BUY":
             if h.contracts >= 0:
                 h.contracts += size
                 h.cost += price * size
@@ -129,7 +137,7 @@ class Book:
                     h.contracts -= size - closed
                     h.cost -= price * (size - closed)
 
-    def fold(self, fills: Iterable[Mapping[str, Any]]) -> Book:
+    def fold(self, fills: Iterable[Fill | Mapping[str, object]]) -> Book:
         for f in fills:
             self.apply(f)
         return self
@@ -150,20 +158,21 @@ class Book:
                 continue
             self._settle_holding(h, payout, ts_us)
 
-    def apply_settlement(self, rec: Mapping[str, Any]) -> bool:
+    def apply_settlement(self, rec: Settlement | Mapping[str, object]) -> bool:
         """Fold one Settlement record; False when its market was settled already (a second, different record
         is kept in `conflicting` and not applied: what was paid cannot change)."""
-        key = f"{rec['venue']}:{rec['market']}"
+        s = as_record(Settlement, rec)
+        key = f"{s.venue}:{s.market}"
         old = self.settlements.get(key)
         if old is not None:
-            if int(old["payout"]) != int(rec["payout"]):
-                self.conflicting.append(f"{key}: payout {old['payout']} then {rec['payout']}")
+            if old.payout != s.payout:
+                self.conflicting.append(f"{key}: payout {old.payout} then {s.payout}")
             return False
-        self.settlements[key] = dict(rec)
-        self.settle(settlement_pays(rec), int(rec["resolved_ts"]))
+        self.settlements[key] = s
+        self.settle(settlement_pays(s), s.resolved_ts)
         return True
 
-    def fold_settlements(self, recs: Iterable[Mapping[str, Any]]) -> Book:
+    def fold_settlements(self, recs: Iterable[Settlement | Mapping[str, object]]) -> Book:
         for r in recs:
             self.apply_settlement(r)
         return self
@@ -190,32 +199,34 @@ class Book:
         return {g for g, done in games.items() if done}
 
 
-def venue_verdict(pairing: Mapping[str, Any], venue: str, settlements: Mapping[str, Mapping[str, Any]]) -> str | None:
+def venue_verdict(pairing: MarketPairing | Mapping[str, object], venue: str, settlements: Mapping[str, Settlement]) -> str | None:
     """How `venue` resolved the game, in the game's outcomes (the pairing's `pays_on`): the one outcome its
     payouts match, or "no single outcome (...)" (a 50-50, a void, payouts no outcome explains); None until
     every market of the venue in the pairing has a Settlement record."""
+    p = as_record(MarketPairing, pairing)
     instruments: list[tuple[int, list[str]]] = []
-    for b in pairing["books"]:
-        if b["venue"] != venue:
+    for b in p.books:
+        if b.venue != venue:
             continue
-        for i in b["instruments"]:
-            rec = settlements.get(f"{venue}:{i['market']}")
+        for i in b.instruments:
+            rec = settlements.get(f"{venue}:{i.market}")
             if rec is None:
                 return None
-            instruments.append((settlement_pays(rec)[(venue, i["market"], i["side"])], list(i["pays_on"])))
+            instruments.append((settlement_pays(rec)[(venue, i.market, i.side)], list(i.pays_on)))
     if not instruments:
         return None
-    fits = [o for o in pairing["outcomes"] if all(p == (ONE_DOLLAR if o in on else 0) for p, on in instruments)]
+    fits = [o for o in p.outcomes if all(paid == (ONE_DOLLAR if o in on else 0) for paid, on in instruments)]
     if len(fits) == 1:
-        return str(fits[0])
-    paid = ", ".join(f"{'/'.join(on)}:{p}" for p, on in instruments)
+        return fits[0]
+    paid = ", ".join(f"{'/'.join(on)}:{amount}" for amount, on in instruments)
     return f"no single outcome (pays {paid})"
 
 
-def settlement_mismatch(pairing: Mapping[str, Any], settlements: Mapping[str, Mapping[str, Any]]) -> dict[str, str] | None:
+def settlement_mismatch(pairing: MarketPairing | Mapping[str, object], settlements: Mapping[str, Settlement]) -> dict[str, str] | None:
     """{venue: verdict} when the game's venues have all resolved and their verdicts differ (e.g. Kalshi says
     BUF won, Polymarket KC, or one of them a draw or a 50-50); None otherwise."""
-    verdicts = {v: venue_verdict(pairing, v, settlements) for v in sorted({b["venue"] for b in pairing["books"]})}
+    p = as_record(MarketPairing, pairing)
+    verdicts = {v: venue_verdict(p, v, settlements) for v in sorted({b.venue for b in p.books})}
     if len(verdicts) < 2 or any(v is None for v in verdicts.values()):
         return None
     return {k: str(v) for k, v in verdicts.items()} if len(set(verdicts.values())) > 1 else None
@@ -232,19 +243,24 @@ def locked_profit(book: Book, game_id: str, outcomes: list[str], pays_on: Mappin
     return worst - spent
 
 
-def pays_on_index(pairings: Mapping[str, Mapping[str, Any]]) -> tuple[dict[InstrumentKey, list[str]], dict[str, list[str]]]:
+def pays_on_index(pairings: Mapping[str, MarketPairing | Mapping[str, object]]) -> tuple[dict[InstrumentKey, list[str]], dict[str, list[str]]]:
     """(instrument -> outcomes it pays on, game -> outcomes) from MarketPairing records."""
     idx: dict[InstrumentKey, list[str]] = {}
     outcomes: dict[str, list[str]] = {}
-    for gid, p in pairings.items():
-        outcomes[gid] = list(p["outcomes"])
-        for b in p["books"]:
-            for i in b["instruments"]:
-                idx[(b["venue"], i["market"], i["side"])] = list(i["pays_on"])
+    for gid, pairing in pairings.items():
+        p = as_record(MarketPairing, pairing)
+        outcomes[gid] = list(p.outcomes)
+        for b in p.books:
+            for i in b.instruments:
+                idx[(b.venue, i.market, i.side)] = list(i.pays_on)
     return idx, outcomes
 
 
-def position_record(h: Holding, mark: int | None, ts: int) -> dict[str, Any]:
-    return {"key": h.key, "game_id": h.game_id, "venue": h.venue, "market": h.market, "side": h.side, "contracts": h.contracts,
-            "cost": h.cost, "fees": h.fees, "realized_pnl": h.realized, "unrealized_pnl": h.unrealized(mark), "mark_price": mark,
-            "settled": h.settled, "ts": ts}
+def position(h: Holding, mark: int | None, ts: int) -> Position:
+    return Position(key=h.key, game_id=h.game_id, venue=h.venue, market=h.market, side=h.side, contracts=h.contracts, cost=h.cost,
+                    fees=h.fees, realized_pnl=h.realized, unrealized_pnl=h.unrealized(mark), mark_price=mark, settled=h.settled, ts=ts)
+
+
+def position_record(h: Holding, mark: int | None, ts: int) -> dict[str, object]:
+    """position() as a dict (the rows of `arb positions`, cli/commands/positions.py)."""
+    return to_dict(position(h, mark, ts))

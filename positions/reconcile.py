@@ -12,18 +12,32 @@ reaches `fills` is gone by the next check.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any
+from typing import TypedDict
 
 from core.units import parse_size
 from positions.fold import Book
 
 VenueKey = tuple[str, str]  # (venue, Kalshi ticker / Polymarket token)
+JsonRow = Mapping[str, object]  # one object of a venue's JSON answer
 
 
-def ours_by_venue_key(book: Book, pairings: dict[str, dict[str, Any]]) -> dict[VenueKey, int]:
+class Drift(TypedDict):
+    """One instrument whose holdings differ (a dict: `arb positions --json` prints it as it is)."""
+
+    venue: str
+    market: str
+    ours: int
+    venue_reports: int
+
+
+class SeenDrift(Drift):
+    checks: int  # consecutive checks it was seen in
+
+
+def ours_by_venue_key(book: Book) -> dict[VenueKey, int]:
     """Net holdings in the venues' terms: Kalshi signed YES contracts per ticker (NO is negative);
     Polymarket shares per token. Settled holdings are closed (0 contracts) and so not counted."""
     out: dict[VenueKey, int] = {}
@@ -36,12 +50,15 @@ def ours_by_venue_key(book: Book, pairings: dict[str, dict[str, Any]]) -> dict[V
     return {k: v for k, v in out.items() if v}
 
 
-def kalshi_positions(market_positions: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-    return {("KALSHI", p["ticker"]): parse_size(str(p.get("position_fp") or "0"), signed=True)
-            for p in market_positions if parse_size(str(p.get("position_fp") or "0"), signed=True)}
+def kalshi_positions(market_positions: Sequence[JsonRow]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for p in market_positions:
+        if q := parse_size(str(p.get("position_fp") or "0"), signed=True):
+            out[("KALSHI", str(p["ticker"]))] = q
+    return out
 
 
-def polymarket_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+def polymarket_positions(rows: Sequence[JsonRow]) -> dict[tuple[str, str], int]:
     """Shares per token from Data API `GET /positions` rows (venues/polymarket/rest.py PolymarketDataApi):
     the documented shape (`asset`, `size`), the recorded one (`token_id`, `current_size`;
     tests/resources/polymarket/data_api_positions_response.json) or the simulator's (`size_fp`). Sizes
@@ -65,8 +82,8 @@ def polymarket_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str], in
     return out
 
 
-def drift(ours: dict[tuple[str, str], int], venue: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
-    return [{"venue": v, "market": m, "ours": ours.get((v, m), 0), "venue_reports": venue.get((v, m), 0)}
+def drift(ours: dict[tuple[str, str], int], venue: dict[tuple[str, str], int]) -> list[Drift]:
+    return [Drift(venue=v, market=m, ours=ours.get((v, m), 0), venue_reports=venue.get((v, m), 0))
             for v, m in sorted(set(ours) | set(venue)) if ours.get((v, m), 0) != venue.get((v, m), 0)]
 
 
@@ -77,8 +94,8 @@ def settled_keys(book: Book) -> set[VenueKey]:
 
 @dataclass(frozen=True)
 class Comparison:
-    drift: list[dict[str, Any]]  # instruments that differ, of the judged venues
-    awaiting_settlement: list[dict[str, Any]]  # differ only because the venue paid out before our Settlement record
+    drift: list[Drift]  # instruments that differ, of the judged venues
+    awaiting_settlement: list[Drift]  # differ only because the venue paid out before our Settlement record
     judged: tuple[str, ...]
 
 
@@ -86,7 +103,7 @@ def compare(book: Book, venue: dict[VenueKey, int], judged: Collection[str], *, 
     """Our book against the venues' positions, for the venues in `judged` only (read completely)."""
     settled = settled_keys(book)
     games: dict[VenueKey, str] = {(h.venue, h.market): h.game_id for h in book.holdings.values()}
-    ours = {k: v for k, v in ours_by_venue_key(book, {}).items() if k[0] in judged and k not in settled}
+    ours = {k: v for k, v in ours_by_venue_key(book).items() if k[0] in judged and k not in settled}
     theirs = {k: v for k, v in venue.items() if k[0] in judged and k not in settled}
     differ = drift(ours, theirs)
     awaiting = [d for d in differ if d["venue_reports"] == 0 and games.get((d["venue"], d["market"])) in ended_games]
@@ -95,10 +112,10 @@ def compare(book: Book, venue: dict[VenueKey, int], judged: Collection[str], *, 
 
 @dataclass
 class Verdict:
-    drift: list[dict[str, Any]]  # confirmed: seen in `confirm` consecutive checks (each with its `checks`)
-    unconfirmed: list[dict[str, Any]]  # seen, not (yet) in enough consecutive checks
+    drift: list[SeenDrift]  # confirmed: seen in `confirm` consecutive checks
+    unconfirmed: list[SeenDrift]  # seen, not (yet) in enough consecutive checks
     unreadable: dict[str, str]  # venue -> why, failing in `confirm` consecutive checks
-    awaiting_settlement: list[dict[str, Any]]
+    awaiting_settlement: list[Drift]
 
 
 @dataclass
@@ -108,7 +125,7 @@ class DriftTracker:
 
     confirm: int = 2
     streak: dict[VenueKey, int] = field(default_factory=dict)
-    last: dict[VenueKey, dict[str, Any]] = field(default_factory=dict)
+    last: dict[VenueKey, Drift] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
 
     def observe(self, comparison: Comparison, failed: dict[str, str]) -> Verdict:
@@ -122,7 +139,7 @@ class DriftTracker:
             self.failing.pop(v, None)
         for v in failed:
             self.failing[v] = self.failing.get(v, 0) + 1
-        rows = [{**self.last[k], "checks": n} for k, n in sorted(self.streak.items())]
+        rows = [SeenDrift(**self.last[k], checks=n) for k, n in sorted(self.streak.items())]
         return Verdict(drift=[r for r in rows if r["checks"] >= self.confirm], unconfirmed=[r for r in rows if r["checks"] < self.confirm],
                        unreadable={v: why for v, why in sorted(failed.items()) if self.failing.get(v, 0) >= self.confirm},
                        awaiting_settlement=comparison.awaiting_settlement)

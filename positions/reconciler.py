@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from core import codec, metrics
-from core.control import KILL_SWITCH, control_record
-from core.kafka import make_consumer
+from core.control import KILL_SWITCH
+from core.kafka import make_consumer, watermarks
 from core.settings import KafkaSettings
 from core.topics import topic_name
+from positions.boundary import control
 from positions.fold import Book
-from positions.reconcile import DriftTracker, Verdict, compare
+from positions.reconcile import Drift, DriftTracker, Verdict, compare
 from positions.venue_positions import VenuePositions, VenueSnapshot, read_now
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 DRIFT_ALERT = "alert:reconcile"
 UNREADABLE_ALERT = "alert:reconcile:unreadable"
 MAX_LISTED = 50  # instruments listed in a control record (the count is always complete)
+
+
+@dataclass(frozen=True)
+class _Alert:
+    """What an alert record says (its time aside): written again only when this changes."""
+
+    active: bool
+    reason: str
+    value: dict[str, object]
 
 
 class Reconciler:
@@ -61,7 +71,7 @@ class Reconciler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._acked: dict[str, Any] = {}  # control record name -> the content Kafka acknowledged
+        self._acked: dict[str, _Alert] = {}  # control record name -> the content Kafka acknowledged
         self._kill_sent = False  # for the current alert
 
     # --- the reading thread ---------------------------------------------------------------------
@@ -98,11 +108,11 @@ class Reconciler:
         finally:
             consumer.close()
 
-    def _read_once(self, consumer: Any) -> None:
+    def _read_once(self, consumer: Consumer) -> None:
         snap = read_now(self.venues)
         ends: dict[int, int] = {}
         for p in range(self.fills_partitions):  # where `fills` ends now: the loop folds up to here before comparing
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(self.fills_topic, p), timeout=5)
+            lo, hi = watermarks(consumer, self.fills_topic, p, timeout_s=5)
             if hi > lo:
                 ends[p] = hi
         with self._lock:
@@ -114,14 +124,14 @@ class Reconciler:
 
     # --- the consume loop's side --------------------------------------------------------------
 
-    def _caught_up(self, consumer: Any, ends: dict[int, int]) -> bool:
+    def _caught_up(self, consumer: Consumer, ends: dict[int, int]) -> bool:
         if not ends:
             return True
         # position() counts transaction control markers too, like the high watermark.
         positions = consumer.position([TopicPartition(self.fills_topic, p) for p in ends])
         return all(tp.offset >= ends[tp.partition] for tp in positions)
 
-    def on_loop(self, consumer: Any, producer: Any, book: Book, ended_games: Callable[[], Collection[str]]) -> Verdict | None:
+    def on_loop(self, consumer: Consumer, producer: Producer, book: Book, ended_games: Callable[[], Collection[str]]) -> Verdict | None:
         """Compare the latest venue snapshot once `fills` is folded up to it; the verdict, or None (nothing to do yet)."""
         with self._lock:
             item = self._pending
@@ -137,7 +147,7 @@ class Reconciler:
         self._report(verdict, snap, producer)
         return verdict
 
-    def _report(self, verdict: Verdict, snap: VenueSnapshot, producer: Any) -> None:
+    def _report(self, verdict: Verdict, snap: VenueSnapshot, producer: Producer) -> None:
         for venue, why in snap.failed.items():
             log.warning("reconciliation: %s positions could not be read (%s): not judged this time", venue, why)
         if verdict.unconfirmed:
@@ -149,7 +159,7 @@ class Reconciler:
         if verdict.drift:
             log.error("RECONCILIATION DRIFT: %d instrument(s) differ from the venues' positions: %s", len(verdict.drift), _rows(verdict.drift))
         metrics.set_reconcile_drift(len(verdict.drift), 0)  # alerts.yml: ArbReconciliationDrift
-        drift = [{k: r[k] for k in ("venue", "market", "ours", "venue_reports")} for r in verdict.drift]
+        drift = [Drift(venue=r["venue"], market=r["market"], ours=r["ours"], venue_reports=r["venue_reports"]) for r in verdict.drift]
         if drift:
             reason = f"{len(drift)} instrument(s) differ from the venues' positions: {_rows(verdict.drift)}"
             self._record(producer, DRIFT_ALERT, True, reason, {"drift": drift[:MAX_LISTED], "instruments": len(drift)})
@@ -158,38 +168,43 @@ class Reconciler:
         else:
             self._kill_sent = False
             # Cleared: an alert this process raised, or (first check) one a previous run may have left active.
-            if self._acked.get(DRIFT_ALERT, {"active": True})["active"]:
+            if self._maybe_active(DRIFT_ALERT):
                 self._record(producer, DRIFT_ALERT, False, "no drift", {"drift": [], "instruments": 0})
         if verdict.unreadable:
             self._record(producer, UNREADABLE_ALERT, True, "positions not readable: " + "; ".join(f"{v}: {w}" for v, w in verdict.unreadable.items()),
                          {"venues": verdict.unreadable})
-        elif self._acked.get(UNREADABLE_ALERT, {"active": True})["active"]:
+        elif self._maybe_active(UNREADABLE_ALERT):
             self._record(producer, UNREADABLE_ALERT, False, "every configured venue read", {"venues": {}})
 
-    def _record(self, producer: Any, name: str, active: bool, reason: str, value: dict[str, Any]) -> None:
-        content = {"active": active, "reason": reason, "value": value}
+    def _maybe_active(self, name: str) -> bool:
+        """The alert was raised by this process, or (nothing written yet) a previous run may have left it active."""
+        acked = self._acked.get(name)
+        return acked is None or acked.active
+
+    def _record(self, producer: Producer, name: str, active: bool, reason: str, value: dict[str, object]) -> None:
+        content = _Alert(active, reason, value)
         if self._acked.get(name) == content:
             return  # written already: no record per check
 
-        def delivered(err: Any, _msg: Any) -> None:
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is None:
                 self._acked[name] = content
             else:
                 log.error("reconciliation: %s record not written (%s); tried again at the next check", name, err)
 
-        rec = control_record(name, "ALERT", active, reason=reason, source="positions", value=value)
-        producer.produce(topic_name("control", self.kafka), key=name.encode(), value=codec.encode("Control", rec), on_delivery=delivered)
+        rec = control(name, "ALERT", active, reason=reason, value=value)
+        producer.produce(topic_name("control", self.kafka), key=name.encode(), value=codec.encode_record(rec), on_delivery=delivered)
 
-    def _engage_kill(self, producer: Any, reason: str) -> None:
-        def delivered(err: Any, _msg: Any) -> None:
+    def _engage_kill(self, producer: Producer, reason: str) -> None:
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is None:
                 self._kill_sent = True
                 log.critical("reconciliation: kill switch ENGAGED (ARB_POSITIONS_RECONCILE_KILL): %s", reason)
             else:
                 log.critical("reconciliation: kill switch record not written (%s); tried again at the next check", err)
 
-        rec = control_record(KILL_SWITCH, "KILL_SWITCH", True, reason=f"reconciliation drift: {reason}", source="positions")
-        producer.produce(topic_name("control", self.kafka), key=KILL_SWITCH.encode(), value=codec.encode("Control", rec), on_delivery=delivered)
+        rec = control(KILL_SWITCH, "KILL_SWITCH", True, reason=f"reconciliation drift: {reason}")
+        producer.produce(topic_name("control", self.kafka), key=KILL_SWITCH.encode(), value=codec.encode_record(rec), on_delivery=delivered)
         producer.flush(10)  # the switch matters more than the loop's next second
 
     def summary(self) -> str:
@@ -205,6 +220,6 @@ class Reconciler:
         return ",".join(parts)
 
 
-def _rows(rows: list[dict[str, Any]], limit: int = 10) -> str:
+def _rows(rows: Sequence[Drift], limit: int = 10) -> str:
     shown = "; ".join(f"{r['venue']} {r['market']}: ours {r['ours']}, venue {r['venue_reports']}" for r in rows[:limit])
     return shown + (f"; ... {len(rows) - limit} more" if len(rows) > limit else "")

@@ -14,26 +14,27 @@ for paper fills, which no venue holds), and every ARB_STATUS_INTERVAL_S it logs 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Producer, TopicPartition
 
 from core import codec, metrics
-from core.control import control_record
 from core.kafka import make_consumer, make_producer
 from core.markets_cache import MarketsCache
 from core.progress import StatusLine, status_interval_s
 from core.settings import KafkaSettings
 from core.topics import partitions, topic_name
 from core.units import now_us
-from positions.fold import Book, locked_profit, pays_on_index, position_record, settlement_mismatch
+from positions.boundary import control, follow_pairings
+from positions.fold import Book, locked_profit, pays_on_index, position, settlement_mismatch
 from positions.reconciler import Reconciler
 from positions.settings import PositionsSettings
 from positions.venue_positions import VenuePositions
+from schemas.records import Fill, MarketPairing, Position, Settlement, Tick
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,13 @@ class PositionsService:
         self.settings = settings
         self.paper = paper
         self.book = Book(tz=day_time_zone(day_tz))
-        self.pairings_seen: dict[str, dict[str, Any]] = {}  # last pairing of every game, withdrawn ones included
+        self.pairings: dict[str, MarketPairing] = {}  # the games paired now (as `markets` says)
+        self.pairings_seen: dict[str, MarketPairing] = {}  # last pairing of every game, withdrawn ones included
         self.mismatches: dict[str, dict[str, str]] = {}  # game -> {venue: verdict}, reported
         self._unsettled_check: set[str] = set()  # games with new settlements (or pairings) to check
         self._check_lock = threading.Lock()  # on_pairing runs on the markets reader's thread
         self.marks: dict[tuple[str, str, str], int] = {}
-        self.published: dict[str, tuple[Any, ...]] = {}
+        self.published: dict[str, Position] = {}  # key -> the last Position written (its ts set to 0)
         self.last_sent: dict[str, float] = {}
         self.locked: dict[str, int] = {}
         self._stop = threading.Event()
@@ -75,13 +77,12 @@ class PositionsService:
         return Reconciler(self.kafka, venues, interval_s=s.reconcile_s, confirm=s.reconcile_confirm, kill=s.reconcile_kill,
                           fills_topic=topic_name("fills", self.kafka, paper=self.paper), fills_partitions=partitions("fills", self.kafka))
 
-    def ended_games(self, markets: MarketsCache) -> set[str]:
+    def ended_games(self) -> set[str]:
         """Games paired once and withdrawn since (they stopped trading): their markets settle next."""
         with self._check_lock:
-            seen = list(self.pairings_seen)
-        return {g for g in seen if g not in markets.pairings}
+            return {g for g in self.pairings_seen if g not in self.pairings}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         b = self.book
         return {"fills": len(b.seen), "duplicates": b.duplicates, "holdings": sum(1 for h in b.holdings.values() if h.contracts),
                 "games": len(b.games()), "settled_games": len(b.settled_games()),
@@ -90,27 +91,30 @@ class PositionsService:
     def stop(self) -> None:
         self._stop.set()
 
-    def _on_tick(self, t: dict[str, Any]) -> None:
-        if t["status"] != "OK":
+    def _on_tick(self, t: Tick) -> None:
+        if t.status != "OK":
             return
-        if t["bids"]:
-            self.marks[(t["venue"], t["market"], "YES")] = t["bids"][0]["price"]
-        if t["venue"] == "KALSHI" and t["asks"]:
-            self.marks[(t["venue"], t["market"], "NO")] = 10_000 - t["asks"][0]["price"]
+        if t.bids:
+            self.marks[(t.venue, t.market, "YES")] = t.bids[0].price
+        if t.venue == "KALSHI" and t.asks:
+            self.marks[(t.venue, t.market, "NO")] = 10_000 - t.asks[0].price
 
-    def on_settlement(self, rec: dict[str, Any]) -> None:
+    def on_settlement(self, rec: Settlement) -> None:
         if not self.book.apply_settlement(rec) and self.book.conflicting:
-            log.error("settlement: %s (the first one stands)", self.book.conflicting[-1], extra={"game_id": rec["game_id"]})
+            log.error("settlement: %s (the first one stands)", self.book.conflicting[-1], extra={"game_id": rec.game_id})
         with self._check_lock:
-            self._unsettled_check.add(rec["game_id"])
+            self._unsettled_check.add(rec.game_id)
 
-    def on_pairing(self, game_id: str, pairing: dict[str, Any] | None) -> None:
-        if pairing is not None:
-            with self._check_lock:
-                self.pairings_seen[game_id] = pairing
-                self._unsettled_check.add(game_id)
+    def on_pairing(self, game_id: str, pairing: MarketPairing | None) -> None:
+        """A change on `markets` (None: the game was withdrawn), from the markets reader's thread."""
+        with self._check_lock:
+            if pairing is None:
+                self.pairings.pop(game_id, None)
+                return
+            self.pairings[game_id] = self.pairings_seen[game_id] = pairing
+            self._unsettled_check.add(game_id)
 
-    def check_settlements(self, producer: Any) -> list[str]:
+    def check_settlements(self, producer: Producer) -> list[str]:
         """Report every game whose venues resolved differently (once per game and process); the games reported."""
         reported = []
         with self._check_lock:
@@ -128,35 +132,36 @@ class PositionsService:
             log.error("SETTLEMENT MISMATCH %s; positions are paid per venue, not netted: check both venues' rules and dispute",
                       reason, extra={"game_id": gid})
             metrics.SETTLEMENT_MISMATCHES.inc()
-            rec = control_record(f"alert:settlement:{gid}", "ALERT", True, reason=reason, source="positions",
-                                 value={"game_id": gid, "verdicts": verdicts, "realized_pnl": self.book.game_realized().get(gid, 0)})
-            producer.produce(topic_name("control", self.kafka), key=rec["name"].encode(), value=codec.encode("Control", rec))
+            rec = control(f"alert:settlement:{gid}", "ALERT", True, reason=reason,
+                          value={"game_id": gid, "verdicts": verdicts, "realized_pnl": self.book.game_realized().get(gid, 0)})
+            producer.produce(topic_name("control", self.kafka), key=rec.name.encode(), value=codec.encode_record(rec))
             reported.append(gid)
         return reported
 
-    def publish_changes(self, producer: Any, markets: MarketsCache) -> int:
+    def publish_changes(self, producer: Producer) -> int:
         now = time.monotonic()
         topic = topic_name("positions", self.kafka)
         n = 0
         for k, h in self.book.holdings.items():
-            mark = self.marks.get(k)
-            rec = position_record(h, mark, now_us())
-            fingerprint = tuple(v for f, v in rec.items() if f != "ts")
+            fingerprint = position(h, self.marks.get(k), 0)
             if self.published.get(h.key) == fingerprint:
                 continue
             if now - self.last_sent.get(h.key, 0.0) < self.settings.publish_interval_ms / 1000:
                 continue
-            producer.produce(topic, key=h.key.encode(), value=codec.encode("Position", rec))
+            rec = dataclasses.replace(fingerprint, ts=now_us())
+            producer.produce(topic, key=h.key.encode(), value=codec.encode_record(rec))
             self.published[h.key], self.last_sent[h.key] = fingerprint, now
             n += 1
-        idx, outcomes = pays_on_index(markets.pairings)
+        with self._check_lock:
+            pairings = dict(self.pairings)
+        idx, outcomes = pays_on_index(pairings)
         self.locked = {g: locked_profit(self.book, g, outcomes.get(g, []), idx) for g in self.book.games()}
         producer.poll(0)
         return n
 
     def run(self) -> None:
         markets = MarketsCache(self.kafka)
-        markets.listeners.append(self.on_pairing)
+        follow_pairings(markets, self.on_pairing)
         markets.start()
         producer = make_producer(self.kafka)
         consumer = make_consumer(self.kafka, None, cold=True)
@@ -177,17 +182,17 @@ class PositionsService:
                         continue
                     try:
                         if msg.topic() == fills:
-                            self.book.apply(codec.decode(msg.value() or b"", "Fill"))
+                            self.book.apply(codec.decode_record(msg.value() or b"", Fill))
                         elif msg.topic() == settlements:
-                            self.on_settlement(codec.decode(msg.value() or b"", "Settlement"))
+                            self.on_settlement(codec.decode_record(msg.value() or b"", Settlement))
                         else:
-                            self._on_tick(codec.decode(msg.value() or b"", "Tick"))
+                            self._on_tick(codec.decode_record(msg.value() or b"", Tick))
                     except codec.DecodeError as exc:
                         log.error("undecodable record on %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), exc)
                 self.check_settlements(producer)
                 if self.reconciler is not None:
-                    self.reconciler.on_loop(consumer, producer, self.book, lambda: self.ended_games(markets))
-                self.publish_changes(producer, markets)
+                    self.reconciler.on_loop(consumer, producer, self.book, self.ended_games)
+                self.publish_changes(producer)
                 status.maybe_log()
         finally:
             if self.reconciler is not None:

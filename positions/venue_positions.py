@@ -10,11 +10,12 @@ is `not_configured` (with what it needs); one whose read fails (5xx, timeout, an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from core.config import ConfigError, load
-from positions.reconcile import VenueKey, kalshi_positions, polymarket_positions
+from positions.reconcile import JsonRow, VenueKey, kalshi_positions, polymarket_positions
 from venues.kalshi.settings import KalshiSettings
 from venues.polymarket.settings import PolymarketSettings
 
@@ -73,7 +74,8 @@ class VenuePositions:
 
         rest = KalshiRest(self.kalshi.rest_url, self.kalshi.key_id, self._kalshi_key)
         try:
-            return kalshi_positions([p async for p in rest.positions()])
+            # The REST clients answer JSON as dict[str, Any]: read here as objects, each value checked where used.
+            return kalshi_positions([p async for p in cast(AsyncIterator[JsonRow], rest.positions())])
         finally:
             await rest.aclose()
 
@@ -83,7 +85,7 @@ class VenuePositions:
         # Positions are on the public Data API host, not the CLOB (no credentials are sent to it).
         data_api = PolymarketDataApi(self.polymarket.data_api_url)
         try:
-            return polymarket_positions(await data_api.positions(self._poly_user))
+            return polymarket_positions(await cast(Awaitable[list[JsonRow]], data_api.positions(self._poly_user)))
         finally:
             await data_api.aclose()
 
@@ -111,5 +113,5 @@ def read_now(venues: VenuePositions) -> VenueSnapshot:
     return asyncio.run(venues.read())
 
 
-def describe(snap: VenueSnapshot) -> dict[str, Any]:
+def describe(snap: VenueSnapshot) -> dict[str, object]:
     return {"read": snap.read, "failed": snap.failed, "not_configured": snap.not_configured}

@@ -1,4 +1,8 @@
-"""Settings of the Faust worker (consumer group, latency knobs). Detection settings: processors/settings.py."""
+"""Settings of the Faust worker (consumer group, batching, table store). Detection settings: processors/settings.py.
+
+The worker's Kafka client takes the settings every Kafka client takes (core/settings.py KafkaSettings: ARB_FETCH_WAIT_MS,
+ARB_LINGER_MS, ARB_SESSION_TIMEOUT_MS, security); the ARB_FAUST_* names that duplicated them are retired
+(processors/retired_settings.py)."""
 
 from __future__ import annotations
 
@@ -11,25 +15,15 @@ from processors.delivery_guard import STALL_S
 @dataclass(frozen=True)
 class WorkerSettings:
     app_id: str = setting("ARB_PROCESSOR_ID", "processor", "Faust app id, after the topic prefix: the consumer group and the prefix of table changelog topics.")
-    fetch_wait_ms: int = setting(
-        "ARB_FAUST_FETCH_WAIT_MS", 2,
-        "fetch_max_wait_ms of the worker's consumer (Faust hard-codes 1500) and aiokafka's back-off after an empty fetch and before "
-        "re-fetching a partition with buffered records (100 ms otherwise; see processors/low_latency.py). A waiting fetch returns "
-        "as soon as a record arrives, so the wait costs only idle polling; the back-offs are what a tick would wait.")
-    session_timeout_s: float = setting(
-        "ARB_FAUST_SESSION_TIMEOUT_S", 8.0,
-        "Consumer-group session timeout (s): how long a worker that died without leaving keeps its partitions. Kafka refuses "
-        "values below the broker's group.min.session.timeout.ms (6 s by default).")
     instance_id: str = setting(
         "ARB_FAUST_INSTANCE_ID", "",
         "Static membership in the processor group (Kafka group.instance.id): a worker restarted with the same id takes its "
-        "partitions back at once instead of after ARB_FAUST_SESSION_TIMEOUT_S; `{hostname}` is replaced by the host name "
+        "partitions back at once instead of after ARB_SESSION_TIMEOUT_MS; `{hostname}` is replaced by the host name "
         "(compose: `processor-{hostname}`, one per container). Each running worker needs its own id. Its partitions also wait "
         "out the session timeout after a clean stop. Empty: dynamic membership.")
-    request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout.")
+    request_timeout_s: float = setting("ARB_FAUST_REQUEST_TIMEOUT_S", 30.0, "Broker request timeout (s); must exceed the session timeout (ARB_SESSION_TIMEOUT_MS).")
     heartbeat_s: float = setting("ARB_FAUST_HEARTBEAT_S", 1.0, "Consumer heartbeat interval (s).")
     max_poll_interval_s: float = setting("ARB_FAUST_MAX_POLL_INTERVAL_S", 30.0, "Max time between polls before the member is considered dead (s).")
-    linger_ms: int = setting("ARB_FAUST_LINGER_MS", 0, "Producer linger for signals and changelogs (ms).")
     commit_interval_s: float = setting("ARB_FAUST_COMMIT_INTERVAL_S", 1.0, "How often consumed offsets are committed (s); ticks after the last commit are reprocessed after a crash (same signal_ids).")
     store: str = setting("ARB_FAUST_STORE", "memory://", "Table store URL (memory:// recovers from the changelog on start; rocksdb:// needs python-rocksdb).")
     max_poll_records: int = setting(

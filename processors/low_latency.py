@@ -1,49 +1,42 @@
-"""A Faust transport whose worker consumer uses a configurable fetch wait.
+"""The worker's Kafka transport: Faust's aiokafka driver with a short fetch wait, and the `ticks` offsets committed
+by the worker's checkpoint (processors/checkpoint.py) instead of by Faust.
 
-Faust's aiokafka driver hard-codes fetch_max_wait_ms=1500 in `_create_worker_consumer`. Kafka answers a
-waiting fetch as soon as data arrives, but aiokafka also waits its retry/prefetch back-off (100 ms, not
-configurable) after an empty fetch and before re-fetching a partition whose records are still
-buffered; both showed up as ~100 ms stalls of the tick -> signal hop. We build the consumer exactly as
-Faust does, then set the wait and the back-offs before `start()` creates the Fetcher from it.
+Faust's public API has no place for either, so this module overrides private methods of Faust and sets private
+members of aiokafka. Both libraries are pinned in pyproject.toml, and tests/unit/test_library_patches.py fails when
+the code patched here changes upstream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, cast
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
-
-FETCH_WAIT_MS = 2  # replaced by create_app() from ARB_FAUST_FETCH_WAIT_MS
+from faust.types import TP, AppT
+from yarl import URL
 
 
 class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = LowLatencyTransport.fetch_wait_ms
-        # aiokafka backs off 100 ms after an empty/failed fetch and before re-fetching a partition whose
-        # records are still buffered (prefetch_backoff, not configurable): both showed up as ~100 ms p99
-        # stalls on the tick -> signal hop. Its fetch routine could also stall for its whole
-        # `fetcher_timeout` (200 ms): see _recheck_finished_fetches. The fetcher is built at start();
-        # patch it then.
-        consumer._retry_backoff_ms = LowLatencyTransport.fetch_wait_ms
-        start = consumer.start
-
-        async def start_with_short_backoff() -> None:
-            await start()
-            fetcher = getattr(consumer, "_fetcher", None)
-            if fetcher is not None:
-                fetcher._prefetch_backoff = LowLatencyTransport.fetch_wait_ms / 1000
-                fetcher._retry_backoff = LowLatencyTransport.fetch_wait_ms / 1000
-                _recheck_finished_fetches(fetcher)
-
-        consumer.start = start_with_short_backoff
+        # Why (measured on Kafka, README "Where the time goes"): Faust hard-codes fetch_max_wait_ms=1500 and aiokafka
+        # backs off 100 ms (not configurable) after an empty fetch and before re-fetching a partition whose records
+        # are still buffered; each showed up as ~100 ms stalls of the tick -> signal hop. Set before start() builds the
+        # Fetcher from them (its prefetch back-off in on_start below).
+        consumer._fetch_max_wait_ms = cast(LowLatencyTransport, transport).fetch_wait_ms
+        consumer._retry_backoff_ms = cast(LowLatencyTransport, transport).fetch_wait_ms
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()  # creates the consumer (above) and starts it: its Fetcher exists from here
+        fetcher = self._ensure_consumer()._fetcher
+        fetcher._prefetch_backoff = cast(LowLatencyTransport, self.transport).fetch_wait_ms / 1000
+        _recheck_finished_fetches(fetcher)
 
 
 def _recheck_finished_fetches(fetcher: Any) -> None:
-    """Work around a race in aiokafka's fetch routine that stalled it for `fetcher_timeout`.
+    """Work around a race in aiokafka's fetch routine that stalled it for `fetcher_timeout` (200 ms).
 
     A fetch task clears its node from `_in_flight` in a done-callback. When the routine is woken by
     something else (the app consumed records) in the same loop step in which the fetch finishes, it
@@ -67,29 +60,42 @@ def _recheck_finished_fetches(fetcher: Any) -> None:
 
 
 class LowLatencyConsumer(faust_aiokafka.Consumer):
+    """Faust's consumer, whose commits of the transport's `owned_topic` are the checkpoint's: Faust commits what
+    its acks allow, and a record it dropped around a rebalance leaves a hole there for good
+    (processors/delivery_guard.py)."""
+
     def _new_consumer_thread(self) -> LowLatencyConsumerThread:
         return LowLatencyConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit_offsets(self, offsets: Mapping[Any, int], start_new_transaction: bool = True) -> bool:
-        # The app commits its input topic itself, with the table state those offsets depend on; it does
-        # so whenever Faust commits (on its interval, on revocation, at shutdown), and on its own timer.
-        before_commit = getattr(self.app, "arb_before_commit", None)
-        if before_commit is not None:
-            await before_commit()
+        # Whenever Faust commits (on its interval, on revocation, at shutdown), the checkpoint commits too.
+        await cast(LowLatencyTransport, self.transport).before_commit()
         return bool(await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction))
 
     async def _commit(self, offsets: Mapping[Any, int]) -> bool:
-        # The app commits its input topic itself (see processors/delivery_guard.py); Faust goes on
-        # committing everything else, and its bookkeeping as if it had committed that topic too.
-        owned = getattr(self.app, "arb_owned_commit_topic", None)
+        # Faust goes on committing every other topic, and its bookkeeping as if it had committed this one too.
+        owned = cast(LowLatencyTransport, self.transport).owned_topic
         rest = {tp: offset for tp, offset in offsets.items() if tp.topic != owned}
         return True if not rest else bool(await super()._commit(rest))
 
-    async def commit_owned(self, offsets: Mapping[Any, int]) -> bool:
-        """Commit offsets of the app-owned topic (after the app wrote what they depend on)."""
-        return bool(await super()._commit(offsets))
+    async def commit_owned(self, offsets: Mapping[int, int]) -> bool:
+        """Commit offsets ({partition: offset}) of the owned topic, once what they depend on is written."""
+        owned = cast(LowLatencyTransport, self.transport).owned_topic
+        return bool(await super()._commit({TP(owned, p): o for p, o in offsets.items()}))
+
+
+async def _nothing_to_write() -> None:
+    return None
 
 
 class LowLatencyTransport(faust_aiokafka.Transport):
+    """Set as the app's transport (`app.transport = ...`, Faust's public setter) before anything asks for it."""
+
     Consumer: ClassVar[Any] = LowLatencyConsumer
-    fetch_wait_ms: ClassVar[int] = FETCH_WAIT_MS
+
+    def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, owned_topic: str = "",
+                 before_commit: Callable[[], Awaitable[None]] = _nothing_to_write) -> None:
+        super().__init__(url, app)
+        self.fetch_wait_ms = fetch_wait_ms
+        self.owned_topic = owned_topic  # committed by `before_commit` (via commit_owned), never by Faust
+        self.before_commit = before_commit

@@ -1,7 +1,7 @@
 """Faust's TableManager without its start-up sleep.
 
 `TableManager.on_start` sleeps 1 s before it registers the tables' changelog channels, so that tables
-declared after the app has started are included. Every table of this app is declared in `create_app()`,
+declared after the app has started are included. Every table of this app is declared by `ProcessorWorker()`,
 before the worker starts: the sleep only delayed every start and every restart after a crash by 1 s
 (seen in the worker's log: "Waiting for tables to be registered..." then the table starting 1.0 s later).
 """

@@ -1,8 +1,8 @@
 """Kalshi order-book feed: signed WS connection, one `orderbook_delta` subscription (use_yes_price: true),
 exact books with the per-sid seq check, resync on gaps / terminal errors, liveness from the protocol
 keep-alive (producers/liveness.py), quiet books checked against the REST book (producers/book_check.py),
-reconnect with jittered backoff, live market add/remove. Emits a Tick per book change into a Handoff; no
-Kafka here.
+live market add/remove; the reconnect loop, book check and Ticks are producers/ws_feed.py's. Emits a Tick per
+book change into a Handoff; no Kafka here.
 
 Error 16 ("Market not found") names no market (docs getting_started/quick_start_websockets: "16 | Market not
 found | Invalid market_ticker or market_id"; independent clients' tests use {"code": 16, "msg": "Market not
@@ -19,22 +19,20 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
-from core.backoff import Backoff
 from core.units import now_us
-from producers.book_check import BookCheckSchedule, BookFetcher, Sides, start_book_check
+from producers.book_check import BookFetcher, Sides
 from producers.feed_metrics import FeedMetrics
 from producers.handoff import Handoff
-from producers.liveness import keepalive_lost, keepalive_options
+from producers.liveness import keepalive_options
 from producers.settings import FeedSettings
-from producers.tick import build_tick
+from producers.tick import Venue
+from producers.ws_feed import WsFeed
 from venues.kalshi.auth import auth_headers
 from venues.kalshi.book import KalshiBook, KalshiBooks
 from venues.kalshi.messages import Error, Ok, Unsubscribed
@@ -71,73 +69,30 @@ def rest_books(rest: KalshiRest) -> BookFetcher:
     return fetch
 
 
-class KalshiFeed:
+class KalshiFeed(WsFeed[KalshiBook]):
+    venue: ClassVar[Venue] = "KALSHI"
+    log = log
+    books: KalshiBooks
+
     def __init__(self, *, url: str, key_id: str, private_key: Any, markets: Mapping[str, str], handoff: Handoff[dict[str, Any]],
                  settings: FeedSettings | None = None, metrics: FeedMetrics | None = None, rng: random.Random | None = None,
                  clock: Callable[[], int] = now_us, book_fetcher: BookFetcher | None = None) -> None:
         """`markets`: ticker -> game_id (the Tick key). `book_fetcher`: the venue's REST books for the book check
         (rest_books(KalshiRest)); None: no check."""
         self.url, self.key_id, self._key = url, key_id, private_key
-        self.settings = settings or FeedSettings()
-        self.handoff = handoff
-        self.metrics = metrics or FeedMetrics()
-        self.clock = clock
-        self.backoff = Backoff(self.settings.backoff_base_s, self.settings.backoff_cap_s, rng)
-        self.books = KalshiBooks(yes_price=True)
-        self.markets: dict[str, str] = {}
-        self._ws: ClientConnection | None = None
         self._next_id = 1
         self._pending: dict[int, _Command] = {}  # cmd id -> subscribe / add_markets / get_snapshot awaiting its reply
         self._not_found: set[str] = set()  # markets the venue answered error 16 for alone: subscribed alone from now on
         self._sid_tickers: dict[int, set[str]] = {}  # live orderbook subscriptions
         self._snapshot_asked: dict[int, int] = {}  # sid -> when (clock, µs) its snapshots were last asked for
         self._check_resnapshot: dict[str, int] = {}  # ticker the book check found stale -> when (µs) its snapshot was asked
-        self.checks = BookCheckSchedule(self.settings.book_check_s, self.settings.book_check_confirm_s)
-        self._book_fetcher = book_fetcher
-        self._stopping = False
-        self.connected = asyncio.Event()
-        for t, g in markets.items():
-            self.markets[t] = g
-            self.books.add(t)
+        super().__init__(books=KalshiBooks(yes_price=True), markets=markets, handoff=handoff, settings=settings, metrics=metrics,
+                         rng=rng, clock=clock, book_fetcher=book_fetcher)
 
     # --- public ------------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Connect, subscribe and read until stop(); reconnects on every failure."""
-        first = True
-        while not self._stopping:
-            if not first:
-                self.metrics.reconnects += 1
-                delay = self.backoff.next_delay()
-                log.info("kalshi feed: reconnecting in %.2fs", delay)
-                await asyncio.sleep(delay)
-                if self._stopping:
-                    break
-            first = False
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection refused, 401, closed socket, …: all mean reconnect
-                log.warning("kalshi feed: connection lost: %s", exc.__class__.__name__ + (f": {exc}" if str(exc) else ""))
-            finally:
-                self._ws = None
-                self.connected.clear()
-                self._pending.clear()
-                self._sid_tickers.clear()
-                self._emit(self.books.invalidate_all(), self.clock())
-
-    def stop(self) -> None:
-        self._stopping = True
-        ws = self._ws
-        if ws is not None:
-            asyncio.ensure_future(ws.close())
-
     async def add_markets(self, markets: Mapping[str, str]) -> None:
-        new = [t for t in markets if t not in self.markets]
-        for t, g in markets.items():
-            self.markets[t] = g
-            self.books.add(t)
+        new = self._track(markets)
         if new and self._ws is not None:
             sid = next(iter(self._sid_tickers), None)
             if sid is None:
@@ -149,11 +104,7 @@ class KalshiFeed:
                 await self._send({"cmd": "update_subscription", "params": {"sids": [sid], "market_tickers": new, "action": "add_markets"}})
 
     async def remove_markets(self, tickers: Iterable[str]) -> None:
-        gone = {t for t in tickers if t in self.markets}
-        for t in gone:
-            del self.markets[t]
-            self.books.remove(t)
-            self.checks.forget(t)
+        gone = set(self._untrack(tickers))
         self._not_found -= gone
         for sid, ts in list(self._sid_tickers.items()):
             mine = sorted(ts & gone)
@@ -179,8 +130,7 @@ class KalshiFeed:
             self.connected.set()
             self._snapshot_asked.clear()
             self._check_resnapshot.clear()
-            checker = self._start_checker(ws)
-            try:
+            async with self._watched(ws):
                 if self.markets:
                     await self._subscribe(sorted(self.markets))
                 while not self._stopping:
@@ -193,24 +143,10 @@ class KalshiFeed:
                         return
                     if not await self._ask_again(now):
                         return
-            except ConnectionClosed as exc:
-                if keepalive_lost(exc):
-                    self.metrics.silences += 1
-                    log.warning("kalshi feed: no Pong for %.1fs: the connection is dead; reconnecting", self.settings.keepalive_timeout_s)
-                raise
-            finally:
-                if checker is not None:
-                    checker.cancel()
-                    await asyncio.gather(checker, return_exceptions=True)
 
-    def _start_checker(self, ws: ClientConnection) -> asyncio.Task[None] | None:
-        return start_book_check(self.checks, self._book_fetcher, self._checked_book, self._on_stale, self.metrics, self.settings,
-                                venue="kalshi", close=ws.close, current=lambda: self._ws is ws)
-
-    def _checked_book(self, ticker: str) -> Sides | None:
-        """A book the check may compare: synced and subscribed (a RESYNCING book waits for its snapshot)."""
-        book = self.books.books.get(ticker)
-        return (book.bids, book.asks) if book is not None and book.synced and ticker in self.markets else None
+    def _connection_ended(self) -> None:
+        self._pending.clear()
+        self._sid_tickers.clear()
 
     async def _on_stale(self, ticker: str) -> None:
         """The book check found this book wrong: RESYNCING until a snapshot replaces it (a STALE book would turn OK
@@ -371,21 +307,5 @@ class KalshiFeed:
             self._sid_tickers.pop(reply.sid, None)
         return True
 
-    def _emit(self, tickers: Iterable[str], received: int) -> None:
-        depth = self.settings.depth
-        mono = time.monotonic()
-        for t in tickers:
-            book = self.books.books.get(t)
-            game = self.markets.get(t)
-            if book is None or game is None:
-                continue
-            self.checks.changed(t, mono)  # a change on the socket: the book is not quiet (book check)
-            pos = f"{book.sid or 0}:{book.seq or 0}"
-            tick = build_tick(venue="KALSHI", market=t, game_id=game, book=book, depth=depth, position=pos,
-                              received_ts=received, produced_ts=self.clock())
-            before = self.handoff.stats.coalesced
-            accepted = self.handoff.put(f"KALSHI:{t}", tick)
-            self.metrics.ticks += 1
-            self.metrics.coalesced += self.handoff.stats.coalesced - before
-            if not accepted:
-                self.metrics.dropped += 1
+    def _position(self, book: KalshiBook) -> str:
+        return f"{book.sid or 0}:{book.seq or 0}"

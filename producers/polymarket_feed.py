@@ -1,8 +1,9 @@
 """Polymarket market-channel feed: subscribe with `initial_dump`, text PING every 10 s, exact books
 (`book` replaces, `price_changes[]` set absolute levels, `tick_size_change`), CROSSED status while a
 rebuilt book is crossed, liveness from the keep-alive (PONG answers, protocol pings: producers/liveness.py),
-quiet books checked against the REST book (producers/book_check.py), reconnect with jittered backoff, live
-asset add/remove. Emits a Tick per changed token per event into a Handoff; no Kafka here.
+quiet books checked against the REST book (producers/book_check.py), live asset add/remove; the reconnect loop,
+book check and Ticks are producers/ws_feed.py's. Emits a Tick per changed token per event into a Handoff; no Kafka
+here.
 """
 
 from __future__ import annotations
@@ -11,24 +12,22 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from core import metrics
-from core.backoff import Backoff
 from core.supervise import spawn
 from core.units import now_us
-from producers.book_check import BookCheckSchedule, BookFetcher, Sides, start_book_check
+from producers.book_check import BookFetcher, Sides
 from producers.feed_metrics import FeedMetrics
 from producers.handoff import Handoff
-from producers.liveness import keepalive_lost, keepalive_options
+from producers.liveness import keepalive_options
 from producers.settings import FeedSettings
-from producers.tick import build_tick
+from producers.tick import Venue
+from producers.ws_feed import WsFeed
 from venues.polymarket.book import PolyBook, PolyBooks
 from venues.polymarket.parse import parse_frame
 
@@ -61,77 +60,33 @@ class _Resync:
     ws: ClientConnection
 
 
-class PolymarketFeed:
+class PolymarketFeed(WsFeed[PolyBook]):
+    venue: ClassVar[Venue] = "POLYMARKET"
+    log = log
+    books: PolyBooks
+
     def __init__(self, *, url: str, markets: Mapping[str, str], handoff: Handoff[dict[str, Any]],
                  settings: FeedSettings | None = None, metrics: FeedMetrics | None = None, rng: random.Random | None = None,
                  clock: Callable[[], int] = now_us, book_fetcher: BookFetcher | None = None) -> None:
         """`markets`: token id (asset_id) -> game_id (the Tick key). `book_fetcher`: the venue's REST books for the
         book check (rest_books(PolymarketBookApi)); None: no check."""
         self.url = url
-        self.settings = settings or FeedSettings()
-        self.handoff = handoff
-        self.metrics = metrics or FeedMetrics()
-        self.clock = clock
-        self.backoff = Backoff(self.settings.backoff_base_s, self.settings.backoff_cap_s, rng)
-        self.books = PolyBooks()
-        self.markets: dict[str, str] = {}
         self.disagreements = 0  # entries whose best_bid/best_ask differ from our book (expected while crossed)
-        self.checks = BookCheckSchedule(self.settings.book_check_s, self.settings.book_check_confirm_s)
-        self._book_fetcher = book_fetcher
-        self._ws: ClientConnection | None = None
-        self._stopping = False
         self._unreadable = False  # set by a frame that is not JSON: reconnect for a fresh dump
         self._resyncing: dict[str, _Resync] = {}  # asset -> its pending re-snapshot (see _resync)
         self._tasks: set[asyncio.Task[Any]] = set()  # re-snapshot requests in flight (_keep)
-        self.connected = asyncio.Event()
-        for a, g in markets.items():
-            self.markets[a] = g
-            self.books.add(a)
+        super().__init__(books=PolyBooks(), markets=markets, handoff=handoff, settings=settings, metrics=metrics,
+                         rng=rng, clock=clock, book_fetcher=book_fetcher)
 
     # --- public ------------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        first = True
-        while not self._stopping:
-            if not first:
-                self.metrics.reconnects += 1
-                delay = self.backoff.next_delay()
-                log.info("polymarket feed: reconnecting in %.2fs", delay)
-                await asyncio.sleep(delay)
-                if self._stopping:
-                    break
-            first = False
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("polymarket feed: connection lost: %s", exc.__class__.__name__ + (f": {exc}" if str(exc) else ""))
-            finally:
-                self._ws = None
-                self.connected.clear()
-                self._emit(self.books.invalidate_all(), self.clock())
-
-    def stop(self) -> None:
-        self._stopping = True
-        ws = self._ws
-        if ws is not None:
-            asyncio.ensure_future(ws.close())
-
     async def add_markets(self, markets: Mapping[str, str]) -> None:
-        new = [a for a in markets if a not in self.markets]
-        for a, g in markets.items():
-            self.markets[a] = g
-            self.books.add(a)
+        new = self._track(markets)
         if new and self._ws is not None:
             await self._ws.send(json.dumps({"operation": "subscribe", "assets_ids": new, "initial_dump": True}))
 
     async def remove_markets(self, asset_ids: Iterable[str]) -> None:
-        gone = [a for a in asset_ids if a in self.markets]
-        for a in gone:
-            del self.markets[a]
-            self.books.remove(a)
-            self.checks.forget(a)
+        gone = self._untrack(asset_ids)
         if gone and self._ws is not None:
             await self._ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": gone}))
 
@@ -150,62 +105,51 @@ class PolymarketFeed:
                                       "level": 2, "custom_feature_enabled": False}))
             pinger = asyncio.create_task(self._pinger(ws), name="polymarket-pinger")
             pinger.add_done_callback(lambda task: self._pinger_ended(task, ws))
-            checker = self._start_checker(ws)
-            loop = asyncio.get_running_loop()
-            last_pong = subscribed_at = loop.time()
-            dump_checked = False
+            async with self._watched(ws):
+                try:
+                    await self._read(ws)
+                finally:
+                    pinger.cancel()
+                    await asyncio.gather(pinger, return_exceptions=True)  # its own end was logged (_pinger_ended)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Read frames until the connection fails or is given up: no PONG for keepalive_timeout_s, an unreadable
+        frame, or books still without their initial dump snapshot_timeout_s after subscribing."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        last_pong = subscribed_at = loop.time()
+        dump_checked = False
+        while not self._stopping:
+            deadline = last_pong + s.keepalive_timeout_s
+            if not dump_checked:
+                deadline = min(deadline, subscribed_at + s.snapshot_timeout_s)
             try:
-                while not self._stopping:
-                    deadline = last_pong + s.keepalive_timeout_s
-                    if not dump_checked:
-                        deadline = min(deadline, subscribed_at + s.snapshot_timeout_s)
-                    try:
-                        raw: str | bytes | None = await asyncio.wait_for(ws.recv(), timeout=max(deadline - loop.time(), 0.0))
-                    except TimeoutError:
-                        raw = None
-                    if raw is not None:
-                        if _is_pong(raw):
-                            last_pong = loop.time()
-                        self._on_frame(raw, self.clock())
-                    if self._unreadable:
-                        self._unreadable = False
-                        self.metrics.resyncs += 1
-                        log.warning("polymarket feed: unreadable frame; reconnecting for a fresh book of every market")
-                        return
-                    if loop.time() - last_pong > s.keepalive_timeout_s:
-                        self.metrics.silences += 1
-                        log.warning("polymarket feed: no PONG for %.1fs: the connection is dead; reconnecting", s.keepalive_timeout_s)
-                        return
-                    if not dump_checked and loop.time() - subscribed_at > s.snapshot_timeout_s:
-                        # The initial dump can be lost (measured with the simulator's silence fault: a
-                        # reconnect while the venue was silent); price changes never sync a book, so the
-                        # books it missed would stay RESYNCING while the others stream: resubscribe.
-                        dump_checked = True
-                        missing = [a for a in self.markets if (b := self.books.books.get(a)) is not None and not b.synced]
-                        if missing:
-                            log.warning("polymarket feed: no book for %d markets %.1fs after subscribing; reconnecting",
-                                        len(missing), s.snapshot_timeout_s)
-                            return
-            except ConnectionClosed as exc:
-                if keepalive_lost(exc):
-                    self.metrics.silences += 1
-                    log.warning("polymarket feed: no Pong for %.1fs: the connection is dead; reconnecting", s.keepalive_timeout_s)
-                raise
-            finally:
-                pinger.cancel()
-                await asyncio.gather(pinger, return_exceptions=True)  # its own end was logged (_pinger_ended)
-                if checker is not None:
-                    checker.cancel()
-                    await asyncio.gather(checker, return_exceptions=True)
-
-    def _start_checker(self, ws: ClientConnection) -> asyncio.Task[None] | None:
-        return start_book_check(self.checks, self._book_fetcher, self._checked_book, self._on_stale, self.metrics, self.settings,
-                                venue="polymarket", close=ws.close, current=lambda: self._ws is ws)
-
-    def _checked_book(self, asset_id: str) -> Sides | None:
-        """A book the check may compare: synced and subscribed (a RESYNCING book waits for its `book`)."""
-        book = self.books.books.get(asset_id)
-        return (book.bids, book.asks) if book is not None and book.synced and asset_id in self.markets else None
+                raw: str | bytes | None = await asyncio.wait_for(ws.recv(), timeout=max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                raw = None
+            if raw is not None:
+                if _is_pong(raw):
+                    last_pong = loop.time()
+                self._on_frame(raw, self.clock())
+            if self._unreadable:
+                self._unreadable = False
+                self.metrics.resyncs += 1
+                log.warning("polymarket feed: unreadable frame; reconnecting for a fresh book of every market")
+                return
+            if loop.time() - last_pong > s.keepalive_timeout_s:
+                self.metrics.silences += 1
+                log.warning("polymarket feed: no PONG for %.1fs: the connection is dead; reconnecting", s.keepalive_timeout_s)
+                return
+            if not dump_checked and loop.time() - subscribed_at > s.snapshot_timeout_s:
+                # The initial dump can be lost (measured with the simulator's silence fault: a
+                # reconnect while the venue was silent); price changes never sync a book, so the
+                # books it missed would stay RESYNCING while the others stream: resubscribe.
+                dump_checked = True
+                missing = [a for a in self.markets if (b := self.books.books.get(a)) is not None and not b.synced]
+                if missing:
+                    log.warning("polymarket feed: no book for %d markets %.1fs after subscribing; reconnecting",
+                                len(missing), s.snapshot_timeout_s)
+                    return
 
     async def _on_stale(self, asset_id: str) -> None:
         """The book check found this book wrong: RESYNCING (a STALE book would turn OK again with the next change)
@@ -324,20 +268,5 @@ class PolymarketFeed:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _emit(self, assets: Iterable[str], received: int) -> None:
-        depth = self.settings.depth
-        mono = time.monotonic()
-        for a in assets:
-            book = self.books.books.get(a)
-            game = self.markets.get(a)
-            if book is None or game is None:
-                continue
-            self.checks.changed(a, mono)  # a change on the socket: the book is not quiet (book check)
-            tick = build_tick(venue="POLYMARKET", market=a, game_id=game, book=book, depth=depth,
-                              position=book.position or "0/0", received_ts=received, produced_ts=self.clock())
-            before = self.handoff.stats.coalesced
-            accepted = self.handoff.put(f"POLYMARKET:{a}", tick)
-            self.metrics.ticks += 1
-            self.metrics.coalesced += self.handoff.stats.coalesced - before
-            if not accepted:
-                self.metrics.dropped += 1
+    def _position(self, book: PolyBook) -> str:
+        return book.position or "0/0"

@@ -12,6 +12,7 @@ from typing import Any
 import fastavro
 
 import schemas
+from recording.exceptions import RecordingError
 
 ENVELOPE = fastavro.parse_schema({
     "type": "record", "name": "RecordedRecord", "namespace": "arb.recording",
@@ -25,10 +26,6 @@ ENVELOPE = fastavro.parse_schema({
         {"name": "value", "type": ["null", "bytes"], "default": None, "doc": "Original bytes (Avro single-object encoding, or a tombstone)"},
         {"name": "type", "type": ["null", "string"], "default": None, "doc": "Record type name, when the topic has one"},
     ]})
-
-
-class RecordingError(ValueError):
-    """A recording file is missing or not one of ours."""
 
 
 def write(path: Path, records: Iterable[dict[str, Any]]) -> int:

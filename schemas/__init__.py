@@ -3,6 +3,9 @@
 Layout: schemas/avro/<type>/v<N>.avsc. Every released version stays, so readers can
 decode any record ever written and tests can prove each version backward compatible
 with every earlier one. The highest version of a type is the one writers use.
+
+schemas/records.py holds a frozen dataclass per record type of the highest versions, generated from the .avsc
+files by `python -m schemas.gen` (run it after changing a schema; tests/unit/test_records.py fails until then).
 """
 
 from __future__ import annotations

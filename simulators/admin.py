@@ -40,13 +40,15 @@ from typing import Any
 
 from aiohttp import web
 
+from core.errors import ArbError
 from core.units import UnitError, parse_fixed, parse_price, parse_size
-from simulators.world import KALSHI, POLYMARKET, SimWorld, parse_levels
+from simulators.catalogue import KALSHI, POLYMARKET
+from simulators.world import SimWorld, parse_levels
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class AdminError(Exception):
+class AdminError(ArbError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

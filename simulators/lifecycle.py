@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.units import ONE_DOLLAR
+from simulators.catalogue import KALSHI, POLYMARKET, PolyMarketIds, SimGame
+from simulators.scenario import replacement_game
 
 if TYPE_CHECKING:
-    from simulators.world import PolyMarketIds, SimGame, SimWorld
+    from simulators.world import SimWorld
 
 OPEN, CLOSED, DETERMINED, FINALIZED = "open", "closed", "determined", "finalized"
 NEVER = 1 << 62
@@ -139,9 +141,6 @@ class Lifecycle:
     def _close(self, game: SimGame, life: GameLife) -> None:
         """Trading stops: resting orders are cancelled (Kalshi: "shortly after close"; Polymarket's book goes with the
         market) and a new game is listed in its place."""
-        from simulators.scenario import replacement_game
-        from simulators.world import KALSHI, POLYMARKET
-
         w = self.world
         life.phase = CLOSED
         w.scenario.forget_game(game.game_id, life.end_us)
@@ -160,8 +159,6 @@ class Lifecycle:
         self.track(new)
 
     def _determine(self, game: SimGame, life: GameLife) -> None:
-        from simulators.world import POLYMARKET
-
         w = self.world
         life.phase = DETERMINED
         life.winner = draw_winner(w.settings.seed, game)
@@ -172,11 +169,11 @@ class Lifecycle:
             for acct in w.accounts[POLYMARKET].values():
                 if not acct.unlimited:
                     for pm in game.poly_markets:
-                        acct.settle(pm.condition_id, poly_yes_value(game, pm, life.winner), life.determine_us)
+                        yes = poly_yes_value(game, pm, life.winner)
+                        for index, token in enumerate(pm.token_ids):
+                            acct.settle(token, yes if index == 0 else ONE_DOLLAR - yes, life.determine_us)
 
     def _finalize(self, game: SimGame, life: GameLife) -> None:
-        from simulators.world import KALSHI
-
         w = self.world
         life.phase = FINALIZED
         for ticker in game.kalshi_markets.values():

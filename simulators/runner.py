@@ -9,7 +9,6 @@ when `simulators.polymarket.app` defines `clob_app(world)` and `gamma_app(world)
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -22,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from simulators.admin import admin_app
+from simulators.kalshi.app import kalshi_app
+from simulators.polymarket.app import clob_app, gamma_app
 from simulators.settings import SimSettings
 from simulators.world import SimWorld
 from venues.kalshi import auth
@@ -69,36 +70,22 @@ class Simulator:
         return int(addr[1])
 
     async def start(self) -> Simulator:
-        from simulators.kalshi.app import kalshi_app
-
         s = self.settings
         self._setup_kalshi_key()
         host = s.host
         kport = await self._serve(kalshi_app(self.world), s.kalshi_port)
         self.kalshi_url = f"http://{host}:{kport}{REST_PREFIX}"
         self.kalshi_ws_url = f"ws://{host}:{kport}{WS_PATH}"
-        poly = self._poly_module()
-        if poly is not None:
-            cport = await self._serve(poly.clob_app(self.world), s.poly_clob_port)
-            gport = await self._serve(poly.gamma_app(self.world), s.poly_gamma_port)
-            self.poly_clob_url = f"http://{host}:{cport}"
-            self.poly_ws_url = f"ws://{host}:{cport}/ws/market"
-            self.gamma_url = f"http://{host}:{gport}"
+        cport = await self._serve(clob_app(self.world), s.poly_clob_port)
+        gport = await self._serve(gamma_app(self.world), s.poly_gamma_port)
+        self.poly_clob_url = f"http://{host}:{cport}"
+        self.poly_ws_url = f"ws://{host}:{cport}/ws/market"
+        self.gamma_url = f"http://{host}:{gport}"
         aport = await self._serve(admin_app(self.world, self.urls), s.admin_port)
         self.admin_url = f"http://{host}:{aport}"
         if s.autostart and s.updates_per_s > 0:
             self.world.start_driver()
         return self
-
-    @staticmethod
-    def _poly_module() -> Any:
-        try:
-            mod = importlib.import_module("simulators.polymarket.app")
-        except ModuleNotFoundError as exc:
-            if exc.name in ("simulators.polymarket.app", "venues.polymarket"):
-                return None
-            raise
-        return mod if hasattr(mod, "clob_app") and hasattr(mod, "gamma_app") else None
 
     def urls(self) -> dict[str, str]:
         return {"kalshi_url": self.kalshi_url, "kalshi_ws_url": self.kalshi_ws_url, "poly_clob_url": self.poly_clob_url,

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core.units import ONE_DOLLAR, parse_price, parse_size
+from simulators.catalogue import KALSHI, POLYMARKET, PolyMarketIds, SimGame
 from simulators.engine import BookSide, TimeInForce
-from simulators.world import KALSHI, POLYMARKET, PolyMarketIds, SimGame
 
 if TYPE_CHECKING:
     from simulators.world import SimWorld

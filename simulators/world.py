@@ -12,36 +12,19 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.fees import kalshi_order_fees
 from core.units import ONE_DOLLAR, parse_fixed, parse_price, parse_size
+from simulators.catalogue import KALSHI, POLYMARKET, KalshiMarket, PolyMarketIds, SimGame
 from simulators.engine import BookSide, MatchResult, OrderBook, TimeInForce, Trade
 from simulators.faults import Faults
+from simulators.lifecycle import Lifecycle
 from simulators.orderlog import FillRecord, OrderLog, OrderRecord
+from simulators.scenario import Scenario, make_games
 from simulators.settings import SimSettings
 
-if TYPE_CHECKING:
-    from simulators.lifecycle import Lifecycle
-    from simulators.scenario import Scenario
-
-KALSHI = "KALSHI"
-POLYMARKET = "POLYMARKET"
 INTERNAL_ACCOUNTS = frozenset({"mm", "flow", "arb", "admin"})  # unlimited balance, not in the order log
-
-
-def kalshi_order_fee(fills: Sequence[tuple[int, int]], *, sell: bool = False) -> list[int]:
-    """Kalshi taker fee (1e-6 USD) of each fill (price, size) of ONE order, in fill order, as the venue charges
-    it: core.fees.kalshi_order_fees, the pipeline's own function (trade fee 0.07 x C x P x (1 - P) ceiled to
-    $0.000001, the balance change floored to the member's precision, ARB_KALSHI_MEMBER_TYPE, and the order's
-    rounding accumulator rebating whole precision units). `sell`: the taker sold YES (an `ask`); an ask that buys
-    NO at 1 - P instead rounds the same for whole contracts (P x C and (1 - P) x C then differ by whole dollars)."""
-    return kalshi_order_fees(fills, sell=sell)
-
-
-def kalshi_fee(price: int, size: int, *, sell: bool = False) -> int:
-    """Kalshi taker fee of an order filled in one fill of `size` at `price` (see kalshi_order_fee)."""
-    return kalshi_order_fee([(price, size)], sell=sell)[0]
 
 
 # --- clock ---------------------------------------------------------------------------------------------
@@ -69,69 +52,17 @@ class SimClock:
         self._now = now_us
 
 
-# --- catalogue -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class PolyMarketIds:
-    """One Polymarket market of a game. Token 0 is the book's primary instrument."""
-
-    condition_id: str  # 0x + 64 hex
-    token_ids: tuple[str, str]  # large decimal strings; outcome i pairs with token i
-    outcomes: tuple[str, str]  # team names for a moneyline; ("Yes", "No") for a per-outcome market
-    question: str
-    slug: str
-    outcome_code: str | None  # None for the moneyline; the outcome ("draw", team code) of a Yes/No market
-    tick: int  # 1e-4 USD
-
-
-@dataclass
-class KalshiMarket:
-    ticker: str
-    event_ticker: str
-    series_ticker: str
-    game_id: str
-    outcome: str  # "kc", "buf", "draw"; "" for a combo (MVE) market
-    title: str
-    yes_sub_title: str
-    tick: int = 100
-    mve: bool = False
-    status: str = "active"  # initialized / active / closed / determined / finalized (simulators/lifecycle.py)
-    result: str = ""  # "yes" / "no" once determined
-    closed_us: int = 0  # when trading stopped (0: open)
-    determined_us: int = 0
-    settled_us: int = 0  # finalized: positions paid
-
-
-@dataclass
-class SimGame:
-    game_id: str  # {league}-{yyyymmdd}-{away}-{home}
-    league: str
-    date: str  # yyyymmdd, America/New_York
-    away: str
-    home: str
-    away_name: str
-    home_name: str
-    draw_possible: bool
-    start_ts_us: int
-    kalshi_event: str
-    kalshi_series: str
-    kalshi_markets: dict[str, str]  # outcome code -> ticker
-    poly_markets: list[PolyMarketIds] = field(default_factory=list)
-    # fair probabilities per outcome code (floats are fine here: they only drive the random walk)
-    fair: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def outcomes(self) -> list[str]:
-        return [self.away, self.home] + (["draw"] if self.draw_possible else [])
-
-
 # --- accounts ------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Position:
-    qty: int = 0  # signed primary-instrument size: + YES / token 0, - NO / token 1 (1e-2)
+    # Kalshi (keyed by ticker): signed size, + YES / - NO (1e-2): the venue nets a market's YES and NO (KD
+    # get-positions: `position`, negative = NO). Polymarket (keyed by token id): the shares of that token, never
+    # negative for an account that trades through the CLOB: a condition's two tokens are separate ERC-1155
+    # balances, both can be held at once (the Data API lists each, `mergeable` when both are), and only an
+    # explicit merge turns a pair back into pUSD.
+    qty: int = 0
     cost: int = 0  # cost of the open position, 1e-6 USD
     realized: int = 0
     fees: int = 0
@@ -148,7 +79,8 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
 
     def apply(self, book_id: str, delta: int, price: int, fee: int, ts_us: int) -> None:
-        """A fill of `delta` primary contracts (+ buy, - sell) at primary price `price`, paying `fee`.
+        """A fill of `delta` primary contracts (+ buy, - sell) at primary price `price`, paying `fee` (Polymarket:
+        `book_id` is the token, `price` the token's; the complement side below then only serves the market maker).
 
         Buying the primary while short closes the complement (cash back 1 - p each); selling while long
         closes at p; the rest opens at p (buy) or 1 - p (complement buy). A YES+NO pair is worth $1.
@@ -206,8 +138,6 @@ TradeListener = Callable[[str, str, Trade, str, int], None]
 
 class SimWorld:
     def __init__(self, settings: SimSettings | None = None) -> None:
-        from simulators import lifecycle, scenario
-
         self.settings = settings or SimSettings()
         s = self.settings
         self.clock = SimClock(s.clock, s.clock_start_us)
@@ -221,16 +151,17 @@ class SimWorld:
         self.poly_markets: dict[str, PolyMarketIds] = {}
         self.poly_token_index: dict[str, tuple[str, int]] = {}  # token id -> (condition id, outcome index)
         self._poly_game: dict[str, str] = {}  # condition id -> game id
+        self._poly_order_index: dict[str, int] = {}  # resting Polymarket order id -> the token index it trades
         self.accounts: dict[str, dict[str, Account]] = {KALSHI: {}, POLYMARKET: {}}
         self.level_listeners: list[LevelListener] = []
         self.trade_listeners: list[TradeListener] = []
         # Taker fees. fee_fns: per fill (book, price, size) -> fee, for a venue whose fee of a fill does not depend
         # on the order's other fills (Polymarket). order_fee_fns: per order (book, [(price, size)...], sold) -> the
-        # fee of each fill, where it does (Kalshi's rounding accumulator); it wins over fee_fns.
-        self.fee_fns: dict[str, Callable[[str, int, int], int]] = {KALSHI: lambda _book, p, q: kalshi_fee(p, q),
-                                                                     POLYMARKET: lambda _book, p, q: 0}
+        # fee of each fill, where it does (Kalshi's rounding accumulator); it wins over fee_fns. Kalshi's is the
+        # pipeline's own core.fees.kalshi_order_fees (ARB_KALSHI_MEMBER_TYPE's precision); `sold`: the taker sold YES.
+        self.fee_fns: dict[str, Callable[[str, int, int], int]] = {POLYMARKET: lambda _book, p, q: 0}
         self.order_fee_fns: dict[str, Callable[[str, list[tuple[int, int]], bool], list[int]]] = {
-            KALSHI: lambda _book, fills, sold: kalshi_order_fee(fills, sell=sold)}
+            KALSHI: lambda _book, fills, sold: kalshi_order_fees(fills, sell=sold)}
         self.last_trade: dict[str, tuple[int, int]] = {}  # book id -> (price, ts_us)
         self.volume: dict[str, int] = {}  # book id -> traded size
         self._mirror: dict[tuple[str, BookSide, int], int] = {}
@@ -240,11 +171,11 @@ class SimWorld:
         self.kalshi_account(s.kalshi_key_id, parse_fixed(s.kalshi_balance, 6))
         self.poly_account(s.poly_address.lower(), parse_fixed(s.poly_balance, 6))
         # Without an explicit start date the games start in the hours after the sim clock's now (see make_games).
-        for game in scenario.make_games(s.seed, s.games, s.start_date, start_us=self.clock.now_us(),
+        for game in make_games(s.seed, s.games, s.start_date, start_us=self.clock.now_us(),
                                         first_after_us=int(s.first_game_after_s * 1e6), spacing_us=int(s.game_spacing_s * 1e6)):
             self.add_game(game)
-        self.life: Lifecycle = lifecycle.Lifecycle(self)
-        self.scenario: Scenario = scenario.Scenario(self)
+        self.life = Lifecycle(self)
+        self.scenario = Scenario(self)
 
     # --- catalogue ---------------------------------------------------------------------------------
 
@@ -310,8 +241,10 @@ class SimWorld:
     # --- trading -----------------------------------------------------------------------------------
 
     def place(self, venue: str, book_id: str, account: str, side: BookSide, price: int, size: int, tif: TimeInForce,
-              *, order_id: str | None = None, record: OrderRecord | None = None) -> MatchResult:
+              *, order_id: str | None = None, record: OrderRecord | None = None, token_index: int = 0) -> MatchResult:
         """Submit an order to a book, settle its trades on both accounts and, for logged orders, the log.
+        `token_index`: on a Polymarket book, the token the order buys or sells (the engine matches it as an order on
+        token 0; the accounts hold the token itself).
 
         Raises KeyError for an unknown book and ValueError for an order the engine refuses.
         """
@@ -319,6 +252,8 @@ class SimWorld:
         oid = order_id or self.new_id()
         ts = self.now_us()
         result = book.submit(oid, account, side, price, size, tif, ts)
+        if venue == POLYMARKET and result.rested and token_index:  # token 0 is the default: the market maker's orders
+            self._poly_order_index[oid] = token_index
         if record is not None:
             record.order_id = oid
             record.status = "resting" if result.rested else ("executed" if result.remaining == 0 else "canceled")
@@ -328,9 +263,18 @@ class SimWorld:
         for trade, fee in zip(result.trades, self.taker_fees(venue, book_id, side, result.trades), strict=True):
             trade_id = self.new_id()
             sign = 1 if trade.taker_side is BookSide.BUY else -1
-            self._account(venue, trade.taker_account, 0).apply(book_id, sign * trade.size, trade.price, fee, ts)
-            accts_maker = accts.get(trade.maker_account) or self._account(venue, trade.maker_account, 0)
-            accts_maker.apply(book_id, -sign * trade.size, trade.price, 0, ts)
+            taker = self._account(venue, trade.taker_account, 0)
+            maker = accts.get(trade.maker_account) or self._account(venue, trade.maker_account, 0)
+            pm = self.poly_markets.get(book_id) if venue == POLYMARKET else None
+            if pm is None:  # Kalshi (one signed position per market)
+                taker.apply(book_id, sign * trade.size, trade.price, fee, ts)
+                maker.apply(book_id, -sign * trade.size, trade.price, 0, ts)
+            else:  # each side gets or gives the token its own order named (a BUY of token 1 rests as a SELL of token 0)
+                maker_index = self._poly_order_index.get(trade.maker_order_id, 0)
+                for acct, index, engine_sign, acct_fee in ((taker, token_index, sign, fee), (maker, maker_index, -sign, 0)):
+                    token_sign = engine_sign if index == 0 else -engine_sign
+                    token_px = trade.price if index == 0 else ONE_DOLLAR - trade.price
+                    acct.apply(pm.token_ids[index], token_sign * trade.size, token_px, acct_fee, ts)
             taker_rec = record if record is not None else self.orderlog.by_order_id.get(trade.taker_order_id)
             if taker_rec is not None:
                 taker_rec.add_fill(FillRecord(trade_id, trade.price, trade.size, fee, True, ts))

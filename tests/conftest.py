@@ -2,7 +2,7 @@
 
 Broker choice: ARB_TEST_BOOTSTRAP (an external cluster) if set; testcontainers' KafkaContainer (the
 compose stack's image) when ARB_TEST_BROKER=docker and a Docker engine answers; otherwise a local Apache
-Kafka (core/broker.py, the pinned release from Maven Central), started once per session.
+Kafka (localkafka/broker.py, the pinned release from Maven Central), started once per session.
 Every test gets its own topic prefix, so tests never see each other's records.
 """
 
@@ -47,12 +47,12 @@ def broker() -> Iterator[BrokerHandle]:
     if os.environ.get("ARB_TEST_BROKER") == "docker" and _docker_answers():
         from testcontainers.community.kafka import KafkaContainer
 
-        from core.kafka_dist import read_lock
+        from localkafka.dist import read_lock
 
         with KafkaContainer(image=f"apache/kafka:{read_lock().kafka_version}").with_kraft() as kafka:
             yield BrokerHandle(kafka.get_bootstrap_server(), "docker")
         return
-    from core.broker import LocalKafka, free_port
+    from localkafka.broker import LocalKafka, free_port
 
     with LocalKafka(port=free_port()) as local:
         yield BrokerHandle(local.bootstrap, "local")

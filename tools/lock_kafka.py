@@ -1,7 +1,7 @@
-"""Regenerate core/kafka_jars.lock.json: the pinned, checksummed runtime classpath of Apache Kafka's broker.
+"""Regenerate localkafka/kafka_jars.lock.json: the pinned, checksummed runtime classpath of Apache Kafka's broker.
 
 A maintainer's tool, run once per Kafka upgrade (needs Maven and network); users never run it: `make`
-downloads exactly the files the lock lists and checks their SHA-256 (core/kafka_dist.py).
+downloads exactly the files the lock lists and checks their SHA-256 (localkafka/dist.py).
 
     python tools/lock_kafka.py 4.4.0
 
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK = REPO / "core" / "kafka_jars.lock.json"
+LOCK = REPO / "localkafka" / "kafka_jars.lock.json"
 CENTRAL = "https://repo1.maven.org/maven2"
 LOG4J = "2.25.5"  # the version kafka_2.13's own log4j-core dependency resolves to; keep them equal
 

@@ -1,7 +1,10 @@
-"""The one place venue HTTP calls turn transport failures into the executor's terms (venues/errors.py)."""
+"""The one place venue HTTP calls turn transport failures and error answers into the executor's terms
+(venues/errors.py). Each venue reads its own error bodies (its `Refusal`); what a status means once the venue's
+own readings (rate limit, duplicate) are done is the same for both (`refused`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,6 +23,28 @@ async def send(client: httpx.AsyncClient, venue: str, method: str, path: str, **
         raise errors.Unknown(venue, f"{method} {path}: timeout ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
         raise errors.Unknown(venue, f"{method} {path}: connection error ({type(exc).__name__})") from None
+
+
+# (what, answer) -> the error of an answer with a status of 300 or more; `what` is "METHOD path".
+Refusal = Callable[[str, httpx.Response], errors.VenueError]
+
+
+async def request(client: httpx.AsyncClient, venue: str, method: str, path: str, refusal: Refusal, **kwargs: Any) -> Any:
+    """send(), then the JSON body of a 2xx answer (success_body); any other answer raises refusal()'s error."""
+    resp = await send(client, venue, method, path, **kwargs)
+    if resp.status_code < 300:
+        return success_body(resp, venue, f"{method} {path}")
+    raise refusal(f"{method} {path}", resp)
+
+
+def refused(venue: str, what: str, status: int, *, code: str | None = None) -> errors.VenueError:
+    """An error answer that is neither a rate limit nor a duplicate: 401/403 AuthError (our keys or clock), 5xx
+    ServerError (the request may have been accepted), any other Rejected (nothing was created)."""
+    if status in (401, 403):
+        return errors.AuthError(venue, what, status=status, code=code)
+    if status >= 500:
+        return errors.ServerError(venue, what, status=status, code=code)
+    return errors.Rejected(venue, what, status=status, code=code)
 
 
 def json_body(resp: httpx.Response) -> Any:

@@ -13,7 +13,7 @@ from core.errors import CommandError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("broker", help="run a local Apache Kafka (KRaft, one node) until Ctrl-C",
-                       description="Runs Apache Kafka (the release pinned in core/kafka_jars.lock.json, from Maven Central, "
+                       description="Runs Apache Kafka (the release pinned in localkafka/kafka_jars.lock.json, from Maven Central, "
                                    "downloaded once into ~/.cache/arb and checked against the lock's SHA-256) as one KRaft node "
                                    "on 127.0.0.1:PORT in the foreground, and creates the pipeline's topics. Needs Java 17+. "
                                    "Stops cleanly on Ctrl-C or SIGTERM. Exit code 2 when Java is missing or too old, the jars "
@@ -34,10 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from core.broker import BrokerError, LocalKafka, java_binary
     from core.kafka import make_admin
-    from core.kafka_dist import KafkaDistError, ensure_installed, read_lock
     from core.topic_admin import ensure_topics
+    from localkafka.broker import BrokerError, LocalKafka, java_binary
+    from localkafka.dist import KafkaDistError, ensure_installed, read_lock
 
     if args.install_only:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "would use: from the environment variable, from <VAR>_FILE (secrets), or the default. Secrets "
                                    "show only whether they are set (***). Exit 2, with the variable named, if a setting's value "
                                    "cannot be used.")
-    p.add_argument("--json", action="store_true", help="one JSON document: a list of {env, section, value, source, default, secret, help}")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document: a list of {env, section, value, source, default, secret, help}")
+    out.add_argument("--markdown", action="store_true",
+                     help="the settings reference as Markdown (defaults and help, not this environment's values): "
+                          "`arb config --markdown > docs/settings.md` regenerates docs/settings.md")
     p.set_defaults(handler=run)
 
 
@@ -67,6 +72,11 @@ def _all() -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from cli.settings_doc import settings_markdown
+
+        sys.stdout.write(settings_markdown())
+        return 0
     rows = effective()
     if args.json:
         print(json.dumps(rows))

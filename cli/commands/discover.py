@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from core.settings import RuntimeSettings
     from producers.discovery import aliases as alias_mod
     from producers.discovery import overrides as override_mod
+    from producers.discovery.exceptions import AliasError, OverrideError
     from producers.discovery.gamma_source import GammaDiscovery
     from producers.discovery.kalshi_source import KalshiDiscovery
     from producers.discovery.match import match
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             finally:
                 service.close()
-        except (alias_mod.AliasError, override_mod.OverrideError) as exc:
+        except (AliasError, OverrideError) as exc:
             raise CommandError(str(exc), code=2) from None
         finally:
             await rest.aclose()

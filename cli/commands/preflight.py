@@ -177,7 +177,7 @@ async def _polymarket(settings: Any, max_skew_s: float) -> list[Check]:
 
 
 def executor_needs(kafka: Any, *, paper: bool, reads_market_data: bool) -> dict[str, set[str]]:
-    """Topic -> the operations (READ, WRITE) `arb execute` performs on it (README "Kafka ACLs per role")."""
+    """Topic -> the operations (READ, WRITE) `arb execute` performs on it (docs/operations.md "Kafka ACLs per role")."""
     from core.topics import topic_name
 
     own = {t: topic_name(t, kafka, paper=paper) for t in ("orders", "outcomes", "fills")}
@@ -219,7 +219,7 @@ def _kafka_checks(kafka: Any, *, paper: bool, reads_market_data: bool) -> list[C
     except Exception as exc:
         return [Check("kafka", FAIL, f"cannot describe the executor's topics at {kafka.bootstrap}: {exc}")]
     out.append(Check("kafka topics", FAIL if problems else OK,
-                     "; ".join(problems) + " (`arb topics create`; ACLs: README \"Kafka ACLs per role\")" if problems
+                     "; ".join(problems) + " (`arb topics create`; ACLs: docs/operations.md \"Kafka ACLs per role\")" if problems
                      else f"{len(needs)} topics present with the operations the executor needs"))
     group = f"{kafka.paper_prefix if paper else ''}{kafka.topic_prefix}executor"
     try:

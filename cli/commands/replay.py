@@ -49,10 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _recording(path: Path) -> list[dict[str, Any]]:
     """Every row of a recording, or CommandError (exit 2, as `arb record` and `arb books` say of a bad file argument)."""
     from recording import container
+    from recording.exceptions import RecordingError
 
     try:
         return list(container.read(path))
-    except (container.RecordingError, OSError) as exc:
+    except (RecordingError, OSError) as exc:
         raise CommandError(str(exc), code=2) from None
 
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.notify.exceptions import BadPayload
+
 # Longest text each service takes (see above); Slack accepts far more, but a notification should stay short.
 LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
 STATUSES = ("firing", "resolved")
-
-
-class BadPayload(ValueError):
-    """Not an Alertmanager webhook payload (the receiver answers 400)."""
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ import aiohttp
 from aiohttp import web
 
 from core.backoff import Backoff, retry_after_seconds
-from core.notify.format import LIMITS, BadPayload, body, parse, render
+from core.notify.exceptions import BadPayload
+from core.notify.format import LIMITS, body, parse, render
 from core.notify.settings import NotifySettings
 from core.progress import StatusLine, status_interval_s
+from core.supervise import TaskDied
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,9 @@ async def serve(settings: NotifySettings, stop: asyncio.Event, *, ready: asyncio
         for t in (sender, stopped, status):
             t.cancel()
         if sender in done and not sender.cancelled() and sender.exception() is not None:
-            raise RuntimeError("notify sender stopped") from sender.exception()
+            error = sender.exception()  # send_loop survives every post's failure: this one is a bug, kept with its traceback
+            log.critical("notify: the sender task failed; stopping", exc_info=error)
+            raise TaskDied(sender.get_name(), error) from error
     finally:
         await runner.cleanup()
 

@@ -22,16 +22,14 @@ from typing import Any
 
 import yaml
 
+from producers.discovery.exceptions import AliasError
+
 SHIPPED = Path(__file__).with_name("aliases.yaml")
 # Legal-form tokens of football club names (normalised). Deliberately short: a token that is also a team
 # code somewhere (e.g. "sd", San Diego) must not be here.
 CLUB_AFFIXES = frozenset({"fc", "afc", "cf", "sc", "ac", "as", "ssc", "cfc", "fk", "sk", "sv"})
 # Season suffix of Gamma series slugs: "premier-league-2025", "premier-league-2025-26".
 SEASON_SUFFIX = re.compile(r"-(19|20)\d{2}(-\d{2,4})?$")
-
-
-class AliasError(ValueError):
-    """The alias file is malformed or ambiguous."""
 
 
 def normalise(name: str) -> str:

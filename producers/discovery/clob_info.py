@@ -22,14 +22,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from producers.discovery.exceptions import UnknownFee
 from producers.discovery.model import scaled
 
 NO_FEE: dict[str, Any] = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
 MAX_EXPONENT = 8  # the documented curves use 1 and 2; anything far beyond is a misreading, refused
-
-
-class UnknownFee(ValueError):
-    """The market's fee parameters cannot be established: the market must not be traded."""
 
 
 def power_fee(rate: Any, exponent: Any, source: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 
 from core.units import parse_price
 from producers.discovery.aliases import AliasTable, League, normalise
-from producers.discovery.clob_info import NO_FEE, UnknownFee, clob_fee_params, fetch_clob_info, power_fee
+from producers.discovery.clob_info import NO_FEE, clob_fee_params, fetch_clob_info, power_fee
+from producers.discovery.exceptions import UnknownFee
 from producers.discovery.model import DRAW, GAMMA_WINNER_TYPES, Book, Instrument, Rejected, VenueGame, decimal_text, scaled
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,7 @@ from typing import Any
 
 import yaml
 
-
-class OverrideError(ValueError):
-    """The override file is malformed."""
+from producers.discovery.exceptions import OverrideError
 
 
 @dataclass(frozen=True)

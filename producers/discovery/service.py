@@ -32,6 +32,7 @@ from core.topics import topic_name
 from core.units import now_us
 from producers.discovery import aliases as alias_mod
 from producers.discovery import overrides as override_mod
+from producers.discovery.exceptions import AliasError, OverrideError
 from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.resolution import Resolution, settlement_key, settlement_record
@@ -178,7 +179,7 @@ class DiscoveryService:
         try:  # re-read every round: users edit these files without restarting
             aliases = alias_mod.load(self.aliases_file)
             overrides = override_mod.load(self.overrides_file)
-        except (alias_mod.AliasError, override_mod.OverrideError) as exc:
+        except (AliasError, OverrideError) as exc:
             rep.errors.append(str(exc))
             return rep
         results = await asyncio.gather(self.fetch_kalshi(aliases), self.fetch_polymarket(aliases), return_exceptions=True)

@@ -14,37 +14,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from core.ratelimit import TokenBucket
+from simulators.catalogue import KALSHI, KalshiMarket
 from simulators.kalshi.rest import ACCOUNT_KEY, CHARGE_KEY, ApiError, KalshiRest
 from simulators.kalshi.ws import KalshiWsHub
-from simulators.world import KALSHI, SimWorld
+from simulators.world import SimWorld
 from venues.kalshi import auth
 from venues.kalshi import constants as C
-
-try:
-    from core.ratelimit import TokenBucket  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # core/ratelimit.py (helper E) not there yet: the same API, minimal
-
-    class TokenBucket:  # type: ignore[no-redef]
-        def __init__(self, rate_per_s: float, capacity: float, now: Callable[[], float] = time.monotonic) -> None:
-            self.rate, self.capacity, self._now = rate_per_s, capacity, now
-            self.tokens, self.t = capacity, now()
-
-        def _refill(self) -> None:
-            t = self._now()
-            self.tokens = min(self.capacity, self.tokens + (t - self.t) * self.rate)
-            self.t = t
-
-        def try_take(self, tokens: float) -> bool:
-            self._refill()
-            if tokens <= self.tokens:
-                self.tokens -= tokens
-                return True
-            return False
-
-        def wait_time(self, tokens: float) -> float:
-            self._refill()
-            return max(0.0, (tokens - self.tokens) / self.rate)
-
 
 HUB_KEY: web.AppKey[KalshiWsHub] = web.AppKey("kalshi_ws_hub")
 WORLD_KEY: web.AppKey[SimWorld] = web.AppKey("kalshi_world")
@@ -69,7 +45,7 @@ class RateLimiter:
             rate = self.tier.write_per_s if write else self.tier.read_per_s
             b = TokenBucket(rate, rate * (self.tier.write_burst_s if write else 1.0))
             self.buckets[(key_id, write)] = b
-        return bool(b.try_take(tokens))
+        return b.try_take(tokens)
 
 
 def authenticate(world: SimWorld, request: web.Request) -> tuple[str | None, str | None]:
@@ -166,8 +142,6 @@ def kalshi_app(world: SimWorld) -> web.Application:
 
 def ensure_mve_markets(world: SimWorld) -> None:
     """A few multivariate combo markets (no book), so `mve_filter` has something to filter (K5)."""
-    from simulators.world import KalshiMarket
-
     games = sorted(world.games.values(), key=lambda g: g.game_id)
     for i in range(0, len(games) - 1, 2):
         a, b = games[i], games[i + 1]
@@ -179,6 +153,6 @@ def ensure_mve_markets(world: SimWorld) -> None:
                                                  mve=True), with_book=False)
 
 
-__all__ = ["HUB_KEY", "RateLimiter", "TokenBucket", "authenticate", "kalshi_app"]
+__all__ = ["HUB_KEY", "RateLimiter", "authenticate", "kalshi_app"]
 
 

@@ -25,12 +25,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from core.errors import ArbError
 from core.units import ONE_DOLLAR, UnitError, format_fixed, format_price, format_size, parse_price, parse_size
+from simulators.catalogue import KALSHI, KalshiMarket, SimGame
 from simulators.engine import BookSide, TimeInForce
 from simulators.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
 from simulators.lifecycle import KalshiSettlement
 from simulators.orderlog import OrderRecord
-from simulators.world import KALSHI, KalshiMarket, SimGame, SimWorld
+from simulators.world import SimWorld
 from venues.kalshi import constants as C
 from venues.kalshi.auth import HEADER_TIMESTAMP
 
@@ -49,7 +51,7 @@ SPORT = {"nfl": "professional football", "nba": "professional basketball", "nhl"
          "mls": "professional soccer"}
 
 
-class ApiError(Exception):
+class ApiError(ArbError):
     def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details

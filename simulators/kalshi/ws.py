@@ -28,9 +28,10 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.units import ONE_DOLLAR, format_price, format_size
+from simulators.catalogue import KALSHI
 from simulators.engine import BookSide, Trade
 from simulators.kalshi.rest import ACCOUNT_KEY, levels_yes_no, market_id
-from simulators.world import KALSHI, SimWorld
+from simulators.world import SimWorld
 from venues.kalshi import constants as C
 
 log = logging.getLogger(__name__)

@@ -30,13 +30,15 @@ from typing import Any
 
 from aiohttp import web
 
+from core.errors import ArbError
 from core.fees import polymarket_taker_fee
 from core.units import ONE_DOLLAR, format_fixed, parse_fixed, parse_size
+from simulators.catalogue import POLYMARKET
 from simulators.engine import BookSide, TimeInForce
 from simulators.faults import ACCEPT_THEN_5XX, CLOCK_SKEW, FAULT_401, client_gone, drop_connection
 from simulators.orderlog import OrderRecord
 from simulators.polymarket.wire import TokenRef, book_event, price_text, size_text, to_engine, token_price, token_ref
-from simulators.world import POLYMARKET, SimWorld
+from simulators.world import SimWorld
 from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.auth import verify_l2
@@ -49,7 +51,7 @@ NOT_READY = "the market is not yet ready to process new orders"  # PD resources/
 NO_ORDERBOOK = "No orderbook exists for the requested token id"  # PD resources/error-codes.md, GET book
 
 
-class OrderError(Exception):
+class OrderError(ArbError):
     def __init__(self, code: str, status: int = 400) -> None:
         super().__init__(code)
         self.code = code
@@ -119,9 +121,8 @@ class PolyClob:
         return await handler(request)
 
     def _fault_on(self, name: str) -> bool:
-        """A Polymarket-only fault given as a probability (True/1: always), drawn from the seeded fault RNG.
-        Read by name so that an undeclared field is simply off."""
-        p = float(getattr(self.world.faults[POLYMARKET], name, 0) or 0)
+        """A Polymarket-only fault given as a probability (True/1: always), drawn from the seeded fault RNG."""
+        p = float(getattr(self.world.faults[POLYMARKET], name) or 0)
         return p >= 1 or (p > 0 and self.world.faults.rng.random() < p)
 
     def _log_refused(self, request: web.Request, body: bytes, status: int, reason: str, fault: str = "") -> None:
@@ -187,13 +188,11 @@ class PolyClob:
         if order_type == "GTD" and order.expiration <= int(time.time()) + 60:
             raise OrderError("INVALID_ORDER_EXPIRATION")
         acct = self.world.poly_account(self.address)
-        eside, eprice = to_engine(ref, side, price)
-        if side == "SELL":
-            pos = acct.positions.get(ref.condition_id)
-            held = (pos.qty if ref.index == 0 else -pos.qty) if pos else 0
-            if held < size:
+        if side == "SELL":  # the shares of this token (holding the other token of the condition does not count)
+            pos = acct.positions.get(ref.token_id)
+            if (pos.qty if pos else 0) < size:
                 raise OrderError("INVALID_ORDER_NOT_ENOUGH_BALANCE")
-        elif not acct.unlimited and acct.opening_cost(ref.condition_id, eside, eprice, size) > acct.balance:
+        elif not acct.unlimited and price * size > acct.balance:
             raise OrderError("INVALID_ORDER_NOT_ENOUGH_BALANCE")
         return order, ref, side, price, size, order_type
 
@@ -227,7 +226,8 @@ class PolyClob:
             size_to_send = size
         filled = usd = 0
         if size_to_send:
-            result = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, size_to_send, tif, order_id=state["id"], record=rec)
+            result = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, size_to_send, tif, order_id=state["id"], record=rec,
+                                      token_index=ref.index)
             for t in result.trades:
                 filled += t.size
                 usd += token_price(ref, t.price) * t.size
@@ -247,7 +247,7 @@ class PolyClob:
                     self.world.orderlog.by_order_id[extra_id] = rec
                     try:
                         more = self.world.place(POLYMARKET, ref.condition_id, self.address, eside, eprice, extra, TimeInForce.IOC,
-                                                order_id=extra_id)
+                                                order_id=extra_id, token_index=ref.index)
                     finally:
                         del self.world.orderlog.by_order_id[extra_id]
                     got = sum(t.size for t in more.trades)
@@ -402,12 +402,12 @@ class PolyClob:
         user = (request.query.get("user") or "").lower()
         out = []
         acct = self.world.accounts[POLYMARKET].get(user)
-        for cond, pos in sorted((acct.positions if acct else {}).items()):
-            if not pos.qty:
+        for token, pos in sorted((acct.positions if acct else {}).items()):
+            cond, index = self.world.poly_token_index.get(token, ("", 0))
+            if pos.qty <= 0 or not cond:
                 continue
             pm = self.world.poly_markets[cond]
-            index = 0 if pos.qty > 0 else 1
-            qty = abs(pos.qty)
+            qty = pos.qty
             out.append({"proxy_wallet": user, "token_id": pm.token_ids[index], "condition_id": cond, "current_size": qty / 100,
                         "avg_price": round(pos.cost / qty / 10_000, 6), "entry_cost_usdc": pos.cost / 1e6, "outcome": pm.outcomes[index],
                         "outcome_index": index, "opposite_outcome": pm.outcomes[1 - index], "opposite_token_id": pm.token_ids[1 - index],

@@ -28,7 +28,8 @@ from aiohttp import web
 
 from core.units import ONE_DOLLAR, format_price
 from simulators import lifecycle
-from simulators.world import POLYMARKET, PolyMarketIds, SimGame, SimWorld
+from simulators.catalogue import POLYMARKET, PolyMarketIds, SimGame
+from simulators.world import SimWorld
 
 NY = ZoneInfo("America/New_York")
 SPORTS_TAG = {"id": "1", "label": "Sports", "slug": "sports"}
@@ -202,12 +203,13 @@ def data_api_positions(world: SimWorld, request: web.Request) -> list[dict[str, 
         raise _bad_request("limit must be 0-500, offset 0-10000, sizeThreshold >= 0")
     acct = world.accounts[POLYMARKET].get(user)
     rows: list[tuple[int, str, dict[str, Any]]] = []
-    for cond, pos in (acct.positions if acct else {}).items():
+    held = {token for token, pos in (acct.positions if acct else {}).items() if pos.qty > 0}
+    for token, pos in (acct.positions if acct else {}).items():
+        cond, index = world.poly_token_index.get(token, ("", 0))
         pm = world.poly_markets.get(cond)
-        if pm is None or not pos.qty or abs(pos.qty) / 100 < threshold:
+        if pm is None or pos.qty <= 0 or pos.qty / 100 < threshold:
             continue
-        index = 0 if pos.qty > 0 else 1
-        qty = abs(pos.qty)
+        qty = pos.qty
         book = world.poly_books[cond]
         bb, ba = book.best_bid(), book.best_ask()
         bid = (bb[0] if bb else 0) if index == 0 else (ONE_DOLLAR - ba[0] if ba else 0)  # the token's best bid
@@ -220,7 +222,7 @@ def data_api_positions(world: SimWorld, request: web.Request) -> list[dict[str, 
         rows.append((-qty, pm.token_ids[index], {"proxyWallet": user, "asset": pm.token_ids[index], "conditionId": cond, "size": qty / 100,
                      "avgPrice": round(pos.cost / qty / 10_000, 6), "initialValue": pos.cost / 1e6, "currentValue": bid * qty / 1e6,
                      "cashPnl": (bid * qty - pos.cost) / 1e6, "realizedPnl": pos.realized / 1e6, "curPrice": bid / 10_000,
-                     "redeemable": resolved, "mergeable": False, "title": pm.question, "slug": pm.slug,
+                     "redeemable": resolved, "mergeable": pm.token_ids[1 - index] in held and not resolved, "title": pm.question, "slug": pm.slug,
                      "eventSlug": pm.slug.removesuffix(f"-{pm.outcome_code}") if pm.outcome_code else pm.slug,
                      "outcome": pm.outcomes[index], "outcomeIndex": index, "oppositeOutcome": pm.outcomes[1 - index],
                      "oppositeAsset": pm.token_ids[1 - index], "negativeRisk": bool(game and game.draw_possible)}))

@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass
 
 from core.units import ONE_DOLLAR, format_price, format_size
+from simulators.catalogue import PolyMarketIds
 from simulators.engine import BookSide
-from simulators.world import PolyMarketIds, SimWorld
+from simulators.world import SimWorld
 
 PRICE_DECIMALS = {1000: 1, 100: 2, 50: 3, 25: 4, 10: 3, 1: 4}
 

@@ -31,11 +31,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.units import ONE_DOLLAR, SIZE_DP, format_fixed
 from simulators import lifecycle
+from simulators.catalogue import POLYMARKET, SimGame
 from simulators.engine import BookSide, Trade
 from simulators.lifecycle import GameLife
 from simulators.polymarket.gamma import market_id
 from simulators.polymarket.wire import TokenRef, book_event, price_text, size_text, token_levels, token_price, token_ref
-from simulators.world import POLYMARKET, SimGame, SimWorld
+from simulators.world import SimWorld
 from venues.polymarket.messages import SIZE_DP as WIRE_SIZE_DP
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from core.broker import free_port
-from core.kafka_dist import read_lock
+from localkafka.broker import free_port
+from localkafka.dist import read_lock
 
 pytestmark = pytest.mark.integration
 

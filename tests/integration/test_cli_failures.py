@@ -16,12 +16,12 @@ import pytest
 from confluent_kafka import KafkaError, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewTopic
 
-from core.broker import free_port
 from core.config import SecretProperties
 from core.kafka import make_admin, make_consumer, make_producer
 from core.settings import KafkaSettings
 from core.topic_admin import ensure_topics
 from core.topics import topic_name
+from localkafka.broker import free_port
 from tests.conftest import REPO, BrokerHandle
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,9 @@ import pytest
 from core import codec
 from core.settings import KafkaSettings
 from core.topics import topic_name
+from executor.exceptions import Fenced
 from executor.recovery_reader import read_partition
-from executor.txn import Fenced, PartitionWriter
+from executor.txn import PartitionWriter
 
 pytestmark = pytest.mark.integration
 

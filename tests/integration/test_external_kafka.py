@@ -55,7 +55,7 @@ def test_bench_latency_on_an_external_broker(broker: BrokerHandle, topics: Kafka
 
 @pytest.mark.timeout(60)
 def test_no_kafka_at_bootstrap_is_one_clear_line() -> None:
-    from core.broker import free_port
+    from localkafka.broker import free_port
 
     bootstrap = f"127.0.0.1:{free_port()}"
     proc = _arb("bench", "process", "--bootstrap", bootstrap, "--json", timeout=50)

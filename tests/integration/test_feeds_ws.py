@@ -21,46 +21,15 @@ from producers.kalshi_feed import rest_books as kalshi_rest_books
 from producers.settings import FeedSettings
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
+from tests.integration.feed_support import Collector, collected, started, wait_for
 from venues.kalshi.rest import KalshiRest
 
 pytestmark = pytest.mark.integration
-TIMEOUT = 5.0
 FAST = FeedSettings(depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=2.0, poly_ping_s=0.2)
 # Issue 25, defect 7: keep-alive and book check on short intervals (the sim pings Kalshi clients every 0.5 s).
 LIVE = FeedSettings(depth=50, backoff_base_s=0.01, backoff_cap_s=0.05, connect_timeout_s=0.5, poly_ping_s=0.1, ws_ping_s=0.1,
                     keepalive_timeout_s=0.4, snapshot_timeout_s=0.5, book_check_s=0.15, book_check_confirm_s=0.1,
                     book_checks_per_s=100.0, book_check_timeout_s=1.0)
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-class Collector:
-    """A Kafka-writer stand-in: takes every tick out of the hand-off as it comes."""
-
-    def __init__(self, h: Handoff[dict[str, Any]]) -> None:
-        self.h = h
-        self.ticks: list[dict[str, Any]] = []
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            self.ticks.append((await self.h.get())[1])
-
-    def take(self) -> list[dict[str, Any]]:
-        out, self.ticks = self.ticks, []
-        return out
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
 
 
 def drain(c: Collector) -> list[dict[str, Any]]:
@@ -88,16 +57,8 @@ async def kalshi_feed(settings: FeedSettings = FAST, n_markets: int | None = Non
         url = sim.kalshi_ws_url if ws_url is None else await ws_url(sim)
         feed = KalshiFeed(url=url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
                           markets=markets, handoff=handoff, settings=settings, rng=random.Random(7), book_fetcher=fetcher)
-        task = asyncio.create_task(feed.run())
-        collector = Collector(handoff)
-        try:
+        async with collected(feed) as collector:
             yield sim, feed, collector
-        finally:
-            await collector.close()
-            feed.stop()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, TIMEOUT)
 
 
 def in_sync(sim: Simulator, feed: KalshiFeed) -> bool:
@@ -298,13 +259,9 @@ async def test_kalshi_bad_credentials_backs_off_and_retries() -> None:
         markets = {t: m.game_id for t, m in sim.world.kalshi_markets.items() if not m.mve}
         feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=wrong, markets=markets,
                           handoff=Handoff(), settings=FAST)
-        task = asyncio.create_task(feed.run())
-        await wait_for(lambda: feed.metrics.reconnects >= 2, what="retries")
-        assert feed.backoff.attempt >= 2 and all(b.status == "RESYNCING" for b in feed.books.books.values())
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with started(feed):
+            await wait_for(lambda: feed.metrics.reconnects >= 2, what="retries")
+            assert feed.backoff.attempt >= 2 and all(b.status == "RESYNCING" for b in feed.books.books.values())
 
 
 async def test_kalshi_bad_frames_counted_never_crash(tmp_path: Any) -> None:
@@ -334,8 +291,7 @@ async def test_kalshi_bad_frames_counted_never_crash(tmp_path: Any) -> None:
         handoff: Handoff[dict[str, Any]] = Handoff()
         feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
                           markets={ticker: "g"}, handoff=handoff, settings=FAST)
-        task = asyncio.create_task(feed.run())
-        try:
+        async with started(feed):  # the ticks stay in the hand-off
             await wait_for(lambda: feed.books.books[ticker].seq == 5, what="last delta applied")
             book = feed.books.books[ticker]
             assert book.status == "OK" and book.bids == {4000: 1275} and book.asks == {6200: 500}  # YES-scale asks
@@ -343,11 +299,6 @@ async def test_kalshi_bad_frames_counted_never_crash(tmp_path: Any) -> None:
             assert feed.metrics.reconnects == 0
             got = handoff.get_nowait()
             assert got is not None and got[1]["tick_id"] == f"KALSHI:{ticker}:1:5" and got[1]["venue_ts"] == 1_800_000_000_000_000
-        finally:
-            feed.stop()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 # --- Polymarket, against a scripted market-channel server --------------------------------------------
 
@@ -436,19 +387,12 @@ async def poly_feed(settings: FeedSettings = FAST, markets: dict[str, str] | Non
     from producers.polymarket_feed import PolymarketFeed
 
     server = await PolyServer().start()
-    handoff: Handoff[dict[str, Any]] = Handoff(1000)
-    feed = PolymarketFeed(url=server.url, markets=markets if markets is not None else {YES: "g1", NO: "g1"}, handoff=handoff,
+    feed = PolymarketFeed(url=server.url, markets=markets if markets is not None else {YES: "g1", NO: "g1"}, handoff=Handoff(1000),
                           settings=settings, rng=random.Random(3))
-    task = asyncio.create_task(feed.run())
-    collector = Collector(handoff)
     try:
-        yield server, feed, collector
+        async with collected(feed) as collector:
+            yield server, feed, collector
     finally:
-        await collector.close()
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, TIMEOUT)
         await server.stop()
 
 
@@ -556,28 +500,21 @@ async def test_poly_disagreement_is_checked_at_once() -> None:
         return truth
 
     settings = dataclasses.replace(LIVE, book_check_s=60.0)
-    server = await PolyServer().start()
-    handoff: Handoff[dict[str, Any]] = Handoff(1000)
     from producers.polymarket_feed import PolymarketFeed
 
-    feed = PolymarketFeed(url=server.url, markets={YES: "g1"}, handoff=handoff, settings=settings, book_fetcher=fetch)
-    task = asyncio.create_task(feed.run())
-    col = Collector(handoff)
+    server = await PolyServer().start()
+    feed = PolymarketFeed(url=server.url, markets={YES: "g1"}, handoff=Handoff(1000), settings=settings, book_fetcher=fetch)
     try:
-        await wait_for(lambda: feed.books.books[YES].status == "OK", what="initial dump")
-        scale = feed.books.books[YES].bids[4800] // 10000  # sizes per 1e-2 share in the book (the book may keep them finer)
-        truth = ({p: s * scale for p, s in truth[0].items()}, {p: s * scale for p, s in truth[1].items()})
-        # the venue says best bid 0.49 after this entry, but our book (which missed a change) has 0.48
-        await server.push(change(2000, (YES, "0.47", "50", "BUY", "0.49", "0.52")))
-        await wait_for(lambda: feed.metrics.stale_books == 1, what="checked at once and found stale")
-        assert fetched[:2] == [YES, YES] and feed.disagreements >= 1
-        await wait_for(lambda: "RESYNCING" in {t["status"] for t in col.ticks}, what="its RESYNCING tick")
+        async with collected(feed) as col:
+            await wait_for(lambda: feed.books.books[YES].status == "OK", what="initial dump")
+            scale = feed.books.books[YES].bids[4800] // 10000  # sizes per 1e-2 share in the book (the book may keep them finer)
+            truth = ({p: s * scale for p, s in truth[0].items()}, {p: s * scale for p, s in truth[1].items()})
+            # the venue says best bid 0.49 after this entry, but our book (which missed a change) has 0.48
+            await server.push(change(2000, (YES, "0.47", "50", "BUY", "0.49", "0.52")))
+            await wait_for(lambda: feed.metrics.stale_books == 1, what="checked at once and found stale")
+            assert fetched[:2] == [YES, YES] and feed.disagreements >= 1
+            await wait_for(lambda: "RESYNCING" in {t["status"] for t in col.ticks}, what="its RESYNCING tick")
     finally:
-        await col.close()
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, TIMEOUT)
         await server.stop()
 
 
@@ -593,19 +530,12 @@ async def poly_sim_feed(settings: FeedSettings = LIVE) -> AsyncIterator[tuple[Si
     async with Simulator(sim_settings) as sim:
         markets = {tok: "g" for pm in sim.world.poly_markets.values() for tok in pm.token_ids}
         api = PolymarketBookApi(sim.poly_clob_url, timeout_s=settings.book_check_timeout_s)
-        handoff: Handoff[dict[str, Any]] = Handoff(1000)
-        feed = PolymarketFeed(url=sim.poly_ws_url, markets=markets, handoff=handoff, settings=settings, rng=random.Random(5),
+        feed = PolymarketFeed(url=sim.poly_ws_url, markets=markets, handoff=Handoff(1000), settings=settings, rng=random.Random(5),
                               book_fetcher=poly_rest_books(api))
-        task = asyncio.create_task(feed.run())
-        collector = Collector(handoff)
         try:
-            yield sim, feed, collector
+            async with collected(feed) as collector:
+                yield sim, feed, collector
         finally:
-            await collector.close()
-            feed.stop()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, TIMEOUT)
             await api.aclose()
 
 

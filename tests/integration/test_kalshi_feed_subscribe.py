@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from producers.kalshi_feed import WS_SIGN_PATH, KalshiFeed
 from producers.settings import FeedSettings
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
+from tests.integration.feed_support import started, wait_for
 from venues.kalshi.auth import auth_headers
 
 pytestmark = pytest.mark.integration
@@ -37,15 +38,6 @@ SIM = SimSettings(games=3, updates_per_s=0.0, autostart=False, arb_rate_per_min=
                   kalshi_ping_interval_s=0.5)
 SEQ_MODES = ("continuous", "snapshot_reset")
 REPLY_MODES = ("next", "current", "none")
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def ws_headers(sim: Simulator) -> dict[str, str]:
@@ -62,14 +54,8 @@ def plain_markets(sim: Simulator) -> dict[str, str]:
 async def running(sim: Simulator, markets: dict[str, str]) -> AsyncIterator[KalshiFeed]:
     feed = KalshiFeed(url=sim.kalshi_ws_url, key_id=sim.settings.kalshi_key_id, private_key=sim.kalshi_private_key,
                       markets=markets, handoff=Handoff(1000), settings=FEED, rng=random.Random(7))
-    task = asyncio.create_task(feed.run())
-    try:
+    async with started(feed):
         yield feed
-    finally:
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, TIMEOUT)
 
 
 def synced(sim: Simulator, feed: KalshiFeed, tickers: list[str] | None = None) -> bool:

@@ -234,3 +234,20 @@ async def test_the_arb_notify_command_end_to_end(tmp_path: Any) -> None:
             _out, err = await asyncio.wait_for(proc.communicate(), 15)
         assert proc.returncode == 0, err.decode()[-2000:]
         assert TOKEN not in err.decode()
+
+
+async def test_a_sender_that_dies_stops_notify_as_a_role_failure(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The sender survives every post's failure; if it ends anyway (a bug), serve() stops with TaskDied, a RoleFailed:
+    `arb notify` exits 1 with one line and the traceback is in the log, never a bare RuntimeError."""
+    from core.notify.service import Notifier
+    from core.supervise import RoleFailed, TaskDied
+
+    async def broken(self: Notifier) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(Notifier, "send_loop", broken)
+    settings = dataclasses.replace(NotifySettings(), host="127.0.0.1", port=0, webhook_url=Secret("http://127.0.0.1:9/x"))
+    with caplog.at_level(logging.CRITICAL, logger="core.notify.service"), pytest.raises(TaskDied) as died:
+        await asyncio.wait_for(serve(settings, asyncio.Event()), TIMEOUT)
+    assert isinstance(died.value, RoleFailed) and isinstance(died.value.error, KeyError)
+    assert "notify-sender" in str(died.value) and any(r.exc_info for r in caplog.records)

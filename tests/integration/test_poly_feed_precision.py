@@ -19,11 +19,13 @@ from core.units import SIZE_DP, floor_size
 from producers.handoff import Handoff
 from producers.polymarket_feed import PolymarketFeed
 from producers.settings import FeedSettings
+from simulators.catalogue import POLYMARKET
 from simulators.engine import BookSide, TimeInForce
 from simulators.polymarket.ws import PolyWsHub, hub_of
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
-from simulators.world import POLYMARKET
+from tests.integration import feed_support as support
+from tests.integration.feed_support import Collector
 from venues.polymarket.messages import SIZE_DP as POLY_SIZE_DP
 
 pytestmark = pytest.mark.integration
@@ -35,35 +37,8 @@ def fast(snapshot_timeout_s: float = 5.0) -> FeedSettings:
                         snapshot_timeout_s=snapshot_timeout_s)
 
 
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-class Collector:
-    """A Kafka-writer stand-in: every tick out of the hand-off, in order."""
-
-    def __init__(self, h: Handoff[dict[str, Any]]) -> None:
-        self.h = h
-        self.ticks: list[dict[str, Any]] = []
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            self.ticks.append((await self.h.get())[1])
-
-    def of(self, asset: str, since: int = 0) -> list[dict[str, Any]]:
-        """The ticks of one market, from the since-th tick of all on."""
-        return [t for t in self.ticks[since:] if t["market"] == asset]
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+async def wait_for(cond: Callable[[], bool], what: str) -> None:
+    await support.wait_for(cond, what, TIMEOUT)
 
 
 @contextlib.asynccontextmanager
@@ -76,19 +51,10 @@ async def poly_feed(*, dump_on_subscribe: bool = True, settings: FeedSettings | 
         hub.fractional_sizes = True
         hub.dump_on_subscribe = dump_on_subscribe
         markets = {t: f"game-{i}" for i, pm in enumerate(sim.world.poly_markets.values()) for t in pm.token_ids}
-        handoff: Handoff[dict[str, Any]] = Handoff(10_000)
-        feed = PolymarketFeed(url=sim.poly_ws_url, markets=markets, handoff=handoff, settings=settings or fast(),
+        feed = PolymarketFeed(url=sim.poly_ws_url, markets=markets, handoff=Handoff(10_000), settings=settings or fast(),
                               rng=random.Random(5))
-        task = asyncio.create_task(feed.run())
-        collector = Collector(handoff)
-        try:
+        async with support.collected(feed) as collector:
             yield sim, hub, feed, collector
-        finally:
-            await collector.close()
-            feed.stop()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, TIMEOUT)
 
 
 def in_sync(hub: PolyWsHub, feed: PolymarketFeed) -> bool:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.broker import free_port
 from core.kafka import make_admin
 from core.settings import KafkaSettings
+from localkafka.broker import free_port
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

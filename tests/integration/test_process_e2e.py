@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def worker(s: KafkaSettings, tmp: Path, app_id: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARB_BOOTSTRAP": s.bootstrap, "ARB_TOPIC_PREFIX": s.topic_prefix, "ARB_PROCESSOR_ID": app_id,
-           "ARB_FAUST_DATADIR": str(tmp / app_id), "ARB_FAUST_SESSION_TIMEOUT_S": "6", "ARB_FAUST_REQUEST_TIMEOUT_S": "20"}
+           "ARB_FAUST_DATADIR": str(tmp / app_id), "ARB_SESSION_TIMEOUT_MS": "6000", "ARB_FAUST_REQUEST_TIMEOUT_S": "20"}
     # stderr to a file: a pipe nobody reads would block the worker once full
     return subprocess.Popen([sys.executable, "-m", "cli", "process"], env=env, stdout=subprocess.DEVNULL, stderr=(tmp / f"{app_id}.log").open("ab"))
 

@@ -34,7 +34,7 @@ def _wait_ready(log: Path, n: int, timeout_s: float) -> bool:
 
 def test_a_restarted_worker_with_the_same_instance_id_is_ready_before_the_session_times_out(topics: KafkaSettings, tmp_path: Path) -> None:
     log = tmp_path / "process.log"
-    env = {"ARB_FAUST_SESSION_TIMEOUT_S": str(SESSION_S), "ARB_FAUST_REQUEST_TIMEOUT_S": str(SESSION_S + 10),
+    env = {"ARB_SESSION_TIMEOUT_MS": str(SESSION_S * 1000), "ARB_FAUST_REQUEST_TIMEOUT_S": str(SESSION_S + 10),
            "ARB_FAUST_INSTANCE_ID": "proc-{hostname}"}
     worker = start_worker(topics, tmp_path / "faust", log, env, loglevel="info")
     try:

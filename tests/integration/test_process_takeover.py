@@ -30,7 +30,7 @@ APP = "proc-takeover"
 
 def worker(s: KafkaSettings, tmp: Path, name: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARB_BOOTSTRAP": s.bootstrap, "ARB_TOPIC_PREFIX": s.topic_prefix, "ARB_PROCESSOR_ID": APP,
-           "ARB_FAUST_DATADIR": str(tmp / name), "ARB_FAUST_SESSION_TIMEOUT_S": "6", "ARB_FAUST_REQUEST_TIMEOUT_S": "20",
+           "ARB_FAUST_DATADIR": str(tmp / name), "ARB_SESSION_TIMEOUT_MS": "6000", "ARB_FAUST_REQUEST_TIMEOUT_S": "20",
            "ARB_FAUST_COMMIT_INTERVAL_S": "0.5"}
     # stderr to a file (kept in pytest's basetemp): a pipe nobody reads would block the worker once full
     return subprocess.Popen([sys.executable, "-m", "cli", "process"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=(tmp / f"{name}.log").open("ab"),

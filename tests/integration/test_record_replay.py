@@ -39,7 +39,7 @@ def arb(kafka: KafkaSettings, *args: str, env: dict[str, str] | None = None) -> 
 
 def worker(kafka: KafkaSettings, prefix: str, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": prefix, "ARB_FAUST_DATADIR": str(tmp / prefix),
-           "ARB_FAUST_SESSION_TIMEOUT_S": "6", "ARB_FAUST_REQUEST_TIMEOUT_S": "20"}
+           "ARB_SESSION_TIMEOUT_MS": "6000", "ARB_FAUST_REQUEST_TIMEOUT_S": "20"}
     return subprocess.Popen([sys.executable, "-m", "cli", "process"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 

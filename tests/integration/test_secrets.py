@@ -244,7 +244,7 @@ async def test_no_secret_leaves_a_run_in_any_form(topics: KafkaSettings, sim_and
         "ARB_POLY_PASSPHRASE_FILE": str(secret_dir / "poly-passphrase"), "ARB_EXEC_RECOVERY_WINDOW_MS": "500", "ARB_EXEC_LOOKUP_GRACE_MS": "500"}),
         run, "execute")
     processor = _role(["process"], _env(proc_kafka, secret_dir, **{
-        "ARB_PROCESSOR_ID": "secrets", "ARB_FAUST_DATADIR": str(run / "faust"), "ARB_FAUST_SESSION_TIMEOUT_S": "6",
+        "ARB_PROCESSOR_ID": "secrets", "ARB_FAUST_DATADIR": str(run / "faust"), "ARB_SESSION_TIMEOUT_MS": "6000",
         "ARB_FAUST_REQUEST_TIMEOUT_S": "20"}), run, "process")
     try:
         p = make_producer(proc_kafka)

@@ -183,6 +183,7 @@ async def test_simulated_games_end_resolve_and_settle(topics: KafkaSettings) -> 
     from producers.discovery import gamma_source, kalshi_source
     from producers.discovery.gamma_source import GammaDiscovery
     from producers.discovery.kalshi_source import KalshiDiscovery
+    from schemas.records import Settlement, from_dict
     from simulators.lifecycle import DETERMINED
     from simulators.runner import Simulator
     from simulators.settings import SimSettings
@@ -228,7 +229,7 @@ async def test_simulated_games_end_resolve_and_settle(topics: KafkaSettings) -> 
             await rest.aclose()
             await gamma.aclose()
             await clob.aclose()
-    recs = {f"{r['venue']}:{r['market']}": r for r in _settlements(topics)}
+    recs = {f"{r['venue']}:{r['market']}": from_dict(Settlement, r) for r in _settlements(topics)}
     for gid, p in paired.items():
         keys = {f"{b['venue']}:{i['market']}" for b in p["books"] for i in b["instruments"]}
         assert keys <= set(recs), sorted(keys - set(recs))

@@ -33,9 +33,9 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
 from core.config import Secret
+from simulators.catalogue import SimGame
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
-from simulators.world import SimGame
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0

@@ -12,10 +12,11 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from simulators.catalogue import KALSHI, POLYMARKET
 from simulators.engine import BookSide, TimeInForce
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
-from simulators.world import KALSHI, POLYMARKET, SimWorld
+from simulators.world import SimWorld
 from venues.kalshi import auth
 
 pytestmark = pytest.mark.integration

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from core import codec
-from core.broker import free_port
 from core.kafka import make_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
+from localkafka.broker import free_port
 from tests.conftest import REPO
 from tests.factories import tick
 

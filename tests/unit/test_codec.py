@@ -137,17 +137,18 @@ async def test_processor_dead_letters_a_tick_with_a_non_utf8_key() -> None:
     """Issue 27: before, Faust raised KeyDecodeError for such a `ticks` record and threw it into the agent."""
     from faust.types import Message
 
-    from processors import app as processor
+    from processors.app import create_app
+    from processors.triage import dead_letter_record, triage
 
-    channel = next(iter(processor.app.agents.values())).channel
+    channel = next(iter(create_app().agents.values())).channel
     value = codec.encode("Tick", _tick())
     msg = Message(channel.get_topic_name(), 3, 42, 0.0, 0, [], b"\xff\xfe", value, None)
     event = await channel.decode(msg, propagate=True)
-    tick, problem = await processor.triage(event)
+    tick, problem = await triage(event)
     assert tick is None and isinstance(problem, codec.DecodeError) and problem.kind == "bad_key"
-    record = processor.dead_letter_record(event, problem)
+    record = dead_letter_record(event, problem)
     assert (record["source_topic"], record["partition"], record["offset"], record["key"], record["value"], record["error_kind"]) == \
         (channel.get_topic_name(), 3, 42, b"\xff\xfe", value, "bad_key")
     codec.encode("DeadLetter", record)
     good = await channel.decode(Message(channel.get_topic_name(), 3, 43, 0.0, 0, [], b"g", value, None), propagate=True)
-    assert await processor.triage(good) == (_tick(), None)
+    assert await triage(good) == (_tick(), None)

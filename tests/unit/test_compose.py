@@ -62,9 +62,9 @@ def test_file_parses_and_has_the_stack() -> None:
 
 def test_compose_kafka_is_the_local_brokers_release_with_its_settings() -> None:
     # One Kafka: the compose image and `arb broker` / the tests run the same release, with the same
-    # broker settings (the local broker adds only test settings, core/broker.py LOCAL_SETTINGS).
-    from core.broker import COMPOSE_SETTINGS
-    from core.kafka_dist import read_lock
+    # broker settings (the local broker adds only test settings, localkafka/broker.py LOCAL_SETTINGS).
+    from localkafka.broker import COMPOSE_SETTINGS
+    from localkafka.dist import read_lock
 
     kafka = SERVICES["kafka"]
     assert kafka["image"] == f"apache/kafka:{read_lock().kafka_version}"

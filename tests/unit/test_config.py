@@ -180,3 +180,10 @@ def test_kafka_defaults() -> None:
     s = load(KafkaSettings, env={})
     assert s.bootstrap == "127.0.0.1:9092" and 1 <= s.fetch_wait_ms <= 5
     assert isinstance(s.extra, SecretProperties) and s.extra.properties() == {} and s.schema_registry_user_info() == ""
+
+
+def test_an_optional_setting_written_with_the_pipe_union_is_read() -> None:
+    """`X | None` (types.UnionType) once fell through to "unsupported type" when set, e.g. ARB_SIM_KALSHI_PUBLIC_KEY."""
+    from simulators.settings import SimSettings
+
+    assert load(SimSettings, env={"ARB_SIM_KALSHI_PUBLIC_KEY": "/x.pem"}).kalshi_public_key is not None

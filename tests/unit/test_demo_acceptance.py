@@ -164,19 +164,20 @@ def test_a_settled_position_the_simulator_no_longer_holds_is_not_drift() -> None
     pairings = st.pairings
     fills = list(st.fills.values())
     held = expected_sim_positions(fills, pairings)
-    assert held == {("KALSHI", "K-BUF"): 1_000, ("POLYMARKET", "0xcond"): -600, ("KALSHI", "K2-KC"): -500}
+    # Kalshi nets a market's YES and NO; Polymarket holds each token apart (TOK-KC: token 1 of 0xcond, 600 shares)
+    assert held == {("KALSHI", "K-BUF"): 1_000, ("POLYMARKET", "TOK-KC"): 600, ("KALSHI", "K2-KC"): -500}
     _settle_g1(st, T0)
     # the simulator paid G1's books out (Kalshi finalized, Polymarket redeemed at once): it holds only G2's leg
     venue = {("KALSHI", "K2-KC"): -500}
     paid = paid_books(st.settlements.values(), poly_redeemed=True)
     assert paid == {("KALSHI", "K-BUF"), ("KALSHI", "K-KC"), ("POLYMARKET", "0xcond")}
     assert drift(expected_sim_positions(fills, pairings, paid), venue) == {}
-    assert drift(held, venue) == {"KALSHI:K-BUF": {"ours": 1_000, "venue": 0}, "POLYMARKET:0xcond": {"ours": -600, "venue": 0}}
+    assert drift(held, venue) == {"KALSHI:K-BUF": {"ours": 1_000, "venue": 0}, "POLYMARKET:TOK-KC": {"ours": 600, "venue": 0}}
     # a position the simulator paid without our record is a drift; winning shares left to redeem by hand stay held
     assert drift(expected_sim_positions(fills, pairings, {("POLYMARKET", "0xcond")}), venue) == {"KALSHI:K-BUF": {"ours": 1_000, "venue": 0}}
     manual = paid_books(st.settlements.values(), poly_redeemed=False)
     assert manual == {("KALSHI", "K-BUF"), ("KALSHI", "K-KC")}
-    assert expected_sim_positions(fills, pairings, manual) == {("POLYMARKET", "0xcond"): -600, ("KALSHI", "K2-KC"): -500}
+    assert expected_sim_positions(fills, pairings, manual) == {("POLYMARKET", "TOK-KC"): 600, ("KALSHI", "K2-KC"): -500}
 
 
 def test_the_view_shows_the_games_life_line() -> None:

@@ -9,9 +9,10 @@ import pytest
 
 from producers.discovery import aliases as alias_mod
 from producers.discovery import gamma_source, kalshi_source
+from producers.discovery.exceptions import AliasError, OverrideError
 from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
-from producers.discovery.overrides import OverrideError, Overrides
+from producers.discovery.overrides import Overrides
 from producers.discovery.overrides import parse as parse_overrides
 from simulators.kalshi.rest import market_json
 from simulators.scenario import make_games
@@ -56,7 +57,7 @@ def test_user_alias_file_extends_and_rejects_ambiguity(tmp_path: Any) -> None:
     assert t.leagues["nfl"].team("Buffalo Bills") == "buf"  # others kept
     assert t.leagues["mlp"].team("St Louis Shock") == "stl"
     f.write_text("leagues:\n  nfl:\n    teams:\n      xyz: [Buffalo]\n")
-    with pytest.raises(alias_mod.AliasError, match="ambiguous"):
+    with pytest.raises(AliasError, match="ambiguous"):
         alias_mod.load(str(f))
 
 

@@ -25,7 +25,8 @@ from aiohttp.test_utils import TestServer
 
 from producers.discovery import aliases as alias_mod
 from producers.discovery import gamma_source, kalshi_source
-from producers.discovery.clob_info import UnknownFee, clob_fee_params
+from producers.discovery.clob_info import clob_fee_params
+from producers.discovery.exceptions import UnknownFee
 from producers.discovery.gamma_source import GammaDiscovery
 from producers.discovery.kalshi_source import KalshiDiscovery
 from producers.discovery.model import Rejected, VenueGame

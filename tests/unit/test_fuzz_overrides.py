@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from producers.discovery.overrides import OverrideError, Overrides, kalshi_event_date, load, parse, slug_date
+from producers.discovery.exceptions import OverrideError
+from producers.discovery.overrides import Overrides, kalshi_event_date, load, parse, slug_date
 from tests.unit.test_fuzz_support import fuzz
 
 KALSHI = st.sampled_from(["KXNFLGAME-26NOV29BUFKC", "KXNBAGAME-26NOV30BOSLAL", "KXNFLGAME-26FEB30XX", "X", "KXMLB-26JUL041905NYYBOS"])

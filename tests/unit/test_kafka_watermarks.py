@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from core.kafka import watermarks
+from core.kafka import offsets_for_times, watermarks
 
 
 class FlakyConsumer:
@@ -42,3 +42,24 @@ def test_retries_stop_at_the_deadline() -> None:
     with pytest.raises(KafkaException):
         watermarks(c, "t", 0, timeout_s=0.3)
     assert c.calls >= 2
+
+
+class FlakyTimes:
+    """offsets_for_times fails `failures` times with NOT_LEADER, then answers."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def offsets_for_times(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION))
+        return [TopicPartition(tp.topic, tp.partition, 42) for tp in tps]
+
+
+def test_offsets_for_times_is_asked_again_while_a_partition_has_no_leader() -> None:
+    """The executor's risk reader starts with offsets_for_times and watermarks: on a busy broker one answered
+    NOT_LEADER, the reader thread died, and the executor rejected every signal until it was restarted."""
+    c: Any = FlakyTimes(2)
+    found = offsets_for_times(c, [TopicPartition("fills", 0, 1), TopicPartition("fills", 1, 1)], timeout_s=5)
+    assert [tp.offset for tp in found] == [42, 42] and c.calls == 3

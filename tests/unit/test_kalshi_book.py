@@ -116,6 +116,17 @@ def test_terminal_error_resubscribes_its_sid_only() -> None:
     assert nonterminal.error and not nonterminal.resubscribe
 
 
+@pytest.mark.parametrize(("code", "terminal"), [(10, True), (17, True), (25, True), (6, False), (16, False), (18, False)])
+def test_the_terminal_error_codes_end_the_subscription(code: int, terminal: bool) -> None:
+    """One list of terminal codes (constants.WS_TERMINAL_ERRORS, asyncapi.yaml; the simulator ends subscriptions by
+    it too): a code the client missed would leave its books waiting for deltas of a subscription that has ended."""
+    books = KalshiBooks(yes_price=True)
+    books.add("A")
+    books.apply(_snap("A", 1, 1))
+    res = books.apply(Error(id=None, sid=1, code=code, msg="x"))
+    assert (res.resubscribe == ["A"], books.books["A"].status) == ((True, "RESYNCING") if terminal else (False, "OK"))
+
+
 def test_unknown_ticker_counted_not_applied() -> None:
     books = KalshiBooks(yes_price=True)
     res = books.apply(_delta(1, 4000, 1, ticker="NOPE"))

@@ -22,12 +22,14 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from core.units import ONE_DOLLAR, format_price
-from executor.kalshi_transport import AmbiguousFillCost, KalshiTransport, fills_yes_notional, result_from_order
+from executor.exceptions import AmbiguousFillCost
+from executor.kalshi_transport import KalshiTransport, fills_yes_notional, result_from_order
 from executor.orders import OrderRequest
+from simulators.catalogue import KALSHI
 from simulators.engine import BookSide, TimeInForce
 from simulators.kalshi import rest as sim_rest
 from simulators.settings import SimSettings
-from simulators.world import KALSHI, SimWorld
+from simulators.world import SimWorld
 from tests.conftest import FIXTURES
 from venues import errors
 

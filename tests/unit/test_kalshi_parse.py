@@ -106,6 +106,9 @@ def _delta(**msg: object) -> str:
     json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": "T", "yes_dollars_fp": [["0.5", str(10**25)]]}}),
     json.dumps({"type": "ok", "id": 10**30}),
     json.dumps({"type": "error", "id": 1, "msg": {"code": 10**30}}),
+    _delta(price_dollars="1.00"),  # a level at 0 or 1 USD: nobody rests an order there (and NO 1.00 is a YES ask at 0)
+    _delta(price_dollars="0.0000"),
+    json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": "T", "no_dollars_fp": [["1.0", "5"]]}}),
 ])
 def test_out_of_range_numbers_are_parse_errors(raw: str) -> None:
     with pytest.raises(ParseError):

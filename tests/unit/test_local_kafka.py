@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import importlib.util
 import json
 import re
 import threading
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core import kafka_dist
-from core.broker import COMPOSE_SETTINGS, LOCAL_SETTINGS, cluster_id, java_major, server_properties
+from localkafka import dist as kafka_dist
+from localkafka.broker import COMPOSE_SETTINGS, LOCAL_SETTINGS, cluster_id, java_major, server_properties
 
 
 def test_the_lock_pins_kafkas_broker_with_checksums() -> None:
@@ -26,6 +27,16 @@ def test_the_lock_pins_kafkas_broker_with_checksums() -> None:
     for jar in lock.jars:
         assert re.fullmatch(r"[0-9a-f]{64}", jar.sha256) and jar.size > 0 and jar.path.endswith(".jar"), jar
     assert len({j.filename for j in lock.jars}) == len(lock.jars)  # one folder holds them all
+
+
+def test_the_maintainers_lock_tool_writes_the_lock_the_broker_reads() -> None:
+    """tools/lock_kafka.py regenerates the lock in place; `make`/`arb broker` read it through localkafka/dist.py."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "lock_kafka.py"
+    spec = importlib.util.spec_from_file_location("lock_kafka", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.LOCK == kafka_dist.LOCK_FILE and kafka_dist.LOCK_FILE.is_file()
 
 
 @pytest.fixture

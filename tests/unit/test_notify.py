@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from core.config import ConfigError, load
-from core.notify.format import LIMITS, BadPayload, body, parse, render
+from core.notify.exceptions import BadPayload
+from core.notify.format import LIMITS, body, parse, render
 from core.notify.settings import NotifySettings
 
 

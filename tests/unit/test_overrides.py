@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from producers.discovery.overrides import OverrideError, Overrides, load, parse
+from producers.discovery.exceptions import OverrideError
+from producers.discovery.overrides import Overrides, load, parse
 
 K = "KXNFLGAME-26NOV29BUFKC"
 P = "nfl-buf-kc-2026-11-29"

@@ -31,8 +31,9 @@ from executor.orders import OrderRequest, leg_requests
 from executor.polymarket_transport import PolymarketTransport, Wallet
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from simulators.catalogue import POLYMARKET
 from simulators.settings import SimSettings
-from simulators.world import POLYMARKET, SimWorld
+from simulators.world import SimWorld
 from tests.factories import pairing, tick
 from venues.polymarket import amounts
 from venues.polymarket import constants as C

@@ -174,7 +174,8 @@ def test_data_api_url_is_a_setting() -> None:
 
 
 async def test_simulator_serves_the_data_api_positions_with_its_defaults_and_paging() -> None:
-    from simulators.world import POLYMARKET, Position
+    from simulators.catalogue import POLYMARKET
+    from simulators.world import Position
     from tests.unit.test_poly_fak_amounts import TEST_KEY, sim_world
     from venues.polymarket.eip712 import address_of
 
@@ -182,8 +183,8 @@ async def test_simulator_serves_the_data_api_positions_with_its_defaults_and_pag
     user = address_of(TEST_KEY)
     acct = world.poly_account(user)
     pms = [pm for g in sorted(world.games.values(), key=lambda g: g.game_id) for pm in g.poly_markets][:3]
-    for pm, qty in zip(pms, (1050, -300, 50), strict=True):  # 10.5 of token 0, 3 of token 1, 0.5 of token 0
-        acct.positions[pm.condition_id] = Position(qty=qty, cost=abs(qty) * 4000)
+    for pm, (index, qty) in zip(pms, ((0, 1050), (1, 300), (0, 50)), strict=True):  # 10.5 of token 0, 3 of token 1, 0.5 of token 0
+        acct.positions[pm.token_ids[index]] = Position(qty=qty, cost=qty * 4000)
     handler = next(r.handler for r in gamma_routes(world) if getattr(r, "path", "") == "/positions")
 
     async def get(query: str) -> tuple[int, Any]:

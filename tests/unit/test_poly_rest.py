@@ -18,8 +18,8 @@ from executor.breaker import CircuitBreaker
 from executor.orders import OrderRequest
 from executor.polymarket_transport import PolymarketTransport, Wallet
 from executor.venue_client import RetryingVenueClient
+from simulators.catalogue import POLYMARKET
 from simulators.polymarket.clob import PolyClob
-from simulators.world import POLYMARKET
 from tests.unit.test_poly_fak_amounts import sim_order_body, sim_post, sim_world
 from venues import errors
 from venues.polymarket.auth import ApiCreds

@@ -3,6 +3,7 @@ venue, realized P&L per game and day against an independent recomputation, cross
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core import codec
-from positions.fold import Book, locked_profit, position_record, settlement_mismatch, settlement_pays, venue_verdict
+from positions.fold import Book, locked_profit, position, position_record, settlement_mismatch, settlement_pays, venue_verdict
+from schemas.records import BookRef, Control, FeeParams, Instrument, MarketPairing, Position, Settlement, from_dict
 
 G = "nfl-20261129-buf-kc"
 PAYS = {("KALSHI", "K-BUF", "YES"): ["buf"], ("KALSHI", "K-BUF", "NO"): ["kc"], ("POLYMARKET", "tokKC", "YES"): ["kc"]}
@@ -31,8 +33,10 @@ def test_hedged_pair_locks_profit_and_duplicates_are_ignored() -> None:
     assert (k.contracts, k.cost, k.fees, k.avg_cost_price()) == (1000, 4_500_000, 174_000, 4500)
     # 10 contracts pay $1 whichever team wins: 10 - 4.5 - 5.0 - 0.249 = 0.251
     assert locked_profit(book, G, ["buf", "kc"], PAYS) == 10_000_000 - 9_500_000 - 249_000
-    rec = position_record(k, 4700, 5)
-    assert rec["unrealized_pnl"] == 4700 * 1000 - 4_500_000 and rec["key"] == "KALSHI:K-BUF:YES"
+    rec = position(k, 4700, 5)
+    assert rec == Position(key="KALSHI:K-BUF:YES", game_id=G, venue="KALSHI", market="K-BUF", side="YES", contracts=1000, cost=4_500_000,
+                           fees=174_000, realized_pnl=-174_000, unrealized_pnl=4700 * 1000 - 4_500_000, mark_price=4700, settled=False, ts=5)
+    assert position_record(k, 4700, 5) == {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}  # the rows of `arb positions`
 
 
 def test_one_sided_holding_has_a_worst_case_loss() -> None:
@@ -127,26 +131,28 @@ def test_kalshi_no_pays_the_rest_of_a_dollar_and_a_settlement_folds_once() -> No
     assert book.holdings[("KALSHI", "K-BUF", "NO")].realized == 7500 * 200 - 3000 * 200
 
 
-PAIRING: dict[str, Any] = {
-    "game_id": G, "outcomes": ["buf", "kc"],
-    "books": [{"venue": "KALSHI", "market": "K-BUF", "instruments": [{"market": "K-BUF", "side": "YES", "pays_on": ["buf"]},
-                                                                      {"market": "K-BUF", "side": "NO", "pays_on": ["kc"]}]},
-              {"venue": "KALSHI", "market": "K-KC", "instruments": [{"market": "K-KC", "side": "YES", "pays_on": ["kc"]},
-                                                                     {"market": "K-KC", "side": "NO", "pays_on": ["buf"]}]},
-              {"venue": "POLYMARKET", "market": "0xcond", "instruments": [{"market": "tokBUF", "side": "YES", "pays_on": ["buf"]},
-                                                                          {"market": "tokKC", "side": "YES", "pays_on": ["kc"]}]}]}
-SOCCER: dict[str, Any] = {
-    "game_id": "epl-20261129-ars-che", "outcomes": ["ars", "che", "draw"],
-    "books": [{"venue": "KALSHI", "market": f"K-{t.upper()}", "instruments": [
-        {"market": f"K-{t.upper()}", "side": "YES", "pays_on": [t]},
-        {"market": f"K-{t.upper()}", "side": "NO", "pays_on": [o for o in ("ars", "che", "draw") if o != t]}]} for t in ("ars", "che", "draw")]
-    + [{"venue": "POLYMARKET", "market": f"0x{t}", "instruments": [
-        {"market": f"{t}-yes", "side": "YES", "pays_on": [t]},
-        {"market": f"{t}-no", "side": "YES", "pays_on": [o for o in ("ars", "che", "draw") if o != t]}]} for t in ("ars", "che", "draw")]}
+def _pairing(game_id: str, outcomes: list[str], books: list[tuple[str, str, list[tuple[str, str, list[str]]]]]) -> MarketPairing:
+    """A MarketPairing of these books: (venue, book market, [(instrument market, side, pays_on)])."""
+    fee = FeeParams(model="NONE", rate_ppm=0, multiplier_ppm=1_000_000, exponent=1)
+    league, day, away, home = game_id.split("-")[:4]
+    return MarketPairing(game_id=game_id, league=league, game_date=day, away=away, home=home, outcomes=outcomes, updated_ts=0, books=[
+        BookRef(venue=v, market=m, event=m, tick_size=100, min_size=100, fee=fee, seconds_delay=0, neg_risk=False, exchange_version=0,
+                exchange_index=0, instruments=[Instrument(market=im, side=side, label=im, pays_on=on) for im, side, on in instruments])  # type: ignore[arg-type]
+        for v, m, instruments in books])
 
 
-def _recs(pairs: dict[str, int]) -> dict[str, dict[str, Any]]:
-    return {k: settlement(k.split(":")[0], k.split(":")[1], p) for k, p in pairs.items()}
+PAIRING = _pairing(G, ["buf", "kc"], [("KALSHI", "K-BUF", [("K-BUF", "YES", ["buf"]), ("K-BUF", "NO", ["kc"])]),
+                                      ("KALSHI", "K-KC", [("K-KC", "YES", ["kc"]), ("K-KC", "NO", ["buf"])]),
+                                      ("POLYMARKET", "0xcond", [("tokBUF", "YES", ["buf"]), ("tokKC", "YES", ["kc"])])])
+SOCCER = _pairing("epl-20261129-ars-che", ["ars", "che", "draw"],
+                  [("KALSHI", f"K-{t.upper()}", [(f"K-{t.upper()}", "YES", [t]), (f"K-{t.upper()}", "NO", [o for o in ("ars", "che", "draw") if o != t])])
+                   for t in ("ars", "che", "draw")]
+                  + [("POLYMARKET", f"0x{t}", [(f"{t}-yes", "YES", [t]), (f"{t}-no", "YES", [o for o in ("ars", "che", "draw") if o != t])])
+                     for t in ("ars", "che", "draw")])
+
+
+def _recs(pairs: dict[str, int]) -> dict[str, Settlement]:
+    return {k: from_dict(Settlement, settlement(k.split(":")[0], k.split(":")[1], p)) for k, p in pairs.items()}
 
 
 def test_venues_that_agree_are_no_mismatch_and_partial_results_wait() -> None:
@@ -203,10 +209,10 @@ def test_positions_role_alerts_loudly_once_and_does_not_net(caplog: pytest.LogCa
     assert metrics.SETTLEMENT_MISMATCHES._value.get() == before + 1
     assert any(r.levelname == "ERROR" and "SETTLEMENT MISMATCH" in r.getMessage() for r in caplog.records)
     [(topic, key, value)] = producer.sent
-    alert = codec.decode(value, "Control")
-    assert topic == "x.control" and key == f"alert:settlement:{G}".encode() and alert["kind"] == "ALERT" and alert["active"]
-    assert "KALSHI buf" in alert["reason"] and "POLYMARKET kc" in alert["reason"]
+    alert = codec.decode_record(value, Control)
+    assert topic == "x.control" and key == f"alert:settlement:{G}".encode() and alert.kind == "ALERT" and alert.active
+    assert alert.reason is not None and "KALSHI buf" in alert.reason and "POLYMARKET kc" in alert.reason
     # both legs were paid by their own venue: 10 + 10 - 9.5, not netted to a hedge's 10 - 9.5
     assert svc.book.game_realized()[G] == 20_000_000 - 9_500_000
-    svc.on_settlement(settlement("POLYMARKET", "tokKC", 10_000))
+    svc.on_settlement(from_dict(Settlement, settlement("POLYMARKET", "tokKC", 10_000)))
     assert svc.check_settlements(producer) == [] and len(producer.sent) == 1  # once per game

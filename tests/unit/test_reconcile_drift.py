@@ -19,6 +19,7 @@ from positions.reconcile import DriftTracker, compare
 from positions.service import PositionsService
 from positions.settings import PositionsSettings
 from positions.venue_positions import VenuePositions
+from schemas.records import Settlement
 from tests.factories import pairing
 from venues.kalshi.settings import KalshiSettings
 from venues.polymarket.settings import PolymarketSettings
@@ -62,8 +63,10 @@ def test_a_settled_market_is_left_out_on_both_sides() -> None:
     """Our holding is paid and closed by its Settlement record; the venue may still list it (Kalshi until it pays,
     Polymarket's redeemable shares until redeemed) or have dropped it: neither is drift."""
     book = _book(_fill("a", "POLYMARKET", "TOK-KC", "YES", 500), _fill("b", "KALSHI", "K-BUF", "YES", 1000))
-    book.apply_settlement({"venue": "POLYMARKET", "market": "TOK-KC", "game_id": GAME, "payout": 0, "resolved_ts": 1, "source": "resolved"})
-    book.apply_settlement({"venue": "KALSHI", "market": "K-BUF", "game_id": GAME, "payout": 10_000, "resolved_ts": 1, "source": "finalized"})
+    book.apply_settlement(Settlement(venue="POLYMARKET", market="TOK-KC", book="0xcond", game_id=GAME, payout=0, resolved_ts=1, published_ts=1,
+                                     source="resolved"))
+    book.apply_settlement(Settlement(venue="KALSHI", market="K-BUF", book="K-BUF", game_id=GAME, payout=10_000, resolved_ts=1, published_ts=1,
+                                     source="finalized"))
     assert compare(book, {("POLYMARKET", "TOK-KC"): 500}, ["KALSHI", "POLYMARKET"]).drift == []
     assert compare(book, {}, ["KALSHI", "POLYMARKET"]).drift == []
 

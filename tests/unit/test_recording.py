@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from recording import container, replay
+from recording.exceptions import RecordingError
 from recording.window import parse_time
 
 
@@ -16,11 +17,11 @@ def test_container_round_trip_keeps_bytes_and_metadata(tmp_path: Path) -> None:
     f = tmp_path / "r.avro"
     assert container.write(f, rows) == 2
     assert list(container.read(f)) == rows
-    with pytest.raises(container.RecordingError):
+    with pytest.raises(RecordingError):
         list(container.read(tmp_path / "missing.avro"))
     bad = tmp_path / "bad.avro"
     bad.write_bytes(b"not avro")
-    with pytest.raises(container.RecordingError):
+    with pytest.raises(RecordingError):
         list(container.read(bad))
 
 

@@ -312,20 +312,22 @@ async def test_processor_dead_letters_a_registry_outage_instead_of_crashing(regi
     """Before: RegistryUnavailable escaped the Faust codec as a ValueDecodeError thrown into the agent."""
     from faust.types import Message
 
-    from processors import app as processor  # creating the app configures the codec from the environment: after it,
+    from processors.app import create_app
     from processors.faust_codec import Pending
+    from processors.triage import dead_letter_record, triage
 
+    app = create_app()  # configures the codec from the environment: after it,
     codec._registry = registry  # the registry again
     framed = codec.encode("Tick", tick("K-BUF"))
     assert framed[0] == 0
     fresh = RegistryFraming("mock://arb-down")
     fresh.client = _Down(ConnectionError("registry unreachable"))
     codec._registry = fresh
-    channel = next(iter(processor.app.agents.values())).channel
+    channel = next(iter(app.agents.values())).channel
     msg = Message(channel.get_topic_name(), 0, 7, 0.0, 0, [], b"nfl-20261129-buf-kc", framed, None)
     event = await channel.decode(msg, propagate=True)
-    tick_value, problem = await processor.triage(event)
+    tick_value, problem = await triage(event)
     assert tick_value is None and isinstance(problem, RegistryUnavailable)
     assert isinstance(event.value, Pending)  # decoded by triage, in a thread
-    record = processor.dead_letter_record(event, problem)
+    record = dead_letter_record(event, problem)
     assert (record["error_kind"], record["value"], record["offset"]) == ("RegistryUnavailable", framed, 7)

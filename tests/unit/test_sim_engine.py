@@ -9,10 +9,11 @@ import pytest
 
 from core.fees import configured_precision
 from core.units import parse_price, parse_size
-from simulators.engine import BookSide, OrderBook, TimeInForce
+from simulators.catalogue import KALSHI
+from simulators.engine import BookSide, OrderBook, TimeInForce, Trade
 from simulators.scenario import make_games
 from simulators.settings import SimSettings
-from simulators.world import KALSHI, Account, SimWorld, kalshi_fee, kalshi_order_fee
+from simulators.world import Account, SimWorld
 
 FIXTURES = Path(__file__).parents[1] / "resources"
 BUY, SELL = BookSide.BUY, BookSide.SELL
@@ -90,6 +91,19 @@ def test_duplicate_resting_id_raises() -> None:
     b.submit("x", "a", BUY, 4000, 100, GTC, 0)
     with pytest.raises(ValueError):
         b.submit("x", "a", BUY, 4100, 100, GTC, 0)
+
+
+def kalshi_fee(price: int, size: int, *, sell: bool = False) -> int:
+    """The fee the simulator charges an order filled in one fill (world.order_fee_fns: core.fees.kalshi_order_fees)."""
+    return SimWorld(SimSettings(games=0)).taker_fees(KALSHI, "T", BookSide.SELL if sell else BookSide.BUY, [_trade(price, size)])[0]
+
+
+def kalshi_order_fee(fills: list[tuple[int, int]]) -> list[int]:
+    return SimWorld(SimSettings(games=0)).taker_fees(KALSHI, "T", BookSide.BUY, [_trade(p, q) for p, q in fills])
+
+
+def _trade(price: int, size: int) -> Trade:
+    return Trade(price=price, size=size, maker_order_id="m", maker_account="mm", taker_order_id="t", taker_account="a", taker_side=BookSide.BUY)
 
 
 def test_kalshi_fee_is_the_venue_rounding_of_a_non_direct_member(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,10 +16,11 @@ from aiohttp import streams, web
 from aiohttp.test_utils import make_mocked_request
 
 from simulators.admin import admin_app
+from simulators.catalogue import KALSHI, POLYMARKET
 from simulators.faults import ACCEPT_THEN_5XX, ACCEPT_THEN_TIMEOUT, VenueFaults
 from simulators.polymarket.clob import PolyClob
 from simulators.settings import SimSettings
-from simulators.world import KALSHI, POLYMARKET, SimWorld
+from simulators.world import SimWorld
 
 NOT_OWNER = "the order owner has to be the owner of the API KEY"
 

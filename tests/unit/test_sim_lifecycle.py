@@ -20,13 +20,14 @@ from producers.discovery.match import match
 from producers.discovery.model import VenueGame
 from producers.discovery.overrides import Overrides
 from simulators import lifecycle
+from simulators.catalogue import KALSHI, POLYMARKET, SimGame
 from simulators.engine import BookSide, TimeInForce
 from simulators.kalshi.rest import KalshiRest
 from simulators.lifecycle import NEVER, draw_winner, poly_yes_value
 from simulators.polymarket.gamma import event_json, gamma_routes
 from simulators.scenario import LEAGUES, ROUND_US, make_games, replacement_game
 from simulators.settings import SimSettings
-from simulators.world import KALSHI, POLYMARKET, SimGame, SimWorld
+from simulators.world import SimWorld
 from tests.unit.test_sim_schedule import ALIASES, DRAWS, KALSHI_PREFIX, RULES
 
 S = 1_000_000
@@ -143,7 +144,7 @@ def test_resolution_then_settlement_pay_the_positions() -> None:
     assert (alice.balance, bob.balance) == before[:2] and "alice" not in w.life.settlements  # paid only when finalized
     token0 = poly_yes_value(g, pm, life.winner)
     assert carol.balance == before[2] + 500 * token0  # ARB_SIM_POLY_REDEEM=auto: the 5 shares are redeemed at once
-    assert carol.positions[pm.condition_id].qty == 0
+    assert carol.positions[pm.token_ids[0]].qty == 0
 
     at(w, life.finalize_us)
     assert {w.kalshi_markets[t].status for t in g.kalshi_markets.values()} == {"finalized"}
@@ -159,6 +160,33 @@ def test_resolution_then_settlement_pay_the_positions() -> None:
     assert alice.positions[away_ticker].qty == 0 and alice.positions[away_ticker].realized == st.revenue - cost_a - fees_a
 
 
+def test_a_polymarket_account_holds_both_tokens_of_a_condition_apart() -> None:
+    """A condition's two tokens are separate ERC-1155 balances: buying token 1 while holding token 0 keeps both (no
+    cash back, as the simulator's Kalshi-style netting once gave), a SELL of token 0 takes token 0 only, and the
+    resolution pays each. Our positions fold keeps tokens apart
+    too; with netting, reconciliation saw a drift on every game where both tokens were bought."""
+    w = world()
+    g = first(w)
+    pm = g.poly_markets[0]
+    w.poly_account("carol", 1_000 * S)
+    p0 = buy_yes(w, POLYMARKET, pm.condition_id, "carol", 500)  # 5 shares of token 0
+    bid = w.poly_books[pm.condition_id].best_bid()
+    assert bid is not None
+    res = w.place(POLYMARKET, pm.condition_id, "carol", BookSide.SELL, bid[0], 300, TimeInForce.IOC, token_index=1)  # 3 of token 1
+    assert res.filled == 300
+    carol = w.poly_account("carol")
+    t0, t1 = (carol.positions[tok] for tok in pm.token_ids)
+    assert (t0.qty, t1.qty) == (500, 300) and (t0.cost, t1.cost) == (500 * p0, 300 * (ONE_DOLLAR - bid[0]))
+    assert carol.balance == 1_000 * S - t0.cost - t1.cost - t0.fees - t1.fees
+    sold = w.place(POLYMARKET, pm.condition_id, "carol", BookSide.SELL, bid[0], 200, TimeInForce.IOC)  # 2 of token 0 back
+    assert sold.filled == 200 and (t0.qty, t1.qty) == (300, 300)
+    before = carol.balance
+    at(w, w.life.lives[g.game_id].determine_us)
+    yes = poly_yes_value(g, pm, w.life.lives[g.game_id].winner)
+    assert carol.balance == before + 300 * yes + 300 * (ONE_DOLLAR - yes)  # ARB_SIM_POLY_REDEEM=auto pays both tokens
+    assert (t0.qty, t1.qty) == (0, 0)
+
+
 def test_poly_manual_redeem_keeps_the_position() -> None:
     w = world(poly_redeem="manual")
     g = first(w)
@@ -167,7 +195,7 @@ def test_poly_manual_redeem_keeps_the_position() -> None:
     buy_yes(w, POLYMARKET, pm.condition_id, "carol", 500)
     balance = w.poly_account("carol").balance
     at(w, w.life.lives[g.game_id].determine_us)
-    assert w.poly_account("carol").balance == balance and w.poly_account("carol").positions[pm.condition_id].qty == 500
+    assert w.poly_account("carol").balance == balance and w.poly_account("carol").positions[pm.token_ids[0]].qty == 500
 
 
 def test_the_winner_is_seeded_and_follows_the_fair_odds() -> None:

@@ -19,11 +19,12 @@ from producers.discovery import gamma_source, kalshi_source
 from producers.discovery.match import MatchResult, PairingRules, match
 from producers.discovery.model import VenueGame
 from producers.discovery.overrides import Overrides
+from simulators.catalogue import SimGame
 from simulators.kalshi.rest import KalshiRest
 from simulators.polymarket.gamma import gamma_routes
 from simulators.scenario import LEAGUES, make_games
 from simulators.settings import SimSettings
-from simulators.world import SimGame, SimWorld
+from simulators.world import SimWorld
 
 NY = ZoneInfo("America/New_York")
 ALIASES = alias_mod.load()

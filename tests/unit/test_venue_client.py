@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.units import now_us
-from executor.answers import Answer, classify_error, classify_result
+from executor.answers import RESEND, Answer, classify_error, classify_result
 from executor.breaker import CircuitBreaker
 from executor.orders import LegResult, OrderRequest
 from executor.venue_client import RetryingVenueClient
@@ -164,6 +164,21 @@ def test_resolve_of_an_order_still_pending_at_the_end_stays_pending() -> None:
 ])
 def test_classify_error(error: Exception, answer: Answer) -> None:
     assert classify_error(error) is answer
+
+
+def _subclasses(cls: type[errors.VenueError]) -> list[type[errors.VenueError]]:
+    return [cls, *(c for sub in cls.__subclasses__() for c in _subclasses(sub))]
+
+
+def test_retriable_venue_errors_are_exactly_those_sent_again() -> None:
+    """`retriable` (core.errors.ArbError) on a venue error says what executor/answers.py decides: the order may be sent
+    again (RateLimited, NotSent) or never (any answer after which the venue may have it). A caller reading the flag
+    instead of the classifier must not re-send an order the executor would only look up."""
+    import executor.exceptions  # noqa: F401  (its venue errors are subclasses too)
+
+    disagree = {c.__name__: getattr(c, "retriable", None) for c in _subclasses(errors.VenueError)
+                if getattr(c("V", "m"), "retriable", None) is not (classify_error(c("V", "m")) in RESEND)}
+    assert disagree == {}
 
 
 def test_a_request_sent_just_before_its_deadline_is_looked_up_for_its_whole_send_timeout() -> None:

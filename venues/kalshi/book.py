@@ -19,24 +19,12 @@ reading at all a re-snapshot cannot cause another one (no false gap -> re-snapsh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from core.units import ONE_DOLLAR
-from venues.kalshi.messages import (
-    Error,
-    KalshiMessage,
-    Level,
-    Ok,
-    OrderbookDelta,
-    OrderbookSnapshot,
-    Other,
-    Side,
-    Subscribed,
-    Unsubscribed,
-)
+from venues.book import Book, BookSet
+from venues.errors import BookError
+from venues.kalshi.messages import Error, KalshiMessage, Ok, OrderbookDelta, OrderbookSnapshot, Other, Side, Subscribed, Unsubscribed
 from venues.kalshi.parse import MAX_SIZE
-
-BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
 
 
 class SeqCheck:
@@ -81,40 +69,16 @@ class SeqCheck:
         self._prev.clear()
 
 
-class BookError(ValueError):
-    """A change that cannot apply to the book (e.g. a level would go negative): the book must re-snapshot."""
-
-
 @dataclass
-class KalshiBook:
+class KalshiBook(Book):
+    """YES bids and YES asks (implied from NO bids, on the YES scale), sizes in 1e-2 contracts (the Tick's unit).
+    Not synced until a snapshot arrives, and again after a gap / terminal error. The tick size is unknown from the
+    WS (per-market price_ranges): 0."""
+
     ticker: str
-    bids: dict[int, int] = field(default_factory=dict)  # YES bids: price (1e-4) -> size (1e-2)
-    asks: dict[int, int] = field(default_factory=dict)  # YES asks (implied from NO bids), YES scale
-    synced: bool = False  # False until a snapshot arrives, and again after a gap / terminal error
     awaiting: bool = False  # a snapshot was asked for (get_snapshot) and has not come yet
-    stale: bool = False  # no data for longer than the silence bound
     sid: int | None = None
     seq: int | None = None  # position of the last change applied (tick_id)
-    venue_ts_ms: int | None = None
-    tick_size: int = 0  # unknown from the WS (per-market price_ranges); 0 per the Tick schema
-
-    @property
-    def crossed(self) -> bool:
-        return bool(self.bids) and bool(self.asks) and max(self.bids) >= min(self.asks)
-
-    @property
-    def status(self) -> BookStatus:
-        if not self.synced:
-            return "RESYNCING"
-        if self.stale:
-            return "STALE"
-        return "CROSSED" if self.crossed else "OK"
-
-    def top(self, n: int) -> tuple[list[Level], list[Level]]:
-        """Top n levels a side, best first (bids descending, asks ascending)."""
-        bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:n]
-        asks = sorted(self.asks.items())[:n]
-        return bids, asks
 
     def _side_key(self, side: Side, price: int, yes_price: bool) -> tuple[dict[int, int], int]:
         if side == "yes":
@@ -164,20 +128,13 @@ class ApplyResult:
     reply: KalshiMessage | None = None  # ok / unsubscribed / error for command bookkeeping
 
 
-class KalshiBooks:
+class KalshiBooks(BookSet[KalshiBook]):
     """All books of one connection. `auto_create` makes a book on first snapshot (offline tool)."""
 
     def __init__(self, *, yes_price: bool, auto_create: bool = False) -> None:
+        super().__init__(KalshiBook, auto_create=auto_create)
         self.yes_price = yes_price
-        self.auto_create = auto_create
-        self.books: dict[str, KalshiBook] = {}
         self.seqs = SeqCheck()
-
-    def add(self, ticker: str) -> KalshiBook:
-        return self.books.setdefault(ticker, KalshiBook(ticker))
-
-    def remove(self, ticker: str) -> None:
-        self.books.pop(ticker, None)
 
     def tickers_of(self, sid: int) -> list[str]:
         return [t for t, b in self.books.items() if b.sid == sid]
@@ -190,13 +147,13 @@ class KalshiBooks:
                 res.changed.append(t)
 
     def invalidate_all(self) -> list[str]:
-        """Mark every book RESYNCING (reconnect); returns the tickers whose status changed."""
-        res = ApplyResult()
-        self._invalidate(list(self.books), res)
+        """Mark every book RESYNCING (reconnect); returns the tickers whose status changed. The next connection's
+        sequences start afresh, and no snapshot asked for on this one will come."""
+        changed = super().invalidate_all()
         for b in self.books.values():
             b.awaiting = False
         self.seqs.clear()
-        return res.changed
+        return changed
 
     def invalidate(self, tickers: list[str]) -> list[str]:
         """Mark these books RESYNCING (their subscription is being replaced); returns the tickers whose status changed."""
@@ -210,14 +167,6 @@ class KalshiBooks:
         for t in tickers:
             if (b := self.books.get(t)) is not None:
                 b.awaiting = True
-
-    def mark_stale(self) -> list[str]:
-        changed = []
-        for t, b in self.books.items():
-            if b.synced and not b.stale:
-                b.stale = True
-                changed.append(t)
-        return changed
 
     def _check_seq(self, msg: KalshiMessage, res: ApplyResult) -> None:
         sid = getattr(msg, "sid", None)
@@ -241,6 +190,12 @@ class KalshiBooks:
             res.resync.append(sid)
             self._invalidate(self.tickers_of(sid), res)
 
+    def _resnapshot(self, sid: int, exc: BookError, res: ApplyResult) -> None:
+        """A change that cannot apply: every book of its subscription is re-snapshotted (the bad input is counted)."""
+        res.error = str(exc)
+        res.resync.append(sid)
+        self._invalidate(self.tickers_of(sid), res)
+
     def apply(self, msg: KalshiMessage) -> ApplyResult:
         res = ApplyResult()
         self._check_seq(msg, res)
@@ -254,9 +209,7 @@ class KalshiBooks:
             try:
                 book.apply_snapshot(msg, yes_price=self.yes_price)
             except BookError as exc:
-                res.error = str(exc)
-                res.resync.append(msg.sid)
-                self._invalidate(self.tickers_of(msg.sid), res)
+                self._resnapshot(msg.sid, exc, res)
                 if msg.market_ticker not in res.changed:
                     res.changed.append(msg.market_ticker)  # its RESYNCING tick
             else:
@@ -269,9 +222,7 @@ class KalshiBooks:
                 try:
                     book.apply_delta(msg, yes_price=self.yes_price)
                 except BookError as exc:
-                    res.error = str(exc)
-                    res.resync.append(msg.sid)
-                    self._invalidate(self.tickers_of(msg.sid), res)
+                    self._resnapshot(msg.sid, exc, res)
                 else:
                     res.changed.append(msg.market_ticker)
         elif isinstance(msg, Subscribed):

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from venues.kalshi.constants import WS_TERMINAL_ERRORS
+
 Side = Literal["yes", "no"]
 Level = tuple[int, int]
-
-# Error codes after which the subscription is gone and must be re-created (asyncapi.yaml).
-TERMINAL_ERROR_CODES = frozenset({10, 17, 25})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,8 @@ class Error:
 
     @property
     def terminal(self) -> bool:
-        return self.code in TERMINAL_ERROR_CODES
+        """The subscription is gone and must be re-created (constants.WS_TERMINAL_ERRORS)."""
+        return self.code in WS_TERMINAL_ERRORS
 
 
 @dataclass(frozen=True, slots=True)

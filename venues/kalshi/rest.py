@@ -108,6 +108,20 @@ def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -
     )
 
 
+def refusal(what: str, resp: httpx.Response) -> errors.VenueError:
+    """The error of a Kalshi error answer (an http.Refusal): `code` and `message` from the body when it has them."""
+    status = resp.status_code
+    body = http.json_body(resp)
+    code = str(body.get("code", "")) if isinstance(body, dict) else ""
+    message = (body.get("message") or body.get("error") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
+    what = f"{what}: HTTP {status} {message}"
+    if status == 429:  # no Retry-After at Kalshi (K7); the body shape varies: don't depend on it
+        return errors.RateLimited(VENUE, what)
+    if status == 409:
+        return errors.Duplicate(VENUE, what, status=status, code=code)
+    return http.refused(VENUE, what, status, code=code)
+
+
 class KalshiRest:
     def __init__(self, base_url: str, key_id: str, private_key: Any, *, timeout_s: float = 5.0,
                  read_bucket: Any = None, write_bucket: Any = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -132,27 +146,7 @@ class KalshiRest:
             raise errors.RateLimited(VENUE, "client-side rate limit: no budget before the deadline", status=None)
         # Market data is public: without a key (discovery-only deployments) requests go unsigned.
         headers = auth.auth_headers(self.key_id, self._key, method, self._base_path + path) if self._key is not None else {}
-        resp = await http.send(self._client, VENUE, method, path, params=params, json=json_body, headers=headers)
-        if resp.status_code < 300:
-            return http.success_body(resp, VENUE, f"{method} {path}")
-        self._raise(method, path, resp)
-
-    @staticmethod
-    def _raise(method: str, path: str, resp: httpx.Response) -> None:
-        status = resp.status_code
-        body = http.json_body(resp)
-        code = str(body.get("code", "")) if isinstance(body, dict) else ""
-        message = (body.get("message") or body.get("error") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
-        what = f"{method} {path}: HTTP {status} {message}"
-        if status == 429:  # no Retry-After at Kalshi (K7); the body shape varies: don't depend on it
-            raise errors.RateLimited(VENUE, what)
-        if status == 409:
-            raise errors.Duplicate(VENUE, what, status=status, code=code)
-        if status in (401, 403):
-            raise errors.AuthError(VENUE, what, status=status, code=code)
-        if status >= 500:
-            raise errors.ServerError(VENUE, what, status=status, code=code)
-        raise errors.Rejected(VENUE, what, status=status, code=code)
+        return await http.request(self._client, VENUE, method, path, refusal, params=params, json=json_body, headers=headers)
 
     # --- orders -------------------------------------------------------------------------------------
 

@@ -13,59 +13,19 @@ Tick's view: sizes floored to 1e-2, levels under 0.01 left out (core/units.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from core.units import floor_size
-from venues.polymarket.messages import (
-    SIZE_DP,
-    BookEvent,
-    Level,
-    OtherEvent,
-    PolyEvent,
-    PriceChangeEvent,
-    TickSizeChange,
-    Unparsable,
-)
-
-BookStatus = Literal["OK", "STALE", "RESYNCING", "CROSSED"]
+from venues.book import Book, BookSet
+from venues.polymarket.messages import SIZE_DP, BookEvent, Level, OtherEvent, PolyEvent, PriceChangeEvent, TickSizeChange, Unparsable
 
 
 @dataclass
-class PolyBook:
+class PolyBook(Book):
+    """Sizes in 1e-6 shares, exact; not synced until a `book` arrives (and after reconnect)."""
+
     asset_id: str
-    bids: dict[int, int] = field(default_factory=dict)  # price (1e-4) -> size (1e-6 shares, exact)
-    asks: dict[int, int] = field(default_factory=dict)
-    tick_size: int = 0  # 1e-4 USD; 0 = unknown
-    synced: bool = False  # False until a `book` arrives (and after reconnect)
-    stale: bool = False
-    venue_ts_ms: int | None = None
     position: str = ""  # "<frame timestamp>/<n>" of the last change (tick_id); see bump()
     _pos: tuple[int, int] = (-1, 0)
-
-    @property
-    def best_bid(self) -> int | None:
-        return max(self.bids) if self.bids else None
-
-    @property
-    def best_ask(self) -> int | None:
-        return min(self.asks) if self.asks else None
-
-    @property
-    def crossed(self) -> bool:
-        bb, ba = self.best_bid, self.best_ask
-        return bb is not None and ba is not None and bb >= ba
-
-    @property
-    def status(self) -> BookStatus:
-        if not self.synced:
-            return "RESYNCING"
-        if self.stale:
-            return "STALE"
-        return "CROSSED" if self.crossed else "OK"
-
-    def top_exact(self, n: int) -> tuple[list[Level], list[Level]]:
-        """Top n levels a side in 1e-6 shares, best first (bids descending, asks ascending); never by wire position."""
-        return sorted(self.bids.items(), key=lambda kv: -kv[0])[:n], sorted(self.asks.items())[:n]
 
     def top(self, n: int) -> tuple[list[Level], list[Level]]:
         """The Tick's top n levels a side, best first, in 1e-2 shares: each size floored, levels under 0.01 left out."""
@@ -126,18 +86,11 @@ class ApplyResult:
     disagreements: list[Disagreement] = field(default_factory=list)
 
 
-class PolyBooks:
+class PolyBooks(BookSet[PolyBook]):
     """All token books of one connection. `auto_create` makes books for any asset (offline tool)."""
 
     def __init__(self, *, auto_create: bool = False) -> None:
-        self.auto_create = auto_create
-        self.books: dict[str, PolyBook] = {}
-
-    def add(self, asset_id: str) -> PolyBook:
-        return self.books.setdefault(asset_id, PolyBook(asset_id))
-
-    def remove(self, asset_id: str) -> None:
-        self.books.pop(asset_id, None)
+        super().__init__(PolyBook, auto_create=auto_create)
 
     def _get(self, asset_id: str, res: ApplyResult) -> PolyBook | None:
         book = self.books.get(asset_id)
@@ -158,18 +111,6 @@ class PolyBooks:
                     res.changed.append(a)
             if a not in res.invalidated:
                 res.invalidated.append(a)
-
-    def invalidate_all(self) -> list[str]:
-        changed = [a for a, b in self.books.items() if b.synced]
-        for a in changed:
-            self.books[a].synced = False
-        return changed
-
-    def mark_stale(self) -> list[str]:
-        changed = [a for a, b in self.books.items() if b.synced and not b.stale]
-        for a in changed:
-            self.books[a].stale = True
-        return changed
 
     def apply(self, ev: PolyEvent) -> ApplyResult:
         res = ApplyResult()

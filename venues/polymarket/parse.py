@@ -23,12 +23,14 @@ parse_event raises ParseError only (deep nesting, numeric strings too long for i
 from __future__ import annotations
 
 import json
-import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
-from core.units import ONE_DOLLAR, UnitError, parse_fixed, parse_price
+from core.units import ONE_DOLLAR, parse_fixed
+from venues import wire
+from venues.errors import ParseError
 from venues.polymarket.messages import (
     SIZE_DP,
     BookEvent,
@@ -42,37 +44,16 @@ from venues.polymarket.messages import (
     TickSizeChange,
     Unparsable,
 )
+from venues.wire import MAX_NUMBER_CHARS, MAX_TS_MS, show
 
 T = TypeVar("T")
 
 CONTROL_TEXTS = frozenset({"PONG", "NO NEW ASSETS", "PING"})
 KNOWN_OTHER_EVENTS = frozenset({"best_bid_ask", "new_market", "market_resolved"})
 
-
-INT64_MAX = 2**63 - 1
 MAX_SIZE = 10**17  # 1e-6 shares (10^11 shares, Kalshi's bound): floored to the Tick's 1e-2 it is 10^13, see venues/kalshi/parse.py
-MAX_TS_MS = INT64_MAX // 1000  # Tick.venue_ts = timestamp_ms * 1000 µs is a long
-MAX_NUMBER_CHARS = 40  # a decimal string longer than this is no price, size or timestamp (int() refuses > 4,300 digits)
-
-_repr = reprlib.Repr()
-_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 60, 60
-
-
-def _show(v: Any) -> str:
-    """A short repr for error messages: bounded in size and depth whatever the frame holds."""
-    try:
-        return _repr.repr(v)
-    except Exception:  # RecursionError, ValueError (a >4,300-digit int), …
-        return f"<{type(v).__name__}>"
-
-
-class ParseError(ValueError):
-    """An event that is not a valid market-channel event. `assets`: the tokens whose books it was for (their
-    books must be rebuilt), () if it changes no book, None if that cannot be read (any book may be affected)."""
-
-    def __init__(self, message: str, assets: tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.assets = assets
+SIDES: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL"}
+_parse_shares = partial(parse_fixed, dp=SIZE_DP)
 
 
 @dataclass
@@ -125,42 +106,19 @@ def _scoped(assets: tuple[str, ...], build: Callable[[], T]) -> T:
         raise
 
 
-def _valid_text(v: str, key: str) -> str:
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no Avro string can carry it
-        raise ParseError(f"{key} is not valid unicode: {_show(v)}") from None
-    return v
-
-
-def _str(obj: dict[str, Any], key: str) -> str:
-    v = obj.get(key)
-    if not isinstance(v, str) or not v:
-        raise ParseError(f"missing or non-string {key}: {_show(v)}")
-    return _valid_text(v, key)
-
-
 def _opt_str(obj: dict[str, Any], key: str) -> str:
     """An optional string ("" when absent); anything else present is an error."""
     v = obj.get(key)
     if v is None:
         return ""
     if not isinstance(v, str):
-        raise ParseError(f"non-string {key}: {_show(v)}")
-    return _valid_text(v, key)
+        raise ParseError(f"non-string {key}: {show(v)}")
+    return wire.valid_text(v, key)
 
 
 def _price(v: Any, key: str, *, level: bool = False) -> int:
     """A price in 1e-4 USD: 0..1 USD, or strictly between for a book level (nobody rests an order at 0 or 1)."""
-    if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
-        raise ParseError(f"{key}: not a price: {_show(v)}")
-    try:
-        p = parse_price(v)
-    except (UnitError, ValueError) as exc:
-        raise ParseError(f"{key}: {exc}") from None
-    if not (0 < p < ONE_DOLLAR if level else 0 <= p <= ONE_DOLLAR):
-        raise ParseError(f"{key}: price out of range {_show(v)}")
-    return p
+    return wire.price(v, key, edges=not level)
 
 
 def _opt_price(obj: dict[str, Any], key: str) -> int | None:
@@ -171,21 +129,13 @@ def _opt_price(obj: dict[str, Any], key: str) -> int | None:
 def _tick_size(v: Any, key: str) -> int:
     t = _price(v, key)
     if not 0 < t < ONE_DOLLAR:
-        raise ParseError(f"{key}: tick size out of range {_show(v)}")
+        raise ParseError(f"{key}: tick size out of range {show(v)}")
     return t
 
 
 def _size(v: Any, key: str) -> int:
     """A size in 1e-6 shares, exactly (a 7th non-zero decimal is an error)."""
-    if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
-        raise ParseError(f"{key}: not a size: {_show(v)}")
-    try:
-        size = parse_fixed(v, SIZE_DP)
-    except (UnitError, ValueError) as exc:
-        raise ParseError(f"{key}: {exc}") from None
-    if size > MAX_SIZE:
-        raise ParseError(f"{key}: size out of range {_show(v)}")
-    return size
+    return wire.size(v, key, _parse_shares, MAX_SIZE)
 
 
 def _ts(obj: dict[str, Any]) -> int:
@@ -195,41 +145,25 @@ def _ts(obj: dict[str, Any]) -> int:
     elif isinstance(v, int) and not isinstance(v, bool):
         ts = v
     else:
-        raise ParseError(f"bad timestamp {_show(v)}")
+        raise ParseError(f"bad timestamp {show(v)}")
     if not 0 <= ts <= MAX_TS_MS:
-        raise ParseError(f"timestamp out of range {_show(v)}")
+        raise ParseError(f"timestamp out of range {show(v)}")
     return ts
 
 
-def _side(v: Any) -> Side:
-    if v == "BUY":
-        return "BUY"
-    if v == "SELL":
-        return "SELL"
-    raise ParseError(f"bad side {_show(v)}")
+def _level(lvl: Any, key: str) -> Level | None:
+    """A `{"price", "size"}` object."""
+    return (_price(lvl.get("price"), key, level=True), _size(lvl.get("size"), key)) if isinstance(lvl, dict) else None
 
 
 def _levels(raw: Any, key: str) -> tuple[Level, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ParseError(f"{key} is not a list")
-    out: list[Level] = []
-    for lvl in raw:
-        if not isinstance(lvl, dict):
-            raise ParseError(f"{key}: bad level {_show(lvl)}")
-        out.append((_price(lvl.get("price"), key, level=True), _size(lvl.get("size"), key)))
-    return tuple(out)
+    return wire.levels(raw, key, lambda lvl: _level(lvl, key))
 
 
 def parse_event(obj: Any) -> PolyEvent:
-    if not isinstance(obj, dict):
-        raise ParseError(f"event is not an object: {type(obj).__name__}")
-    typ = obj.get("event_type")
-    if not isinstance(typ, str):
-        raise ParseError("missing event_type")
+    obj, typ = wire.typed(obj, "event", "event_type")
     if typ == "book":
-        asset = _str(obj, "asset_id")
+        asset = wire.text(obj, "asset_id")
         tick = obj.get("tick_size")
         return _scoped((asset,), lambda: BookEvent(
             asset_id=asset, market=_opt_str(obj, "market"), timestamp_ms=_ts(obj),
@@ -238,14 +172,14 @@ def parse_event(obj: Any) -> PolyEvent:
     if typ == "price_change":
         return _price_change(obj)
     if typ == "tick_size_change":
-        asset = _str(obj, "asset_id")
+        asset = wire.text(obj, "asset_id")
         return _scoped((asset,), lambda: TickSizeChange(
             asset_id=asset, market=_opt_str(obj, "market"), old_tick_size=_opt_price(obj, "old_tick_size"),
             new_tick_size=_tick_size(obj.get("new_tick_size"), "new_tick_size"), timestamp_ms=_ts(obj)))
     if typ == "last_trade_price":  # a trade print: the book changes arrive as price_change
         return _scoped((), lambda: LastTradePrice(
-            asset_id=_str(obj, "asset_id"), market=_opt_str(obj, "market"), price=_price(obj.get("price"), "price"),
-            size=_size(obj.get("size"), "size"), side=_side(obj.get("side")), timestamp_ms=_ts(obj)))
+            asset_id=wire.text(obj, "asset_id"), market=_opt_str(obj, "market"), price=_price(obj.get("price"), "price"),
+            size=_size(obj.get("size"), "size"), side=wire.one_of(obj.get("side"), SIDES, "side"), timestamp_ms=_ts(obj)))
     return OtherEvent(event_type=typ, known=typ in KNOWN_OTHER_EVENTS)
 
 
@@ -258,16 +192,16 @@ def _price_change(obj: dict[str, Any]) -> PriceChangeEvent:
     assets: list[str] = []
     for e in raw:
         if not isinstance(e, dict):
-            raise ParseError(f"price_changes: bad entry {_show(e)}")
-        assets.append(_str(e, "asset_id"))
+            raise ParseError(f"price_changes: bad entry {show(e)}")
+        assets.append(wire.text(e, "asset_id"))
     market, ts = _scoped(tuple(dict.fromkeys(assets)), lambda: (_opt_str(obj, "market"), _ts(obj)))
     changes: list[PriceChange] = []
     bad: list[Unparsable] = []
     for i, (e, asset) in enumerate(zip(raw, assets, strict=True)):
         try:
             changes.append(PriceChange(asset_id=asset, price=_price(e.get("price"), "price", level=True),
-                                       size=_size(e.get("size"), "size"), side=_side(e.get("side")),
+                                       size=_size(e.get("size"), "size"), side=wire.one_of(e.get("side"), SIDES, "side"),
                                        best_bid=_opt_price(e, "best_bid"), best_ask=_opt_price(e, "best_ask")))
         except ParseError as exc:
-            bad.append(Unparsable((asset,), f"price_changes[{i}] of {_show(asset)}: {exc}"))
+            bad.append(Unparsable((asset,), f"price_changes[{i}] of {show(asset)}: {exc}"))
     return PriceChangeEvent(market=market, timestamp_ms=ts, changes=tuple(changes), unparsable=tuple(bad))

@@ -36,6 +36,21 @@ def compact(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def refusal(what: str, resp: httpx.Response) -> errors.VenueError:
+    """The error of an error answer of any Polymarket host (an http.Refusal): the message from `error` / `errorMsg`,
+    its prefix as the code."""
+    status = resp.status_code
+    body = http.json_body(resp)
+    message = str(body.get("error") or body.get("errorMsg") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
+    what = f"{what}: HTTP {status} {message}"
+    if status == 429 or (status == 503 and "retry-after" in resp.headers):
+        # 503 + Retry-After: cancel-only / post-only mode; the order was not accepted (P4).
+        return errors.RateLimited(VENUE, what, retry_after_s=retry_after_seconds(resp.headers), status=status)
+    if "INVALID_ORDER_DUPLICATED" in message:
+        return errors.Duplicate(VENUE, what, status=status, code="INVALID_ORDER_DUPLICATED")
+    return http.refused(VENUE, what, status, code=message.split(":")[0][:64])
+
+
 class PolymarketRest:
     def __init__(self, base_url: str, address: str, creds: ApiCreds, *, timeout_s: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -52,32 +67,12 @@ class PolymarketRest:
         headers = l2_headers(self.address, self.creds, method, path, raw, int(time.time()))
         if raw:
             headers["Content-Type"] = "application/json"
-        resp = await http.send(self._client, VENUE, method, path, content=raw or None, params=params, headers=headers)
-        if resp.status_code < 300:
-            return http.success_body(resp, VENUE, f"{method} {path}")
-        self._raise(method, path, resp)
-
-    @staticmethod
-    def _raise(method: str, path: str, resp: httpx.Response) -> None:
-        status = resp.status_code
-        body = http.json_body(resp)
-        message = str(body.get("error") or body.get("errorMsg") or resp.reason_phrase) if isinstance(body, dict) else resp.reason_phrase
-        what = f"{method} {path}: HTTP {status} {message}"
-        if status == 429 or (status == 503 and "retry-after" in resp.headers):
-            # 503 + Retry-After: cancel-only / post-only mode; the order was not accepted (P4).
-            raise errors.RateLimited(VENUE, what, retry_after_s=retry_after_seconds(resp.headers), status=status)
-        if "INVALID_ORDER_DUPLICATED" in message:
-            raise errors.Duplicate(VENUE, what, status=status, code="INVALID_ORDER_DUPLICATED")
-        if status in (401, 403):
-            raise errors.AuthError(VENUE, what, status=status)
-        if status >= 500:
-            raise errors.ServerError(VENUE, what, status=status)
-        raise errors.Rejected(VENUE, what, status=status, code=message.split(":")[0][:64])
+        return await http.request(self._client, VENUE, method, path, refusal, content=raw or None, params=params, headers=headers)
 
     async def post_order(self, body: dict[str, Any]) -> dict[str, Any]:
         data = await self._request("POST", "/order", body=body)
         if not isinstance(data, dict):
-            raise TypeError(f"POST /order: not an order answer: {str(data)[:200]!r}")  # unparsable: the executor looks it up
+            raise errors.Unknown(VENUE, f"POST /order: not an order answer: {str(data)[:200]!r}")  # the executor looks it up
         # A refusal can come as HTTP 200 with success:true and the reason in errorMsg (rs-clob-client#114),
         # so a non-empty errorMsg is a refusal whatever `success` says ("" and null are not). The one
         # exception: an answer that names the order and says it was accepted (the docs allow an errorMsg
@@ -128,10 +123,7 @@ class PolymarketBookApi:
         await self._client.aclose()
 
     async def get_book(self, token_id: str) -> BookEvent:
-        resp = await http.send(self._client, VENUE, "GET", "/book", params={"token_id": token_id})
-        if resp.status_code >= 300:
-            PolymarketRest._raise("GET", "/book", resp)
-        data = http.success_body(resp, VENUE, "GET /book")
+        data = await http.request(self._client, VENUE, "GET", "/book", refusal, params={"token_id": token_id})
         try:
             if not isinstance(data, dict):
                 raise ParseError(f"not an order book: {str(data)[:200]!r}")
@@ -156,12 +148,6 @@ class PolymarketDataApi:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _get(self, path: str, params: dict[str, Any]) -> Any:
-        resp = await http.send(self._client, VENUE, "GET", path, params=params)
-        if resp.status_code < 300:
-            return http.success_body(resp, VENUE, f"GET {path}")
-        PolymarketRest._raise("GET", path, resp)
-
     async def positions(self, user: str) -> list[dict[str, Any]]:
         """Every position of `user` (the funder: proxy / safe / deposit wallet, or the EOA), all pages:
         `sizeThreshold=0` (the default 1.0 hides small positions) and `limit`/`offset` paging until an
@@ -173,7 +159,8 @@ class PolymarketDataApi:
         while True:
             if offset > POSITIONS_MAX_OFFSET:
                 raise errors.Unknown(VENUE, f"GET /positions: more than {POSITIONS_MAX_OFFSET} positions, the Data API pages no further")
-            data = await self._get("/positions", {"user": user, "sizeThreshold": 0, "limit": self.page_size, "offset": offset})
+            data = await http.request(self._client, VENUE, "GET", "/positions", refusal,
+                                      params={"user": user, "sizeThreshold": 0, "limit": self.page_size, "offset": offset})
             page, more = positions_page(data, offset)
             rows += page
             if not page or more is False:

@@ -1,5 +1,5 @@
 """A local single-node Apache Kafka (KRaft: broker and controller in one JVM) for the demo, the tests and
-the benchmarks, run from the official Maven Central jars that core/kafka_dist.py caches and verifies.
+the benchmarks, run from the official Maven Central jars that localkafka/dist.py caches and verifies.
 
 The version is the one pinned in kafka_jars.lock.json, the same as the compose stack's `apache/kafka`
 image. Needs Java >= 17 (JAVA_HOME, else `java` on PATH). Storage is formatted on first start in the data
@@ -21,7 +21,8 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from core.kafka_dist import KafkaDistError, ensure_installed, read_lock
+from core.errors import ArbError
+from localkafka.dist import KafkaDistError, ensure_installed, read_lock
 
 MIN_JAVA = 17
 
@@ -67,7 +68,7 @@ rootLogger.appenderRef.file.ref = FILE
 """
 
 
-class BrokerError(RuntimeError):
+class BrokerError(ArbError, RuntimeError):
     """The local broker cannot start (Java missing or too old, jars unavailable, port taken, exited early),
     or no Kafka answers at a given address."""
 

@@ -1,25 +1,58 @@
-"""Which Kafka one run of a benchmark or the demo uses: by default a local Apache Kafka (core/broker.py)
+"""Which Kafka one run of a benchmark or the demo uses: by default a local Apache Kafka (localkafka/broker.py)
 started for the run and gone with it; with `--bootstrap HOST:PORT` an external cluster (real Kafka), where the run creates
-topics of its own under a random prefix (run_prefix) and deletes them at the end, so it neither reads
+topics of its own under a random prefix (run_prefix) and deletes them at the end (delete_run_topics), so it neither reads
 nor leaves anything another pipeline or run uses. ARB_BOOTSTRAP is deliberately not read for this: a
 benchmark must not land on the cluster a live pipeline uses unless asked to."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from core.broker import BrokerError
 from core.settings import KafkaSettings
+from localkafka.broker import BrokerError, LocalKafka, free_port
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+
+def run_prefix(base: str) -> str:
+    """A topic prefix of one run's own on a shared broker: base + 6 random hex digits + '.'. Consumer groups
+    and transactional ids derive from the prefix, so the run shares no record, offset or fencing with
+    another pipeline or another run."""
+    return f"{base}{secrets.token_hex(3)}."
+
+
+def delete_run_topics(admin: AdminClient, s: KafkaSettings, *, timeout: float = 15.0) -> list[str]:
+    """Delete every topic of the run whose prefix s.topic_prefix is (Faust's changelogs and the paper
+    variants included); returns the names deleted. Only for prefixes from run_prefix: no other
+    pipeline's topics start with one."""
+    prefix = s.topic_prefix
+    if not (len(prefix) >= 8 and prefix.endswith(".") and all(c in "0123456789abcdef" for c in prefix[-7:-1])):
+        raise ValueError(f"refusing to delete by the prefix {prefix!r}: not one of run_prefix's")
+    starts = (prefix, s.paper_prefix + prefix)
+    names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(starts))
+    if not names:
+        return []
+    failed = []
+    for name, fut in admin.delete_topics(names, request_timeout=timeout).items():
+        try:
+            fut.result()
+        except Exception as exc:  # report all of them, not the first
+            failed.append(f"{name}: {exc}")
+    if failed:
+        raise RuntimeError("could not delete " + "; ".join(failed))
+    return names
 
 
 def external_settings(base: KafkaSettings, bootstrap: str, label: str) -> KafkaSettings:
     """base on the cluster at bootstrap with a run prefix of its own (base's prefix + a random id); raises
     BrokerError with one clear line when nothing answers there."""
     from core.kafka import make_admin
-    from core.topic_admin import run_prefix
 
     kafka = replace(base, bootstrap=bootstrap, topic_prefix=run_prefix(base.topic_prefix))
     try:
@@ -33,7 +66,6 @@ def external_settings(base: KafkaSettings, bootstrap: str, label: str) -> KafkaS
 def drop_run_topics(kafka: KafkaSettings, label: str) -> None:
     """Delete an external run's topics; a failure is reported, not raised (the run's results still count)."""
     from core.kafka import make_admin
-    from core.topic_admin import delete_run_topics
 
     try:
         names = delete_run_topics(make_admin(kafka), kafka)
@@ -55,8 +87,6 @@ def run_kafka(bootstrap: str | None, prefix: str, label: str) -> Iterator[KafkaS
         finally:
             drop_run_topics(kafka, label)
         return
-    from core.broker import LocalKafka, free_port
-
     broker = LocalKafka(port=free_port())
     broker.start()
     try:

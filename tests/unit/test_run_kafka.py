@@ -1,11 +1,11 @@
-"""The run-scoped topic helpers that let a benchmark or the demo share an external cluster."""
+"""localkafka/run.py: the run-scoped topics that let a benchmark or the demo share an external cluster."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.settings import KafkaSettings
-from core.topic_admin import delete_run_topics, run_prefix
+from localkafka.run import delete_run_topics, run_prefix
 
 
 def test_run_prefix_is_the_base_plus_a_random_id() -> None:

@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ArbError
+
 LOCK_FILE = Path(__file__).with_name("kafka_jars.lock.json")
 
 
-class KafkaDistError(RuntimeError):
+class KafkaDistError(ArbError, RuntimeError):
     """The broker's jars cannot be had: download failed, checksum mismatch, cache not writable."""
 
 

@@ -1,0 +1,80 @@
+"""The private code of Faust and aiokafka that the processor patches or relies on is the code it was measured with.
+
+processors/low_latency.py overrides private methods of faust-streaming and sets private members of aiokafka;
+processors/worker.py reads Faust's `Consumer._committed_offset`. Both libraries are pinned in pyproject.toml. An
+upgrade that changes any function below fails here: re-check what the message names, re-run
+`arb bench process --json` (hop p99, burst rate) and `arb bench chaos --scenario processor-kill --json` (0 lost),
+then record the new hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import tomllib
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import aiokafka
+import pytest
+from aiokafka.consumer.fetcher import Fetcher
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from tests.conftest import REPO
+
+FAUST_THREAD = faust_aiokafka.AIOKafkaConsumerThread
+FAUST_CONSUMER = faust_aiokafka.Consumer
+
+# (the function, its source's sha256 prefix as measured, what to re-check when it changes)
+PATCHED: list[tuple[Callable[..., Any], str, str]] = [
+    (FAUST_THREAD._create_worker_consumer, "c2701bfc3e6f6cad",
+     "LowLatencyConsumerThread._create_worker_consumer: Faust still builds the AIOKafkaConsumer here, unstarted, with a "
+     "hard-coded fetch_max_wait_ms (else set the wait through Faust and drop the override)"),
+    (FAUST_THREAD.on_start, "38b4e8bd1e10723a",
+     "LowLatencyConsumerThread.on_start: the consumer is created and started there, so its Fetcher exists afterwards"),
+    (FAUST_CONSUMER._new_consumer_thread, "0870ec53dea75083",
+     "LowLatencyConsumer._new_consumer_thread builds the thread with the same arguments"),
+    (FAUST_CONSUMER._commit, "a20eec84e4b2ed50",
+     "LowLatencyConsumer._commit / commit_owned: Faust's commit of {TP: offset} still goes straight to the broker"),
+    (faust_consumer.Consumer._commit_offsets, "1a69799041188441",
+     "LowLatencyConsumer._commit_offsets: every Faust commit (interval, revocation, shutdown) passes here, after "
+     "which the checkpoint runs first; and `_committed_offset` is updated here"),
+    (faust_consumer.Consumer.perform_seek, "0e8c130ff4b0afd8",
+     "ProcessorWorker._committed_offsets: `_committed_offset` holds the group's committed offsets after an assignment "
+     "(the delivery guard's first needed offset)"),
+    (faust_consumer.Consumer.on_partitions_revoked, "d04b7ae72c6fc206",
+     "ProcessorWorker._committed_offsets: revoked partitions leave `_committed_offset`"),
+    (aiokafka.AIOKafkaConsumer.__init__, "01506f316191f7c9",
+     "LowLatencyConsumerThread._create_worker_consumer: `_fetch_max_wait_ms` and `_retry_backoff_ms` are still the "
+     "fetch wait and back-off, read at start()"),
+    (aiokafka.AIOKafkaConsumer.start, "2f1ba70443327538",
+     "start() still builds the Fetcher from `_fetch_max_wait_ms` / `_retry_backoff_ms` and keeps it as `_fetcher`"),
+    (Fetcher.__init__, "bf21ecb7e0f210b7",
+     "`_prefetch_backoff` (set in LowLatencyConsumerThread.on_start), `_in_flight` and `_pending_tasks` "
+     "(read by _recheck_finished_fetches) mean what they did"),
+    (Fetcher._fetch_requests_routine, "2a8ec5932644c9b0",
+     "_recheck_finished_fetches: the race it works around (a node still in `_in_flight` after its task finished) may be "
+     "fixed or moved: measure without the patch"),
+    (Fetcher._get_actions_per_node, "1dab2cf937d165d0",
+     "_recheck_finished_fetches wraps it: it still returns (requests, resets, timeout, invalid_metadata, resume_futures)"),
+]
+
+
+@pytest.mark.parametrize(("fn", "recorded", "recheck"), PATCHED, ids=[f"{fn.__module__}.{fn.__qualname__}" for fn, _, _ in PATCHED])
+def test_patched_library_code_is_unchanged(fn: Callable[..., Any], recorded: str, recheck: str) -> None:
+    digest = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+    assert digest == recorded, (f"{fn.__module__}.{fn.__qualname__} changed upstream (source hash {digest}, measured with "
+                                f"{recorded}). Re-check processors/low_latency.py / processors/worker.py: {recheck}. "
+                                "Then measure (see this module's docstring) and record the new hash.")
+
+
+def test_the_patched_libraries_are_pinned_to_the_installed_versions() -> None:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    lock = (REPO / "requirements.lock").read_text()
+    for name in ("faust-streaming", "aiokafka"):
+        pins = [d for d in deps if re.match(rf"{re.escape(name)}\s*==", d)]
+        assert pins == [f"{name}=={version(name)}"], (name, pins, version(name))
+        assert f"\n{name}=={version(name)} " in lock, f"requirements.lock does not hold {name}=={version(name)}"

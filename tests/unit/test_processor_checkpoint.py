@@ -1,0 +1,101 @@
+"""processors.checkpoint.Checkpoint: the worker's commit protocol is send signals, write state, commit offsets, in
+that order, and never writes a state or commits an offset that the agent produced after the commit began."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from processors.checkpoint import Checkpoint, Entry
+
+
+class Kafka:
+    """What the checkpoint's three callables reach: a producer (sends in flight until flushed), the changelog and
+    the group's committed offsets. `during_flush` runs inside the next flush, as the agent would meanwhile."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.changelog: list[tuple[int, str, dict[str, Any]]] = []
+        self.committed: dict[int, int] = {}
+        self.during_flush: Callable[[], None] | None = None
+        self.commit_ok = True
+
+    async def flush(self) -> None:
+        self.calls.append("flush")
+        hook, self.during_flush = self.during_flush, None
+        await asyncio.sleep(0)
+        if hook is not None:
+            hook()
+
+    def write(self, partition: int, game_id: str, state: dict[str, Any]) -> None:
+        self.calls.append(f"write {game_id}")
+        self.changelog.append((partition, game_id, state))
+
+    async def commit(self, offsets: Mapping[int, int]) -> bool:
+        self.calls.append(f"commit {dict(offsets)}")
+        if self.commit_ok:
+            self.committed.update(offsets)
+        return self.commit_ok
+
+
+def checkpoint() -> tuple[Checkpoint, Kafka]:
+    k = Kafka()
+    return Checkpoint(k.flush, k.write, k.commit), k
+
+
+def batch(cp: Checkpoint, game: str, partition: int, offset: int) -> Entry:
+    entry: Entry = (partition, {"books": {}, "offset": offset, "memo": {}})
+    cp.processed({game: entry}, [(partition, offset)])
+    return entry
+
+
+def test_signals_then_state_then_offsets() -> None:
+    cp, k = checkpoint()
+    batch(cp, "g1", 3, 10)
+    batch(cp, "g2", 5, 7)
+    asyncio.run(cp.commit())
+    assert k.calls == ["flush", "write g1", "write g2", "flush", "commit {3: 11, 5: 8}"]
+    assert cp.pending == {} and cp.committed_to == {3: 11, 5: 8}
+    assert cp.state("g1") is None
+    # Nothing new: nothing is flushed, written or committed again.
+    k.calls.clear()
+    asyncio.run(cp.commit())
+    assert k.calls == []
+
+
+def test_what_the_agent_adds_during_a_commit_waits_for_the_next_one() -> None:
+    cp, k = checkpoint()
+    first = batch(cp, "g1", 3, 10)
+    newer: list[Entry] = []
+
+    def agent_goes_on() -> None:  # while the signals are flushed: g1 again and a new game, on two partitions
+        newer.append(batch(cp, "g1", 3, 12))
+        batch(cp, "g2", 4, 0)
+
+    k.during_flush = agent_goes_on
+    asyncio.run(cp.commit())
+    # Only what the commit began with: the state whose signals that flush delivered, the offsets it needs.
+    assert k.changelog == [(3, "g1", first[1])]
+    assert k.committed == {3: 11}
+    # g1's newer state was not dropped as written; it and g2 go with the next commit.
+    assert cp.state("g1") is newer[0][1] and cp.state("g2") is not None
+    k.calls.clear()
+    asyncio.run(cp.commit())
+    assert k.calls == ["flush", "write g1", "write g2", "flush", "commit {3: 13, 4: 1}"]
+
+
+def test_a_failed_commit_is_tried_again_and_an_assignment_starts_afresh() -> None:
+    cp, k = checkpoint()
+    batch(cp, "g1", 3, 10)
+    k.commit_ok = False
+    asyncio.run(cp.commit())
+    assert cp.committed_to == {} and k.committed == {}
+    k.commit_ok = True
+    asyncio.run(cp.commit())
+    assert k.committed == {3: 11}
+    # A rewound partition processes lower offsets again: the mark does not go back.
+    batch(cp, "g1", 3, 4)
+    assert cp.processed_to == {3: 11}
+    cp.assigned()
+    assert cp.processed_to == {} and cp.committed_to == {}
