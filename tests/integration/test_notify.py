@@ -19,19 +19,12 @@ from aiohttp import web
 from core.config import Secret
 from core.notify.service import PATH, serve
 from core.notify.settings import NotifySettings
+from tests.integration.feed_support import wait_for
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 5.0
+
 TOKEN = "123456789:AAF-test-token-not-real"
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ def test_readme_is_short() -> None:
 def test_readme_links_stay_in_the_repository() -> None:
     """Every link is a relative path to a file of the repository (its anchor, if any, one of that file's
     headings), and the prose names no web address but loopback ones: nothing outside the repository, nothing
-    that exists only on one machine (../shared)."""
+    that exists only on one machine (a sibling folder of the clone)."""
     assert not broken_links(README_PATH), "README.md links that do not resolve inside the repository"
     assert not outside_urls(README), "README.md points outside the repository"
 
@@ -49,11 +49,11 @@ def test_the_link_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     loopback ones are reported unless they are code."""
     (tmp_path / "repo" / "docs").mkdir(parents=True)
     (tmp_path / "repo" / "docs" / "design.md").write_text("# Design\n\n## Units\n")
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "notes.md").write_text("outside\n")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "notes.md").write_text("outside\n")
     doc = tmp_path / "repo" / "docs" / "probe.md"
-    doc.write_text("[a](../../shared/notes.md) [b](design.md#units) [c](missing.md) [d](design.md#no-such-heading)\n"
+    doc.write_text("[a](../../outside/notes.md) [b](design.md#units) [c](missing.md) [d](design.md#no-such-heading)\n"
                    "`[e](missing-in-code.md)`\n")
-    assert broken_links(doc, tmp_path / "repo") == ["../../shared/notes.md", "missing.md", "design.md#no-such-heading"]
+    assert broken_links(doc, tmp_path / "repo") == ["../../outside/notes.md", "missing.md", "design.md#no-such-heading"]
     text = "see https://example.com/x, [w](https://example.org/y), `https://in.code/` and http://127.0.0.1:9090"
     assert outside_urls(text) == ["https://example.com/x", "https://example.org/y"]
