@@ -99,8 +99,8 @@ class SecretProperties(Secret):
         return {k: v for k, v in self._props.items() if self.SENSITIVE.search(k.lower()) and v}
 
 
-def setting(env: str, default: Any, help: str, *, choices: tuple[str, ...] | None = None) -> Any:
-    """Declare a dataclass field backed by environment variable `env`."""
+def setting(env: str, default: T, help: str, *, choices: tuple[str, ...] | None = None) -> T:
+    """Declare a dataclass field backed by environment variable `env` (typed as its default, as dataclasses.field is)."""
     meta = {"env": env, "help": help, "choices": choices}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use tuples for sequence defaults")

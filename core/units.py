@@ -19,10 +19,11 @@ from core.errors import ArbError
 PRICE_DP = 4
 SIZE_DP = 2
 MONEY_DP = 6
-PRICE_SCALE = 10**PRICE_DP
-SIZE_SCALE = 10**SIZE_DP
-MONEY_SCALE = 10**MONEY_DP
-ONE_DOLLAR = PRICE_SCALE  # a contract pays 1 USD = 10_000 price units
+# Annotated: mypy types int ** int as Any (a negative exponent would make a float).
+PRICE_SCALE: int = 10**PRICE_DP
+SIZE_SCALE: int = 10**SIZE_DP
+MONEY_SCALE: int = 10**MONEY_DP
+ONE_DOLLAR: int = PRICE_SCALE  # a contract pays 1 USD = 10_000 price units
 
 
 class UnitError(ArbError, ValueError):

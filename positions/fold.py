@@ -25,15 +25,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
 from zoneinfo import ZoneInfo
 
-from core import units
+from core.units import ONE_DOLLAR
 from schemas.records import Fill, MarketPairing, Position, Settlement, Side, Venue, as_record, to_dict
 
 InstrumentKey = tuple[str, str, str]  # (venue, market, side)
-# core.units computes its scales as 10**DP, which mypy types as Any: typed here until core/units.py annotates them.
-ONE_DOLLAR: int = cast(int, units.ONE_DOLLAR)
 
 
 @dataclass
