@@ -157,7 +157,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             markets = seen
             time.sleep(3)  # the set stops growing once discovery's pairings are all subscribed
         if not markets:
-            raise RuntimeError("no OK tick within 90 s of start-up")
+            demo.sup.check()  # a child that died at start-up is the likeliest cause: say which, with its log
+            statuses: dict[str, int] = {}
+            for t in log.snapshot():
+                statuses[t["status"]] = statuses.get(t["status"], 0) + 1
+            tails = "\n".join(f"--- {c.name} ({c.log_path}):\n{c.tail(25)}" for c in demo.sup.children if c.name in ("discover", "produce"))
+            raise RuntimeError(f"no OK tick within 90 s of start-up (ticks seen by status: {statuses or 'none'}); "
+                               f"child logs kept in {demo.workdir}\n{tails}")
         by_venue = {v: {m for m in markets if truth.get(m, ("", "", False))[0] == v} for v in VENUES}
         venues = ("kalshi",) if args.scenario == "feed-seq-gap" else VENUES
         print(f"bench chaos: {len(markets)} markets live; {args.kills} faults", flush=True, file=sys.stderr)
