@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localkafka.broker import die_with_parent
+
 ASSIGNED = b"assigned signals partition"
 HANDLED = b'"msg":"outcome '  # the executor's log line per Outcome of a signal it consumed
 
@@ -65,7 +67,7 @@ class Rig:
         env = dict(os.environ)
         if polymarket:  # the generated wallet, never an address from the caller's environment
             env = {k: v for k, v in env.items() if not k.startswith(("ARB_SIM_POLY_ADDRESS", "ARB_SIM_POLY_SECRET", "ARB_SIM_POLY_PASSPHRASE"))}
-        self.sim = subprocess.Popen([sys.executable, "-m", "cli", "sim", "--games", str(games), "--updates-per-s", "0",
+        self.sim = subprocess.Popen([*die_with_parent(), sys.executable, "-m", "cli", "sim", "--games", str(games), "--updates-per-s", "0",
                                      "--arb-rate-per-min", "0", "--kalshi-tier", "unlimited", "--kalshi-duplicate-coid", "open", *keys],
                                     stdout=subprocess.PIPE, stderr=(workdir / "sim.log").open("ab"), start_new_session=True,
                                     env={**env, **(sim_env or {})})
@@ -101,7 +103,7 @@ class Rig:
         self.exec_log.write((json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                                          "level": "INFO", "logger": "bench", "msg": "bench: executor process started"}) + "\n").encode())
         self.exec_log.flush()
-        self.executor = subprocess.Popen([sys.executable, "-m", "cli", "execute"], env=self.env(), stdout=self.exec_log,
+        self.executor = subprocess.Popen([*die_with_parent(), sys.executable, "-m", "cli", "execute"], env=self.env(), stdout=self.exec_log,
                                          stderr=self.exec_log, start_new_session=True)
         self.starts += 1
 

@@ -89,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from core.errors import CommandError
+    from localkafka.broker import die_with_parent
 
     with tempfile.TemporaryDirectory() as tmp:
         key_path = Path(tmp) / "kalshi.pem"
-        cmd = [sys.executable, "-m", "cli.main", "sim", "--games", str(args.games), "--updates-per-s", str(args.events_per_s),
+        cmd = [*die_with_parent(), sys.executable, "-m", "cli.main", "sim", "--games", str(args.games), "--updates-per-s", str(args.events_per_s),
                "--kalshi-private-key-out", str(key_path), "--kalshi-tier", "unlimited", "--duration", str(args.warmup + args.seconds + 30)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import KafkaSettings
+from localkafka.broker import die_with_parent
 
 # The detector's minimum edges for the synthetic books: every pair of ticks is an opportunity. One fill per leg:
 # with the default bound for three (ARB_FILLS_PER_LEG) a pair of up to 3 contracts is none, and the 1-contract
@@ -70,7 +71,7 @@ def start_worker(kafka: KafkaSettings, datadir: Path, log_path: Path, env: dict[
     """An `arb process` child in its own session (killable as a group), its stderr appended to log_path."""
     full = {**os.environ, "ARB_BOOTSTRAP": kafka.bootstrap, "ARB_TOPIC_PREFIX": kafka.topic_prefix, "ARB_FAUST_DATADIR": str(datadir),
             **EDGE_ENV, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "cli", "process", "--loglevel", loglevel], env=full, stdout=subprocess.DEVNULL,
+    return subprocess.Popen([*die_with_parent(), sys.executable, "-m", "cli", "process", "--loglevel", loglevel], env=full, stdout=subprocess.DEVNULL,
                             stderr=log_path.open("ab"), start_new_session=True)
 
 

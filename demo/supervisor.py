@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.errors import ArbError
+from localkafka.broker import die_with_parent
 
 
 class ChildFailed(ArbError, RuntimeError):
@@ -62,7 +63,7 @@ class Supervisor:
         log_path = self.workdir / f"{name}.log"
         log = log_path.open("ab")
         child = Child(name, argv, {**self.base_env, **(env or {})}, log_path, _log=log)
-        child.proc = subprocess.Popen(argv, env=child.env, stdout=subprocess.PIPE if stdout_pipe else log, stderr=log,  # noqa: S603
+        child.proc = subprocess.Popen([*die_with_parent(), *argv], env=child.env, stdout=subprocess.PIPE if stdout_pipe else log, stderr=log,  # noqa: S603
                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self.children.append(child)
         self._write_pids()

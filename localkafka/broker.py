@@ -140,10 +140,11 @@ def server_properties(port: int, controller_port: int, log_dir: Path, host: str 
     return {**props, **COMPOSE_SETTINGS, **LOCAL_SETTINGS}
 
 
-def _die_with_parent() -> list[str]:
+def die_with_parent() -> list[str]:
     """A command prefix that makes the child get SIGTERM when its parent dies (util-linux `setpriv
     --pdeathsig`, Linux; a preexec_fn would be unsafe in our threaded processes). Without setpriv:
-    none, and stop() is the only way the broker ends."""
+    none, and stop() is the only way the child ends. The demo's and the benches' children use it too: a bench
+    that dies must not leave a worker spinning."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "TERM"] if setpriv else []
 
@@ -214,7 +215,7 @@ class LocalKafka:
         # A session of its own: a terminal's Ctrl-C reaches Kafka only through stop(), after our clients.
         # And a parent-death signal: a parent that is SIGKILLed (a killed test run or benchmark) takes
         # its broker with it instead of leaving a JVM behind.
-        self.proc = subprocess.Popen([*_die_with_parent(), *base, "kafka.Kafka", str(config)], stdout=out, stderr=out,  # noqa: S603 - fixed argv
+        self.proc = subprocess.Popen([*die_with_parent(), *base, "kafka.Kafka", str(config)], stdout=out, stderr=out,  # noqa: S603 - fixed argv
                                      start_new_session=True)
         try:
             self._wait_ready(timeout)
