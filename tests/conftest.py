@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -59,10 +60,27 @@ def broker() -> Iterator[BrokerHandle]:
 
 
 @pytest.fixture
-def kafka(broker: BrokerHandle) -> KafkaSettings:
-    """KafkaSettings for one test: the session broker and a unique topic prefix (topics not created)."""
-    return replace(KafkaSettings(), bootstrap=broker.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-                   paper_prefix="paper.", partitions=12, session_timeout_ms=6000)
+def kafka(broker: BrokerHandle) -> Iterator[KafkaSettings]:
+    """KafkaSettings for one test: the session broker and a unique topic prefix (topics not created). On an
+    external broker the test's topics are deleted afterwards: one that serves many runs would otherwise
+    collect thousands of topics and run out of file descriptors."""
+    settings = replace(KafkaSettings(), bootstrap=broker.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+                       paper_prefix="paper.", partitions=12, session_timeout_ms=6000)
+    yield settings
+    if broker.kind == "external":
+        _delete_topics(settings)
+
+
+def _delete_topics(kafka: KafkaSettings) -> None:
+    from core.kafka import make_admin
+
+    admin = make_admin(kafka)
+    try:
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(kafka.topic_prefix)]
+        for fut in (admin.delete_topics(names, operation_timeout=10).values() if names else ()):
+            fut.exception(timeout=15)  # best effort: a topic already gone is fine
+    except Exception as exc:  # clean-up of a test broker never fails a test
+        warnings.warn(f"could not delete the test topics {kafka.topic_prefix}*: {exc}", stacklevel=1)
 
 
 @pytest.fixture
