@@ -76,7 +76,8 @@ def _delete_topics(kafka: KafkaSettings) -> None:
 
     admin = make_admin(kafka)
     try:
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(kafka.topic_prefix)]
+        ours = (kafka.topic_prefix, f"{kafka.paper_prefix}{kafka.topic_prefix}")  # the paper executor's topics too
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(ours)]
         for fut in (admin.delete_topics(names, operation_timeout=10).values() if names else ()):
             fut.exception(timeout=15)  # best effort: a topic already gone is fine
     except Exception as exc:  # clean-up of a test broker never fails a test
