@@ -41,6 +41,7 @@ from typing import Any
 from bench import chaos_rig as cr
 from bench.chaos_counts import NO_TICKS, with_counts
 from core.fees import taker_fee
+from schemas.records import FeeParams, from_dict, to_dict
 
 SIZE = 1000  # 1e-2 contracts: 10 per leg
 KALSHI_LIMIT = 4500  # 1e-4 USD: Kalshi YES bought at 0.45
@@ -52,6 +53,7 @@ FAULT_PERIOD_S = 3.0
 INTERNAL_ACCOUNTS = frozenset({"mm", "flow", "arb", "admin"})
 POLY_DUST = 500  # executor/settlement.py Settler.poly_dust: a Polymarket excess below the min order size is kept
 POLY_FEE = {"model": "POLYMARKET_POWER", "rate_ppm": 30_000, "multiplier_ppm": 1_000_000, "exponent": 1}
+POLY_FEE_PARAMS = from_dict(FeeParams, POLY_FEE)
 TERMINAL = frozenset({"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"})
 NO_BOOK_JUDGE = "synthetic signals over books the bench sets: no detector, nothing to judge a trade's book against"
 
@@ -171,7 +173,7 @@ class AmbiguityStreamer(cr.Streamer):
             token = 0 if second == g.away else 1
             self._book("polymarket", g.condition_id, *thin_poly(rng, token))
             legs.append({"venue": "POLYMARKET", "market": g.tokens[token], "book": g.condition_id, "side": "YES", "limit_price": POLY_LIMIT,
-                         "size": SIZE, "expected_fee": taker_fee(POLY_FEE, POLY_LIMIT, SIZE), "pays_on": [second]})
+                         "size": SIZE, "expected_fee": taker_fee(POLY_FEE_PARAMS, POLY_LIMIT, SIZE), "pays_on": [second]})
         ticks = [f"{leg['venue']}:{leg['market']}:{self.run_id}:{i}" for leg in legs]
         cost = sum(leg["limit_price"] * SIZE + leg["expected_fee"] for leg in legs)
         sig = {"signal_id": signal_id(g.game_id, legs, ticks), "game_id": g.game_id, "legs": legs, "size": SIZE, "cost": cost,
@@ -384,9 +386,9 @@ def read_topics(rig: cr.Rig) -> dict[str, list[dict[str, Any]]]:
     for p in range(most):
         topics = [topic_name(t, rig.kafka) for t in names if p < partitions(t, rig.kafka)]
         recs, _ = read_partition(rig.kafka, topics, p)
-        for type_name, rec in recs:
-            if type_name in out:
-                out[type_name].append(rec)
+        for rec in recs:
+            if rec.avro_name in out:
+                out[rec.avro_name].append(to_dict(rec))  # the judges below and the evidence files read dicts
     return out
 
 

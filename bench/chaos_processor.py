@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from localkafka.broker import LocalKafka, free_port
     from processors.detector import detect_all
     from processors.settings import DetectorSettings
+    from schemas.records import MarketPairing, Tick, from_dict
 
     rng = random.Random(args.seed)
     broker = LocalKafka(port=free_port())
@@ -114,7 +115,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 injected += 1
             prod.poll(0)
         prod.flush(30)
-        expected = {s["signal_id"]: s for s in detect_all(sent, pairings, load(DetectorSettings, env={**os.environ, **EDGE_ENV}))}
+        typed_pairings = {g: from_dict(MarketPairing, p) for g, p in pairings.items()}
+        expected = {s.signal_id: s for s in detect_all([from_dict(Tick, t) for t in sent], typed_pairings,
+                                                       load(DetectorSettings, env={**os.environ, **EDGE_ENV}))}
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline and not set(expected) <= {s["signal_id"] for _, s in seen}:
             read(0.2)
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not ok:
             out["workdir"] = str(workdir)  # the worker's log and the evidence, kept for a failed verdict
             sent_at = {t["tick_id"]: round((t["received_ts"] - sent[0]["received_ts"]) / 1e6, 3) for t in sent}
-            lost = [{"signal_id": k, "inputs": v["input_tick_ids"], "sent_s": [sent_at.get(i) for i in v["input_tick_ids"]]}
+            lost = [{"signal_id": k, "inputs": v.input_tick_ids, "sent_s": [sent_at.get(i) for i in v.input_tick_ids]}
                     for k, v in expected.items() if k not in by_id]
             (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "lost": lost}, indent=1))
         return with_counts(out, counts, not_covered)

@@ -325,12 +325,13 @@ def read_outcomes(rig: Rig) -> dict[str, list[dict[str, Any]]]:
     """Every terminal Outcome record of the run, read afresh from `outcomes`, by signal_id."""
     from core.topics import partitions, topic_name
     from executor.recovery_reader import read_partition
+    from schemas.records import Outcome, to_dict
 
     records: list[dict[str, Any]] = []
     topic = topic_name("outcomes", rig.kafka)
     for p in range(partitions("outcomes", rig.kafka)):
         recs, _ = read_partition(rig.kafka, [topic], p)
-        records += [r for t, r in recs if t == "Outcome"]
+        records += [to_dict(r) for r in recs if isinstance(r, Outcome)]  # the folds and the evidence files read dicts
     return fold_outcomes(records)
 
 

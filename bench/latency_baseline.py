@@ -16,6 +16,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from core.units import now_us
+from schemas.records import MarketPairing, Signal, Tick, from_dict
 
 Ready = list[tuple[int, set[str]]]  # (order ready time us, books of the signal)
 
@@ -23,7 +24,7 @@ Ready = list[tuple[int, set[str]]]  # (order ready time us, books of the signal)
 class Baseline:
     """The benchmark's handle on the baseline process."""
 
-    def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, MarketPairing]) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and sockets
         self.ready: Ready = []
         self._stop = ctx.Event()
@@ -47,7 +48,7 @@ class Baseline:
             self._proc.kill()
 
 
-def _serve(urls: dict[str, Any], key_id: str, pem: bytes, pairings: dict[str, dict[str, Any]], stop: Event, results: Connection) -> None:
+def _serve(urls: dict[str, Any], key_id: str, pem: bytes, pairings: dict[str, MarketPairing], stop: Event, results: Connection) -> None:
     chain = _Chain(urls, key_id, pem, pairings)
     try:
         asyncio.run(chain.run(stop))
@@ -56,7 +57,7 @@ def _serve(urls: dict[str, Any], key_id: str, pem: bytes, pairings: dict[str, di
 
 
 class _Chain:
-    def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, MarketPairing]) -> None:
         self.urls = urls
         self.key_id = kalshi_key_id
         self.pem = kalshi_pem
@@ -77,7 +78,7 @@ class _Chain:
                             markets=venue_markets(self.pairings, "KALSHI"), handoff=handoff),
                  PolymarketFeed(url=self.urls["poly_ws_url"], markets=venue_markets(self.pairings, "POLYMARKET"), handoff=handoff)]
         det = Detector(DetectorSettings(), self.pairings.get)
-        states: dict[str, dict[str, Any]] = {}
+        states: dict[str, dict[str, Tick]] = {}
         tasks = [asyncio.create_task(f.run()) for f in feeds]
         try:
             while not stop.is_set():
@@ -85,12 +86,14 @@ class _Chain:
                     batch = await asyncio.wait_for(handoff.get_batch(512), 0.2)
                 except TimeoutError:
                     continue
-                for _, tick in batch:
-                    tick["produced_ts"] = tick["received_ts"]
-                    states[tick["game_id"]], sigs = det.on_tick(states.get(tick["game_id"], {}), tick)
+                for _, raw in batch:
+                    # The feeds hand over the dicts the producer encodes; the processor decodes them into records.
+                    raw["produced_ts"] = raw["received_ts"]
+                    tick = from_dict(Tick, raw)
+                    states[tick.game_id], sigs = det.on_tick(states.get(tick.game_id, {}), tick)
                     for s in sigs:
                         self._prepare(s)
-                        self.ready.append((now_us(), {leg["book"] for leg in s["legs"]}))
+                        self.ready.append((now_us(), {leg.book for leg in s.legs}))
         finally:
             for f in feeds:
                 f.stop()
@@ -98,7 +101,7 @@ class _Chain:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _prepare(self, signal: dict[str, Any]) -> None:
+    def _prepare(self, signal: Signal) -> None:
         """What the executor does before sending: build the requests and sign the Polymarket leg."""
         from executor.orders import leg_requests
         from venues.polymarket import constants as C
@@ -109,8 +112,8 @@ class _Chain:
         key = b"\x01" * 32
         for r in leg_requests(signal):
             if r.venue == "POLYMARKET":
-                book = next((b for p in self.pairings.values() for b in p["books"] if b["market"] == r.book), None)
-                tick = int(book["tick_size"]) if book else 100
+                book = next((b for p in self.pairings.values() for b in p.books if b.market == r.book), None)
+                tick = book.tick_size if book else 100
                 o = build_order(token_id=int(r.market), side="BUY", price=r.limit_price, size=r.size, tick=tick, maker=address_of(key),
                                 signer=address_of(key), signature_type=0, salt=1, timestamp_ms=r.deadline_us // 1000)
                 sign_order(o, key, C.EXCHANGE, "2", C.POLYGON)

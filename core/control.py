@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+
+from confluent_kafka import Message, Producer
 
 from core import codec, metrics
 from core.dlq import decode_key
@@ -25,21 +27,24 @@ from core.settings import KafkaSettings
 from core.state_reader import TopicReader
 from core.topics import topic_name
 from core.units import now_us
+from schemas.records import Control, ControlKind
 
 log = logging.getLogger(__name__)
 
 KILL_SWITCH = "kill_switch"
 
 
-def control_record(name: str, kind: str, active: bool, *, reason: str | None, source: str, value: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "kind": kind, "active": active, "reason": reason, "value": json.dumps(value) if value is not None else None,
-            "source": source, "ts": now_us()}
+def control_record(name: str, kind: ControlKind, active: bool, *, reason: str | None, source: str,
+                   value: Mapping[str, object] | None = None) -> Control:
+    """A Control record written now; `value` (details) goes on the wire as a JSON object."""
+    return Control(name=name, kind=kind, active=active, reason=reason, value=json.dumps(value) if value is not None else None,
+                   source=source, ts=now_us())
 
 
-def publish(settings: KafkaSettings, record: dict[str, Any], timeout_s: float = 10.0) -> None:
+def publish(settings: KafkaSettings, record: Control, timeout_s: float = 10.0) -> None:
     producer = make_producer(settings)
     errors: list[str] = []
-    producer.produce(topic_name("control", settings), key=record["name"], value=codec.encode("Control", record),
+    producer.produce(topic_name("control", settings), key=record.name, value=codec.encode_record(record),
                      on_delivery=lambda err, msg: errors.append(str(err)) if err else None)
     if producer.flush(timeout_s) != 0 or errors:
         raise RuntimeError(f"control record not delivered: {errors or 'timeout'}")
@@ -50,14 +55,15 @@ class ControlState(TopicReader):
 
     reader = "control"
 
-    def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
+    def __init__(self, settings: KafkaSettings, *, dlq_producer: Producer | None = None) -> None:
         super().__init__(settings, topic_name("control", settings), dlq_producer=dlq_producer)
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, Control] = {}  # name -> its latest record
         self.unreadable: dict[bytes | None, str] = {}  # raw key -> why its latest record could not be read
 
-    def kill_switch(self) -> dict[str, Any] | None:
+    def kill_switch(self) -> Control | None:
+        """The kill switch's record while it is engaged, else None."""
         rec = self.records.get(KILL_SWITCH)
-        return rec if rec is not None and rec["active"] else None
+        return rec if rec is not None and rec.active else None
 
     @property
     def consequence(self) -> str:
@@ -84,25 +90,25 @@ class ControlState(TopicReader):
         if value is None:
             return
         try:
-            rec = codec.decode(value, "Control")
+            rec = codec.decode_record(value, Control)
         except (codec.DecodeError, RegistryUnavailable) as exc:
             log.error("undecodable control record: %s", exc)
             return
-        self.records[rec["name"]] = rec
+        self.records[rec.name] = rec
 
-    def _on_record(self, msg: Any) -> None:
+    def _on_record(self, msg: Message) -> None:
         raw_key = msg.key()
         value = msg.value()
         if value is None:  # a tombstone: nothing to fold, but it supersedes an unreadable record of its key
             self.unreadable.pop(raw_key, None)
             return
         decode_key(raw_key)
-        rec = codec.decode(value, "Control")
-        self.records[rec["name"]] = rec
+        rec = codec.decode_record(value, Control)
+        self.records[rec.name] = rec
         metrics.KILL_SWITCH.set(1 if self.kill_switch() else 0)  # alerts.yml: ArbKillSwitchEngaged
         self.unreadable.pop(raw_key, None)
 
-    def _on_error(self, msg: Any, exc: Exception) -> None:
+    def _on_error(self, msg: Message, exc: Exception) -> None:
         raw_key = msg.key()
         self.unreadable.pop(raw_key, None)
         self.unreadable[raw_key] = f"offset {msg.offset()}: {exc}"  # (re)inserted last: `error` shows the newest

@@ -1,7 +1,7 @@
 """The one fee module: used by detection, execution, paper fills and P&L. Integer money (1e-6 USD).
 
 Inputs are integer units: price in 1e-4 USD, size in 1e-2 contracts; parameters come from the
-pairing's FeeParams (discovery data), never hard-coded at a call site. The one account fact a fee
+pairing's FeeParams record (discovery data, schemas/records.py), never hard-coded at a call site. The one account fact a fee
 depends on, the Kalshi member type, is the setting ARB_KALSHI_MEMBER_TYPE (core/settings.py
 FeeSettings), read here for every caller that does not pass `member` explicitly.
 
@@ -30,11 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
 
 from core.config import load
 from core.settings import FeeSettings
 from core.units import PRICE_SCALE
+from schemas.records import FeeParams, from_dict
+
+# A book's fee parameters: the FeeParams record. The dict of the schema's fields is still read (into the record)
+# for callers that hold one: tests' constants and the detector/executor until they pass the record.
+Fees = FeeParams | Mapping[str, object]
 
 KALSHI_TAKER_RATE_PPM = 70_000
 KALSHI_MAKER_RATE_PPM = 17_500  # *_with_maker_fees series: a quarter of the taker rate
@@ -130,21 +134,22 @@ def _kalshi_precision(member: str | None) -> int:
     return configured_precision() if member is None else member_precision(member)
 
 
-def taker_fee(params: Mapping[str, Any], price: int, size: int, *, member: str | None = None, sell: bool = False) -> int:
+def taker_fee(params: Fees, price: int, size: int, *, member: str | None = None, sell: bool = False) -> int:
     """Taker fee of an order filled in one fill, under a book's FeeParams (schemas/avro/market_pairing).
 
     `member` is the Kalshi member type ('non_direct' | 'direct'); None: the configured one."""
-    model = params["model"]
+    p = params if isinstance(params, FeeParams) else from_dict(FeeParams, params)
+    model = p.model
     if model == "KALSHI_QUADRATIC":
-        return kalshi_taker_fee(price, size, params["rate_ppm"], params["multiplier_ppm"], precision=_kalshi_precision(member), sell=sell)
+        return kalshi_taker_fee(price, size, p.rate_ppm, p.multiplier_ppm, precision=_kalshi_precision(member), sell=sell)
     if model == "POLYMARKET_POWER":
-        return polymarket_taker_fee(price, size, params["rate_ppm"], params["exponent"])
+        return polymarket_taker_fee(price, size, p.rate_ppm, p.exponent)
     if model == "NONE":
         return 0
     raise ValueError(f"unknown fee model {model!r}")
 
 
-def multi_fill_margin(params: Mapping[str, Any], size: int, fills: int, *, member: str | None = None) -> int:
+def multi_fill_margin(params: Fees, size: int, fills: int, *, member: str | None = None) -> int:
     """The most (money) that the fees of ONE order of `size` can exceed `taker_fee` of it as a single fill when
     the venue fills it in up to `fills` pieces (an IOC meets one fill per resting order):
     - Kalshi: each fill's trade fee is ceiled to $0.000001 (< 1 unit more per fill) and each fill's balance
@@ -153,20 +158,21 @@ def multi_fill_margin(params: Mapping[str, Any], size: int, fills: int, *, membe
       (a fraction of a contract, or a sub-cent price) keep their rounding: up to a unit each;
     - Polymarket: each fill's fee is rounded half up to $0.00001 (at most 5 money units more per fill, and the
       single fill's may have been rounded down by as much)."""
-    model = params["model"]
+    p = params if isinstance(params, FeeParams) else from_dict(FeeParams, params)
+    model = p.model
     if size <= 0 or fills <= 1 or model == "NONE":
         return 0
     if model == "KALSHI_QUADRATIC":
         return fills * (_kalshi_precision(member) + 1)
     if model == "POLYMARKET_POWER":
-        return 0 if params["rate_ppm"] == 0 else (fills + 1) * (_POLY_GRID // 2)
+        return 0 if p.rate_ppm == 0 else (fills + 1) * (_POLY_GRID // 2)
     raise ValueError(f"unknown fee model {model!r}")
 
 
-def order_taker_fees(params: Mapping[str, Any], fills: Sequence[tuple[int, int]], *, member: str | None = None, sell: bool = False) -> list[int]:
+def order_taker_fees(params: Fees, fills: Sequence[tuple[int, int]], *, member: str | None = None, sell: bool = False) -> list[int]:
     """Taker fee of each fill (price, size) of ONE order, in fill order (Kalshi: with the order's rounding
     accumulator, so the total converges to the single-fill fee; Polymarket: per fill)."""
-    model = params["model"]
-    if model == "KALSHI_QUADRATIC":
-        return kalshi_order_fees(fills, params["rate_ppm"], params["multiplier_ppm"], precision=_kalshi_precision(member), sell=sell)
-    return [taker_fee(params, price, size, member=member, sell=sell) for price, size in fills]
+    p = params if isinstance(params, FeeParams) else from_dict(FeeParams, params)
+    if p.model == "KALSHI_QUADRATIC":
+        return kalshi_order_fees(fills, p.rate_ppm, p.multiplier_ppm, precision=_kalshi_precision(member), sell=sell)
+    return [taker_fee(p, price, size, member=member, sell=sell) for price, size in fills]

@@ -1,4 +1,4 @@
-"""The `markets` topic (one partition, compacted) read into a dict: game_id -> MarketPairing.
+"""The `markets` topic (one partition, compacted) read into a dict: game_id -> MarketPairing (schemas/records.py).
 
 Every role that needs pairings (feeds, processors, executor) reads the whole topic with a plain
 consumer assigned to its single partition, from the beginning, and keeps the last value per key
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Self
+
+from confluent_kafka import Message, Producer
 
 from core import codec, metrics
 from core.dlq import decode_key
@@ -23,18 +25,19 @@ from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.state_reader import TopicReader
 from core.topics import topic_name
+from schemas.records import MarketPairing
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[str, "dict[str, Any] | None"], None]
+Listener = Callable[[str, MarketPairing | None], None]  # (game_id, its new pairing; None: the game was withdrawn)
 
 
 class MarketsCache(TopicReader):
     reader = "markets"
 
-    def __init__(self, settings: KafkaSettings, *, dlq_producer: Any = None) -> None:
+    def __init__(self, settings: KafkaSettings, *, dlq_producer: Producer | None = None) -> None:
         super().__init__(settings, topic_name("markets", settings), dlq_producer=dlq_producer)
-        self.pairings: dict[str, dict[str, Any]] = {}
+        self.pairings: dict[str, MarketPairing] = {}
         self.listeners: list[Listener] = []
         self.bad_records = 0
 
@@ -47,7 +50,7 @@ class MarketsCache(TopicReader):
         """The reader thread runs (or was never started: offline use) and has not stopped."""
         return not self.dead
 
-    def get(self, game_id: str) -> dict[str, Any] | None:
+    def get(self, game_id: str) -> MarketPairing | None:
         return self.pairings.get(game_id)
 
     def apply(self, game_id: str, value: bytes | None) -> None:
@@ -64,12 +67,12 @@ class MarketsCache(TopicReader):
             if old is not None:
                 self._notify(game_id, None)
             return
-        pairing = codec.decode(value, "MarketPairing")
+        pairing = codec.decode_record(value, MarketPairing)
         if self.pairings.get(game_id) != pairing:
             self.pairings[game_id] = pairing
             self._notify(game_id, pairing)
 
-    def _notify(self, game_id: str, pairing: dict[str, Any] | None) -> None:
+    def _notify(self, game_id: str, pairing: MarketPairing | None) -> None:
         for cb in list(self.listeners):
             try:
                 cb(game_id, pairing)
@@ -83,10 +86,10 @@ class MarketsCache(TopicReader):
             log.warning("markets: initial load not finished after %.0f s; continuing", wait_s)
         return self
 
-    def _on_record(self, msg: Any) -> None:
+    def _on_record(self, msg: Message) -> None:
         self._fold(decode_key(msg.key()), msg.value())
 
-    def _on_error(self, msg: Any, exc: Exception) -> None:
+    def _on_error(self, msg: Message, exc: Exception) -> None:
         """A record that could not be applied: dead-lettered; the reader goes on with the next one."""
         self.bad_records += 1
         metrics.STATE_READER_ERRORS.labels("markets").inc()

@@ -20,9 +20,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Self
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from core.dlq import DeadLetterSink
 from core.kafka import make_consumer, watermarks
@@ -32,8 +32,8 @@ QUIET_S = 0.3
 log = logging.getLogger(__name__)
 
 
-def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Any], None], caught_up: threading.Event,
-           stop: threading.Event, on_error: Callable[[Any, Exception], None] | None = None) -> None:
+def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Message], None], caught_up: threading.Event,
+           stop: threading.Event, on_error: Callable[[Message, Exception], None] | None = None) -> None:
     """Call on_record(message) for every record of partition 0 of `topic` until `stop`; set `caught_up` once
     the records that existed at the start are read (and always on the way out, so nobody waits forever).
 
@@ -74,7 +74,7 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Any], None]
         consumer.close()
 
 
-def _caught_up(consumer: Any, topic: str, low: int, high: int | None, quiet_s: float) -> bool:
+def _caught_up(consumer: Consumer, topic: str, low: int, high: int | None, quiet_s: float) -> bool:
     if high is None:
         return quiet_s > QUIET_S
     # position() counts transaction markers too (a record's offset + 1 would stop short of a final marker)
@@ -82,7 +82,7 @@ def _caught_up(consumer: Any, topic: str, low: int, high: int | None, quiet_s: f
     return position >= high or (position < 0 and high == low)  # nothing to read: no position yet
 
 
-def _report(topic: str, msg: Any, exc: Exception, on_error: Callable[[Any, Exception], None] | None) -> None:
+def _report(topic: str, msg: Message, exc: Exception, on_error: Callable[[Message, Exception], None] | None) -> None:
     if on_error is not None:
         try:
             on_error(msg, exc)
@@ -175,7 +175,7 @@ class TopicReader(BackgroundReader):
     """A BackgroundReader that follows one single-partition state topic (`follow`): `_on_record(message)` folds a
     record, `_on_error(message, exception)` is told of one it could not fold and dead-letters it (`_dlq`)."""
 
-    def __init__(self, settings: KafkaSettings, topic: str, *, dlq_producer: Any = None) -> None:
+    def __init__(self, settings: KafkaSettings, topic: str, *, dlq_producer: Producer | None = None) -> None:
         """`dlq_producer`: where dead letters go (default: a producer made on the first one)."""
         super().__init__()
         self.settings = settings
@@ -186,10 +186,10 @@ class TopicReader(BackgroundReader):
     def not_loaded(self) -> str:
         return f"{self.reader} topic not loaded yet"
 
-    def _on_record(self, msg: Any) -> None:
+    def _on_record(self, msg: Message) -> None:
         raise NotImplementedError
 
-    def _on_error(self, msg: Any, exc: Exception) -> None:
+    def _on_error(self, msg: Message, exc: Exception) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.config import load
 from core.markets_cache import MarketsCache
@@ -27,9 +27,15 @@ from executor.ledger import TERMINAL
 from executor.limits import Limits, LiveTick, check_signal
 from executor.settings import ExecutorSettings
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Outcome, OutcomeState, Signal
+
+if TYPE_CHECKING:  # only to name the types: the service imports this module, and the REST clients are imported on use
+    from executor.service import ExecutorService
+    from venues.kalshi.rest import KalshiRest
+    from venues.polymarket.rest import PolymarketRest
 
 MAX_LEGS = 3  # a signal has one leg per outcome: two, or three where the league has draws
-NOTHING_SPENT = ("REJECTED", "EXPIRED", "NOT_FILLED")  # nothing sent, or nothing filled (IOC/FAK): no money moved
+NOTHING_SPENT: tuple[OutcomeState, ...] = ("REJECTED", "EXPIRED", "NOT_FILLED")  # nothing sent, or nothing filled (IOC/FAK): no money moved
 
 Owned = Callable[[], tuple[int, int]]  # -> (signals partitions this executor owns now, the topic's partition count)
 
@@ -60,7 +66,7 @@ class OrderRate:
 
 
 class Admission:
-    def __init__(self, limits: Limits, pairing_of: Callable[[str], dict[str, Any] | None], *, live_tick: LiveTick | None = None,
+    def __init__(self, limits: Limits, pairing_of: Callable[[str], MarketPairing | None], *, live_tick: LiveTick | None = None,
                  balances: Balances | None = None, orders: OrderRate | None = None) -> None:
         self.limits_ = limits
         self.pairing_of = pairing_of
@@ -71,10 +77,10 @@ class Admission:
         self._started: asyncio.Lock | None = None
         self._running = False
 
-    def limits(self, signal: dict[str, Any]) -> str | None:
-        checked = check_signal(signal, self.pairing_of(signal["game_id"]), self.limits_, self.live_tick)
+    def limits(self, signal: Signal) -> str | None:
+        checked = check_signal(signal, self.pairing_of(signal.game_id), self.limits_, self.live_tick)
         if checked.reason is None:
-            self._need[signal["signal_id"]] = dict(checked.venue_cost)
+            self._need[signal.signal_id] = dict(checked.venue_cost)
         return checked.reason
 
     async def start(self) -> None:
@@ -88,26 +94,26 @@ class Admission:
                 await self.balances.start()
                 self._running = True
 
-    async def reserve(self, signal: dict[str, Any]) -> str | None:
+    async def reserve(self, signal: Signal) -> str | None:
         """After the risk gate: hold the signal's worst-case cost on each venue's balance and take its orders from
         the rate, or the reason it cannot. Both are decided without an await in between (one event loop)."""
-        need = self._need.pop(signal["signal_id"], None)
+        need = self._need.pop(signal.signal_id, None)
         if need is None:
             return None
         if self.balances is not None:
             await self.start()  # normally done at the executor's start: never admitted on unknown balances
             if (reason := self.balances.check(need)) is not None:
                 return reason
-        if self.orders is not None and (reason := self.orders.take(len(signal["legs"]))) is not None:
+        if self.orders is not None and (reason := self.orders.take(len(signal.legs))) is not None:
             return reason
         if self.balances is not None:
-            self.balances.hold(signal["signal_id"], need)
+            self.balances.hold(signal.signal_id, need)
         return None
 
-    def on_outcome(self, outcome: dict[str, Any]) -> None:
-        self._need.pop(outcome["signal_id"], None)
-        if self.balances is not None and outcome["state"] in TERMINAL:
-            self.balances.release(outcome["signal_id"], spent=outcome["state"] not in NOTHING_SPENT)
+    def on_outcome(self, outcome: Outcome) -> None:
+        self._need.pop(outcome.signal_id, None)
+        if self.balances is not None and outcome.state in TERMINAL:
+            self.balances.release(outcome.signal_id, spent=outcome.state not in NOTHING_SPENT)
 
     async def aclose(self) -> None:
         if self.balances is not None:
@@ -119,7 +125,7 @@ def limits_from(settings: ExecutorSettings, detector: DetectorSettings) -> Limit
                   detector.min_edge_per_contract, detector.delayed_extra_edge, detector.fills_per_leg)
 
 
-def kalshi_fetcher(rest: Any) -> Fetcher:
+def kalshi_fetcher(rest: KalshiRest) -> Fetcher:
     """Kalshi's available cash, `GET /portfolio/balance` (a KalshiRest), parsed by `arb preflight`'s parser:
     `balance_dollars` (fixed-point dollars), else the older `balance` in cents (docs.kalshi.com
     python-sdk/models/GetBalanceResponse: "Member's available balance in cents. This represents the amount
@@ -131,7 +137,7 @@ def kalshi_fetcher(rest: Any) -> Fetcher:
     return read
 
 
-def poly_fetcher(rest: Any, signature_type: int) -> Fetcher:
+def poly_fetcher(rest: PolymarketRest, signature_type: int) -> Fetcher:
     """Polymarket's pUSD collateral, `GET /balance-allowance?asset_type=COLLATERAL` (a PolymarketRest), parsed by
     `arb preflight`'s parser (`balance`: an integer string of 1e-6 pUSD, py_clob_client_v2 / rs-clob-client)."""
     from venues.polymarket.rest import poly_balance
@@ -141,7 +147,7 @@ def poly_fetcher(rest: Any, signature_type: int) -> Fetcher:
     return read
 
 
-def _fetchers(closers: list[Any]) -> dict[str, Fetcher]:
+def _fetchers(closers: list[object]) -> dict[str, Fetcher]:
     """Balance readers over the venue REST clients build() made (in `closers`)."""
     from venues.kalshi.rest import KalshiRest
     from venues.polymarket.rest import PolymarketRest
@@ -169,7 +175,7 @@ def hold_life_s(settings: ExecutorSettings) -> float:
     return ms / 1000 + 30.0
 
 
-def attach(service: Any, closers: list[Any], kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool) -> Admission:
+def attach(service: ExecutorService, closers: list[object], kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool) -> Admission:
     """Give a built service (executor/run.py build) its admission checks, reusing the markets and ticks readers
     build() started. Paper mode has no venue balance: the limits apply, the balance check does not. The balances
     and the order rate are split by the `signals` partitions the service owns (`service.workers`)."""
@@ -183,7 +189,7 @@ def attach(service: Any, closers: list[Any], kafka: KafkaSettings, settings: Exe
 
     def live_tick(market: str) -> int | None:
         tick = ticks.ticks.get(market) if ticks is not None else None
-        return int(tick["tick_size"]) if tick and tick.get("tick_size") else None
+        return tick.tick_size if tick is not None and tick.tick_size else None
 
     n_partitions = partitions("signals", kafka)
 

@@ -70,6 +70,10 @@ def insufficient(need: Mapping[str, int], available: Mapping[str, int | None], i
     return None
 
 
+def _released_at(spent: tuple[float, dict[str, int]]) -> float:
+    return spent[0]
+
+
 @dataclass
 class _Hold:
     need: dict[str, int]
@@ -174,7 +178,7 @@ class Balances:
                     for venue, amount in hold.need.items():
                         self._spent_total[venue] = self._spent_total.get(venue, 0) + amount
             if gone:  # oldest first (a failed read can leave an older hold for a later batch)
-                self._spent = deque(sorted(self._spent, key=lambda e: e[0]))
+                self._spent = deque(sorted(self._spent, key=_released_at))
 
     async def start(self) -> None:
         """First read (awaited: no signal is admitted on unknown balances), then the refresh loop."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -74,5 +73,5 @@ class CircuitBreaker:
             self.trips += 1
             self._set(OPEN)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, object]:
         return {"venue": self.venue, "state": self.state, "failures": self.failures, "trips": self.trips, "cooldown_s": self.cooldown_s}

@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer, offsets_for_times, watermarks
@@ -38,10 +38,17 @@ from core.state_reader import BackgroundReader
 from core.topics import partitions, topic_name
 from core.units import ONE_DOLLAR
 from positions.fold import Book, Holding, InstrumentKey, settlement_pays, trading_day
+from schemas.records import Fill, MarketPairing, Position, Settlement
 
 log = logging.getLogger(__name__)
 
-Pairings = Callable[[], Mapping[str, Mapping[str, Any]]]  # game_id -> MarketPairing
+Pairings = Callable[[], Mapping[str, MarketPairing]]  # game_id -> MarketPairing
+T = TypeVar("T")
+
+
+def _no_pairings() -> Mapping[str, MarketPairing]:
+    """GroupRisk's default source of pairings: none (no holding is then sure to pay anything)."""
+    return {}
 
 
 def day_start_us(now: int, tz: ZoneInfo) -> int:
@@ -50,31 +57,31 @@ def day_start_us(now: int, tz: ZoneInfo) -> int:
     return int(midnight.timestamp()) * 1_000_000
 
 
-def _pays_on(pairing: Mapping[str, Any]) -> dict[InstrumentKey, list[str]]:
-    return {(b["venue"], i["market"], i["side"]): list(i["pays_on"]) for b in pairing["books"] for i in b["instruments"]}
+def _pays_on(pairing: MarketPairing) -> dict[InstrumentKey, list[str]]:
+    return {(b.venue, i.market, i.side): list(i.pays_on) for b in pairing.books for i in b.instruments}
 
 
-def possible_outcomes(pairing: Mapping[str, Any], settled: Mapping[InstrumentKey, int]) -> list[str]:
+def possible_outcomes(pairing: MarketPairing, settled: Mapping[InstrumentKey, int]) -> list[str]:
     """The game's outcomes its settled instruments leave possible: one that paid $1 happened among its `pays_on`, one
     that paid 0 did not (a 50-50 or a fair-price payout says nothing). All outcomes if the venues contradict each
     other (the settlement mismatch alert reports that; the limit then assumes the worst)."""
     pays_on = _pays_on(pairing)
-    left = [o for o in pairing["outcomes"]
+    left = [o for o in pairing.outcomes
             if all((o in pays_on[k]) == (payout == ONE_DOLLAR) for k, payout in settled.items() if k in pays_on and payout in (0, ONE_DOLLAR))]
-    return left or list(pairing["outcomes"])
+    return left or list(pairing.outcomes)
 
 
-def cover_payouts(holdings: list[Holding], pairing: Mapping[str, Any] | None, settled: Mapping[InstrumentKey, int]) -> list[int] | None:
+def cover_payouts(holdings: list[Holding], pairing: MarketPairing | None, settled: Mapping[InstrumentKey, int]) -> list[int] | None:
     """What the open contracts pay (1e-6 USD) in each outcome still possible (settled legs narrow them: once Kalshi
     paid on the home team, the Polymarket away token of the same game is worth 0); None without a pairing."""
-    if pairing is None or not pairing.get("outcomes"):
+    if pairing is None or not pairing.outcomes:
         return None
     pays_on = _pays_on(pairing)
     return [sum(ONE_DOLLAR * h.contracts for h in holdings if o in pays_on.get((h.venue, h.market, h.side), []))
             for o in possible_outcomes(pairing, settled)]
 
 
-def sure_payout(holdings: list[Holding], pairing: Mapping[str, Any] | None, settled: Mapping[InstrumentKey, int] | None = None) -> int:
+def sure_payout(holdings: list[Holding], pairing: MarketPairing | None, settled: Mapping[InstrumentKey, int] | None = None) -> int:
     """Worst case over the outcomes still possible of what the open contracts pay (1e-6 USD); 0 without a pairing."""
     pays = cover_payouts(holdings, pairing, settled or {})
     return min(pays) if pays else 0
@@ -89,7 +96,7 @@ class RiskFold:
     game_partition: dict[str, int] = field(default_factory=dict)  # game -> fills (= signals) partition
     signal_fills: dict[str, tuple[int, int]] = field(default_factory=dict)  # signal -> (partition, EOF count at its last fill)
     eofs: dict[int, int] = field(default_factory=dict)  # fills partition -> times the reader reached its end
-    settlements: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
+    settlements: dict[str, Settlement] = field(default_factory=dict)  # "VENUE:market" -> Settlement record
     marks: dict[InstrumentKey, int] = field(default_factory=dict)  # latest best bid, 1e-4 USD
 
     _payouts: dict[InstrumentKey, tuple[int, int | None]] = field(default_factory=dict)  # shared by every game's Book
@@ -122,31 +129,31 @@ class RiskFold:
         done = [h for h in book.holdings.values() if h.settled and h.payout is not None]
         return {(h.venue, h.market, h.side): int(h.payout) for h in done if h.payout is not None}, sum(h.realized for h in done)
 
-    def apply_fill(self, fill: Mapping[str, Any], partition: int) -> None:
-        if not self._book(fill["game_id"]).apply(fill):
+    def apply_fill(self, fill: Fill, partition: int) -> None:
+        if not self._book(fill.game_id).apply(fill):
             return  # a repeated fill_id
-        self.game_partition[fill["game_id"]] = partition
-        self.signal_fills[fill["signal_id"]] = (partition, self.eofs.get(partition, 0))
+        self.game_partition[fill.game_id] = partition
+        self.signal_fills[fill.signal_id] = (partition, self.eofs.get(partition, 0))
 
-    def apply_settlement(self, rec: Mapping[str, Any]) -> None:
-        key = f"{rec['venue']}:{rec['market']}"
+    def apply_settlement(self, rec: Settlement) -> None:
+        key = f"{rec.venue}:{rec.market}"
         if key in self.settlements:
             return  # what was paid cannot change (positions/fold.Book keeps a conflicting second record aside)
         self.settlements[key] = rec
         pays = settlement_pays(rec)
-        ts = int(rec["resolved_ts"])
+        ts = rec.resolved_ts
         for k, payout in pays.items():
             self._payouts.setdefault(k, (payout, ts))
         for book in self.books.values():
             if any(k in book.holdings for k in pays):
                 book.settle(pays, ts)
 
-    def apply_position(self, rec: Mapping[str, Any]) -> None:
-        k = (rec["venue"], rec["market"], rec["side"])
-        if rec.get("mark_price") is None:
+    def apply_position(self, rec: Position) -> None:
+        k = (rec.venue, rec.market, rec.side)
+        if rec.mark_price is None:
             self.marks.pop(k, None)
         else:
-            self.marks[k] = int(rec["mark_price"])
+            self.marks[k] = rec.mark_price
 
     def open_holdings(self) -> dict[str, list[Holding]]:
         out: dict[str, list[Holding]] = {}
@@ -165,7 +172,7 @@ class RiskFold:
         seen = self.signal_fills.get(signal_id)
         return seen is not None and self.eofs.get(seen[0], 0) > seen[1]
 
-    def game_exposure(self, game: str, pairing: Mapping[str, Any] | None) -> int:
+    def game_exposure(self, game: str, pairing: MarketPairing | None) -> int:
         """What the game can still lose (1e-6 USD): minus its worst final P&L over the outcomes still possible, counting
         the realized P&L of its settled legs (a covered pair whose Kalshi leg paid is still covered by its open leg)."""
         hs = self.open_holdings().get(game, [])
@@ -174,14 +181,14 @@ class RiskFold:
         settled, realized = self.settled_legs(game)
         return max(0, sum(h.cost for h in hs) - sure_payout(hs, pairing, settled) - realized)
 
-    def exposures(self, pairings: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    def exposures(self, pairings: Mapping[str, MarketPairing]) -> dict[str, int]:
         """game -> exposure (1e-6 USD), games with open holdings only."""
         return {g: self.game_exposure(g, pairings.get(g)) for g in self.open_holdings()}
 
-    def partition_exposure(self, p: int, pairings: Mapping[str, Mapping[str, Any]]) -> int:
+    def partition_exposure(self, p: int, pairings: Mapping[str, MarketPairing]) -> int:
         return sum(e for g, e in self.exposures(pairings).items() if self.game_partition.get(g) == p)
 
-    def unrealized(self, pairings: Mapping[str, Mapping[str, Any]]) -> int:
+    def unrealized(self, pairings: Mapping[str, MarketPairing]) -> int:
         """Marked-to-market P&L of the open holdings: per game, what they pay if the settled legs have decided the
         outcome, else max(value at the marks, sure payout) - cost (a covered position is sure to pay its cover,
         whatever its bids say). A holding without a mark counts at its cost."""
@@ -198,7 +205,7 @@ class RiskFold:
             total += max(marked, min(pays) if pays else 0) - cost
         return total
 
-    def day_pnl(self, now: int, pairings: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+    def day_pnl(self, now: int, pairings: Mapping[str, MarketPairing]) -> tuple[int, int]:
         """(realized P&L of the trading day containing `now`, unrealized P&L of every open holding), 1e-6 USD."""
         return self.realized_by_day.get(trading_day(now, self.tz), 0), self.unrealized(pairings)
 
@@ -209,7 +216,7 @@ class GroupRisk(BackgroundReader):
 
     reader = "risk"
 
-    def __init__(self, settings: KafkaSettings, tz: str, *, pairings: Pairings = dict, paper: bool = False,
+    def __init__(self, settings: KafkaSettings, tz: str, *, pairings: Pairings = _no_pairings, paper: bool = False,
                  lookback_s: int = 3 * 86400, stall_s: float = 30.0, now_us: Callable[[], int] | None = None) -> None:
         from core.units import now_us as _now
 
@@ -225,12 +232,12 @@ class GroupRisk(BackgroundReader):
         self._lock = threading.Lock()
         self._at: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to (reader thread only)
         self._barriers: list[tuple[int, int | None, Callable[[], None]]] = []  # (fills partition, target offset, then)
-        self._known: dict[str, Mapping[str, Any]] = {}  # game -> its last pairing seen (see view)
+        self._known: dict[str, MarketPairing] = {}  # game -> its last pairing seen (see view)
         self._views = 0
 
     # ---- reading the state ----------------------------------------------------------------------
 
-    def view(self, fn: Callable[[RiskFold, Mapping[str, Mapping[str, Any]]], Any]) -> Any:
+    def view(self, fn: Callable[[RiskFold, Mapping[str, MarketPairing]], T]) -> T:
         """`fn(fold, pairings)` under the fold's lock. Pairings are the current ones plus the last one seen of every
         game still held: discovery withdraws a finished game from `markets` before it resolves, and its open legs
         are still covered by each other until then."""
@@ -302,8 +309,7 @@ class GroupRisk(BackgroundReader):
                         continue
                     self._at[key] = max(self._at.get(key, 0), (msg.offset() or 0) + 1)
                     last = now
-                    if msg.value() is not None:
-                        self._apply(msg, settlements, positions)
+                    self._apply(msg, settlements, positions)
                 if not self._loaded.is_set():
                     if self._reached(consumer, ends):
                         self._loaded.set()
@@ -317,15 +323,18 @@ class GroupRisk(BackgroundReader):
         finally:
             consumer.close()
 
-    def _apply(self, msg: Any, settlements: str, positions: str) -> None:
-        """Fold one record. A fill or settlement that cannot be read stops the reader (the executor then rejects every
-        signal): skipping it would under-count exposure and losses for good. A mark that cannot be read is skipped
-        (the holding then counts at its cost)."""
+    def _apply(self, msg: Message, settlements: str, positions: str) -> None:
+        """Fold one record (a tombstone: nothing). A fill or settlement that cannot be read stops the reader (the executor
+        then rejects every signal): skipping it would under-count exposure and losses for good. A mark that cannot be read
+        is skipped (the holding then counts at its cost)."""
+        value = msg.value()
+        if value is None:
+            return
         self.records += 1
         topic = msg.topic()
         if topic == positions:
             try:
-                rec = codec.decode(msg.value(), "Position")
+                rec = codec.decode_record(value, Position)
             except Exception as exc:
                 log.error("risk reader: mark %s[%s]@%s not applied: %s", topic, msg.partition(), msg.offset(), exc)
                 return
@@ -334,17 +343,17 @@ class GroupRisk(BackgroundReader):
             return
         try:
             if topic == self.fills_topic:
-                fill = codec.decode(msg.value(), "Fill")
+                fill = codec.decode_record(value, Fill)
                 with self._lock:
-                    self.fold.apply_fill(fill, msg.partition())
+                    self.fold.apply_fill(fill, msg.partition() or 0)
             elif topic == settlements:
-                settled = codec.decode(msg.value(), "Settlement")
+                settled = codec.decode_record(value, Settlement)
                 with self._lock:
                     self.fold.apply_settlement(settled)
         except Exception as exc:
             raise RuntimeError(f"record {topic}[{msg.partition()}]@{msg.offset()} cannot be folded: {type(exc).__name__}: {exc}") from exc
 
-    def _run_barriers(self, consumer: Any) -> None:
+    def _run_barriers(self, consumer: Consumer) -> None:
         with self._lock:
             barriers, self._barriers = self._barriers, []
         keep = []
@@ -359,7 +368,7 @@ class GroupRisk(BackgroundReader):
             with self._lock:
                 self._barriers[:0] = keep
 
-    def _reached(self, consumer: Any, ends: Mapping[tuple[str, int], int]) -> bool:
+    def _reached(self, consumer: Consumer, ends: Mapping[tuple[str, int], int]) -> bool:
         # position() counts transaction control markers too (executor/recovery_reader.py); an EOF or a record read
         # counts as well (position() may not be known before the first fetch).
         pos = consumer.position([TopicPartition(t, p) for t, p in ends])

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from core.units import ONE_DOLLAR, UnitError, notional, now_us, parse_fixed, parse_price, parse_size
 from executor.exceptions import AmbiguousFillCost
-from executor.orders import LegResult, OrderRequest
+from executor.orders import LegResult, OrderRequest, ResultType
 from venues import errors
-from venues.kalshi.rest import KalshiRest, v2_order_side
+from venues.kalshi.rest import KalshiFill, KalshiOrder, KalshiRest, v2_order_side
 
 VENUE = "KALSHI"
 LOOKBACK_S = 3600  # min_ts window for lookups: generous, the venue filters server-side
@@ -28,23 +27,25 @@ LOOKBACK_S = 3600  # min_ts window for lookups: generous, the venue filters serv
 BID_OUTCOME = {"yes": "bid", "no": "ask"}
 
 
-def _money(text: Any) -> int:
-    return parse_fixed(str(text), 6, signed=True) if text not in (None, "") else 0
+def _money(text: str | None) -> int:
+    return parse_fixed(text, 6, signed=True) if text not in (None, "") else 0
 
 
-def _yes_limit(order: dict[str, Any]) -> int | None:
+def _yes_limit(order: KalshiOrder) -> int | None:
+    if order.yes_price_dollars is None:
+        return None
     try:
-        return parse_price(str(order["yes_price_dollars"]))
-    except (KeyError, UnitError, ValueError):
+        return parse_price(order.yes_price_dollars)
+    except (UnitError, ValueError):
         return None
 
 
-def _book_side(order: dict[str, Any], side: str, action: str) -> str:
+def _book_side(order: KalshiOrder, side: str, action: str) -> str:
     """`bid` or `ask`: the YES-book side our request maps to, checked against the one the record states."""
     ours = v2_order_side(side, action, ONE_DOLLAR // 2)[0]
-    theirs = order.get("book_side") or BID_OUTCOME.get(str(order.get("outcome_side")))
+    theirs = order.book_side or BID_OUTCOME.get(str(order.outcome_side))
     if theirs is not None and theirs != ours:
-        raise errors.Unknown(VENUE, f"order {order.get('order_id')} is an {theirs}, ours ({side} {action}) is an {ours}")
+        raise errors.Unknown(VENUE, f"order {order.order_id} is an {theirs}, ours ({side} {action}) is an {ours}")
     return ours
 
 
@@ -56,65 +57,67 @@ def _fits_limit(yes: int, book_side: str, limit: int | None, filled: int) -> boo
     return lo <= yes <= hi
 
 
-def fills_yes_notional(fills: Iterable[dict[str, Any]], filled: int) -> int | None:
+def fills_yes_notional(fills: Iterable[KalshiFill], filled: int) -> int | None:
     """YES notional (1e-6 USD) of an order's fills, or None while they do not add up to its fill count yet."""
     count = total = 0
     for f in fills:
+        if f.count_fp is None or f.yes_price_dollars is None:
+            return None
         try:
-            size = parse_size(str(f["count_fp"]))
-            total += notional(parse_price(str(f["yes_price_dollars"])), size)
-        except (KeyError, UnitError, ValueError):
+            size = parse_size(f.count_fp)
+            total += notional(parse_price(f.yes_price_dollars), size)
+        except (UnitError, ValueError):
             return None
         count += size
     return total if count == filled else None
 
 
-def yes_notional(order: dict[str, Any], book_side: str, filled: int, fills: list[dict[str, Any]] | None = None) -> int:
+def yes_notional(order: KalshiOrder, book_side: str, filled: int, fills: list[KalshiFill] | None = None) -> int:
     """What the filled contracts cost on the YES scale (1e-6 USD), under whichever reading of the fill cost the
     order's limit or fills allow (see the module note); errors.Unknown when they allow none or both."""
-    cost = _money(order.get("taker_fill_cost_dollars")) + _money(order.get("maker_fill_cost_dollars"))
+    cost = _money(order.taker_fill_cost_dollars) + _money(order.maker_fill_cost_dollars)
     if filled == 0:
         if cost:
-            raise errors.Unknown(VENUE, f"order {order.get('order_id')} filled nothing at a cost of {cost} (1e-6 USD)")
+            raise errors.Unknown(VENUE, f"order {order.order_id} filled nothing at a cost of {cost} (1e-6 USD)")
         return 0
     readings = {cost} if book_side == "bid" else {cost, notional(ONE_DOLLAR, filled) - cost}
     if fills is not None:
         from_fills = fills_yes_notional(fills, filled)
         if from_fills is None:
-            raise errors.Unknown(VENUE, f"fills of order {order.get('order_id')} do not add up to its fill count yet")
+            raise errors.Unknown(VENUE, f"fills of order {order.order_id} do not add up to its fill count yet")
         if from_fills not in readings:
-            raise errors.Unknown(VENUE, f"fills of order {order.get('order_id')} ({from_fills}) match no reading of its fill cost {cost}")
+            raise errors.Unknown(VENUE, f"fills of order {order.order_id} ({from_fills}) match no reading of its fill cost {cost}")
         return from_fills
     limit = _yes_limit(order)
     fitting = sorted(y for y in readings if _fits_limit(y, book_side, limit, filled))
     if len(fitting) == 1:
         return fitting[0]
     if not fitting:
-        raise errors.Unknown(VENUE, f"fill cost {cost} of order {order.get('order_id')} does not fit its limit {limit}")
-    raise AmbiguousFillCost(VENUE, f"fill cost {cost} of {book_side} order {order.get('order_id')} fits YES and NO money")
+        raise errors.Unknown(VENUE, f"fill cost {cost} of order {order.order_id} does not fit its limit {limit}")
+    raise AmbiguousFillCost(VENUE, f"fill cost {cost} of {book_side} order {order.order_id} fits YES and NO money")
 
 
-def result_from_order(order: dict[str, Any], side: str, action: str, fills: list[dict[str, Any]] | None = None) -> LegResult:
+def result_from_order(order: KalshiOrder, side: str, action: str, fills: list[KalshiFill] | None = None) -> LegResult:
     """A Kalshi Order object (GET /portfolio/orders) -> LegResult on the instrument we traded (`side` YES|NO,
     `action` BUY|SELL): fill_cost is the instrument's own money, NO money for a NO leg. `fills`: the order's
     records from GET /portfolio/fills, needed only when its fill cost is ambiguous (AmbiguousFillCost)."""
-    status = order.get("status")
-    raw_filled = order.get("fill_count_fp", order.get("fill_count"))
-    if status not in ("resting", "canceled", "executed") or raw_filled in (None, ""):
+    status, raw_filled = order.status, order.fill_count
+    if status not in ("resting", "canceled", "executed") or raw_filled is None or raw_filled == "":
         # Unreadable is not "nothing filled": the caller keeps looking (executor/answers.py).
         raise errors.Unknown(VENUE, f"unreadable order record (status {status!r}, fill_count_fp {raw_filled!r})")
     try:
-        filled = parse_size(str(raw_filled))
+        filled = parse_size(raw_filled)
         yes = yes_notional(order, _book_side(order, side, action), filled, fills)
-        fee = _money(order.get("taker_fees_dollars")) + _money(order.get("maker_fees_dollars"))
+        fee = _money(order.taker_fees_dollars) + _money(order.maker_fees_dollars)
     except (UnitError, ValueError) as exc:
         raise errors.Unknown(VENUE, f"unreadable order record: {exc}") from None
     cost = yes if side == "YES" else notional(ONE_DOLLAR, filled) - yes
+    kind: ResultType
     if status == "resting":  # an IOC never rests; report it so the caller cancels or waits
         kind = "ACK"
     else:
         kind = "FILL" if filled > 0 else "CANCELLED"
-    return LegResult(kind, filled=filled, fill_cost=cost, fee=fee, venue_order_id=order.get("order_id"), acked_ts=now_us())
+    return LegResult(kind, filled=filled, fill_cost=cost, fee=fee, venue_order_id=order.order_id, acked_ts=now_us())
 
 
 class KalshiTransport:
@@ -141,9 +144,4 @@ class KalshiTransport:
         try:
             return result_from_order(order, req.side, req.action)
         except AmbiguousFillCost:
-            return result_from_order(order, req.side, req.action, await self._fills(req.market, str(order.get("order_id"))))
-
-    async def _fills(self, ticker: str, order_id: str) -> list[dict[str, Any]]:
-        """The order's fills (GET /portfolio/fills?order_id=; filtered here too, whatever the server filters)."""
-        return [f async for f in self.rest.paged("/portfolio/fills", "fills", {"ticker": ticker, "order_id": order_id, "limit": 200})
-                if f.get("order_id") == order_id]
+            return result_from_order(order, req.side, req.action, await self.rest.order_fills(req.market, str(order.order_id)))

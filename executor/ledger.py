@@ -9,43 +9,45 @@ order wins over later ones, except that an ACK (resting) is superseded by a fina
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
-TERMINAL = frozenset({"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"})
+from schemas.records import OrderEvent, Outcome, OutcomeState
+
+TERMINAL: frozenset[OutcomeState] = frozenset({"FILLED", "PARTIAL_BALANCED", "COMPLETED", "UNWOUND", "NOT_FILLED", "EXPIRED", "REJECTED", "UNKNOWN"})
 
 
 class Ledger:
     def __init__(self) -> None:
-        self.outcomes: dict[str, dict[str, Any]] = {}
-        self.intents: dict[str, dict[str, Any]] = {}
-        self.results: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self.intents: dict[str, OrderEvent] = {}
+        self.results: dict[str, OrderEvent] = {}
         self.by_signal: dict[str, list[str]] = {}
         # signal -> (orders end, outcomes end) known before its first INTENT: its records all lie after (checkpoint.py)
         self.marks: dict[str, tuple[int, int]] = {}
 
-    def apply(self, type_name: str, rec: dict[str, Any]) -> None:
-        if type_name == "Outcome":
-            sid = rec["signal_id"]
+    def apply(self, rec: OrderEvent | Outcome) -> None:
+        if isinstance(rec, Outcome):
+            sid = rec.signal_id
             current = self.outcomes.get(sid)
-            if current is None or (current["state"] not in TERMINAL and rec["state"] in TERMINAL):
+            if current is None or (current.state not in TERMINAL and rec.state in TERMINAL):
                 self.outcomes[sid] = rec
-            if rec["state"] in TERMINAL:
+            if rec.state in TERMINAL:
                 self.marks.pop(sid, None)
-        elif type_name == "OrderEvent":
-            coid = rec["client_order_id"]
-            if rec["type"] == "INTENT":
-                if coid not in self.intents:
-                    self.intents[coid] = rec
-                    self.by_signal.setdefault(rec["signal_id"], []).append(coid)
-            else:
-                current = self.results.get(coid)
-                if current is None or (current["type"] == "ACK" and rec["type"] != "ACK"):
-                    self.results[coid] = rec
-                if coid not in self.intents:
-                    # An INTENT and its result share the key: compaction of `orders` keeps only the result. The
-                    # result carries every field of its INTENT, so the order is known from it.
-                    self.intents[coid] = {**rec, "type": "INTENT"}
-                    self.by_signal.setdefault(rec["signal_id"], []).append(coid)
+            return
+        coid = rec.client_order_id
+        if rec.type == "INTENT":
+            if coid not in self.intents:
+                self.intents[coid] = rec
+                self.by_signal.setdefault(rec.signal_id, []).append(coid)
+        else:
+            result = self.results.get(coid)
+            if result is None or (result.type == "ACK" and rec.type != "ACK"):
+                self.results[coid] = rec
+            if coid not in self.intents:
+                # An INTENT and its result share the key: compaction of `orders` keeps only the result. The
+                # result carries every field of its INTENT, so the order is known from it.
+                self.intents[coid] = replace(rec, type="INTENT")
+                self.by_signal.setdefault(rec.signal_id, []).append(coid)
 
     def mark(self, signal_id: str, ends: tuple[int, int]) -> None:
         """Remember where the signal's records start (the first mark wins), until it has a terminal outcome."""
@@ -64,7 +66,7 @@ class Ledger:
         """Forget signals decided (terminal Outcome) before this time: the same history a recovery would not read
         (the dedup horizon, checkpoint.py), so a long-running worker's memory does not grow with it. Returns how
         many signals were forgotten."""
-        old = [sid for sid, rec in self.outcomes.items() if rec["state"] in TERMINAL and rec.get("ts", 0) < decided_before_us]
+        old = [sid for sid, rec in self.outcomes.items() if rec.state in TERMINAL and rec.ts < decided_before_us]
         for sid in old:
             del self.outcomes[sid]
             for coid in self.by_signal.pop(sid, []):
@@ -74,22 +76,26 @@ class Ledger:
 
     def has_terminal_outcome(self, signal_id: str) -> bool:
         rec = self.outcomes.get(signal_id)
-        return rec is not None and rec["state"] in TERMINAL
+        return rec is not None and rec.state in TERMINAL
 
     def has_intents(self, signal_id: str) -> bool:
         return signal_id in self.by_signal
 
-    def result_for(self, client_order_id: str) -> dict[str, Any] | None:
+    def result_for(self, client_order_id: str) -> OrderEvent | None:
         return self.results.get(client_order_id)
 
-    def possibly_sent(self) -> list[dict[str, Any]]:
+    def possibly_sent(self) -> list[OrderEvent]:
         """INTENTs with no result: the order may or may not exist at the venue."""
         return [ev for coid, ev in self.intents.items() if coid not in self.results]
 
-    def unfinished_signals(self) -> dict[str, list[dict[str, Any]]]:
+    def unfinished_signals(self) -> dict[str, list[OrderEvent]]:
         """Signals with intents but no terminal outcome -> their INTENTs, by (step, leg)."""
         out = {}
         for sid, coids in self.by_signal.items():
             if not self.has_terminal_outcome(sid):
-                out[sid] = sorted((self.intents[c] for c in coids), key=lambda e: (e["step"], e["leg_index"]))
+                out[sid] = sorted((self.intents[c] for c in coids), key=_step_and_leg)
         return out
+
+
+def _step_and_leg(ev: OrderEvent) -> tuple[int, int]:
+    return ev.step, ev.leg_index

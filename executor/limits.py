@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from core.fees import multi_fill_margin, taker_fee
 from core.units import ONE_DOLLAR, format_money, format_price, format_size
+from schemas.records import BookRef, Instrument, Leg, MarketPairing, Signal
 from venues.polymarket.constants import TICK_SIZES as POLY_TICK_SIZES
 
 
@@ -48,62 +48,62 @@ class Checked:
 
 
 LiveTick = Callable[[str], "int | None"]  # Tick.market -> tick_size of its latest Tick (None/0: unknown)
+Found = tuple[BookRef, Instrument]  # the pairing's book and instrument a leg names
 
 
 def _reject(reason: str) -> Checked:
     return Checked(reason, {})
 
 
-def find_leg(pairing: Mapping[str, Any], leg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def find_leg(pairing: MarketPairing, leg: Leg) -> Found | None:
     """The pairing's (book, instrument) that a leg names by venue, book, market and side."""
-    for book in pairing.get("books", []):
-        if book["venue"] != leg["venue"] or book["market"] != leg["book"]:
+    for book in pairing.books:
+        if book.venue != leg.venue or book.market != leg.book:
             continue
-        for inst in book["instruments"]:
-            if inst["market"] == leg["market"] and inst["side"] == leg["side"]:
+        for inst in book.instruments:
+            if inst.market == leg.market and inst.side == leg.side:
                 return book, inst
     return None
 
 
-def tick_of(book: Mapping[str, Any], market: str, live_tick: LiveTick | None) -> int:
+def tick_of(book: BookRef, market: str, live_tick: LiveTick | None) -> int:
     """The tick an order on `market` must be on (1e-4 USD). Polymarket: the latest Tick's (the feed follows
     `tick_size_change`) when it is a valid one, as executor/polymarket_transport.py signs with; else, and on
     Kalshi (its WS carries no tick: venues/kalshi/book.py), discovery's: the coarsest step of the market's
     `price_ranges` (producers/discovery/kalshi_source.py `tick_size`)."""
-    if book["venue"] == "POLYMARKET" and live_tick is not None:
+    if book.venue == "POLYMARKET" and live_tick is not None:
         live = live_tick(market)
-        if live in POLY_TICK_SIZES:
-            return int(live)
-    return int(book["tick_size"])
+        if live is not None and live in POLY_TICK_SIZES:
+            return live
+    return book.tick_size
 
 
-def leg_fee(book: Mapping[str, Any], price: int, size: int) -> int:
+def leg_fee(book: BookRef, price: int, size: int) -> int:
     """The fee module's taker fee of one leg filled in one fill at its limit (1e-6 USD)."""
-    return taker_fee(book["fee"], price, size)
+    return taker_fee(book.fee, price, size)
 
 
-def check_signal(signal: Mapping[str, Any], pairing: Mapping[str, Any] | None, limits: Limits,
-                 live_tick: LiveTick | None = None) -> Checked:
-    legs = list(signal.get("legs") or [])
+def check_signal(signal: Signal, pairing: MarketPairing | None, limits: Limits, live_tick: LiveTick | None = None) -> Checked:
+    legs = list(signal.legs)
     if not legs:
         return _reject("no legs")
     if pairing is None:
-        return _reject(f"unknown game {signal['game_id']}: not on `markets`, its legs cannot be checked")
-    size = int(signal["size"])
+        return _reject(f"unknown game {signal.game_id}: not on `markets`, its legs cannot be checked")
+    size = signal.size
     if size <= 0:
         return _reject(f"size {format_size(size)} is not positive")
-    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    found: list[Found] = []
     for i, leg in enumerate(legs):
         hit = find_leg(pairing, leg)
         if hit is None:
-            return _reject(f"leg {i}: {leg['venue']} {leg['market']} {leg['side']} is not an instrument of game {signal['game_id']}")
+            return _reject(f"leg {i}: {leg.venue} {leg.market} {leg.side} is not an instrument of game {signal.game_id}")
         found.append(hit)
-        if leg["size"] != size:
-            return _reject(f"leg {i}: size {format_size(leg['size'])} differs from the signal's {format_size(size)}")
-    if len({(b["venue"], b["market"]) for b, _ in found}) < len(found):
+        if leg.size != size:
+            return _reject(f"leg {i}: size {format_size(leg.size)} differs from the signal's {format_size(size)}")
+    if len({(b.venue, b.market) for b, _ in found}) < len(found):
         return _reject("two legs on one book")
-    outcomes = set(pairing["outcomes"])
-    covered = set().union(*(set(inst["pays_on"]) for _, inst in found))
+    outcomes = set(pairing.outcomes)
+    covered: set[str] = set().union(*(set(inst.pays_on) for _, inst in found))
     if not outcomes <= covered:
         return _reject(f"legs do not cover every outcome (missing {', '.join(sorted(outcomes - covered))}): no sure payout")
     if size > limits.max_contracts_per_order:
@@ -112,43 +112,43 @@ def check_signal(signal: Mapping[str, Any], pairing: Mapping[str, Any] | None, l
     if total > limits.max_contracts_per_signal:
         return _reject(f"{format_size(total)} contracts in the signal over the cap {format_size(limits.max_contracts_per_signal)}")
     for i, (leg, (book, _)) in enumerate(zip(legs, found, strict=True)):
-        price = int(leg["limit_price"])
+        price = leg.limit_price
         if not 0 < price < ONE_DOLLAR:
             return _reject(f"leg {i}: limit price {format_price(price)} is not strictly inside (0, 1)")
-        tick = tick_of(book, leg["market"], live_tick)
+        tick = tick_of(book, leg.market, live_tick)
         if tick <= 0:
-            return _reject(f"leg {i}: tick of {leg['market']} unknown")
+            return _reject(f"leg {i}: tick of {leg.market} unknown")
         if price % tick:
             return _reject(f"leg {i}: limit price {format_price(price)} is off the market's tick {format_price(tick)}")
-    fees = [leg_fee(book, int(leg["limit_price"]), size) for leg, (book, _) in zip(legs, found, strict=True)]
+    fees = [leg_fee(book, leg.limit_price, size) for leg, (book, _) in zip(legs, found, strict=True)]
     for i, (leg, fee) in enumerate(zip(legs, fees, strict=True)):
-        if leg["expected_fee"] < fee:
-            return _reject(f"leg {i}: expected fee {format_money(leg['expected_fee'])} USD below the fee module's {format_money(fee)} USD")
-    notional = sum(int(leg["limit_price"]) for leg in legs) * size
-    claimed = notional + sum(int(leg["expected_fee"]) for leg in legs)
-    if signal["cost"] != claimed:
-        return _reject(f"cost {format_money(signal['cost'])} USD does not match its legs ({format_money(claimed)} USD)")
-    if signal["edge"] != ONE_DOLLAR * size - claimed:
-        return _reject(f"edge {format_money(signal['edge'])} USD does not match its legs ({format_money(ONE_DOLLAR * size - claimed)} USD)")
+        if leg.expected_fee < fee:
+            return _reject(f"leg {i}: expected fee {format_money(leg.expected_fee)} USD below the fee module's {format_money(fee)} USD")
+    notional = sum(leg.limit_price for leg in legs) * size
+    claimed = notional + sum(leg.expected_fee for leg in legs)
+    if signal.cost != claimed:
+        return _reject(f"cost {format_money(signal.cost)} USD does not match its legs ({format_money(claimed)} USD)")
+    if signal.edge != ONE_DOLLAR * size - claimed:
+        return _reject(f"edge {format_money(signal.edge)} USD does not match its legs ({format_money(ONE_DOLLAR * size - claimed)} USD)")
     edge = ONE_DOLLAR * size - notional - sum(fees)
     if edge < limits.min_edge_money or edge <= 0:
         return _reject(f"recomputed edge {format_money(edge)} USD below the minimum {format_money(limits.min_edge_money)} USD")
-    margin = sum(multi_fill_margin(book["fee"], size, limits.fills_per_leg) for book, _ in found)
-    per_contract = limits.min_edge_per_contract + (limits.delayed_extra_edge if any(b["seconds_delay"] > 0 for b, _ in found) else 0)
+    margin = sum(multi_fill_margin(book.fee, size, limits.fills_per_leg) for book, _ in found)
+    per_contract = limits.min_edge_per_contract + (limits.delayed_extra_edge if any(b.seconds_delay > 0 for b, _ in found) else 0)
     if edge - margin < per_contract * size:
         return _reject(f"recomputed edge {format_money(edge - margin)} USD after per-fill rounding below {format_price(per_contract)} "
                        f"USD per contract")
     return Checked(None, worst_case_cost(legs, found, size, limits.fills_per_leg))
 
 
-def worst_case_cost(legs: list[Mapping[str, Any]], found: list[tuple[dict[str, Any], dict[str, Any]]], size: int, fills_per_leg: int) -> dict[str, int]:
+def worst_case_cost(legs: list[Leg], found: list[Found], size: int, fills_per_leg: int) -> dict[str, int]:
     """Per venue, the most its legs can take from the balance: every contract at the limit, plus the larger of
     the claimed and the recomputed fee, plus the per-fill rounding bound (1e-6 USD)."""
     out: dict[str, int] = {}
     for leg, (book, _) in zip(legs, found, strict=True):
-        price = int(leg["limit_price"])
-        fee = max(int(leg["expected_fee"]), leg_fee(book, price, size)) + multi_fill_margin(book["fee"], size, fills_per_leg)
-        out[leg["venue"]] = out.get(leg["venue"], 0) + price * size + fee
+        price = leg.limit_price
+        fee = max(leg.expected_fee, leg_fee(book, price, size)) + multi_fill_margin(book.fee, size, fills_per_leg)
+        out[leg.venue] = out.get(leg.venue, 0) + price * size + fee
     return out
 
 

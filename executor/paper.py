@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from dataclasses import replace
 
 from confluent_kafka import OFFSET_END, TopicPartition
 
@@ -25,23 +25,23 @@ from core.settings import KafkaSettings
 from core.topics import partitions, topic_name
 from core.units import ONE_DOLLAR, now_us
 from executor.orders import LegResult, OrderRequest
+from schemas.records import Action, BookRef, FeeParams, Side, Tick
 
-# Typed, so that mypy does not match it against make_consumer's keyword `cold`.
-_READ_UNCOMMITTED: dict[str, Any] = {"isolation.level": "read_uncommitted"}
-NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}
+_READ_UNCOMMITTED = {"isolation.level": "read_uncommitted"}
+NO_FEE = FeeParams(model="NONE", rate_ppm=0, multiplier_ppm=1_000_000, exponent=1)
 
 
-def instrument_levels(tick: dict[str, Any], side: str, action: str) -> list[tuple[int, int]]:
+def instrument_levels(tick: Tick, side: Side, action: Action) -> list[tuple[int, int]]:
     """Levels an order of (side, action) can take, best first, on the instrument's own price scale."""
     if side == "YES":
-        levels = tick["asks"] if action == "BUY" else tick["bids"]
-        return [(lv["price"], lv["size"]) for lv in levels]
-    mirrored = tick["bids"] if action == "BUY" else tick["asks"]
-    return [(ONE_DOLLAR - lv["price"], lv["size"]) for lv in mirrored]
+        levels = tick.asks if action == "BUY" else tick.bids
+        return [(lv.price, lv.size) for lv in levels]
+    mirrored = tick.bids if action == "BUY" else tick.asks
+    return [(ONE_DOLLAR - lv.price, lv.size) for lv in mirrored]
 
 
-def paper_fill(tick: dict[str, Any] | None, req: OrderRequest, fee_params: dict[str, Any]) -> LegResult:
-    if tick is None or tick["status"] != "OK":
+def paper_fill(tick: Tick | None, req: OrderRequest, fee_params: FeeParams) -> LegResult:
+    if tick is None or tick.status != "OK":
         return LegResult("CANCELLED", reason="paper: no tradable book")
     filled = cost = 0
     trades: list[tuple[int, int]] = []
@@ -65,7 +65,7 @@ class LatestTicks:
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
-        self.ticks: dict[str, dict[str, Any]] = {}
+        self.ticks: dict[str, Tick] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="paper-ticks", daemon=True)
 
@@ -79,7 +79,7 @@ class LatestTicks:
 
     def _run(self) -> None:
         topic = topic_name("ticks", self.settings)
-        consumer = make_consumer(self.settings, None, **_READ_UNCOMMITTED)
+        consumer = make_consumer(self.settings, None, cold=False, **_READ_UNCOMMITTED)  # `cold` named: mypy then matches no str to it
         try:
             consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(partitions("ticks", self.settings))])
             while not self._stop.is_set():
@@ -87,10 +87,10 @@ class LatestTicks:
                 if msg is None or msg.error() or msg.value() is None:
                     continue
                 try:
-                    tick = codec.decode(msg.value() or b"", "Tick")
+                    tick = codec.decode_record(msg.value() or b"", Tick)
                 except codec.DecodeError:
                     continue
-                self.ticks[tick["market"]] = tick
+                self.ticks[tick.market] = tick
         finally:
             consumer.close()
 
@@ -103,11 +103,11 @@ class PaperTransport:
         self.latency_s = latency_ms / 1000
         self.orders: dict[str, LegResult] = {}
 
-    def _book(self, req: OrderRequest) -> dict[str, Any] | None:
-        pairing = self.markets.get(req.game_id) or {}
-        for book in pairing.get("books", []):
-            if any(inst["market"] == req.market for inst in book["instruments"]):
-                return dict(book)
+    def _book(self, req: OrderRequest) -> BookRef | None:
+        pairing = self.markets.get(req.game_id)
+        for book in pairing.books if pairing is not None else []:
+            if any(inst.market == req.market for inst in book.instruments):
+                return book
         return None
 
     async def sign(self, req: OrderRequest) -> OrderRequest:
@@ -115,12 +115,12 @@ class PaperTransport:
 
     async def submit(self, req: OrderRequest, deadline_s: float) -> LegResult:
         book = self._book(req)
-        delay = self.latency_s + (book["seconds_delay"] if book else 0)
+        delay = self.latency_s + (book.seconds_delay if book else 0)
         sent = now_us()
         if delay:
             await asyncio.sleep(delay)
-        res = paper_fill(self.ticks.ticks.get(req.market), req, book["fee"] if book else NO_FEE)
-        res = LegResult(res.type, res.filled, res.fill_cost, res.fee, res.venue_order_id, res.reason, sent, now_us(), res.trades)
+        res = paper_fill(self.ticks.ticks.get(req.market), req, book.fee if book else NO_FEE)
+        res = replace(res, sent_ts=sent, acked_ts=now_us())
         self.orders[req.client_order_id] = res
         return res
 

@@ -26,20 +26,21 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.fees import taker_fee
 from core.ids import polymarket_salt
 from core.units import notional as notional_of
 from core.units import now_us, parse_fixed, parse_price
 from executor.orders import LegResult, OrderRequest
+from schemas.records import BookRef
 from venues import errors
 from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.eip712 import address_of
 from venues.polymarket.order import build_order
 from venues.polymarket.rest import PolymarketRest
-from venues.polymarket.signing import post_body, sign_order
+from venues.polymarket.signing import post_body, sign_order, stored_body
 
 if TYPE_CHECKING:
     from venues.polymarket.settings import PolymarketSettings
@@ -111,9 +112,9 @@ def wallet_from_settings(ps: PolymarketSettings) -> Wallet | None:
                   api_key=ps.api_key)
 
 
-def exchange_for(book: dict[str, Any], chain_id: int = C.POLYGON) -> tuple[str, str]:
+def exchange_for(book: BookRef, chain_id: int = C.POLYGON) -> tuple[str, str]:
     """(verifying contract, EIP-712 domain version) of the book's exchange on the wallet's chain."""
-    return C.exchange(chain_id, neg_risk=bool(book.get("neg_risk")), version=3 if book.get("exchange_version") == 3 else 2)
+    return C.exchange(chain_id, neg_risk=book.neg_risk, version=3 if book.exchange_version == 3 else 2)
 
 
 def now_ms() -> int:
@@ -133,7 +134,7 @@ def amounts_to_result(order_side: str, making: int, taking: int) -> tuple[int, i
 class PolymarketTransport:
     venue = "POLYMARKET"
 
-    def __init__(self, rest: PolymarketRest, wallet: Wallet, book_of: Callable[[str], dict[str, Any] | None], *,
+    def __init__(self, rest: PolymarketRest, wallet: Wallet, book_of: Callable[[str], BookRef | None], *,
                  live_tick: Callable[[str], int | None] | None = None, clock_ms: Callable[[], int] = now_ms) -> None:
         self.rest = rest
         self.wallet = wallet
@@ -142,14 +143,14 @@ class PolymarketTransport:
         self.clock_ms = clock_ms
         # Books seen while signing: an order in flight outlives its pairing on `markets` (discovery tombstones a
         # game it no longer pairs), and its answer, lookups and unwind steps still need the book's parameters.
-        self._seen: dict[str, dict[str, Any]] = {}
+        self._seen: dict[str, BookRef] = {}
 
-    def tick_of(self, req: OrderRequest, book: dict[str, Any]) -> int:
+    def tick_of(self, req: OrderRequest, book: BookRef) -> int:
         """The market's live tick (1e-4 USD) when a Tick has reported a valid one, else discovery's."""
         live = self.live_tick(req.market) if self.live_tick is not None else None
-        return live if live in C.TICK_SIZES else int(book["tick_size"])
+        return live if live is not None and live in C.TICK_SIZES else book.tick_size
 
-    def _book(self, req: OrderRequest) -> dict[str, Any]:
+    def _book(self, req: OrderRequest) -> BookRef:
         book = self.book_of(req.book) or self._seen.get(req.book)
         if book is None:
             raise errors.Rejected(self.venue, f"unknown Polymarket market {req.book} (not on `markets`)")
@@ -188,7 +189,7 @@ class PolymarketTransport:
             return 0
         avg_price = (notional + filled // 2) // filled  # 1e-6 / 1e-2 -> 1e-4
         try:
-            return taker_fee(self._book(req)["fee"], avg_price, filled)
+            return taker_fee(self._book(req).fee, avg_price, filled)
         except errors.Rejected:
             log.error("fee parameters of %s unknown (not on `markets` any more): fill recorded with fee 0", req.book,
                       extra={"client_order_id": req.client_order_id})
@@ -205,9 +206,9 @@ class PolymarketTransport:
                                       code="INVALID_AMOUNTS")
             raise errors.Rejected(self.venue, "order not signed")
         sent = now_us()
-        ack = await self.rest.post_order(json.loads(req.signed_order))
-        oid = str(ack.get("orderID") or req.venue_order_id)
-        status = str(ack.get("status", "")).lower()
+        ack = await self.rest.post_order(stored_body(req.signed_order))
+        oid = str(ack.order_id or req.venue_order_id)
+        status = ack.status.lower()
         if status in ("delayed", "live"):
             # Accepted, not matched yet (sports markets delay marketable orders by secondsDelay): PENDING,
             # followed up by lookup. Never read as "nothing filled".
@@ -216,7 +217,7 @@ class PolymarketTransport:
             return LegResult("CANCELLED", venue_order_id=oid, sent_ts=sent, acked_ts=now_us())
         if status != "matched":
             raise errors.Unknown(self.venue, f"POST /order: answer without a known status ({status or 'none'}): looking it up")
-        making, taking = _six_required(ack, "makingAmount"), _six_required(ack, "takingAmount")
+        making, taking = _six(ack.making_amount), _six(ack.taking_amount)
         if making is None or taking is None or making <= 0 or taking <= 0:
             raise errors.Unknown(self.venue, "POST /order: `matched` without its amounts: looking it up")
         filled, notional = amounts_to_result(req.action, making, taking)
@@ -229,20 +230,20 @@ class PolymarketTransport:
         order = await self.rest.get_order(req.venue_order_id)
         if not order:
             return None
-        status = str(order.get("status", "")).upper().removeprefix("ORDER_STATUS_")
+        status = order.status.upper().removeprefix("ORDER_STATUS_")
         if status in ("LIVE", "DELAYED"):
             return LegResult("ACK", venue_order_id=req.venue_order_id, reason=f"{status.lower()} at the venue", acked_ts=now_us())
         if status == "INVALID":
             return LegResult("REJECT", venue_order_id=req.venue_order_id, reason="venue reports the order INVALID", acked_ts=now_us())
-        matched = _six_required(order, "size_matched")
+        matched = _six(order.size_matched)
         if status not in ("MATCHED", "CANCELED", "CANCELED_MARKET_RESOLVED", "UNMATCHED") or matched is None:
             # An answer we cannot read is not "nothing filled": the caller keeps looking.
             raise errors.Unknown(self.venue, f"GET /data/order: unreadable order (status {status or 'none'}, size_matched "
-                                 f"{order.get('size_matched')!r})")
+                                 f"{order.size_matched!r})")
         filled = matched // SHARE_UNITS_PER_SIZE
         # The order record has the matched size but not the execution prices: cost it at the order's
         # price (exact for fills at the limit, an upper bound for a BUY filled at better prices).
-        price = parse_price(str(order["price"])) if order.get("price") else req.limit_price
+        price = parse_price(order.price) if order.price else req.limit_price
         notional = notional_of(price, filled)
         return LegResult("FILL" if filled > 0 else "CANCELLED", filled=filled, fill_cost=notional, fee=self._fee(req, filled, notional),
                          venue_order_id=req.venue_order_id, acked_ts=now_us())
@@ -252,12 +253,11 @@ def _off_tick(req: OrderRequest, tick: int) -> str:
     return f"not sent: price {req.limit_price} (1e-4 USD) is off the market's tick {tick} (the tick changed: tick_size_change)"
 
 
-def _six_required(body: dict[str, Any], name: str) -> int | None:
-    """A decimal amount field as 6-dp base units; None when missing, empty or unparsable."""
-    value = body.get(name)
-    if value in (None, ""):
+def _six(text: str | None) -> int | None:
+    """A decimal amount as 6-dp base units; None when missing, empty or unparsable."""
+    if text is None or text == "":
         return None
     try:
-        return parse_fixed(str(value), 6)
+        return parse_fixed(text, 6)
     except ValueError:
         return None

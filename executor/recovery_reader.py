@@ -17,27 +17,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from core import codec
 from core.kafka import make_consumer, offsets_for_times, watermarks
 from core.settings import KafkaSettings
+from schemas.records import TopLevel
 
 StartFn = Callable[[Consumer], "dict[str, int] | None"]
 
 
 def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *, quiet_s: float = 0.05,
                    stall_s: float = 30.0, start: dict[str, int] | StartFn | None = None, group_id: str | None = None,
-                   highs_out: dict[str, int] | None = None) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+                   highs_out: dict[str, int] | None = None) -> tuple[list[TopLevel], int]:
     """Every decodable record of `partition` of each topic from `start[topic]` (default: the beginning), as
-    (type name, record); plus a count of undecodable ones (reported by the caller, never fatal). `start` may be
+    the typed record of whichever type wrote it; plus a count of undecodable ones (reported by the caller, never fatal). `start` may be
     a function of the reading consumer (configured with `group_id`, never subscribed: it can read the group's
     committed offsets), so finding where to start costs no second client. The high watermarks found go into
     `highs_out` when given."""
     consumer = make_consumer(settings, group_id, **{"enable.partition.eof": True})
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[TopLevel] = []
     bad = 0
     try:
         first = start(consumer) if callable(start) else start
@@ -71,7 +71,7 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
             if value is None:
                 continue
             try:
-                out.append(codec.decode_with_type(value))
+                out.append(codec.decode_any_record(value))
             except codec.DecodeError:
                 bad += 1
         else:
@@ -94,7 +94,7 @@ def offsets_since(consumer: Consumer, topics: list[str], partition: int, since_m
     return out
 
 
-def _reached(consumer: Any, topics: list[str], partition: int, highs: dict[str, int]) -> bool:
+def _reached(consumer: Consumer, topics: list[str], partition: int, highs: dict[str, int]) -> bool:
     # position() counts transaction control markers too, unlike the offsets of the records we saw.
     positions = consumer.position([TopicPartition(t, partition) for t in topics])
     return all(tp.offset >= highs[tp.topic] or (tp.offset < 0 and highs[tp.topic] == 0) for tp in positions)

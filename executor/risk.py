@@ -21,7 +21,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from core import metrics
 from core.control import ControlState
@@ -30,11 +29,12 @@ from core.units import format_money
 from executor.breaker import CircuitBreaker
 from executor.group_risk import GroupRisk, RiskFold
 from executor.settings import ExecutorSettings
+from schemas.records import MarketPairing, Outcome, OutcomeState, Signal
 
 log = logging.getLogger(__name__)
 
-RELEASE_AT_ONCE = ("REJECTED", "EXPIRED", "NOT_FILLED")  # nothing sent or nothing filled: no fills will come
-KEEP = ("PENDING", "UNKNOWN")  # orders that may still fill: the reservation stays (UNKNOWN: for the life of the process)
+RELEASE_AT_ONCE: tuple[OutcomeState, ...] = ("REJECTED", "EXPIRED", "NOT_FILLED")  # nothing sent or nothing filled: no fills will come
+KEEP: tuple[OutcomeState, ...] = ("PENDING", "UNKNOWN")  # orders that may still fill: the reservation stays (UNKNOWN: for the life of the process)
 
 
 @dataclass
@@ -60,7 +60,7 @@ class RiskGate:
         self.unsynced: set[int] = set()  # partitions whose fills are not caught up after their assignment
         self._lock = threading.Lock()
 
-    def __call__(self, signal: dict[str, Any]) -> str | None:
+    def __call__(self, signal: Signal) -> str | None:
         return self.check(signal)
 
     def _reserved(self, fold: RiskFold, p: int, game: str) -> tuple[int, int]:
@@ -70,7 +70,7 @@ class RiskGate:
             rs = [r for sid, r in self.reserved.items() if not (r.final and not r.was_pending and fold.fills_complete(sid))]
         return sum(r.amount for r in rs if r.partition == p), sum(r.amount for r in rs if r.game_id == game)
 
-    def check(self, signal: dict[str, Any]) -> str | None:
+    def check(self, signal: Signal) -> str | None:
         s = self.settings
         if self.control is not None:
             # Fail closed: a kill switch we cannot read (not loaded yet, reader stopped, an unreadable record that
@@ -78,21 +78,21 @@ class RiskGate:
             if (unknown := self.control.error) is not None:
                 return f"kill switch state unknown: {unknown}"
             if (kill := self.control.kill_switch()) is not None:
-                return f"kill switch engaged: {kill.get('reason') or 'no reason given'}"
-        for venue in {leg["venue"] for leg in signal["legs"]}:
+                return f"kill switch engaged: {kill.reason or 'no reason given'}"
+        for venue in {leg.venue for leg in signal.legs}:
             breaker = self.breakers.get(venue)
             if breaker is not None and breaker.is_open():
                 return f"{venue} circuit breaker open"
         # Fail closed as well: limits we cannot compute stop trading.
         if (unknown := self.risk.error) is not None:
             return f"risk state unknown: {unknown}"
-        game = signal["game_id"]
+        game = signal.game_id
         p = partition_for(game, self.partitions)
         if p in self.unsynced:
             return f"risk state unknown: fills of partition {p} not caught up since its assignment"
         now = self.now_us()
 
-        def figures(fold: RiskFold, pairings: Mapping[str, Mapping[str, Any]]) -> tuple[int, int, int, int]:
+        def figures(fold: RiskFold, pairings: Mapping[str, MarketPairing]) -> tuple[int, int, int, int]:
             realized, marked = fold.day_pnl(now, pairings)
             in_flight_p, in_flight_game = self._reserved(fold, p, game)  # read with the fold, under its lock: one consistent view
             return (realized + marked, realized, fold.game_exposure(game, pairings.get(game)) + in_flight_game,
@@ -103,18 +103,18 @@ class RiskGate:
         if realized + marked <= -s.daily_loss_limit:
             return (f"daily loss limit reached ({format_money(realized + marked)} USD today: realized {format_money(realized)}, "
                     f"marked {format_money(marked)})")
-        cost = max(0, int(signal["cost"]))
+        cost = max(0, signal.cost)
         if game_exp + cost > s.max_game_exposure:
             return f"per-game exposure limit ({format_money(s.max_game_exposure)} USD)"
         if part_exp + cost > self.share:
             return (f"total exposure limit ({format_money(s.max_total_exposure)} USD; partition {p}'s share "
                     f"{format_money(self.share)} USD, {format_money(part_exp)} USD used)")
         with self._lock:
-            self.reserved[signal["signal_id"]] = Reservation(p, game, cost)
+            self.reserved[signal.signal_id] = Reservation(p, game, cost)
         return None
 
-    def on_outcome(self, outcome: dict[str, Any]) -> None:
-        sid, state = outcome["signal_id"], outcome["state"]
+    def on_outcome(self, outcome: Outcome) -> None:
+        sid, state = outcome.signal_id, outcome.state
         with self._lock:
             r = self.reserved.get(sid)
             if r is not None and state == "PENDING":
@@ -147,7 +147,7 @@ class RiskGate:
     def _publish_metrics(self) -> None:
         now = self.now_us()
 
-        def figures(fold: RiskFold, pairings: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+        def figures(fold: RiskFold, pairings: Mapping[str, MarketPairing]) -> tuple[int, int]:
             return sum(fold.exposures(pairings).values()), fold.day_pnl(now, pairings)[0]
 
         exposure, realized = self.risk.view(figures)

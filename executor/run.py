@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal as signals
 import socket
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 from core import metrics
 from core.config import load
@@ -22,10 +22,21 @@ from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
 from executor.settlement import Settler
 from executor.venue_client import RetryingVenueClient, VenueClient
+from schemas.records import BookRef, Signal
 from venues.kalshi.rest import KalshiRest, tier_buckets
 from venues.kalshi.settings import KalshiSettings
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class AsyncClosable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
@@ -40,7 +51,7 @@ def _publish_breaker(kafka: KafkaSettings, breaker: CircuitBreaker) -> None:
         log.warning("could not publish breaker state: %s", exc)
 
 
-def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers: list[Any]) -> RetryingVenueClient | None:
+def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers: list[object]) -> RetryingVenueClient | None:
     """The live Polymarket client when credentials are configured (ARB_POLY_API_KEY and a private key), else None.
     The wallet (maker and signer per signature type; the EOA for POLY_ADDRESS) comes from
     executor.polymarket_transport.wallet_from_settings, which refuses (ValueError) a wallet the venue would refuse."""
@@ -65,18 +76,18 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
     ticks = LatestTicks(kafka).start()  # the live tick of each token (the feed updates a Tick's tick_size on tick_size_change)
     closers += [rest, markets, ticks]
 
-    def book_of(ref: str) -> dict[str, Any] | None:
+    def book_of(ref: str) -> BookRef | None:
         """The Polymarket book of a condition id, or of one of its token ids (recovered intents know only the token)."""
         for pairing in list(markets.pairings.values()):
-            for book in pairing["books"]:
-                if book["venue"] == "POLYMARKET" and (book["market"] == ref or any(i["market"] == ref for i in book["instruments"])):
-                    return dict(book)
+            for book in pairing.books:
+                if book.venue == "POLYMARKET" and (book.market == ref or any(i.market == ref for i in book.instruments)):
+                    return book
         return None
 
     def live_tick(token: str) -> int | None:
         """tick_size of the token's latest Tick; None before the first one is read (0 = unknown, too)."""
         tick = ticks.ticks.get(token)
-        return int(tick["tick_size"]) if tick and tick.get("venue") == "POLYMARKET" and tick.get("tick_size") else None
+        return tick.tick_size if tick is not None and tick.venue == "POLYMARKET" and tick.tick_size else None
 
     breaker = CircuitBreaker("POLYMARKET", settings.breaker_threshold, settings.breaker_cooldown_ms / 1000)
     return RetryingVenueClient(PolymarketTransport(rest, wallet, book_of, live_tick=live_tick), breaker,
@@ -85,11 +96,11 @@ def _polymarket_client(kafka: KafkaSettings, settings: ExecutorSettings, closers
 
 
 def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = False,
-          kalshi: KalshiSettings | None = None, extra_clients: dict[str, VenueClient] | None = None) -> tuple[ExecutorService, list[Any]]:
+          kalshi: KalshiSettings | None = None, extra_clients: dict[str, VenueClient] | None = None) -> tuple[ExecutorService, list[object]]:
     """The service plus the resources to close after it stops."""
     breakers: dict[str, CircuitBreaker] = {}
     clients: dict[str, VenueClient] = dict(extra_clients or {})
-    closers: list[Any] = []
+    closers: list[object] = []
     kalshi = kalshi or load(KalshiSettings)
     if paper:
         # Paper mode never builds a live client: every venue is the fill model over the latest ticks.
@@ -128,8 +139,8 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
     risk = _group_risk(kafka, settings, paper, closers)
     gate = RiskGate(settings, breakers, control, now_us, risk=risk, partitions=partitions("signals", kafka))
 
-    def check(signal: dict[str, Any]) -> str | None:
-        missing = sorted({leg["venue"] for leg in signal["legs"]} - clients.keys())
+    def check(signal: Signal) -> str | None:
+        missing = sorted({leg.venue for leg in signal.legs} - clients.keys())
         if missing:
             return f"no client configured for {', '.join(missing)}"
         return gate.check(signal)
@@ -147,7 +158,7 @@ def build(kafka: KafkaSettings, settings: ExecutorSettings, *, paper: bool = Fal
     return service, closers
 
 
-def _group_risk(kafka: KafkaSettings, settings: ExecutorSettings, paper: bool, closers: list[Any]) -> GroupRisk:
+def _group_risk(kafka: KafkaSettings, settings: ExecutorSettings, paper: bool, closers: list[object]) -> GroupRisk:
     """The group's risk state (executor/group_risk.py), loaded before the executor consumes any signal: build()
     waits up to ARB_EXEC_RISK_LOAD_TIMEOUT_S for it (like the control reader, in a thread before the event loop
     runs); a state still loading, or a reader that failed, makes the gate reject every signal with the reason."""
@@ -163,7 +174,7 @@ def _group_risk(kafka: KafkaSettings, settings: ExecutorSettings, paper: bool, c
     return risk
 
 
-async def run_forever(service: ExecutorService, closers: list[Any]) -> None:
+async def run_forever(service: ExecutorService, closers: list[object]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signals.SIGINT, signals.SIGTERM):
         loop.add_signal_handler(sig, service.stop)
@@ -171,7 +182,7 @@ async def run_forever(service: ExecutorService, closers: list[Any]) -> None:
         await service.run()
     finally:
         for c in closers:
-            if hasattr(c, "aclose"):
+            if isinstance(c, AsyncClosable):  # (a runtime-checkable Protocol: what hasattr(c, "aclose") says)
                 await c.aclose()
-            elif hasattr(c, "stop"):
+            elif isinstance(c, Stoppable):
                 c.stop()

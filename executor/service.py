@@ -31,13 +31,13 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from core import codec, metrics
 from core.backoff import Backoff
-from core.control import control_record
+from core.control import ControlState, control_record
 from core.dlq import dead_letter, send_dead_letter
 from core.kafka import make_consumer, make_producer
 from core.progress import StatusLine, by_text, metric_by, metric_total, partitions_text, status_interval_s
@@ -61,6 +61,7 @@ from executor.recovery_reader import offsets_since, read_partition
 from executor.settlement import Settler, not_sent
 from executor.txn import PartitionWriter
 from executor.venue_client import VenueClient
+from schemas.records import Control, Fill, OrderEvent, Outcome, Signal
 
 if TYPE_CHECKING:
     from executor.admission import Admission
@@ -68,14 +69,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 IO_THREADS = 64  # enough for every partition's fencing + recovery at once (threads mostly wait on the network)
 
-_STOP = object()
+
+
+class _Stop:
+    """What a worker's queue holds after its partition's last record: stop."""
+
+
+_STOP = _Stop()
 PRUNE_EVERY = 1000  # signals between two prunings of a partition's ledger (decided before the dedup horizon)
 
 
 @dataclass
 class PartitionWorker:
     partition: int
-    queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Message | _Stop] = field(default_factory=asyncio.Queue)
     revoked: threading.Event = field(default_factory=threading.Event)
     recovered: threading.Event = field(default_factory=threading.Event)
     future: Future[None] | None = None
@@ -101,7 +108,7 @@ class Stats:
     recovery_records: int = 0  # records read by recoveries (from each partition's checkpoint)
 
 
-Gate = Callable[[dict[str, Any]], "str | None"]
+Gate = Callable[[Signal], "str | None"]
 
 
 class ExecutorService:
@@ -109,7 +116,7 @@ class ExecutorService:
                  paper: bool = False, group_id: str | None = None, recovery_window_us: int = 5_000_000,
                  pending_timeout_us: int = 30_000_000, dedup_horizon_us: int = 600_000_000, revoke_wait_s: float = 10.0,
                  sequential: bool = False, instance_id: str | None = None,
-                 on_outcome: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
         """`instance_id`: Kafka static membership (group.instance.id, ARB_EXEC_INSTANCE_ID): a restart with the same id
         is given its partitions back at once, without waiting for the dead process's session to time out."""
         self.kafka = kafka
@@ -127,20 +134,20 @@ class ExecutorService:
         self.revoke_wait_s = revoke_wait_s
         self.sequential = sequential
         self.on_outcome = on_outcome
-        self.control: Any = None  # the ControlState reader, when build() made one
+        self.control: ControlState | None = None  # the ControlState reader, when build() made one
         self.on_recovered: Callable[[int], None] | None = None  # blocking hook run (in a thread) after a partition's recovery, before its first signal
         self.admission: Admission | None = None  # executor/admission.py: hard limits and balances, when attached
         self.workers: dict[int, PartitionWorker] = {}
         self.stats = Stats()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: Consumer | None = None
-        self._group_meta: Any = None
+        self._group_meta: object = None  # the consumer's ConsumerGroupMetadata (opaque), for transactional offset commits
         self._stop = threading.Event()
         self._dlq = make_producer(kafka)
         # One INFO line every ARB_STATUS_INTERVAL_S, from the poll thread (core/progress.py).
         self.status = StatusLine("execute", status_interval_s(), self._status, rates=("signals_in",))
 
-    def _status(self) -> dict[str, Any]:
+    def _status(self) -> dict[str, object]:
         """What a person watching the log needs: partitions, recovery, signals in, outcomes by state, pending, lag, kill switch."""
         workers = list(self.workers.values())
         owned = [w.partition for w in workers]
@@ -195,8 +202,8 @@ class ExecutorService:
         self._stop.set()
 
     def _poll_thread(self) -> None:
-        static: dict[str, Any] = {"group.instance.id": self.instance_id} if self.instance_id else {}
-        consumer = make_consumer(self.kafka, self.group_id, **static)  # cooperative-sticky, as every group consumer (core.kafka)
+        static = {"group.instance.id": self.instance_id} if self.instance_id else {}
+        consumer = make_consumer(self.kafka, self.group_id, cold=False, **static)  # cooperative-sticky, as every group consumer (core.kafka)
         self._consumer = consumer
         self._group_meta = None
         consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
@@ -210,7 +217,7 @@ class ExecutorService:
                     self.status.maybe_log()
                 # Read only here: the metadata call blocks while another thread is inside poll(). Taken
                 # after every poll, it follows rebalances (it carries the generation for the txn commit).
-                self._group_meta = consumer.consumer_group_metadata()
+                self._group_meta = _group_metadata(consumer)
                 if msg is None:
                     continue
                 err = msg.error()
@@ -242,11 +249,11 @@ class ExecutorService:
             raise RuntimeError("executor not running")
         return self._loop
 
-    def _current_group_metadata(self) -> Any:
+    def _current_group_metadata(self) -> object:
         return self._group_meta
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._group_meta = consumer.consumer_group_metadata()  # the new generation, before any worker commits
+        self._group_meta = _group_metadata(consumer)  # the new generation, before any worker commits
         for tp in partitions:
             worker = PartitionWorker(tp.partition)
             self.workers[tp.partition] = worker
@@ -256,7 +263,7 @@ class ExecutorService:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # In-flight signals of the revoked partitions commit while we wait below, and the poll loop (which
         # refreshes the metadata after each poll) is blocked here: give them this generation's metadata.
-        self._group_meta = consumer.consumer_group_metadata()
+        self._group_meta = _group_metadata(consumer)
         for tp in partitions:
             worker = self.workers.pop(tp.partition, None)
             if worker is None:
@@ -283,7 +290,7 @@ class ExecutorService:
             worker.recovered.set()
             while not worker.revoked.is_set():
                 msg = await worker.queue.get()
-                if msg is _STOP or worker.revoked.is_set():
+                if isinstance(msg, _Stop) or worker.revoked.is_set():
                     break
                 await self._handle(worker, writer, msg)
             if worker.followups:  # pending legs: finish them if they can within the revoke wait, else recovery will
@@ -302,20 +309,20 @@ class ExecutorService:
                 task.cancel()
             await asyncio.to_thread(writer.close)
 
-    async def _commit_intents(self, worker: PartitionWorker, writer: PartitionWriter, intents: list[dict[str, Any]]) -> None:
+    async def _commit_intents(self, worker: PartitionWorker, writer: PartitionWriter, intents: list[OrderEvent]) -> None:
         async with worker.txn:
             for ev in intents:  # its records all come after the ends known now (the recovery checkpoint)
-                worker.ledger.mark(ev["signal_id"], writer.known_ends())
+                worker.ledger.mark(ev.signal_id, writer.known_ends())
             await asyncio.to_thread(writer.commit_intents, intents)  # Fenced propagates: never send
         for ev in intents:
-            worker.ledger.apply("OrderEvent", ev)
+            worker.ledger.apply(ev)
 
-    async def _commit_results(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                              outcome: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any] | None,
-                              controls: list[dict[str, Any]] | None = None) -> None:
+    async def _commit_results(self, worker: PartitionWorker, writer: PartitionWriter, events: list[OrderEvent], fills: list[Fill],
+                              outcome: Outcome | None, offsets: list[TopicPartition], group: Callable[[], object] | None,
+                              controls: list[Control] | None = None) -> None:
         async with worker.txn:
             if offsets:  # the consumed offset carries the recovery checkpoint, atomically (executor/checkpoint.py)
-                finishing = outcome["signal_id"] if outcome is not None and outcome["state"] in TERMINAL else None
+                finishing = outcome.signal_id if outcome is not None and outcome.state in TERMINAL else None
                 cp = format_checkpoint(*worker.ledger.checkpoint(writer.known_ends(), finishing))
                 offsets = [TopicPartition(tp.topic, tp.partition, tp.offset, metadata=cp) for tp in offsets]
             await asyncio.to_thread(writer.commit_results, events, fills, outcome, offsets, group, controls or [])
@@ -333,7 +340,8 @@ class ExecutorService:
             return None if found["start"] is None else dict(zip(topics, found["start"], strict=True))
 
         highs: dict[str, int] = {}
-        records, bad = await asyncio.to_thread(read_partition, self.kafka, topics, p, start=start_at, group_id=self.group_id, highs_out=highs)
+        read = await asyncio.to_thread(read_partition, self.kafka, topics, p, start=start_at, group_id=self.group_id, highs_out=highs)
+        records, bad = read  # not unpacked in the await: mypy would infer the call in an Any context
         start = found.get("start")
         log.info("recovery of partition %d read %d records from %s in %.0f ms", p, len(records), "its checkpoint" if start else "the beginning",
                  (time.monotonic() - t0) * 1000, extra={"partition": p})
@@ -341,8 +349,9 @@ class ExecutorService:
         self.stats.recovery_records += len(records) + bad
         if bad:
             log.error("recovery of partition %d: %d undecodable records ignored", p, bad, extra={"partition": p})
-        for type_name, rec in records:
-            worker.ledger.apply(type_name, rec)
+        for rec in records:
+            if isinstance(rec, (OrderEvent, Outcome)):  # partitions of `orders` and `outcomes` hold nothing else
+                worker.ledger.apply(rec)
         for signal_id, intents in worker.ledger.unfinished_signals().items():
             worker.ledger.mark(signal_id, start or (0, 0))
             await self._recover_signal(worker, writer, signal_id, intents)
@@ -357,16 +366,16 @@ class ExecutorService:
         since = offsets_since(consumer, topics, p, (now_us() - self.dedup_horizon_us) // 1000)
         return start_offsets(checkpoint, (since[topics[0]], since[topics[1]]))
 
-    async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[dict[str, Any]]) -> None:
+    async def _recover_signal(self, worker: PartitionWorker, writer: PartitionWriter, signal_id: str, intents: list[OrderEvent]) -> None:
         # v2 intents carry their deadline; v1 ones get intent time + the recovery window. Each possibly-sent
         # order (no result, or a pending one) is looked up, never re-sent (executor/venue_client.py).
-        reqs = [_request_from_intent(ev, ev.get("deadline_ts") or ev["intent_ts"] + self.recovery_window_us) for ev in intents]
+        reqs = [_request_from_intent(ev, ev.deadline_ts or ev.intent_ts + self.recovery_window_us) for ev in intents]
         results: dict[str, LegResult] = {}
-        events: list[dict[str, Any]] = []
-        fills: list[dict[str, Any]] = []
+        events: list[OrderEvent] = []
+        fills: list[Fill] = []
         for req, ev in zip(reqs, intents, strict=True):
             known = worker.ledger.result_for(req.client_order_id)
-            if known is not None and known["type"] != "ACK":
+            if known is not None and known.type != "ACK":
                 results[req.client_order_id] = _result_from_event(known)
                 # A result whose fills did not land (a leaked result of an aborted transaction) gets them
                 # again: fills are derived from results, with deterministic ids (a copy folds onto the first).
@@ -379,15 +388,15 @@ class ExecutorService:
                 res = LegResult("UNKNOWN", reason=f"still pending {self.pending_timeout_us // 1_000_000} s after recovery",
                                 venue_order_id=res.venue_order_id, acked_ts=now_us())
             results[req.client_order_id] = res
-            events.append(result_event(req, res, intent_ts=ev["intent_ts"], paper=self.paper))
+            events.append(result_event(req, res, intent_ts=ev.intent_ts, paper=self.paper))
             fills += fill_records(req, res, paper=self.paper, ts=now_us())
-        signal = {"signal_id": signal_id, "game_id": reqs[0].game_id, "deadline_ts": reqs[0].deadline_us}
-        base = sorted((r for r in reqs if r.step == 0), key=lambda r: r.leg_index)
+        signal = _recovered_signal(signal_id, reqs[0])
+        base = sorted((r for r in reqs if r.step == 0), key=_leg_index)
         steps = [r for r in reqs if r.step > 0]
         outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
         await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, [], None)
-        log.warning("recovered signal: %s", outcome["state"], extra={"signal_id": signal_id, "partition": worker.partition})
-        if outcome["state"] == "PENDING":
+        log.warning("recovered signal: %s", outcome.state, extra={"signal_id": signal_id, "partition": worker.partition})
+        if outcome.state == "PENDING":
             self._follow_up(worker, writer, signal, base, steps, results)
 
     async def _handle(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message) -> None:
@@ -399,21 +408,21 @@ class ExecutorService:
             worker.ledger.prune(now_us() - self.dedup_horizon_us)
         raw = msg.value()
         try:
-            signal = await codec.decode_async(raw or b"", "Signal")  # a registry lookup never blocks the loop
+            signal = await codec.decode_record_async(raw or b"", Signal)  # a registry lookup never blocks the loop
         except (codec.DecodeError, RegistryUnavailable) as exc:
             await self._dead_letter(worker, writer, msg, exc, None, offsets, group)
             return
-        sid = signal["signal_id"]
+        sid = signal.signal_id
         if worker.ledger.has_terminal_outcome(sid) or worker.ledger.has_intents(sid):
             # Already decided (a redelivery, or a signal recovery just settled): only move the offset.
             self.stats.skipped_duplicate += 1
             await self._commit_results(worker, writer, [], [], None, offsets, group)
             return
         now = now_us()
-        if now > signal["deadline_ts"]:
+        if now > signal.deadline_ts:
             self.stats.expired += 1
             await self._finish(worker, writer, [], [], outcome_record(signal, "EXPIRED", paper=self.paper, ts=now,
-                               reason=f"received {(now - signal['deadline_ts']) // 1000} ms after its deadline"), offsets, group)
+                               reason=f"received {(now - signal.deadline_ts) // 1000} ms after its deadline"), offsets, group)
             return
         try:
             # Hard limits first (whatever the signal claims), then the risk gate, then the venues' balances.
@@ -440,12 +449,12 @@ class ExecutorService:
         intents = [intent_event(r, now_us=now_us(), paper=self.paper) for r in reqs]
         await self._commit_intents(worker, writer, intents)
         results = await self._send_legs(worker, reqs)
-        events = [result_event(r, results[r.client_order_id], intent_ts=ev["intent_ts"], paper=self.paper) for r, ev in zip(reqs, intents, strict=True)]
+        events = [result_event(r, results[r.client_order_id], intent_ts=ev.intent_ts, paper=self.paper) for r, ev in zip(reqs, intents, strict=True)]
         fills = [f for r in reqs for f in fill_records(r, results[r.client_order_id], paper=self.paper, ts=now_us())]
         for r in reqs:
             res = results[r.client_order_id]
-            metrics.observe(metrics.SIGNAL_TO_ORDER, res.sent_ts, signal.get("detected_ts"))
-            metrics.observe(metrics.TICK_TO_ORDER, res.sent_ts, signal.get("event_ts"))
+            metrics.observe(metrics.SIGNAL_TO_ORDER, res.sent_ts, signal.detected_ts)
+            metrics.observe(metrics.TICK_TO_ORDER, res.sent_ts, signal.event_ts)
             metrics.observe(metrics.ORDER_ROUND_TRIP.labels(r.venue), res.acked_ts, res.sent_ts)
         if len({results[r.client_order_id].filled for r in reqs}) > 1:
             metrics.ONE_SIDED.inc()
@@ -453,15 +462,15 @@ class ExecutorService:
         outcome, more_events, more_fills = await self._settle(worker, writer, signal, reqs, steps, results)
         self.stats.executed += 1
         await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, offsets, group)
-        if outcome["state"] == "PENDING":
+        if outcome.state == "PENDING":
             self._follow_up(worker, writer, signal, reqs, steps, results)
 
     async def _dead_letter(self, worker: PartitionWorker, writer: PartitionWriter, msg: Message, exc: Exception,
-                           signal: dict[str, Any] | None, offsets: list[TopicPartition], group: Callable[[], Any]) -> None:
+                           signal: Signal | None, offsets: list[TopicPartition], group: Callable[[], object]) -> None:
         self.stats.dead_letters += 1
         p = worker.partition
         try:
-            send_dead_letter(self._dlq, self.kafka, dead_letter(msg.topic() or "", p, msg.offset() or 0, msg.key(), msg.value(), exc, "executor"))
+            send_dead_letter(self._dlq, self.kafka, _dead_letter_record(msg, p, exc))
         except Exception as dlq_exc:  # e.g. a record too large for the dead-letter topic: say so, never stop the partition
             log.error("could not dead-letter signals record %d/%d: %s", p, msg.offset() or 0, dlq_exc, extra={"partition": p})
         if signal is None:
@@ -471,19 +480,19 @@ class ExecutorService:
         await self._finish(worker, writer, [], [], outcome_record(signal, "REJECTED", paper=self.paper, ts=now_us(),
                            reason=f"invalid signal: {type(exc).__name__}: {exc}"[:500]), offsets, group)
 
-    def _follow_up(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
+    def _follow_up(self, worker: PartitionWorker, writer: PartitionWriter, signal: Signal, base: list[OrderRequest],
                    steps: list[OrderRequest], results: dict[str, LegResult]) -> None:
         self.stats.pending += 1
         task = asyncio.get_running_loop().create_task(self._resolve_pending(worker, writer, signal, base, steps, results))
         worker.followups.add(task)
         task.add_done_callback(worker.followups.discard)
 
-    async def _resolve_pending(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
+    async def _resolve_pending(self, worker: PartitionWorker, writer: PartitionWriter, signal: Signal, base: list[OrderRequest],
                                steps: list[OrderRequest], results: dict[str, LegResult]) -> None:
         """Look each pending order up until it is final, record it and its fills, then settle the signal."""
         try:
-            events: list[dict[str, Any]] = []
-            fills: list[dict[str, Any]] = []
+            events: list[OrderEvent] = []
+            fills: list[Fill] = []
             until = now_us() + self.pending_timeout_us
             for req in base + steps:
                 if results[req.client_order_id].type != "ACK":
@@ -494,16 +503,16 @@ class ExecutorService:
                                     venue_order_id=res.venue_order_id, acked_ts=now_us())
                 results[req.client_order_id] = res
                 intent = worker.ledger.intents.get(req.client_order_id)
-                events.append(result_event(req, res, intent_ts=intent["intent_ts"] if intent else now_us(), paper=self.paper))
+                events.append(result_event(req, res, intent_ts=intent.intent_ts if intent else now_us(), paper=self.paper))
                 fills += fill_records(req, res, paper=self.paper, ts=now_us())
             outcome, more_events, more_fills = await self._settle(worker, writer, signal, base, steps, results)
             await self._finish(worker, writer, events + more_events, fills + more_fills, outcome, [], None)
-            if outcome["state"] == "PENDING":  # a completion/unwind step answered `delayed`: follow it up too
+            if outcome.state == "PENDING":  # a completion/unwind step answered `delayed`: follow it up too
                 self._follow_up(worker, writer, signal, base, steps, results)
         except asyncio.CancelledError:
             raise  # revoked: the next owner's recovery resumes from the PENDING outcome
         except Exception as exc:
-            log.exception("follow-up of a pending signal failed", extra={"signal_id": signal["signal_id"]})
+            log.exception("follow-up of a pending signal failed", extra={"signal_id": signal.signal_id})
             self._fail(worker, exc)
 
     async def _send_legs(self, worker: PartitionWorker, reqs: list[OrderRequest]) -> dict[str, LegResult]:
@@ -523,12 +532,12 @@ class ExecutorService:
         # revoked meanwhile (the revoke callback waits for it). Revocation only stops NEW signals.
         return await self.clients[req.venue].place(req)
 
-    async def _settle(self, worker: PartitionWorker, writer: PartitionWriter, signal: dict[str, Any], base: list[OrderRequest],
-                      steps: list[OrderRequest], results: dict[str, LegResult]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    async def _settle(self, worker: PartitionWorker, writer: PartitionWriter, signal: Signal, base: list[OrderRequest],
+                      steps: list[OrderRequest], results: dict[str, LegResult]) -> tuple[Outcome, list[OrderEvent], list[Fill]]:
         """Run the leg-risk policy until the legs are balanced or the policy gives up. Every step is an
         order of its own: INTENT committed first, then sent."""
-        events: list[dict[str, Any]] = []
-        fills: list[dict[str, Any]] = []
+        events: list[OrderEvent] = []
+        fills: list[Fill] = []
         unsent_wait = Backoff(0.1, 1.0)
         while True:
             nxt = self.settler.next_steps(signal, base, steps, results, now_us())
@@ -554,61 +563,85 @@ class ExecutorService:
             for r, ev, res in zip(nxt, intents, out, strict=True):
                 results[r.client_order_id] = res
                 steps.append(r)
-                events.append(result_event(r, res, intent_ts=ev["intent_ts"], paper=self.paper))
+                events.append(result_event(r, res, intent_ts=ev.intent_ts, paper=self.paper))
                 fills += fill_records(r, res, paper=self.paper, ts=now_us())
             if all(not_sent(res) for res in out):
                 await asyncio.sleep(unsent_wait.next_delay())  # e.g. the venue's breaker is open: wait for its half-open probe
             else:
                 unsent_wait.reset()
         outcome = self.settler.outcome(signal, base, steps, results, paper=self.paper, ts=now_us())
-        if outcome["state"] == "UNKNOWN":
-            worker.unhedged[outcome["signal_id"]] = self.settler.unhedged(base, steps, results)
+        if outcome.state == "UNKNOWN":
+            worker.unhedged[outcome.signal_id] = self.settler.unhedged(base, steps, results)
         return outcome, events, fills
 
-    async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                      outcome: dict[str, Any], offsets: list[TopicPartition], group: Callable[[], Any] | None) -> None:
-        unhedged = worker.unhedged.pop(outcome["signal_id"], {}) if outcome["state"] == "UNKNOWN" else {}
-        alerts = self._alert_records(outcome, unhedged) if outcome["state"] == "UNKNOWN" else []
+    async def _finish(self, worker: PartitionWorker, writer: PartitionWriter, events: list[OrderEvent], fills: list[Fill],
+                      outcome: Outcome, offsets: list[TopicPartition], group: Callable[[], object] | None) -> None:
+        unhedged = worker.unhedged.pop(outcome.signal_id, {}) if outcome.state == "UNKNOWN" else {}
+        alerts = self._alert_records(outcome, unhedged) if outcome.state == "UNKNOWN" else []
         await self._commit_results(worker, writer, events, fills, outcome, offsets, group, alerts)
         if self.admission is not None:  # the signal's balance hold goes with the next balance read
             self.admission.on_outcome(outcome)
         for ev in events:
-            worker.ledger.apply("OrderEvent", ev)
-        worker.ledger.apply("Outcome", outcome)
+            worker.ledger.apply(ev)
+        worker.ledger.apply(outcome)
         for ev in events:
-            if ev["type"] != "INTENT":
-                metrics.ORDERS.labels(ev["venue"], ev["type"]).inc()
-        metrics.OUTCOMES.labels(outcome["state"]).inc()
-        if outcome["state"] == "UNWOUND":
+            if ev.type != "INTENT":
+                metrics.ORDERS.labels(ev.venue, ev.type).inc()
+        metrics.OUTCOMES.labels(outcome.state).inc()
+        if outcome.state == "UNWOUND":
             metrics.UNWINDS.inc()
-        if outcome["state"] == "UNKNOWN":
+        if outcome.state == "UNKNOWN":
             self.stats.unknown += 1
-            log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.get("reason"),
-                      extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+            log.error("outcome UNKNOWN: an operator must check the venues (%s)", outcome.reason,
+                      extra={"signal_id": outcome.signal_id, "game_id": outcome.game_id})
             for venue, size in (unhedged or {"UNKNOWN": 0}).items():
                 metrics.UNHEDGED.labels(venue).inc(size)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
-        log.info("outcome %s", outcome["state"], extra={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"]})
+        log.info("outcome %s", outcome.state, extra={"signal_id": outcome.signal_id, "game_id": outcome.game_id})
 
-    def _alert_records(self, outcome: dict[str, Any], unhedged: dict[str, int]) -> list[dict[str, Any]]:
+    def _alert_records(self, outcome: Outcome, unhedged: dict[str, int]) -> list[Control]:
         """An UNKNOWN outcome is an alert: an `alert:<VENUE>` record on `control` (shown by `arb status`), committed
         in the outcome's own transaction (no outcome without its alert), besides the log line and
         `arb_unhedged_contracts{venue}`; the risk gate sees the outcome like any other."""
-        return [control_record(f"alert:{venue}", "ALERT", True, reason=outcome.get("reason"), source="executor (paper)" if self.paper else "executor",
-                               value={"signal_id": outcome["signal_id"], "game_id": outcome["game_id"], "unhedged_contracts": size})
+        return [control_record(f"alert:{venue}", "ALERT", True, reason=outcome.reason, source="executor (paper)" if self.paper else "executor",
+                               value={"signal_id": outcome.signal_id, "game_id": outcome.game_id, "unhedged_contracts": size})
                 for venue, size in (unhedged or {"UNKNOWN": 0}).items()]
 
 
-def _request_from_intent(ev: dict[str, Any], deadline_us: int) -> OrderRequest:
+def _group_metadata(consumer: Consumer) -> object:
+    # confluent-kafka's stub types the ConsumerGroupMetadata as Any: opaque here, only handed back to the producer
+    return cast(object, consumer.consumer_group_metadata())
+
+
+def _dead_letter_record(msg: Message, partition: int, exc: Exception) -> dict[str, object]:
+    # core.dlq builds the DeadLetter as a dict[str, Any]: read here as plain objects (it goes straight to the codec)
+    return cast("dict[str, object]", dead_letter(msg.topic() or "", partition, msg.offset() or 0, msg.key(), msg.value(), exc, "executor"))
+
+
+def _recovered_signal(signal_id: str, first: OrderRequest) -> Signal:
+    """The signal as recovery knows it, from its orders: its id, game and deadline (all the leg-risk policy and the
+    Outcome read of it); the rest, not in the orders, left empty."""
+    return Signal(signal_id=signal_id, game_id=first.game_id, legs=[], size=0, cost=0, edge=0, event_ts=0,
+                  deadline_ts=first.deadline_us, input_tick_ids=[], input_received_ts=[], detected_ts=0)
+
+
+def _leg_index(req: OrderRequest) -> int:
+    return req.leg_index
+
+
+def _request_from_intent(ev: OrderEvent, deadline_us: int) -> OrderRequest:
     return OrderRequest(
-        client_order_id=ev["client_order_id"], signal_id=ev["signal_id"], game_id=ev["game_id"], leg_index=ev["leg_index"],
-        step=ev["step"], venue=ev["venue"], market=ev["market"], book=ev["market"], side=ev["side"], action=ev["action"],
-        limit_price=ev["limit_price"], size=ev["size"], deadline_us=deadline_us, signed_order=ev.get("signed_order"),
-        venue_order_id=ev.get("venue_order_id"),
+        client_order_id=ev.client_order_id, signal_id=ev.signal_id, game_id=ev.game_id, leg_index=ev.leg_index,
+        step=ev.step, venue=ev.venue, market=ev.market, book=ev.market, side=ev.side, action=ev.action,
+        limit_price=ev.limit_price, size=ev.size, deadline_us=deadline_us, signed_order=ev.signed_order,
+        venue_order_id=ev.venue_order_id,
     )
 
 
-def _result_from_event(ev: dict[str, Any]) -> LegResult:
-    return LegResult(ev["type"], filled=ev["filled_size"], fill_cost=ev["fill_cost"], fee=ev["fee"], venue_order_id=ev.get("venue_order_id"),
-                     reason=ev.get("reason"), sent_ts=ev.get("sent_ts"), acked_ts=ev.get("acked_ts"))
+def _result_from_event(ev: OrderEvent) -> LegResult:
+    """The result an OrderEvent records (an INTENT is no result: recovery reads results only)."""
+    if ev.type == "INTENT":
+        raise ValueError(f"{ev.client_order_id}: an INTENT is not a result")
+    return LegResult(ev.type, filled=ev.filled_size, fill_cost=ev.fill_cost, fee=ev.fee, venue_order_id=ev.venue_order_id,
+                     reason=ev.reason, sent_ts=ev.sent_ts, acked_ts=ev.acked_ts)

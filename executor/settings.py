@@ -7,7 +7,9 @@ a value out of its range fails with a ConfigError naming the variable, never sil
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.config import ConfigError, setting
@@ -90,14 +92,13 @@ class ExecutorSettings:
                                                 "`sim` is the compose stack's simulator. A real venue's host never counts as one.")
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            bounds = RANGES.get(f.name)
-            value = getattr(self, f.name)
+        for name, env, value in _fields(self):
+            bounds = RANGES.get(name)
             if bounds is None or isinstance(value, bool):
                 continue
             lo, hi = bounds
             if not isinstance(value, int) or not lo <= value <= hi:
-                raise ConfigError(f"{f.metadata['env']}: expected an integer in [{lo}, {hi}], got {value!r}")
+                raise ConfigError(f"{env}: expected an integer in [{lo}, {hi}], got {value!r}")
         if self.max_contracts_per_signal < self.max_contracts_per_order:
             raise ConfigError(f"ARB_EXEC_MAX_CONTRACTS_PER_SIGNAL ({self.max_contracts_per_signal}) is below "
                               f"ARB_EXEC_MAX_CONTRACTS_PER_ORDER ({self.max_contracts_per_order})")
@@ -108,3 +109,13 @@ class ExecutorSettings:
             ZoneInfo(self.day_timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"ARB_EXEC_DAY_TZ: unknown time zone {self.day_timezone!r}") from None
+
+
+def _fields(settings: ExecutorSettings) -> list[tuple[str, str, object]]:
+    """(name, environment variable, value) of every field of `settings`. The casts: `dataclasses` hands out fields,
+    their metadata and getattr's values as Any."""
+    out: list[tuple[str, str, object]] = []
+    for f in cast("tuple[dataclasses.Field[object], ...]", dataclasses.fields(settings)):
+        meta = cast("Mapping[str, object]", f.metadata)
+        out.append((f.name, str(meta["env"]), cast(object, getattr(settings, f.name))))
+    return out

@@ -14,11 +14,11 @@ executor sends what `next_steps` returns and asks again until it returns nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from core.units import ONE_DOLLAR, notional
 from executor.limits import unwind_price
 from executor.orders import LegResult, OrderRequest, outcome_record, step_request
+from schemas.records import Outcome, OutcomeState, Signal
 
 
 def not_sent(res: LegResult | None) -> bool:
@@ -70,7 +70,7 @@ class Settler:
                 size += r.filled
         return cost // size if size else 0  # money / size(1e-2) -> price units (1e-4)
 
-    def next_steps(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest],
+    def next_steps(self, signal: Signal, base: list[OrderRequest], steps: list[OrderRequest],
                    results: dict[str, LegResult], now_us: int) -> list[OrderRequest]:
         orders = base + steps
         if any(results.get(o.client_order_id) is not None and results[o.client_order_id].type == "ACK" for o in orders):
@@ -83,7 +83,7 @@ class Settler:
             return []
         step_no = 1 + max((o.step for o in orders), default=0)
         top, bottom = max(nets), min(nets)
-        if self.complete_first and now_us < signal["deadline_ts"]:
+        if self.complete_first and now_us < signal.deadline_ts:
             tried = {o.leg_index for o in steps if o.action == "BUY"} | unknown_legs
             sized = [(b, self._lot(b, top - n)) for b, n in zip(base, nets, strict=True) if n < top and b.leg_index not in tried]
             completes = [(b, size) for b, size in sized if size > 0]
@@ -121,8 +121,8 @@ class Settler:
                 out[o.venue] = out.get(o.venue, 0) + o.size
         return out
 
-    def outcome(self, signal: dict[str, Any], base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult],
-                *, paper: bool, ts: int) -> dict[str, Any]:
+    def outcome(self, signal: Signal, base: list[OrderRequest], steps: list[OrderRequest], results: dict[str, LegResult],
+                *, paper: bool, ts: int) -> Outcome:
         orders = base + steps
         fees = sum(r.fee for r in results.values())
         cost = fees
@@ -132,20 +132,25 @@ class Settler:
                 cost += r.fill_cost if o.action == "BUY" else -r.fill_cost
         nets = self.nets(base, steps, results)
         matched = max(0, min(nets)) if nets else 0
-        kw: dict[str, Any] = {"paper": paper, "ts": ts, "matched": matched, "cost": cost, "fees": fees,
-                              "locked_profit": notional(ONE_DOLLAR, matched) - cost}
+        locked_profit = notional(ONE_DOLLAR, matched) - cost
+
+        def record(state: OutcomeState, reason: str | None) -> Outcome:
+            return outcome_record(signal, state, reason=reason, paper=paper, ts=ts, matched=matched, cost=cost, fees=fees,
+                                  locked_profit=locked_profit)
+
         pending = [o.client_order_id for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "ACK"]
         if pending:
-            return outcome_record(signal, "PENDING", reason=f"accepted, not final yet: {', '.join(pending)}", **kw)
+            return record("PENDING", f"accepted, not final yet: {', '.join(pending)}")
         unknown = [o.client_order_id for o in orders if (r := results.get(o.client_order_id)) is not None and r.type == "UNKNOWN"]
         if unknown:
-            return outcome_record(signal, "UNKNOWN", reason=f"order state unknown: {', '.join(unknown)}; known net per leg {nets}", **kw)
+            return record("UNKNOWN", f"order state unknown: {', '.join(unknown)}; known net per leg {nets}")
         reason = None
         if len(set(nets)) > 1:
             if not self._dust(base, nets):
-                return outcome_record(signal, "UNKNOWN", reason=f"imbalance left after the policy gave up: net per leg {nets}", **kw)
+                return record("UNKNOWN", f"imbalance left after the policy gave up: net per leg {nets}")
             reason = f"Polymarket dust below min size kept: net per leg {nets}"
         size = base[0].size if base else 0
+        state: OutcomeState
         if any(o.action == "SELL" for o in steps):
             state = "UNWOUND"
         elif steps:
@@ -156,4 +161,4 @@ class Settler:
             state = "FILLED"
         else:
             state = "PARTIAL_BALANCED"
-        return outcome_record(signal, state, reason=reason, **kw)
+        return record(state, reason)

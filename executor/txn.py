@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from core import codec
 from core.backoff import Backoff
@@ -28,6 +28,7 @@ from core.kafka import make_transactional_producer
 from core.settings import KafkaSettings
 from core.topics import topic_name
 from executor.exceptions import Fenced
+from schemas.records import AvroRecord, Control, Fill, OrderEvent, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,16 @@ log = logging.getLogger(__name__)
 # fenced by the partition's transactional.id, which the new owner's init_transactions() bumped.
 STALE_GROUP = (KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS)
 ATTEMPTS = 8  # abortable failures retried this often (~6 s with the backoff below) before giving up
+
+# confluent-kafka's stub gives KafkaException an Any constructor and `args`: caught under this name, and its
+# KafkaError read by kafka_error() below.
+KafkaFailure = cast("type[Exception]", KafkaException)
+
+
+def kafka_error(exc: BaseException) -> KafkaError | None:
+    """The KafkaError a KafkaException carries as its first argument (None: none)."""
+    args = cast("tuple[object, ...]", exc.args)  # typed Any by the stub
+    return args[0] if args and isinstance(args[0], KafkaError) else None
 
 
 def transactional_id(settings: KafkaSettings, partition: int, *, paper: bool = False) -> str:
@@ -67,21 +78,21 @@ class PartitionWriter:
             if topic in self.ends:
                 self.ends[topic] = max(self.ends[topic], offset)
 
-    def _delivered(self, err: Any, msg: Any) -> None:
-        topic = msg.topic()
-        if err is None and topic in self.ends and msg.partition() == self.partition and (msg.offset() or 0) >= 0:
-            self.ends[topic] = max(self.ends[topic], msg.offset() + 1)
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        topic, offset = msg.topic(), msg.offset()
+        if err is None and topic in self.ends and msg.partition() == self.partition and offset is not None and offset >= 0:
+            self.ends[topic] = max(self.ends[topic], offset + 1)
 
     def init(self, timeout_s: float = 30.0) -> None:
         """Fence previous owners of this partition. Must succeed before anything else."""
         self.producer.init_transactions(timeout_s)
 
-    def _produce(self, topic: str, key: str, type_name: str, record: dict[str, Any], partition: int | None) -> None:
-        kwargs: dict[str, Any] = {"key": key, "value": codec.encode(type_name, record)}
-        if partition is not None:
-            kwargs["partition"] = partition
-            kwargs["on_delivery"] = self._delivered
-        self.producer.produce(topic, **kwargs)
+    def _produce(self, topic: str, key: str, record: AvroRecord, partition: int | None) -> None:
+        value = codec.encode_record(record)
+        if partition is None:
+            self.producer.produce(topic, key=key, value=value)
+        else:
+            self.producer.produce(topic, key=key, value=value, partition=partition, on_delivery=self._delivered)
 
     def _commit(self, what: str, fill: Callable[[], None]) -> None:
         """One transaction: begin, fill, commit. An abortable failure (a stale group generation, a
@@ -95,14 +106,14 @@ class PartitionWriter:
                 self.producer.commit_transaction(10.0)
                 self.producer.poll(0)  # serve the delivery reports: they move `ends`
                 return
-            except KafkaException as exc:
-                err: KafkaError | None = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            except KafkaFailure as exc:
+                err = kafka_error(exc)
                 if err is None or err.fatal() or not (err.txn_requires_abort() or err.retriable()):
                     raise Fenced(f"{self.txn_id}: {what} transaction failed: {exc}") from None
                 try:
                     if err.txn_requires_abort():
                         self.producer.abort_transaction(10.0)
-                except KafkaException as abort_exc:
+                except KafkaFailure as abort_exc:
                     raise Fenced(f"{self.txn_id}: {what} transaction failed ({exc}), then its abort: {abort_exc}") from None
                 if attempt == ATTEMPTS:
                     raise Fenced(f"{self.txn_id}: {what} transaction failed {ATTEMPTS} times, last: {exc}") from None
@@ -110,29 +121,29 @@ class PartitionWriter:
                             extra={"partition": self.partition, "stale_group": err.code() in STALE_GROUP})
                 time.sleep(backoff.next_delay())  # runs in a worker thread (asyncio.to_thread), never on the loop
 
-    def commit_intents(self, intents: list[dict[str, Any]]) -> None:
+    def commit_intents(self, intents: list[OrderEvent]) -> None:
         def fill() -> None:
             for ev in intents:
-                self._produce(self.orders_topic, ev["client_order_id"], "OrderEvent", ev, self.partition)
+                self._produce(self.orders_topic, ev.client_order_id, ev, self.partition)
 
         self._commit("intent", fill)
 
-    def commit_results(self, events: list[dict[str, Any]], fills: list[dict[str, Any]], outcome: dict[str, Any] | None,
-                       offsets: list[TopicPartition], group_metadata: Callable[[], Any] | None,
-                       controls: list[dict[str, Any]] | None = None) -> None:
+    def commit_results(self, events: list[OrderEvent], fills: list[Fill], outcome: Outcome | None,
+                       offsets: list[TopicPartition], group_metadata: Callable[[], object] | None,
+                       controls: list[Control] | None = None) -> None:
         """`group_metadata` is called inside each attempt, so a retry after a rebalance commits with the
         group's current generation (metadata captured when the signal arrived would be refused)."""
 
         def fill() -> None:
             for ev in events:
-                self._produce(self.orders_topic, ev["client_order_id"], "OrderEvent", ev, self.partition)
+                self._produce(self.orders_topic, ev.client_order_id, ev, self.partition)
             for f in fills:
                 # fills are keyed by game_id (positions fold per game); partitioned by Kafka's hash of the key
-                self._produce(self.fills_topic, f["game_id"], "Fill", f, None)
+                self._produce(self.fills_topic, f.game_id, f, None)
             if outcome is not None:
-                self._produce(self.outcomes_topic, outcome["signal_id"], "Outcome", outcome, self.partition)
+                self._produce(self.outcomes_topic, outcome.signal_id, outcome, self.partition)
             for rec in controls or []:  # alerts about this outcome, atomically with it
-                self._produce(self.control_topic, rec["name"], "Control", rec, None)
+                self._produce(self.control_topic, rec.name, rec, None)
             if offsets:
                 if group_metadata is None:
                     raise ValueError("offsets need the consumer's group metadata")

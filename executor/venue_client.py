@@ -97,6 +97,7 @@ class RetryingVenueClient:
                 res = await self.transport.submit(req, remaining_s)
             except Exception as exc:
                 answer = classify_error(exc)
+                label = answer.value  # read before the checks below narrow `answer` (mypy types .value of a narrowed union as Any)
                 if answer in BREAKER_FAILURES:
                     self.breaker.record_failure()
                 else:
@@ -111,7 +112,7 @@ class RetryingVenueClient:
                     if answer is Answer.RETRY:
                         self.rate_limited += 1
                         metrics.RATE_LIMITED.labels(self.venue).inc()
-                    retry_after = getattr(exc, "retry_after_s", None)
+                    retry_after = exc.retry_after_s if isinstance(exc, errors.RateLimited) else None
                     delay = retry_after if retry_after is not None else backoff.next_delay()
                     if now_us() + int(delay * 1_000_000) >= req.deadline_us:
                         return LegResult("CANCELLED", reason=f"not sent before the deadline: {exc}", sent_ts=first_ts)
@@ -121,9 +122,9 @@ class RetryingVenueClient:
                 if not isinstance(exc, errors.VenueError):
                     log.exception("unexpected error placing an order; looking it up", extra={"client_order_id": req.client_order_id})
                 else:
-                    log.warning("order answer %s (%s); looking it up", answer.value, exc, extra={"client_order_id": req.client_order_id})
-                metrics.AMBIGUOUS_ANSWERS.labels(self.venue, answer.value).inc()
-                found = await self.resolve(req, why=f"{answer.value} answer: {exc}")
+                    log.warning("order answer %s (%s); looking it up", label, exc, extra={"client_order_id": req.client_order_id})
+                metrics.AMBIGUOUS_ANSWERS.labels(self.venue, label).inc()
+                found = await self.resolve(req, why=f"{label} answer: {exc}")
                 return replace(found, sent_ts=sent_ts)
             self.breaker.record_success()
             return res

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Protocol, TypeVar
 
 # Faust hands the records of one fetch to the stream one at a time, two or three loop steps apart (each
 # goes through a `wait_first` of four tasks). Cutting a batch the moment the queue is empty would make
@@ -20,8 +20,32 @@ from typing import Any
 # Waiting a few loop steps (microseconds) lets the rest of the fetch arrive first.
 EMPTY_STEPS = 4
 
+E = TypeVar("E")
 
-async def available_batches(stream: Any, max_: int, empty_steps: int = EMPTY_STEPS) -> AsyncIterator[list[Any]]:
+
+class _Queue(Protocol):
+    def empty(self) -> bool: ...
+
+
+class _Channel(Protocol):
+    @property
+    def queue(self) -> _Queue: ...
+
+
+class EventStream(Protocol[E]):
+    """What this module uses of a Faust stream whose events are E."""
+
+    enable_acks: bool
+
+    @property
+    def channel(self) -> _Channel: ...
+
+    def events(self) -> AsyncIterator[E]: ...
+
+    async def ack(self, event: E) -> bool: ...
+
+
+async def available_batches(stream: EventStream[E], max_: int, empty_steps: int = EMPTY_STEPS) -> AsyncIterator[list[E]]:
     """Yield lists of events from `stream`: cut at `max_` events or when nothing more is queued for
     `empty_steps` loop steps.
 
@@ -31,7 +55,7 @@ async def available_batches(stream: Any, max_: int, empty_steps: int = EMPTY_STE
     queue = stream.channel.queue
     acks_were = stream.enable_acks
     stream.enable_acks = False
-    batch: list[Any] = []
+    batch: list[E] = []
     try:
         async for event in stream.events():
             batch.append(event)

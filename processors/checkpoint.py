@@ -12,18 +12,50 @@ those ticks from the table. The changelog can be ahead of the committed offsets 
 the ticks between are consumed again and skipped by offset. After a crash the ticks since the last commit are
 processed again and yield the same signal_ids, which the executor deduplicates.
 
-A state is {"books": {market: Tick}, "offset": offset of the last tick folded in, "memo": the detector's
-hysteresis for the game after that tick}. States are written at each commit, not after every batch: one
-changelog record per game per batch cost ~15% of a busy worker. Until then the agent reads them here (`state`).
+A state (GameState) is the game's latest Tick per market, the offset of the last tick folded in and the detector's
+hysteresis for the game after that tick; the changelog holds it as JSON ({"books": {market: Tick as the schema's
+dict}, "offset": ..., "memo": ...}: `to_json` / `from_json`). States are written at each commit, not after every
+batch: one changelog record per game per batch cost ~15% of a busy worker. Until then the agent reads them here
+(`state`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import cast
 
-State = dict[str, Any]
-Entry = tuple[int, State]  # (the game's ticks partition, its state)
+from schemas.records import Tick, from_dict, to_dict
+
+Json = dict[str, object]
+
+
+@dataclass(slots=True)
+class GameState:
+    books: dict[str, Tick]  # market -> the latest tick of its book
+    offset: int = -1  # of the last tick folded in (-1: none)
+    memo: Mapping[str, object] | None = None  # the detector's hysteresis after that tick (Detector.memory; None: none)
+
+    def to_json(self) -> Json:
+        """The state as the changelog holds it (the key order is the one it always had)."""
+        return {"books": {market: to_dict(tick) for market, tick in self.books.items()}, "offset": self.offset, "memo": self.memo}
+
+    @staticmethod
+    def from_json(value: object) -> GameState:
+        """A state read back from the table (what `to_json` gave, through JSON); anything else is no state."""
+        state = _json_object(value) or {}
+        books = _json_object(state.get("books")) or {}
+        offset = state.get("offset", -1)
+        return GameState({market: from_dict(Tick, _json_object(tick) or {}) for market, tick in books.items()},
+                         offset if isinstance(offset, int) else -1, _json_object(state.get("memo")))
+
+
+def _json_object(value: object) -> Json | None:
+    # A JSON object decodes to a dict with str keys.
+    return cast(Json, value) if isinstance(value, dict) else None
+
+
+Entry = tuple[int, GameState]  # (the game's ticks partition, its state)
 
 
 class Checkpoint:
@@ -31,7 +63,7 @@ class Checkpoint:
     partition numbered as its ticks partition; `commit` commits `ticks` offsets ({partition: offset}) and says
     whether it did."""
 
-    def __init__(self, flush: Callable[[], Awaitable[None]], write: Callable[[int, str, State], None],
+    def __init__(self, flush: Callable[[], Awaitable[None]], write: Callable[[int, str, GameState], None],
                  commit: Callable[[Mapping[int, int]], Awaitable[bool]]) -> None:
         self._flush = flush
         self._write = write
@@ -40,7 +72,7 @@ class Checkpoint:
         self.processed_to: dict[int, int] = {}  # partition -> the offset after the last tick processed
         self.committed_to: dict[int, int] = {}  # partition -> the offset committed last (this assignment)
 
-    def state(self, game_id: str) -> State | None:
+    def state(self, game_id: str) -> GameState | None:
         """The game's newest state not written yet, if any."""
         entry = self.pending.get(game_id)
         return entry[1] if entry is not None else None

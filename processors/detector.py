@@ -25,25 +25,22 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
 from math import lcm
-from typing import Any, cast
+from typing import TypedDict
 
 from core.fees import multi_fill_margin, taker_fee
 from core.ids import signal_id
 from core.units import ONE_DOLLAR, now_us
 from processors.settings import DetectorSettings
+from schemas.records import BookRef, FeeParams, Instrument, Leg, MarketPairing, Signal, Tick, to_dict
 from venues.polymarket import amounts
-
-Tick = dict[str, Any]
-Pairing = dict[str, Any]
-
 
 MAX_LEGS = 3  # a cover needs at most one instrument per outcome, and games have at most three outcomes
 
 
 @dataclass(frozen=True)
 class Candidate:
-    books: tuple[dict[str, Any], ...]
-    instruments: tuple[dict[str, Any], ...]
+    books: tuple[BookRef, ...]
+    instruments: tuple[Instrument, ...]
 
 
 def _minimal_cover(pays: list[set[str]], outcomes: set[str]) -> bool:
@@ -54,17 +51,17 @@ def _minimal_cover(pays: list[set[str]], outcomes: set[str]) -> bool:
     return all(not (set().union(*(p for j, p in enumerate(pays) if j != i)) >= outcomes) for i in range(len(pays)))
 
 
-def candidates(pairing: Pairing) -> list[Candidate]:
+def candidates(pairing: MarketPairing) -> list[Candidate]:
     """Every minimal cover: instruments on different books that together pay on every outcome (pairs, and in
     draw leagues the three-leg covers)."""
-    outcomes = set(pairing["outcomes"])
-    flat = [(bi, book, inst) for bi, book in enumerate(pairing["books"]) for inst in book["instruments"]]
+    outcomes = set(pairing.outcomes)
+    flat = [(bi, book, inst) for bi, book in enumerate(pairing.books) for inst in book.instruments]
     out = []
     for n in range(2, min(MAX_LEGS, len(outcomes)) + 1):
         for combo in combinations(flat, n):
             if len({bi for bi, _, _ in combo}) < n:
                 continue  # two legs on one book (YES + NO of one Kalshi market, Polymarket's two tokens): never < $1
-            if _minimal_cover([set(inst["pays_on"]) for _, _, inst in combo], outcomes):
+            if _minimal_cover([set(inst.pays_on) for _, _, inst in combo], outcomes):
                 out.append(Candidate(tuple(b for _, b, _ in combo), tuple(i for _, _, i in combo)))
     return out
 
@@ -72,8 +69,8 @@ def candidates(pairing: Pairing) -> list[Candidate]:
 def ask_ladder(tick: Tick, side: str) -> list[tuple[int, int]]:
     """Buyable levels of an instrument, best first, on its own price scale (Kalshi NO = 1 - YES bid)."""
     if side == "YES":
-        return [(lv["price"], lv["size"]) for lv in tick["asks"]]
-    return [(ONE_DOLLAR - lv["price"], lv["size"]) for lv in tick["bids"]]
+        return [(lv.price, lv.size) for lv in tick.asks]
+    return [(ONE_DOLLAR - lv.price, lv.size) for lv in tick.bids]
 
 
 @dataclass(frozen=True)
@@ -93,13 +90,13 @@ def _lot(size: int, lot: int) -> int:
     return size - size % lot
 
 
-def order_step(book: Mapping[str, Any]) -> StepFn | None:
+def order_step(book: BookRef) -> StepFn | None:
     """Polymarket FAK BUYs need price x size on whole cents (venues/polymarket/amounts.py): the sizes that
     fit depend on the limit price. Kalshi takes any size on our grid."""
-    return partial(amounts.fak_step, "BUY") if book["venue"] == "POLYMARKET" else None
+    return partial(amounts.fak_step, "BUY") if book.venue == "POLYMARKET" else None
 
 
-def _priced(chunks: list[Chunk], fees: Sequence[Mapping[str, Any]]) -> Sized:
+def _priced(chunks: list[Chunk], fees: Sequence[FeeParams]) -> Sized:
     """Worst case of the chunks taken with one IOC per leg limited at the last chunk's prices. The legs carry
     only limit prices and IOC fills anywhere up to them: report every chunk at the limit. Cost per contract
     p + fee(p) increases with p for both venues' fee curves, so this bounds the real cost from above.
@@ -114,7 +111,7 @@ def _priced(chunks: list[Chunk], fees: Sequence[Mapping[str, Any]]) -> Sized:
     return Sized(size, limits, leg_fees, cost, ONE_DOLLAR * size - cost)
 
 
-def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[Mapping[str, Any]], min_edge_per_contract: int, cap: int,
+def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[FeeParams], min_edge_per_contract: int, cap: int,
                whole: bool, steps: Sequence[StepFn | None] | None = None, fills_per_leg: int = 1) -> Sized | None:
     """Walk every leg's ladder level by level; take each chunk while its edge per contract >= the minimum.
     Then keep the largest size every venue accepts at the limits it needs (`steps`, per leg), whose
@@ -135,7 +132,8 @@ def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[Mapping[
         q = _lot(min(min(qty for _, qty in levels), cap - size), lot)
         if q <= 0:
             # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
-            thin = min(range(n), key=lambda j: levels[j][1])
+            sizes = [qty for _, qty in levels]
+            thin = sizes.index(min(sizes))
             idx[thin] += 1
             if idx[thin] < len(legs[thin]):
                 price, qty = legs[thin][idx[thin]]
@@ -171,79 +169,114 @@ def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[Mapping[
     return None
 
 
+class Memo(TypedDict):
+    """A game's hysteresis as JSON (the `memo` of its table state): `last` entries are [n leg keys, size, n limits],
+    `signalled` maps a tick market to [tick_id signalled on, signal event time]."""
+
+    last: list[list[str | int]]
+    signalled: dict[str, list[str | int]]
+
+
+# A memo read back is JSON that `memory` wrote: anything else is a bug, and raises as it always did.
+def _int(value: object) -> int:
+    if isinstance(value, (int, str, float)):
+        return int(value)
+    raise TypeError(f"not a number in a detector memo: {value!r}")
+
+
+def _items(value: object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"not a list in a detector memo: {value!r}")
+
+
+Found = tuple[Sized, Candidate, tuple[Tick, ...], int]  # (sized, the cover, its legs' ticks, its placement delay in s)
+
+
+def _best_edge_first(found: Found) -> int:
+    return -found[0].edge
+
+
 class Detector:
     """Detection for many games. Per-game book state is passed in and out (the Faust table holds it);
     each game's hysteresis (do not re-signal an unchanged opportunity or an already signalled book) lives
     here, and `memory`/`restore` carry it in and out of that state, so that a worker recovering a game
     decides exactly as the one before it would have."""
 
-    def __init__(self, settings: DetectorSettings, pairing_of: Callable[[str], Pairing | None], clock: Callable[[], int] = now_us) -> None:
+    def __init__(self, settings: DetectorSettings, pairing_of: Callable[[str], MarketPairing | None], clock: Callable[[], int] = now_us) -> None:
         self.settings = settings
         self.pairing_of = pairing_of
         self.clock = clock
         self._last: dict[str, dict[tuple[str, ...], tuple[int, ...]]] = {}  # game -> candidate -> (size, *limits) signalled
         self._signalled: dict[str, dict[str, tuple[str, int]]] = {}  # game -> tick market -> (tick_id signalled on, signal event time)
-        self._cands: dict[str, tuple[Pairing, list[Candidate]]] = {}
+        self._cands: dict[str, tuple[MarketPairing, list[Candidate]]] = {}
 
-    def _candidates(self, pairing: Pairing) -> list[Candidate]:
-        cached = self._cands.get(pairing["game_id"])
+    def _candidates(self, pairing: MarketPairing) -> list[Candidate]:
+        cached = self._cands.get(pairing.game_id)
         if cached is None or cached[0] is not pairing:
             cached = (pairing, candidates(pairing))
-            self._cands[pairing["game_id"]] = cached
+            self._cands[pairing.game_id] = cached
         return cached[1]
 
-    def memory(self, game_id: str) -> dict[str, Any]:
+    def memory(self, game_id: str) -> Memo:
         """The game's hysteresis as JSON-able data (for the table state). A `last` entry of an n-leg cover is
         [n leg keys, size, n limits] (2n + 1 items), so entries written for pairs read back unchanged."""
         return {"last": [[*k, *v] for k, v in self._last.get(game_id, {}).items()],
                 "signalled": {m: list(v) for m, v in self._signalled.get(game_id, {}).items()}}
 
-    def restore(self, game_id: str, memory: Mapping[str, Any] | None) -> None:
-        """Replace the game's hysteresis with `memory` (from `memory`; None: none)."""
+    def restore(self, game_id: str, memory: Mapping[str, object] | None) -> None:
+        """Replace the game's hysteresis with `memory` (from `memory`, or that JSON read back; None: none)."""
         memory = memory or {}
         last: dict[tuple[str, ...], tuple[int, ...]] = {}
-        for entry in memory.get("last", []):
+        for item in _items(memory.get("last", [])):
+            entry = _items(item)
             n = (len(entry) - 1) // 2
-            last[tuple(str(k) for k in entry[:n])] = tuple(int(v) for v in entry[n:])
-        signalled = {m: (str(v[0]), int(v[1])) for m, v in memory.get("signalled", {}).items()}
+            last[tuple(str(k) for k in entry[:n])] = tuple(_int(v) for v in entry[n:])
+        signalled_in = memory.get("signalled", {})
+        if not isinstance(signalled_in, Mapping):
+            raise TypeError(f"not a mapping in a detector memo: {signalled_in!r}")
+        signalled: dict[str, tuple[str, int]] = {}
+        for m, item in signalled_in.items():
+            v = _items(item)
+            signalled[str(m)] = (str(v[0]), _int(v[1]))
         self._last[game_id], self._signalled[game_id] = last, signalled
 
-    def on_tick(self, state: dict[str, Tick], tick: Tick) -> tuple[dict[str, Tick], list[dict[str, Any]]]:
+    def on_tick(self, state: Mapping[str, Tick], tick: Tick) -> tuple[dict[str, Tick], list[Signal]]:
         """Fold the tick into the game's state, then evaluate every candidate of the game."""
-        state = dict(state)
-        state[tick["market"]] = tick
-        pairing = self.pairing_of(tick["game_id"])
+        books = dict(state)
+        books[tick.market] = tick
+        pairing = self.pairing_of(tick.game_id)
         if pairing is None:
-            return state, []
-        return state, self.evaluate(pairing, state, tick)
+            return books, []
+        return books, self.evaluate(pairing, books, tick)
 
-    def evaluate(self, pairing: Pairing, books: Mapping[str, Tick], trigger: Tick) -> list[dict[str, Any]]:
+    def evaluate(self, pairing: MarketPairing, books: Mapping[str, Tick], trigger: Tick) -> list[Signal]:
         s = self.settings
-        newest = max(t["received_ts"] for t in books.values())
-        found: list[tuple[Sized, Candidate, tuple[Tick, ...], int]] = []
+        newest = max(t.received_ts for t in books.values())
+        found: list[Found] = []
         for cand in self._candidates(pairing):
-            got = [books.get(inst["market"]) for inst in cand.instruments]
-            if any(t is None or t["status"] != "OK" for t in got):
+            got = [books.get(inst.market) for inst in cand.instruments]
+            ticks = tuple(t for t in got if t is not None and t.status == "OK")
+            if len(ticks) < len(got):
                 continue  # trust is the tick's status, never its age: see the module docstring
-            ticks = tuple(cast(Tick, t) for t in got)
-            delay = max(b["seconds_delay"] for b in cand.books)
+            delay = max(b.seconds_delay for b in cand.books)
             extra = 0
             if delay > 0:
                 if not s.allow_delayed:
                     continue
                 extra = s.delayed_extra_edge
-            sized = size_cover([ask_ladder(t, inst["side"]) for t, inst in zip(ticks, cand.instruments, strict=True)],
-                               [b["fee"] for b in cand.books], s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
+            sized = size_cover([ask_ladder(t, inst.side) for t, inst in zip(ticks, cand.instruments, strict=True)],
+                               [b.fee for b in cand.books], s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
                                [order_step(b) for b in cand.books], s.fills_per_leg)
             if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
                 continue
-            if any(sized.size < b["min_size"] for b in cand.books):
+            if any(sized.size < b.min_size for b in cand.books):
                 continue
             found.append((sized, cand, ticks, delay))
-        found.sort(key=lambda f: -f[0].edge)
-        signals: list[dict[str, Any]] = []
+        found.sort(key=_best_edge_first)
+        signals: list[Signal] = []
         used: set[str] = set()
-        game = pairing["game_id"]
+        game = pairing.game_id
         last = self._last.setdefault(game, {})
         signalled = self._signalled.setdefault(game, {})
         live = {self._key(c) for _, c, _, _ in found}
@@ -251,10 +284,10 @@ class Detector:
             del last[key]  # gone: if it comes back, it is a new opportunity
         reuse_us = s.book_reuse_ms * 1000
         for sized, cand, cover_ticks, delay in found:
-            books_used = {b["market"] for b in cand.books}
+            books_used = {b.market for b in cand.books}
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
-            if any((u := signalled.get(t["market"])) is not None and u[0] == t["tick_id"] and newest - u[1] < reuse_us for t in cover_ticks):
+            if any((u := signalled.get(t.market)) is not None and u[0] == t.tick_id and newest - u[1] < reuse_us for t in cover_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
             key = self._key(cand)
             fingerprint = (sized.size, *sized.limits)
@@ -264,32 +297,33 @@ class Detector:
             last[key] = fingerprint
             used |= books_used
             for t in cover_ticks:
-                signalled[t["market"]] = (t["tick_id"], sig["event_ts"])
+                signalled[t.market] = (t.tick_id, sig.event_ts)
             signals.append(sig)
         return signals
 
     @staticmethod
     def _key(cand: Candidate) -> tuple[str, ...]:
-        return tuple(f"{inst['market']}:{inst['side']}" for inst in cand.instruments)
+        return tuple(f"{inst.market}:{inst.side}" for inst in cand.instruments)
 
-    def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, ...], delay_s: int) -> dict[str, Any]:
-        legs = [{"venue": b["venue"], "market": inst["market"], "book": b["market"], "side": inst["side"], "limit_price": lim,
-                 "size": sized.size, "expected_fee": fee, "pays_on": list(inst["pays_on"])}
+    def _signal(self, game: str, sized: Sized, cand: Candidate, ticks: tuple[Tick, ...], delay_s: int) -> Signal:
+        legs = [Leg(venue=b.venue, market=inst.market, book=b.market, side=inst.side, limit_price=lim, size=sized.size,
+                    expected_fee=fee, pays_on=list(inst.pays_on))
                 for b, inst, lim, fee in zip(cand.books, cand.instruments, sized.limits, sized.fees, strict=True)]
-        tick_ids = [t["tick_id"] for t in ticks]
-        event_ts = max(t["received_ts"] for t in ticks)
+        tick_ids = [t.tick_id for t in ticks]
+        event_ts = max(t.received_ts for t in ticks)
         ttl_us = self.settings.signal_ttl_ms * 1000 + delay_s * 1_000_000
-        return {"signal_id": signal_id(game, legs, tick_ids), "game_id": game, "legs": legs, "size": sized.size, "cost": sized.cost,
-                "edge": sized.edge, "event_ts": event_ts, "deadline_ts": event_ts + ttl_us, "input_tick_ids": tick_ids,
-                "input_received_ts": [t["received_ts"] for t in ticks], "detected_ts": self.clock()}
+        leg_terms = [to_dict(leg) for leg in legs]  # core/ids.py hashes legs as the dicts of the schema
+        return Signal(signal_id=signal_id(game, leg_terms, tick_ids), game_id=game, legs=legs, size=sized.size, cost=sized.cost, edge=sized.edge, event_ts=event_ts,
+                      deadline_ts=event_ts + ttl_us, input_tick_ids=tick_ids, input_received_ts=[t.received_ts for t in ticks],
+                      detected_ts=self.clock())
 
 
-def detect_all(ticks: Iterable[Tick], pairings: Mapping[str, Pairing], settings: DetectorSettings) -> list[dict[str, Any]]:
+def detect_all(ticks: Iterable[Tick], pairings: Mapping[str, MarketPairing], settings: DetectorSettings) -> list[Signal]:
     """Offline: the same detector over a sequence of ticks (replay's --detect)."""
-    det = Detector(settings, pairings.get, clock=lambda: 0)
+    det = Detector(settings, lambda game_id: pairings.get(game_id), clock=lambda: 0)
     states: dict[str, dict[str, Tick]] = {}
-    out: list[dict[str, Any]] = []
+    out: list[Signal] = []
     for tick in ticks:
-        states[tick["game_id"]], sigs = det.on_tick(states.get(tick["game_id"], {}), tick)
+        states[tick.game_id], sigs = det.on_tick(states.get(tick.game_id, {}), tick)
         out += sigs
     return out

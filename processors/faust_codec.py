@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from faust.serializers import codecs
+from faust.types.codecs import CodecT
 
 from core import codec
 from core.registry import RegistryUnavailable
+from schemas.records import BY_NAME, AvroRecord, TopLevel
 
 
 @dataclass(frozen=True)
@@ -36,32 +38,38 @@ class Pending:
     type_name: str
 
 
-def _decode(data: bytes, type_name: str) -> Any:
+def _decode(data: bytes, record: type[TopLevel]) -> TopLevel | Undecodable:
     try:
-        return codec.decode(data, type_name)
+        return codec.decode_record(data, record)
     except (codec.DecodeError, RegistryUnavailable) as exc:
         return Undecodable(bytes(data), exc)
 
 
-async def resolve(value: Any) -> Any:
+async def resolve(value: object) -> object:
     """The decoded record, or Undecodable; a Pending value is decoded in a worker thread."""
     if isinstance(value, Pending):
-        return await asyncio.to_thread(_decode, value.data, value.type_name)
+        return await asyncio.to_thread(_decode, value.data, BY_NAME[value.type_name])
     return value
 
 
 class AvroCodec(codecs.Codec):
-    def __init__(self, type_name: str, **kwargs: Any) -> None:
-        super().__init__(type_name=type_name, **kwargs)
+    """Decodes into the typed record of `type_name` (schemas/records.py); encodes such a record (or its dict)."""
+
+    def __init__(self, type_name: str, children: tuple[CodecT, ...] | None = None) -> None:
+        super().__init__(children, type_name=type_name)  # Codec.clone passes `children`
         self.type_name = type_name
+        self.record = BY_NAME[type_name]
 
-    def _dumps(self, obj: Any) -> bytes:
-        return codec.encode(self.type_name, obj)
+    def _dumps(self, obj: object) -> bytes:
+        if isinstance(obj, AvroRecord):
+            return codec.encode_record(obj)
+        # A dict as fastavro writes it, as this codec always took (fastavro rejects anything else: EncodeError).
+        return codec.encode(self.type_name, cast("dict[str, object]", obj))
 
-    def _loads(self, s: bytes) -> Any:
+    def _loads(self, s: bytes) -> object:
         if codec.needs_registry(s):
             return Pending(bytes(s), self.type_name)
-        return _decode(s, self.type_name)
+        return _decode(s, self.record)
 
 
 def register_codecs() -> None:

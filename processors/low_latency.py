@@ -8,18 +8,41 @@ the code patched here changes upstream.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, cast
+from typing import ClassVar, Protocol, cast
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT
+from faust.types.transports import ConsumerT
+from mode.utils.types.trees import NodeT
 from yarl import URL
 
+from processors.faust_meta import ServiceMeta
 
-class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
+# aiokafka ships no type hints: the private members patched here, typed.
+Plan = tuple[object, object, float, object, object]  # Fetcher._get_actions_per_node: (requests, resets, timeout, ...)
+
+
+class _TunedConsumer(Protocol):  # aiokafka.AIOKafkaConsumer
+    _fetch_max_wait_ms: int
+    _retry_backoff_ms: int
+
+    @property
+    def _fetcher(self) -> _Fetcher: ...
+
+
+class _Fetcher(Protocol):  # aiokafka.consumer.fetcher.Fetcher
+    _prefetch_backoff: float
+    _in_flight: set[int]  # nodes with a fetch in flight
+    _pending_tasks: set[asyncio.Task[object]]
+    _get_actions_per_node: Callable[[object], Plan]
+
+
+class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=ServiceMeta):
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
+        consumer: _TunedConsumer = super()._create_worker_consumer(transport)
         # Why (measured on Kafka, README "Where the time goes"): Faust hard-codes fetch_max_wait_ms=1500 and aiokafka
         # backs off 100 ms (not configurable) after an empty fetch and before re-fetching a partition whose records
         # are still buffered; each showed up as ~100 ms stalls of the tick -> signal hop. Set before start() builds the
@@ -30,12 +53,13 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def on_start(self) -> None:
         await super().on_start()  # creates the consumer (above) and starts it: its Fetcher exists from here
-        fetcher = self._ensure_consumer()._fetcher
+        consumer: _TunedConsumer = self._ensure_consumer()
+        fetcher = consumer._fetcher
         fetcher._prefetch_backoff = cast(LowLatencyTransport, self.transport).fetch_wait_ms / 1000
         _recheck_finished_fetches(fetcher)
 
 
-def _recheck_finished_fetches(fetcher: Any) -> None:
+def _recheck_finished_fetches(fetcher: _Fetcher) -> None:
     """Work around a race in aiokafka's fetch routine that stalled it for `fetcher_timeout` (200 ms).
 
     A fetch task clears its node from `_in_flight` in a done-callback. When the routine is woken by
@@ -49,7 +73,7 @@ def _recheck_finished_fetches(fetcher: Any) -> None:
     step, for the callback, and plans again."""
     plan = fetcher._get_actions_per_node
 
-    def plan_after_callbacks(assignment: Any) -> Any:
+    def plan_after_callbacks(assignment: object) -> Plan:
         requests, resets, timeout, invalid_metadata, resume_futures = plan(assignment)
         live = sum(1 for task in fetcher._pending_tasks if not task.done())
         if len(fetcher._in_flight) > live:
@@ -59,20 +83,21 @@ def _recheck_finished_fetches(fetcher: Any) -> None:
     fetcher._get_actions_per_node = plan_after_callbacks
 
 
-class LowLatencyConsumer(faust_aiokafka.Consumer):
+class LowLatencyConsumer(faust_aiokafka.Consumer, metaclass=ServiceMeta):
     """Faust's consumer, whose commits of the transport's `owned_topic` are the checkpoint's: Faust commits what
     its acks allow, and a record it dropped around a rebalance leaves a hole there for good
     (processors/delivery_guard.py)."""
 
     def _new_consumer_thread(self) -> LowLatencyConsumerThread:
-        return LowLatencyConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        beacon: NodeT[object] = self.beacon  # mode types it NodeT[Any]
+        return LowLatencyConsumerThread(self, loop=self.loop, beacon=beacon)
 
-    async def _commit_offsets(self, offsets: Mapping[Any, int], start_new_transaction: bool = True) -> bool:
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
         # Whenever Faust commits (on its interval, on revocation, at shutdown), the checkpoint commits too.
         await cast(LowLatencyTransport, self.transport).before_commit()
         return bool(await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction))
 
-    async def _commit(self, offsets: Mapping[Any, int]) -> bool:
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         # Faust goes on committing every other topic, and its bookkeeping as if it had committed this one too.
         owned = cast(LowLatencyTransport, self.transport).owned_topic
         rest = {tp: offset for tp, offset in offsets.items() if tp.topic != owned}
@@ -88,10 +113,10 @@ async def _nothing_to_write() -> None:
     return None
 
 
-class LowLatencyTransport(faust_aiokafka.Transport):
+class LowLatencyTransport(faust_aiokafka.Transport, metaclass=ServiceMeta):
     """Set as the app's transport (`app.transport = ...`, Faust's public setter) before anything asks for it."""
 
-    Consumer: ClassVar[Any] = LowLatencyConsumer
+    Consumer: ClassVar[type[ConsumerT]] = LowLatencyConsumer
 
     def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, owned_topic: str = "",
                  before_commit: Callable[[], Awaitable[None]] = _nothing_to_write) -> None:

@@ -16,13 +16,15 @@ import faust
 from faust.sensors.monitor import Monitor
 from faust.types import TP, EventT, Message, StreamT
 
+from processors.faust_meta import ServiceMeta
 
-class QuietWorker(faust.Worker):
+
+class QuietWorker(faust.Worker, metaclass=ServiceMeta):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
 
 
-class LeanMonitor(Monitor):
+class LeanMonitor(Monitor, metaclass=ServiceMeta):
     """Faust's Monitor sensor without its per-event bookkeeping (counters, timestamps and dicts on every
     message in, event in/out and message out: ~4% of a busy worker). Faust's web server is off and the
     worker's metrics are our own (core.metrics). Kept: the time each partition's stream last took an event,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Optional
 
-from core.config import load, setting
+from core.config import load, setting, settings_docs
 from core.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,9 @@ class RetiredWorkerSettings:
 
 
 # retired field -> (the KafkaSettings field it sets, the new variable, its value from the old one's)
-REPLACEMENTS = {
-    "fetch_wait_ms": ("fetch_wait_ms", "ARB_FETCH_WAIT_MS", lambda v: int(v)),
-    "linger_ms": ("linger_ms", "ARB_LINGER_MS", lambda v: int(v)),
+REPLACEMENTS: dict[str, tuple[str, str, Callable[[float], int]]] = {
+    "fetch_wait_ms": ("fetch_wait_ms", "ARB_FETCH_WAIT_MS", int),
+    "linger_ms": ("linger_ms", "ARB_LINGER_MS", int),
     "session_timeout_s": ("session_timeout_ms", "ARB_SESSION_TIMEOUT_MS", lambda v: round(v * 1000)),
 }
 _warned: set[str] = set()
@@ -41,16 +41,20 @@ def with_retired(kafka: KafkaSettings, env: Mapping[str, str] | None = None) -> 
     """`kafka` for the processor worker: with the value of each retired name still set in `env` (default: the
     environment), and a warning the first time each is seen."""
     retired = load(RetiredWorkerSettings, env)
-    changes = {}
-    for f in dataclasses.fields(RetiredWorkerSettings):
-        value = getattr(retired, f.name)
-        if value is None:
+    changes: dict[str, int] = {}
+    for doc in settings_docs([__name__]):  # RetiredWorkerSettings's fields, in declaration order
+        value: object = getattr(retired, doc.field)
+        if not isinstance(value, (int, float)):  # None: not set
             continue
-        field, new_env, convert = REPLACEMENTS[f.name]
+        field, new_env, convert = REPLACEMENTS[doc.field]
         changes[field] = convert(value)
-        old_env = f.metadata["env"]
+        old_env = doc.env
         if old_env not in _warned:
             _warned.add(old_env)
             log.warning("%s is retired: set %s=%s instead (the same for every Kafka client); used for the processor this time",
                         old_env, new_env, changes[field])
-    return dataclasses.replace(kafka, **changes) if changes else kafka
+    if not changes:
+        return kafka
+    return dataclasses.replace(kafka, fetch_wait_ms=changes.get("fetch_wait_ms", kafka.fetch_wait_ms),
+                               linger_ms=changes.get("linger_ms", kafka.linger_ms),
+                               session_timeout_ms=changes.get("session_timeout_ms", kafka.session_timeout_ms))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from faust.tables import TableManager
 
+from processors.faust_meta import ServiceMeta
 
-class PromptTableManager(TableManager):
+
+class PromptTableManager(TableManager, metaclass=ServiceMeta):
     async def on_start(self) -> None:
         # TableManager.on_start minus `await self.sleep(1.0)` (faust-streaming 0.15.3).
         if not self.should_stop:

@@ -7,14 +7,29 @@ bytes: Faust's own key decoding raised KeyDecodeError into the agent.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Protocol
+
+from faust.types import Message
 
 from core import codec
 from core.dlq import dead_letter, decode_key
 from processors.faust_codec import Undecodable, resolve
+from schemas.records import DeadLetter, Tick, from_dict
 
 
-async def triage(event: Any) -> tuple[dict[str, Any] | None, Exception | None]:
+class TickEvent(Protocol):
+    """What the agent reads of a Faust event of `ticks` (Faust types events as EventT[Any]): the message, and the
+    value the codec made of it (processors/faust_codec.py: a Tick, Undecodable or Pending)."""
+
+    @property
+    def message(self) -> Message: ...
+
+    @property
+    def value(self) -> object: ...
+
+
+async def triage(event: TickEvent) -> tuple[Tick | None, Exception | None]:
     """(the Tick, None) for a record the agent can process, else (None, why it goes to the dead-letter topic)."""
     key = event.message.key
     if key is not None:
@@ -25,14 +40,15 @@ async def triage(event: Any) -> tuple[dict[str, Any] | None, Exception | None]:
     value = await resolve(event.value)  # a registry lookup, if one is needed, runs in a thread
     if isinstance(value, Undecodable):
         return None, value.error
-    if not isinstance(value, dict):
+    if not isinstance(value, Tick):
         return None, codec.DecodeError("corrupt", f"not a Tick: {type(value).__name__}")
     return value, None
 
 
-def dead_letter_record(event: Any, error: Exception) -> dict[str, Any]:
+def dead_letter_record(event: TickEvent, error: Exception) -> DeadLetter:
     """The DeadLetter of a `ticks` record, with its original key and value bytes."""
     msg = event.message
     value = event.value
     raw = value.data if isinstance(value, Undecodable) else msg.value
-    return dead_letter(msg.topic, msg.partition, msg.offset, msg.key, raw, error, "processor")
+    record: Mapping[str, object] = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, raw, error, "processor")  # a dict
+    return from_dict(DeadLetter, record)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Coroutine, Mapping
+from typing import cast
 
 import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP, StreamT
+from faust.types.tables import TableT
+from mode import Signal as FaustSignal
 
 from core import codec, metrics
 from core.markets_cache import MarketsCache
@@ -27,8 +30,8 @@ from core.progress import StatusLine, metric_total, partitions_text, status_inte
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.topics import topic_name
-from processors.batching import available_batches
-from processors.checkpoint import Checkpoint, Entry, State
+from processors.batching import EventStream, available_batches
+from processors.checkpoint import Checkpoint, Entry, GameState
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
 from processors.faust_auth import faust_credentials
@@ -37,9 +40,12 @@ from processors.faust_settings import WorkerSettings
 from processors.low_latency import LowLatencyConsumer, LowLatencyTransport
 from processors.quiet_worker import LeanMonitor
 from processors.settings import DetectorSettings
-from processors.triage import dead_letter_record, triage
+from processors.triage import TickEvent, dead_letter_record, triage
+from schemas.records import Signal
 
 log = logging.getLogger(__name__)
+
+_IllegalState: type[Exception] = IllegalStateError  # aiokafka ships no type hints
 
 
 class ProcessorWorker:
@@ -56,9 +62,12 @@ class ProcessorWorker:
         self.detector = Detector(detection, self.markets.get)
         self.guard = DeliveryGuard(settings.stall_s)
         self.checkpoint = Checkpoint(self._flush, self._write_state, self._commit_ticks)
+        # game -> (the value this worker last wrote to the table, its GameState): read back without parsing the JSON
+        self._written: dict[str, tuple[object, GameState]] = {}
+        brokers = [f"kafka://{h.strip()}" for h in kafka.bootstrap.split(",")]
         self.app = app = faust.App(
             f"{kafka.topic_prefix}{settings.app_id}",
-            broker=[f"kafka://{h.strip()}" for h in kafka.bootstrap.split(",")],
+            broker=brokers,
             broker_credentials=faust_credentials(kafka),
             topic_replication_factor=kafka.replication,  # of the table changelog Faust creates
             store=settings.store,
@@ -98,7 +107,7 @@ class ProcessorWorker:
         # by the checkpoint into an explicit changelog partition (see _write_state). The agent reads and writes
         # `games.data` directly, yet without default=dict the takeover test failed (a survivor missed a
         # signal): kept, reason not found.
-        self.games = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str)
+        self.games: TableT[str, object] = app.Table("games", default=dict, partitions=kafka.partitions, key_type=str)
 
         app.timer(interval=settings.commit_interval_s)(self.commit_processed)
         app.timer(interval=min(max(settings.stall_s / 2, 0.1), 0.5))(self.rewind_dropped)
@@ -106,7 +115,8 @@ class ProcessorWorker:
         app.agent(self.ticks, name="processors.app.detect")(self.detect)  # the name it always had
         app.on_partitions_assigned.connect(self.on_assigned)
         app.on_partitions_revoked.connect(self.on_revoked)
-        app.on_rebalance_complete.connect(self.on_ready)
+        rebalanced: FaustSignal[object] = app.on_rebalance_complete  # Faust declares it without its type parameter
+        rebalanced.connect(self.on_ready)
         self.status_line = StatusLine("process", status_interval_s(), self.status, rates=("ticks_in", "signals_out"))
         if self.status_line.interval_s > 0:
             app.timer(interval=self.status_line.interval_s)(self.log_status)
@@ -117,15 +127,17 @@ class ProcessorWorker:
 
     # -- the agent ------------------------------------------------------------------------------------------
 
-    async def detect(self, stream: Any) -> None:
+    async def detect(self, stream: StreamT[object]) -> None:
         # No tick is evaluated before the existing pairings are loaded: a tick of a game whose pairing
         # is not known yet would be folded into the table without being evaluated.
         await self.markets_loaded.wait()
+        # Faust types a stream's events as EventT[Any]; what the agent reads of them is a TickEvent.
+        events = cast("EventStream[TickEvent]", stream)
         # Batches of what is already queued (up to `batch_max`): a lone tick is processed at once.
-        async for batch in available_batches(stream, self.batch_max):
+        async for batch in available_batches(events, self.batch_max):
             await self.process(batch)
 
-    async def process(self, batch: list[Any]) -> None:
+    async def process(self, batch: list[TickEvent]) -> None:
         """Fold each tick of the batch into its game's state, send the signals, hand the states to the checkpoint."""
         now = asyncio.get_running_loop().time()
         committed = self._committed_offsets()
@@ -137,70 +149,77 @@ class ProcessorWorker:
             if tick is None:
                 await self.dead_letter(event, problem or codec.DecodeError("corrupt", "unreadable"))
                 continue
-            game_id = tick["game_id"]
+            game_id = tick.game_id
             prior = states[game_id][1] if game_id in states else self.prior_state(game_id)
             offset = event.message.offset
-            if offset <= prior.get("offset", -1):
+            if offset <= prior.offset:
                 metrics.TICKS_REPLAYED.inc()
                 continue  # already folded in before a crash (see processors/checkpoint.py)
-            books, out = self.detector.on_tick(prior.get("books", {}), tick)
-            states[game_id] = (event.message.partition, {"books": books, "offset": offset})
+            books, out = self.detector.on_tick(prior.books, tick)
+            states[game_id] = (event.message.partition, GameState(books, offset))
             for signal in out:
                 await self.send_signal(game_id, signal)
                 metrics.SIGNALS.inc()
-                metrics.observe(metrics.TICK_TO_SIGNAL, signal["detected_ts"], signal["event_ts"])
+                metrics.observe(metrics.TICK_TO_SIGNAL, signal.detected_ts, signal.event_ts)
         for game_id, (_, state) in states.items():
-            state["memo"] = self.detector.memory(game_id)
+            state.memo = self.detector.memory(game_id)
         self.checkpoint.processed(states, ((e.message.partition, e.message.offset) for e in batch))
 
-    def prior_state(self, game_id: str) -> State:
+    def prior_state(self, game_id: str) -> GameState:
         """The game's newest state: not yet written (the checkpoint's), else the table's."""
         pending = self.checkpoint.state(game_id)
         if pending is not None:
             return pending
-        state: State = self.games.data.get(game_id) or {}
+        stored = self.games.data.get(game_id)
+        written = self._written.get(game_id)
+        # What this worker wrote is read back as it was; anything else (recovered from the changelog, or a store that
+        # keeps bytes) is parsed.
+        state = written[1] if written is not None and written[0] is stored else GameState.from_json(stored)
         # The table's state may come from another worker, or from before a crash: decide on with the
         # hysteresis that went with it.
-        self.detector.restore(game_id, state.get("memo"))
+        self.detector.restore(game_id, state.memo)
         return state
 
-    async def dead_letter(self, event: Any, error: Exception) -> None:
+    async def dead_letter(self, event: TickEvent, error: Exception) -> None:
         metrics.DEAD_LETTERS.labels("processor").inc()
         record = dead_letter_record(event, error)
-        log.warning("processor: dead-lettered a ticks record: %s", record["error"],
-                    extra={"topic": record["source_topic"], "partition": record["partition"], "offset": record["offset"]})
-        await self.dlq.send(key=event.message.topic, value=codec.encode("DeadLetter", record))
+        log.warning("processor: dead-lettered a ticks record: %s", record.error,
+                    extra={"topic": record.source_topic, "partition": record.partition, "offset": record.offset})
+        await self.dlq.send(key=event.message.topic, value=codec.encode_record(record))
 
-    async def send_signal(self, game_id: str, signal: dict[str, Any]) -> None:
+    async def send_signal(self, game_id: str, signal: Signal) -> None:
         # Straight to the producer with our own encoding: Faust's Topic.send path (FutureMessage, the
         # serializer registry, the producer buffer task) cost ~20% of a busy worker (py-spy). aiokafka
         # partitions by the key (murmur2, like every producer of this project).
-        fut = await self.app.producer.send(self.signals_topic, game_id.encode(), codec.encode("Signal", signal), None, None, None)
-        cast(asyncio.Future, fut).add_done_callback(self._on_signal_sent)
+        fut = await self.app.producer.send(self.signals_topic, game_id.encode(), codec.encode_record(signal), None, None, None)
+        cast("asyncio.Future[object]", fut).add_done_callback(self._on_signal_sent)
 
-    def _on_signal_sent(self, fut: asyncio.Future[Any]) -> None:
+    def _on_signal_sent(self, fut: asyncio.Future[object]) -> None:
         # A send that failed after aiokafka's retries would otherwise be lost silently once the tick's
         # offset is committed: stop the worker instead, so the ticks are processed again from the last commit.
         if not fut.cancelled() and fut.exception() is not None:
             log.error("processor: a signal could not be sent (%r); stopping the worker", fut.exception())
-            asyncio.ensure_future(self.app.crash(fut.exception() or RuntimeError("signal send failed")))
+            crash: Coroutine[object, object, None] = self.app.crash(fut.exception() or RuntimeError("signal send failed"))
+            asyncio.ensure_future(crash)
 
     # -- the checkpoint's steps on Faust ---------------------------------------------------------------------
 
     async def _flush(self) -> None:
         await self.app.producer.flush()
 
-    def _write_state(self, partition: int, game_id: str, state: State) -> None:
+    def _write_state(self, partition: int, game_id: str, state: GameState) -> None:
         # Into the game's ticks partition of the changelog: that is the changelog partition Faust gives the
         # worker that owns the ticks partition (use_partitioner would hash the JSON key, a different partition
         # than the ticks producer's hash of the raw game_id).
-        self.games.data[game_id] = state
-        self.games.send_changelog(partition, game_id, state)
+        value = state.to_json()
+        self.games.data[game_id] = value
+        self._written[game_id] = (value, state)
+        self.games.send_changelog(partition, game_id, value)
 
     async def _commit_ticks(self, offsets: Mapping[int, int]) -> bool:
         return await self.consumer.commit_owned(offsets)
 
-    def _committed_offsets(self) -> Mapping[Any, int | None]:
+    def _committed_offsets(self) -> Mapping[TP, int | None]:
         # Faust's record of each partition's committed offset: after an assignment, the position it seeked to.
         # Faust has no public accessor; faust-streaming is pinned (tests/unit/test_library_patches.py).
         return cast(FaustConsumer, self.app.consumer)._committed_offset
@@ -212,14 +231,15 @@ class ProcessorWorker:
         if not self.app.rebalancing:
             await self.checkpoint.commit()
 
-    async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def on_revoked(self, sender: object, /, *args: object, signal: object, **kwargs: object) -> None:
         await self.checkpoint.commit()
 
-    async def on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def on_assigned(self, sender: object, /, *args: object, signal: object, **kwargs: object) -> None:
         self.guard.assigned(asyncio.get_running_loop().time())
         self.checkpoint.assigned()
+        self._written.clear()  # the table is recovered afresh: parse what it holds now
 
-    async def on_ready(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def on_ready(self, sender: object, /, *args: object, signal: object, **kwargs: object) -> None:
         # Sent when the tables are recovered, just before Faust resumes fetching: from here the worker processes.
         owned = self.owned_ticks()
         log.info("processor: worker ready: ticks partitions %s, %d pairings known", partitions_text(owned), len(self.markets.pairings),
@@ -268,7 +288,7 @@ class ProcessorWorker:
                 metrics.TICKS_REWINDS.inc()
                 await consumer.seek_wait({tp: target})
                 self.guard.rewound(tp.partition, target, now)
-        except IllegalStateError:
+        except _IllegalState:
             return  # the partition was revoked meanwhile; the next assignment starts afresh
 
     # -- status ----------------------------------------------------------------------------------------------
@@ -276,7 +296,7 @@ class ProcessorWorker:
     def owned_ticks(self) -> list[int]:
         return sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.ticks_topic)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         owned = self.owned_ticks()
         lag = sum(metric_total(metrics.CONSUMER_LAG, topic=self.ticks_topic, partition=str(p)) for p in owned)
         state = "rebalancing" if self.app.rebalancing else "processing" if owned else "idle (no partitions)"

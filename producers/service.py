@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import Producer
@@ -27,6 +27,7 @@ from core.supervise import Supervisor, spawn
 from core.topics import topic_name
 from core.units import now_us
 from producers.handoff import Handoff
+from schemas.records import MarketPairing
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,14 @@ class Feed(Protocol):
     async def remove_markets(self, ids: list[str]) -> None: ...
 
 
-def venue_markets(pairings: dict[str, dict[str, Any]], venue: str) -> dict[str, str]:
+def venue_markets(pairings: Mapping[str, MarketPairing], venue: str) -> dict[str, str]:
     """Feed subscription of one venue: Tick.market (Kalshi ticker / Polymarket token id) -> game_id."""
     out: dict[str, str] = {}
     for game_id, pairing in pairings.items():
-        for book in pairing["books"]:
-            if book["venue"] == venue:
-                for inst in book["instruments"]:
-                    out[inst["market"]] = game_id
+        for book in pairing.books:
+            if book.venue == venue:
+                for inst in book.instruments:
+                    out[inst.market] = game_id
     return out
 
 
@@ -104,7 +105,7 @@ class ProducerService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
 
-    def _on_pairing(self, game_id: str, pairing: dict[str, Any] | None) -> None:
+    def _on_pairing(self, game_id: str, pairing: MarketPairing | None) -> None:
         """Markets-reader thread -> event loop: update every feed's subscription."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(lambda: spawn(self._resubscribe(), "resubscribe"))

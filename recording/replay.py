@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from core import codec
 from core.kafka import make_producer
@@ -13,6 +13,9 @@ from core.settings import KafkaSettings
 from core.topics import logical_name, topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from schemas.records import AvroRecord, MarketPairing, Signal, Tick
+
+R = TypeVar("R", bound=AvroRecord)
 
 
 def ordered(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,32 +45,38 @@ def republish(records: list[dict[str, Any]], source: KafkaSettings, prefix: str,
     return n
 
 
-def decode_all(records: Iterable[dict[str, Any]], type_name: str) -> tuple[list[dict[str, Any]], int]:
-    out, bad = [], 0
+def decode_all(records: Iterable[dict[str, Any]], cls: type[R]) -> tuple[list[R], int]:
+    """The values of recorded rows decoded into records of class `cls` (tombstones skipped), and how many
+    could not be decoded."""
+    out: list[R] = []
+    bad = 0
     for r in records:
         if r["value"] is None:
             continue
         try:
-            out.append(codec.decode(r["value"], type_name))
+            out.append(codec.decode_record(r["value"], cls))
         except codec.DecodeError:
             bad += 1
     return out, bad
 
 
-def detect(ticks: list[dict[str, Any]], pairings: dict[str, dict[str, Any]], settings: DetectorSettings) -> list[dict[str, Any]]:
+def detect(ticks: list[Tick], pairings: Mapping[str, MarketPairing], settings: DetectorSettings) -> list[Signal]:
     return detect_all(ticks, pairings, settings)
 
 
-def diff(replayed: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> dict[str, Any]:
-    """Signals that appear only in the replay, vanish from it, or exist in both with other terms."""
-    a = {s["signal_id"]: s for s in replayed}
-    b = {s["signal_id"]: s for s in recorded}
-    terms = ("size", "cost", "edge", "deadline_ts")
-    changed = [sid for sid in a.keys() & b.keys() if any(a[sid][t] != b[sid][t] for t in terms)]
+def _terms(s: Signal) -> tuple[int, int, int, int]:
+    return s.size, s.cost, s.edge, s.deadline_ts
 
-    def brief(s: dict[str, Any]) -> dict[str, Any]:
-        return {"signal_id": s["signal_id"], "game_id": s["game_id"], "size": s["size"], "edge": s["edge"],
-                "legs": [f"{leg['venue']}:{leg['market']}:{leg['side']}@{leg['limit_price']}" for leg in s["legs"]]}
+
+def diff(replayed: list[Signal], recorded: list[Signal]) -> dict[str, Any]:
+    """Signals that appear only in the replay, vanish from it, or exist in both with other terms."""
+    a = {s.signal_id: s for s in replayed}
+    b = {s.signal_id: s for s in recorded}
+    changed = [sid for sid in a.keys() & b.keys() if _terms(a[sid]) != _terms(b[sid])]
+
+    def brief(s: Signal) -> dict[str, Any]:
+        return {"signal_id": s.signal_id, "game_id": s.game_id, "size": s.size, "edge": s.edge,
+                "legs": [f"{leg.venue}:{leg.market}:{leg.side}@{leg.limit_price}" for leg in s.legs]}
 
     return {"same": len(a.keys() & b.keys()) - len(changed), "appear": [brief(a[s]) for s in sorted(a.keys() - b.keys())],
             "vanish": [brief(b[s]) for s in sorted(b.keys() - a.keys())], "changed": sorted(changed)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from core.errors import ArbError
 
 TARGET = Path(__file__).parent / "records.py"
 PRIMITIVES = {"string": "str", "int": "int", "long": "int", "boolean": "bool", "bytes": "bytes"}
+LOOP_VARS = "xyzuvw"  # the item of an array at each nesting depth, in the generated comprehensions
+
+# An expression converting one value, given the expression of that value (a dict's, or a record's) and the depth of
+# the comprehensions around it (which names its loop variables).
+Conv = Callable[[str, int], str]
+
+
+def _same(value: str, depth: int) -> str:
+    return value
 
 
 class SchemaNotSupported(ArbError):
@@ -37,8 +47,8 @@ class Field:
     doc: str
     has_default: bool
     default: Any
-    from_expr: str  # converts d[...] (a fastavro dict value) to the field's value
-    to_expr: str  # converts r.<name> back
+    from_value: Conv  # the field's value, from the expression of its record's dict (d, or a loop variable)
+    to_value: Conv  # the field's dict value, from the expression of its record
 
 
 @dataclass
@@ -47,6 +57,14 @@ class Record:
     doc: str
     top_level: bool
     fields: list[Field] = field(default_factory=list)
+
+    def new(self, v: str, depth: int) -> str:
+        """The record made from the dict `v`."""
+        return f"_{self.name}_new(" + ", ".join(f.from_value(v, depth) for f in self.fields) + ")"
+
+    def as_dict(self, o: str, depth: int) -> str:
+        """The dict of the record `o`."""
+        return "{" + ", ".join(f'"{f.name}": {f.to_value(o, depth)}' for f in self.fields) + "}"
 
 
 @dataclass
@@ -60,41 +78,60 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def _from_field(name: str, has_default: bool, default: Any, conv: Conv) -> Conv:
+    """The field's value from its record's dict `v`: fastavro fills every field; other dicts may leave out one with a
+    schema default."""
+    if not has_default:
+        return lambda v, n: conv(f'{v}["{name}"]', n)
+    if default is None:
+        return lambda v, n: conv(f'{v}.get("{name}")', n)
+    return lambda v, n: conv(f'{v}.get("{name}", {default!r})', n)
+
+
+def _to_field(name: str, back: Conv) -> Conv:
+    return lambda o, n: back(f"{o}.{name}", n)
+
+
 class _Builder:
     def __init__(self) -> None:
         self.model = Model()
         self.schemas: dict[str, Any] = {}  # short name -> definition, for references by name
 
-    def type_of(self, t: Any, value: str, out: str) -> tuple[str, str, str]:
-        """(annotation, expression converting `value` from a dict value, expression converting `out` back)."""
+    def type_of(self, t: Any) -> tuple[str, Conv, Conv]:
+        """(annotation, the conversion of a dict value to the field's value, the conversion back)."""
         if isinstance(t, str):
             if t in PRIMITIVES:
-                return PRIMITIVES[t], value, out
+                return PRIMITIVES[t], _same, _same
             if _short(t) in self.schemas:
-                return self.type_of(self.schemas[_short(t)], value, out)
+                return self.type_of(self.schemas[_short(t)])
             raise SchemaNotSupported(f"type {t!r}")
         if isinstance(t, list):
             branches = [b for b in t if b != "null"]
             if len(t) != 2 or len(branches) != 1:
                 raise SchemaNotSupported(f"union {t!r} (only [null, X])")
-            ann, conv, back = self.type_of(branches[0], "v", "v")
-            if conv == "v":  # a primitive or enum: nothing to convert
-                return f"{ann} | None", value, out
-            return f"{ann} | None", f"None if (v := {value}) is None else {conv}", f"None if (v := {out}) is None else {back}"
+            ann, conv, back = self.type_of(branches[0])
+            if conv is _same:  # a primitive or enum: nothing to convert
+                return f"{ann} | None", _same, _same
+            return (f"{ann} | None", lambda v, n: f"None if (v{n} := {v}) is None else {conv(f'v{n}', n + 1)}",
+                    lambda o, n: f"None if (v{n} := {o}) is None else {back(f'v{n}', n + 1)}")
         kind = t["type"]
         if kind in PRIMITIVES:
-            return self.type_of(kind, value, out)  # e.g. {"type": "long", "logicalType": "timestamp-micros"}
+            return self.type_of(kind)  # e.g. {"type": "long", "logicalType": "timestamp-micros"}
         if kind == "enum":
             self.enum(t)
-            return _short(t["name"]), value, out
+            return _short(t["name"]), _same, _same
         if kind == "array":
-            ann, conv, back = self.type_of(t["items"], "x", "x")
-            if conv == "x":  # copied, so a record never shares a list with the dict it came from
-                return f"list[{ann}]", f"list({value})", f"list({out})"
-            return f"list[{ann}]", f"[{conv} for x in {value}]", f"[{back} for x in {out}]"
+            ann, conv, back = self.type_of(t["items"])
+            if conv is _same:  # copied, so a record never shares a list with the dict it came from
+                return f"list[{ann}]", lambda v, n: f"list({v})", lambda o, n: f"list({o})"
+            item = self.model.records.get(ann)
+            if item is not None:  # records in an array are built in place, without a call per item
+                conv, back = item.new, item.as_dict
+            return (f"list[{ann}]", lambda v, n: f"[{conv(LOOP_VARS[n], n + 1)} for {LOOP_VARS[n]} in {v}]",
+                    lambda o, n: f"[{back(LOOP_VARS[n], n + 1)} for {LOOP_VARS[n]} in {o}]")
         if kind == "record":
             name = self.record(t, top_level=False)
-            return name, f"_{name}_from({value})", f"_{name}_to({out})"
+            return name, lambda v, n: f"_{name}_from({v})", lambda o, n: f"_{name}_to({o})"
         raise SchemaNotSupported(f"type {kind!r}")
 
     def enum(self, t: dict[str, Any]) -> None:
@@ -119,9 +156,9 @@ class _Builder:
             default = f.get("default")
             if has_default and (not isinstance(default, (type(None), bool, int, str)) or f["type"] == "bytes"):
                 raise SchemaNotSupported(f"{name}.{fname}: default {default!r} (only null, boolean, number and string defaults)")
-            source = (f'd.get("{fname}")' if default is None else f'd.get("{fname}", {default!r})') if has_default else f'd["{fname}"]'
-            ann, conv, back = self.type_of(f["type"], source, f"r.{fname}")
-            rec.fields.append(Field(fname, ann, " ".join(f.get("doc", "").split()), has_default, f.get("default"), conv, back))
+            ann, conv, back = self.type_of(f["type"])
+            rec.fields.append(Field(fname, ann, " ".join(f.get("doc", "").split()), has_default, default,
+                                    _from_field(fname, has_default, default, conv), _to_field(fname, back)))
         self.model.records[name] = rec  # after its nested records
         return name
 
@@ -164,18 +201,13 @@ class AvroRecord:
 CONVERSIONS = '''
 
 # --- conversions -----------------------------------------------------------------------------------------------
-# A dict -> record conversion sets the slots directly (object.__new__ plus each slot's descriptor) instead of
-# calling the frozen dataclass's __init__, which assigns every field through object.__setattr__: for a Tick of
-# 10 levels a side that halves the cost of the conversion. Every field is set, so the record is complete.
-
-_new = object.__new__
-
-
-def _slot(cls: type, name: str) -> Callable[[object, object], None]:
-    setter: Callable[[object, object], None] = getattr(cls, name).__set__
-    return setter
-
-
+# A record is made from a dict by its builder, a class of the same layout (the same slots, no frozen __setattr__):
+# the builder's positional __init__ stores each slot, then gives the object the record's class (its `self` is typed
+# Any: mypy does not let an object change its class). The frozen dataclass's own __init__ assigns every field
+# through object.__setattr__; setting each slot through its descriptor costs a call per field. Records in an array
+# are built in place, without a call per item, and turned back into dicts the same way. Every field is set, so the
+# record is complete. For a Tick of 10 levels a side (process CPU time): from_dict ~5.4 µs (~6.3 µs through the
+# slot descriptors), to_dict ~2.2 µs (~2.5 µs with a call per level).
 '''
 
 FOOTER = '''
@@ -222,17 +254,18 @@ def render(model: Model | None = None) -> str:
             out.append(f"    {f.name}: {f.annotation}{default}" + (f"  # {f.doc}" if f.doc else "") + "\n")
     out.append(CONVERSIONS)
     for rec in model.records.values():
-        for f in rec.fields:
-            out.append(f'_{rec.name}_{f.name} = _slot({rec.name}, "{f.name}")\n')
+        params = ", ".join(f"{f.name}: {f.annotation}" for f in rec.fields)
+        out.append(f"\n\nclass _{rec.name}_builder(AvroRecord):\n    __slots__ = {rec.name}.__slots__\n\n")
+        out.append(f"    def __init__(self: Any, {params}) -> None:\n")
+        out += [f"        self.{f.name} = {f.name}\n" for f in rec.fields]
+        out.append(f"        self.__class__ = {rec.name}\n")
+        types = ", ".join(f.annotation for f in rec.fields)
+        out.append(f'\n\n_{rec.name}_new = cast("Callable[[{types}], {rec.name}]", _{rec.name}_builder)\n')
     for rec in model.records.values():
         out.append(f"\n\ndef _{rec.name}_from(d: Mapping[str, Any]) -> {rec.name}:\n")
-        out.append(f"    o = _new({rec.name})\n")
-        for f in rec.fields:
-            out.append(f"    _{rec.name}_{f.name}(o, {f.from_expr})\n")
-        out.append("    return o\n")
+        out.append(f"    return {rec.new('d', 0)}\n")
         out.append(f"\n\ndef _{rec.name}_to(r: {rec.name}) -> dict[str, Any]:\n")
-        items = ", ".join(f'"{f.name}": {f.to_expr}' for f in rec.fields)
-        out.append(f"    return {{{items}}}\n")
+        out.append(f"    return {rec.as_dict('r', 0)}\n")
     names = list(model.records)
     out.append("\n\n_FROM: dict[type, Callable[[Mapping[str, Any]], AvroRecord]] = {\n")
     out += [f"    {n}: _{n}_from,\n" for n in names]

@@ -283,173 +283,310 @@ class Tick(AvroRecord):
 
 
 # --- conversions -----------------------------------------------------------------------------------------------
-# A dict -> record conversion sets the slots directly (object.__new__ plus each slot's descriptor) instead of
-# calling the frozen dataclass's __init__, which assigns every field through object.__setattr__: for a Tick of
-# 10 levels a side that halves the cost of the conversion. Every field is set, so the record is complete.
-
-_new = object.__new__
-
-
-def _slot(cls: type, name: str) -> Callable[[object, object], None]:
-    setter: Callable[[object, object], None] = getattr(cls, name).__set__
-    return setter
+# A record is made from a dict by its builder, a class of the same layout (the same slots, no frozen __setattr__):
+# the builder's positional __init__ stores each slot, then gives the object the record's class (its `self` is typed
+# Any: mypy does not let an object change its class). The frozen dataclass's own __init__ assigns every field
+# through object.__setattr__; setting each slot through its descriptor costs a call per field. Records in an array
+# are built in place, without a call per item, and turned back into dicts the same way. Every field is set, so the
+# record is complete. For a Tick of 10 levels a side (process CPU time): from_dict ~5.4 µs (~6.3 µs through the
+# slot descriptors), to_dict ~2.2 µs (~2.5 µs with a call per level).
 
 
-_Control_name = _slot(Control, "name")
-_Control_kind = _slot(Control, "kind")
-_Control_active = _slot(Control, "active")
-_Control_reason = _slot(Control, "reason")
-_Control_value = _slot(Control, "value")
-_Control_source = _slot(Control, "source")
-_Control_ts = _slot(Control, "ts")
-_DeadLetter_source_topic = _slot(DeadLetter, "source_topic")
-_DeadLetter_partition = _slot(DeadLetter, "partition")
-_DeadLetter_offset = _slot(DeadLetter, "offset")
-_DeadLetter_key = _slot(DeadLetter, "key")
-_DeadLetter_value = _slot(DeadLetter, "value")
-_DeadLetter_error_kind = _slot(DeadLetter, "error_kind")
-_DeadLetter_error = _slot(DeadLetter, "error")
-_DeadLetter_component = _slot(DeadLetter, "component")
-_DeadLetter_ts = _slot(DeadLetter, "ts")
-_Fill_fill_id = _slot(Fill, "fill_id")
-_Fill_client_order_id = _slot(Fill, "client_order_id")
-_Fill_signal_id = _slot(Fill, "signal_id")
-_Fill_game_id = _slot(Fill, "game_id")
-_Fill_venue = _slot(Fill, "venue")
-_Fill_market = _slot(Fill, "market")
-_Fill_side = _slot(Fill, "side")
-_Fill_action = _slot(Fill, "action")
-_Fill_price = _slot(Fill, "price")
-_Fill_size = _slot(Fill, "size")
-_Fill_fee = _slot(Fill, "fee")
-_Fill_paper = _slot(Fill, "paper")
-_Fill_ts = _slot(Fill, "ts")
-_Instrument_market = _slot(Instrument, "market")
-_Instrument_side = _slot(Instrument, "side")
-_Instrument_label = _slot(Instrument, "label")
-_Instrument_pays_on = _slot(Instrument, "pays_on")
-_FeeParams_model = _slot(FeeParams, "model")
-_FeeParams_rate_ppm = _slot(FeeParams, "rate_ppm")
-_FeeParams_multiplier_ppm = _slot(FeeParams, "multiplier_ppm")
-_FeeParams_exponent = _slot(FeeParams, "exponent")
-_BookRef_venue = _slot(BookRef, "venue")
-_BookRef_market = _slot(BookRef, "market")
-_BookRef_event = _slot(BookRef, "event")
-_BookRef_instruments = _slot(BookRef, "instruments")
-_BookRef_tick_size = _slot(BookRef, "tick_size")
-_BookRef_min_size = _slot(BookRef, "min_size")
-_BookRef_fee = _slot(BookRef, "fee")
-_BookRef_seconds_delay = _slot(BookRef, "seconds_delay")
-_BookRef_neg_risk = _slot(BookRef, "neg_risk")
-_BookRef_exchange_version = _slot(BookRef, "exchange_version")
-_BookRef_exchange_index = _slot(BookRef, "exchange_index")
-_MarketPairing_game_id = _slot(MarketPairing, "game_id")
-_MarketPairing_league = _slot(MarketPairing, "league")
-_MarketPairing_game_date = _slot(MarketPairing, "game_date")
-_MarketPairing_start_ts = _slot(MarketPairing, "start_ts")
-_MarketPairing_away = _slot(MarketPairing, "away")
-_MarketPairing_home = _slot(MarketPairing, "home")
-_MarketPairing_outcomes = _slot(MarketPairing, "outcomes")
-_MarketPairing_books = _slot(MarketPairing, "books")
-_MarketPairing_updated_ts = _slot(MarketPairing, "updated_ts")
-_OrderEvent_client_order_id = _slot(OrderEvent, "client_order_id")
-_OrderEvent_signal_id = _slot(OrderEvent, "signal_id")
-_OrderEvent_game_id = _slot(OrderEvent, "game_id")
-_OrderEvent_leg_index = _slot(OrderEvent, "leg_index")
-_OrderEvent_step = _slot(OrderEvent, "step")
-_OrderEvent_type = _slot(OrderEvent, "type")
-_OrderEvent_venue = _slot(OrderEvent, "venue")
-_OrderEvent_market = _slot(OrderEvent, "market")
-_OrderEvent_side = _slot(OrderEvent, "side")
-_OrderEvent_action = _slot(OrderEvent, "action")
-_OrderEvent_limit_price = _slot(OrderEvent, "limit_price")
-_OrderEvent_size = _slot(OrderEvent, "size")
-_OrderEvent_filled_size = _slot(OrderEvent, "filled_size")
-_OrderEvent_fill_cost = _slot(OrderEvent, "fill_cost")
-_OrderEvent_fee = _slot(OrderEvent, "fee")
-_OrderEvent_venue_order_id = _slot(OrderEvent, "venue_order_id")
-_OrderEvent_signed_order = _slot(OrderEvent, "signed_order")
-_OrderEvent_reason = _slot(OrderEvent, "reason")
-_OrderEvent_paper = _slot(OrderEvent, "paper")
-_OrderEvent_intent_ts = _slot(OrderEvent, "intent_ts")
-_OrderEvent_sent_ts = _slot(OrderEvent, "sent_ts")
-_OrderEvent_acked_ts = _slot(OrderEvent, "acked_ts")
-_OrderEvent_deadline_ts = _slot(OrderEvent, "deadline_ts")
-_Outcome_signal_id = _slot(Outcome, "signal_id")
-_Outcome_game_id = _slot(Outcome, "game_id")
-_Outcome_state = _slot(Outcome, "state")
-_Outcome_reason = _slot(Outcome, "reason")
-_Outcome_matched_size = _slot(Outcome, "matched_size")
-_Outcome_cost = _slot(Outcome, "cost")
-_Outcome_fees = _slot(Outcome, "fees")
-_Outcome_locked_profit = _slot(Outcome, "locked_profit")
-_Outcome_paper = _slot(Outcome, "paper")
-_Outcome_ts = _slot(Outcome, "ts")
-_Position_key = _slot(Position, "key")
-_Position_game_id = _slot(Position, "game_id")
-_Position_venue = _slot(Position, "venue")
-_Position_market = _slot(Position, "market")
-_Position_side = _slot(Position, "side")
-_Position_contracts = _slot(Position, "contracts")
-_Position_cost = _slot(Position, "cost")
-_Position_fees = _slot(Position, "fees")
-_Position_realized_pnl = _slot(Position, "realized_pnl")
-_Position_unrealized_pnl = _slot(Position, "unrealized_pnl")
-_Position_mark_price = _slot(Position, "mark_price")
-_Position_settled = _slot(Position, "settled")
-_Position_ts = _slot(Position, "ts")
-_Settlement_game_id = _slot(Settlement, "game_id")
-_Settlement_venue = _slot(Settlement, "venue")
-_Settlement_market = _slot(Settlement, "market")
-_Settlement_book = _slot(Settlement, "book")
-_Settlement_payout = _slot(Settlement, "payout")
-_Settlement_source = _slot(Settlement, "source")
-_Settlement_resolved_ts = _slot(Settlement, "resolved_ts")
-_Settlement_published_ts = _slot(Settlement, "published_ts")
-_Leg_venue = _slot(Leg, "venue")
-_Leg_market = _slot(Leg, "market")
-_Leg_book = _slot(Leg, "book")
-_Leg_side = _slot(Leg, "side")
-_Leg_limit_price = _slot(Leg, "limit_price")
-_Leg_size = _slot(Leg, "size")
-_Leg_expected_fee = _slot(Leg, "expected_fee")
-_Leg_pays_on = _slot(Leg, "pays_on")
-_Signal_signal_id = _slot(Signal, "signal_id")
-_Signal_game_id = _slot(Signal, "game_id")
-_Signal_legs = _slot(Signal, "legs")
-_Signal_size = _slot(Signal, "size")
-_Signal_cost = _slot(Signal, "cost")
-_Signal_edge = _slot(Signal, "edge")
-_Signal_event_ts = _slot(Signal, "event_ts")
-_Signal_deadline_ts = _slot(Signal, "deadline_ts")
-_Signal_input_tick_ids = _slot(Signal, "input_tick_ids")
-_Signal_input_received_ts = _slot(Signal, "input_received_ts")
-_Signal_detected_ts = _slot(Signal, "detected_ts")
-_Level_price = _slot(Level, "price")
-_Level_size = _slot(Level, "size")
-_Tick_tick_id = _slot(Tick, "tick_id")
-_Tick_game_id = _slot(Tick, "game_id")
-_Tick_venue = _slot(Tick, "venue")
-_Tick_market = _slot(Tick, "market")
-_Tick_status = _slot(Tick, "status")
-_Tick_bids = _slot(Tick, "bids")
-_Tick_asks = _slot(Tick, "asks")
-_Tick_tick_size = _slot(Tick, "tick_size")
-_Tick_venue_ts = _slot(Tick, "venue_ts")
-_Tick_received_ts = _slot(Tick, "received_ts")
-_Tick_produced_ts = _slot(Tick, "produced_ts")
+class _Control_builder(AvroRecord):
+    __slots__ = Control.__slots__
+
+    def __init__(self: Any, name: str, kind: ControlKind, active: bool, reason: str | None, value: str | None, source: str, ts: int) -> None:
+        self.name = name
+        self.kind = kind
+        self.active = active
+        self.reason = reason
+        self.value = value
+        self.source = source
+        self.ts = ts
+        self.__class__ = Control
+
+
+_Control_new = cast("Callable[[str, ControlKind, bool, str | None, str | None, str, int], Control]", _Control_builder)
+
+
+class _DeadLetter_builder(AvroRecord):
+    __slots__ = DeadLetter.__slots__
+
+    def __init__(self: Any, source_topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, error_kind: str, error: str, component: str, ts: int) -> None:
+        self.source_topic = source_topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.error_kind = error_kind
+        self.error = error
+        self.component = component
+        self.ts = ts
+        self.__class__ = DeadLetter
+
+
+_DeadLetter_new = cast("Callable[[str, int, int, bytes | None, bytes | None, str, str, str, int], DeadLetter]", _DeadLetter_builder)
+
+
+class _Fill_builder(AvroRecord):
+    __slots__ = Fill.__slots__
+
+    def __init__(self: Any, fill_id: str, client_order_id: str, signal_id: str, game_id: str, venue: Venue, market: str, side: Side, action: Action, price: int, size: int, fee: int, paper: bool, ts: int) -> None:
+        self.fill_id = fill_id
+        self.client_order_id = client_order_id
+        self.signal_id = signal_id
+        self.game_id = game_id
+        self.venue = venue
+        self.market = market
+        self.side = side
+        self.action = action
+        self.price = price
+        self.size = size
+        self.fee = fee
+        self.paper = paper
+        self.ts = ts
+        self.__class__ = Fill
+
+
+_Fill_new = cast("Callable[[str, str, str, str, Venue, str, Side, Action, int, int, int, bool, int], Fill]", _Fill_builder)
+
+
+class _Instrument_builder(AvroRecord):
+    __slots__ = Instrument.__slots__
+
+    def __init__(self: Any, market: str, side: Side, label: str, pays_on: list[str]) -> None:
+        self.market = market
+        self.side = side
+        self.label = label
+        self.pays_on = pays_on
+        self.__class__ = Instrument
+
+
+_Instrument_new = cast("Callable[[str, Side, str, list[str]], Instrument]", _Instrument_builder)
+
+
+class _FeeParams_builder(AvroRecord):
+    __slots__ = FeeParams.__slots__
+
+    def __init__(self: Any, model: FeeModel, rate_ppm: int, multiplier_ppm: int, exponent: int) -> None:
+        self.model = model
+        self.rate_ppm = rate_ppm
+        self.multiplier_ppm = multiplier_ppm
+        self.exponent = exponent
+        self.__class__ = FeeParams
+
+
+_FeeParams_new = cast("Callable[[FeeModel, int, int, int], FeeParams]", _FeeParams_builder)
+
+
+class _BookRef_builder(AvroRecord):
+    __slots__ = BookRef.__slots__
+
+    def __init__(self: Any, venue: Venue, market: str, event: str, instruments: list[Instrument], tick_size: int, min_size: int, fee: FeeParams, seconds_delay: int, neg_risk: bool, exchange_version: int, exchange_index: int) -> None:
+        self.venue = venue
+        self.market = market
+        self.event = event
+        self.instruments = instruments
+        self.tick_size = tick_size
+        self.min_size = min_size
+        self.fee = fee
+        self.seconds_delay = seconds_delay
+        self.neg_risk = neg_risk
+        self.exchange_version = exchange_version
+        self.exchange_index = exchange_index
+        self.__class__ = BookRef
+
+
+_BookRef_new = cast("Callable[[Venue, str, str, list[Instrument], int, int, FeeParams, int, bool, int, int], BookRef]", _BookRef_builder)
+
+
+class _MarketPairing_builder(AvroRecord):
+    __slots__ = MarketPairing.__slots__
+
+    def __init__(self: Any, game_id: str, league: str, game_date: str, start_ts: int | None, away: str, home: str, outcomes: list[str], books: list[BookRef], updated_ts: int) -> None:
+        self.game_id = game_id
+        self.league = league
+        self.game_date = game_date
+        self.start_ts = start_ts
+        self.away = away
+        self.home = home
+        self.outcomes = outcomes
+        self.books = books
+        self.updated_ts = updated_ts
+        self.__class__ = MarketPairing
+
+
+_MarketPairing_new = cast("Callable[[str, str, str, int | None, str, str, list[str], list[BookRef], int], MarketPairing]", _MarketPairing_builder)
+
+
+class _OrderEvent_builder(AvroRecord):
+    __slots__ = OrderEvent.__slots__
+
+    def __init__(self: Any, client_order_id: str, signal_id: str, game_id: str, leg_index: int, step: int, type: OrderEventType, venue: Venue, market: str, side: Side, action: Action, limit_price: int, size: int, filled_size: int, fill_cost: int, fee: int, venue_order_id: str | None, signed_order: str | None, reason: str | None, paper: bool, intent_ts: int, sent_ts: int | None, acked_ts: int | None, deadline_ts: int | None) -> None:
+        self.client_order_id = client_order_id
+        self.signal_id = signal_id
+        self.game_id = game_id
+        self.leg_index = leg_index
+        self.step = step
+        self.type = type
+        self.venue = venue
+        self.market = market
+        self.side = side
+        self.action = action
+        self.limit_price = limit_price
+        self.size = size
+        self.filled_size = filled_size
+        self.fill_cost = fill_cost
+        self.fee = fee
+        self.venue_order_id = venue_order_id
+        self.signed_order = signed_order
+        self.reason = reason
+        self.paper = paper
+        self.intent_ts = intent_ts
+        self.sent_ts = sent_ts
+        self.acked_ts = acked_ts
+        self.deadline_ts = deadline_ts
+        self.__class__ = OrderEvent
+
+
+_OrderEvent_new = cast("Callable[[str, str, str, int, int, OrderEventType, Venue, str, Side, Action, int, int, int, int, int, str | None, str | None, str | None, bool, int, int | None, int | None, int | None], OrderEvent]", _OrderEvent_builder)
+
+
+class _Outcome_builder(AvroRecord):
+    __slots__ = Outcome.__slots__
+
+    def __init__(self: Any, signal_id: str, game_id: str, state: OutcomeState, reason: str | None, matched_size: int, cost: int, fees: int, locked_profit: int, paper: bool, ts: int) -> None:
+        self.signal_id = signal_id
+        self.game_id = game_id
+        self.state = state
+        self.reason = reason
+        self.matched_size = matched_size
+        self.cost = cost
+        self.fees = fees
+        self.locked_profit = locked_profit
+        self.paper = paper
+        self.ts = ts
+        self.__class__ = Outcome
+
+
+_Outcome_new = cast("Callable[[str, str, OutcomeState, str | None, int, int, int, int, bool, int], Outcome]", _Outcome_builder)
+
+
+class _Position_builder(AvroRecord):
+    __slots__ = Position.__slots__
+
+    def __init__(self: Any, key: str, game_id: str, venue: Venue, market: str, side: Side, contracts: int, cost: int, fees: int, realized_pnl: int, unrealized_pnl: int, mark_price: int | None, settled: bool, ts: int) -> None:
+        self.key = key
+        self.game_id = game_id
+        self.venue = venue
+        self.market = market
+        self.side = side
+        self.contracts = contracts
+        self.cost = cost
+        self.fees = fees
+        self.realized_pnl = realized_pnl
+        self.unrealized_pnl = unrealized_pnl
+        self.mark_price = mark_price
+        self.settled = settled
+        self.ts = ts
+        self.__class__ = Position
+
+
+_Position_new = cast("Callable[[str, str, Venue, str, Side, int, int, int, int, int, int | None, bool, int], Position]", _Position_builder)
+
+
+class _Settlement_builder(AvroRecord):
+    __slots__ = Settlement.__slots__
+
+    def __init__(self: Any, game_id: str, venue: Venue, market: str, book: str, payout: int, source: str, resolved_ts: int, published_ts: int) -> None:
+        self.game_id = game_id
+        self.venue = venue
+        self.market = market
+        self.book = book
+        self.payout = payout
+        self.source = source
+        self.resolved_ts = resolved_ts
+        self.published_ts = published_ts
+        self.__class__ = Settlement
+
+
+_Settlement_new = cast("Callable[[str, Venue, str, str, int, str, int, int], Settlement]", _Settlement_builder)
+
+
+class _Leg_builder(AvroRecord):
+    __slots__ = Leg.__slots__
+
+    def __init__(self: Any, venue: Venue, market: str, book: str, side: Side, limit_price: int, size: int, expected_fee: int, pays_on: list[str]) -> None:
+        self.venue = venue
+        self.market = market
+        self.book = book
+        self.side = side
+        self.limit_price = limit_price
+        self.size = size
+        self.expected_fee = expected_fee
+        self.pays_on = pays_on
+        self.__class__ = Leg
+
+
+_Leg_new = cast("Callable[[Venue, str, str, Side, int, int, int, list[str]], Leg]", _Leg_builder)
+
+
+class _Signal_builder(AvroRecord):
+    __slots__ = Signal.__slots__
+
+    def __init__(self: Any, signal_id: str, game_id: str, legs: list[Leg], size: int, cost: int, edge: int, event_ts: int, deadline_ts: int, input_tick_ids: list[str], input_received_ts: list[int], detected_ts: int) -> None:
+        self.signal_id = signal_id
+        self.game_id = game_id
+        self.legs = legs
+        self.size = size
+        self.cost = cost
+        self.edge = edge
+        self.event_ts = event_ts
+        self.deadline_ts = deadline_ts
+        self.input_tick_ids = input_tick_ids
+        self.input_received_ts = input_received_ts
+        self.detected_ts = detected_ts
+        self.__class__ = Signal
+
+
+_Signal_new = cast("Callable[[str, str, list[Leg], int, int, int, int, int, list[str], list[int], int], Signal]", _Signal_builder)
+
+
+class _Level_builder(AvroRecord):
+    __slots__ = Level.__slots__
+
+    def __init__(self: Any, price: int, size: int) -> None:
+        self.price = price
+        self.size = size
+        self.__class__ = Level
+
+
+_Level_new = cast("Callable[[int, int], Level]", _Level_builder)
+
+
+class _Tick_builder(AvroRecord):
+    __slots__ = Tick.__slots__
+
+    def __init__(self: Any, tick_id: str, game_id: str, venue: Venue, market: str, status: BookStatus, bids: list[Level], asks: list[Level], tick_size: int, venue_ts: int | None, received_ts: int, produced_ts: int) -> None:
+        self.tick_id = tick_id
+        self.game_id = game_id
+        self.venue = venue
+        self.market = market
+        self.status = status
+        self.bids = bids
+        self.asks = asks
+        self.tick_size = tick_size
+        self.venue_ts = venue_ts
+        self.received_ts = received_ts
+        self.produced_ts = produced_ts
+        self.__class__ = Tick
+
+
+_Tick_new = cast("Callable[[str, str, Venue, str, BookStatus, list[Level], list[Level], int, int | None, int, int], Tick]", _Tick_builder)
 
 
 def _Control_from(d: Mapping[str, Any]) -> Control:
-    o = _new(Control)
-    _Control_name(o, d["name"])
-    _Control_kind(o, d["kind"])
-    _Control_active(o, d["active"])
-    _Control_reason(o, d.get("reason"))
-    _Control_value(o, d.get("value"))
-    _Control_source(o, d["source"])
-    _Control_ts(o, d["ts"])
-    return o
+    return _Control_new(d["name"], d["kind"], d["active"], d.get("reason"), d.get("value"), d["source"], d["ts"])
 
 
 def _Control_to(r: Control) -> dict[str, Any]:
@@ -457,17 +594,7 @@ def _Control_to(r: Control) -> dict[str, Any]:
 
 
 def _DeadLetter_from(d: Mapping[str, Any]) -> DeadLetter:
-    o = _new(DeadLetter)
-    _DeadLetter_source_topic(o, d["source_topic"])
-    _DeadLetter_partition(o, d["partition"])
-    _DeadLetter_offset(o, d["offset"])
-    _DeadLetter_key(o, d.get("key"))
-    _DeadLetter_value(o, d.get("value"))
-    _DeadLetter_error_kind(o, d["error_kind"])
-    _DeadLetter_error(o, d["error"])
-    _DeadLetter_component(o, d["component"])
-    _DeadLetter_ts(o, d["ts"])
-    return o
+    return _DeadLetter_new(d["source_topic"], d["partition"], d["offset"], d.get("key"), d.get("value"), d["error_kind"], d["error"], d["component"], d["ts"])
 
 
 def _DeadLetter_to(r: DeadLetter) -> dict[str, Any]:
@@ -475,21 +602,7 @@ def _DeadLetter_to(r: DeadLetter) -> dict[str, Any]:
 
 
 def _Fill_from(d: Mapping[str, Any]) -> Fill:
-    o = _new(Fill)
-    _Fill_fill_id(o, d["fill_id"])
-    _Fill_client_order_id(o, d["client_order_id"])
-    _Fill_signal_id(o, d["signal_id"])
-    _Fill_game_id(o, d["game_id"])
-    _Fill_venue(o, d["venue"])
-    _Fill_market(o, d["market"])
-    _Fill_side(o, d["side"])
-    _Fill_action(o, d["action"])
-    _Fill_price(o, d["price"])
-    _Fill_size(o, d["size"])
-    _Fill_fee(o, d["fee"])
-    _Fill_paper(o, d["paper"])
-    _Fill_ts(o, d["ts"])
-    return o
+    return _Fill_new(d["fill_id"], d["client_order_id"], d["signal_id"], d["game_id"], d["venue"], d["market"], d["side"], d["action"], d["price"], d["size"], d["fee"], d["paper"], d["ts"])
 
 
 def _Fill_to(r: Fill) -> dict[str, Any]:
@@ -497,12 +610,7 @@ def _Fill_to(r: Fill) -> dict[str, Any]:
 
 
 def _Instrument_from(d: Mapping[str, Any]) -> Instrument:
-    o = _new(Instrument)
-    _Instrument_market(o, d["market"])
-    _Instrument_side(o, d["side"])
-    _Instrument_label(o, d["label"])
-    _Instrument_pays_on(o, list(d["pays_on"]))
-    return o
+    return _Instrument_new(d["market"], d["side"], d["label"], list(d["pays_on"]))
 
 
 def _Instrument_to(r: Instrument) -> dict[str, Any]:
@@ -510,12 +618,7 @@ def _Instrument_to(r: Instrument) -> dict[str, Any]:
 
 
 def _FeeParams_from(d: Mapping[str, Any]) -> FeeParams:
-    o = _new(FeeParams)
-    _FeeParams_model(o, d["model"])
-    _FeeParams_rate_ppm(o, d["rate_ppm"])
-    _FeeParams_multiplier_ppm(o, d["multiplier_ppm"])
-    _FeeParams_exponent(o, d["exponent"])
-    return o
+    return _FeeParams_new(d["model"], d["rate_ppm"], d["multiplier_ppm"], d["exponent"])
 
 
 def _FeeParams_to(r: FeeParams) -> dict[str, Any]:
@@ -523,69 +626,23 @@ def _FeeParams_to(r: FeeParams) -> dict[str, Any]:
 
 
 def _BookRef_from(d: Mapping[str, Any]) -> BookRef:
-    o = _new(BookRef)
-    _BookRef_venue(o, d["venue"])
-    _BookRef_market(o, d["market"])
-    _BookRef_event(o, d["event"])
-    _BookRef_instruments(o, [_Instrument_from(x) for x in d["instruments"]])
-    _BookRef_tick_size(o, d["tick_size"])
-    _BookRef_min_size(o, d["min_size"])
-    _BookRef_fee(o, _FeeParams_from(d["fee"]))
-    _BookRef_seconds_delay(o, d["seconds_delay"])
-    _BookRef_neg_risk(o, d["neg_risk"])
-    _BookRef_exchange_version(o, d["exchange_version"])
-    _BookRef_exchange_index(o, d["exchange_index"])
-    return o
+    return _BookRef_new(d["venue"], d["market"], d["event"], [_Instrument_new(x["market"], x["side"], x["label"], list(x["pays_on"])) for x in d["instruments"]], d["tick_size"], d["min_size"], _FeeParams_from(d["fee"]), d["seconds_delay"], d["neg_risk"], d["exchange_version"], d["exchange_index"])
 
 
 def _BookRef_to(r: BookRef) -> dict[str, Any]:
-    return {"venue": r.venue, "market": r.market, "event": r.event, "instruments": [_Instrument_to(x) for x in r.instruments], "tick_size": r.tick_size, "min_size": r.min_size, "fee": _FeeParams_to(r.fee), "seconds_delay": r.seconds_delay, "neg_risk": r.neg_risk, "exchange_version": r.exchange_version, "exchange_index": r.exchange_index}
+    return {"venue": r.venue, "market": r.market, "event": r.event, "instruments": [{"market": x.market, "side": x.side, "label": x.label, "pays_on": list(x.pays_on)} for x in r.instruments], "tick_size": r.tick_size, "min_size": r.min_size, "fee": _FeeParams_to(r.fee), "seconds_delay": r.seconds_delay, "neg_risk": r.neg_risk, "exchange_version": r.exchange_version, "exchange_index": r.exchange_index}
 
 
 def _MarketPairing_from(d: Mapping[str, Any]) -> MarketPairing:
-    o = _new(MarketPairing)
-    _MarketPairing_game_id(o, d["game_id"])
-    _MarketPairing_league(o, d["league"])
-    _MarketPairing_game_date(o, d["game_date"])
-    _MarketPairing_start_ts(o, d.get("start_ts"))
-    _MarketPairing_away(o, d["away"])
-    _MarketPairing_home(o, d["home"])
-    _MarketPairing_outcomes(o, list(d["outcomes"]))
-    _MarketPairing_books(o, [_BookRef_from(x) for x in d["books"]])
-    _MarketPairing_updated_ts(o, d["updated_ts"])
-    return o
+    return _MarketPairing_new(d["game_id"], d["league"], d["game_date"], d.get("start_ts"), d["away"], d["home"], list(d["outcomes"]), [_BookRef_new(x["venue"], x["market"], x["event"], [_Instrument_new(y["market"], y["side"], y["label"], list(y["pays_on"])) for y in x["instruments"]], x["tick_size"], x["min_size"], _FeeParams_from(x["fee"]), x["seconds_delay"], x["neg_risk"], x["exchange_version"], x["exchange_index"]) for x in d["books"]], d["updated_ts"])
 
 
 def _MarketPairing_to(r: MarketPairing) -> dict[str, Any]:
-    return {"game_id": r.game_id, "league": r.league, "game_date": r.game_date, "start_ts": r.start_ts, "away": r.away, "home": r.home, "outcomes": list(r.outcomes), "books": [_BookRef_to(x) for x in r.books], "updated_ts": r.updated_ts}
+    return {"game_id": r.game_id, "league": r.league, "game_date": r.game_date, "start_ts": r.start_ts, "away": r.away, "home": r.home, "outcomes": list(r.outcomes), "books": [{"venue": x.venue, "market": x.market, "event": x.event, "instruments": [{"market": y.market, "side": y.side, "label": y.label, "pays_on": list(y.pays_on)} for y in x.instruments], "tick_size": x.tick_size, "min_size": x.min_size, "fee": _FeeParams_to(x.fee), "seconds_delay": x.seconds_delay, "neg_risk": x.neg_risk, "exchange_version": x.exchange_version, "exchange_index": x.exchange_index} for x in r.books], "updated_ts": r.updated_ts}
 
 
 def _OrderEvent_from(d: Mapping[str, Any]) -> OrderEvent:
-    o = _new(OrderEvent)
-    _OrderEvent_client_order_id(o, d["client_order_id"])
-    _OrderEvent_signal_id(o, d["signal_id"])
-    _OrderEvent_game_id(o, d["game_id"])
-    _OrderEvent_leg_index(o, d["leg_index"])
-    _OrderEvent_step(o, d["step"])
-    _OrderEvent_type(o, d["type"])
-    _OrderEvent_venue(o, d["venue"])
-    _OrderEvent_market(o, d["market"])
-    _OrderEvent_side(o, d["side"])
-    _OrderEvent_action(o, d["action"])
-    _OrderEvent_limit_price(o, d["limit_price"])
-    _OrderEvent_size(o, d["size"])
-    _OrderEvent_filled_size(o, d["filled_size"])
-    _OrderEvent_fill_cost(o, d["fill_cost"])
-    _OrderEvent_fee(o, d["fee"])
-    _OrderEvent_venue_order_id(o, d.get("venue_order_id"))
-    _OrderEvent_signed_order(o, d.get("signed_order"))
-    _OrderEvent_reason(o, d.get("reason"))
-    _OrderEvent_paper(o, d["paper"])
-    _OrderEvent_intent_ts(o, d["intent_ts"])
-    _OrderEvent_sent_ts(o, d.get("sent_ts"))
-    _OrderEvent_acked_ts(o, d.get("acked_ts"))
-    _OrderEvent_deadline_ts(o, d.get("deadline_ts"))
-    return o
+    return _OrderEvent_new(d["client_order_id"], d["signal_id"], d["game_id"], d["leg_index"], d["step"], d["type"], d["venue"], d["market"], d["side"], d["action"], d["limit_price"], d["size"], d["filled_size"], d["fill_cost"], d["fee"], d.get("venue_order_id"), d.get("signed_order"), d.get("reason"), d["paper"], d["intent_ts"], d.get("sent_ts"), d.get("acked_ts"), d.get("deadline_ts"))
 
 
 def _OrderEvent_to(r: OrderEvent) -> dict[str, Any]:
@@ -593,18 +650,7 @@ def _OrderEvent_to(r: OrderEvent) -> dict[str, Any]:
 
 
 def _Outcome_from(d: Mapping[str, Any]) -> Outcome:
-    o = _new(Outcome)
-    _Outcome_signal_id(o, d["signal_id"])
-    _Outcome_game_id(o, d["game_id"])
-    _Outcome_state(o, d["state"])
-    _Outcome_reason(o, d.get("reason"))
-    _Outcome_matched_size(o, d["matched_size"])
-    _Outcome_cost(o, d["cost"])
-    _Outcome_fees(o, d["fees"])
-    _Outcome_locked_profit(o, d["locked_profit"])
-    _Outcome_paper(o, d["paper"])
-    _Outcome_ts(o, d["ts"])
-    return o
+    return _Outcome_new(d["signal_id"], d["game_id"], d["state"], d.get("reason"), d["matched_size"], d["cost"], d["fees"], d["locked_profit"], d["paper"], d["ts"])
 
 
 def _Outcome_to(r: Outcome) -> dict[str, Any]:
@@ -612,21 +658,7 @@ def _Outcome_to(r: Outcome) -> dict[str, Any]:
 
 
 def _Position_from(d: Mapping[str, Any]) -> Position:
-    o = _new(Position)
-    _Position_key(o, d["key"])
-    _Position_game_id(o, d["game_id"])
-    _Position_venue(o, d["venue"])
-    _Position_market(o, d["market"])
-    _Position_side(o, d["side"])
-    _Position_contracts(o, d["contracts"])
-    _Position_cost(o, d["cost"])
-    _Position_fees(o, d["fees"])
-    _Position_realized_pnl(o, d["realized_pnl"])
-    _Position_unrealized_pnl(o, d["unrealized_pnl"])
-    _Position_mark_price(o, d.get("mark_price"))
-    _Position_settled(o, d["settled"])
-    _Position_ts(o, d["ts"])
-    return o
+    return _Position_new(d["key"], d["game_id"], d["venue"], d["market"], d["side"], d["contracts"], d["cost"], d["fees"], d["realized_pnl"], d["unrealized_pnl"], d.get("mark_price"), d["settled"], d["ts"])
 
 
 def _Position_to(r: Position) -> dict[str, Any]:
@@ -634,16 +666,7 @@ def _Position_to(r: Position) -> dict[str, Any]:
 
 
 def _Settlement_from(d: Mapping[str, Any]) -> Settlement:
-    o = _new(Settlement)
-    _Settlement_game_id(o, d["game_id"])
-    _Settlement_venue(o, d["venue"])
-    _Settlement_market(o, d["market"])
-    _Settlement_book(o, d["book"])
-    _Settlement_payout(o, d["payout"])
-    _Settlement_source(o, d["source"])
-    _Settlement_resolved_ts(o, d["resolved_ts"])
-    _Settlement_published_ts(o, d["published_ts"])
-    return o
+    return _Settlement_new(d["game_id"], d["venue"], d["market"], d["book"], d["payout"], d["source"], d["resolved_ts"], d["published_ts"])
 
 
 def _Settlement_to(r: Settlement) -> dict[str, Any]:
@@ -651,16 +674,7 @@ def _Settlement_to(r: Settlement) -> dict[str, Any]:
 
 
 def _Leg_from(d: Mapping[str, Any]) -> Leg:
-    o = _new(Leg)
-    _Leg_venue(o, d["venue"])
-    _Leg_market(o, d["market"])
-    _Leg_book(o, d["book"])
-    _Leg_side(o, d["side"])
-    _Leg_limit_price(o, d["limit_price"])
-    _Leg_size(o, d["size"])
-    _Leg_expected_fee(o, d["expected_fee"])
-    _Leg_pays_on(o, list(d["pays_on"]))
-    return o
+    return _Leg_new(d["venue"], d["market"], d["book"], d["side"], d["limit_price"], d["size"], d["expected_fee"], list(d["pays_on"]))
 
 
 def _Leg_to(r: Leg) -> dict[str, Any]:
@@ -668,30 +682,15 @@ def _Leg_to(r: Leg) -> dict[str, Any]:
 
 
 def _Signal_from(d: Mapping[str, Any]) -> Signal:
-    o = _new(Signal)
-    _Signal_signal_id(o, d["signal_id"])
-    _Signal_game_id(o, d["game_id"])
-    _Signal_legs(o, [_Leg_from(x) for x in d["legs"]])
-    _Signal_size(o, d["size"])
-    _Signal_cost(o, d["cost"])
-    _Signal_edge(o, d["edge"])
-    _Signal_event_ts(o, d["event_ts"])
-    _Signal_deadline_ts(o, d["deadline_ts"])
-    _Signal_input_tick_ids(o, list(d["input_tick_ids"]))
-    _Signal_input_received_ts(o, list(d["input_received_ts"]))
-    _Signal_detected_ts(o, d["detected_ts"])
-    return o
+    return _Signal_new(d["signal_id"], d["game_id"], [_Leg_new(x["venue"], x["market"], x["book"], x["side"], x["limit_price"], x["size"], x["expected_fee"], list(x["pays_on"])) for x in d["legs"]], d["size"], d["cost"], d["edge"], d["event_ts"], d["deadline_ts"], list(d["input_tick_ids"]), list(d["input_received_ts"]), d["detected_ts"])
 
 
 def _Signal_to(r: Signal) -> dict[str, Any]:
-    return {"signal_id": r.signal_id, "game_id": r.game_id, "legs": [_Leg_to(x) for x in r.legs], "size": r.size, "cost": r.cost, "edge": r.edge, "event_ts": r.event_ts, "deadline_ts": r.deadline_ts, "input_tick_ids": list(r.input_tick_ids), "input_received_ts": list(r.input_received_ts), "detected_ts": r.detected_ts}
+    return {"signal_id": r.signal_id, "game_id": r.game_id, "legs": [{"venue": x.venue, "market": x.market, "book": x.book, "side": x.side, "limit_price": x.limit_price, "size": x.size, "expected_fee": x.expected_fee, "pays_on": list(x.pays_on)} for x in r.legs], "size": r.size, "cost": r.cost, "edge": r.edge, "event_ts": r.event_ts, "deadline_ts": r.deadline_ts, "input_tick_ids": list(r.input_tick_ids), "input_received_ts": list(r.input_received_ts), "detected_ts": r.detected_ts}
 
 
 def _Level_from(d: Mapping[str, Any]) -> Level:
-    o = _new(Level)
-    _Level_price(o, d["price"])
-    _Level_size(o, d["size"])
-    return o
+    return _Level_new(d["price"], d["size"])
 
 
 def _Level_to(r: Level) -> dict[str, Any]:
@@ -699,23 +698,11 @@ def _Level_to(r: Level) -> dict[str, Any]:
 
 
 def _Tick_from(d: Mapping[str, Any]) -> Tick:
-    o = _new(Tick)
-    _Tick_tick_id(o, d["tick_id"])
-    _Tick_game_id(o, d["game_id"])
-    _Tick_venue(o, d["venue"])
-    _Tick_market(o, d["market"])
-    _Tick_status(o, d["status"])
-    _Tick_bids(o, [_Level_from(x) for x in d["bids"]])
-    _Tick_asks(o, [_Level_from(x) for x in d["asks"]])
-    _Tick_tick_size(o, d["tick_size"])
-    _Tick_venue_ts(o, d.get("venue_ts"))
-    _Tick_received_ts(o, d["received_ts"])
-    _Tick_produced_ts(o, d["produced_ts"])
-    return o
+    return _Tick_new(d["tick_id"], d["game_id"], d["venue"], d["market"], d["status"], [_Level_new(x["price"], x["size"]) for x in d["bids"]], [_Level_new(x["price"], x["size"]) for x in d["asks"]], d["tick_size"], d.get("venue_ts"), d["received_ts"], d["produced_ts"])
 
 
 def _Tick_to(r: Tick) -> dict[str, Any]:
-    return {"tick_id": r.tick_id, "game_id": r.game_id, "venue": r.venue, "market": r.market, "status": r.status, "bids": [_Level_to(x) for x in r.bids], "asks": [_Level_to(x) for x in r.asks], "tick_size": r.tick_size, "venue_ts": r.venue_ts, "received_ts": r.received_ts, "produced_ts": r.produced_ts}
+    return {"tick_id": r.tick_id, "game_id": r.game_id, "venue": r.venue, "market": r.market, "status": r.status, "bids": [{"price": x.price, "size": x.size} for x in r.bids], "asks": [{"price": x.price, "size": x.size} for x in r.asks], "tick_size": r.tick_size, "venue_ts": r.venue_ts, "received_ts": r.received_ts, "produced_ts": r.produced_ts}
 
 
 _FROM: dict[type, Callable[[Mapping[str, Any]], AvroRecord]] = {

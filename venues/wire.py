@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from core.units import ONE_DOLLAR, UnitError, parse_price
 from venues.errors import ParseError
@@ -26,7 +26,7 @@ _repr = reprlib.Repr()
 _repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 60, 60
 
 
-def show(v: Any) -> str:
+def show(v: object) -> str:
     """A short repr for error messages: bounded in size and depth whatever the frame holds."""
     try:
         return _repr.repr(v)
@@ -34,7 +34,7 @@ def show(v: Any) -> str:
         return f"<{type(v).__name__}>"
 
 
-def typed(obj: Any, what: str, key: str) -> tuple[dict[str, Any], str]:
+def typed(obj: object, what: str, key: str) -> tuple[dict[str, object], str]:
     """A message (an object) and its type, the string at `key`."""
     if not isinstance(obj, dict):
         raise ParseError(f"{what} is not an object: {type(obj).__name__}")
@@ -53,7 +53,7 @@ def valid_text(v: str, key: str) -> str:
     return v
 
 
-def text(obj: Mapping[str, Any], key: str) -> str:
+def text(obj: Mapping[str, object], key: str) -> str:
     """A required, non-empty string."""
     v = obj.get(key)
     if not isinstance(v, str) or not v:
@@ -61,9 +61,11 @@ def text(obj: Mapping[str, Any], key: str) -> str:
     return valid_text(v, key)
 
 
-def number(v: Any, key: str, parse: Callable[[Any], int], what: str) -> int:
+def number(v: object, key: str, parse: Callable[[str], int], what: str) -> int:
     """A fixed-point number read by `parse` (core/units.py) into integer units; a text too long is none."""
-    if isinstance(v, str) and len(v) > MAX_NUMBER_CHARS:
+    if not isinstance(v, str):  # parse_fixed's own first check, and its words
+        raise ParseError(f"{key}: expected a decimal string, got {type(v).__name__}")
+    if len(v) > MAX_NUMBER_CHARS:
         raise ParseError(f"{key}: not a {what}: {show(v)}")
     try:
         return parse(v)
@@ -71,7 +73,7 @@ def number(v: Any, key: str, parse: Callable[[Any], int], what: str) -> int:
         raise ParseError(f"{key}: {exc}") from None
 
 
-def price(v: Any, key: str, *, edges: bool = False) -> int:
+def price(v: object, key: str, *, edges: bool = False) -> int:
     """A price in 1e-4 USD strictly between 0 and 1 USD (a book level: nobody rests an order at 0 or 1), or with
     `edges` from 0 to 1 USD (how a venue reports an empty side)."""
     p = number(v, key, parse_price, "price")
@@ -80,7 +82,7 @@ def price(v: Any, key: str, *, edges: bool = False) -> int:
     return p
 
 
-def size(v: Any, key: str, parse: Callable[[Any], int], bound: int) -> int:
+def size(v: object, key: str, parse: Callable[[str], int], bound: int) -> int:
     """A size (or a signed change of one) read by `parse`, at most `bound` units either way."""
     n = number(v, key, parse, "size")
     if abs(n) > bound:
@@ -88,7 +90,7 @@ def size(v: Any, key: str, parse: Callable[[Any], int], bound: int) -> int:
     return n
 
 
-def levels(raw: Any, key: str, level: Callable[[Any], Level | None]) -> tuple[Level, ...]:
+def levels(raw: object, key: str, level: Callable[[object], Level | None]) -> tuple[Level, ...]:
     """A side of a book: a list of levels, each read by `level` (None: not a level); an omitted side is empty."""
     if raw is None:
         return ()
@@ -103,7 +105,7 @@ def levels(raw: Any, key: str, level: Callable[[Any], Level | None]) -> tuple[Le
     return tuple(out)
 
 
-def one_of(v: Any, values: Mapping[str, T], what: str) -> T:
+def one_of(v: object, values: Mapping[str, T], what: str) -> T:
     """The value `v` names, of a closed set (a side)."""
     found = values.get(v) if isinstance(v, str) else None
     if found is None:

@@ -243,7 +243,7 @@ def _kafka_checks(kafka: Any, *, paper: bool, reads_market_data: bool) -> list[C
         if control.error is not None:
             out.append(Check("kill switch", FAIL, f"{control.error}: the executor rejects every signal while it cannot read `control`"))
         elif (kill := control.kill_switch()) is not None:
-            out.append(Check("kill switch", FAIL, f"engaged ({kill.get('reason') or 'no reason'}): every signal would be rejected until `arb resume`"))
+            out.append(Check("kill switch", FAIL, f"engaged ({kill.reason or 'no reason'}): every signal would be rejected until `arb resume`"))
         else:
             out.append(Check("kill switch", OK, "released"))
     finally:

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from processors.settings import DetectorSettings
     from recording import replay
     from recording.window import read_window
+    from schemas.records import MarketPairing, Signal, Tick, to_dict
 
     speed = _check(args)
     kafka = kafka_settings(args)
@@ -125,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
         n = replay.republish(rows, kafka, args.into, speed)
         print(f"replay: {n} records re-published under prefix {args.into!r}", file=sys.stderr)
         return 0
-    ticks, bad = replay.decode_all([r for r in rows if r.get("type") in (None, "Tick")], "Tick")
+    ticks, bad = replay.decode_all([r for r in rows if r.get("type") in (None, "Tick")], Tick)
     if markets is not None:
-        pairings = {p["game_id"]: p for p in replay.decode_all(markets, "MarketPairing")[0]}
+        pairings = {p.game_id: p for p in replay.decode_all(markets, MarketPairing)[0]}
     else:
         require_topics(kafka, ["markets"])
         cache = MarketsCache(kafka).start(wait_s=15)
@@ -136,17 +137,17 @@ def run(args: argparse.Namespace) -> int:
     signals = replay.detect(ticks, pairings, load(DetectorSettings))
     if not args.diff:
         for s in signals:
-            print(json.dumps(s, default=lambda b: b.hex() if isinstance(b, bytes) else str(b)))
+            print(json.dumps(to_dict(s), default=lambda b: b.hex() if isinstance(b, bytes) else str(b)))
         print(f"replay: {len(ticks)} ticks ({bad} undecodable) -> {len(signals)} signals", file=sys.stderr)
         return 0
     if recorded_signals is not None:
-        recorded = replay.decode_all(recorded_signals, "Signal")[0]
+        recorded = replay.decode_all(recorded_signals, Signal)[0]
     else:
         require_topics(kafka, ["signals"])
         lo = min((r["timestamp_ms"] for r in rows), default=None)
         recorded_rows = list(read_window(kafka, topic_name("signals", kafka), lo, None, game=args.game))
-        window_ticks = {t["tick_id"] for t in ticks}
-        recorded = [s for s in replay.decode_all(recorded_rows, "Signal")[0] if set(s["input_tick_ids"]) <= window_ticks]
+        window_ticks = {t.tick_id for t in ticks}
+        recorded = [s for s in replay.decode_all(recorded_rows, Signal)[0] if set(s.input_tick_ids) <= window_ticks]
     d = replay.diff(signals, recorded)
     print(json.dumps(d))
     return 1 if d["appear"] or d["vanish"] or d["changed"] else 0

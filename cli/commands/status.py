@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from core.kafka import make_admin
     from core.topic_admin import check_topics
     from core.topics import TOPICS, partitions, topic_name
+    from schemas.records import to_dict
 
     kafka = kafka_settings(args)
     md = require_broker(kafka)
@@ -102,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
         control = ControlState(kafka).start(wait_s=5)
         try:
             control_error = control.error
-            entries = dict(control.records)
+            entries = {name: to_dict(rec) for name, rec in control.records.items()}  # shown as JSON objects
             if control_error is None:
-                kill = control.kill_switch()
+                kill = None if (engaged := control.kill_switch()) is None else to_dict(engaged)
         finally:
             control.stop()
     breakers = {k: v for k, v in entries.items() if str(k).startswith("breaker:")}

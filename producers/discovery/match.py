@@ -29,6 +29,7 @@ from core.ids import game_id
 from producers.discovery.model import DRAW, Rejected, VenueGame, market_type
 from producers.discovery.overrides import Overrides
 from producers.discovery.settings import DiscoverySettings
+from schemas.records import MarketPairing
 
 NO_KALSHI = "no Kalshi game with the same league, date and teams"
 NO_POLY = "no Polymarket game with the same league, date and teams"
@@ -113,23 +114,23 @@ def _of_game(gid: str, base: str) -> bool:
     return gid == base or re.fullmatch(re.escape(base) + r"-g[1-9][0-9]*", gid) is not None
 
 
-def _assign_ids(pairs: list[tuple[VenueGame, VenueGame]], seen: list[VenueGame], published: Mapping[str, dict[str, Any]],
+def _assign_ids(pairs: list[tuple[VenueGame, VenueGame]], seen: list[VenueGame], published: Mapping[str, MarketPairing],
                 tolerance_us: int) -> tuple[dict[str, str], list[tuple[VenueGame, VenueGame, str]]]:
     """game_id per paired Kalshi event, and the pairs refused for want of a distinct id (with the reason)."""
     holder: dict[str, str] = {}  # published game_id -> its Kalshi event
     for gid, rec in published.items():
-        events = {b.get("event") for b in rec.get("books") or [] if b.get("venue") == "KALSHI"}
+        events = {b.event for b in rec.books if b.venue == "KALSHI"}
         if len(events) == 1:
-            holder[gid] = str(events.pop())
+            holder[gid] = events.pop()
     held_by = {ev: gid for gid, ev in holder.items()}
     starts: dict[tuple[str, str, frozenset[str]], list[int]] = {}
     for g in seen:
         if g.start_ts is not None:
             starts.setdefault(g.key, []).append(g.start_ts)
     for rec in published.values():
-        if rec.get("start_ts") is not None:
-            key = (str(rec.get("league")), str(rec.get("game_date")), frozenset((str(rec.get("away")), str(rec.get("home")))))
-            starts.setdefault(key, []).append(int(rec["start_ts"]))
+        if rec.start_ts is not None:
+            key = (rec.league, rec.game_date, frozenset((rec.away, rec.home)))
+            starts.setdefault(key, []).append(rec.start_ts)
 
     ids: dict[str, str] = {}
     refused: list[tuple[VenueGame, VenueGame, str]] = []
@@ -163,7 +164,7 @@ def _assign_ids(pairs: list[tuple[VenueGame, VenueGame]], seen: list[VenueGame],
 
 
 def match(kalshi_games: list[VenueGame], poly_games: list[VenueGame], overrides: Overrides, draws_by_league: dict[str, bool], *,
-          now_us: int | None = None, rules: PairingRules | None = None, published: Mapping[str, dict[str, Any]] | None = None) -> MatchResult:
+          now_us: int | None = None, rules: PairingRules | None = None, published: Mapping[str, MarketPairing] | None = None) -> MatchResult:
     """Pair the venues' games. `now_us` defaults to the wall clock, `rules` to the ARB_DISCOVER_* settings;
     `published` (game_id -> MarketPairing now on `markets`) keeps the ids of games already published."""
     out = MatchResult()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core import codec
@@ -36,6 +36,7 @@ from producers.discovery.exceptions import AliasError, OverrideError
 from producers.discovery.match import PairingRules, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.resolution import Resolution, settlement_key, settlement_record
+from schemas.records import MarketPairing, Settlement, from_dict
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,17 @@ class Watch:
     withdrawn_us: int | None = None
 
     @classmethod
-    def of(cls, gid: str, pairing: dict[str, Any], now: int) -> Watch:
+    def of(cls, gid: str, pairing: MarketPairing, now: int) -> Watch:
         books: dict[tuple[str, str], list[str]] = {}
-        for b in pairing["books"]:
-            markets = [b["market"]] if b["venue"] == "KALSHI" else sorted({i["market"] for i in b["instruments"]})
-            books[(b["venue"], b["market"])] = [settlement_key(b["venue"], m) for m in markets]
-        return cls(gid, pairing.get("start_ts"), now, books)
+        for b in pairing.books:
+            markets = [b.market] if b.venue == "KALSHI" else sorted({i.market for i in b.instruments})
+            books[(b.venue, b.market)] = [settlement_key(b.venue, m) for m in markets]
+        return cls(gid, pairing.start_ts, now, books)
 
 
-def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    return old is not None and {k: v for k, v in old.items() if k != "updated_ts"} == new
+def _same(old: MarketPairing | None, new: MarketPairing) -> bool:
+    """The same content, updated_ts aside."""
+    return old is not None and replace(old, updated_ts=new.updated_ts) == new
 
 
 class DiscoveryService:
@@ -157,7 +159,7 @@ class DiscoveryService:
             return set()
         if bad:
             log.error("%d undecodable record(s) on %s", bad, self.settlements_topic)
-        return {settlement_key(r["venue"], r["market"]) for t, r in recs if t == "Settlement"}
+        return {settlement_key(r.venue, r.market) for r in recs if isinstance(r, Settlement)}
 
     def close(self) -> None:
         self.cache.stop()
@@ -211,8 +213,9 @@ class DiscoveryService:
 
         to_publish: list[str] = []
         to_tombstone: list[str] = []
+        fresh = {gid: from_dict(MarketPairing, {**rec, "updated_ts": 0}) for gid, rec in result.pairings.items()}
         for gid, rec in sorted(result.pairings.items()):
-            if _same(current.get(gid), rec):
+            if _same(current.get(gid), fresh[gid]):
                 rep.unchanged += 1
                 continue
             value = codec.encode("MarketPairing", {**rec, "updated_ts": now_us()})
@@ -230,7 +233,7 @@ class DiscoveryService:
             rep.errors.append(f"markets: {undelivered} record(s) not delivered to {self.topic} ({why}); not reported as published")
         # Fold what was written in now, so the next round compares against it (and sends the rest again).
         for gid in rep.published:
-            self.cache.pairings[gid] = {**result.pairings[gid], "updated_ts": 0}
+            self.cache.pairings[gid] = fresh[gid]
         for gid in rep.tombstoned:
             self.cache.pairings.pop(gid, None)
         log.info("discovery round: %d paired, %d published, %d tombstoned, %d unmatched, %d rejected", rep.paired, len(rep.published),

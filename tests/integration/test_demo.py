@@ -22,6 +22,7 @@ from core.topics import partitions, topic_name
 from demo.run import Demo, DemoOptions
 from demo.stats import money_text
 from executor.recovery_reader import read_partition
+from schemas.records import to_dict
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -88,7 +89,7 @@ def _read_all(kafka: KafkaSettings, logical: str) -> list[dict[str, Any]]:
     for p in range(partitions(logical, kafka)):
         recs, bad = read_partition(kafka, [topic_name(logical, kafka)], p, stall_s=15)
         assert bad == 0
-        out += [r for _, r in recs]
+        out += [to_dict(r) for r in recs]
     return out
 
 

@@ -16,6 +16,7 @@ import pytest
 from core.markets_cache import MarketsCache
 from core.partitioning import partition_for
 from core.settings import KafkaSettings
+from schemas.records import to_dict
 from simulators.runner import Simulator
 from simulators.scenario import _poly_market
 from simulators.settings import SimSettings
@@ -44,7 +45,7 @@ async def discover_once(kafka: KafkaSettings, sim: Simulator) -> dict[str, Any]:
 def pairings(kafka: KafkaSettings) -> dict[str, dict[str, Any]]:
     cache = MarketsCache(kafka).start(wait_s=15)
     try:
-        return dict(cache.pairings)
+        return {g: to_dict(p) for g, p in cache.pairings.items()}
     finally:
         cache.stop()
 

@@ -276,4 +276,4 @@ async def test_an_order_whose_state_cannot_be_established_is_unknown_and_alerted
         alert = control.records["alert:KALSHI"]
     finally:
         control.stop()
-    assert alert["kind"] == "ALERT" and "amb-unknown" in alert["value"]
+    assert alert.kind == "ALERT" and "amb-unknown" in (alert.value or "")

@@ -26,6 +26,7 @@ from executor.recovery_reader import read_partition
 from executor.run import build
 from executor.settings import ExecutorSettings
 from executor.txn import PartitionWriter
+from schemas.records import Fill, to_dict
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
 from tests.kafka_helpers import eventually, read_records
@@ -62,7 +63,7 @@ async def _previous_owner_left(v: dict[str, Any], intents: list[OrderRequest], r
     evs = [intent_event(r, now_us=now_us(), paper=False) for r in intents]
     await asyncio.to_thread(w.commit_intents, evs)
     if results:
-        await asyncio.to_thread(w.commit_results, [result_event(r, res, intent_ts=evs[0]["intent_ts"], paper=False) for r, res in results],
+        await asyncio.to_thread(w.commit_results, [result_event(r, res, intent_ts=evs[0].intent_ts, paper=False) for r, res in results],
                                 [], None, [], None)
     await asyncio.to_thread(w.close)
 
@@ -83,7 +84,7 @@ async def _recover(v: dict[str, Any], n_outcomes: int) -> tuple[dict[str, dict[s
     fills = []
     for p in range(partitions("fills", v["kafka"])):  # every committed Fill, to the end of each partition
         recs, _ = await asyncio.to_thread(read_partition, v["kafka"], [topic], p)
-        fills += [r for t, r in recs if t == "Fill"]
+        fills += [to_dict(r) for r in recs if isinstance(r, Fill)]
     return outcomes, fills
 
 

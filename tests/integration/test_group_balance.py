@@ -31,6 +31,7 @@ from executor.run import build
 from executor.service import ExecutorService
 from executor.settings import ExecutorSettings
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Signal, from_dict
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
 from tests.integration.test_executor_limits import KALSHI_FEE, _pairing
@@ -99,7 +100,8 @@ async def test_two_executors_never_send_more_than_the_shared_balance(topics: Kaf
         p.produce(topic_name("markets", topics), key=g, value=codec.encode("MarketPairing", pairing))
     assert p.flush(10) == 0
     sigs = [_signal(g, f"{g}-{i}", a, b, (game.away, game.home)) for i in range(3) for g in games]
-    need = check_signal(sigs[0], pairings[games[0]], limits_from(SETTINGS, load(DetectorSettings))).venue_cost["KALSHI"]
+    need = check_signal(from_dict(Signal, sigs[0]), from_dict(MarketPairing, pairings[games[0]]),
+                        limits_from(SETTINGS, load(DetectorSettings))).venue_cost["KALSHI"]
     assert 9_000_000 < need < 9_500_000
     balance = 3 * need + need // 2  # funds three and a half signals; 36 arrive at once
     account = sim_.world.kalshi_account(kalshi.key_id)

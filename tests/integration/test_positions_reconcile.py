@@ -38,6 +38,7 @@ from positions.reconciler import DRIFT_ALERT, UNREADABLE_ALERT
 from positions.service import PositionsService
 from positions.settings import PositionsSettings
 from positions.venue_positions import VenuePositions
+from schemas.records import Control, to_dict
 from simulators.engine import BookSide, TimeInForce
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
@@ -147,13 +148,13 @@ def _drift_metric() -> float | None:
 
 def _active(control: ControlState, name: str) -> bool:
     rec = control.records.get(name)
-    return bool(rec and rec["active"])
+    return rec is not None and rec.active
 
 
 def _control_history(kafka: KafkaSettings, name: str) -> list[dict[str, Any]]:
     recs, bad = read_partition(kafka, [topic_name("control", kafka)], 0, stall_s=15)
     assert bad == 0
-    return [r for t, r in recs if t == "Control" and r["name"] == name]
+    return [to_dict(r) for r in recs if isinstance(r, Control) and r.name == name]
 
 
 async def test_a_drift_raises_the_alert_and_its_end_clears_it(topics: KafkaSettings, sim: dict[str, Any]) -> None:
@@ -173,9 +174,9 @@ async def test_a_drift_raises_the_alert_and_its_end_clears_it(topics: KafkaSetti
 
             _buy_at_venue(sim, "POLYMARKET", 700)  # at the venue, never recorded on `fills`
             await eventually(lambda: _active(control, DRIFT_ALERT), 30)
-            value = json.loads(control.records[DRIFT_ALERT]["value"])
+            value = json.loads(control.records[DRIFT_ALERT].value or "")
             assert value["drift"] == [{"venue": "POLYMARKET", "market": sim["token"], "ours": 1000, "venue_reports": 1700}], value
-            assert control.records[DRIFT_ALERT]["kind"] == "ALERT" and control.records[DRIFT_ALERT]["source"] == "positions"
+            assert control.records[DRIFT_ALERT].kind == "ALERT" and control.records[DRIFT_ALERT].source == "positions"
             assert _drift_metric() == 1
             assert control.kill_switch() is None  # ARB_POSITIONS_RECONCILE_KILL is off
 
@@ -194,7 +195,7 @@ async def test_the_kill_setting_engages_the_kill_switch(topics: KafkaSettings, s
         async with Serve(topics, _venues(sim), interval_s=0.5, kill=True):
             await eventually(lambda: control.kill_switch() is not None, 30)
             kill = control.records[KILL_SWITCH]
-            assert kill["kind"] == "KILL_SWITCH" and kill["source"] == "positions" and sim["ticker"] in kill["reason"], kill
+            assert kill.kind == "KILL_SWITCH" and kill.source == "positions" and sim["ticker"] in (kill.reason or ""), kill
             assert _active(control, DRIFT_ALERT)
     finally:
         control.stop()

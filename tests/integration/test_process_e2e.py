@@ -18,6 +18,7 @@ from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Tick, from_dict
 from tests.factories import pairing, tick
 from tests.kafka_helpers import read_records
 
@@ -58,7 +59,7 @@ def test_ticks_to_signals_deterministic(topics: KafkaSettings, tmp_path: Path) -
         prod.produce(topic_name("ticks", topics), key=t["game_id"], value=codec.encode("Tick", t))
     prod.produce(topic_name("ticks", topics), key=games[0], value=b"\xc3\x01 not avro")  # must be dead-lettered, not fatal
     assert prod.flush(10) == 0
-    expected = detect_all(ticks, {g: {**p, "game_id": g} for g in games}, DetectorSettings())
+    expected = detect_all([from_dict(Tick, t) for t in ticks], {g: from_dict(MarketPairing, {**p, "game_id": g}) for g in games}, DetectorSettings())
     assert len(expected) >= 2  # game 0 twice (more depth later); game 2 is below the fee line
 
     first = worker(topics, tmp_path, "proc-a")
@@ -67,7 +68,7 @@ def test_ticks_to_signals_deterministic(topics: KafkaSettings, tmp_path: Path) -
     finally:
         stop(first)
     got = {codec.decode(m.value(), "Signal")["signal_id"]: codec.decode(m.value(), "Signal") for m in msgs}
-    assert {s["signal_id"]: s["deadline_ts"] for s in expected} == {k: v["deadline_ts"] for k, v in got.items()}
+    assert {s.signal_id: s.deadline_ts for s in expected} == {k: v["deadline_ts"] for k, v in got.items()}
     for m in msgs:  # keyed by game, in the game's partition
         assert m.key().decode() == codec.decode(m.value(), "Signal")["game_id"]
     dlq = read_records(topics, topic_name("dlq", topics), 1, timeout=30)

@@ -18,6 +18,7 @@ from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Tick, from_dict
 from tests.factories import pairing, tick
 from tests.integration.test_process_e2e import stop, worker
 from tests.kafka_helpers import read_records
@@ -103,7 +104,8 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
     # A new opportunity for an uninterrupted detector too: another price, and past the book-reuse time
     # (the recovered state carries the detector's memory of the (t3,t4) signal).
     t5 = tick("K-KC", asks=[(4900, 4000)], ts=t0 + 1_500_000, seq=5)
-    uninterrupted = detect_all([t1, t2, t3, t4, t5], {GAME: pairing(GAME)}, load(DetectorSettings))
+    uninterrupted = detect_all([from_dict(Tick, t) for t in (t1, t2, t3, t4, t5)], {GAME: from_dict(MarketPairing, pairing(GAME))},
+                               load(DetectorSettings))
     prod.produce(topic_name("ticks", topics), key=GAME, value=codec.encode("Tick", t5))
     assert prod.flush(10) == 0
 
@@ -115,4 +117,4 @@ def test_ticks_already_in_the_state_are_skipped(topics: KafkaSettings, tmp_path:
     # t1..t4 were consumed again before t5 (one partition, in order) and skipped: the next signal is
     # t5's, paired with the newest BUF book (t3), and nothing pairs t1 with t4.
     assert [s["input_tick_ids"] for s in after] == [[t3["tick_id"], t5["tick_id"]]]
-    assert [s["signal_id"] for s in before + after] == [s["signal_id"] for s in uninterrupted]
+    assert [s["signal_id"] for s in before + after] == [s.signal_id for s in uninterrupted]

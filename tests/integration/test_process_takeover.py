@@ -20,6 +20,7 @@ from core.settings import KafkaSettings
 from core.topics import topic_name
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Tick, from_dict
 from tests.conftest import REPO
 from tests.factories import pairing, tick
 from tests.kafka_helpers import read_records
@@ -46,7 +47,8 @@ def test_survivor_takes_over_and_recovers_the_table(topics: KafkaSettings, tmp_p
         prod.produce(topic_name("markets", topics), key=g, value=codec.encode("MarketPairing", {**p, "game_id": g}))
     first: list[dict[str, Any]] = [tick("K-BUF", asks=[(4500, 1000)], game_id=g, ts=1_795_000_000_000_000 + i) for i, g in enumerate(games)]
     second: list[dict[str, Any]] = [tick("K-KC", asks=[(5000, 1000)], game_id=g, ts=1_795_000_000_000_500 + i) for i, g in enumerate(games)]
-    expected = {s["signal_id"] for s in detect_all(first + second, {g: {**p, "game_id": g} for g in games}, DetectorSettings())}
+    expected = {s.signal_id for s in detect_all([from_dict(Tick, t) for t in first + second],
+                                                {g: from_dict(MarketPairing, {**p, "game_id": g}) for g in games}, DetectorSettings())}
     assert len(expected) == len(games)  # every game needs both halves: the second half alone says nothing
 
     a, b = worker(topics, tmp_path, "a"), worker(topics, tmp_path, "b")

@@ -25,6 +25,7 @@ from processors.detector import detect_all
 from processors.settings import DetectorSettings
 from recording import container
 from recording.window import read_window
+from schemas.records import MarketPairing, Tick, from_dict
 from tests.conftest import REPO
 from tests.factories import pairing, tick
 from tests.kafka_helpers import read_records
@@ -65,7 +66,7 @@ def test_record_detect_diff_and_into(topics: KafkaSettings, tmp_path: Path) -> N
     for t in ticks:
         prod.produce(topic_name("ticks", topics), key=t["game_id"], value=codec.encode("Tick", t))
     assert prod.flush(10) == 0
-    expected = detect_all(ticks, {g: {**p, "game_id": g} for g in games}, DetectorSettings())
+    expected = detect_all([from_dict(Tick, t) for t in ticks], {g: from_dict(MarketPairing, {**p, "game_id": g}) for g in games}, DetectorSettings())
     assert len(expected) >= 4
     w = worker(topics, topics.topic_prefix, tmp_path)
     try:

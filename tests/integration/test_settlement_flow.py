@@ -25,6 +25,7 @@ from core.topics import topic_name
 from executor.recovery_reader import read_partition
 from producers.discovery.resolution import Resolution
 from producers.discovery.service import DiscoveryService
+from schemas.records import Settlement, to_dict
 from tests.conftest import REPO
 from tests.factories import pairing
 
@@ -99,7 +100,7 @@ def _produce(kafka: KafkaSettings, topic: str, items: list[tuple[str, bytes]]) -
 def _settlements(kafka: KafkaSettings) -> list[dict[str, Any]]:
     recs, bad = read_partition(kafka, [topic_name("settlements", kafka)], 0, stall_s=15)
     assert bad == 0
-    return [r for t, r in recs if t == "Settlement"]
+    return [to_dict(r) for r in recs if isinstance(r, Settlement)]
 
 
 async def _nothing(_: Any) -> list[Any]:
@@ -210,7 +211,7 @@ async def test_simulated_games_end_resolve_and_settle(topics: KafkaSettings) -> 
         try:
             first = await svc.run_once()
             assert first.ok and first.paired == 1 and first.settled == [] and first.settle_errors == [], first.to_json()
-            paired = {g: dict(svc.cache.pairings[g]) for g in first.published}
+            paired = {g: svc.cache.pairings[g] for g in first.published}
             lives = sim.world.life.lives
             ends = max(lives[g].end_us for g in paired)
             sim.world.life.advance(max(lives[g].determine_us for g in paired))  # determined: a result, not final yet
@@ -231,7 +232,7 @@ async def test_simulated_games_end_resolve_and_settle(topics: KafkaSettings) -> 
             await clob.aclose()
     recs = {f"{r['venue']}:{r['market']}": from_dict(Settlement, r) for r in _settlements(topics)}
     for gid, p in paired.items():
-        keys = {f"{b['venue']}:{i['market']}" for b in p["books"] for i in b["instruments"]}
+        keys = {f"{b.venue}:{i.market}" for b in p.books for i in b.instruments}
         assert keys <= set(recs), sorted(keys - set(recs))
         assert settlement_mismatch(p, recs) is None
         assert venue_verdict(p, "KALSHI", recs) == venue_verdict(p, "POLYMARKET", recs) == lives[gid].winner

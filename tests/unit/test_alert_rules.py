@@ -188,7 +188,7 @@ def test_kill_switch_gauge_follows_the_control_topic() -> None:
     state = ControlState(KafkaSettings())
 
     def msg(active: bool) -> Any:
-        value = codec.encode("Control", control_record(KILL_SWITCH, "KILL_SWITCH", active, reason="test", source="test"))
+        value = codec.encode_record(control_record(KILL_SWITCH, "KILL_SWITCH", active, reason="test", source="test"))
         return SimpleNamespace(key=lambda: KILL_SWITCH.encode(), value=lambda: value, offset=lambda: 0)
 
     state._on_record(msg(True))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from executor.admission import Admission
 from executor.balances import Balances, insufficient
 from executor.limits import Limits
+from schemas.records import Outcome
+from tests.factories import tick_record
 from tests.unit.test_limits import CROSS, P, make
 
 LIM = Limits(10_000, 30_000, 10_000, 50, 200, 3)
@@ -88,7 +91,7 @@ async def test_the_refresh_timer_reads_again_without_any_signal() -> None:
 
 async def test_admission_rejects_what_the_balance_cannot_cover_and_releases_on_the_outcome() -> None:
     k, poly = Venue(100_000_000), Venue(1_000_000)  # 1 USD of pUSD: the Polymarket leg (10 at 0.50) costs ~5.08 USD
-    adm = Admission(LIM, {P["game_id"]: P}.get, balances=Balances({"KALSHI": k, "POLYMARKET": poly}, refresh_s=3600))
+    adm = Admission(LIM, {P.game_id: P}.get, balances=Balances({"KALSHI": k, "POLYMARKET": poly}, refresh_s=3600))
     try:
         sig = make(CROSS)
         assert adm.limits(sig) is None
@@ -98,7 +101,8 @@ async def test_admission_rejects_what_the_balance_cannot_cover_and_releases_on_t
         await adm.balances.refresh()  # type: ignore[union-attr]
         assert adm.limits(sig) is None and await adm.reserve(sig) is None
         assert set(adm.balances.in_flight()) == {"KALSHI", "POLYMARKET"}  # type: ignore[union-attr]
-        adm.on_outcome({"signal_id": sig["signal_id"], "state": "FILLED"})
+        adm.on_outcome(Outcome(signal_id=sig.signal_id, game_id=sig.game_id, state="FILLED", matched_size=1000, cost=0, fees=0,
+                               locked_profit=0, paper=False, ts=1))
         await adm.balances.refresh()  # type: ignore[union-attr]
         assert adm.balances.in_flight() == {}  # type: ignore[union-attr]
     finally:
@@ -106,10 +110,10 @@ async def test_admission_rejects_what_the_balance_cannot_cover_and_releases_on_t
 
 
 async def test_paper_admission_checks_limits_only() -> None:
-    adm = Admission(LIM, {P["game_id"]: P}.get)
-    sig: dict[str, Any] = make(CROSS)
+    adm = Admission(LIM, {P.game_id: P}.get)
+    sig = make(CROSS)
     assert adm.limits(sig) is None and await adm.reserve(sig) is None
-    assert adm.limits({**sig, "cost": 1}) is not None
+    assert adm.limits(make(CROSS, cost=1)) is not None
 
 
 async def test_the_venue_fetchers_read_each_venues_balance_fields() -> None:
@@ -159,14 +163,14 @@ def test_attach_in_paper_mode_checks_limits_on_the_readers_build_made_and_no_bal
 
     kafka = KafkaSettings(bootstrap="127.0.0.1:1")
     markets, ticks = MarketsCache(kafka), LatestTicks(kafka)  # never started: nothing is read here
-    markets.pairings[P["game_id"]] = P
+    markets.pairings[P.game_id] = P
     closers: list[Any] = [ticks, markets]
     service = Service()
     adm = attach(service, closers, kafka, ExecutorSettings(), paper=True)
     assert service.admission is adm and adm.balances is None and closers[0] is adm and len(closers) == 3  # no reader of its own
     sig = make([("K-BUF", "YES", 4000), ("TOK-KC", "YES", 5010)])
     assert adm.limits(sig) is None
-    ticks.ticks["TOK-KC"] = {"venue": "POLYMARKET", "tick_size": 100}  # the feed saw a tick_size_change
+    ticks.ticks["TOK-KC"] = replace(tick_record("TOK-KC", venue="POLYMARKET"), tick_size=100)  # the feed saw a tick_size_change
     assert "off the market's tick" in (adm.limits(sig) or "")
 
 

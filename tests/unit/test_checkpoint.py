@@ -6,6 +6,8 @@ import pytest
 
 from executor.checkpoint import format_checkpoint, parse_checkpoint, start_offsets
 from executor.ledger import Ledger
+from schemas.records import OrderEvent
+from tests.factories import order_event_record, outcome_rec
 
 
 def test_round_trip() -> None:
@@ -24,23 +26,23 @@ def test_the_earlier_of_checkpoint_and_horizon() -> None:
     assert start_offsets((100, 50), None) == (100, 50)
 
 
-def _intent(sid: str) -> dict:
-    return {"client_order_id": f"{sid}:0:0", "signal_id": sid, "type": "INTENT", "step": 0, "leg_index": 0}
+def _intent(sid: str) -> OrderEvent:
+    return order_event_record(f"{sid}:0:0", "INTENT", signal_id=sid)
 
 
 def test_the_checkpoint_stays_at_the_oldest_open_signal() -> None:
     ledger = Ledger()
     ledger.mark("a", (10, 4))
-    ledger.apply("OrderEvent", _intent("a"))
+    ledger.apply(_intent("a"))
     ledger.mark("b", (12, 4))
-    ledger.apply("OrderEvent", _intent("b"))
+    ledger.apply(_intent("b"))
     assert ledger.checkpoint((20, 9)) == (10, 4)
     assert ledger.checkpoint((20, 9), finishing="a") == (12, 4)  # a's terminal outcome commits now
-    ledger.apply("Outcome", {"signal_id": "a", "state": "PENDING"})
+    ledger.apply(outcome_rec("a", "PENDING"))
     assert ledger.checkpoint((20, 9)) == (10, 4)  # pending is still open
-    ledger.apply("Outcome", {"signal_id": "a", "state": "FILLED"})
+    ledger.apply(outcome_rec("a", "FILLED"))
     assert ledger.checkpoint((20, 9)) == (12, 4)
-    ledger.apply("Outcome", {"signal_id": "b", "state": "UNWOUND"})
+    ledger.apply(outcome_rec("b", "UNWOUND"))
     assert ledger.checkpoint((20, 9)) == (20, 9)
     ledger.mark("b", (30, 30))  # a decided signal is never marked again
     assert ledger.checkpoint((20, 9)) == (20, 9)

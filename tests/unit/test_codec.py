@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import schemas
 from core import codec
+from schemas.records import Tick, from_dict
 from tests.avro_strategies import for_schema
 
 # Fingerprints of released schema versions. A released version must never change: records written with
@@ -147,8 +148,8 @@ async def test_processor_dead_letters_a_tick_with_a_non_utf8_key() -> None:
     tick, problem = await triage(event)
     assert tick is None and isinstance(problem, codec.DecodeError) and problem.kind == "bad_key"
     record = dead_letter_record(event, problem)
-    assert (record["source_topic"], record["partition"], record["offset"], record["key"], record["value"], record["error_kind"]) == \
+    assert (record.source_topic, record.partition, record.offset, record.key, record.value, record.error_kind) == \
         (channel.get_topic_name(), 3, 42, b"\xff\xfe", value, "bad_key")
-    codec.encode("DeadLetter", record)
+    codec.encode_record(record)
     good = await channel.decode(Message(channel.get_topic_name(), 3, 43, 0.0, 0, [], b"g", value, None), propagate=True)
-    assert await triage(good) == (_tick(), None)
+    assert await triage(good) == (from_dict(Tick, _tick()), None)  # the agent gets the typed record

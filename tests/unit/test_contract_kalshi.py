@@ -26,7 +26,7 @@ from venues.kalshi import parse as kparse
 from venues.kalshi.book import KalshiBooks
 from venues.kalshi.messages import Error, Ok, OrderbookDelta, OrderbookSnapshot, Other, Subscribed, Unsubscribed
 from venues.kalshi.parse import ParseError, parse_frame, parse_message
-from venues.kalshi.rest import parse_order_ack
+from venues.kalshi.rest import parse_order, parse_order_ack
 
 FIX = FIXTURES / "kalshi"
 TESTS = Path(__file__).resolve().parent
@@ -210,7 +210,7 @@ def test_recorded_create_answers(name: str, expect: tuple[int, int, int, int]) -
 def test_recorded_create_answer_and_order_lookup_agree() -> None:
     """The same demo order answered at creation and found later by lookup (GET /portfolio/orders/{id})."""
     ack = parse_order_ack(json.loads((FIX / "http_create_order_fill_demo.json").read_text()), "YES")
-    found = result_from_order(json.loads((FIX / "http_order_filled_demo.json").read_text())["order"], "YES", "BUY")
+    found = result_from_order(parse_order(json.loads((FIX / "http_order_filled_demo.json").read_text())["order"]), "YES", "BUY")
     assert (found.venue_order_id, found.filled, found.fill_cost, found.fee) == (ack.order_id, ack.filled, ack.fill_cost, ack.fee)
 
 

@@ -25,6 +25,7 @@ from core import fees
 from core.units import ONE_DOLLAR
 from processors.detector import Detector, detect_all
 from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Tick, from_dict, to_dict
 from tests.factories import pairing, tick
 from venues.polymarket import amounts
 
@@ -59,6 +60,12 @@ def kalshi_order_fee(price: int, fills: list[int], multiplier_ppm: int, precisio
 def polymarket_fee(price: int, size: int, rate_ppm: int, exponent: int) -> Decimal:
     p, c, r = Decimal(price) / 10_000, Decimal(size) / 100, Decimal(rate_ppm) / 1_000_000
     return (c * r * (p * (1 - p)) ** exponent).quantize(Decimal("0.00001"), rounding=ROUND_HALF_UP)
+
+
+# The checks below recompute everything from the schema's dicts, independently of the detector's records: the
+# detector gets the records of those dicts and its signals come back as dicts.
+def detect(ticks: list[dict], p: dict, s: DetectorSettings) -> list[dict]:
+    return [to_dict(sig) for sig in detect_all([from_dict(Tick, t) for t in ticks], {p["game_id"]: from_dict(MarketPairing, p)}, s)]
 
 
 @st.composite
@@ -113,7 +120,7 @@ def test_no_signal_is_unprofitable(gt: tuple[bool, list[dict]], whole: bool, min
     venue_of = {inst["market"]: book["venue"] for book in p["books"] for inst in book["instruments"]}
     s = DetectorSettings(min_edge_money=1, min_edge_per_contract=min_pc, whole_contracts=whole, max_signal_size=10**7, fills_per_leg=FILLS)
     with mock.patch.object(fees, "configured_precision", lambda: fees.member_precision(member)):
-        signals = detect_all(ticks, {p["game_id"]: p}, s)
+        signals = detect(ticks, p, s)
     for sig in signals:
         assert len({leg["size"] for leg in sig["legs"]}) == 1
         assert set().union(*(leg["pays_on"] for leg in sig["legs"])) == set(p["outcomes"])  # a cover
@@ -197,8 +204,10 @@ def near_fair_books(draw: st.DrawFn, p: dict) -> list[dict]:
 def evaluate_once(p: dict, ticks: list[dict], s: DetectorSettings, member: str) -> list[dict]:
     """A fresh detector (no hysteresis) on the final books."""
     with mock.patch.object(fees, "configured_precision", lambda: fees.member_precision(member)):
-        det = Detector(s, {p["game_id"]: p}.get, clock=lambda: 0)
-        return det.evaluate(p, {t["market"]: t for t in ticks}, ticks[-1])
+        rec = from_dict(MarketPairing, p)
+        det = Detector(s, {rec.game_id: rec}.get, clock=lambda: 0)
+        books = {t["market"]: from_dict(Tick, t) for t in ticks}
+        return [to_dict(sig) for sig in det.evaluate(rec, books, books[ticks[-1]["market"]])]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,10 +11,12 @@ outcomes, as public Gamma client code reads it: varunraisinghal/NFL, NFLArbitrag
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from core import codec
 from core.config import ConfigError, load
 from core.settings import KafkaSettings
 from producers.discovery import gamma_source
@@ -23,6 +25,7 @@ from producers.discovery.model import VenueGame
 from producers.discovery.overrides import Overrides
 from producers.discovery.service import DiscoveryService
 from producers.discovery.settings import DiscoverySettings
+from schemas.records import MarketPairing
 from tests.unit.test_discovery import ALIASES, DRAWS, NOW, _pair_inputs, gamma_event
 
 NFL_GID = "nfl-20261129-buf-kc"
@@ -111,7 +114,8 @@ class _Producer:
         return 0
 
 
-async def test_a_published_pairing_of_a_newly_excluded_league_is_withdrawn() -> None:
+def _service() -> tuple[DiscoveryService, _Producer, Any, Any]:
+    """A discovery service over one Kalshi and one Polymarket listing of the NFL game, with a recording producer."""
     k, p = _pair_inputs()
 
     async def fetch_k(_: Any) -> list[Any]:
@@ -123,6 +127,11 @@ async def test_a_published_pairing_of_a_newly_excluded_league_is_withdrawn() -> 
     service = DiscoveryService(KafkaSettings(bootstrap="127.0.0.1:1"), fetch_kalshi=fetch_k, fetch_polymarket=fetch_p,
                                rules=PairingRules(max_started_s=0))  # the games' start is in the past of the wall clock
     service.producer = producer = _Producer()  # type: ignore[assignment]
+    return service, producer, k, p
+
+
+async def test_a_published_pairing_of_a_newly_excluded_league_is_withdrawn() -> None:
+    service, producer, k, p = _service()
     rep = await service.run_once()
     assert rep.published == [NFL_GID] and NFL_GID in service.cache.pairings
     service.rules = PairingRules(max_started_s=0, exclude_leagues=frozenset({"nfl"}))  # the user excludes the NFL
@@ -132,3 +141,20 @@ async def test_a_published_pairing_of_a_newly_excluded_league_is_withdrawn() -> 
     assert {e["event"] for e in rep.to_json()["excluded"]} == {k.event, p.event}
     rep = await service.run_once()
     assert rep.tombstoned == [] and rep.published == [] and len(producer.records) == 2
+
+
+async def test_a_pairing_on_markets_is_sent_again_only_when_its_content_changes() -> None:
+    """The round compares what it pairs with the MarketPairing records on `markets` (read back with their own
+    updated_ts): the same content is not republished, other content is."""
+    service, producer, k, p = _service()
+    assert (await service.run_once()).published == [NFL_GID]
+    sent = codec.decode_record(producer.records[-1][1] or b"", MarketPairing)
+    assert replace(sent, updated_ts=0) == service.cache.pairings[NFL_GID]  # folded in as written
+    service.cache.pairings[NFL_GID] = sent  # as the markets reader reads it back: updated_ts set
+    rep = await service.run_once()
+    assert rep.ok and rep.published == [] and rep.unchanged == 1 and len(producer.records) == 1
+    book = sent.books[0]
+    service.cache.pairings[NFL_GID] = replace(sent, books=[replace(book, tick_size=book.tick_size * 10), *sent.books[1:]])
+    rep = await service.run_once()
+    assert rep.published == [NFL_GID] and rep.unchanged == 0 and len(producer.records) == 2
+    assert codec.decode_record(producer.records[-1][1] or b"", MarketPairing).books[0] == book

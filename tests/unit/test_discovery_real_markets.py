@@ -22,6 +22,7 @@ from producers.discovery import gamma_source, kalshi_source
 from producers.discovery.match import PairingRules, game_number, match
 from producers.discovery.model import Rejected, VenueGame
 from producers.discovery.overrides import Overrides
+from schemas.records import MarketPairing, from_dict
 
 NY = ZoneInfo("America/New_York")
 ALIASES = alias_mod.load()
@@ -86,6 +87,11 @@ def mlb_poly(slug: str, start_utc: dt.datetime, tokens: tuple[str, str], **marke
     g = gamma_source.parse_event(gamma_mlb_event(slug, start_utc, tokens, **market), MLB_TABLE, {"moneyline"})
     assert isinstance(g, VenueGame), g
     return g
+
+
+def on_markets(pairings: dict[str, dict[str, Any]]) -> dict[str, MarketPairing]:
+    """match()'s pairings as they read back from `markets` (the `published` the service passes)."""
+    return {gid: from_dict(MarketPairing, {**rec, "updated_ts": 0}) for gid, rec in pairings.items()}
 
 
 def kalshi_markets_of(rec: dict[str, Any]) -> set[str]:
@@ -187,7 +193,7 @@ def test_doubleheader_game_2_keeps_its_id_after_game_1_is_gone() -> None:
     p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
     morning = match([k1, k2], [p1, p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES).pairings
     # Published: the service passes what is on `markets`; game 1's pairing was withdrawn when it stopped pairing.
-    evening = match([k2], [p2], Overrides(), DRAWS, now_us=EVENING, rules=RULES, published={GID2: morning[GID2]})
+    evening = match([k2], [p2], Overrides(), DRAWS, now_us=EVENING, rules=RULES, published=on_markets({GID2: morning[GID2]}))
     assert list(evening.pairings) == [GID2] and evening.pairings[GID2] == morning[GID2]
     # Without anything published (a first round in the evening), a game 1 that Polymarket still lists (closed: false,
     # unresolved) still counts toward the numbering; only with no trace of game 1 at all is game 2 a single game.
@@ -202,12 +208,12 @@ def test_a_new_game_never_takes_an_id_another_published_game_holds() -> None:
     p2 = mlb_poly("mlb-nyy-bos-2026-07-04-g2", G2_START.astimezone(dt.UTC), ("21", "22"))
     alone = match([k2], [p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES).pairings
     assert list(alone) == [GID1]
-    res = match([k1, k2], [p1, p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=alone)
+    res = match([k1, k2], [p1, p2], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=on_markets(alone))
     assert res.pairings[GID1] == alone[GID1]  # game 2 keeps the id it is published under
     assert kalshi_markets_of(res.pairings[GID2]) == {f"{G1}-NYY", f"{G1}-BOS"}  # game 1 takes the next free one
     # Even in a round where game 2 does not pair (its pairing is then withdrawn), game 1 is not published under
     # game 2's key: that would turn a live id into another game's.
-    res = match([k1], [p1], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=alone)
+    res = match([k1], [p1], Overrides(), DRAWS, now_us=MORNING, rules=RULES, published=on_markets(alone))
     assert list(res.pairings) == [GID2] and kalshi_markets_of(res.pairings[GID2]) == {f"{G1}-NYY", f"{G1}-BOS"}
 
 

@@ -20,11 +20,16 @@ from core.fees import (
     kalshi_order_fees,
     kalshi_taker_fee,
     kalshi_trade_fee,
+    multi_fill_margin,
     order_taker_fees,
     polymarket_taker_fee,
     taker_fee,
 )
+from schemas.records import FeeParams, from_dict
 from tests.factories import KALSHI_FEE, NO_FEE, POLY_FEE
+from tests.factories import KALSHI_FEE_RECORD as KALSHI
+from tests.factories import NO_FEE_RECORD as NONE
+from tests.factories import POLY_FEE_RECORD as POLY
 
 
 @pytest.mark.parametrize(("price", "size", "fee"), [
@@ -86,9 +91,9 @@ def test_an_order_converges_to_the_single_fill_fee() -> None:
 
 def test_order_fees_dispatch_by_params() -> None:
     """The executor's paper fills and the simulator take one order's fills through this one function."""
-    assert order_taker_fees(KALSHI_FEE, [(5000, 30)] * 3, member="non_direct") == [10_000, 10_000, 0]
-    assert order_taker_fees(KALSHI_FEE, [(5000, 30)] * 3, member="direct") == [5_300, 5_200, 5_300]  # 0.00525 -> 0.0053, rebates of 0.0001
-    assert order_taker_fees(POLY_FEE, [(5000, 10000), (5100, 100)]) == [750_000, polymarket_taker_fee(5100, 100, 30_000)]
+    assert order_taker_fees(KALSHI, [(5000, 30)] * 3, member="non_direct") == [10_000, 10_000, 0]
+    assert order_taker_fees(KALSHI, [(5000, 30)] * 3, member="direct") == [5_300, 5_200, 5_300]  # 0.00525 -> 0.0053, rebates of 0.0001
+    assert order_taker_fees(POLY, [(5000, 10000), (5100, 100)]) == [750_000, polymarket_taker_fee(5100, 100, 30_000)]
 
 
 def test_kalshi_multiplier_and_maker() -> None:
@@ -115,11 +120,11 @@ def test_member_type_is_a_setting_read_by_every_caller(monkeypatch: pytest.Monke
     fees.configured_precision.cache_clear()
     try:
         assert fees.configured_precision() == NON_DIRECT_PRECISION  # the default: the usual retail account
-        assert taker_fee(KALSHI_FEE, 5000, 100) == 20_000
+        assert taker_fee(KALSHI, 5000, 100) == 20_000
         monkeypatch.setenv("ARB_KALSHI_MEMBER_TYPE", "direct")
         fees.configured_precision.cache_clear()
-        assert taker_fee(KALSHI_FEE, 5000, 100) == 17_500
-        assert taker_fee(KALSHI_FEE, 5000, 100, member="non_direct") == 20_000
+        assert taker_fee(KALSHI, 5000, 100) == 17_500
+        assert taker_fee(KALSHI, 5000, 100, member="non_direct") == 20_000
     finally:
         fees.configured_precision.cache_clear()
 
@@ -145,15 +150,24 @@ def test_the_fee_module_depends_on_core_only() -> None:
 
 
 def test_dispatch_by_params() -> None:
-    assert taker_fee(KALSHI_FEE, 5000, 100, member="non_direct") == 20_000
-    assert taker_fee(POLY_FEE, 5000, 10000) == 750_000
-    assert taker_fee(NO_FEE, 5000, 10000) == 0
+    assert taker_fee(KALSHI, 5000, 100, member="non_direct") == 20_000
+    assert taker_fee(POLY, 5000, 10000) == 750_000
+    assert taker_fee(NONE, 5000, 10000) == 0
     with pytest.raises(ValueError):
-        taker_fee({**NO_FEE, "model": "FLAT"}, 5000, 100)
+        taker_fee(from_dict(FeeParams, {**NO_FEE, "model": "FLAT"}), 5000, 100)
     with pytest.raises(ValueError):
-        taker_fee(KALSHI_FEE, 5000, 100, member="gold")
+        taker_fee(KALSHI, 5000, 100, member="gold")
 
 
 def test_huge_sizes_stay_exact() -> None:
     # 10^6 contracts at 0.5: 0.07 x 1e6 x 0.25 = 17,500 USD exactly
     assert kalshi_taker_fee(5000, 10**8, precision=NON_DIRECT_PRECISION) == 17_500_000_000
+
+
+def test_the_schema_dict_of_fee_params_reads_as_the_record() -> None:
+    """Callers still holding the dict of the schema's fields (tests' constants) get the record's answers."""
+    for rec, d in ((KALSHI, KALSHI_FEE), (POLY, POLY_FEE), (NONE, NO_FEE)):
+        assert taker_fee(d, 4700, 700, member="non_direct") == taker_fee(rec, 4700, 700, member="non_direct")
+        assert multi_fill_margin(d, 700, 3, member="direct") == multi_fill_margin(rec, 700, 3, member="direct")
+        assert order_taker_fees(d, [(4700, 300), (4800, 400)], member="direct") == order_taker_fees(rec, [(4700, 300), (4800, 400)], member="direct")
+    assert taker_fee(KALSHI, 4700, 700, member="non_direct") > taker_fee(POLY, 4700, 700) > 0

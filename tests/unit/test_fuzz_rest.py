@@ -28,7 +28,7 @@ from venues.kalshi import rest as kalshi_rest
 from venues.kalshi.rest import OrderAck, parse_order_ack
 from venues.polymarket import rest as poly_rest
 from venues.polymarket.auth import ApiCreds
-from venues.polymarket.rest import PolymarketRest
+from venues.polymarket.rest import OrderAnswer, PolymarketRest
 
 KNOWN: dict[str, tuple[type[BaseException], ...]] = {}  # escapes found and not fixed yet (none today)
 
@@ -96,7 +96,7 @@ def test_fuzz_polymarket_order_answers() -> None:
             return
         finally:
             loop.run_until_complete(rest.aclose())
-        assert isinstance(out, dict)
+        assert isinstance(out, OrderAnswer)
 
     try:
         fuzz(prop, st.tuples(st.sampled_from([200, 200, 201, 400, 429, 500, 503]), _content(POLY)), examples=300,
@@ -116,7 +116,7 @@ def test_json_body_of_a_deeply_nested_answer() -> None:
 
 def test_kalshi_order_answer_that_is_not_an_object() -> None:
     with pytest.raises(errors.Unknown):
-        parse_order_ack([], "YES", 100)  # type: ignore[arg-type]
+        parse_order_ack([], "YES", 100)
 
 
 def test_kalshi_order_answer_with_a_bad_average_price() -> None:

@@ -8,31 +8,43 @@ from zoneinfo import ZoneInfo
 from core.units import ONE_DOLLAR
 from executor.group_risk import RiskFold, day_start_us
 from positions.fold import settlement_pays
+from schemas.records import Fill, MarketPairing, Position, Settlement, from_dict
+from tests.factories import NO_FEE
 
 TZ = ZoneInfo("America/New_York")
 DAY1 = 1_796_000_000_000_000  # 2026-11-30 (New York) in the afternoon
 NEXT_DAY = day_start_us(DAY1, TZ) + 86_400 * 1_000_000 + 3_600_000_000
 
-PAIRING: dict[str, Any] = {
-    "game_id": "g", "outcomes": ["home", "away"],
-    "books": [
-        {"venue": "KALSHI", "market": "K-HOME", "instruments": [{"market": "K-HOME", "side": "YES", "pays_on": ["home"]},
-                                                                 {"market": "K-HOME", "side": "NO", "pays_on": ["away"]}]},
-        {"venue": "POLYMARKET", "market": "cond", "instruments": [{"market": "tok-away", "side": "YES", "pays_on": ["away"]},
-                                                                   {"market": "tok-home", "side": "YES", "pays_on": ["home"]}]},
-    ],
-}
+def _book(venue: str, market: str, instruments: list[tuple[str, str, list[str]]]) -> dict[str, Any]:
+    return {"venue": venue, "market": market, "event": "e", "tick_size": 100, "min_size": 100, "fee": NO_FEE, "seconds_delay": 0,
+            "neg_risk": False, "exchange_version": 0, "exchange_index": 0,
+            "instruments": [{"market": m, "side": side, "label": m, "pays_on": pays_on} for m, side, pays_on in instruments]}
+
+
+PAIRING = from_dict(MarketPairing, {
+    "game_id": "g", "league": "nfl", "game_date": "20261130", "start_ts": None, "away": "away", "home": "home",
+    "outcomes": ["home", "away"], "updated_ts": 0,
+    "books": [_book("KALSHI", "K-HOME", [("K-HOME", "YES", ["home"]), ("K-HOME", "NO", ["away"])]),
+              _book("POLYMARKET", "cond", [("tok-away", "YES", ["away"]), ("tok-home", "YES", ["home"])])],
+})
 
 
 def fill(fid: str, venue: str, market: str, price: int, size: int, *, side: str = "YES", action: str = "BUY", fee: int = 0,
-         ts: int = DAY1, game: str = "g") -> dict[str, Any]:
-    return {"fill_id": fid, "client_order_id": fid, "signal_id": "s", "game_id": game, "venue": venue, "market": market, "side": side,
-            "action": action, "price": price, "size": size, "fee": fee, "paper": False, "ts": ts}
+         ts: int = DAY1, game: str = "g", signal_id: str = "s") -> Fill:
+    return from_dict(Fill, {"fill_id": fid, "client_order_id": fid, "signal_id": signal_id, "game_id": game, "venue": venue, "market": market,
+                            "side": side, "action": action, "price": price, "size": size, "fee": fee, "paper": False, "ts": ts})
 
 
-def settlement(venue: str, market: str, payout: int, ts: int = DAY1) -> dict[str, Any]:
-    return {"game_id": "g", "venue": venue, "market": market, "book": market, "payout": payout, "source": "test",
-            "resolved_ts": ts, "published_ts": ts}
+def settlement(venue: str, market: str, payout: int, ts: int = DAY1) -> Settlement:
+    return from_dict(Settlement, {"game_id": "g", "venue": venue, "market": market, "book": market, "payout": payout, "source": "test",
+                                  "resolved_ts": ts, "published_ts": ts})
+
+
+def mark(venue: str, market: str, side: str, price: int | None) -> Position:
+    """A Position record carrying the mark (best bid) of an instrument: all the risk fold reads of it."""
+    return from_dict(Position, {"key": f"{venue}:{market}:{side}", "game_id": "g", "venue": venue, "market": market, "side": side,
+                                "contracts": 0, "cost": 0, "fees": 0, "realized_pnl": 0, "unrealized_pnl": 0, "mark_price": price,
+                                "settled": False, "ts": DAY1})
 
 
 def covered() -> RiskFold:
@@ -93,14 +105,14 @@ def test_marks_value_open_positions_but_never_below_their_cover() -> None:
     f = RiskFold(TZ)
     f.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000), 3)
     assert f.unrealized({"g": PAIRING}) == 0  # no mark yet: counted at its cost
-    f.apply_position({"venue": "KALSHI", "market": "K-HOME", "side": "YES", "mark_price": 1000})
+    f.apply_position(mark("KALSHI", "K-HOME", "YES", 1000))
     assert f.unrealized({"g": PAIRING}) == (1000 - 4500) * 1000
-    f.apply_position({"venue": "KALSHI", "market": "K-HOME", "side": "YES", "mark_price": None})
+    f.apply_position(mark("KALSHI", "K-HOME", "YES", None))
     assert f.unrealized({"g": PAIRING}) == 0
     c = covered()
     for market, side in (("K-HOME", "YES"), ("tok-away", "YES")):
         venue = "KALSHI" if market.startswith("K") else "POLYMARKET"
-        c.apply_position({"venue": venue, "market": market, "side": side, "mark_price": 100})
+        c.apply_position(mark(venue, market, side, 100))
     assert c.unrealized({"g": PAIRING}) == 10_000_000 - 9_500_000  # bids of 1 cent, but it is sure to pay 10 USD
 
 
@@ -133,7 +145,7 @@ def test_a_withdrawn_games_last_pairing_still_covers_its_open_legs() -> None:
     from core.settings import KafkaSettings
     from executor.group_risk import GroupRisk
 
-    current: dict[str, Any] = {"g": PAIRING}
+    current: dict[str, MarketPairing] = {"g": PAIRING}
     risk = GroupRisk(KafkaSettings(), "America/New_York", pairings=lambda: dict(current))
     risk.fold = covered()
     assert risk.view(lambda f, p: f.game_exposure("g", p.get("g"))) == 0

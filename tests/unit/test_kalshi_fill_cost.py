@@ -15,9 +15,9 @@ V2 Order fields of get-order.md, with the direction a demo `ask` was booked with
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
@@ -32,12 +32,17 @@ from simulators.settings import SimSettings
 from simulators.world import SimWorld
 from tests.conftest import FIXTURES
 from venues import errors
+from venues.kalshi.rest import KalshiFill, KalshiOrder, KalshiRest, parse_fill, parse_order
 
 READINGS = ("yes", "outcome")  # YES money whatever the side / the money of the order's outcome side
 
 
 def _recorded(name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / "kalshi" / name).read_text()))
+
+
+def _fills(rows: list[dict[str, Any]]) -> list[KalshiFill]:
+    return [parse_fill(r) for r in rows]
 
 
 def _ask(*, limit: str, fill_yes: str, count: str = "10.00", reading: str) -> dict[str, Any]:
@@ -54,10 +59,10 @@ def _ask(*, limit: str, fill_yes: str, count: str = "10.00", reading: str) -> di
 
 
 def test_recorded_bid_is_yes_money_and_agrees_with_its_fills() -> None:
-    order = _recorded("http_order_filled_demo.json")["order"]
+    order = parse_order(_recorded("http_order_filled_demo.json")["order"])
     res = result_from_order(order, "YES", "BUY")
     assert (res.type, res.filled, res.fill_cost, res.fee) == ("FILL", 100, 560_000, 17_300)
-    assert fills_yes_notional(_recorded("http_fills_demo.json")["fills"], 100) == 560_000
+    assert fills_yes_notional(_fills(_recorded("http_fills_demo.json")["fills"]), 100) == 560_000
     # the same bid closes a NO position: the NO proceeds are 1 - 0.56
     assert result_from_order(order, "NO", "SELL").fill_cost == 440_000
 
@@ -65,63 +70,63 @@ def test_recorded_bid_is_yes_money_and_agrees_with_its_fills() -> None:
 @pytest.mark.parametrize("reading", READINGS)
 def test_no_buy_whose_limit_tells_the_readings_apart(reading: str) -> None:
     """Buy NO at 0.30 = ask at YES 0.70, filled at YES 0.72: the NO contracts cost 0.28 each, under both readings."""
-    res = result_from_order(_ask(limit="0.7000", fill_yes="0.7200", reading=reading), "NO", "BUY")
+    res = result_from_order(parse_order(_ask(limit="0.7000", fill_yes="0.7200", reading=reading)), "NO", "BUY")
     assert (res.type, res.filled, res.fill_cost, res.fee) == ("FILL", 1000, 2_800_000, 70_000)
 
 
 @pytest.mark.parametrize("reading", READINGS)
 def test_yes_sell_is_an_ask_too(reading: str) -> None:
     """Unwinding YES at 0.60 (an ask), filled at 0.61: the proceeds are 0.61 a contract."""
-    res = result_from_order(_ask(limit="0.6000", fill_yes="0.6100", reading=reading), "YES", "SELL")
+    res = result_from_order(parse_order(_ask(limit="0.6000", fill_yes="0.6100", reading=reading)), "YES", "SELL")
     assert res.fill_cost == 6_100_000
 
 
 @pytest.mark.parametrize("reading", READINGS)
 def test_ambiguous_no_buy_is_not_guessed_and_its_fills_decide(reading: str) -> None:
     """Buy NO at 0.70 = ask at YES 0.30, filled at 0.30: 3.00 and 7.00 both fit the limit."""
-    order = _ask(limit="0.3000", fill_yes="0.3000", reading=reading)
+    order = parse_order(_ask(limit="0.3000", fill_yes="0.3000", reading=reading))
     with pytest.raises(AmbiguousFillCost):
         result_from_order(order, "NO", "BUY")
-    fills = [{"order_id": "o-ask", "count_fp": "4.00", "yes_price_dollars": "0.3000"},
-             {"order_id": "o-ask", "count_fp": "6.00", "yes_price_dollars": "0.3000"}]
+    fills = _fills([{"order_id": "o-ask", "count_fp": "4.00", "yes_price_dollars": "0.3000"},
+                    {"order_id": "o-ask", "count_fp": "6.00", "yes_price_dollars": "0.3000"}])
     assert result_from_order(order, "NO", "BUY", fills).fill_cost == 7_000_000
     with pytest.raises(errors.Unknown, match="do not add up"):  # fills not all visible yet: keep looking
         result_from_order(order, "NO", "BUY", fills[:1])
     with pytest.raises(errors.Unknown, match="no reading"):
-        result_from_order(order, "NO", "BUY", [{"count_fp": "10.00", "yes_price_dollars": "0.3100"}])
+        result_from_order(order, "NO", "BUY", _fills([{"count_fp": "10.00", "yes_price_dollars": "0.3100"}]))
+    with pytest.raises(errors.Unknown, match="do not add up"):  # a fill without its count or price is no fill yet
+        result_from_order(order, "NO", "BUY", fills + _fills([{"order_id": "o-ask", "yes_price_dollars": "0.3000"}]))
 
 
 def test_no_sell_is_a_bid_in_yes_money() -> None:
     """Selling NO at 0.40 is a bid at YES 0.60; filled at 0.58, the NO proceeds are 0.42 a contract."""
     order = _ask(limit="0.6000", fill_yes="0.5800", reading="yes") | {"book_side": "bid", "outcome_side": "yes", "side": "yes"}
-    assert result_from_order(order, "NO", "SELL").fill_cost == 4_200_000
+    assert result_from_order(parse_order(order), "NO", "SELL").fill_cost == 4_200_000
 
 
 def test_a_cost_outside_the_limit_or_on_the_other_side_is_unknown() -> None:
     bid = _recorded("http_order_filled_demo.json")["order"]
     with pytest.raises(errors.Unknown, match="does not fit"):  # 0.57 a contract on a bid at 0.56
-        result_from_order(bid | {"taker_fill_cost_dollars": "0.570000"}, "YES", "BUY")
+        result_from_order(parse_order(bid | {"taker_fill_cost_dollars": "0.570000"}), "YES", "BUY")
     with pytest.raises(errors.Unknown, match="is an bid"):
-        result_from_order(bid, "NO", "BUY")
+        result_from_order(parse_order(bid), "NO", "BUY")
     with pytest.raises(errors.Unknown, match="filled nothing"):
-        result_from_order(bid | {"fill_count_fp": "0.00", "status": "canceled"}, "YES", "BUY")
+        result_from_order(parse_order(bid | {"fill_count_fp": "0.00", "status": "canceled"}), "YES", "BUY")
 
 
 class _Rest:
-    """find_order + paged fills, as KalshiTransport.find uses KalshiRest."""
+    """find_order + order_fills, as KalshiTransport.find uses KalshiRest."""
 
     def __init__(self, order: dict[str, Any], fills: list[dict[str, Any]]) -> None:
         self.order, self.fills = order, fills
-        self.asked: list[dict[str, Any]] = []
+        self.asked: list[tuple[str, str]] = []
 
-    async def find_order(self, ticker: str, client_order_id: str, min_ts_s: int) -> dict[str, Any] | None:
-        return self.order if client_order_id == self.order["client_order_id"] else None
+    async def find_order(self, ticker: str, client_order_id: str, min_ts_s: int) -> KalshiOrder | None:
+        return parse_order(self.order) if client_order_id == self.order["client_order_id"] else None
 
-    async def paged(self, path: str, items_key: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        assert (path, items_key) == ("/portfolio/fills", "fills")
-        self.asked.append(params)
-        for f in self.fills:
-            yield f
+    async def order_fills(self, ticker: str, order_id: str) -> list[KalshiFill]:
+        self.asked.append((ticker, order_id))
+        return _fills([f for f in self.fills if f.get("order_id") == order_id])
 
 
 def _req(side: str, action: str, coid: str) -> OrderRequest:
@@ -139,7 +144,28 @@ async def test_lookup_asks_for_the_fills_only_when_the_cost_is_ambiguous(reading
     ambiguous = _Rest(_ask(limit="0.3000", fill_yes="0.3000", reading=reading),
                       [other, {"order_id": "o-ask", "count_fp": "10.00", "yes_price_dollars": "0.3000"}])
     assert (await KalshiTransport(ambiguous).find(_req("NO", "BUY", "c-ask"))).fill_cost == 7_000_000  # type: ignore[arg-type, union-attr]
-    assert ambiguous.asked == [{"ticker": "KXNFLGAME-26OCT01PITCLE-PIT", "order_id": "o-ask", "limit": 200}]
+    assert ambiguous.asked == [("KXNFLGAME-26OCT01PITCLE-PIT", "o-ask")]
+
+
+async def test_order_fills_asks_for_the_orders_fills_and_keeps_only_them() -> None:
+    """GET /portfolio/fills?ticker=&order_id= (every page), and only the order's own fills are kept, whatever the server
+    filters: another order's fill would change the cost read from them."""
+    asked: list[httpx.QueryParams] = []
+    pages = {None: {"fills": [{"order_id": "o-other", "count_fp": "10.00", "yes_price_dollars": "0.9900"},
+                              {"order_id": "o-ask", "count_fp": "4.00", "yes_price_dollars": "0.3000"}], "cursor": "c2"},
+             "c2": {"fills": [{"order_id": "o-ask", "count_fp": "6.00", "yes_price_dollars": "0.3000"}], "cursor": ""}}
+
+    def route(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/trade-api/v2/portfolio/fills"
+        asked.append(request.url.params)
+        return httpx.Response(200, json=pages[request.url.params.get("cursor")])
+
+    rest = KalshiRest("http://kalshi.test/trade-api/v2", "kid", None, transport=httpx.MockTransport(route))
+    fills = await rest.order_fills("KXNFLGAME-26OCT01PITCLE-PIT", "o-ask")
+    await rest.aclose()
+    assert fills == [KalshiFill("o-ask", "4.00", "0.3000"), KalshiFill("o-ask", "6.00", "0.3000")]
+    assert [dict(q) for q in asked] == [{"ticker": "KXNFLGAME-26OCT01PITCLE-PIT", "order_id": "o-ask", "limit": "200"},
+                                        {"ticker": "KXNFLGAME-26OCT01PITCLE-PIT", "order_id": "o-ask", "limit": "200", "cursor": "c2"}]
 
 
 # --- the simulator follows each reading -----------------------------------------------------------------------

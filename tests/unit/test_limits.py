@@ -17,32 +17,39 @@ from executor.settings import RANGES, ExecutorSettings
 from executor.settlement import Settler
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
-from tests.factories import pairing, tick
+from schemas.records import Leg, MarketPairing, Signal, to_dict
+from tests.factories import pairing_record, tick_record
 
-P = pairing()
+P = pairing_record()
 LIM = Limits(max_contracts_per_order=10_000, max_contracts_per_signal=30_000, min_edge_money=10_000, min_edge_per_contract=50,
              delayed_extra_edge=200, fills_per_leg=3)
 
 
-def make(legs: list[tuple[str, str, int]], size: int = 1000, p: dict[str, Any] = P, **over: Any) -> dict[str, Any]:
+def make(legs: list[tuple[str, str, int]], size: int = 1000, p: MarketPairing = P, **over: Any) -> Signal:
     """A signal whose fees, cost and edge are what its legs add up to (market, side, limit price)."""
     out = []
     for market, side, price in legs:
-        book = next(b for b in p["books"] if any(i["market"] == market and i["side"] == side for i in b["instruments"]))
-        inst = next(i for i in book["instruments"] if i["market"] == market and i["side"] == side)
-        out.append({"venue": book["venue"], "market": market, "book": book["market"], "side": side, "limit_price": price, "size": size,
-                    "expected_fee": taker_fee(book["fee"], price, size), "pays_on": list(inst["pays_on"])})
-    cost = sum(leg["limit_price"] for leg in out) * size + sum(leg["expected_fee"] for leg in out)
-    sig = {"signal_id": "s1", "game_id": p["game_id"], "legs": out, "size": size, "cost": cost, "edge": ONE_DOLLAR * size - cost,
-           "event_ts": 1, "deadline_ts": 2, "input_tick_ids": [], "input_received_ts": [], "detected_ts": 1}
-    sig.update(over)
-    return sig
+        book = next(b for b in p.books if any(i.market == market and i.side == side for i in b.instruments))
+        inst = next(i for i in book.instruments if i.market == market and i.side == side)
+        out.append(Leg(venue=book.venue, market=market, book=book.market, side=inst.side, limit_price=price, size=size,
+                       expected_fee=taker_fee(to_dict(book.fee), price, size), pays_on=list(inst.pays_on)))
+    cost = sum(leg.limit_price for leg in out) * size + sum(leg.expected_fee for leg in out)
+    sig = Signal(signal_id="s1", game_id=p.game_id, legs=out, size=size, cost=cost, edge=ONE_DOLLAR * size - cost,
+                 event_ts=1, deadline_ts=2, input_tick_ids=[], input_received_ts=[], detected_ts=1)
+    return dataclasses.replace(sig, **over)
+
+
+def with_leg(sig: Signal, i: int, **changes: Any) -> Signal:
+    """`sig` with leg i changed."""
+    legs = list(sig.legs)
+    legs[i] = dataclasses.replace(legs[i], **changes)
+    return dataclasses.replace(sig, legs=legs)
 
 
 CROSS = [("K-BUF", "YES", 4000), ("TOK-KC", "YES", 5000)]  # 0.90 for a sure 1 USD, before fees
 
 
-def reason(sig: dict[str, Any], p: dict[str, Any] | None = P, lim: Limits = LIM, live: dict[str, int] | None = None) -> str | None:
+def reason(sig: Signal, p: MarketPairing | None = P, lim: Limits = LIM, live: dict[str, int] | None = None) -> str | None:
     return check_signal(sig, p, lim, (live or {}).get).reason
 
 
@@ -50,18 +57,19 @@ def test_a_consistent_signal_passes_with_each_venues_worst_case_cost() -> None:
     sig = make(CROSS)
     got = check_signal(sig, P, LIM, None)
     assert got.reason is None
-    k, poly = sig["legs"]
-    assert got.venue_cost["KALSHI"] >= 4000 * 1000 + k["expected_fee"]
-    assert got.venue_cost["POLYMARKET"] >= 5000 * 1000 + poly["expected_fee"]
+    k, poly = sig.legs
+    assert got.venue_cost["KALSHI"] >= 4000 * 1000 + k.expected_fee
+    assert got.venue_cost["POLYMARKET"] >= 5000 * 1000 + poly.expected_fee
 
 
 def test_every_signal_the_detector_emits_passes() -> None:
     # Multi-level ladders: the detector charges the larger of per-chunk and single-fill fees; the executor's check accepts both.
     s = DetectorSettings()
-    ticks = [tick("K-BUF", asks=[(4000, 300), (4100, 400), (4200, 5000)], bids=[(3000, 500)]),
-             tick("K-KC", asks=[(5500, 10_000)], bids=[(4500, 900)]),
-             tick("TOK-KC", venue="POLYMARKET", asks=[(5000, 700), (5050, 2000)]), tick("TOK-BUF", venue="POLYMARKET", asks=[(6000, 900)])]
-    sigs = detect_all(ticks, {P["game_id"]: P}, s)
+    ticks = [tick_record("K-BUF", asks=[(4000, 300), (4100, 400), (4200, 5000)], bids=[(3000, 500)]),
+             tick_record("K-KC", asks=[(5500, 10_000)], bids=[(4500, 900)]),
+             tick_record("TOK-KC", venue="POLYMARKET", asks=[(5000, 700), (5050, 2000)]),
+             tick_record("TOK-BUF", venue="POLYMARKET", asks=[(6000, 900)])]
+    sigs = detect_all(ticks, {P.game_id: P}, s)
     assert sigs
     lim = Limits(10_000, 30_000, s.min_edge_money, s.min_edge_per_contract, s.delayed_extra_edge, s.fills_per_leg)
     for sig in sigs:
@@ -78,8 +86,7 @@ def test_an_inflated_size_is_rejected(size: int, cap: str, expect: str) -> None:
 
 
 def test_a_leg_size_other_than_the_signals_is_rejected() -> None:
-    sig = make(CROSS)
-    sig["legs"][1]["size"] = 5000
+    sig = with_leg(make(CROSS), 1, size=5000)
     assert "differs from the signal's" in (reason(sig) or "")
 
 
@@ -104,15 +111,15 @@ def test_polymarket_prices_follow_the_live_tick() -> None:
 
 def test_a_cost_that_does_not_match_its_legs_is_rejected() -> None:
     sig = make(CROSS)
-    assert "cost" in (reason({**sig, "cost": sig["cost"] - 1}) or "") and "does not match its legs" in (reason({**sig, "cost": sig["cost"] - 1}) or "")
-    assert "edge" in (reason({**sig, "edge": sig["edge"] + 10_000}) or "")
+    cheaper = dataclasses.replace(sig, cost=sig.cost - 1)
+    assert "cost" in (reason(cheaper) or "") and "does not match its legs" in (reason(cheaper) or "")
+    assert "edge" in (reason(dataclasses.replace(sig, edge=sig.edge + 10_000)) or "")
 
 
 def test_a_fee_below_the_fee_module_is_rejected() -> None:
-    sig = make(CROSS)
-    sig["legs"][0]["expected_fee"] = 0
-    sig["cost"] = sum(leg["limit_price"] for leg in sig["legs"]) * 1000 + sig["legs"][1]["expected_fee"]
-    sig["edge"] = ONE_DOLLAR * 1000 - sig["cost"]
+    sig = with_leg(make(CROSS), 0, expected_fee=0)
+    cost = sum(leg.limit_price for leg in sig.legs) * 1000 + sig.legs[1].expected_fee
+    sig = dataclasses.replace(sig, cost=cost, edge=ONE_DOLLAR * 1000 - cost)
     assert "below the fee module's" in (reason(sig) or "")
 
 
@@ -124,7 +131,7 @@ def test_an_edge_below_the_minimum_after_recomputation_is_rejected() -> None:
 
 
 def test_the_delayed_extra_edge_applies_to_a_delayed_book() -> None:
-    p = pairing(delay=3)
+    p = pairing_record(delay=3)
     sig = make([("K-BUF", "YES", 4600), ("TOK-KC", "YES", 5000)], p=p)  # ~3 cents per contract after fees
     assert reason(sig, p=p) is not None
     assert reason(sig, p=p, lim=dataclasses.replace(LIM, delayed_extra_edge=0)) is None
@@ -132,14 +139,11 @@ def test_the_delayed_extra_edge_applies_to_a_delayed_book() -> None:
 
 def test_legs_must_be_instruments_of_the_game_and_cover_it() -> None:
     assert "unknown game" in (reason(make(CROSS), p=None) or "")
-    sig = make(CROSS)
-    sig["legs"][1]["market"] = "TOK-OTHER"
-    assert "is not an instrument" in (reason(sig) or "")
+    assert "is not an instrument" in (reason(with_leg(make(CROSS), 1, market="TOK-OTHER")) or "")
     bet = make([("K-BUF", "YES", 3000), ("TOK-BUF", "YES", 3000)])  # both pay on buf only: a bet, not a cover
     assert "do not cover every outcome" in (reason(bet) or "")
-    sig = make(CROSS)
-    sig["legs"][1]["pays_on"] = ["buf", "kc"]  # the signal's own claim is never what is checked
-    assert find_leg(P, sig["legs"][1]) is not None and reason(sig) is None
+    sig = with_leg(make(CROSS), 1, pays_on=["buf", "kc"])  # the signal's own claim is never what is checked
+    assert find_leg(P, sig.legs[1]) is not None and reason(sig) is None
 
 
 # ---- unwind bound -------------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def test_the_leg_risk_policy_unwinds_within_the_max_loss() -> None:
     st = Settler(tick=100, unwind_steps=10, max_unwind_loss=275, complete_first=False)
     steps: list[OrderRequest] = []
     for _ in range(12):
-        nxt = st.next_steps({"deadline_ts": 0, "signal_id": "s", "game_id": "g"}, base, steps, results, 100)
+        nxt = st.next_steps(make(CROSS, deadline_ts=0), base, steps, results, 100)
         for s in nxt:
             results[s.client_order_id] = LegResult("CANCELLED")
             steps.append(s)

@@ -17,7 +17,8 @@ from core.control import ControlState, control_record
 from core.markets_cache import MarketsCache
 from core.settings import KafkaSettings
 from core.topics import topic_name
-from tests.factories import pairing
+from schemas.records import AvroRecord, Control, MarketPairing
+from tests.factories import pairing, pairing_record
 
 SETTINGS = KafkaSettings(bootstrap="127.0.0.1:1")
 MARKETS = topic_name("markets", SETTINGS)
@@ -159,16 +160,16 @@ def test_markets_reader_survives_a_registry_outage(consumer_of: Callable[[list[M
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from core.registry import RegistryUnavailable
 
-    real = codec.decode
+    real = codec.decode_record
     calls = {"n": 0}
 
-    def flaky(data: bytes, expected: str | None = None) -> dict[str, Any]:
+    def flaky(data: bytes, cls: type[AvroRecord]) -> AvroRecord:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RegistryUnavailable("registry down")
-        return real(data, expected)
+        return real(data, cls)
 
-    monkeypatch.setattr(markets_cache.codec, "decode", flaky)
+    monkeypatch.setattr(markets_cache.codec, "decode_record", flaky)
     consumer_of([Msg(MARKETS, 0, b"g1", _pairing_bytes("g1")), Msg(MARKETS, 1, b"g2", _pairing_bytes("g2"))])
     dlq = FakeProducer()
     cache = MarketsCache(SETTINGS, dlq_producer=dlq).start(wait_s=5)
@@ -176,6 +177,7 @@ def test_markets_reader_survives_a_registry_outage(consumer_of: Callable[[list[M
         _until(lambda: "g2" in cache.pairings)
         assert [d["error_kind"] for d in _dead_letters(dlq)] == ["RegistryUnavailable"]
         assert cache.healthy
+        assert cache.get("g2") == pairing_record("g2") and isinstance(cache.get("g2"), MarketPairing)
     finally:
         cache.stop()
 
@@ -214,7 +216,7 @@ def test_a_markets_reader_that_dies_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _control_bytes(name: str, active: bool) -> bytes:
-    return codec.encode("Control", control_record(name, "KILL_SWITCH", active, reason="t", source="test"))
+    return codec.encode_record(control_record(name, "KILL_SWITCH", active, reason="t", source="test"))
 
 
 def test_control_reader_dead_letters_and_reports_unhealthy_until_the_record_is_superseded(
@@ -242,6 +244,8 @@ def test_control_reader_is_healthy_again_once_the_bad_records_are_replaced(consu
     try:
         _until(lambda: state.kill_switch() is not None)
         assert state.healthy and state.error is None
+        kill = state.kill_switch()
+        assert isinstance(kill, Control) and (kill.name, kill.active, kill.reason) == ("kill_switch", True, "t")
     finally:
         state.stop()
 
@@ -260,10 +264,10 @@ def test_control_reader_that_dies_is_unhealthy(monkeypatch: pytest.MonkeyPatch) 
 def test_control_reader_survives_a_registry_outage(consumer_of: Callable[[list[Msg]], None], monkeypatch: pytest.MonkeyPatch) -> None:
     from core.registry import RegistryUnavailable
 
-    def down(data: bytes, expected: str | None = None) -> dict[str, Any]:
+    def down(data: bytes, cls: type[AvroRecord]) -> AvroRecord:
         raise RegistryUnavailable("registry down")
 
-    monkeypatch.setattr(control.codec, "decode", down)
+    monkeypatch.setattr(control.codec, "decode_record", down)
     consumer_of([Msg(CONTROL, 0, b"kill_switch", _control_bytes("kill_switch", True)), Msg(CONTROL, 1, b"x", None)])
     state = ControlState(SETTINGS, dlq_producer=FakeProducer()).start(wait_s=5)
     try:
@@ -273,3 +277,28 @@ def test_control_reader_survives_a_registry_outage(consumer_of: Callable[[list[M
         assert not state.healthy  # it could not read what may be a kill
     finally:
         state.stop()
+
+
+def test_listeners_hear_a_changed_pairing_once_and_not_a_repeated_one() -> None:
+    """Compaction leaves several values of a key until the cleaner runs: the same pairing read again is no change."""
+    cache = MarketsCache(SETTINGS)
+    heard: list[tuple[str, MarketPairing | None]] = []
+    cache.listeners.append(lambda g, p: heard.append((g, p)))
+    cache.apply("g1", _pairing_bytes("g1"))
+    cache.apply("g1", _pairing_bytes("g1"))  # the same record again
+    moved = codec.encode("MarketPairing", {**pairing("g1"), "start_ts": 1_800_000_000_000_000})
+    cache.apply("g1", moved)
+    cache.apply("g1", None)
+    cache.apply("g1", None)  # a tombstone of a game already gone: no change either
+    assert [(g, None if p is None else p.start_ts) for g, p in heard] == [("g1", None), ("g1", 1_800_000_000_000_000), ("g1", None)]
+    assert [p is None for _, p in heard] == [False, False, True] and cache.get("g1") is None
+
+
+def test_a_control_record_goes_on_the_wire_as_the_schemas_dict_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The typed record encodes to the same bytes as the dict written before records were typed (issue 30)."""
+    monkeypatch.setattr(control, "now_us", lambda: 1_796_000_000_000_000)
+    rec = control_record("breaker:KALSHI", "BREAKER", True, reason="breaker open", source="executor", value={"state": "open", "failures": 5})
+    as_dict = {"name": "breaker:KALSHI", "kind": "BREAKER", "active": True, "reason": "breaker open",
+               "value": '{"state": "open", "failures": 5}', "source": "executor", "ts": 1_796_000_000_000_000}
+    assert codec.encode_record(rec) == codec.encode("Control", as_dict)
+    assert codec.decode_record(codec.encode_record(rec), Control) == rec

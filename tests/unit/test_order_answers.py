@@ -17,9 +17,11 @@ from core.config import Secret
 from executor.kalshi_transport import result_from_order
 from executor.orders import OrderRequest
 from executor.polymarket_transport import PolymarketTransport, Wallet
+from schemas.records import BookRef
+from tests.factories import poly_book_record
 from tests.unit.test_poly_rest import recorded, rest_answering
 from venues import errors
-from venues.kalshi.rest import parse_order_ack
+from venues.kalshi.rest import parse_order, parse_order_ack
 from venues.polymarket.auth import ApiCreds
 from venues.polymarket.rest import PolymarketRest
 
@@ -60,10 +62,10 @@ def test_kalshi_ioc_remaining_after_cancellation_is_accepted() -> None:
 @pytest.mark.parametrize("order", [{"status": "executed"}, {"status": "weird", "fill_count_fp": "1.00"}, {"fill_count_fp": "1.00"}])
 def test_kalshi_lookup_of_an_unreadable_order_is_not_a_cancellation(order: dict[str, Any]) -> None:
     with pytest.raises(errors.Unknown):
-        result_from_order(order | {"order_id": "o1"}, "YES", "BUY")
+        result_from_order(parse_order(order | {"order_id": "o1"}), "YES", "BUY")
 
 
-BOOK = {"tick_size": 100, "neg_risk": False, "exchange_version": 2, "fee": {"model": "NONE"}, "seconds_delay": 2}
+BOOK = poly_book_record(100, seconds_delay=2)
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 
 
@@ -122,7 +124,7 @@ async def test_poly_lookup_of_an_unreadable_order_is_not_a_cancellation(order: d
 async def test_poly_fill_of_a_market_that_left_markets_is_still_recorded() -> None:
     """Review finding: the fee lookup after the POST raised Rejected when the game had been tombstoned on `markets`
     meanwhile, turning an executed order into a REJECT with no fill."""
-    books: dict[str, Any] = {"0xcond": BOOK}
+    books: dict[str, BookRef] = {"0xcond": BOOK}
     answer = {"success": True, "errorMsg": "", "orderID": "0xab", "status": "matched", "makingAmount": "5", "takingAmount": "10"}
     t = PolymarketTransport(rest_answering(answer), Wallet(KEY, "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", api_key="k"),
                             lambda c: books.get(c))

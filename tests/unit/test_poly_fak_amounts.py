@@ -31,10 +31,11 @@ from executor.orders import OrderRequest, leg_requests
 from executor.polymarket_transport import PolymarketTransport, Wallet
 from processors.detector import detect_all
 from processors.settings import DetectorSettings
+from schemas.records import Leg, MarketPairing, Signal, Tick, from_dict
 from simulators.catalogue import POLYMARKET
 from simulators.settings import SimSettings
 from simulators.world import SimWorld
-from tests.factories import pairing, tick
+from tests.factories import pairing, pairing_record, poly_book_record, tick, tick_record
 from venues.polymarket import amounts
 from venues.polymarket import constants as C
 from venues.polymarket.auth import ApiCreds
@@ -55,7 +56,7 @@ def fak_ok(maker_amount: int, taker_amount: int) -> bool:
 
 def transport(tick_size: int = 10) -> PolymarketTransport:
     rest = PolymarketRest("http://127.0.0.1:9", address_of(TEST_KEY), ApiCreds("k", Secret(""), Secret("")))
-    book = {"tick_size": tick_size, "neg_risk": False, "exchange_version": 2, "fee": {"model": "NONE"}, "seconds_delay": 0}
+    book = poly_book_record(tick_size)
     return PolymarketTransport(rest, Wallet(TEST_KEY, address_of(TEST_KEY), signature_type=0, api_key="owner"), lambda _cond: book)
 
 
@@ -120,27 +121,30 @@ def test_build_order_keeps_resting_precision_but_refuses_fak_amounts_the_venue_r
 def test_detector_sizes_a_fine_tick_polymarket_leg_to_whole_cents() -> None:
     # Kalshi BUF YES 0.40 + Polymarket KC token 0.567 (tick 0.001), 15 contracts on each book: 15 x 0.567 =
     # 8.505 pUSD cannot be a FAK BUY; 10 contracts (5.67 pUSD) can, and is the most that can.
-    (sig,) = detect_all([tick("K-BUF", asks=[(4000, 1500)]), tick("TOK-KC", venue="POLYMARKET", asks=[(5670, 1500)])],
-                        {pairing()["game_id"]: pairing()}, S)
-    assert [leg["size"] for leg in sig["legs"]] == [1000, 1000] and sig["size"] == 1000
-    poly = next(leg for leg in sig["legs"] if leg["venue"] == "POLYMARKET")
-    assert fak_ok(poly["limit_price"] * poly["size"], poly["size"] * 10_000)
-    assert sig["edge"] > 0
+    p = pairing_record()
+    (sig,) = detect_all([tick_record("K-BUF", asks=[(4000, 1500)]), tick_record("TOK-KC", venue="POLYMARKET", asks=[(5670, 1500)])],
+                        {p.game_id: p}, S)
+    assert [leg.size for leg in sig.legs] == [1000, 1000] and sig.size == 1000
+    poly = next(leg for leg in sig.legs if leg.venue == "POLYMARKET")
+    assert fak_ok(poly.limit_price * poly.size, poly.size * 10_000)
+    assert sig.edge > 0
 
 
 def test_detector_falls_back_to_a_lower_limit_when_no_size_fits_the_deeper_one() -> None:
     # 6 contracts at 0.50 and 2 more at 0.5671: at a 0.5671 limit only multiples of 100 contracts fit,
     # so the signal takes the 6 at a 0.50 limit instead of nothing.
-    (sig,) = detect_all([tick("K-BUF", asks=[(4000, 1000)]), tick("TOK-KC", venue="POLYMARKET", asks=[(5000, 600), (5671, 200)])],
-                        {pairing()["game_id"]: pairing()}, S)
-    assert sig["size"] == 600 and [leg["limit_price"] for leg in sig["legs"]] == [4000, 5000]
+    p = pairing_record()
+    (sig,) = detect_all([tick_record("K-BUF", asks=[(4000, 1000)]), tick_record("TOK-KC", venue="POLYMARKET", asks=[(5000, 600), (5671, 200)])],
+                        {p.game_id: p}, S)
+    assert sig.size == 600 and [leg.limit_price for leg in sig.legs] == [4000, 5000]
 
 
 def test_executor_aligns_both_legs_of_an_unaligned_signal_and_signs_acceptable_amounts() -> None:
     # A signal sized without the rule (e.g. by an older processor): 15 contracts at 0.567.
-    legs = [{"venue": "KALSHI", "market": "K-BUF", "book": "K-BUF", "side": "YES", "limit_price": 4000, "size": 1500},
-            {"venue": "POLYMARKET", "market": "123", "book": "0xcond", "side": "YES", "limit_price": 5670, "size": 1500}]
-    signal = {"signal_id": "s1", "game_id": "g", "legs": legs, "size": 1500, "deadline_ts": 1_790_000_000_000_000}
+    legs = [Leg(venue="KALSHI", market="K-BUF", book="K-BUF", side="YES", limit_price=4000, size=1500, expected_fee=0, pays_on=["buf"]),
+            Leg(venue="POLYMARKET", market="123", book="0xcond", side="YES", limit_price=5670, size=1500, expected_fee=0, pays_on=["kc"])]
+    signal = Signal(signal_id="s1", game_id="g", legs=legs, size=1500, cost=0, edge=0, event_ts=0, deadline_ts=1_790_000_000_000_000,
+                    input_tick_ids=[], input_received_ts=[], detected_ts=0)
     reqs = leg_requests(signal)
     assert [r.size for r in reqs] == [1000, 1000]  # the same contract count on both legs, the largest that fits
     signed = asyncio.run(transport().sign(reqs[1]))
@@ -199,18 +203,18 @@ def test_every_fak_the_executor_would_send_is_accepted(case: tuple[int, list[dic
     fees = {inst["market"]: book["fee"] for book in p["books"] for inst in book["instruments"]}
     s = DetectorSettings(min_edge_money=min_money, min_edge_per_contract=min_pc, whole_contracts=whole, max_signal_size=10**6)
     t = transport(poly_tick)
-    for sig in detect_all(ticks, {p["game_id"]: p}, s):
+    for sig in detect_all([from_dict(Tick, t) for t in ticks], {p["game_id"]: from_dict(MarketPairing, p)}, s):
         reqs = leg_requests(sig)
-        assert len(reqs) == 2 and {r.size for r in reqs} == {sig["size"]}
+        assert len(reqs) == 2 and {r.size for r in reqs} == {sig.size}
         if whole:
-            assert sig["size"] % 100 == 0
+            assert sig.size % 100 == 0
         for req in reqs:
             if req.venue == "POLYMARKET":
                 signed = asyncio.run(t.sign(replace(req, market=str(len(req.market)))))  # token ids are numbers
                 assert signed.size == req.size and fak_ok(*signed_amounts(signed)), (req, signed_amounts(signed))
-        assert sig["edge"] >= max(min_money, min_pc * sig["size"]), sig
-        cost = sum(leg["limit_price"] * leg["size"] + taker_fee(fees[leg["market"]], leg["limit_price"], leg["size"]) for leg in sig["legs"])
-        assert ONE_DOLLAR * sig["size"] - cost >= sig["edge"]  # never overstated after rounding
+        assert sig.edge >= max(min_money, min_pc * sig.size), sig
+        cost = sum(leg.limit_price * leg.size + taker_fee(fees[leg.market], leg.limit_price, leg.size) for leg in sig.legs)
+        assert ONE_DOLLAR * sig.size - cost >= sig.edge  # never overstated after rounding
 
 
 # --- simulator ------------------------------------------------------------------------------------

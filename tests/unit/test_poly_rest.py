@@ -20,10 +20,11 @@ from executor.polymarket_transport import PolymarketTransport, Wallet
 from executor.venue_client import RetryingVenueClient
 from simulators.catalogue import POLYMARKET
 from simulators.polymarket.clob import PolyClob
+from tests.factories import poly_book_record
 from tests.unit.test_poly_fak_amounts import sim_order_body, sim_post, sim_world
 from venues import errors
 from venues.polymarket.auth import ApiCreds
-from venues.polymarket.rest import PolymarketRest
+from venues.polymarket.rest import OrderAnswer, PolymarketRest, order_answer
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "polymarket"
 INVALID_AMOUNTS = "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 decimals, taker amount a max of 4 decimals"
@@ -61,11 +62,11 @@ async def test_recorded_failure_is_rejected_with_its_text() -> None:
 async def test_recorded_successes_pass_with_empty_or_null_error_msg(name: str) -> None:
     body = recorded(name)
     assert body["errorMsg"] in ("", None)  # "" in one recording, null in the other: neither is an error
-    assert await rest_answering(body).post_order(ORDER) == body
+    assert await rest_answering(body).post_order(ORDER) == order_answer(body)
 
 
 async def test_executor_records_the_200_rejection_as_reject_with_the_reason_not_cancelled() -> None:
-    book = {"tick_size": 100, "neg_risk": False, "exchange_version": 2, "fee": {"model": "NONE"}, "seconds_delay": 0}
+    book = poly_book_record(100)
     key = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
     transport = PolymarketTransport(rest_answering(REJECTED_IN_200), Wallet(key, "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", api_key="k"),
                                     lambda _c: book)
@@ -80,7 +81,8 @@ async def test_an_answer_that_says_the_order_was_taken_is_not_a_rejection() -> N
     # The docs allow an errorMsg on a delayed placement; an answer naming the order as delayed is followed
     # up by lookup (a rejection here could hide a later fill).
     body = {"success": True, "errorMsg": "order match delayed due to market conditions", "orderID": "0x" + "ab" * 32, "status": "delayed"}
-    assert await rest_answering(body).post_order(ORDER) == body
+    assert await rest_answering(body).post_order(ORDER) == OrderAnswer(order_id="0x" + "ab" * 32, status="delayed", making_amount=None,
+                                                                       taking_amount=None)
 
 
 @pytest.mark.parametrize("in_200", [False, True])

@@ -45,6 +45,7 @@ from executor.orders import OrderRequest
 from executor.run import _polymarket_client
 from executor.settings import ExecutorSettings
 from executor.venue_client import RetryingVenueClient
+from schemas.records import BookRef, MarketPairing, Tick, from_dict
 from simulators.polymarket.clob import OrderError, PolyClob
 from tests.unit.test_poly_fak_amounts import sim_world
 from venues import errors
@@ -66,16 +67,18 @@ POLY_ENV = ("ARB_POLY_CLOB_URL", "ARB_POLY_DATA_API_URL", "ARB_POLY_PRIVATE_KEY"
             "ARB_POLY_PASSPHRASE", "ARB_POLY_PASSPHRASE_FILE", "ARB_POLY_CHAIN_ID")
 
 
-def book(tick: int = 100, neg_risk: bool = False, version: int = 2, condition: str = CONDITION, token: str = TOKEN) -> dict[str, Any]:
+def book(tick: int = 100, neg_risk: bool = False, version: int = 2, condition: str = CONDITION, token: str = TOKEN) -> BookRef:
     """A Polymarket book of a MarketPairing on `markets`, as discovery records it."""
-    return {"venue": "POLYMARKET", "market": condition, "event": "e", "tick_size": tick, "min_size": 500, "seconds_delay": 0,
-            "fee": {"model": "NONE"}, "neg_risk": neg_risk, "exchange_version": version, "exchange_index": 0,
-            "instruments": [{"market": token, "side": "YES", "label": "A", "pays_on": ["a"]}]}
+    return from_dict(BookRef, {
+        "venue": "POLYMARKET", "market": condition, "event": "e", "tick_size": tick, "min_size": 500, "seconds_delay": 0,
+        "fee": {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}, "neg_risk": neg_risk,
+        "exchange_version": version, "exchange_index": 0, "instruments": [{"market": token, "side": "YES", "label": "A", "pays_on": ["a"]}]})
 
 
 class _Markets:
-    def __init__(self, books: list[dict[str, Any]]) -> None:
-        self.pairings = {"g": {"books": books}}
+    def __init__(self, books: list[BookRef]) -> None:
+        self.pairings = {"g": MarketPairing(game_id="g", league="nfl", game_date="20261129", away="a", home="b", outcomes=["a", "b"],
+                                            books=books, updated_ts=0)}
 
     def start(self, wait_s: float | None = None) -> _Markets:
         return self
@@ -87,7 +90,7 @@ class _Markets:
 class _Ticks:
     """executor.paper.LatestTicks without Kafka: token id -> latest Tick."""
 
-    def __init__(self, ticks: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, ticks: dict[str, Tick]) -> None:
         self.ticks = ticks
 
     def start(self) -> _Ticks:
@@ -105,8 +108,8 @@ def executor_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Make]:
     """`make(sig_type, chain, books, live_ticks)` -> the executor's Polymarket client, from settings."""
     monkeypatch.setattr(time, "time_ns", lambda: NOW_MS * 1_000_000 + 789)  # the clock of both builders
 
-    def make(sig_type: int = 0, chain: int = C.POLYGON, books: list[dict[str, Any]] | None = None,
-             live_ticks: dict[str, dict[str, Any]] | None = None, extra: dict[str, str] | None = None) -> RetryingVenueClient:
+    def make(sig_type: int = 0, chain: int = C.POLYGON, books: list[BookRef] | None = None,
+             live_ticks: dict[str, Tick] | None = None, extra: dict[str, str] | None = None) -> RetryingVenueClient:
         for name in POLY_ENV:
             monkeypatch.delenv(name, raising=False)
         env = {"ARB_POLY_PRIVATE_KEY": "0x" + KEY_HEX, "ARB_POLY_API_KEY": "owner-key", "ARB_POLY_API_SECRET": SECRET,
@@ -296,8 +299,9 @@ async def test_salt_stays_derived_from_the_client_order_id(executor_client: Make
 # --- defect 4: the live tick --------------------------------------------------------------------------------
 
 
-def _tick(tick_size: int) -> dict[str, Any]:
-    return {"venue": "POLYMARKET", "market": TOKEN, "status": "OK", "bids": [], "asks": [], "tick_size": tick_size}
+def _tick(tick_size: int) -> Tick:
+    return Tick(tick_id=f"POLYMARKET:{TOKEN}:1", game_id="g", venue="POLYMARKET", market=TOKEN, status="OK", bids=[], asks=[],
+                tick_size=tick_size, received_ts=0, produced_ts=0)
 
 
 async def test_live_tick_finer_than_discovery_is_used(executor_client: Make) -> None:

@@ -4,10 +4,15 @@ that order, and never writes a state or commits an offset that the agent produce
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from processors.checkpoint import Checkpoint, Entry
+from core import codec
+from processors.checkpoint import Checkpoint, Entry, GameState
+from processors.detector import Detector
+from processors.settings import DetectorSettings
+from schemas.records import MarketPairing, Tick
+from tests.factories import pairing_record, tick
 
 
 class Kafka:
@@ -16,7 +21,7 @@ class Kafka:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self.changelog: list[tuple[int, str, dict[str, Any]]] = []
+        self.changelog: list[tuple[int, str, GameState]] = []
         self.committed: dict[int, int] = {}
         self.during_flush: Callable[[], None] | None = None
         self.commit_ok = True
@@ -28,7 +33,7 @@ class Kafka:
         if hook is not None:
             hook()
 
-    def write(self, partition: int, game_id: str, state: dict[str, Any]) -> None:
+    def write(self, partition: int, game_id: str, state: GameState) -> None:
         self.calls.append(f"write {game_id}")
         self.changelog.append((partition, game_id, state))
 
@@ -45,7 +50,7 @@ def checkpoint() -> tuple[Checkpoint, Kafka]:
 
 
 def batch(cp: Checkpoint, game: str, partition: int, offset: int) -> Entry:
-    entry: Entry = (partition, {"books": {}, "offset": offset, "memo": {}})
+    entry: Entry = (partition, GameState({}, offset, {}))
     cp.processed({game: entry}, [(partition, offset)])
     return entry
 
@@ -99,3 +104,21 @@ def test_a_failed_commit_is_tried_again_and_an_assignment_starts_afresh() -> Non
     assert cp.processed_to == {3: 11}
     cp.assigned()
     assert cp.processed_to == {} and cp.committed_to == {}
+
+
+def test_a_state_reaches_the_changelog_as_the_json_it_always_was() -> None:
+    # The changelog of a running deployment is read back by the new code, and the other way round: the same JSON.
+    p = pairing_record()
+    ticks = [tick("K-BUF", asks=[(4500, 1000)], bids=[(4000, 300)]), tick("K-KC", asks=[(5000, 1000)], seq=2)]
+    decoded = {t["market"]: codec.decode(codec.encode("Tick", t), "Tick") for t in ticks}  # as fastavro hands them over
+    pairings: dict[str, MarketPairing] = {p.game_id: p}
+    det = Detector(DetectorSettings(), pairings.get, clock=lambda: 0)
+    books: dict[str, Tick] = {}
+    for t in decoded.values():
+        books, _ = det.on_tick(books, codec.decode_record(codec.encode("Tick", t), Tick))
+    state = GameState(books, 42, det.memory(p.game_id))
+    before = {"books": decoded, "offset": 42, "memo": det.memory(p.game_id)}  # what the worker wrote before records
+    assert json.dumps(state.to_json()) == json.dumps(before)
+    back = GameState.from_json(json.loads(json.dumps(before)))
+    assert back == state
+    assert GameState.from_json(None) == GameState({}) and GameState.from_json({}) == GameState({}, -1, None)

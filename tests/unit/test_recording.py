@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from core import codec
 from recording import container, replay
 from recording.exceptions import RecordingError
 from recording.window import parse_time
+from schemas.records import Leg, Signal, Tick
 
 
 def test_container_round_trip_keeps_bytes_and_metadata(tmp_path: Path) -> None:
@@ -37,10 +39,28 @@ def test_parse_time() -> None:
         parse_time("yesterday")
 
 
+def _signal(sid: str, size: int = 100, *, cost: int = 1, edge: int = 1, deadline_ts: int = 1, detected_ts: int = 0) -> Signal:
+    leg = Leg(venue="KALSHI", market="M", book="M", side="YES", limit_price=5000, size=size, expected_fee=0, pays_on=["a"])
+    return Signal(signal_id=sid, game_id="g", legs=[leg], size=size, cost=cost, edge=edge, event_ts=0, deadline_ts=deadline_ts,
+                  input_tick_ids=["t"], input_received_ts=[0], detected_ts=detected_ts)
+
+
 def test_diff_lists_appear_vanish_changed() -> None:
-    def sig(sid: str, size: int = 100) -> dict:
-        return {"signal_id": sid, "game_id": "g", "size": size, "cost": 1, "edge": 1, "deadline_ts": 1,
-                "legs": [{"venue": "KALSHI", "market": "M", "side": "YES", "limit_price": 5000}]}
+    sig = _signal
     d = replay.diff([sig("a"), sig("b"), sig("c", 200)], [sig("b"), sig("c"), sig("d")])
     assert [x["signal_id"] for x in d["appear"]] == ["a"] and [x["signal_id"] for x in d["vanish"]] == ["d"]
+    assert d["appear"][0] == {"signal_id": "a", "game_id": "g", "size": 100, "edge": 1, "legs": ["KALSHI:M:YES@5000"]}
     assert d["changed"] == ["c"] and d["same"] == 1
+
+
+@pytest.mark.parametrize("other", [{"cost": 2}, {"edge": 2}, {"deadline_ts": 2}])
+def test_diff_compares_size_cost_edge_and_deadline_only(other: dict[str, int]) -> None:
+    assert replay.diff([_signal("a", **other)], [_signal("a")])["changed"] == ["a"]
+    assert replay.diff([_signal("a", detected_ts=5)], [_signal("a")]) == {"same": 1, "appear": [], "vanish": [], "changed": []}
+
+
+def test_decode_all_reads_records_and_counts_the_undecodable() -> None:
+    rows: list[dict[str, bytes | None]] = [{"value": codec.encode_record(_signal("a"))}, {"value": None}, {"value": b"garbage"}, {"value": codec.encode_record(_signal("b"))}]
+    signals, bad = replay.decode_all(rows, Signal)
+    assert signals == [_signal("a"), _signal("b")] and bad == 1
+    assert replay.decode_all(rows[:1], Tick) == ([], 1)  # another type's bytes are not a Tick

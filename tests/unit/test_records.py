@@ -177,6 +177,19 @@ def test_typed_and_dict_apis_agree(type_name: str, data: st.DataObject) -> None:
     assert codec.decode_any_record(encoded) == typed == records.from_dict(cls, record)
 
 
+def test_a_record_made_from_a_dict_is_a_record_like_any_other() -> None:
+    # from_dict builds through a builder class of the same layout, which then gives the object its record class.
+    t = codec.decode_record(codec.encode("Tick", _tick()), records.Tick)
+    level = t.bids[0]
+    assert (type(t), type(level)) == (records.Tick, records.Level)
+    assert not hasattr(t, "__dict__") and not hasattr(level, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        level.price = 1  # type: ignore[misc]
+    assert level == records.Level(price=5000, size=100) and hash(level) == hash(records.Level(price=5000, size=100))
+    assert dataclasses.replace(t, market="U").market == "U" and t.market == "T"
+    assert copy.deepcopy(t) == t
+
+
 def test_typed_decoding_keeps_the_dict_api_errors() -> None:
     with pytest.raises(codec.DecodeError) as ei:
         codec.decode_record(codec.encode("Tick", _tick()), records.Signal)

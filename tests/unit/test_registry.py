@@ -330,4 +330,4 @@ async def test_processor_dead_letters_a_registry_outage_instead_of_crashing(regi
     assert tick_value is None and isinstance(problem, RegistryUnavailable)
     assert isinstance(event.value, Pending)  # decoded by triage, in a thread
     record = dead_letter_record(event, problem)
-    assert (record["error_kind"], record["value"], record["offset"]) == ("RegistryUnavailable", framed, 7)
+    assert (record.error_kind, record.value, record.offset) == ("RegistryUnavailable", framed, 7)

@@ -6,20 +6,24 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from core.control import ControlState
+from core.control import ControlState, control_record
 from core.partitioning import partition_for
 from core.settings import KafkaSettings
 from executor.group_risk import GroupRisk
 from executor.risk import RiskGate
 from executor.settings import ExecutorSettings
-from tests.unit.test_group_risk import DAY1, PAIRING, fill, settlement
+from schemas.records import Leg, MarketPairing, Outcome, OutcomeState, Signal
+from tests.unit.test_group_risk import DAY1, PAIRING, fill, mark, settlement
 
-SIGNAL: dict[str, Any] = {"signal_id": "s", "game_id": "g", "cost": 1_000, "legs": [{"venue": "KALSHI"}, {"venue": "KALSHI"}]}
+# The gate reads a signal's id, game, cost and legs' venues: the rest is any consistent signal.
+_LEG = Leg(venue="KALSHI", market="K-HOME", book="K-HOME", side="YES", limit_price=100, size=100, expected_fee=0, pays_on=["home"])
+SIGNAL = Signal(signal_id="s", game_id="g", legs=[_LEG, replace(_LEG, side="NO", pays_on=["away"])], size=100, cost=1_000, edge=0,
+                event_ts=DAY1, deadline_ts=DAY1, input_tick_ids=[], input_received_ts=[], detected_ts=DAY1)
 P = 4
 ALIVE = type("Alive", (), {"is_alive": lambda self: True})
 
 
-def _risk(loaded: bool = True, pairings: dict[str, Any] | None = None) -> GroupRisk:
+def _risk(loaded: bool = True, pairings: dict[str, MarketPairing] | None = None) -> GroupRisk:
     """A GroupRisk whose reader thread is simulated: tests fold records into `risk.fold` and run `catch_up`."""
     r = GroupRisk(KafkaSettings(bootstrap="127.0.0.1:1"), "America/New_York", pairings=lambda: pairings or {}, now_us=lambda: DAY1)
     r._thread = ALIVE()
@@ -50,8 +54,12 @@ def games_on(p: int, n: int) -> list[str]:
     return [g for g in (f"game-{i}" for i in range(10_000)) if partition_for(g, P) == p][:n]
 
 
-def sig(sid: str, game: str, cost: int) -> dict[str, Any]:
-    return {**SIGNAL, "signal_id": sid, "game_id": game, "cost": cost}
+def sig(sid: str, game: str, cost: int) -> Signal:
+    return replace(SIGNAL, signal_id=sid, game_id=game, cost=cost)
+
+
+def outcome(sid: str, state: OutcomeState) -> Outcome:
+    return Outcome(signal_id=sid, game_id="g", state=state, matched_size=0, cost=0, fees=0, locked_profit=0, paper=False, ts=DAY1)
 
 
 def test_without_a_control_reader_nothing_is_blocked() -> None:
@@ -83,7 +91,7 @@ def test_an_engaged_kill_switch_blocks_trading() -> None:
     c = _control()
     c._loaded.set()
     c._thread = ALIVE()
-    c.records["kill_switch"] = {"name": "kill_switch", "active": True, "reason": "operator"}
+    c.records["kill_switch"] = control_record("kill_switch", "KILL_SWITCH", True, reason="operator", source="test")
     assert _gate(c).check(SIGNAL) == "kill switch engaged: operator"
 
 
@@ -119,7 +127,7 @@ def test_a_signal_in_flight_counts_until_its_fills_are_folded() -> None:
     gate = _gate(None, risk, ExecutorSettings(max_total_exposure=P * 1_000_000, max_game_exposure=1_000_000, max_orders_per_s=100_000))
     assert gate.check(sig("s1", "g", 950_000)) is None
     assert gate.check(sig("s2", "g", 950_000)) is not None  # s1 is in flight: its cost is reserved
-    gate.on_outcome({"signal_id": "s1", "game_id": "g", "state": "FILLED"})
+    gate.on_outcome(outcome("s1", "FILLED"))
     assert gate.check(sig("s2", "g", 950_000)) is not None  # filled, but its fills are not folded yet
     p = partition_for("g", P)
     risk.fold.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 100), p)
@@ -132,9 +140,9 @@ def test_a_rejected_or_unfilled_signal_releases_its_reservation_at_once() -> Non
     gate = _gate(None, settings=ExecutorSettings(max_total_exposure=P * 1_000_000, max_game_exposure=1_000_000, max_orders_per_s=100_000))
     for state in ("REJECTED", "EXPIRED", "NOT_FILLED"):
         assert gate.check(sig("s1", "g", 1_000_000)) is None
-        gate.on_outcome({"signal_id": "s1", "game_id": "g", "state": state})
+        gate.on_outcome(outcome("s1", state))
     assert gate.check(sig("s1", "g", 1_000_000)) is None
-    gate.on_outcome({"signal_id": "s1", "game_id": "g", "state": "UNKNOWN"})  # may still fill: stays reserved
+    gate.on_outcome(outcome("s1", "UNKNOWN"))  # may still fill: stays reserved
     assert gate.check(sig("s2", "g", 1)) is not None
 
 
@@ -143,7 +151,7 @@ def test_marked_to_market_losses_trip_the_daily_limit() -> None:
     gate = _gate(None, risk, ExecutorSettings(daily_loss_limit=2_000_000, max_orders_per_s=100_000))
     risk.fold.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 1000), 0)  # realized 0 (no fee)
     assert gate.check(SIGNAL) is None
-    risk.fold.apply_position({"venue": "KALSHI", "market": "K-HOME", "side": "YES", "mark_price": 2500})  # marked -2.00 USD
+    risk.fold.apply_position(mark("KALSHI", "K-HOME", "YES", 2500))  # marked -2.00 USD
     assert gate.check(SIGNAL) == "daily loss limit reached (-2.000000 USD today: realized 0.000000, marked -2.000000)"
 
 
@@ -183,8 +191,8 @@ def test_a_filled_signal_is_not_counted_twice_once_the_fold_has_its_fills() -> N
     gate = _gate(None, risk, ExecutorSettings(max_total_exposure=P * 1_000_000, max_game_exposure=1_000_000, max_orders_per_s=100_000))
     p = partition_for("g", P)
     assert gate.check(sig("s1", "g", 450_000)) is None
-    gate.on_outcome({"signal_id": "s1", "game_id": "g", "state": "FILLED"})
-    risk.fold.apply_fill({**fill("f1", "KALSHI", "K-HOME", 4500, 100), "signal_id": "s1"}, p)
+    gate.on_outcome(outcome("s1", "FILLED"))
+    risk.fold.apply_fill(fill("f1", "KALSHI", "K-HOME", 4500, 100, signal_id="s1"), p)
     assert gate.check(sig("s2", "g", 550_001)) is not None  # the fill may be one of several of its transaction: both count
     risk.fold.reached_end(p)  # the reader reached the partition's end after it: the whole transaction is folded
     assert gate.check(sig("s2", "g", 550_000)) is None  # 0.45 exposed (once) + 0.55 <= 1.00 USD

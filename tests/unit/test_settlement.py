@@ -4,8 +4,11 @@ import pytest
 
 from executor.orders import LegResult, OrderRequest, step_request
 from executor.settlement import Settler
+from schemas.records import Signal
 
-SIG = {"signal_id": "sig", "game_id": "nfl-20261129-buf-kc", "deadline_ts": 1_000_000}
+# The policy reads the signal's deadline, and its outcome the signal's id and game; orders come from the legs below.
+SIG = Signal(signal_id="sig", game_id="nfl-20261129-buf-kc", legs=[], size=1000, cost=0, edge=0, event_ts=0, deadline_ts=1_000_000,
+             input_tick_ids=[], input_received_ts=[], detected_ts=0)
 NOW_BEFORE, NOW_AFTER = 500_000, 2_000_000
 
 # Every candidate combination of the detector: (venue, side) of leg 0 and leg 1.
@@ -18,7 +21,7 @@ COMBOS = {
 
 
 def _legs(combo: str, size: int = 1000) -> list[OrderRequest]:
-    return [OrderRequest(f"sig:{i}:0", "sig", SIG["game_id"], i, 0, venue, f"M{i}", f"B{i}", side, "BUY", [4500, 5200][i], size, SIG["deadline_ts"])
+    return [OrderRequest(f"sig:{i}:0", "sig", SIG.game_id, i, 0, venue, f"M{i}", f"B{i}", side, "BUY", [4500, 5200][i], size, SIG.deadline_ts)
             for i, (venue, side) in enumerate(COMBOS[combo])]
 
 
@@ -68,7 +71,7 @@ def test_unwind_walks_down_to_the_max_loss_then_gives_up_as_unknown() -> None:
     assert prices[:3] == [4400, 4300, 4300] and min(prices) == 4300
     assert len(prices) == 10
     out = st.outcome(SIG, legs, steps, results, paper=False, ts=1)
-    assert out["state"] == "UNKNOWN" and "imbalance" in out["reason"]
+    assert out.state == "UNKNOWN" and "imbalance" in out.reason
 
 
 def test_completion_then_filled_is_completed_with_profit() -> None:
@@ -79,8 +82,8 @@ def test_completion_then_filled_is_completed_with_profit() -> None:
     results[step.client_order_id] = _fill(step, 700)
     assert st.next_steps(SIG, legs, [step], results, NOW_BEFORE) == []
     out = st.outcome(SIG, legs, [step], results, paper=False, ts=1)
-    assert out["state"] == "COMPLETED" and out["matched_size"] == 1000
-    assert out["cost"] == (4500 + 5200) * 1000 and out["locked_profit"] == 10000 * 1000 - (4500 + 5200) * 1000
+    assert out.state == "COMPLETED" and out.matched_size == 1000
+    assert out.cost == (4500 + 5200) * 1000 and out.locked_profit == 10000 * 1000 - (4500 + 5200) * 1000
 
 
 def test_polymarket_extra_shares_below_min_size_are_dust() -> None:
@@ -90,7 +93,7 @@ def test_polymarket_extra_shares_below_min_size_are_dust() -> None:
     results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: _fill(legs[1], 1037, 5000)}
     assert st.next_steps(SIG, legs, [], results, NOW_BEFORE) == []
     out = st.outcome(SIG, legs, [], results, paper=False, ts=1)
-    assert out["state"] == "FILLED" and "dust" in out["reason"]
+    assert out.state == "FILLED" and "dust" in out.reason
 
 
 def test_kalshi_excess_is_never_dust_and_kalshi_steps_are_whole_contracts() -> None:
@@ -105,7 +108,7 @@ def test_kalshi_excess_is_never_dust_and_kalshi_steps_are_whole_contracts() -> N
     assert (step.leg_index, step.action, step.size) == (0, "SELL", 200)
     results[step.client_order_id] = _fill(step, 200, 4400)
     assert st.next_steps(SIG, legs, [step], results, NOW_AFTER) == []
-    assert st.outcome(SIG, legs, [step], results, paper=False, ts=1)["state"] == "UNKNOWN"
+    assert st.outcome(SIG, legs, [step], results, paper=False, ts=1).state == "UNKNOWN"
 
 
 @pytest.mark.parametrize(("fills", "state"), [((1000, 1000), "FILLED"), ((400, 400), "PARTIAL_BALANCED"), ((0, 0), "NOT_FILLED")])
@@ -113,7 +116,7 @@ def test_balanced_outcomes(fills: tuple[int, int], state: str) -> None:
     legs = _legs("kalshi_yes+kalshi_yes")
     results = {leg.client_order_id: _fill(leg, f) for leg, f in zip(legs, fills, strict=True)}
     assert Settler().next_steps(SIG, legs, [], results, NOW_BEFORE) == []
-    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == state
+    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1).state == state
 
 
 @pytest.mark.parametrize("now", [NOW_BEFORE, NOW_AFTER])
@@ -127,7 +130,7 @@ def test_an_unknown_leg_does_not_freeze_the_known_ones(now: int) -> None:
     results[steps[0].client_order_id] = LegResult("FILL", filled=1000, fill_cost=4400 * 1000)
     assert Settler().next_steps(SIG, legs, steps, results, now) == []
     out = Settler().outcome(SIG, legs, steps, results, paper=False, ts=1)
-    assert out["state"] == "UNKNOWN" and "sig:1:0" in out["reason"]
+    assert out.state == "UNKNOWN" and "sig:1:0" in out.reason
 
 
 def test_a_pending_leg_holds_every_decision_until_it_is_final() -> None:
@@ -136,9 +139,9 @@ def test_a_pending_leg_holds_every_decision_until_it_is_final() -> None:
     results = {legs[0].client_order_id: _fill(legs[0], 1000), legs[1].client_order_id: LegResult("ACK")}
     for now in (NOW_BEFORE, NOW_AFTER):
         assert Settler().next_steps(SIG, legs, [], results, now) == []
-    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == "PENDING"
+    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1).state == "PENDING"
     results[legs[1].client_order_id] = _fill(legs[1], 1000)
-    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1)["state"] == "FILLED"
+    assert Settler().outcome(SIG, legs, [], results, paper=False, ts=1).state == "FILLED"
 
 
 def test_step_ids_are_deterministic() -> None:
@@ -194,14 +197,14 @@ def test_a_leg_whose_unwind_sell_is_unknown_is_never_sold_again() -> None:
     assert [(s.leg_index, s.action) for s in first] == [(0, "SELL")]
     results[first[0].client_order_id] = LegResult("UNKNOWN", reason="lookups failed")
     assert Settler().next_steps(SIG, legs, first, results, NOW_AFTER) == []
-    assert Settler().outcome(SIG, legs, first, results, paper=False, ts=1)["state"] == "UNKNOWN"
+    assert Settler().outcome(SIG, legs, first, results, paper=False, ts=1).state == "UNKNOWN"
     assert Settler().unhedged(legs, first, results) == {"KALSHI": 2000}  # the 10 held + the 10 that may be sold
 
 
 def _three_legs(size: int = 1000) -> list[OrderRequest]:
     # A draw league's three-leg cover (issue 29 item 6): BUF YES + KC YES on Kalshi, the draw's Yes token on Polymarket.
     venues = [("KALSHI", "YES", 3000), ("KALSHI", "YES", 3000), ("POLYMARKET", "YES", 3000)]
-    return [OrderRequest(f"sig:{i}:0", "sig", SIG["game_id"], i, 0, venue, f"M{i}", f"B{i}", side, "BUY", price, size, SIG["deadline_ts"])
+    return [OrderRequest(f"sig:{i}:0", "sig", SIG.game_id, i, 0, venue, f"M{i}", f"B{i}", side, "BUY", price, size, SIG.deadline_ts)
             for i, (venue, side, price) in enumerate(venues)]
 
 
@@ -224,5 +227,5 @@ def test_three_legs_unequal_after_the_deadline_unwind_each_long_leg_down_to_the_
         results[s.client_order_id] = LegResult("FILL", filled=s.size, fill_cost=s.limit_price * s.size, fee=0)
     assert st.next_steps(SIG, legs, steps, results, NOW_AFTER) == []
     out = st.outcome(SIG, legs, steps, results, paper=True, ts=NOW_AFTER)
-    assert out["state"] == "UNWOUND" and out["matched_size"] == 300  # 3 contracts cover every outcome; nothing one-sided left
+    assert out.state == "UNWOUND" and out.matched_size == 300  # 3 contracts cover every outcome; nothing one-sided left
     assert st.unhedged(legs, steps, results) == {}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from core.units import ONE_DOLLAR
 from venues.book import Book, BookSet
 from venues.errors import BookError
-from venues.kalshi.messages import Error, KalshiMessage, Ok, OrderbookDelta, OrderbookSnapshot, Other, Side, Subscribed, Unsubscribed
+from venues.kalshi.messages import Error, KalshiMessage, Level, Ok, OrderbookDelta, OrderbookSnapshot, Other, Side, Subscribed, Unsubscribed
 from venues.kalshi.parse import MAX_SIZE
 
 
@@ -88,9 +88,10 @@ class KalshiBook(Book):
     def apply_snapshot(self, snap: OrderbookSnapshot, *, yes_price: bool) -> None:
         self.bids.clear()
         self.asks.clear()
-        for side, levels in (("yes", snap.yes), ("no", snap.no)):
+        sides: tuple[tuple[Side, tuple[Level, ...]], ...] = (("yes", snap.yes), ("no", snap.no))
+        for side, levels in sides:
             for price, size in levels:
-                book, key = self._side_key(side, price, yes_price)  # type: ignore[arg-type]
+                book, key = self._side_key(side, price, yes_price)
                 if size > 0:
                     total = book.get(key, 0) + size
                     if total > MAX_SIZE:  # repeated levels adding up past the bound: the Tick could not carry it

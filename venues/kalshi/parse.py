@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Any
 
 from core.units import parse_size
 from venues import wire
@@ -49,7 +48,7 @@ def _bounded(key: str, v: int, lo: int, hi: int) -> int:
     return v
 
 
-def _int(obj: dict[str, Any], key: str, *, required: bool = True, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int | None:
+def _int(obj: dict[str, object], key: str, *, required: bool = True, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int | None:
     v = obj.get(key)
     if v is None:
         if required:
@@ -60,18 +59,18 @@ def _int(obj: dict[str, Any], key: str, *, required: bool = True, lo: int = INT6
     return _bounded(key, v, lo, hi)
 
 
-def _req_int(obj: dict[str, Any], key: str, *, lo: int = 0, hi: int = INT64_MAX) -> int:
+def _req_int(obj: dict[str, object], key: str, *, lo: int = 0, hi: int = INT64_MAX) -> int:
     v = obj.get(key)
     if isinstance(v, bool) or not isinstance(v, int):
         raise ParseError(f"missing or non-integer {key}: {show(v)}")
     return _bounded(key, v, lo, hi)
 
 
-def _opt_seq(obj: dict[str, Any], key: str) -> int | None:
+def _opt_seq(obj: dict[str, object], key: str) -> int | None:
     return _int(obj, key, required=False, lo=0)
 
 
-def _opt_str(obj: dict[str, Any], key: str) -> str | None:
+def _opt_str(obj: dict[str, object], key: str) -> str | None:
     """An optional string; None when absent, not a string or not valid unicode."""
     v = obj.get(key)
     if not isinstance(v, str):
@@ -82,27 +81,27 @@ def _opt_str(obj: dict[str, Any], key: str) -> str | None:
         return None
 
 
-def _size(v: Any, key: str, *, signed: bool = False) -> int:
+def _size(v: object, key: str, *, signed: bool = False) -> int:
     """A size (or, signed, a delta) within MAX_SIZE, in 1e-2 contracts."""
     return wire.size(v, key, _parse_delta if signed else parse_size, MAX_SIZE)
 
 
-def _level(lvl: Any, key: str) -> Level | None:
+def _level(lvl: object, key: str) -> Level | None:
     """A `[price, size]` pair."""
     return (wire.price(lvl[0], key), _size(lvl[1], key)) if isinstance(lvl, list) and len(lvl) == 2 else None
 
 
-def _levels(raw: Any, key: str) -> tuple[Level, ...]:
+def _levels(raw: object, key: str) -> tuple[Level, ...]:
     return wire.levels(raw, key, lambda lvl: _level(lvl, key))  # an empty side is omitted (None)
 
 
-def parse_message(obj: Any) -> KalshiMessage:
+def parse_message(obj: object) -> KalshiMessage:
     """One decoded JSON message -> typed message."""
     obj, typ = wire.typed(obj, "message", "type")
     msg = obj.get("msg")
     if msg is not None and not isinstance(msg, dict):
         raise ParseError("msg is not an object")
-    body: dict[str, Any] = msg or {}
+    body: dict[str, object] = msg or {}
     if typ == "orderbook_snapshot":
         return OrderbookSnapshot(sid=_req_int(obj, "sid"), seq=_req_int(obj, "seq"), market_ticker=wire.text(body, "market_ticker"),
                                  market_id=_opt_str(body, "market_id"),

@@ -7,22 +7,23 @@ under the venue's limits (each call costs 10 tokens, read and write buckets sepa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from core.ratelimit import TokenBucket
 from core.units import PRICE_SCALE, format_price, format_size, parse_fixed, parse_money, parse_size
 from venues import errors, http
+from venues.http import JsonObject, Params, json_text
 from venues.kalshi import auth
 from venues.kalshi.constants import CALL_COST
 from venues.kalshi.messages import OrderbookSnapshot
 from venues.kalshi.parse import ParseError, parse_message
 
 VENUE = "KALSHI"
-
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,53 @@ class OrderAck:
     ts_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class KalshiOrder:
+    """An Order object of `GET /portfolio/orders`: the fields the executor reads, each the venue's text (a JSON
+    number as its str(), which is how every amount here is parsed), None when absent or null."""
+
+    order_id: str | None
+    client_order_id: str | None
+    status: str | None
+    fill_count: str | None  # `fill_count_fp` when the record has that key, else the legacy `fill_count`
+    book_side: str | None  # None when absent or empty: the record states its direction in `outcome_side` then
+    outcome_side: str | None
+    yes_price_dollars: str | None  # the order's limit on the YES scale
+    taker_fill_cost_dollars: str | None
+    maker_fill_cost_dollars: str | None
+    taker_fees_dollars: str | None
+    maker_fees_dollars: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KalshiFill:
+    """A fill of `GET /portfolio/fills`, its fields as KalshiOrder's."""
+
+    order_id: str | None
+    count_fp: str | None
+    yes_price_dollars: str | None
+
+
+def parse_order(obj: Mapping[str, object]) -> KalshiOrder:
+    """One Order object of the venue's JSON."""
+
+    def text(key: str) -> str | None:
+        return json_text(obj.get(key))
+
+    return KalshiOrder(order_id=text("order_id"), client_order_id=text("client_order_id"), status=text("status"),
+                       fill_count=json_text(obj["fill_count_fp"]) if "fill_count_fp" in obj else text("fill_count"),
+                       book_side=json_text(obj.get("book_side") or None), outcome_side=text("outcome_side"),
+                       yes_price_dollars=text("yes_price_dollars"), taker_fill_cost_dollars=text("taker_fill_cost_dollars"),
+                       maker_fill_cost_dollars=text("maker_fill_cost_dollars"), taker_fees_dollars=text("taker_fees_dollars"),
+                       maker_fees_dollars=text("maker_fees_dollars"))
+
+
+def parse_fill(obj: Mapping[str, object]) -> KalshiFill:
+    """One fill of the venue's JSON."""
+    return KalshiFill(order_id=json_text(obj.get("order_id")), count_fp=json_text(obj.get("count_fp")),
+                      yes_price_dollars=json_text(obj.get("yes_price_dollars")))
+
+
 def v2_order_side(side: str, action: str, price: int) -> tuple[str, int]:
     """Our (YES|NO, BUY|SELL, instrument price) -> Kalshi V2 (book side, YES price).
 
@@ -49,14 +97,14 @@ def v2_order_side(side: str, action: str, price: int) -> tuple[str, int]:
     return ("ask" if action == "BUY" else "bid"), PRICE_SCALE - price
 
 
-def _money(text: str | None) -> int:
+def _money(text: object) -> int:
     """A dollar amount with up to 6 dp (averages can be finer than the 1e-4 price grid) -> 1e-6 USD."""
     if not text:
         return 0
     return parse_fixed(str(text), 6, signed=True)
 
 
-def _count(body: dict[str, Any], name: str) -> int | None:
+def _count(body: Mapping[str, object], name: str) -> int | None:
     """A count field in 1e-2 contracts: `{name}_fp` (fixed-point string) or the legacy `{name}`; None if absent."""
     for key in (f"{name}_fp", name):
         value = body.get(key)
@@ -68,7 +116,7 @@ def _count(body: dict[str, Any], name: str) -> int | None:
     return None
 
 
-def parse_order_ack(body: dict[str, Any], side: str, count: int | None = None) -> OrderAck:
+def parse_order_ack(body: object, side: str, count: int | None = None) -> OrderAck:
     """A create-order answer. An answer that is incomplete or does not add up is not "nothing filled": it
     raises errors.Unknown, and the executor looks the order up (design table "Ambiguous venue answers").
     `count`: the size we asked for, to check filled + remaining against (IOC `remaining_count` may be the
@@ -123,8 +171,9 @@ def refusal(what: str, resp: httpx.Response) -> errors.VenueError:
 
 
 class KalshiRest:
-    def __init__(self, base_url: str, key_id: str, private_key: Any, *, timeout_s: float = 5.0,
-                 read_bucket: Any = None, write_bucket: Any = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, base_url: str, key_id: str, private_key: RSAPrivateKey | None, *, timeout_s: float = 5.0,
+                 read_bucket: TokenBucket | None = None, write_bucket: TokenBucket | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._base_path = urlparse(self.base_url).path
         self.key_id = key_id
@@ -139,8 +188,8 @@ class KalshiRest:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                       json_body: Any = None, write: bool = False, deadline_s: float | None = None) -> Any:
+    async def _request(self, method: str, path: str, *, params: Params | None = None,
+                       json_body: object = None, write: bool = False, deadline_s: float | None = None) -> object:
         bucket = self.write_bucket if write else self.read_bucket
         if bucket is not None and not await bucket.take(CALL_COST, deadline_s):
             raise errors.RateLimited(VENUE, "client-side rate limit: no budget before the deadline", status=None)
@@ -162,47 +211,57 @@ class KalshiRest:
         return parse_order_ack(data, side, count)
 
     async def cancel_order(self, order_id: str, market_ticker: str, *, subaccount: int | None = None,
-                           exchange_index: int | None = None) -> dict[str, Any]:
+                           exchange_index: int | None = None) -> object:
         """V2 cancel: `DELETE /portfolio/events/orders/{id}?market_ticker=` (KD:api-reference/orders/cancel-order-v2.md).
         The market routes the cancel to the shard that holds the order (without it, shard 0); the query is not signed."""
         if not market_ticker:
             raise ValueError("cancel_order needs the order's market_ticker (it routes the cancel to the order's shard)")
-        params: dict[str, Any] = {"market_ticker": market_ticker}
+        params: dict[str, str | int] = {"market_ticker": market_ticker}
         if subaccount is not None:
             params["subaccount"] = subaccount
         if exchange_index is not None:
             params["exchange_index"] = exchange_index
-        result: dict[str, Any] = await self._request("DELETE", f"/portfolio/events/orders/{order_id}", params=params, write=True)
-        return result
+        return await self._request("DELETE", f"/portfolio/events/orders/{order_id}", params=params, write=True)
 
-    async def get_order(self, order_id: str) -> dict[str, Any]:
-        data = await self._request("GET", f"/portfolio/orders/{order_id}")
-        return dict(data.get("order", data))
+    async def get_order(self, order_id: str) -> KalshiOrder:
+        what = f"GET /portfolio/orders/{order_id}"
+        data = http.json_object(await self._request("GET", f"/portfolio/orders/{order_id}"), VENUE, what)
+        return parse_order(http.json_object(data.get("order", data), VENUE, what))
 
-    async def find_order(self, ticker: str, client_order_id: str, min_ts_s: int) -> dict[str, Any] | None:
+    async def find_order(self, ticker: str, client_order_id: str, min_ts_s: int) -> KalshiOrder | None:
         """Kalshi has no lookup by client_order_id: list the ticker's orders since min_ts and match it."""
         async for order in self.paged("/portfolio/orders", "orders", {"ticker": ticker, "min_ts": min_ts_s, "limit": 200}):
             if order.get("client_order_id") == client_order_id:
-                return order
+                return parse_order(order)
         return None
+
+    async def order_fills(self, ticker: str, order_id: str) -> list[KalshiFill]:
+        """The order's fills (`GET /portfolio/fills?order_id=`; filtered here too, whatever the server filters)."""
+        return [parse_fill(f) async for f in self.paged("/portfolio/fills", "fills", {"ticker": ticker, "order_id": order_id, "limit": 200})
+                if f.get("order_id") == order_id]
 
     # --- discovery and portfolio -------------------------------------------------------------------
 
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    async def get(self, path: str, params: Params | None = None) -> object:
         """A signed, rate-limited GET of any read endpoint (discovery uses it for /series)."""
         return await self._request("GET", path, params=params)
 
-    async def paged(self, path: str, items_key: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Cursor paging: repeat until the cursor comes back empty or null."""
+    async def paged(self, path: str, items_key: str, params: Params) -> AsyncIterator[JsonObject]:
+        """Cursor paging: repeat until the cursor comes back empty or null. A page that is not an object, or whose
+        items are not a list of objects, raises errors.Unknown."""
         cursor: str | None = None
         while True:
             q = dict(params)
             if cursor:
                 q["cursor"] = cursor
-            data = await self._request("GET", path, params=q)
-            for item in data.get(items_key) or []:
-                yield item
-            cursor = data.get("cursor") or None
+            data = http.json_object(await self._request("GET", path, params=q), VENUE, f"GET {path}")
+            items = data.get(items_key) or []
+            if not isinstance(items, list):
+                raise errors.Unknown(VENUE, f"GET {path}: {items_key} is not a list: {str(items)[:200]!r}")
+            for item in items:
+                yield http.json_object(item, VENUE, f"GET {path}: one of {items_key}")
+            raw = data.get("cursor")
+            cursor = str(raw) if raw else None
             if not cursor:
                 return
 
@@ -224,18 +283,17 @@ class KalshiRest:
             raise errors.Unknown(VENUE, f"GET /markets/{ticker}/orderbook: {exc}") from None
         return msg
 
-    async def get_balance(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request("GET", "/portfolio/balance")
-        return result
+    async def get_balance(self) -> object:
+        """The `GET /portfolio/balance` answer, read by kalshi_balance."""
+        return await self._request("GET", "/portfolio/balance")
 
-    async def positions(self) -> AsyncIterator[dict[str, Any]]:
+    async def positions(self) -> AsyncIterator[JsonObject]:
         async for p in self.paged("/portfolio/positions", "market_positions", {"limit": 200}):
             yield p
 
 
-def tier_buckets(tier_name: str) -> tuple[Any, Any]:
+def tier_buckets(tier_name: str) -> tuple[TokenBucket | None, TokenBucket | None]:
     """Client-side (read, write) token buckets for a Kalshi tier, from the venue's published budgets."""
-    from core.ratelimit import TokenBucket
     from venues.kalshi.constants import TIERS
 
     if tier_name == "unlimited":
@@ -246,7 +304,7 @@ def tier_buckets(tier_name: str) -> tuple[Any, Any]:
     return TokenBucket(tier.read_per_s, tier.read_per_s), TokenBucket(tier.write_per_s, tier.write_per_s * tier.write_burst_s)
 
 
-def kalshi_balance(body: Any) -> int:
+def kalshi_balance(body: object) -> int:
     """Available cash in 1e-6 USD from `GET /portfolio/balance`. `balance_dollars` (fixed-point dollars) first; the
     older `balance` in cents (docs.kalshi.com/python-sdk/models/GetBalanceResponse) otherwise. A live answer
     recorded 2026-08-25 carries both: {"balance": 31647, "balance_dollars": "316.4766", ...}: the cents are floored."""

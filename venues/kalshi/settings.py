@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import ConfigError, read_secret_file, setting
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 
 @dataclass(frozen=True)
@@ -15,7 +19,7 @@ class KalshiSettings:
     private_key_file: str = setting("ARB_KALSHI_PRIVATE_KEY_FILE", "", "Path of the Kalshi RSA private key (PEM, PKCS#8 or PKCS#1). Never logged.")
     tier: str = setting("ARB_KALSHI_TIER", "basic", "Kalshi rate-limit tier (sizes the client-side token buckets).")
 
-    def load_private_key(self) -> object:
+    def load_private_key(self) -> RSAPrivateKey:
         """Read and parse the key file; errors name the setting, never the key."""
         from core.logs import register_secret
         from venues.kalshi.auth import load_private_key

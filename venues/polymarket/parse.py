@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from core.units import ONE_DOLLAR, parse_fixed
 from venues import wire
@@ -77,7 +77,7 @@ def parse_frame(data: str | bytes) -> ParsedFrame:
     return parse_decoded(obj)
 
 
-def parse_decoded(obj: Any) -> ParsedFrame:
+def parse_decoded(obj: object) -> ParsedFrame:
     """A decoded frame (object or array of objects)."""
     out = ParsedFrame()
     for item in obj if isinstance(obj, list) else [obj]:
@@ -106,7 +106,7 @@ def _scoped(assets: tuple[str, ...], build: Callable[[], T]) -> T:
         raise
 
 
-def _opt_str(obj: dict[str, Any], key: str) -> str:
+def _opt_str(obj: dict[str, object], key: str) -> str:
     """An optional string ("" when absent); anything else present is an error."""
     v = obj.get(key)
     if v is None:
@@ -116,29 +116,29 @@ def _opt_str(obj: dict[str, Any], key: str) -> str:
     return wire.valid_text(v, key)
 
 
-def _price(v: Any, key: str, *, level: bool = False) -> int:
+def _price(v: object, key: str, *, level: bool = False) -> int:
     """A price in 1e-4 USD: 0..1 USD, or strictly between for a book level (nobody rests an order at 0 or 1)."""
     return wire.price(v, key, edges=not level)
 
 
-def _opt_price(obj: dict[str, Any], key: str) -> int | None:
+def _opt_price(obj: dict[str, object], key: str) -> int | None:
     v = obj.get(key)
     return None if v is None or v == "" else _price(v, key)
 
 
-def _tick_size(v: Any, key: str) -> int:
+def _tick_size(v: object, key: str) -> int:
     t = _price(v, key)
     if not 0 < t < ONE_DOLLAR:
         raise ParseError(f"{key}: tick size out of range {show(v)}")
     return t
 
 
-def _size(v: Any, key: str) -> int:
+def _size(v: object, key: str) -> int:
     """A size in 1e-6 shares, exactly (a 7th non-zero decimal is an error)."""
     return wire.size(v, key, _parse_shares, MAX_SIZE)
 
 
-def _ts(obj: dict[str, Any]) -> int:
+def _ts(obj: dict[str, object]) -> int:
     v = obj.get("timestamp")
     if isinstance(v, str) and 0 < len(v) <= MAX_NUMBER_CHARS and v.isascii() and v.isdigit():
         ts = int(v)
@@ -151,16 +151,16 @@ def _ts(obj: dict[str, Any]) -> int:
     return ts
 
 
-def _level(lvl: Any, key: str) -> Level | None:
+def _level(lvl: object, key: str) -> Level | None:
     """A `{"price", "size"}` object."""
     return (_price(lvl.get("price"), key, level=True), _size(lvl.get("size"), key)) if isinstance(lvl, dict) else None
 
 
-def _levels(raw: Any, key: str) -> tuple[Level, ...]:
+def _levels(raw: object, key: str) -> tuple[Level, ...]:
     return wire.levels(raw, key, lambda lvl: _level(lvl, key))
 
 
-def parse_event(obj: Any) -> PolyEvent:
+def parse_event(obj: object) -> PolyEvent:
     obj, typ = wire.typed(obj, "event", "event_type")
     if typ == "book":
         asset = wire.text(obj, "asset_id")
@@ -183,7 +183,7 @@ def parse_event(obj: Any) -> PolyEvent:
     return OtherEvent(event_type=typ, known=typ in KNOWN_OTHER_EVENTS)
 
 
-def _price_change(obj: dict[str, Any]) -> PriceChangeEvent:
+def _price_change(obj: dict[str, object]) -> PriceChangeEvent:
     """Entries parse one by one: a bad entry is `Unparsable` for its token, the others still apply. An entry whose
     token id cannot be read, or a bad event-level field, fails the event (for every token it names)."""
     raw = obj.get("price_changes")

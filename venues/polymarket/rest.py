@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import httpx
 
 from core.backoff import retry_after_seconds
 from venues import errors, http
+from venues.http import JsonObject, Params, json_text
 from venues.polymarket.auth import ApiCreds, l2_headers
 from venues.polymarket.messages import BookEvent
 from venues.polymarket.parse import ParseError, parse_event
@@ -32,7 +34,38 @@ POSITIONS_PAGE = 500  # the Data API's largest `limit` for GET /positions
 POSITIONS_MAX_OFFSET = 10_000  # its largest `offset`: positions beyond it cannot be read
 
 
-def compact(body: Any) -> bytes:
+@dataclass(frozen=True, slots=True)
+class OrderAnswer:
+    """A POST /order answer that post_order did not read as a refusal: the fields the executor reads, each the
+    venue's text (a JSON number as its str()), None when absent or null."""
+
+    order_id: str | None  # `orderID`; None when absent or empty too
+    status: str  # "" when absent
+    making_amount: str | None  # `makingAmount`: 6-dp amount given (pUSD for a BUY, shares for a SELL)
+    taking_amount: str | None  # `takingAmount`: 6-dp amount received
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """A `GET /data/order/{hash}` answer: the fields the executor reads, as OrderAnswer's."""
+
+    status: str  # "" when absent
+    size_matched: str | None  # 6-dp shares
+    price: str | None  # None when absent, empty or 0: the fill is then costed at the order's own limit
+
+
+def order_answer(data: Mapping[str, object]) -> OrderAnswer:
+    order_id = data.get("orderID")
+    return OrderAnswer(order_id=str(order_id) if order_id else None, status=str(data.get("status", "")),
+                       making_amount=json_text(data.get("makingAmount")), taking_amount=json_text(data.get("takingAmount")))
+
+
+def open_order(data: Mapping[str, object]) -> OpenOrder:
+    price = data.get("price")
+    return OpenOrder(status=str(data.get("status", "")), size_matched=json_text(data.get("size_matched")), price=str(price) if price else None)
+
+
+def compact(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -62,14 +95,14 @@ class PolymarketRest:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    async def _request(self, method: str, path: str, *, body: object = None, params: Params | None = None) -> object:
         raw = compact(body) if body is not None else b""
         headers = l2_headers(self.address, self.creds, method, path, raw, int(time.time()))
         if raw:
             headers["Content-Type"] = "application/json"
         return await http.request(self._client, VENUE, method, path, refusal, content=raw or None, params=params, headers=headers)
 
-    async def post_order(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def post_order(self, body: Mapping[str, object]) -> OrderAnswer:
         data = await self._request("POST", "/order", body=body)
         if not isinstance(data, dict):
             raise errors.Unknown(VENUE, f"POST /order: not an order answer: {str(data)[:200]!r}")  # the executor looks it up
@@ -84,21 +117,25 @@ class PolymarketRest:
             if "INVALID_ORDER_DUPLICATED" in msg:
                 raise errors.Duplicate(VENUE, f"POST /order: {msg}", status=200, code="INVALID_ORDER_DUPLICATED")
             raise errors.Rejected(VENUE, f"POST /order: {msg}", status=200, code=msg.split(":")[0][:64])
-        return data
+        return order_answer(data)
 
-    async def get_order(self, order_id: str) -> dict[str, Any] | None:
+    async def get_order(self, order_id: str) -> OpenOrder | None:
+        """The order, or None when the venue has no such order (404, or an empty answer)."""
         try:
             data = await self._request("GET", f"/data/order/{order_id}")
         except errors.Rejected as exc:
             if exc.status == 404:
                 return None
             raise
-        return dict(data) if data else None
+        if not data:
+            return None
+        order = http.json_object(data, VENUE, f"GET /data/order/{order_id}")
+        return open_order(order) if order else None
 
-    async def cancel(self, order_id: str) -> dict[str, Any]:
-        return dict(await self._request("DELETE", "/order", body={"orderID": order_id}))
+    async def cancel(self, order_id: str) -> JsonObject:
+        return http.json_object(await self._request("DELETE", "/order", body={"orderID": order_id}), VENUE, "DELETE /order")
 
-    async def get_balance_allowance(self, signature_type: int) -> dict[str, Any]:
+    async def get_balance_allowance(self, signature_type: int) -> JsonObject:
         """The funder's collateral: `GET /balance-allowance?asset_type=COLLATERAL&signature_type=` with L2 headers
         signed over the path alone (py_clob_client_v2 client.py `get_balance_allowance`). `balance` is a decimal
         integer string of 1e-6 pUSD; `allowances` maps exchange contracts to allowances (rs-clob-client types)."""
@@ -148,13 +185,13 @@ class PolymarketDataApi:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def positions(self, user: str) -> list[dict[str, Any]]:
+    async def positions(self, user: str) -> list[JsonObject]:
         """Every position of `user` (the funder: proxy / safe / deposit wallet, or the EOA), all pages:
         `sizeThreshold=0` (the default 1.0 hides small positions) and `limit`/`offset` paging until an
         empty page or `has_more: false`. A short page does not end the walk (the host may cap `limit`).
         More than the host lets us page through, or an answer that cannot be read, raises: a partial
         list is never returned as the whole."""
-        rows: list[dict[str, Any]] = []
+        rows: list[JsonObject] = []
         offset = 0
         while True:
             if offset > POSITIONS_MAX_OFFSET:
@@ -168,7 +205,7 @@ class PolymarketDataApi:
             offset += len(page)
 
 
-def positions_page(data: Any, offset: int) -> tuple[list[dict[str, Any]], bool | None]:
+def positions_page(data: object, offset: int) -> tuple[list[JsonObject], bool | None]:
     """(rows, has_more or None when the answer does not say) of one GET /positions answer, either shape."""
     more: bool | None = None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -184,7 +221,7 @@ def positions_page(data: Any, offset: int) -> tuple[list[dict[str, Any]], bool |
     return list(data), more
 
 
-def poly_balance(body: Any) -> int:
+def poly_balance(body: object) -> int:
     """Collateral in 1e-6 pUSD from `GET /balance-allowance`: `balance` is a whole number of base units (a string;
     py_clob_client_v2 passes it through, rs-clob-client reads it as a Decimal)."""
     raw = body.get("balance") if isinstance(body, dict) else None

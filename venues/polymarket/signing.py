@@ -8,9 +8,11 @@ signature is over the Solady `TypedDataSign` wrapping of it and carries the wrap
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import SupportsIndex, SupportsInt
 
 from venues.polymarket import constants as C
 from venues.polymarket import eip712
@@ -72,7 +74,7 @@ class SignedOrder:
     signature: str  # 0x-hex
     order_id: str  # 0x-hex order hash, lowercase
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> dict[str, object]:
         """The `order` object of POST /order, as the official client posts it."""
         o = self.order
         return {"salt": o.salt, "maker": eip712.checksum(o.maker), "signer": eip712.checksum(o.signer), "tokenId": str(o.token_id),
@@ -92,24 +94,40 @@ def sign_order(order: OrderStruct, private_key: bytes, exchange: str, version: s
     return SignedOrder(order, sig, "0x" + digest.hex())
 
 
-def post_body(signed: SignedOrder, owner: str, order_type: str, defer_exec: bool = False, post_only: bool = False) -> dict[str, Any]:
+def post_body(signed: SignedOrder, owner: str, order_type: str, defer_exec: bool = False, post_only: bool = False) -> dict[str, object]:
     if order_type not in C.ORDER_TYPES:
         raise ValueError(f"unknown order type {order_type!r}")
     return {"order": signed.to_wire(), "owner": owner, "orderType": order_type, "deferExec": defer_exec, "postOnly": post_only}
 
 
-def order_from_wire(obj: dict[str, Any]) -> tuple[OrderStruct, str]:
+def stored_body(signed_order: str) -> dict[str, object]:
+    """The POST /order body of a signed order kept as JSON text (the `signed_order` of an INTENT: post_body's
+    dict, dumped compactly). ValueError if the text is not a JSON object."""
+    body = json.loads(signed_order)
+    if not isinstance(body, dict):
+        raise ValueError(f"a signed order is a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _int(v: object) -> int:
+    """int(v), for the values int() reads (TypeError for the others, as int() raises)."""
+    if isinstance(v, (int, str, bytes, bytearray, SupportsInt, SupportsIndex)):
+        return int(v)
+    raise TypeError(f"int() argument must be a string, a bytes-like object or a real number, not '{type(v).__name__}'")
+
+
+def order_from_wire(obj: Mapping[str, object]) -> tuple[OrderStruct, str]:
     """The signed `order` JSON object -> (struct, signature). ValueError on anything malformed."""
     try:
         side = obj["side"]
-        side_int = C.SIDES[side] if isinstance(side, str) else int(side)
+        side_int = C.SIDES[side] if isinstance(side, str) else _int(side)
         if side_int not in (C.SIDE_BUY, C.SIDE_SELL):
             raise ValueError("side")
-        order = OrderStruct(salt=int(obj["salt"]), maker=str(obj["maker"]).lower(), signer=str(obj["signer"]).lower(), token_id=int(obj["tokenId"]),
-                            maker_amount=int(obj["makerAmount"]), taker_amount=int(obj["takerAmount"]), side=side_int,
-                            signature_type=int(obj["signatureType"]), timestamp=int(obj["timestamp"]),
+        order = OrderStruct(salt=_int(obj["salt"]), maker=str(obj["maker"]).lower(), signer=str(obj["signer"]).lower(), token_id=_int(obj["tokenId"]),
+                            maker_amount=_int(obj["makerAmount"]), taker_amount=_int(obj["takerAmount"]), side=side_int,
+                            signature_type=_int(obj["signatureType"]), timestamp=_int(obj["timestamp"]),
                             metadata=bytes32(str(obj.get("metadata") or "0x0")), builder=bytes32(str(obj.get("builder") or "0x0")),
-                            expiration=int(obj.get("expiration") or 0))
+                            expiration=_int(obj.get("expiration") or 0))
         for a in (order.maker, order.signer):
             address_word(a)
         signature = str(obj["signature"])

@@ -1,0 +1,95 @@
+"""processors.worker.ProcessorWorker's agent on typed records, without Kafka: ticks in, signals out, each game's state
+handed to the checkpoint and read back from the table (as this worker wrote it, or recovered from the changelog)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from faust.types import Message
+
+from core import codec
+from core.config import load
+from core.settings import KafkaSettings
+from processors.checkpoint import GameState
+from processors.faust_settings import WorkerSettings
+from processors.settings import DetectorSettings
+from processors.worker import ProcessorWorker
+from schemas.records import Signal, Tick
+from tests.factories import pairing_record, tick
+
+GAME = "nfl-20261129-buf-kc"
+
+
+class Event:
+    """What the agent reads of a Faust event (processors.triage.TickEvent)."""
+
+    def __init__(self, partition: int, offset: int, value: object, key: bytes = GAME.encode()) -> None:
+        self.message = Message("ticks", partition, offset, 0.0, 0, [], key, b"", None)
+        self.value = value
+
+
+def worker() -> tuple[ProcessorWorker, list[Signal], list[bytes | None]]:
+    kafka = load(KafkaSettings, env={"ARB_BOOTSTRAP": "127.0.0.1:1"})
+    w = ProcessorWorker(kafka, load(WorkerSettings, env={}), load(DetectorSettings, env={}))
+    w.markets.pairings[GAME] = pairing_record()
+    sent: list[Signal] = []
+    dead: list[bytes | None] = []
+
+    async def send_signal(game_id: str, signal: Signal) -> None:
+        assert game_id == signal.game_id
+        sent.append(signal)
+
+    async def dead_letter(event: Event, error: Exception) -> None:
+        dead.append(event.message.key)
+
+    w.send_signal = send_signal  # type: ignore[method-assign]
+    w.dead_letter = dead_letter  # type: ignore[method-assign, assignment]
+    return w, sent, dead
+
+
+def typed(t: dict[str, object]) -> Tick:
+    return codec.decode_record(codec.encode("Tick", t), Tick)  # as the Faust codec hands it to the agent
+
+
+def test_ticks_in_signals_out_and_the_state_goes_to_the_checkpoint() -> None:
+    w, sent, dead = worker()
+    batch = [Event(2, 10, typed(tick("K-BUF", asks=[(4500, 1000)]))), Event(2, 11, typed(tick("K-KC", asks=[(5000, 1000)], seq=2))),
+             Event(2, 12, b"not a tick"), Event(2, 13, typed(tick("K-KC", asks=[(5000, 1000)], seq=3)), key=b"\xff")]
+    asyncio.run(w.process(batch))  # type: ignore[arg-type]
+    assert [s.legs[0].market for s in sent] == ["K-BUF"] and sent[0].input_tick_ids == ["KALSHI:K-BUF:1:1", "KALSHI:K-KC:1:2"]
+    assert dead == [GAME.encode(), b"\xff"]  # not a Tick; a key that is not UTF-8
+    state = w.checkpoint.state(GAME)
+    assert state is not None and state.offset == 11 and set(state.books) == {"K-BUF", "K-KC"}
+    assert state.memo == w.detector.memory(GAME) and state.memo["last"]
+    assert w.checkpoint.processed_to == {2: 14}
+    # A tick at or below the state's offset was folded in before: skipped (a replay after a crash).
+    asyncio.run(w.process([Event(2, 11, typed(tick("K-KC", asks=[(4000, 1000)], seq=2)))]))  # type: ignore[list-item]
+    again = w.checkpoint.state(GAME)
+    assert len(sent) == 1 and again is not None and again.books["K-KC"].asks[0].price == 5000
+
+
+def test_a_state_is_read_back_as_written_or_parsed_when_recovered() -> None:
+    w, sent, _ = worker()
+    asyncio.run(w.process([Event(0, 5, typed(tick("K-BUF", asks=[(4500, 1000)]))),  # type: ignore[list-item]
+                           Event(0, 6, typed(tick("K-KC", asks=[(5000, 1000)], seq=2)))]))
+    assert len(sent) == 1
+    state = w.checkpoint.state(GAME)
+    assert state is not None
+    async def flushed() -> None:  # the producer's flush: nothing to deliver here
+        return None
+
+    w.checkpoint._flush = flushed
+    asyncio.run(w.checkpoint.write_state(list(w.checkpoint.pending.items())))
+    assert w.checkpoint.state(GAME) is None and w.games.data[GAME] == state.to_json()
+    assert w.prior_state(GAME) is state  # what this worker wrote: not parsed again
+    # Recovered from the changelog (another worker's, or this one's before a restart): parsed from its JSON.
+    w.games.data[GAME] = json.loads(json.dumps(state.to_json()))
+    recovered = w.prior_state(GAME)
+    assert recovered is not state and recovered == state
+    w.detector.restore(GAME, None)
+    assert w.prior_state(GAME) == state and w.detector.memory(GAME) == state.memo  # the hysteresis goes with the state
+    # ... so the same opportunity is not signalled again by the worker that took the game over
+    asyncio.run(w.process([Event(0, 7, typed(tick("K-KC", asks=[(5000, 1000)], seq=2)))]))  # type: ignore[list-item]
+    assert len(sent) == 1
+    assert w.prior_state("nfl-20261129-nyj-ne") == GameState({})  # a game the table does not hold
