@@ -36,8 +36,8 @@ from core.settings import FeeSettings
 from core.units import PRICE_SCALE
 from schemas.records import FeeParams, from_dict
 
-# A book's fee parameters: the FeeParams record. The dict of the schema's fields is still read (into the record)
-# for callers that hold one: tests' constants and the detector/executor until they pass the record.
+# A book's fee parameters: the FeeParams record (what the processor and the executor pass). A dict of the schema's
+# fields is still read, into the record, for the tests' and benchmarks' fee constants.
 Fees = FeeParams | Mapping[str, object]
 
 KALSHI_TAKER_RATE_PPM = 70_000
