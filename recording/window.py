@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from core.kafka import make_consumer
+from core.kafka import make_consumer, offsets_for_times
 from core.settings import KafkaSettings
 
 
@@ -43,8 +43,9 @@ def read_window(kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: in
             starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts]
         else:
             try:
-                starts = c.offsets_for_times([TopicPartition(topic, p, from_ms) for p in parts], timeout=10)
-            except KafkaException as exc:  # a leader moving, a timeout: the command says it in one line
+                # asked again while a partition has no leader yet (a topic created a moment ago)
+                starts = offsets_for_times(c, [TopicPartition(topic, p, from_ms) for p in parts], timeout_s=10)
+            except KafkaException as exc:  # still no answer after that: the command says it in one line
                 raise ValueError(f"cannot find the offsets of time {from_ms} in {topic}: {exc.args[0] if exc.args else exc}") from None
             failed = [tp for tp in starts if tp.error is not None]
             if failed:
