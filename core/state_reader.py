@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Self
 
@@ -92,7 +93,7 @@ def _report(topic: str, msg: Message, exc: Exception, on_error: Callable[[Messag
     log.error("%s reader: record at offset %s not applied: %s: %s", topic, msg.offset(), type(exc).__name__, exc, exc_info=exc)
 
 
-class BackgroundReader:
+class BackgroundReader(ABC):
     """The life of a reader thread: `start()` runs `_read()` in a daemon thread and waits (bounded) for the records
     that existed at start-up; `_read()` sets `_loaded` once it has read them and returns when `_stop` is set.
     `failure` is why the thread stopped, if it did; `_loaded` is then set too, so nobody waits for a load that will
@@ -107,8 +108,9 @@ class BackgroundReader:
         self._loaded = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def _read(self) -> None:
-        raise NotImplementedError
+        """Read until `_stop`, setting `_loaded` once the start-up records are read."""
 
     @property
     def consequence(self) -> str:
@@ -186,11 +188,13 @@ class TopicReader(BackgroundReader):
     def not_loaded(self) -> str:
         return f"{self.reader} topic not loaded yet"
 
+    @abstractmethod
     def _on_record(self, msg: Message) -> None:
-        raise NotImplementedError
+        """Apply one record of the topic."""
 
+    @abstractmethod
     def _on_error(self, msg: Message, exc: Exception) -> None:
-        raise NotImplementedError
+        """A record `_on_record` could not apply (the readers dead-letter it)."""
 
     def stop(self) -> None:
         super().stop()
