@@ -56,7 +56,7 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Message], N
                 if eof_at is not None and not caught_up.is_set() and _caught_up(consumer, topic, low, high, now - eof_at):
                     caught_up.set()
                     follower = make_consumer(settings, None, cold=True)  # made first: `finally` always has one open consumer
-                    follower.assign(consumer.position([TopicPartition(topic, 0)]))
+                    follower.assign([TopicPartition(topic, 0, resume_offset(consumer.position([TopicPartition(topic, 0)])[0].offset, low))])
                     consumer.close()
                     consumer = follower
                 continue
@@ -81,6 +81,17 @@ def _caught_up(consumer: Consumer, topic: str, low: int, high: int | None, quiet
     # position() counts transaction markers too (a record's offset + 1 would stop short of a final marker)
     position = consumer.position([TopicPartition(topic, 0)])[0].offset
     return position >= high or (position < 0 and high == low)  # nothing to read: no position yet
+
+
+def resume_offset(position: int, start: int) -> int:
+    """Where the follower goes on: the loader's position, or where the loader began when it has none (an empty
+    partition: nothing read). Never the logical OFFSET_INVALID such a position is: assigned that, librdkafka asks
+    the group coordinator for the (shared, unused) group's committed offset first, and when that OffsetFetch
+    gets a request-level NOT_COORDINATOR (a fresh broker still loading __consumer_offsets) it never asks again
+    nor starts fetching: the reader saw no record for the rest of its life (librdkafka 2.16,
+    confluentinc/librdkafka#5586; seen in `arb bench latency` and the demo test on a fresh broker, ~1 start in
+    8 under load: the produce role then subscribed no market)."""
+    return position if position >= 0 else start
 
 
 def _report(topic: str, msg: Message, exc: Exception, on_error: Callable[[Message, Exception], None] | None) -> None:

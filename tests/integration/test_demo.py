@@ -141,7 +141,7 @@ def test_demo_games_end_settle_and_book_realized_pnl(tmp_path: Path, monkeypatch
     games, pnl, verdict = summary["games"], summary["realized_pnl"], summary["acceptance"]
     assert games["ended"] >= 1 and games["finalized"] >= 1 and games["settled"] >= 1, (games, logs)
     assert verdict["ended_games_settled"]["ok"] is True, verdict
-    assert pnl["settled_games"], (pnl, summary["fills"])  # the ended game traded
+    assert pnl["settled_games"], (pnl, summary["fills"], logs)  # the ended game traded
     for game, amount in pnl["settled_games"].items():
         assert amount == money_text(_cash_pnl(fills, settlements, game)), (game, amount)
     assert pnl["settled_sum"] == money_text(sum(_cash_pnl(fills, settlements, g) for g in pnl["settled_games"])) and verdict["pnl_sum"]["ok"]
