@@ -8,9 +8,11 @@ default, secret flag, help), never a value from the environment: the output is t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from cli.commands.config import shown
-from core.config import SettingDoc
+from core.config import Secret, SettingDoc
+
+MASK = "***"
 
 HEADER = """\
 # Settings
@@ -26,6 +28,19 @@ document). A secret can also be given as a file named by `<VARIABLE>_FILE` (the 
 how secrets are read and masked: [operations.md, "Settings and secrets"](operations.md#settings-and-secrets).
 Money and prices are integers in the units of [design.md, "Units"](design.md#units).
 """
+
+
+def shown(value: Any, secret: bool) -> str:
+    """A setting's value as printed: a secret only as *** (set) or empty (unset); tuples comma-joined."""
+    if secret or isinstance(value, Secret):
+        return MASK if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _cell(text: str) -> str:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-MASK = "***"
+from cli.settings_doc import settings_markdown, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,21 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="the settings reference as Markdown (defaults and help, not this environment's values): "
                           "`arb config --markdown > docs/settings.md` regenerates docs/settings.md")
     p.set_defaults(handler=run)
-
-
-def shown(value: Any, secret: bool) -> str:
-    """A setting's value as printed: a secret only as *** (set) or empty (unset); tuples comma-joined."""
-    from core.config import Secret
-
-    if secret or isinstance(value, Secret):
-        return MASK if value else ""
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def source(env_name: str, secret: bool, environ: Mapping[str, str]) -> str:
@@ -73,8 +58,6 @@ def _all() -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     if args.markdown:
-        from cli.settings_doc import settings_markdown
-
         sys.stdout.write(settings_markdown())
         return 0
     rows = effective()

@@ -20,7 +20,6 @@ refused, never priced at an assumed rate. Offline (`parse_event` without CLOB an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -31,7 +30,9 @@ from core.units import parse_price
 from producers.discovery.aliases import AliasTable, League, normalise
 from producers.discovery.clob_info import NO_FEE, clob_fee_params, fetch_clob_info, power_fee
 from producers.discovery.exceptions import UnknownFee
+from producers.discovery.fields import json_list, parse_iso, token_ids
 from producers.discovery.model import DRAW, GAMMA_WINNER_TYPES, Book, Instrument, Rejected, VenueGame, decimal_text, scaled
+from producers.discovery.resolution import gamma_resolutions
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +40,12 @@ NY = ZoneInfo("America/New_York")
 WILL_WIN = re.compile(r"^will (?P<team>.+?) win\b")
 
 
-def json_list(value: Any) -> list[str]:
-    """A Gamma list field: a JSON-encoded string (the usual form) or already a list."""
-    if isinstance(value, str):
-        value = json.loads(value) if value else []
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {type(value).__name__}")
-    return [str(v) for v in value]
-
-
-def token_ids(market: dict[str, Any]) -> list[str]:
-    """The market's tokens in outcome order: `positionIds` for version "v2" markets, else `clobTokenIds`."""
-    if market.get("version") == "v2" and market.get("positionIds"):
-        return json_list(market["positionIds"])
-    return json_list(market.get("clobTokenIds"))
-
-
 def start_time(market: dict[str, Any], event: dict[str, Any]) -> dt.datetime | None:
     """gameStartTime ("2026-08-14 21:00:00+00"), else the event's startTime; aware UTC datetime."""
     for raw in (market.get("gameStartTime"), event.get("startTime"), market.get("startTime")):
-        if not raw:
-            continue
-        text = str(raw).strip().replace("Z", "+00:00")
-        if re.search(r"[+-]\d{2}$", text):
-            text += ":00"
-        try:
-            t = dt.datetime.fromisoformat(text)
-        except ValueError:
-            continue
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+        t = parse_iso(raw) if raw else None
+        if t is not None:
+            return t
     return None
 
 
@@ -271,8 +249,6 @@ async def fetch_resolutions(client: Any, condition_ids: list[str], *, bucket: An
     problems with the others' payloads). Gamma's GET /markets takes `condition_ids` (array) and `closed` (boolean,
     default false: closed markets are left out unless asked for; PD api-reference/markets/list-markets.md), so
     the request asks for `closed=true`: a market still open is simply not in the answer. A venue error raises."""
-    from producers.discovery.resolution import gamma_resolutions
-
     wanted = sorted(set(condition_ids))
     found: list[Any] = []
     problems: list[str] = []

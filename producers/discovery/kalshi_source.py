@@ -44,6 +44,7 @@ from core.fees import KALSHI_TAKER_RATE_PPM
 from core.units import now_us as wall_clock_us
 from producers.discovery.aliases import AliasTable, League
 from producers.discovery.model import DRAW, Book, Instrument, Rejected, VenueGame, scaled
+from producers.discovery.resolution import kalshi_resolution
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +353,6 @@ async def fetch_resolutions(rest: Any, tickers: Iterable[str]) -> tuple[list[Any
     `GET /markets?tickers=` without `status` returns markets of any status (get-markets.md: "Leave empty to return
     markets with any status"), so one request per batch reads open, closed and settled markets alike. A venue
     error raises (the caller retries next round); a payload it cannot read is a problem, never a Resolution."""
-    from producers.discovery.resolution import kalshi_resolution
 
     wanted = sorted(set(tickers))
     found: list[Any] = []

@@ -22,13 +22,11 @@ again next round; nothing is published from a payload it cannot trust).
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from core.units import ONE_DOLLAR
-from producers.discovery.gamma_source import json_list, token_ids
+from producers.discovery.fields import json_list, parse_iso, token_ids
 from producers.discovery.model import scaled
 
 KALSHI_FINAL = frozenset({"finalized", "settled"})
@@ -51,15 +49,8 @@ def parse_time_us(raw: Any) -> int | None:
         return None
     if isinstance(raw, int | float):
         return int(raw) * 1_000_000
-    text = str(raw).strip().replace("Z", "+00:00")
-    if re.search(r"[+-]\d{2}$", text):
-        text += ":00"
-    try:
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-    return int(t.timestamp()) * 1_000_000 + t.microsecond
+    t = parse_iso(raw)
+    return None if t is None else int(t.timestamp()) * 1_000_000 + t.microsecond
 
 
 def _price(value: Any, what: str) -> int:
