@@ -23,13 +23,17 @@ EMPTY_STEPS = 4
 E = TypeVar("E")
 
 
-class _Queue(Protocol):
+class StreamQueue(Protocol):
+    """What this module and the worker read of a Faust stream's queue."""
+
     def empty(self) -> bool: ...
+
+    def qsize(self) -> int: ...
 
 
 class _Channel(Protocol):
     @property
-    def queue(self) -> _Queue: ...
+    def queue(self) -> StreamQueue: ...
 
 
 class EventStream(Protocol[E]):

@@ -96,6 +96,31 @@ def order_step(book: BookRef) -> StepFn | None:
     return partial(amounts.fak_step, "BUY") if book.venue == "POLYMARKET" else None
 
 
+FeeFn = Callable[[int, int], int]  # (price, size) -> taker fee (money) of one fill, under one book's FeeParams
+
+
+class _FeeMemo:
+    """`taker_fee` under one FeeParams (the configured member type), remembered per (price, size): the detector
+    prices the same levels tick after tick. Pure, so a remembered fee is the one `taker_fee` gives."""
+
+    __slots__ = ("params", "_fees")
+    LIMIT = 1 << 16  # entries kept at most (forgotten all at once past that)
+
+    def __init__(self, params: FeeParams) -> None:
+        self.params = params
+        self._fees: dict[tuple[int, int], int] = {}
+
+    def __call__(self, price: int, size: int) -> int:
+        key = (price, size)
+        fee = self._fees.get(key)
+        if fee is None:
+            fee = taker_fee(self.params, price, size)
+            if len(self._fees) >= self.LIMIT:
+                self._fees.clear()
+            self._fees[key] = fee
+        return fee
+
+
 def _priced(chunks: list[Chunk], fees: Sequence[FeeParams]) -> Sized:
     """Worst case of the chunks taken with one IOC per leg limited at the last chunk's prices. The legs carry
     only limit prices and IOC fills anywhere up to them: report every chunk at the limit. Cost per contract
@@ -104,11 +129,23 @@ def _priced(chunks: list[Chunk], fees: Sequence[FeeParams]) -> Sized:
     precision, core/fees.py): as one fill or as one per chunk (each chunk's rounding fee charged in full, no
     rebate), take whichever costs more. One IOC can meet more resting orders than the walk had chunks, and each
     fill is rounded on its own: `size_cover` bounds that with core/fees.py `multi_fill_margin`."""
-    size = sum(q for q, _ in chunks)
+    return _priced_by(chunks, [partial(taker_fee, f) for f in fees])
+
+
+def _priced_by(chunks: list[Chunk], fee_fns: Sequence[FeeFn]) -> Sized:
+    """`_priced` with each leg's fee as a function of (price, size)."""
+    size = 0
+    for q, _ in chunks:
+        size += q
     limits = chunks[-1][1]
-    leg_fees = tuple(max(sum(taker_fee(f, lim, q) for q, _ in chunks), taker_fee(f, lim, size)) for f, lim in zip(fees, limits, strict=True))
+    leg_fees = []
+    for fee, lim in zip(fee_fns, limits, strict=True):
+        per_chunk = 0
+        for q, _ in chunks:
+            per_chunk += fee(lim, q)
+        leg_fees.append(max(per_chunk, fee(lim, size)))
     cost = sum(limits) * size + sum(leg_fees)
-    return Sized(size, limits, leg_fees, cost, ONE_DOLLAR * size - cost)
+    return Sized(size, limits, tuple(leg_fees), cost, ONE_DOLLAR * size - cost)
 
 
 def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[FeeParams], min_edge_per_contract: int, cap: int,
@@ -120,36 +157,52 @@ def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[FeeParam
 
     Fees are computed per chunk, each as a fill of its own: that charges a Kalshi rounding fee per chunk (up to
     one balance-precision unit each), which the venue's per-order accumulator partly rebates: conservative."""
+    return _size_cover([list(x) for x in ladders], [partial(taker_fee, f) for f in fees], fees, min_edge_per_contract, cap, whole,
+                       steps if steps is not None else [None] * len(ladders), fills_per_leg)
+
+
+def _size_cover(legs: list[list[tuple[int, int]]], fee_fns: Sequence[FeeFn], fees: Sequence[FeeParams], min_edge_per_contract: int,
+                cap: int, whole: bool, step_fns: Sequence[StepFn | None], fills_per_leg: int) -> Sized | None:
+    """`size_cover` over ladders of its own (it takes levels off them), each leg's fee as a function of (price, size)."""
     lot = 100 if whole else 1
-    legs = [list(x) for x in ladders]
     n = len(legs)
-    step_fns: Sequence[StepFn | None] = steps if steps is not None else [None] * n
+    lens = [len(lad) for lad in legs]  # the walk replaces levels, never adds or removes one
     chunks: list[Chunk] = []
     idx = [0] * n
     size = 0
-    while all(i < len(lad) for i, lad in zip(idx, legs, strict=True)) and _lot(cap - size, lot) > 0:
-        levels = [lad[i] for i, lad in zip(idx, legs, strict=True)]
-        q = _lot(min(min(qty for _, qty in levels), cap - size), lot)
-        if q <= 0:
-            # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
-            sizes = [qty for _, qty in levels]
-            thin = sizes.index(min(sizes))
-            idx[thin] += 1
-            if idx[thin] < len(legs[thin]):
-                price, qty = legs[thin][idx[thin]]
-                legs[thin][idx[thin]] = (price, qty + levels[thin][1])
-            continue
-        prices = tuple(p for p, _ in levels)
-        chunk_cost = sum(prices) * q + sum(taker_fee(f, p, q) for f, p in zip(fees, prices, strict=True))
-        chunk_edge = ONE_DOLLAR * q - chunk_cost
-        if chunk_edge <= 0 or chunk_edge < min_edge_per_contract * q:  # price x size lands on the money grid
-            break
-        size += q
-        chunks.append((q, prices))
+    while _lot(cap - size, lot) > 0:
+        levels = []
         for j in range(n):
-            legs[j][idx[j]] = (prices[j], levels[j][1] - q)
-            if legs[j][idx[j]][1] == 0:
-                idx[j] += 1
+            if idx[j] >= lens[j]:
+                break
+            levels.append(legs[j][idx[j]])
+        else:
+            q = _lot(min(min(qty for _, qty in levels), cap - size), lot)
+            if q <= 0:
+                # a level thinner than one lot: count it at the next (worse) level's price, which is conservative
+                sizes = [qty for _, qty in levels]
+                thin = sizes.index(min(sizes))
+                idx[thin] += 1
+                if idx[thin] < lens[thin]:
+                    price, qty = legs[thin][idx[thin]]
+                    legs[thin][idx[thin]] = (price, qty + levels[thin][1])
+                continue
+            prices = tuple(p for p, _ in levels)
+            chunk_cost = sum(prices) * q
+            for fee, p in zip(fee_fns, prices, strict=True):
+                chunk_cost += fee(p, q)
+            chunk_edge = ONE_DOLLAR * q - chunk_cost
+            if chunk_edge <= 0 or chunk_edge < min_edge_per_contract * q:  # price x size lands on the money grid
+                break
+            size += q
+            chunks.append((q, prices))
+            for j in range(n):
+                left = levels[j][1] - q
+                legs[j][idx[j]] = (prices[j], left)
+                if left == 0:
+                    idx[j] += 1
+            continue
+        break  # a ladder ran out
     # From the largest size down: within chunk k the limits are chunk k's prices, so the size must be a
     # multiple of the step every order needs there; a size inside an earlier chunk needs lower limits.
     for k in range(len(chunks) - 1, -1, -1):
@@ -161,7 +214,7 @@ def size_cover(ladders: Sequence[list[tuple[int, int]]], fees: Sequence[FeeParam
         before = size - q
         fit = _lot(size, step)
         if fit > before:
-            sized = _priced([*chunks[:k], (fit - before, prices)], fees)
+            sized = _priced_by([*chunks[:k], (fit - before, prices)], fee_fns)
             edge = sized.edge - sum(multi_fill_margin(f, fit, fills_per_leg) for f in fees)
             if edge > 0 and edge >= min_edge_per_contract * fit:
                 return sized
@@ -190,7 +243,23 @@ def _items(value: object) -> list[object]:
     raise TypeError(f"not a list in a detector memo: {value!r}")
 
 
-Found = tuple[Sized, Candidate, tuple[Tick, ...], int]  # (sized, the cover, its legs' ticks, its placement delay in s)
+@dataclass(frozen=True)
+class _Prepared:
+    """What `evaluate` reads of a candidate, worked out once per pairing."""
+
+    cand: Candidate
+    markets: tuple[str, ...]  # per leg: the market of its instrument (whose book it reads)
+    sides: tuple[str, ...]  # per leg: the instrument's side
+    fees: tuple[FeeParams, ...]  # per leg: its book's fee parameters
+    fee_fns: tuple[FeeFn, ...]  # per leg: taker_fee under them
+    steps: tuple[StepFn | None, ...]  # per leg: order_step of its book
+    delay: int  # the longest placement delay of its books, s
+    min_size: int  # the largest min_size of its books
+    key: tuple[str, ...]  # Detector._key
+    books_used: frozenset[str]  # the markets of its books
+
+
+Found = tuple[Sized, _Prepared, tuple[Tick, ...], int]  # (sized, the cover, its legs' ticks, its placement delay in s)
 
 
 def _best_edge_first(found: Found) -> int:
@@ -209,14 +278,22 @@ class Detector:
         self.clock = clock
         self._last: dict[str, dict[tuple[str, ...], tuple[int, ...]]] = {}  # game -> candidate -> (size, *limits) signalled
         self._signalled: dict[str, dict[str, tuple[str, int]]] = {}  # game -> tick market -> (tick_id signalled on, signal event time)
-        self._cands: dict[str, tuple[MarketPairing, list[Candidate]]] = {}
+        self._cands: dict[str, tuple[MarketPairing, list[_Prepared]]] = {}
+        self._fee_memos: dict[FeeParams, _FeeMemo] = {}
 
-    def _candidates(self, pairing: MarketPairing) -> list[Candidate]:
+    def _candidates(self, pairing: MarketPairing) -> list[_Prepared]:
         cached = self._cands.get(pairing.game_id)
         if cached is None or cached[0] is not pairing:
-            cached = (pairing, candidates(pairing))
+            cached = (pairing, [self._prepare(c) for c in candidates(pairing)])
             self._cands[pairing.game_id] = cached
         return cached[1]
+
+    def _prepare(self, cand: Candidate) -> _Prepared:
+        fees = tuple(b.fee for b in cand.books)
+        return _Prepared(cand, tuple(inst.market for inst in cand.instruments), tuple(inst.side for inst in cand.instruments), fees,
+                         tuple(self._fee_memos.setdefault(f, _FeeMemo(f)) for f in fees), tuple(order_step(b) for b in cand.books),
+                         max(b.seconds_delay for b in cand.books), max(b.min_size for b in cand.books), self._key(cand),
+                         frozenset(b.market for b in cand.books))
 
     def memory(self, game_id: str) -> Memo:
         """The game's hysteresis as JSON-able data (for the table state). A `last` entry of an n-leg cover is
@@ -254,46 +331,49 @@ class Detector:
         s = self.settings
         newest = max(t.received_ts for t in books.values())
         found: list[Found] = []
-        for cand in self._candidates(pairing):
-            got = [books.get(inst.market) for inst in cand.instruments]
-            ticks = tuple(t for t in got if t is not None and t.status == "OK")
-            if len(ticks) < len(got):
-                continue  # trust is the tick's status, never its age: see the module docstring
-            delay = max(b.seconds_delay for b in cand.books)
-            extra = 0
-            if delay > 0:
-                if not s.allow_delayed:
+        for prep in self._candidates(pairing):
+            legs: list[Tick] = []
+            for market in prep.markets:
+                t = books.get(market)
+                if t is None or t.status != "OK":
+                    break  # trust is the tick's status, never its age: see the module docstring
+                legs.append(t)
+            else:
+                ticks = tuple(legs)
+                delay = prep.delay
+                extra = 0
+                if delay > 0:
+                    if not s.allow_delayed:
+                        continue
+                    extra = s.delayed_extra_edge
+                sized = _size_cover([ask_ladder(t, side) for t, side in zip(ticks, prep.sides, strict=True)], prep.fee_fns, prep.fees,
+                                    s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts, prep.steps, s.fills_per_leg)
+                if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
                     continue
-                extra = s.delayed_extra_edge
-            sized = size_cover([ask_ladder(t, inst.side) for t, inst in zip(ticks, cand.instruments, strict=True)],
-                               [b.fee for b in cand.books], s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts,
-                               [order_step(b) for b in cand.books], s.fills_per_leg)
-            if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
-                continue
-            if any(sized.size < b.min_size for b in cand.books):
-                continue
-            found.append((sized, cand, ticks, delay))
+                if sized.size < prep.min_size:
+                    continue
+                found.append((sized, prep, ticks, delay))
         found.sort(key=_best_edge_first)
         signals: list[Signal] = []
         used: set[str] = set()
         game = pairing.game_id
         last = self._last.setdefault(game, {})
         signalled = self._signalled.setdefault(game, {})
-        live = {self._key(c) for _, c, _, _ in found}
+        live = {prep.key for _, prep, _, _ in found}
         for key in [k for k in last if k not in live]:
             del last[key]  # gone: if it comes back, it is a new opportunity
         reuse_us = s.book_reuse_ms * 1000
-        for sized, cand, cover_ticks, delay in found:
-            books_used = {b.market for b in cand.books}
+        for sized, prep, cover_ticks, delay in found:
+            books_used = prep.books_used
             if books_used & used:
                 continue  # the same liquidity cannot back two signals
             if any((u := signalled.get(t.market)) is not None and u[0] == t.tick_id and newest - u[1] < reuse_us for t in cover_ticks):
                 continue  # a book we already signalled on, unchanged since: that liquidity is (being) taken by our order
-            key = self._key(cand)
+            key = prep.key
             fingerprint = (sized.size, *sized.limits)
             if last.get(key) == fingerprint:
                 continue  # unchanged opportunity: already signalled
-            sig = self._signal(game, sized, cand, cover_ticks, delay)
+            sig = self._signal(game, sized, prep.cand, cover_ticks, delay)
             last[key] = fingerprint
             used |= books_used
             for t in cover_ticks:

@@ -30,7 +30,7 @@ from core.progress import StatusLine, metric_total, partitions_text, status_inte
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
 from core.topics import topic_name
-from processors.batching import EventStream, available_batches
+from processors.batching import EventStream, StreamQueue, available_batches
 from processors.checkpoint import Checkpoint, Entry, GameState
 from processors.delivery_guard import DeliveryGuard
 from processors.detector import Detector
@@ -93,8 +93,9 @@ class ProcessorWorker:
             monitor=LeanMonitor(),
         )
         # Before anything asks for the transport (declaring a topic does).
+        self._queued: StreamQueue | None = None  # the agent's stream's queue, once it runs
         app.transport = LowLatencyTransport(app.conf.broker_consumer, app, fetch_wait_ms=kafka.fetch_wait_ms,
-                                            owned_topic=self.ticks_topic, before_commit=self.checkpoint.commit)
+                                            owned_topic=self.ticks_topic, before_commit=self.checkpoint.commit, backlogged=self.backlogged)
 
         # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones
         # (the table changelog, with the table's partition count, before anything can auto-create it).
@@ -128,14 +129,20 @@ class ProcessorWorker:
     # -- the agent ------------------------------------------------------------------------------------------
 
     async def detect(self, stream: StreamT[object]) -> None:
+        # Faust types a stream's events as EventT[Any]; what the agent reads of them is a TickEvent.
+        events = cast("EventStream[TickEvent]", stream)
+        self._queued = events.channel.queue  # from now on the fetcher sees a backlog (see `backlogged`)
         # No tick is evaluated before the existing pairings are loaded: a tick of a game whose pairing
         # is not known yet would be folded into the table without being evaluated.
         await self.markets_loaded.wait()
-        # Faust types a stream's events as EventT[Any]; what the agent reads of them is a TickEvent.
-        events = cast("EventStream[TickEvent]", stream)
         # Batches of what is already queued (up to `batch_max`): a lone tick is processed at once.
         async for batch in available_batches(events, self.batch_max):
             await self.process(batch)
+
+    def backlogged(self) -> bool:
+        """Whether the agent's stream holds a full batch or more not taken yet (processors/low_latency.py: Faust's fetcher
+        then lets the agent run after each record it hands over)."""
+        return self._queued is not None and self._queued.qsize() >= self.batch_max
 
     async def process(self, batch: list[TickEvent]) -> None:
         """Fold each tick of the batch into its game's state, send the signals, hand the states to the checkpoint."""

@@ -22,6 +22,7 @@ import pytest
 from aiokafka.consumer.fetcher import Fetcher
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import Service
 
 from tests.conftest import REPO
 
@@ -60,6 +61,14 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
      "fixed or moved: measure without the patch"),
     (Fetcher._get_actions_per_node, "1dab2cf937d165d0",
      "_recheck_finished_fetches wraps it: it still returns (requests, resets, timeout, invalid_metadata, resume_futures)"),
+    (faust_consumer.Consumer._drain_messages, "44a2500309e83c63",
+     "processors/low_latency.py _wait_first: each record still reaches the app as `wait_first(callback(message), "
+     "suspend_flow.wait())`, the callback being `self.callback`, and nothing else here awaits a coroutine of it"),
+    (Service.wait_first, "feade6a31f8a6789",
+     "_wait_first: what it returns when the callback is done at once (winners, results, stopped) is what this returns"),
+    (faust_consumer.Consumer._wait_next_records, "6218e1969a636b3f",
+     "_wait_first yields to a backlogged stream because Faust's fetcher sleeps a whole second when every partition is "
+     "paused for buffer pressure: re-check that it still does (else drop `backlogged`)"),
 ]
 
 
