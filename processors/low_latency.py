@@ -166,7 +166,8 @@ def _close(waitable: object) -> None:
 async def _wait_first(self: _Delivering, *coros: object, timeout: object = None) -> object:  # noqa: ASYNC109 - Service's signature
     """Service.wait_first, with the record handed to the callback (see LowLatencyConsumer) run by hand first."""
     delivery = coros[0] if len(coros) == 2 and timeout is None else None
-    if isinstance(delivery, CoroutineType) and delivery.cr_code is self.callback.__code__:
+    code = cast("CodeType | None", getattr(self.callback, "__code__", None))  # none (a partial): Faust's own wait_first
+    if isinstance(delivery, CoroutineType) and code is not None and delivery.cr_code is code:
         suspended = coros[1]
         try:
             pending = delivery.send(None)

@@ -21,6 +21,7 @@ import aiokafka
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
 from faust.transport import consumer as faust_consumer
+from faust.transport.conductor import Conductor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import Service
 
@@ -65,7 +66,11 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
      "processors/low_latency.py _wait_first: each record still reaches the app as `wait_first(callback(message), "
      "suspend_flow.wait())`, the callback being `self.callback`, and nothing else here awaits a coroutine of it"),
     (Service.wait_first, "feade6a31f8a6789",
-     "_wait_first: what it returns when the callback is done at once (winners, results, stopped) is what this returns"),
+     "_wait_first: its fast path returns (winners, [None], stopped); _drain_messages ignores the result (it awaits it, "
+     "then sets the read offset): re-check that it still does"),
+    (Conductor._compile_message_handler, "9fbc0538097aa4ec",
+     "_wait_first recognises the record delivery by the code of the consumer's callback: it is still this plain "
+     "function's `on_message` coroutine"),
     (faust_consumer.Consumer._wait_next_records, "6218e1969a636b3f",
      "_wait_first yields to a backlogged stream because Faust's fetcher sleeps a whole second when every partition is "
      "paused for buffer pressure: re-check that it still does (else drop `backlogged`)"),
@@ -83,7 +88,7 @@ def test_patched_library_code_is_unchanged(fn: Callable[..., Any], recorded: str
 def test_the_patched_libraries_are_pinned_to_the_installed_versions() -> None:
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     lock = (REPO / "requirements.lock").read_text()
-    for name in ("faust-streaming", "aiokafka"):
+    for name in ("faust-streaming", "aiokafka", "mode-streaming"):
         pins = [d for d in deps if re.match(rf"{re.escape(name)}\s*==", d)]
         assert pins == [f"{name}=={version(name)}"], (name, pins, version(name))
         assert f"\n{name}=={version(name)} " in lock, f"requirements.lock does not hold {name}=={version(name)}"
