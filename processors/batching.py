@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol, TypeVar
 
-# Faust hands the records of one fetch to the stream one at a time, two or three loop steps apart (each
-# goes through a `wait_first` of four tasks). Cutting a batch the moment the queue is empty would make
+# Faust hands the records of one fetch to the stream one at a time, a loop step or more apart (each goes
+# through the consumer's `wait_first`: processors/low_latency.py). Cutting a batch the moment the queue is empty would make
 # every batch one tick long in a burst, and the signals of one-tick batches leave in more, smaller
 # produce requests, each with a fixed cost in the producer and the broker (measured before the move to
 # Kafka, the worst-case burst rate fell ~20%; to be measured again on Kafka).
