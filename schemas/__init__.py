@@ -11,8 +11,8 @@ files by `python -m schemas.gen` (run it after changing a schema; tests/unit/tes
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +57,49 @@ def _load(path: Path) -> SchemaVersion:
     )
 
 
-@cache
+@dataclass(frozen=True)
+class _Catalogue:
+    versions: tuple[SchemaVersion, ...]  # by (type, version)
+    latest: dict[str, SchemaVersion]
+    by_fingerprint: dict[bytes, SchemaVersion]
+
+
+_catalogue: _Catalogue | None = None
+_catalogue_lock = threading.Lock()
+
+
+def _loaded() -> _Catalogue:
+    """The schemas, loaded once per process (under a lock), so every lookup returns the same SchemaVersion objects.
+
+    Why the lock: the processor worker's first lookups run in two threads at once (the event loop decoding ticks, the
+    markets reader decoding pairings). Loaded twice, `latest` and `by_fingerprint` held different objects for the
+    same version, so every Tick was decoded with a "different" reader schema: fastavro resolved writer against reader
+    and core/codec.py parsed both schemas again on every call, ~20% of a busy worker's CPU."""
+    global _catalogue
+    catalogue = _catalogue
+    if catalogue is None:
+        with _catalogue_lock:
+            catalogue = _catalogue
+            if catalogue is None:
+                versions = tuple(sorted((_load(p) for p in sorted(SCHEMA_DIR.glob("*/v*.avsc"))), key=lambda v: (v.type_name, v.version)))
+                latest = {v.type_name: v for v in versions}  # sorted by version, so the last wins
+                catalogue = _catalogue = _Catalogue(versions, latest, {v.fingerprint: v for v in versions})
+    return catalogue
+
+
+def reload() -> None:
+    """Forget the loaded schemas: the next lookup reads SCHEMA_DIR again (tests that point it elsewhere)."""
+    global _catalogue
+    with _catalogue_lock:
+        _catalogue = None
+
+
 def all_versions() -> tuple[SchemaVersion, ...]:
-    versions = [_load(p) for p in sorted(SCHEMA_DIR.glob("*/v*.avsc"))]
-    return tuple(sorted(versions, key=lambda v: (v.type_name, v.version)))
+    return _loaded().versions
 
 
-@cache
 def latest_versions() -> dict[str, SchemaVersion]:
-    out: dict[str, SchemaVersion] = {}
-    for v in all_versions():
-        out[v.type_name] = v  # sorted by version, so the last wins
-    return out
+    return _loaded().latest
 
 
 def latest(type_name: str) -> SchemaVersion:
@@ -78,6 +109,5 @@ def latest(type_name: str) -> SchemaVersion:
         raise KeyError(f"unknown schema {type_name!r}; known: {', '.join(sorted(latest_versions()))}") from None
 
 
-@cache
 def by_fingerprint() -> dict[bytes, SchemaVersion]:
-    return {v.fingerprint: v for v in all_versions()}
+    return _loaded().by_fingerprint

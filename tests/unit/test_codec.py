@@ -120,8 +120,7 @@ def test_old_records_project_onto_a_newer_version(tmp_path: Path, monkeypatch: p
     (tmp_path / "tick" / "v2.avsc").write_text(json.dumps(v2))
     old_bytes = codec.encode("Tick", _tick())  # written with the real v1
     monkeypatch.setattr(schemas, "SCHEMA_DIR", tmp_path)
-    for fn in (schemas.all_versions, schemas.latest_versions, schemas.by_fingerprint):
-        fn.cache_clear()
+    schemas.reload()
     try:
         decoded = codec.decode(old_bytes, "Tick")
         assert decoded == {**_tick(), "sequence": -1}
@@ -130,8 +129,7 @@ def test_old_records_project_onto_a_newer_version(tmp_path: Path, monkeypatch: p
         assert codec.decode(new_bytes, "Tick")["sequence"] == 7
     finally:
         monkeypatch.undo()
-        for fn in (schemas.all_versions, schemas.latest_versions, schemas.by_fingerprint):
-            fn.cache_clear()
+        schemas.reload()
 
 
 async def test_processor_dead_letters_a_tick_with_a_non_utf8_key() -> None:
