@@ -15,12 +15,13 @@ class KafkaSettings:
     paper_prefix: str = setting("ARB_PAPER_PREFIX", "paper.", "Prefix put before the topic prefix for paper-trading records (orders, fills, outcomes).")
     partitions: int = setting("ARB_PARTITIONS", 12, "Partitions of the game-keyed topics (ticks, signals, orders, outcomes, fills, positions).")
     replication: int = setting("ARB_REPLICATION", 1, "Replication factor of the topics `arb topics create` creates and of the processor's table changelog.")
-    fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. A waiting fetch returns as soon as a record arrives, so this costs only idle polling; it bounds how long a newly assigned or sought partition waits for the fetch in flight. The processor (aiokafka) also uses it for its fetch back-offs.")
+    fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. A waiting fetch returns as soon as a record arrives, so this costs only idle polling; it bounds how long a newly assigned or sought partition waits for the fetch in flight. The processor (aiokafka) waits this long only while a fetch leaves out a partition it reads (one whose fetched records it has not taken yet), and uses it for its fetch back-offs.")
     cold_fetch_wait_ms: int = setting(
         "ARB_COLD_FETCH_WAIT_MS", 250,
         "fetch.wait.max.ms of consumers off the hot path (pairings, control incl. the kill switch, positions, the demo's view). A "
         "waiting fetch returns as soon as a record arrives, so this adds no latency: it keeps idle consumers from fetching "
-        "hundreds of times a second, CPU the hot path needs.")
+        "hundreds of times a second, CPU the hot path needs. Also the processor's fetch wait while its fetch asks for every "
+        "ticks partition it reads.")
     linger_ms: int = setting("ARB_LINGER_MS", 0, "linger.ms of producers, the processor's too (0 = send at once).")
     session_timeout_ms: int = setting("ARB_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout (the executor's, the processor's and the readers'): how long a member that died without leaving keeps its partitions. Kafka refuses values below the broker's group.min.session.timeout.ms (6000 by default).")
     security_protocol: str = setting("ARB_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "security.protocol for real clusters (the processor's Faust consumer gets the same security settings).", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))

@@ -9,7 +9,7 @@ the code patched here changes upstream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Container, Coroutine, Generator, Mapping
 from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
@@ -37,9 +37,26 @@ class _TunedConsumer(Protocol):  # aiokafka.AIOKafkaConsumer
 
 class _Fetcher(Protocol):  # aiokafka.consumer.fetcher.Fetcher
     _prefetch_backoff: float
+    _fetch_max_wait_ms: int  # of the next fetch request it builds
+    _records: Mapping[object, object]  # partition -> records fetched and not yet taken by the app
     _in_flight: set[int]  # nodes with a fetch in flight
     _pending_tasks: set[asyncio.Task[object]]
     _get_actions_per_node: Callable[[object], Plan]
+
+
+class _PartitionState(Protocol):  # aiokafka.consumer.subscription_state.TopicPartitionState
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def has_valid_position(self) -> bool: ...
+
+
+class _Assignment(Protocol):  # aiokafka.consumer.subscription_state.Assignment
+    @property
+    def tps(self) -> frozenset[object]: ...
+
+    def state_value(self, tp: object) -> _PartitionState: ...
 
 
 class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=ServiceMeta):
@@ -57,32 +74,66 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=
         await super().on_start()  # creates the consumer (above) and starts it: its Fetcher exists from here
         consumer: _TunedConsumer = self._ensure_consumer()
         fetcher = consumer._fetcher
-        fetcher._prefetch_backoff = cast(LowLatencyTransport, self.transport).fetch_wait_ms / 1000
-        _recheck_finished_fetches(fetcher)
+        transport = cast(LowLatencyTransport, self.transport)
+        fetcher._prefetch_backoff = transport.fetch_wait_ms / 1000
+        app_consumer = cast(_Reading, self.consumer)
+        _plan_fetch_rounds(fetcher, transport.fetch_wait_ms, transport.full_fetch_wait_ms, lambda: app_consumer._active_partitions)
 
 
-def _recheck_finished_fetches(fetcher: _Fetcher) -> None:
-    """Work around a race in aiokafka's fetch routine that stalled it for `fetcher_timeout` (200 ms).
+class _Reading(Protocol):  # faust.transport.consumer.Consumer
+    _active_partitions: Container[object] | None  # the partitions the app takes records of (None: all assigned)
 
-    A fetch task clears its node from `_in_flight` in a done-callback. When the routine is woken by
-    something else (the app consumed records) in the same loop step in which the fetch finishes, it
-    drops the task from its pending set and plans the next round before that callback has run: the
-    node still looks busy, so nothing is fetched from it, and with no task left to wait for the routine
-    sleeps the full `fetcher_timeout`. Seen: ~200 ms sleeps after a round that planned no fetch while
-    every ticks partition was empty, unpaused and had no fetch pending; a busy-looking node is the one
-    branch of the planning that skips such partitions. At 1,000 ticks/s that was the end-to-end p99 of
-    ~250 ms (85 ms with this). Planning a round with fewer live tasks than busy nodes now waits one loop
-    step, for the callback, and plans again."""
+
+def _plan_fetch_rounds(fetcher: _Fetcher, short_wait_ms: int, full_wait_ms: int, reading: Callable[[], Container[object] | None]) -> None:
+    """Two changes to how aiokafka's fetch routine plans a round (`_get_actions_per_node`).
+
+    The fetch wait: a fetch returns as soon as a record arrives for any partition in it, so its wait matters only
+    for the partitions left out of it: those whose fetched records the app has not taken yet, paused ones, and
+    ones without a position. A record for one of those waits until the fetch in flight comes back. So a round
+    that leaves out a partition the app reads (`reading()`: Faust's active partitions, the ticks in steady state,
+    the changelog in recovery) waits `short_wait_ms` (ARB_FETCH_WAIT_MS), and one that asks for all of them
+    `full_wait_ms` (ARB_COLD_FETCH_WAIT_MS): an idle worker fetches a few times a second instead of ~400, CPU of
+    its own and the broker's that the hot path needs (docs/performance.md "Where the time goes"). Partitions
+    Faust paused (its pause only stops taking their records, so aiokafka keeps the ones it fetched: the table's
+    changelog after recovery) are not read and do not count.
+
+    A race in the routine that stalled it for `fetcher_timeout` (200 ms): a fetch task clears its node from
+    `_in_flight` in a done-callback. When the routine is woken by something else (the app consumed records) in
+    the same loop step in which the fetch finishes, it drops the task from its pending set and plans the next
+    round before that callback has run: the node still looks busy, so nothing is fetched from it, and with no
+    task left to wait for the routine sleeps the full `fetcher_timeout`. Seen: ~200 ms sleeps after a round that
+    planned no fetch while every ticks partition was empty, unpaused and had no fetch pending. At 1,000 ticks/s
+    that was the end-to-end p99 of ~250 ms (85 ms with this). Planning a round with fewer live tasks than busy
+    nodes now waits one loop step, for the callback, and plans again."""
     plan = fetcher._get_actions_per_node
 
-    def plan_after_callbacks(assignment: object) -> Plan:
+    def plan_round(assignment: object) -> Plan:
+        fetcher._fetch_max_wait_ms = short_wait_ms if _leaves_out_a_partition(fetcher, assignment, reading()) else full_wait_ms
         requests, resets, timeout, invalid_metadata, resume_futures = plan(assignment)
         live = sum(1 for task in fetcher._pending_tasks if not task.done())
         if len(fetcher._in_flight) > live:
             timeout = 0
         return requests, resets, timeout, invalid_metadata, resume_futures
 
-    fetcher._get_actions_per_node = plan_after_callbacks
+    fetcher._get_actions_per_node = plan_round
+
+
+def _leaves_out_a_partition(fetcher: _Fetcher, assignment: object, reading: Container[object] | None) -> bool:
+    """Whether a fetch planned now would leave out a partition the app reads (see _plan_fetch_rounds). `reading` is
+    only tested for membership, never iterated: Faust changes it from the other thread."""
+    if assignment is None:
+        return True
+    tracked = cast(_Assignment, assignment)
+    buffered = fetcher._records
+    for tp in tracked.tps:
+        if reading is not None and tp not in reading:
+            continue
+        if tp in buffered:
+            return True
+        state = tracked.state_value(tp)
+        if state.paused or not state.has_valid_position:
+            return True
+    return False
 
 
 _Step = Coroutine[object, object, object]
@@ -238,10 +289,11 @@ class LowLatencyTransport(faust_aiokafka.Transport, metaclass=ServiceMeta):
 
     Consumer: ClassVar[type[ConsumerT]] = LowLatencyConsumer
 
-    def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, owned_topic: str = "",
+    def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, full_fetch_wait_ms: int | None = None, owned_topic: str = "",
                  before_commit: Callable[[], Awaitable[None]] = _nothing_to_write, backlogged: Callable[[], bool] = _never_backlogged) -> None:
         super().__init__(url, app)
-        self.fetch_wait_ms = fetch_wait_ms
+        self.fetch_wait_ms = fetch_wait_ms  # of a fetch that leaves a partition out, and the fetch back-offs
+        self.full_fetch_wait_ms = fetch_wait_ms if full_fetch_wait_ms is None else full_fetch_wait_ms  # of one that asks for every partition
         self.owned_topic = owned_topic  # committed by `before_commit` (via commit_owned), never by Faust
         self.before_commit = before_commit
         self.backlogged = backlogged  # whether the agent's stream has enough queued (the fetcher then yields after each record)

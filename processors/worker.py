@@ -95,6 +95,7 @@ class ProcessorWorker:
         # Before anything asks for the transport (declaring a topic does).
         self._queued: StreamQueue | None = None  # the agent's stream's queue, once it runs
         app.transport = LowLatencyTransport(app.conf.broker_consumer, app, fetch_wait_ms=kafka.fetch_wait_ms,
+                                            full_fetch_wait_ms=kafka.cold_fetch_wait_ms,
                                             owned_topic=self.ticks_topic, before_commit=self.checkpoint.commit, backlogged=self.backlogged)
 
         # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones

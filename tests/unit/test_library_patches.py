@@ -20,6 +20,7 @@ from typing import Any
 import aiokafka
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.subscription_state import Assignment
 from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -56,12 +57,21 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
      "start() still builds the Fetcher from `_fetch_max_wait_ms` / `_retry_backoff_ms` and keeps it as `_fetcher`"),
     (Fetcher.__init__, "bf21ecb7e0f210b7",
      "`_prefetch_backoff` (set in LowLatencyConsumerThread.on_start), `_in_flight` and `_pending_tasks` "
-     "(read by _recheck_finished_fetches) mean what they did"),
+     "(read by _plan_fetch_rounds) mean what they did; `_records` still holds only what the app has not taken"),
     (Fetcher._fetch_requests_routine, "2a8ec5932644c9b0",
-     "_recheck_finished_fetches: the race it works around (a node still in `_in_flight` after its task finished) may be "
+     "_plan_fetch_rounds: the race it works around (a node still in `_in_flight` after its task finished) may be "
      "fixed or moved: measure without the patch"),
     (Fetcher._get_actions_per_node, "1dab2cf937d165d0",
-     "_recheck_finished_fetches wraps it: it still returns (requests, resets, timeout, invalid_metadata, resume_futures)"),
+     "_plan_fetch_rounds wraps it: it still returns (requests, resets, timeout, invalid_metadata, resume_futures), builds "
+     "the round's FetchRequest with `_fetch_max_wait_ms`, and leaves out exactly the partitions that are buffered, paused "
+     "or without a position"),
+    (faust_consumer.Consumer.pause_partitions, "27a1c94bdacd54de",
+     "_plan_fetch_rounds: Faust's pause still only takes partitions out of `_active_partitions` (aiokafka keeps fetching "
+     "them once and holds the records), so partitions outside that set are not read and do not shorten the fetch wait"),
+    (faust_consumer.Consumer._set_active_tps, "401f4dc883191950",
+     "_plan_fetch_rounds: `_active_partitions` is still the set of partitions the app takes records of, changed in place"),
+    (Assignment.state_value, "183fea82ef48f3e6",
+     "_leaves_out_a_partition reads each partition's `paused` and `has_valid_position` from here"),
     (faust_consumer.Consumer._drain_messages, "44a2500309e83c63",
      "processors/low_latency.py _wait_first: each record still reaches the app as `wait_first(callback(message), "
      "suspend_flow.wait())`, the callback being `self.callback`, and nothing else here awaits a coroutine of it"),

@@ -1,43 +1,97 @@
-"""processors/low_latency.py: the patch of aiokafka's fetch routine (a node marked busy with no live fetch is planned again),
-the fetch wait the worker consumer gets, and which commits are the checkpoint's and which Faust's."""
+"""processors/low_latency.py: the patch of aiokafka's fetch routine (a node marked busy with no live fetch is planned again;
+a fetch that leaves out a partition the app reads waits briefly, one that asks for all of them long), the fetch wait the
+worker consumer gets, and which commits are the checkpoint's and which Faust's."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from processors.low_latency import _recheck_finished_fetches
+from processors.low_latency import _plan_fetch_rounds
+
+SHORT, FULL = 2, 250
 
 
 class Fetcher:
     """The attributes of aiokafka's Fetcher that the patch reads."""
 
-    def __init__(self, in_flight: set[int], tasks: set[Any]) -> None:
+    def __init__(self, in_flight: set[int], tasks: set[Any], records: dict[Any, Any] | None = None) -> None:
         self._in_flight = in_flight
         self._pending_tasks = tasks
+        self._records = records or {}
+        self._fetch_max_wait_ms = 1500
+        self.planned_wait_ms: int | None = None
 
     def _get_actions_per_node(self, assignment: Any) -> Any:
+        self.planned_wait_ms = self._fetch_max_wait_ms  # what aiokafka builds this round's FetchRequest with
         return [], {}, 0.2, False, []  # nothing to fetch: aiokafka then sleeps its fetcher_timeout
+
+
+class State:
+    def __init__(self, paused: bool = False, has_valid_position: bool = True) -> None:
+        self.paused = paused
+        self.has_valid_position = has_valid_position
+
+
+class Assignment:
+    """The attributes of aiokafka's Assignment that the patch reads."""
+
+    def __init__(self, states: dict[tuple[str, int], State]) -> None:
+        self.states = states
+        self.tps = frozenset(states)
+
+    def state_value(self, tp: tuple[str, int]) -> State:
+        return self.states[tp]
+
+
+def _wait_of_round(records: dict[Any, Any], states: dict[tuple[str, int], State], reading: set[Any] | None) -> int | None:
+    f = Fetcher(in_flight=set(), tasks=set(), records=records)
+    _plan_fetch_rounds(f, SHORT, FULL, lambda: reading)
+    f._get_actions_per_node(Assignment(states))
+    return f.planned_wait_ms
+
+
+TICKS = [("arb.ticks", p) for p in range(3)]
+CHANGELOG = ("arb.processor-games-changelog", 0)
+
+
+def test_a_fetch_asking_for_every_partition_the_app_reads_waits_long() -> None:
+    states = {tp: State() for tp in [*TICKS, CHANGELOG]}
+    assert _wait_of_round({}, states, set(TICKS)) == FULL
+    # The changelog after recovery: Faust paused it (it reads none of it), aiokafka still holds what it fetched.
+    assert _wait_of_round({CHANGELOG: object()}, states, set(TICKS)) == FULL
+
+
+def test_a_fetch_leaving_out_a_partition_the_app_reads_waits_briefly() -> None:
+    states = {tp: State() for tp in [*TICKS, CHANGELOG]}
+    assert _wait_of_round({TICKS[1]: object()}, states, set(TICKS)) == SHORT  # records the app has not taken yet
+    assert _wait_of_round({}, {**states, TICKS[2]: State(paused=True)}, set(TICKS)) == SHORT
+    assert _wait_of_round({}, {**states, TICKS[0]: State(has_valid_position=False)}, set(TICKS)) == SHORT
+    # In recovery the app reads the changelog: one of its partitions left out is waited for briefly too.
+    assert _wait_of_round({CHANGELOG: object()}, states, {CHANGELOG}) == SHORT
+    # Faust has not set its active partitions yet: every assigned partition counts.
+    assert _wait_of_round({CHANGELOG: object()}, states, None) == SHORT
+    assert _wait_of_round({}, states, None) == FULL
 
 
 async def test_a_finished_fetch_whose_node_still_looks_busy_is_replanned_at_once() -> None:
     done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
     done.set_result(True)
     f = Fetcher(in_flight={111}, tasks=set())  # the routine already dropped the finished task
-    _recheck_finished_fetches(f)
+    _plan_fetch_rounds(f, SHORT, FULL, lambda: None)
     assert f._get_actions_per_node(None)[2] == 0
     f = Fetcher(in_flight={111}, tasks={done})
-    _recheck_finished_fetches(f)
+    _plan_fetch_rounds(f, SHORT, FULL, lambda: None)
     assert f._get_actions_per_node(None)[2] == 0
 
 
 async def test_a_fetch_still_running_keeps_the_routines_own_timeout() -> None:
     running: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
     f = Fetcher(in_flight={111}, tasks={running})
-    _recheck_finished_fetches(f)
+    _plan_fetch_rounds(f, SHORT, FULL, lambda: None)
     assert f._get_actions_per_node(None)[2] == 0.2
     idle = Fetcher(in_flight=set(), tasks=set())
-    _recheck_finished_fetches(idle)
+    _plan_fetch_rounds(idle, SHORT, FULL, lambda: None)
     assert idle._get_actions_per_node(None)[2] == 0.2
     running.cancel()
 
@@ -57,6 +111,7 @@ async def test_the_worker_consumer_gets_the_fetch_wait_and_back_off() -> None:
     app = _app(3)
     consumer = app.consumer._thread._create_worker_consumer(app.transport)  # built, not started: no connection
     assert (consumer._fetch_max_wait_ms, consumer._retry_backoff_ms) == (3, 3)  # Faust's own: 1500, aiokafka's 100
+    assert app.transport.full_fetch_wait_ms == 250  # ARB_COLD_FETCH_WAIT_MS: a fetch asking for every partition the app reads
 
 
 async def test_the_checkpoint_commits_the_ticks_offsets_and_faust_the_rest(monkeypatch: Any) -> None:
