@@ -260,6 +260,17 @@ class _Prepared:
 
 
 Found = tuple[Sized, _Prepared, tuple[Tick, ...], int]  # (sized, the cover, its legs' ticks, its placement delay in s)
+# A candidate's last sizing: (the settings, its legs' ticks, the result). Sizing is pure in those, and a tick changes one
+# book: a candidate none of whose books changed is sized as before. The ticks are compared by identity (a game's state
+# passes its unchanged Tick objects on; a state read back from the changelog has new ones, and is sized afresh).
+_LastSized = tuple[DetectorSettings, tuple[Tick, ...], Sized | None]
+
+
+def _same_ticks(a: tuple[Tick, ...], b: tuple[Tick, ...]) -> bool:
+    for x, y in zip(a, b, strict=True):
+        if x is not y:
+            return False
+    return True
 
 
 def _best_edge_first(found: Found) -> int:
@@ -278,15 +289,16 @@ class Detector:
         self.clock = clock
         self._last: dict[str, dict[tuple[str, ...], tuple[int, ...]]] = {}  # game -> candidate -> (size, *limits) signalled
         self._signalled: dict[str, dict[str, tuple[str, int]]] = {}  # game -> tick market -> (tick_id signalled on, signal event time)
-        self._cands: dict[str, tuple[MarketPairing, list[_Prepared]]] = {}
+        self._cands: dict[str, tuple[MarketPairing, list[_Prepared], list[_LastSized | None]]] = {}  # per candidate: its last sizing
         self._fee_memos: dict[FeeParams, _FeeMemo] = {}
 
-    def _candidates(self, pairing: MarketPairing) -> list[_Prepared]:
+    def _candidates(self, pairing: MarketPairing) -> tuple[list[_Prepared], list[_LastSized | None]]:
         cached = self._cands.get(pairing.game_id)
         if cached is None or cached[0] is not pairing:
-            cached = (pairing, [self._prepare(c) for c in candidates(pairing)])
+            preps = [self._prepare(c) for c in candidates(pairing)]
+            cached = (pairing, preps, [None] * len(preps))
             self._cands[pairing.game_id] = cached
-        return cached[1]
+        return cached[1], cached[2]
 
     def _prepare(self, cand: Candidate) -> _Prepared:
         fees = tuple(b.fee for b in cand.books)
@@ -331,7 +343,8 @@ class Detector:
         s = self.settings
         newest = max(t.received_ts for t in books.values())
         found: list[Found] = []
-        for prep in self._candidates(pairing):
+        preps, last_sized = self._candidates(pairing)
+        for i, prep in enumerate(preps):
             legs: list[Tick] = []
             for market in prep.markets:
                 t = books.get(market)
@@ -346,8 +359,13 @@ class Detector:
                     if not s.allow_delayed:
                         continue
                     extra = s.delayed_extra_edge
-                sized = _size_cover([ask_ladder(t, side) for t, side in zip(ticks, prep.sides, strict=True)], prep.fee_fns, prep.fees,
-                                    s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts, prep.steps, s.fills_per_leg)
+                before = last_sized[i]
+                if before is not None and before[0] is s and _same_ticks(before[1], ticks):
+                    sized = before[2]
+                else:
+                    sized = _size_cover([ask_ladder(t, side) for t, side in zip(ticks, prep.sides, strict=True)], prep.fee_fns, prep.fees,
+                                        s.min_edge_per_contract + extra, s.max_signal_size, s.whole_contracts, prep.steps, s.fills_per_leg)
+                    last_sized[i] = (s, ticks, sized)
                 if sized is None or sized.edge < s.min_edge_money or sized.edge <= 0:
                     continue
                 if sized.size < prep.min_size:
