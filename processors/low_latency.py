@@ -289,11 +289,11 @@ class LowLatencyTransport(faust_aiokafka.Transport, metaclass=ServiceMeta):
 
     Consumer: ClassVar[type[ConsumerT]] = LowLatencyConsumer
 
-    def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, full_fetch_wait_ms: int | None = None, owned_topic: str = "",
+    def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, full_fetch_wait_ms: int, owned_topic: str = "",
                  before_commit: Callable[[], Awaitable[None]] = _nothing_to_write, backlogged: Callable[[], bool] = _never_backlogged) -> None:
         super().__init__(url, app)
         self.fetch_wait_ms = fetch_wait_ms  # of a fetch that leaves a partition out, and the fetch back-offs
-        self.full_fetch_wait_ms = fetch_wait_ms if full_fetch_wait_ms is None else full_fetch_wait_ms  # of one that asks for every partition
+        self.full_fetch_wait_ms = full_fetch_wait_ms  # of one that asks for every partition the app reads
         self.owned_topic = owned_topic  # committed by `before_commit` (via commit_owned), never by Faust
         self.before_commit = before_commit
         self.backlogged = backlogged  # whether the agent's stream has enough queued (the fetcher then yields after each record)
