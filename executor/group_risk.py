@@ -57,6 +57,11 @@ def day_start_us(now: int, tz: ZoneInfo) -> int:
     return int(midnight.timestamp()) * 1_000_000
 
 
+def _open(book: Book) -> list[Holding]:
+    """The book's holdings that are still open (contracts, or a cost not yet realized)."""
+    return [h for h in book.holdings.values() if h.contracts != 0 or h.cost != 0]
+
+
 def _pays_on(pairing: MarketPairing) -> dict[InstrumentKey, list[str]]:
     return {(b.venue, i.market, i.side): list(i.pays_on) for b in pairing.books for i in b.instruments}
 
@@ -158,9 +163,8 @@ class RiskFold:
     def open_holdings(self) -> dict[str, list[Holding]]:
         out: dict[str, list[Holding]] = {}
         for game, book in self.books.items():
-            for h in book.holdings.values():
-                if h.contracts != 0 or h.cost != 0:
-                    out.setdefault(game, []).append(h)
+            if hs := _open(book):
+                out[game] = hs
         return out
 
     def reached_end(self, partition: int) -> None:
@@ -174,8 +178,10 @@ class RiskFold:
 
     def game_exposure(self, game: str, pairing: MarketPairing | None) -> int:
         """What the game can still lose (1e-6 USD): minus its worst final P&L over the outcomes still possible, counting
-        the realized P&L of its settled legs (a covered pair whose Kalshi leg paid is still covered by its open leg)."""
-        hs = self.open_holdings().get(game, [])
+        the realized P&L of its settled legs (a covered pair whose Kalshi leg paid is still covered by its open leg).
+        Reads only the game's own book: the risk gate asks it for every signal, under the fold's lock."""
+        book = self.books.get(game)
+        hs = _open(book) if book is not None else []
         if not hs:
             return 0
         settled, realized = self.settled_legs(game)
@@ -186,7 +192,9 @@ class RiskFold:
         return {g: self.game_exposure(g, pairings.get(g)) for g in self.open_holdings()}
 
     def partition_exposure(self, p: int, pairings: Mapping[str, MarketPairing]) -> int:
-        return sum(e for g, e in self.exposures(pairings).items() if self.game_partition.get(g) == p)
+        """The exposure of the games of signals partition p: only their books are read (a game without open holdings has
+        none), not every game's."""
+        return sum(self.game_exposure(g, pairings.get(g)) for g, part in self.game_partition.items() if part == p)
 
     def unrealized(self, pairings: Mapping[str, MarketPairing]) -> int:
         """Marked-to-market P&L of the open holdings: per game, what they pay if the settled legs have decided the

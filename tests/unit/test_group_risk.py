@@ -183,3 +183,36 @@ def test_a_fill_the_reader_cannot_decode_stops_it_a_mark_does_not() -> None:
             assert "cannot be folded" in str(exc)
         else:
             raise AssertionError(f"an unreadable record of {topic} was skipped")
+
+
+def _pairing_of(game: str) -> MarketPairing:
+    """PAIRING for another game: its own markets."""
+    return from_dict(MarketPairing, {
+        "game_id": game, "league": "nfl", "game_date": "20261130", "start_ts": None, "away": "away", "home": "home",
+        "outcomes": ["home", "away"], "updated_ts": 0,
+        "books": [_book("KALSHI", f"K-{game}", [(f"K-{game}", "YES", ["home"]), (f"K-{game}", "NO", ["away"])]),
+                  _book("POLYMARKET", f"cond-{game}", [(f"away-{game}", "YES", ["away"]), (f"home-{game}", "YES", ["home"])])],
+    })
+
+
+def test_a_partitions_exposure_is_the_sum_of_its_games_exposures() -> None:
+    # The risk gate asks partition_exposure for every signal; it reads only the partition's games, and must sum what
+    # exposures() (every game) says of them. Random holdings: covered, one-sided, settled, over 5 partitions.
+    import random
+
+    rng = random.Random(7)
+    f, pairings = RiskFold(TZ), {}
+    for i in range(40):
+        g = f"g{i}"
+        pairings[g] = _pairing_of(g)
+        instruments = [("KALSHI", f"K-{g}", "YES"), ("KALSHI", f"K-{g}", "NO"), ("POLYMARKET", f"away-{g}", "YES"), ("POLYMARKET", f"home-{g}", "YES")]
+        for j in range(rng.randint(1, 4)):
+            venue, market, side = rng.choice(instruments)
+            f.apply_fill(fill(f"{g}-{j}", venue, market, rng.randint(100, 9_900), rng.randint(1, 20) * 100, side=side, game=g,
+                              signal_id=f"s-{g}"), i % 5)
+        if rng.random() < 0.3:
+            f.apply_settlement(settlement("KALSHI", f"K-{g}", rng.choice([0, 10_000])))
+    exposures = f.exposures(pairings)
+    assert sum(1 for e in exposures.values() if e > 0) >= 10  # the data exercises the sums
+    for p in range(6):
+        assert f.partition_exposure(p, pairings) == sum(e for g, e in exposures.items() if f.game_partition[g] == p), p
