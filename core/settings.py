@@ -34,8 +34,8 @@ class KafkaSettings:
     schema_registry_password: Secret = setting("ARB_SCHEMA_REGISTRY_PASSWORD", Secret(""), "Schema Registry HTTP basic-auth password (or ARB_SCHEMA_REGISTRY_PASSWORD_FILE with its path).")
     extra: SecretProperties = setting(
         "ARB_KAFKA_EXTRA", SecretProperties(""),
-        "Extra librdkafka properties, `key=value;key=value`, applied to every librdkafka client (not the processor's Faust consumer, "
-        "which is aiokafka). Secret values (ssl.key.password, sasl.password, ...) are masked in logs; put them in a file named by "
+        "Extra librdkafka properties, `key=value;key=value`, applied to every librdkafka client, the processor's signal producer "
+        "included (not its Faust consumer and changelog producer, which are aiokafka). Secret values (ssl.key.password, sasl.password, ...) are masked in logs; put them in a file named by "
         "ARB_KAFKA_EXTRA_FILE.")
 
     def __post_init__(self) -> None:

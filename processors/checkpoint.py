@@ -2,7 +2,7 @@
 
 What the agent has done with a batch of ticks reaches Kafka in three steps, always in this order:
 
-1. send signals: the producer is flushed, so every signal of the ticks in the states below is delivered;
+1. send signals: every signal sent so far is delivered, those of the ticks in the states below among them;
 2. write state: each game's newest state goes to the table's changelog (then the producer is flushed again);
 3. commit offsets: the `ticks` offsets, per partition up to the tick after the last one processed.
 
