@@ -13,6 +13,7 @@ QUICK = {
     "codec": [],
     "broker": ["--levels", "1000,100000", "--probes", "100"],
     "sign": ["--n", "2000"],
+    "risk": ["--n", "100"],
     "sim": ["--seconds", "5"],
     "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
     "throughput": ["--rates", "1000,1500,2000,3000", "--step-s", "4"],
@@ -41,7 +42,7 @@ ON_EXTERNAL_KAFKA = {"latency", "process", "throughput", "broker"}  # the benchm
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("all", help="run every benchmark and print one JSON summary",
-                       description="Runs codec, broker, sign, sim, process, throughput, the chaos scenarios and latency, each as `arb bench X --json` in "
+                       description="Runs codec, broker, sign, risk, sim, process, throughput, the chaos scenarios and latency, each as `arb bench X --json` in "
                                    "a child process, and prints {name: result}. --full uses each benchmark's defaults (long).")
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
