@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from bench.args import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg, int_list
 
 DEFAULT_LEVELS = "1000,100000,1000000,5000000"
 
@@ -38,12 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _levels(text: str) -> list[int]:
-    try:
-        levels = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"arb bench broker: --levels must be comma-separated integers, not {text!r}") from None
-    if not levels or levels != sorted(levels) or levels[0] < 0:
-        raise SystemExit("arb bench broker: --levels must be ascending non-negative integers")
+    from core.errors import CommandError
+
+    levels = int_list(text, "--levels")
+    if levels != sorted(levels) or levels[0] < 0:
+        raise CommandError("--levels must be ascending non-negative integers", 2)
     return levels
 
 

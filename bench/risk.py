@@ -14,6 +14,8 @@ import random
 import time
 from typing import Any
 
+from bench.args import int_list
+
 DEFAULT_GAMES = "50,200,500"
 
 
@@ -28,12 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _levels(text: str) -> list[int]:
-    try:
-        levels = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"arb bench risk: --games must be comma-separated integers, not {text!r}") from None
-    if not levels or min(levels) < 1:
-        raise SystemExit("arb bench risk: --games must be positive integers")
+    from core.errors import CommandError
+
+    levels = int_list(text, "--games")
+    if min(levels) < 1:
+        raise CommandError("--games must be positive integers", 2)
     return levels
 
 

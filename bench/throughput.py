@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.args import add_external_bootstrap_arg
+from bench.args import add_external_bootstrap_arg, int_list
 from core.settings import KafkaSettings
 
 
@@ -47,11 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import CommandError
     from localkafka.run import run_kafka
 
-    try:
-        rates = [int(r) for r in args.rates.split(",")]
-        counts = [int(w) for w in args.workers.split(",")]
-    except ValueError:
-        raise CommandError("--rates and --workers are comma-separated integers", 2) from None
+    rates, counts = int_list(args.rates, "--rates"), int_list(args.workers, "--workers")
     if not rates or min(rates) <= 0 or not counts or min(counts) <= 0 or args.step_s <= 0 or args.games < 2:
         raise CommandError("--rates and --workers must be positive, --step-s > 0, --games >= 2", 2)
     workdir = Path(tempfile.mkdtemp(prefix="arb-bench-throughput-"))

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cli.main import build_parser
+from core.errors import CommandError
 
 
 def test_bench_risk_prints_one_row_per_level(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,5 +20,5 @@ def test_bench_risk_prints_one_row_per_level(capsys: pytest.CaptureFixture[str])
 
 def test_bench_risk_refuses_a_level_that_is_not_a_positive_integer() -> None:
     args = build_parser().parse_args(["bench", "risk", "--games", "0", "--json"])
-    with pytest.raises(SystemExit, match="positive"):
+    with pytest.raises(CommandError, match="positive"):
         args.handler(args)
