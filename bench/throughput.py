@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from localkafka.run import run_kafka
 
     rates, counts = int_list(args.rates, "--rates"), int_list(args.workers, "--workers")
-    if not rates or min(rates) <= 0 or not counts or min(counts) <= 0 or args.step_s <= 0 or args.games < 2:
+    if min(rates) <= 0 or min(counts) <= 0 or args.step_s <= 0 or args.games < 2:
         raise CommandError("--rates and --workers must be positive, --step-s > 0, --games >= 2", 2)
     workdir = Path(tempfile.mkdtemp(prefix="arb-bench-throughput-"))
     ok = False
