@@ -3,7 +3,9 @@
 For every signal the gate reads the group's risk state (executor/group_risk.py) under its lock, on the executor's event
 loop: the day's P&L (realized, and every open holding marked), the signal's game's exposure and its partition's.
 This times those three on a synthetic state of N held games (each a Kalshi and a Polymarket leg bought twice, spread
-over the 12 signals partitions), so a cost that grows faster than the games held shows. No broker involved.
+over the 12 signals partitions), so a cost that grows faster than the games held shows. Between two signals the marks
+move, as they do live (the `positions` topic): before each timed computation one held instrument gets a new mark, not
+timed, so its game's figures are made again. No broker involved.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def gate_times(games: int, n: int, now_us: int) -> list[float]:
 
     from core.partitioning import partition_for
     from executor.group_risk import RiskFold
-    from schemas.records import Fill, from_dict
+    from schemas.records import Fill, Position, from_dict
 
     rng = random.Random(games)
     fold, pairings = RiskFold(ZoneInfo("America/New_York")), {}
@@ -76,6 +78,10 @@ def gate_times(games: int, n: int, now_us: int) -> list[float]:
     out: list[float] = []
     for k in range(n):
         game = names[k % len(names)]
+        moved = rng.choice(names)
+        fold.apply_position(from_dict(Position, {"key": f"KALSHI:K-{moved}:YES", "game_id": moved, "venue": "KALSHI", "market": f"K-{moved}",
+                                                 "side": "YES", "contracts": 0, "cost": 0, "fees": 0, "realized_pnl": 0, "unrealized_pnl": 0,
+                                                 "mark_price": rng.randint(4_000, 5_500), "settled": False, "ts": now_us}))
         t0 = time.perf_counter()
         fold.day_pnl(now_us, pairings)
         fold.game_exposure(game, pairings[game])
