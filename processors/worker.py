@@ -180,6 +180,8 @@ class ProcessorWorker:
                 metrics.observe(metrics.TICK_TO_SIGNAL, signal.detected_ts, signal.event_ts)
         for game_id, (_, state) in states.items():
             state.memo = self.detector.memory(game_id)
+        if self._signals is not None:  # the delivery reports so far: once a batch, not once a signal
+            self._signals.poll(0)
         self.checkpoint.processed(states, ((e.message.partition, e.message.offset) for e in batch))
 
     def prior_state(self, game_id: str) -> GameState:
@@ -209,7 +211,7 @@ class ProcessorWorker:
         # not Faust's aiokafka producer: aiokafka's sender is a task on this loop, so a signal left only once the
         # agent's batch was done and the loop came round to it (signal to executor p50 2.1 ms, p99 19 ms at 1,000
         # ticks/s), while librdkafka's own thread sends at once. Delivery reports are served on this loop only
-        # (poll here and in _flush), so the bookkeeping below needs no lock.
+        # (after each batch, and in _flush), so the bookkeeping below needs no lock.
         producer = self._signal_producer()
         value = codec.encode_record(signal)
         self._sent += 1
@@ -226,7 +228,6 @@ class ProcessorWorker:
         except BaseException:  # refused at once (e.g. too large): never sent, so no flush waits for it; the agent fails
             self._unacked.discard(seq)
             raise
-        producer.poll(0)
 
     def _signal_producer(self) -> Producer:
         if self._signals is None:
