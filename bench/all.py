@@ -37,7 +37,7 @@ FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chao
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
         "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": [], "recovery": ["--records", "1000000"]}
 
-ON_EXTERNAL_KAFKA = {"latency", "process", "throughput", "broker"}  # the benchmarks that take --bootstrap
+ON_EXTERNAL_KAFKA = {"latency", "process", "throughput", "broker", "chaos", "recovery"}  # the benchmarks that take --bootstrap
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full", action="store_true", help="each benchmark at its default (full) size")
     p.add_argument("--only", nargs="*", help="run only these (names as in the summary)")
     p.add_argument("--bootstrap", metavar="HOST:PORT",
-                   help="run latency, process, throughput and broker on this Kafka (see their --bootstrap); the others use a local Kafka")
+                   help="run every benchmark that uses Kafka (broker, process, throughput, the chaos scenarios, recovery, latency) on this "
+                        "Kafka (see their --bootstrap); codec, sign, risk and sim use none")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 

@@ -12,6 +12,8 @@ and `outcomes` (bench/chaos_ambiguity.py).
 processor-kill, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
 feed-disconnect, feed-seq-gap, feed-silence, malformed-frames: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
 
+On a local Apache Kafka started for the run, or with --bootstrap on another cluster, whose group.min.session.timeout.ms
+must allow the scenarios' short session timeouts (2 s, the processor's 4 s; `arb broker` allows 1 s).
 One JSON line on stdout (with --json; indented otherwise); progress on stderr. Logs, the order log and any
 duplicate evidence stay in the work directory named on stderr.
 """
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.args import add_external_bootstrap_arg
 from bench.chaos_counts import NO_BOOKS, NO_TICKS, with_counts
 
 SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "venue-ambiguity", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
@@ -39,8 +42,8 @@ FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, ambiguous venue answers "
                                      "on both venues, corrupt records, feed disconnects, seq gaps, silence",
-                       description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and an "
-                                   "local Apache Kafka (localkafka/broker.py) while injecting faults, then checks exactly-once execution: "
+                       description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and a "
+                                   "local Apache Kafka (localkafka/broker.py) or --bootstrap's while injecting faults, then checks exactly-once execution: "
                                    "duplicate orders from the simulator's order log, signals without an outcome or with two, "
                                    "UNKNOWN outcomes; for the venue scenarios also fills, expiries and the circuit breaker; for "
                                    "venue-ambiguity legs executed twice, venue fills not recorded (and the reverse), one-sided "
@@ -63,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "outcome (default 2)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait after the stream for every signal's outcome (default 90; 150 for venue-ambiguity)")
+    add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line (otherwise the same object, indented)")
     p.set_defaults(handler=run)
 
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     cr.log(f"scenario {args.scenario}; logs in {workdir}")
     t_start = time.monotonic()
-    rig = cr.Rig(workdir, session_timeout_ms=2000)
+    rig = cr.Rig(workdir, session_timeout_ms=2000, bootstrap=args.bootstrap)
     watcher: cr.OutcomeWatcher | None = None
     try:
         pairs = cr.deep_pairs(rig)

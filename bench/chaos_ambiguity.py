@@ -671,7 +671,8 @@ def run(args: Any) -> dict[str, Any]:
     executor_env = {"ARB_EXEC_LOOKUP_GRACE_MS": str(LOOKUP_GRACE_MS), "ARB_EXEC_MAX_GAME_EXPOSURE": str(10**15),
                     "ARB_EXEC_MAX_TOTAL_EXPOSURE": str(10**15), "ARB_EXEC_DAILY_LOSS_LIMIT": str(10**15)}
     sim_env = {"ARB_SIM_KALSHI_BALANCE": "1000000.00", "ARB_SIM_POLY_BALANCE": "1000000.00"}
-    rig = cr.Rig(workdir, session_timeout_ms=2000, executor_env=executor_env, games=args.games, polymarket=True, sim_env=sim_env)
+    rig = cr.Rig(workdir, session_timeout_ms=2000, executor_env=executor_env, games=args.games, polymarket=True, sim_env=sim_env,
+                 bootstrap=args.bootstrap)
     watcher: cr.OutcomeWatcher | None = None
     mixer: FaultMixer | None = None
     keeper: Keeper | None = None

@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.scenario == "feed-silence":
         os.environ.update(FEED_ENV)  # read by the feed child the Demo starts
     depth = load(FeedSettings).depth
-    opts = DemoOptions(duration_s=0, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=30, updates_per_s=20, positions=False)
+    opts = DemoOptions(duration_s=0, json_out=True, games=args.games, seed=args.seed, arb_rate_per_min=30, updates_per_s=20, positions=False,
+                       bootstrap=args.bootstrap)
     demo = Demo(opts, load(KafkaSettings, overrides={"topic_prefix": "chaos."}))
     log: TickLog | None = None
     ok = False

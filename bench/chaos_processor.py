@@ -1,4 +1,5 @@
-"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, a local Apache Kafka: localkafka/broker.py).
+"""Processor fault scenarios of `arb bench chaos` (ticks -> `arb process` -> signals, a local Apache Kafka or --bootstrap's:
+localkafka/run.py).
 
 processor-kill: ticks stream at a steady rate while the worker is SIGKILLed at seeded random moments
 and restarted; it recovers its table from the changelog and resumes from the committed offsets.
@@ -28,12 +29,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import replace
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench.chaos_counts import NO_EXECUTOR, with_counts
 
+SESSION_TIMEOUT_MS = 4000  # the worker's: a killed one's partitions move on within seconds
 CORRUPT = (b"\x00\x01garbage", b"\xc3\x01" + b"\xff" * 8 + b"\x02", b"")  # bad magic / unknown fingerprint / empty
 
 
@@ -46,26 +48,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from core import codec
     from core.config import load
     from core.kafka import make_consumer, make_producer
-    from core.settings import KafkaSettings
     from core.topics import topic_name
-    from localkafka.broker import LocalKafka, free_port
+    from localkafka.run import require_session_timeout, run_kafka
     from processors.detector import detect_all
     from processors.settings import DetectorSettings
     from schemas.records import MarketPairing, Tick, from_dict
 
     rng = random.Random(args.seed)
-    broker = LocalKafka(port=free_port())
-    broker.start()
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     log(f"scenario {args.scenario}; logs in {workdir}")
-    kafka = replace(load(KafkaSettings), bootstrap=broker.bootstrap, topic_prefix="chaosp.")
+    on_kafka = ExitStack()  # a local Kafka for the run, or the topics of the run's own on --bootstrap's (localkafka/run.py)
+    kafka = on_kafka.enter_context(run_kafka(args.bootstrap, "chaosp.", "bench chaos"))
     worker: subprocess.Popen[bytes] | None = None
     ok = False
 
     def start() -> subprocess.Popen[bytes]:
-        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_SESSION_TIMEOUT_MS": "4000", "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
+        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+                                                                                "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
 
     try:
+        if args.bootstrap:
+            require_session_timeout(kafka, SESSION_TIMEOUT_MS, "bench chaos")
         pairings = seed_games(kafka, args.games)
         games = list(pairings)
         prod = make_producer(kafka)
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return with_counts(out, counts, not_covered)
     finally:
         stop_workers(worker)
-        broker.stop()
+        on_kafka.close()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""The test rig of `arb bench chaos`: a local Apache Kafka (localkafka/broker.py), simulator child, restartable executor child, the
+"""The test rig of `arb bench chaos`: a local Apache Kafka (localkafka/broker.py) or --bootstrap's, simulator child, restartable executor child, the
 signal stream, a live outcome counter, and the pure folds that judge a run.
 
 Heavy imports stay inside functions: `arb` imports every bench module at start-up.
@@ -17,9 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localkafka.broker import die_with_parent
+
+if TYPE_CHECKING:
+    from core.settings import KafkaSettings
+    from localkafka.broker import LocalKafka
 
 ASSIGNED = b"assigned signals partition"
 HANDLED = b'"msg":"outcome '  # the executor's log line per Outcome of a signal it consumed
@@ -33,19 +37,15 @@ def log(msg: str) -> None:
 
 
 class Rig:
-    """A local Apache Kafka (localkafka/broker.py) + simulator child + executor child (SIGKILLable, restartable)."""
+    """A Kafka (a local Apache Kafka, or an external one) + simulator child + executor child (SIGKILLable, restartable)."""
 
     def __init__(self, workdir: Path, *, session_timeout_ms: int, executor_env: dict[str, str] | None = None, games: int = 6,
-                 polymarket: bool = False, sim_env: dict[str, str] | None = None) -> None:
+                 polymarket: bool = False, sim_env: dict[str, str] | None = None, bootstrap: str | None = None,
+                 label: str = "bench chaos") -> None:
         """`polymarket`: the simulator gets throwaway Polymarket credentials (`arb sim --credentials-out`) and the
         executor the matching ARB_POLY_* env, so it trades both venues (its MarketsCache still needs the
-        MarketPairing records on `markets`: publish_pairings). `sim_env`: extra ARB_SIM_* settings."""
-        from core.config import load
-        from core.kafka import make_admin
-        from core.settings import KafkaSettings
-        from core.topic_admin import ensure_topics
-        from localkafka.broker import LocalKafka, free_port
-
+        MarketPairing records on `markets`: publish_pairings). `sim_env`: extra ARB_SIM_* settings. `bootstrap`: an
+        external Kafka instead of a local one (topics of the run's own, deleted by `close`: localkafka/run.py)."""
         self.workdir = workdir
         self.executor: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -53,12 +53,16 @@ class Rig:
         self.exec_log_path = workdir / "execute.log"
         self.exec_log = self.exec_log_path.open("ab")
         self.extra_env = executor_env or {}
-        self.broker = LocalKafka(port=free_port())
-        self.broker.start()
-        prefix = f"chaos{os.getpid()}x{int(time.time())}."  # unique per run
-        self.kafka = replace(load(KafkaSettings), bootstrap=self.broker.bootstrap, topic_prefix=prefix,
-                             session_timeout_ms=session_timeout_ms)
-        ensure_topics(make_admin(self.kafka), self.kafka)
+        self.label = label
+        self.broker, self.kafka = _kafka(session_timeout_ms, bootstrap, label)
+        try:
+            self._start_sim(games, polymarket, sim_env)
+        except BaseException:
+            self._close_kafka()
+            raise
+
+    def _start_sim(self, games: int, polymarket: bool, sim_env: dict[str, str] | None) -> None:
+        workdir = self.workdir
         self.creds = workdir / "creds"  # polymarket: everything `arb sim --credentials-out` writes (mode 0600 secrets)
         self.key = self.creds / "kalshi.pem" if polymarket else workdir / "kalshi.pem"
         # Duplicate client ids are refused only while the first order rests, as at Kalshi: a re-sent IOC
@@ -149,8 +153,46 @@ class Rig:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signals.SIGKILL)
                 proc.wait()
-        self.broker.stop()
+        self._close_kafka()
         self.exec_log.close()
+
+    def _close_kafka(self) -> None:
+        from localkafka.run import drop_run_topics
+
+        if self.broker is not None:
+            self.broker.stop()
+        else:
+            drop_run_topics(self.kafka, self.label)
+
+
+def _kafka(session_timeout_ms: int, bootstrap: str | None, label: str) -> tuple[LocalKafka | None, KafkaSettings]:
+    """The rig's Kafka: a local one started here, or the cluster at `bootstrap` (topics under a prefix of the run's own);
+    its topics created."""
+    from core.config import load
+    from core.kafka import make_admin
+    from core.settings import KafkaSettings
+    from core.topic_admin import ensure_topics
+    from localkafka.broker import LocalKafka, free_port
+    from localkafka.run import drop_run_topics, external_settings, require_session_timeout
+
+    base = replace(load(KafkaSettings), session_timeout_ms=session_timeout_ms)
+    broker = None
+    if bootstrap:
+        kafka = external_settings(replace(base, topic_prefix="chaos."), bootstrap, label)
+        require_session_timeout(kafka, session_timeout_ms, label)
+    else:
+        broker = LocalKafka(port=free_port())
+        broker.start()
+        kafka = replace(base, bootstrap=broker.bootstrap, topic_prefix=f"chaos{os.getpid()}x{int(time.time())}.")  # unique per run
+    try:
+        ensure_topics(make_admin(kafka), kafka)
+    except BaseException:
+        if broker is not None:
+            broker.stop()
+        else:
+            drop_run_topics(kafka, label)
+        raise
+    return broker, kafka
 
 
 NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}

@@ -2,7 +2,7 @@
 
 Fills partition 0 of `orders` and `outcomes` with N resolved signals (two legs each: 2 INTENTs, 2 FILL
 results, 1 Outcome), dated a day ago, plus a few unresolved INTENTs (their orders never reached the venue),
-then runs the real executor (`arb execute` child, simulator child, local Apache Kafka):
+then runs the real executor (`arb execute` child, simulator child, a local Apache Kafka or --bootstrap's):
 1. first start, no checkpoint yet: recovery reads the whole partition and resolves the open intents;
 2. one signal on partition 0, which commits the recovery checkpoint with its offset;
 3. SIGKILL, restart, one more signal: the time from the restart to that signal's outcome, and the recovery
@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.args import add_external_bootstrap_arg
+
 OPEN_INTENTS = 3
 DAY_MS = 86_400_000
 
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "executor, kills it, and reports the time from its restart to the first new signal's outcome and "
                                    "the records each recovery read.")
     p.add_argument("--records", type=int, default=100_000, help="resolved signals of history (default 100,000; the goal is stated at 1,000,000)")
+    add_external_bootstrap_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(handler=run)
 
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--records must be >= 0", 2)
     workdir = Path(tempfile.mkdtemp(prefix="arb-recovery-"))
     _log(f"{args.records} resolved signals of history; logs in {workdir}")
-    rig = cr.Rig(workdir, session_timeout_ms=2000)
+    rig = cr.Rig(workdir, session_timeout_ms=2000, bootstrap=args.bootstrap, label="bench recovery")
     watcher: cr.OutcomeWatcher | None = None
     try:
         pairs = cr.deep_pairs(rig)

@@ -63,6 +63,29 @@ def external_settings(base: KafkaSettings, bootstrap: str, label: str) -> KafkaS
     return kafka
 
 
+def require_session_timeout(kafka: KafkaSettings, session_timeout_ms: int, label: str) -> None:
+    """BrokerError (one line) when the cluster refuses consumer groups with this session timeout: its
+    group.min.session.timeout.ms (6 s by default) is larger. The chaos scenarios kill group members and use short
+    session timeouts so that the group notices in seconds; `arb broker` allows them (localkafka/broker.py)."""
+    from confluent_kafka.admin import ConfigResource
+
+    from core.kafka import make_admin
+
+    admin = make_admin(kafka)
+    try:
+        broker = next(iter(admin.list_topics(timeout=10).brokers))
+        res = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+        least = int(admin.describe_configs([res], request_timeout=10)[res].result()["group.min.session.timeout.ms"].value)
+    except Exception as exc:  # e.g. not allowed to read the broker's settings: a group that cannot form then says so itself
+        print(f"{label}: could not read the cluster's group.min.session.timeout.ms ({exc}); this run needs it at most "
+              f"{session_timeout_ms} ms", file=sys.stderr, flush=True)
+        return
+    if least > session_timeout_ms:
+        raise BrokerError(f"the Kafka at {kafka.bootstrap} refuses session timeouts below {least} ms (group.min.session.timeout.ms); "
+                          f"this run's group members use {session_timeout_ms} ms: lower that broker setting, or run on a local Kafka "
+                          "(no --bootstrap)")
+
+
 def drop_run_topics(kafka: KafkaSettings, label: str) -> None:
     """Delete an external run's topics; a failure is reported, not raised (the run's results still count)."""
     from core.kafka import make_admin

@@ -74,3 +74,39 @@ def test_no_kafka_at_bootstrap_is_one_clear_line() -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"arb bench: no Kafka answers at {bootstrap}"), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.timeout(120)
+def test_bench_recovery_and_a_processor_chaos_scenario_on_an_external_broker(broker: BrokerHandle, topics: KafkaSettings) -> None:
+    # The chaos rig (executor scenarios, venue-ambiguity, recovery) and the processor's scenarios each make their Kafka
+    # their own way: one run of each on the external broker, and nothing of theirs left there.
+    before = _topic_names(broker.bootstrap)
+    proc = _arb("bench", "recovery", "--bootstrap", broker.bootstrap, "--records", "50", "--json", timeout=100)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [s["recovery_read"]["from"] for s in out["starts"]] == ["beginning", "checkpoint"], out
+    assert "deleted the run's" in proc.stderr, proc.stderr[-2000:]
+    proc = _arb("bench", "chaos", "--scenario", "corrupt-records", "--bootstrap", broker.bootstrap, "--duration", "4", "--games", "4",
+                "--json", timeout=100)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["dead_letters"] == out["corrupt_injected"] > 0 and out["lost_signals"] == 0 and out["signals_seen"] > 0, out
+    _assert_no_trace(broker.bootstrap, before, topics.topic_prefix)
+
+
+def test_a_cluster_refusing_the_runs_session_timeout_is_one_clear_error(broker: BrokerHandle) -> None:
+    from dataclasses import replace
+
+    from confluent_kafka.admin import ConfigResource
+
+    from core.kafka import make_admin
+    from localkafka.broker import BrokerError
+    from localkafka.run import require_session_timeout
+
+    kafka = replace(KafkaSettings(), bootstrap=broker.bootstrap)
+    admin = make_admin(kafka)
+    res = ConfigResource(ConfigResource.Type.BROKER, str(next(iter(admin.list_topics(timeout=10).brokers))))
+    least = int(admin.describe_configs([res], request_timeout=10)[res].result()["group.min.session.timeout.ms"].value)
+    require_session_timeout(kafka, least, "test")  # allowed: no error
+    with pytest.raises(BrokerError, match=f"refuses session timeouts below {least} ms"):
+        require_session_timeout(kafka, least - 1, "test")

@@ -52,5 +52,5 @@ def test_bench_all_passes_bootstrap_only_to_the_benchmarks_that_take_it() -> Non
             assert parser.parse_args(argv).bootstrap == "h:9092"
         else:
             with pytest.raises(SystemExit):
-                parser.parse_args(argv)  # no --bootstrap there: it always uses a local Kafka
+                parser.parse_args(argv)  # no --bootstrap there: it uses no Kafka
     assert parser.parse_args(["demo", "--bootstrap", "h:9092"]).bootstrap == "h:9092"
