@@ -143,10 +143,11 @@ class RiskFold:
         return {(h.venue, h.market, h.side): int(h.payout) for h in done if h.payout is not None}, sum(h.realized for h in done)
 
     def apply_fill(self, fill: Fill, partition: int) -> None:
-        if not self._book(fill.game_id).apply(fill):
-            return  # a repeated fill_id
+        # Before the book changes: a fill that fails half-way (the reader then stops) must not leave figures kept.
         self._stale.add(fill.game_id)
         self._holders.setdefault((fill.venue, fill.market, fill.side), set()).add(fill.game_id)
+        if not self._book(fill.game_id).apply(fill):
+            return  # a repeated fill_id
         self.game_partition[fill.game_id] = partition
         self.signal_fills[fill.signal_id] = (partition, self.eofs.get(partition, 0))
 
@@ -224,8 +225,8 @@ class RiskFold:
         kept = self._figures.get(game)
         if kept is not None and kept.pairing is pairing and game not in self._stale:
             return kept
-        self._stale.discard(game)
         figures = self._compute(game, pairing)
+        self._stale.discard(game)  # only once made: a computation that raised leaves the game stale
         if figures is None:
             self._figures.pop(game, None)
         else:

@@ -278,3 +278,15 @@ def test_the_kept_figures_equal_a_fold_made_afresh_after_every_change() -> None:
         assert figures(kept) == figures(afresh), (step, op)
     assert min(changed.values()) >= 30, changed  # every kind of change is exercised
     assert any(e > 0 for e in kept.exposures(pairings).values()) and kept.unrealized(pairings) != 0
+
+
+def test_a_fill_that_fails_half_way_leaves_no_figures_kept() -> None:
+    # The reader stops on a fill it cannot fold (the gate then rejects every signal), but the fold must not go on serving
+    # the figures from before: the book may have changed before the failure (here the holding, then the day's P&L).
+    import pytest
+
+    f = covered()
+    assert f.game_exposure("g", PAIRING) == 0  # kept
+    with pytest.raises((OverflowError, ValueError, OSError)):
+        f.apply_fill(fill("bad", "POLYMARKET", "tok-home", 5000, 1000, fee=10_000, ts=10**20), 3)
+    assert f.game_exposure("g", PAIRING) == RiskFold(TZ, books=f.books).game_exposure("g", PAIRING) > 0
