@@ -40,7 +40,6 @@ from typing import Any
 
 from bench import chaos_rig as cr
 from bench.chaos_counts import NO_TICKS, with_counts
-from core.fees import taker_fee
 from schemas.records import FeeParams, from_dict, to_dict
 
 SIZE = 1000  # 1e-2 contracts: 10 per leg
@@ -169,6 +168,8 @@ class AmbiguityStreamer(cr.Streamer):
             legs.append({"venue": "KALSHI", "market": kt2, "book": kt2, "side": "YES", "limit_price": KALSHI_LIMIT, "size": SIZE,
                          "expected_fee": 0, "pays_on": [second]})
         else:
+            from core.fees import taker_fee
+
             kind = "cross"
             token = 0 if second == g.away else 1
             self._book("polymarket", g.condition_id, *thin_poly(rng, token))

@@ -41,8 +41,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
-
 from bench.chaos_counts import with_counts
 
 SILENCE_S = 8.0  # length of each feed-silence fault
@@ -145,6 +143,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         demo.start()
         admin = demo.urls["admin_url"]
+        import httpx
+
         http = httpx.Client(base_url=admin, timeout=10)
         log = TickLog(demo.kafka).start()
         truth = _truth(http.get("/games").json()["games"])

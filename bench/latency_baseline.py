@@ -9,14 +9,15 @@ with the benchmark's bookkeeping, which put tens of milliseconds into its p99.""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import sys
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.units import now_us
 from schemas.records import MarketPairing, Signal, Tick, from_dict
+
+if TYPE_CHECKING:  # multiprocessing is imported on use: `arb` imports every bench module at start-up
+    from multiprocessing.connection import Connection
+    from multiprocessing.synchronize import Event
 
 Ready = list[tuple[int, set[str]]]  # (order ready time us, books of the signal)
 
@@ -25,6 +26,8 @@ class Baseline:
     """The benchmark's handle on the baseline process."""
 
     def __init__(self, urls: dict[str, Any], kalshi_key_id: str, kalshi_pem: bytes, pairings: dict[str, MarketPairing]) -> None:
+        import multiprocessing
+
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and sockets
         self.ready: Ready = []
         self._stop = ctx.Event()

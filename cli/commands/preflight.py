@@ -20,8 +20,6 @@ from typing import Any
 
 from cli.common import BROKER_TIMEOUT_S, add_kafka_args, kafka_settings, require_broker
 from core.errors import CommandError
-from venues.kalshi.rest import kalshi_balance
-from venues.polymarket.rest import poly_balance
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 # Venues do not publish their timestamp tolerance (Kalshi: venue docs say nothing; Polymarket L2 neither); a
@@ -110,6 +108,8 @@ async def _kalshi(settings: Any, max_skew_s: float) -> list[Check]:
     try:
         body = await rest.get_balance()
         out.append(Check("KALSHI credentials", OK, f"key {ks.key_id} accepted (GET /portfolio/balance)"))
+        from venues.kalshi.rest import kalshi_balance
+
         balance = kalshi_balance(body)
         out.append(Check("KALSHI balance", OK if balance > 0 else FAIL,
                          f"{usd(balance)} available" + ("" if balance > 0 else ": every buy would be refused")))
@@ -153,6 +153,8 @@ async def _polymarket(settings: Any, max_skew_s: float) -> list[Check]:
     try:
         body = await rest.get_balance_allowance(wallet.signature_type)
         out.append(Check("POLYMARKET credentials", OK, f"API key {ps.api_key} of {wallet.address} accepted (GET /balance-allowance)"))
+        from venues.polymarket.rest import poly_balance
+
         balance = poly_balance(body)
         out.append(Check("POLYMARKET balance", OK if balance > 0 else FAIL,
                          f"{usd(balance)} pUSD at {wallet.funder}" + ("" if balance > 0 else ": every buy would be refused")))

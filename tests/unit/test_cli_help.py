@@ -54,3 +54,13 @@ def test_bench_all_passes_bootstrap_only_to_the_benchmarks_that_take_it() -> Non
             with pytest.raises(SystemExit):
                 parser.parse_args(argv)  # no --bootstrap there: it uses no Kafka
     assert parser.parse_args(["demo", "--bootstrap", "h:9092"]).bootstrap == "h:9092"
+
+
+def test_building_the_parser_imports_no_venue_client_nor_http_stack() -> None:
+    # Every role starts through `arb`, whose parser imports every command and bench module: what those import at the top
+    # delays each start (a restarted processor's recovery among them). The venue clients, httpx and multiprocessing
+    # cost ~100 ms there and are imported by the commands that use them, on use.
+    heavy = ("venues.kalshi.rest", "venues.polymarket.rest", "httpx", "multiprocessing.connection")
+    code = f"import sys; from cli.main import build_parser; build_parser(); print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert out == "[]", out
