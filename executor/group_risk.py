@@ -114,6 +114,9 @@ class RiskFold:
     _stale: set[str] = field(default_factory=set)  # games whose book or marks changed since their figures were made
     _holders: dict[InstrumentKey, set[str]] = field(default_factory=dict)  # instrument -> the games whose books hold it
 
+    def __post_init__(self) -> None:
+        self._stale.update(self.books)  # books given to the constructor: their figures are not made yet
+
     def _book(self, game: str) -> Book:
         book = self.books.get(game)
         if book is None:  # every Book reads the one payouts map: a fill of a settled instrument pays out at once
@@ -223,7 +226,9 @@ class RiskFold:
         """The game's exposure and unrealized P&L with this pairing (None: no open holdings), made again only when its
         book, a mark of what it holds or its pairing changed."""
         kept = self._figures.get(game)
-        if kept is not None and kept.pairing is pairing and game not in self._stale:
+        # A game neither stale nor kept has no open holdings (only a fill or a settlement change a book, and both make it
+        # stale): nothing to make again, whatever the pairing (closed games are asked for every signal of their partition).
+        if game not in self._stale and (kept is None or kept.pairing is pairing):
             return kept
         figures = self._compute(game, pairing)
         self._stale.discard(game)  # only once made: a computation that raised leaves the game stale
