@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from core.config import load
     from core.kafka import make_consumer, make_producer
     from core.topics import topic_name
-    from localkafka.run import require_session_timeout, run_kafka
+    from localkafka.run import run_kafka
     from processors.detector import detect_all
     from processors.settings import DetectorSettings
     from schemas.records import MarketPairing, Tick, from_dict
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     log(f"scenario {args.scenario}; logs in {workdir}")
     on_kafka = ExitStack()  # a local Kafka for the run, or the topics of the run's own on --bootstrap's (localkafka/run.py)
-    kafka = on_kafka.enter_context(run_kafka(args.bootstrap, "chaosp.", "bench chaos"))
+    kafka = on_kafka.enter_context(run_kafka(args.bootstrap, "chaosp.", "bench chaos", SESSION_TIMEOUT_MS))
     worker: subprocess.Popen[bytes] | None = None
     ok = False
 
@@ -67,8 +67,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                                                 "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
 
     try:
-        if args.bootstrap:
-            require_session_timeout(kafka, SESSION_TIMEOUT_MS, "bench chaos")
         pairings = seed_games(kafka, args.games)
         games = list(pairings)
         prod = make_producer(kafka)

@@ -14,16 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from localkafka.broker import die_with_parent
-
-if TYPE_CHECKING:
-    from core.settings import KafkaSettings
-    from localkafka.broker import LocalKafka
 
 ASSIGNED = b"assigned signals partition"
 HANDLED = b'"msg":"outcome '  # the executor's log line per Outcome of a signal it consumed
@@ -53,12 +50,18 @@ class Rig:
         self.exec_log_path = workdir / "execute.log"
         self.exec_log = self.exec_log_path.open("ab")
         self.extra_env = executor_env or {}
-        self.label = label
-        self.broker, self.kafka = _kafka(session_timeout_ms, bootstrap, label)
+        from core.kafka import make_admin
+        from core.topic_admin import ensure_topics
+        from localkafka.run import run_kafka
+
+        # A local Kafka for the run, or the topics of the run's own on --bootstrap's, gone when the rig closes.
+        self._on_kafka = ExitStack()
+        self.kafka = self._on_kafka.enter_context(run_kafka(bootstrap, f"chaos{os.getpid()}x{int(time.time())}.", label, session_timeout_ms))
         try:
+            ensure_topics(make_admin(self.kafka), self.kafka)
             self._start_sim(games, polymarket, sim_env)
         except BaseException:
-            self._close_kafka()
+            self._on_kafka.close()
             raise
 
     def _start_sim(self, games: int, polymarket: bool, sim_env: dict[str, str] | None) -> None:
@@ -153,46 +156,8 @@ class Rig:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signals.SIGKILL)
                 proc.wait()
-        self._close_kafka()
+        self._on_kafka.close()
         self.exec_log.close()
-
-    def _close_kafka(self) -> None:
-        from localkafka.run import drop_run_topics
-
-        if self.broker is not None:
-            self.broker.stop()
-        else:
-            drop_run_topics(self.kafka, self.label)
-
-
-def _kafka(session_timeout_ms: int, bootstrap: str | None, label: str) -> tuple[LocalKafka | None, KafkaSettings]:
-    """The rig's Kafka: a local one started here, or the cluster at `bootstrap` (topics under a prefix of the run's own);
-    its topics created."""
-    from core.config import load
-    from core.kafka import make_admin
-    from core.settings import KafkaSettings
-    from core.topic_admin import ensure_topics
-    from localkafka.broker import LocalKafka, free_port
-    from localkafka.run import drop_run_topics, external_settings, require_session_timeout
-
-    base = replace(load(KafkaSettings), session_timeout_ms=session_timeout_ms)
-    broker = None
-    if bootstrap:
-        kafka = external_settings(replace(base, topic_prefix="chaos."), bootstrap, label)
-        require_session_timeout(kafka, session_timeout_ms, label)
-    else:
-        broker = LocalKafka(port=free_port())
-        broker.start()
-        kafka = replace(base, bootstrap=broker.bootstrap, topic_prefix=f"chaos{os.getpid()}x{int(time.time())}.")  # unique per run
-    try:
-        ensure_topics(make_admin(kafka), kafka)
-    except BaseException:
-        if broker is not None:
-            broker.stop()
-        else:
-            drop_run_topics(kafka, label)
-        raise
-    return broker, kafka
 
 
 NO_FEE = {"model": "NONE", "rate_ppm": 0, "multiplier_ppm": 1_000_000, "exponent": 1}

@@ -98,13 +98,18 @@ def drop_run_topics(kafka: KafkaSettings, label: str) -> None:
 
 
 @contextmanager
-def run_kafka(bootstrap: str | None, prefix: str, label: str) -> Iterator[KafkaSettings]:
-    """Kafka settings for one run (see the module docstring); cleans up on exit."""
+def run_kafka(bootstrap: str | None, prefix: str, label: str, session_timeout_ms: int | None = None) -> Iterator[KafkaSettings]:
+    """Kafka settings for one run (see the module docstring); cleans up on exit. `session_timeout_ms`: the run's group
+    members use this (an external cluster must allow it: require_session_timeout)."""
     from core.config import load
 
     base = replace(load(KafkaSettings), topic_prefix=prefix)
+    if session_timeout_ms is not None:
+        base = replace(base, session_timeout_ms=session_timeout_ms)
     if bootstrap:
         kafka = external_settings(base, bootstrap, label)
+        if session_timeout_ms is not None:
+            require_session_timeout(kafka, session_timeout_ms, label)
         try:
             yield kafka
         finally:
