@@ -1,6 +1,6 @@
 """The private code of Faust and aiokafka that the processor patches or relies on is the code it was measured with.
 
-processors/low_latency.py overrides private methods of faust-streaming and sets private members of aiokafka;
+processors/low_latency.py overrides private methods of faust-streaming and mode and sets private members of aiokafka;
 processors/worker.py reads Faust's `Consumer._committed_offset`. Both libraries are pinned in pyproject.toml. An
 upgrade that changes any function below fails here: re-check what the message names, re-run
 `arb bench process --json` (hop p99, burst rate) and `arb bench chaos --scenario processor-kill --json` (0 lost),
@@ -25,6 +25,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import Service
+from mode.threads import QueueServiceThread, ServiceThread
 
 from tests.conftest import REPO
 
@@ -81,6 +82,25 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
     (Conductor._compile_message_handler, "9fbc0538097aa4ec",
      "_wait_first recognises the record delivery by the code of the consumer's callback: it is still this plain "
      "function's `on_message` coroutine"),
+    (ServiceThread.__init__, "82979878990cdff5",
+     "LowLatencyConsumerThread (run on the worker's loop): `thread_loop` given is still the loop the service and the "
+     "aiokafka consumer run on, and a loop given is never closed by the service"),
+    (ServiceThread.start, "f11841038a033a05",
+     "LowLatencyConsumerThread.start replaces it: still `_thread_started` set, `_thread_running` resolved by _serve, "
+     "nothing else started here that the in-loop start must start too"),
+    (ServiceThread._serve, "67809eae09573ac7",
+     "LowLatencyConsumerThread.start runs it as a task: it still starts the service, notifies `_thread_running` and "
+     "shuts down when stopped"),
+    (ServiceThread._start_thread, "a06373478446fb61",
+     "LowLatencyConsumerThread._served does what this does when _serve raises (set_shutdown)"),
+    (ServiceThread._gather_remaining_tasks, "6f65b92dd1012485",
+     "LowLatencyConsumerThread skips it: it cancels every task of the thread's loop, here the worker's"),
+    (QueueServiceThread.call_thread, "479edda75b54734b",
+     "LowLatencyConsumerThread.call_thread awaits the call directly: the thread's method queue still only runs calls"),
+    (faust_consumer.ThreadDelegateConsumer.threadsafe_partitions_revoked, "6c55d67e9eb06ca5",
+     "rebalance callbacks still reach the app through its method queue with a future of the (here same) loop"),
+    (faust_consumer.ThreadDelegateConsumer.threadsafe_partitions_assigned, "50fac26841ad9934",
+     "rebalance callbacks still reach the app through its method queue with a future of the (here same) loop"),
     (faust_consumer.Consumer._wait_next_records, "6218e1969a636b3f",
      "_wait_first yields to a backlogged stream because Faust's fetcher sleeps a whole second when every partition is "
      "paused for buffer pressure: re-check that it still does (else drop `backlogged`)"),

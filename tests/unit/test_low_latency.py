@@ -143,3 +143,49 @@ async def test_the_checkpoint_commits_the_ticks_offsets_and_faust_the_rest(monke
     calls.clear()
     assert await app.consumer.commit_owned({1: 7})
     assert calls == [("broker", {ticks: 7})]
+
+
+async def test_the_worker_consumer_runs_on_the_workers_loop_without_a_thread(monkeypatch: Any) -> None:
+    import threading
+
+    from mode.utils.futures import notify
+
+    app = _app()
+    thread = app.consumer._thread
+    assert thread.thread_loop is thread.parent_loop is asyncio.get_running_loop()
+    ran_on: list[threading.Thread] = []
+
+    def plain(x: int) -> int:  # Faust passes plain functions too (aiokafka's subscribe)
+        ran_on.append(threading.current_thread())
+        return x + 1
+
+    async def coro(x: int) -> int:
+        ran_on.append(threading.current_thread())
+        return x * 2
+
+    assert await thread.call_thread(plain, 1) == 2
+    assert await thread.call_thread(coro, 3) == 6
+    assert ran_on == [threading.current_thread()] * 2
+    threads = set(threading.enumerate())
+
+    async def serves() -> None:  # mode's _serve: starts the consumer, then says so
+        thread.parent_loop.call_soon_threadsafe(notify, thread._thread_running)
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(thread, "_serve", serves)
+    await asyncio.wait_for(thread.start(), 5)
+    assert set(threading.enumerate()) == threads  # started no thread
+    thread._serving.cancel()
+
+
+async def test_a_consumer_that_ends_before_it_started_fails_the_start_instead_of_hanging(monkeypatch: Any) -> None:
+    import pytest
+
+    thread = _app().consumer._thread
+
+    async def dies() -> None:  # ended without mode's crash() (which would fail the start itself)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(thread, "_serve", dies)
+    with pytest.raises(OSError, match="connection refused"):
+        await asyncio.wait_for(thread.start(), 5)
