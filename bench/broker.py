@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", default=DEFAULT_LEVELS, help=f"records in the partition at each measurement, ascending (default {DEFAULT_LEVELS})")
     p.add_argument("--probes", type=int, default=300, help="records timed at each level (default 300)")
     p.add_argument("--warmup", type=int, default=1000, help="records probed and not counted before the first level (default 1000)")
-    p.add_argument("--fetch-wait-ms", type=int, default=None, help="fetch.wait.max.ms of the tail consumer (default ARB_FETCH_WAIT_MS, the hot-path setting)")
+    p.add_argument("--fetch-wait-ms", type=int, default=None, help="fetch.wait.max.ms of the tail consumer (default ARB_FOLLOW_FETCH_WAIT_MS, the wait of the hot-path consumers that follow a topic, as the executor's signals consumer)")
     p.add_argument("--txns", type=int, default=500, help="intent-shaped transactions timed at the end (default 500; 0: none)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_external_bootstrap_arg(p)
@@ -94,13 +94,13 @@ def run(args: argparse.Namespace) -> int:
     levels = _levels(args.levels)
     with run_kafka(args.bootstrap, "benchb.", "bench broker") as kafka:
         if args.fetch_wait_ms is not None:
-            kafka = replace(kafka, fetch_wait_ms=args.fetch_wait_ms)
+            kafka = replace(kafka, follow_fetch_wait_ms=args.fetch_wait_ms)
         topic = f"{kafka.topic_prefix}broker-tail"
         admin = make_admin(kafka)
         admin.create_topics([NewTopic(topic, 1, kafka.replication)])[topic].result(30)
         filler = make_producer(kafka, **{"linger.ms": 20, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000})
         probe = make_producer(kafka)
-        consumer = make_consumer(kafka, None)
+        consumer = make_consumer(kafka, None, wait="follow")
         value = b"x" * 200
         held = 0
         rows: list[dict[str, Any]] = []
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench broker: intent-shaped transaction {txn}", file=sys.stderr, flush=True)
         first, last = rows[0], rows[-1]
         ratio = round(last["p50_ms"] / first["p50_ms"], 3) if first.get("p50_ms") and last.get("p50_ms") else None
-        out = {"fetch_wait_ms": kafka.fetch_wait_ms, "record_bytes": len(value), "levels": rows, "p50_last_over_first": ratio,
+        out = {"fetch_wait_ms": kafka.follow_fetch_wait_ms, "record_bytes": len(value), "levels": rows, "p50_last_over_first": ratio,
                "intent_transaction": txn}
         print(json.dumps(out) if args.json else json.dumps(out, indent=2))
     return 0

@@ -310,7 +310,7 @@ class OutcomeWatcher(threading.Thread):
         from core.kafka import make_consumer
         from core.topics import partitions, topic_name
 
-        consumer = make_consumer(self.rig.kafka, None, cold=True)
+        consumer = make_consumer(self.rig.kafka, None, wait="cold")
         topic = topic_name("outcomes", self.rig.kafka)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions("outcomes", self.rig.kafka))])
         try:

@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace, kafka: KafkaSettings) -> int:
         worker = start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_BOOK_REUSE_MS": "0"})
         # Off the hot path: every number below comes from timestamps inside the Signals, not from when this
         # reader sees them, and a 2 ms fetch loop here would take broker CPU from the worker under test.
-        cons = make_consumer(kafka, None, cold=True)
+        cons = make_consumer(kafka, None, wait="cold")
         stopic = topic_name("signals", kafka)
         cons.assign([TopicPartition(stopic, p, OFFSET_END) for p in range(kafka.partitions)])
         ttopic = topic_name("ticks", kafka)

@@ -15,7 +15,20 @@ class KafkaSettings:
     paper_prefix: str = setting("ARB_PAPER_PREFIX", "paper.", "Prefix put before the topic prefix for paper-trading records (orders, fills, outcomes).")
     partitions: int = setting("ARB_PARTITIONS", 12, "Partitions of the game-keyed topics (ticks, signals, orders, outcomes, fills, positions).")
     replication: int = setting("ARB_REPLICATION", 1, "Replication factor of the topics `arb topics create` creates and of the processor's table changelog.")
-    fetch_wait_ms: int = setting("ARB_FETCH_WAIT_MS", 2, "fetch.wait.max.ms of hot-path consumers. A waiting fetch returns as soon as a record arrives, so this costs only idle polling; it bounds how long a newly assigned or sought partition waits for the fetch in flight. The processor (aiokafka) waits this long only while a fetch leaves out a partition it reads (one whose fetched records it has not taken yet), and uses it for its fetch back-offs.")
+    fetch_wait_ms: int = setting(
+        "ARB_FETCH_WAIT_MS", 2,
+        "fetch.wait.max.ms of consumers that wait for an end: readers that load a partition to its end (executor "
+        "recovery, the start-up load of state topics, `arb tail`), which see the end only when a fetch at the end "
+        "comes back empty. Also the processor's fetch rounds that leave out a partition it reads (one whose fetched "
+        "records it has not taken yet) and its fetch back-offs.")
+    follow_fetch_wait_ms: int = setting(
+        "ARB_FOLLOW_FETCH_WAIT_MS", 25,
+        "fetch.wait.max.ms of the hot-path consumers that follow their topics for good: the executor's signals "
+        "consumer, its risk reader (fills, settlements, positions) and its tick reader. A waiting fetch returns as "
+        "soon as a record or a transaction's commit arrives, so this adds no delivery latency; it bounds how long a "
+        "newly assigned partition waits for the fetch in flight, and how soon the risk reader sees the end of its "
+        "partitions. An idle consumer fetches 1000/this times a second (40 at 25 ms, 500 at 2 ms): broker and "
+        "client CPU the hot path shares.")
     cold_fetch_wait_ms: int = setting(
         "ARB_COLD_FETCH_WAIT_MS", 250,
         "fetch.wait.max.ms of consumers off the hot path (pairings, control incl. the kill switch, positions, the demo's view). A "

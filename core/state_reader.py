@@ -2,7 +2,7 @@
 itself, one implementation for every reader of state: BackgroundReader (start, stop, load, failure; also the
 executor's group risk) and TopicReader (one topic through `follow`, dead letters; `control` and `markets`).
 
-Loading is fast, following is cheap: the existing records are read with the hot-path fetch wait until
+Loading is fast, following is cheap: the existing records are read with the short fetch wait (`ARB_FETCH_WAIT_MS`) until
 the reader has caught up, then the consumer is replaced by one with `ARB_COLD_FETCH_WAIT_MS` at the
 same position (these topics change rarely; the long wait keeps an idle reader from fetching every few
 ms and adds no latency, since a waiting fetch returns as soon as a record arrives).
@@ -41,7 +41,7 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Message], N
     No record stops the reader: an exception from on_record goes to on_error(message, exception) (the readers
     dead-letter the record), or is logged; then the next record is read. Only the consumer's own failures end
     follow() (they propagate: the caller records the reader as dead)."""
-    consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
+    consumer = make_consumer(settings, None, wait="short", **{"enable.partition.eof": True})
     try:
         try:
             low, high = watermarks(consumer, topic, 0, timeout_s=2.0)
@@ -55,7 +55,7 @@ def follow(settings: KafkaSettings, topic: str, on_record: Callable[[Message], N
             if msg is None:
                 if eof_at is not None and not caught_up.is_set() and _caught_up(consumer, topic, low, high, now - eof_at):
                     caught_up.set()
-                    follower = make_consumer(settings, None, cold=True)  # made first: `finally` always has one open consumer
+                    follower = make_consumer(settings, None, wait="cold")  # made first: `finally` always has one open consumer
                     follower.assign([TopicPartition(topic, 0, resume_offset(consumer.position([TopicPartition(topic, 0)])[0].offset, low))])
                     consumer.close()
                     consumer = follower

@@ -65,7 +65,7 @@ class Collector:
             return None
 
     def _run(self) -> None:
-        consumer = make_consumer(self.kafka, None, cold=True)
+        consumer = make_consumer(self.kafka, None, wait="cold")
         try:
             consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for name, logical in self._by_topic.items()
                              for p in range(partitions(logical, self.kafka))])
@@ -94,7 +94,7 @@ class Collector:
         A partition is done when it shows a tick produced after `until_us` (the feeds are still running)
         or the read reached its end (EOF: a partition no game hashes to, or whose games stopped ticking)."""
         logical = "ticks"
-        consumer = make_consumer(self.kafka, None, cold=True, **{"enable.partition.eof": True})
+        consumer = make_consumer(self.kafka, None, wait="cold", **{"enable.partition.eof": True})
         n_parts = partitions(logical, self.kafka)
         consumer.assign([TopicPartition(topic_name(logical, self.kafka), p, OFFSET_BEGINNING) for p in range(n_parts)])
         done: set[int] = set()

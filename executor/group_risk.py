@@ -323,7 +323,7 @@ class GroupRisk(BackgroundReader):
     def _read(self) -> None:
         s = self.settings
         settlements, positions = topic_name("settlements", s), topic_name("positions", s)
-        consumer = make_consumer(s, None, **{"enable.partition.eof": True})
+        consumer = make_consumer(s, None, wait="follow", **{"enable.partition.eof": True})
         try:
             n_fills = partitions("fills", s)
             since_ms = min(day_start_us(self.now_us(), self.fold.tz), self.now_us() - self.lookback_s * 1_000_000) // 1000

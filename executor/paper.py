@@ -79,7 +79,7 @@ class LatestTicks:
 
     def _run(self) -> None:
         topic = topic_name("ticks", self.settings)
-        consumer = make_consumer(self.settings, None, cold=False, **_READ_UNCOMMITTED)  # `cold` named: mypy then matches no str to it
+        consumer = make_consumer(self.settings, None, wait="follow", **_READ_UNCOMMITTED)  # `wait` named: mypy then matches no str to it
         try:
             consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(partitions("ticks", self.settings))])
             while not self._stop.is_set():

@@ -36,7 +36,7 @@ def read_partition(settings: KafkaSettings, topics: list[str], partition: int, *
     a function of the reading consumer (configured with `group_id`, never subscribed: it can read the group's
     committed offsets), so finding where to start costs no second client. The high watermarks found go into
     `highs_out` when given."""
-    consumer = make_consumer(settings, group_id, **{"enable.partition.eof": True})
+    consumer = make_consumer(settings, group_id, wait="short", **{"enable.partition.eof": True})
     out: list[TopLevel] = []
     bad = 0
     try:

@@ -203,7 +203,7 @@ class ExecutorService:
 
     def _poll_thread(self) -> None:
         static = {"group.instance.id": self.instance_id} if self.instance_id else {}
-        consumer = make_consumer(self.kafka, self.group_id, cold=False, **static)  # cooperative-sticky, as every group consumer (core.kafka)
+        consumer = make_consumer(self.kafka, self.group_id, wait="follow", **static)  # cooperative-sticky, as every group consumer (core.kafka)
         self._consumer = consumer
         self._group_meta = None
         consumer.subscribe([self.signals_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)

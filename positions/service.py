@@ -164,7 +164,7 @@ class PositionsService:
         follow_pairings(markets, self.on_pairing)
         markets.start()
         producer = make_producer(self.kafka)
-        consumer = make_consumer(self.kafka, None, cold=True)
+        consumer = make_consumer(self.kafka, None, wait="cold")
         fills = topic_name("fills", self.kafka, paper=self.paper)
         ticks = topic_name("ticks", self.kafka)
         settlements = topic_name("settlements", self.kafka)

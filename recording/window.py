@@ -33,7 +33,7 @@ def parse_time(text: str | None) -> int | None:
 
 def read_window(kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: int | None, *, game: str | None = None,
                 timeout_s: float = 600.0, progress: bool = False) -> Iterator[dict[str, Any]]:
-    c = make_consumer(kafka, None, **{"enable.partition.eof": True})
+    c = make_consumer(kafka, None, wait="short", **{"enable.partition.eof": True})
     try:
         md = c.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None or not md.partitions:

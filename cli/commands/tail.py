@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
     full = topic_name(logical, settings, paper=args.paper) if logical in TOPICS else logical
     require_broker(settings)
-    consumer = make_consumer(settings, None, **{"enable.partition.eof": True})
+    consumer = make_consumer(settings, None, wait="short", **{"enable.partition.eof": True})
     printed = 0
     try:
         meta = consumer.list_topics(full, timeout=10)
