@@ -15,7 +15,7 @@ QUICK = {
     "sign": ["--n", "2000"],
     "risk": ["--n", "100"],
     "sim": ["--seconds", "5"],
-    "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000"],
+    "process": ["--ticks", "1000", "--rate", "100", "--burst", "5000", "--warmup", "2"],
     "throughput": ["--rates", "1000,1500,2000,3000", "--step-s", "4"],
     "chaos-executor-kill": ["--scenario", "executor-kill", "--signals", "60", "--kills", "5"],
     "chaos-venue-429-storm": ["--scenario", "venue-429-storm", "--signals", "60"],

@@ -45,7 +45,7 @@ def test_bench_process_on_an_external_broker_keeps_to_its_own_topics(broker: Bro
     before = _topic_names(broker.bootstrap)
     assert f"{topics.topic_prefix}ticks" in before  # the other pipeline's topics exist
     proc = _arb("bench", "process", "--bootstrap", broker.bootstrap, "--games", "4", "--ticks", "200", "--rate", "200",
-                "--burst", "1000", "--bursts", "1", "--json", timeout=180)
+                "--burst", "1000", "--bursts", "1", "--warmup", "1", "--json", timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["tick_to_signal"]["n"] > 0 and out["throughput_ticks_per_s"] is not None, out
