@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
+
+from processors.resumed import Resumed, Step
 
 # Faust hands the records of one fetch to the stream one at a time, a loop step or more apart (each goes
 # through the consumer's `wait_first`: processors/low_latency.py). Cutting a batch the moment the queue is empty would make
@@ -50,18 +52,52 @@ class EventStream(Protocol[E]):
 
 
 async def available_batches(stream: EventStream[E], max_: int, empty_steps: int = EMPTY_STEPS) -> AsyncIterator[list[E]]:
-    """Yield lists of events from `stream`: cut at `max_` events or when nothing more is queued for
-    `empty_steps` loop steps.
+    """Yield lists of events from `stream`: cut at `max_` events, when nothing more is queued for
+    `empty_steps` loop steps, or when the stream has to wait for its next event.
 
     As with `take_events`, an event is acked only after the caller has processed its batch (asked for
     the next one): Faust's bookkeeping of what was committed, which the delivery guard reads, must not
-    run ahead of what was processed (acking on read lost signals around worker restarts)."""
+    run ahead of what was processed (acking on read lost signals around worker restarts).
+
+    A batch is never held while the stream waits. A revocation suspends Faust's flow and clears the stream's
+    queue, then waits until every event handed out is acked (`Consumer.wait_empty`): a batch held across that
+    wait (its events seen queued, the queue cleared in the loop step the stream then yields) hung the
+    rebalance, and the worker's shutdown, for good. So the stream's next event is asked for by hand
+    (`__anext__` run up to its first suspension, as processors/low_latency.py does with Faust's hand-over):
+    when the stream suspends on anything but a bare loop step, the batch in hand is yielded first."""
     queue = stream.channel.queue
     acks_were = stream.enable_acks
     stream.enable_acks = False
+    events = aiter(stream.events())
     batch: list[E] = []
+
+    async def cut() -> AsyncIterator[list[E]]:
+        nonlocal batch
+        done, batch = batch, []
+        yield done
+        for event in done:
+            await stream.ack(event)
+
     try:
-        async for event in stream.events():
+        while True:
+            step = cast(Step, events.__anext__())
+            try:
+                pending = step.send(None)
+                while pending is None:  # a bare loop step (Faust's `sleep(0)` before each event): take it, go on
+                    await asyncio.sleep(0)
+                    pending = step.send(None)
+            except StopIteration as got:
+                event = cast(E, got.value)
+            except StopAsyncIteration:
+                return  # an unfinished batch is not yielded: never processed, never acked, read again
+            else:
+                if batch:
+                    async for done in cut():
+                        yield done
+                try:
+                    event = cast(E, await Resumed(step, pending))
+                except StopAsyncIteration:
+                    return
             batch.append(event)
             if len(batch) < max_:
                 for _ in range(empty_steps):
@@ -70,9 +106,7 @@ async def available_batches(stream: EventStream[E], max_: int, empty_steps: int 
                     await asyncio.sleep(0)
                 if not queue.empty():
                     continue
-            yield batch
-            for done in batch:
-                await stream.ack(done)
-            batch = []
+            async for done in cut():
+                yield done
     finally:
         stream.enable_acks = acks_were

@@ -9,7 +9,7 @@ the code patched here changes upstream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Container, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping
 from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
@@ -22,6 +22,7 @@ from mode.utils.types.trees import NodeT
 from yarl import URL
 
 from processors.faust_meta import ServiceMeta
+from processors.resumed import Resumed
 
 # aiokafka ships no type hints: the private members patched here, typed.
 Plan = tuple[object, object, float, object, object]  # Fetcher._get_actions_per_node: (requests, resets, timeout, ...)
@@ -178,39 +179,6 @@ def _leaves_out_a_partition(fetcher: _Fetcher, assignment: object, reading: Cont
     return False
 
 
-_Step = Coroutine[object, object, object]
-
-
-class _Resumed:
-    """The rest of a coroutine that was run by hand up to its first suspension (it yielded `pending`), as an
-    awaitable: awaiting it goes on exactly where the coroutine stopped (what `yield from` does with a fresh one)."""
-
-    __slots__ = ("coro", "pending")
-
-    def __init__(self, coro: _Step, pending: object) -> None:
-        self.coro = coro
-        self.pending = pending
-
-    def __await__(self) -> Generator[object, object, object]:
-        coro, pending = self.coro, self.pending
-        while True:
-            try:
-                sent = yield pending
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # thrown in (a cancellation): passed on to the coroutine
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return cast(object, stop.value)
-            else:
-                try:
-                    pending = coro.send(sent)
-                except StopIteration as stop:
-                    return cast(object, stop.value)
-
-
 class _Flag(Protocol):
     def is_set(self) -> bool: ...
 
@@ -277,7 +245,7 @@ async def _wait_first(self: _Delivering, *coros: object, timeout: object = None)
         except BaseException:
             _close(suspended)
             raise
-        return await _service_wait_first(self, _Resumed(delivery, pending), suspended)
+        return await _service_wait_first(self, Resumed(delivery, pending), suspended)
     return await _service_wait_first(self, *coros, timeout=timeout)
 
 

@@ -93,3 +93,53 @@ def test_an_event_arriving_within_the_empty_steps_joins_the_batch() -> None:
     assert together == [[1, 2, 3]]
     apart = asyncio.run(_run(QueueStream(), 500, 0, [[1], [2], [3]], gap_steps=2))
     assert apart == [[1], [2], [3]]
+
+
+class FaustLikeStream(QueueStream):
+    """Steps like Faust's `Stream._py_aiter`: a bare loop step before each event, then the queue. `revoke_after=n`:
+    in the loop step after the n-th event was handed out, a revocation clears the queue (`flow_control.clear()`)."""
+
+    def __init__(self, revoke_after: int) -> None:
+        super().__init__()
+        self.handed: list[int] = []
+        self.revoke_after: int | None = revoke_after
+
+    async def events(self) -> AsyncIterator[int]:
+        while True:
+            await asyncio.sleep(0)
+            if self.revoke_after is not None and len(self.handed) == self.revoke_after:
+                while not self.channel.queue.empty():
+                    self.channel.queue.get_nowait()
+                self.revoke_after = None
+            item = await self.channel.queue.get()
+            if item is None:
+                return
+            self.handed.append(item)
+            yield item
+
+
+def test_a_batch_is_not_held_while_the_stream_waits_so_a_revocation_can_finish() -> None:
+    # Faust's revocation clears the queue and then waits until every event handed out is acked (wait_empty).
+    # The batcher saw event 2 queued and asked for it; the queue was cleared in between: the batch of event 1
+    # must still be processed and acked, or the rebalance (and the worker's shutdown) waits for good.
+    async def main() -> None:
+        stream = FaustLikeStream(revoke_after=1)
+        got: list[list[int]] = []
+
+        async def consume() -> None:
+            async for batch in available_batches(stream, 500, empty_steps=4):
+                got.append(batch)
+                stream.processed.extend(batch)
+
+        task = asyncio.create_task(consume())
+        stream.channel.queue.put_nowait(1)
+        stream.channel.queue.put_nowait(2)
+        await _steps(20)
+        assert stream.handed == [1]  # event 2 was cleared before it was handed out
+        assert got == [[1]] and stream.acked == [1]  # nothing handed out is left unacked
+        stream.channel.queue.put_nowait(3)  # after the rebalance, the stream goes on
+        await _steps(20)
+        assert got == [[1], [3]] and stream.acked == [1, 3]
+        task.cancel()
+
+    asyncio.run(main())
