@@ -84,7 +84,11 @@ async def available_batches(stream: EventStream[E], max_: int, empty_steps: int 
             try:
                 pending = step.send(None)
                 while pending is None:  # a bare loop step (Faust's `sleep(0)` before each event): take it, go on
-                    await asyncio.sleep(0)
+                    try:
+                        await asyncio.sleep(0)
+                    except BaseException as exc:  # cancelled in that step: into the stream, where its task would have
+                        step.throw(exc)
+                        raise
                     pending = step.send(None)
             except StopIteration as got:
                 event = cast(E, got.value)

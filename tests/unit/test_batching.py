@@ -143,3 +143,36 @@ def test_a_batch_is_not_held_while_the_stream_waits_so_a_revocation_can_finish()
         task.cancel()
 
     asyncio.run(main())
+
+
+def test_a_cancellation_in_the_streams_loop_step_reaches_the_stream() -> None:
+    # The stream's bare loop step is taken by the batcher; a cancellation there must end the stream as it would
+    # have if the stream's own task had been cancelled at that point (its `finally` runs: Faust stops the channel).
+    async def main() -> None:
+        ended: list[str] = []
+
+        class Stream(QueueStream):
+            async def events(self) -> AsyncIterator[int]:
+                try:
+                    while True:
+                        await asyncio.sleep(0)
+                        yield await self.channel.queue.get()
+                finally:
+                    ended.append("stream finalized")
+
+        stream = Stream()
+        task = asyncio.create_task(_consume_forever(stream))
+        await asyncio.sleep(0)  # the batcher is now in the stream's first loop step
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        assert ended == ["stream finalized"]
+
+    asyncio.run(main())
+
+
+async def _consume_forever(stream: QueueStream) -> None:
+    async for _ in available_batches(stream, 500, empty_steps=4):
+        pass
