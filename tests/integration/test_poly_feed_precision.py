@@ -109,6 +109,8 @@ async def test_a_malformed_entry_resyncs_its_book_and_the_others_apply(dump_on_s
         bump_best_bid(sim, cond)
         await wait_for(lambda: feed.metrics.parse_errors == 1, "the bad entry")
         await wait_for(lambda: in_sync(hub, feed), "the bad entry's book rebuilt")
+        # The rebuilt book's OK tick reaches the collector through the hand-off a moment after the feed is in sync.
+        await wait_for(lambda: [t["status"] for t in col.of(bad, seen)][-1:] == ["OK"], "the rebuilt book's tick")
         bad_statuses = [t["status"] for t in col.of(bad, seen)]
         assert bad_statuses[0] == "RESYNCING" and bad_statuses[-1] == "OK"
         first_good = col.of(good, seen)[0]
