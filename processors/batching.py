@@ -71,10 +71,7 @@ async def available_batches(stream: EventStream[E], max_: int, empty_steps: int 
     events = aiter(stream.events())
     batch: list[E] = []
 
-    async def cut() -> AsyncIterator[list[E]]:
-        nonlocal batch
-        done, batch = batch, []
-        yield done
+    async def ack(done: list[E]) -> None:
         for event in done:
             await stream.ack(event)
 
@@ -96,8 +93,9 @@ async def available_batches(stream: EventStream[E], max_: int, empty_steps: int 
                 return  # an unfinished batch is not yielded: never processed, never acked, read again
             else:
                 if batch:
-                    async for done in cut():
-                        yield done
+                    done, batch = batch, []
+                    yield done
+                    await ack(done)
                 try:
                     event = cast(E, await Resumed(step, pending))
                 except StopAsyncIteration:
@@ -110,7 +108,8 @@ async def available_batches(stream: EventStream[E], max_: int, empty_steps: int 
                     await asyncio.sleep(0)
                 if not queue.empty():
                     continue
-            async for done in cut():
-                yield done
+            done, batch = batch, []
+            yield done
+            await ack(done)
     finally:
         stream.enable_acks = acks_were
