@@ -22,6 +22,7 @@ QUICK = {
     "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst", "--signals", "60"],
     "chaos-venue-ambiguity": ["--scenario", "venue-ambiguity", "--signals", "60", "--kills", "2", "--games", "8", "--rate", "3"],
     "chaos-processor-kill": ["--scenario", "processor-kill", "--duration", "30", "--kills", "2"],
+    "chaos-processor-rebalance": ["--scenario", "processor-rebalance", "--duration", "30", "--kills", "6"],
     "chaos-corrupt-records": ["--scenario", "corrupt-records", "--duration", "15"],
     "chaos-feed-disconnect": ["--scenario", "feed-disconnect", "--games", "6", "--kills", "2"],
     "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap", "--games", "6", "--kills", "2"],
@@ -33,7 +34,7 @@ QUICK = {
 FULL = {**QUICK, "broker": [], "sim": [], "process": [], "throughput": [], "chaos-executor-kill": ["--scenario", "executor-kill"], "chaos-venue-429-storm": ["--scenario", "venue-429-storm"],
         "chaos-venue-5xx-burst": ["--scenario", "venue-5xx-burst"],
         "chaos-venue-ambiguity": ["--scenario", "venue-ambiguity"], "chaos-processor-kill": ["--scenario", "processor-kill"],
-        "chaos-corrupt-records": ["--scenario", "corrupt-records"], "chaos-feed-disconnect": ["--scenario", "feed-disconnect"],
+        "chaos-processor-rebalance": ["--scenario", "processor-rebalance"], "chaos-corrupt-records": ["--scenario", "corrupt-records"], "chaos-feed-disconnect": ["--scenario", "feed-disconnect"],
         "chaos-feed-seq-gap": ["--scenario", "feed-seq-gap"], "chaos-feed-silence": ["--scenario", "feed-silence"],
         "chaos-malformed-frames": ["--scenario", "malformed-frames"], "latency": [], "recovery": ["--records", "1000000"]}
 

@@ -9,7 +9,7 @@ venue-ambiguity: cross-venue (Kalshi + Polymarket) and intra-Kalshi signals over
 simulator's ambiguous answers (executed-then-500, executed-then-lost answer, lookup lag, Polymarket delayed, 401, 429,
 5xx) switches on both venues and the executor is SIGKILLed; the venues' order logs are compared with `orders`, `fills`
 and `outcomes` (bench/chaos_ambiguity.py).
-processor-kill, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
+processor-kill, processor-rebalance, corrupt-records: the processor's scenarios (bench/chaos_processor.py).
 feed-disconnect, feed-seq-gap, feed-silence, malformed-frames: the feeds' scenarios, whole pipeline (bench/chaos_feed.py).
 
 On a local Apache Kafka started for the run, or with --bootstrap on another cluster, whose group.min.session.timeout.ms
@@ -33,14 +33,14 @@ from typing import Any
 from bench.args import add_external_bootstrap_arg
 from bench.chaos_counts import NO_BOOKS, NO_TICKS, with_counts
 
-SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "venue-ambiguity", "processor-kill", "corrupt-records", "feed-disconnect", "feed-seq-gap",
-             "feed-silence", "malformed-frames")
-PROCESSOR_SCENARIOS = ("processor-kill", "corrupt-records")  # bench/chaos_processor.py
+SCENARIOS = ("executor-kill", "venue-429-storm", "venue-5xx-burst", "venue-ambiguity", "processor-kill", "processor-rebalance", "corrupt-records",
+             "feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-frames")
+PROCESSOR_SCENARIOS = ("processor-kill", "processor-rebalance", "corrupt-records")  # bench/chaos_processor.py
 FEED_SCENARIOS = ("feed-disconnect", "feed-seq-gap", "feed-silence", "malformed-frames")  # bench/chaos_feed.py
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, venue 429 storm, venue 5xx burst, ambiguous venue answers "
+    p = sub.add_parser("chaos", help="fault scenarios: executor or processor SIGKILLs, processor workers joining and leaving, venue 429 storm, venue 5xx burst, ambiguous venue answers "
                                      "on both venues, corrupt records, feed disconnects, seq gaps, silence",
                        description="Runs `arb execute` as a child process against the simulator (`arb sim` child) and a "
                                    "local Apache Kafka (localkafka/broker.py) or --bootstrap's while injecting faults, then checks exactly-once execution: "
@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, required=True, help="which fault scenario")
     p.add_argument("--signals", type=int, default=None, help="signals to stream (default 300; 1,000 for venue-ambiguity)")
     p.add_argument("--kills", type=int, default=None,
-                   help="SIGKILLs (default 20 for executor-kill, 10 for venue-ambiguity, 5 for processor-kill); faults for the feed "
+                   help="SIGKILLs (default 20 for executor-kill, 10 for venue-ambiguity, 5 for processor-kill); membership changes for "
+                        "processor-rebalance (default 12); faults for the feed "
                         "scenarios (default 3)")
     p.add_argument("--interval", type=float, default=8.0, help="feed scenarios: seconds between faults (default 8)")
     p.add_argument("--rate", type=float, default=None,
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     ambiguity = args.scenario == "venue-ambiguity"
     if args.kills is None:
-        args.kills = 5 if args.scenario == "processor-kill" else 3 if args.scenario in FEED_SCENARIOS else 10 if ambiguity else 20
+        args.kills = 5 if args.scenario == "processor-kill" else 12 if args.scenario == "processor-rebalance" else 3 if args.scenario in FEED_SCENARIOS else 10 if ambiguity else 20
     if args.signals is None:
         args.signals = 1000 if ambiguity else 300
     if args.timeout is None:

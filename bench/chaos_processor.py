@@ -3,6 +3,10 @@ localkafka/run.py).
 
 processor-kill: ticks stream at a steady rate while the worker is SIGKILLed at seeded random moments
 and restarted; it recovers its table from the changelog and resumes from the committed offsets.
+processor-rebalance: the same stream through two to four workers (dynamic membership) that join and leave at
+seeded random moments: a worker starts, one gets SIGTERM or SIGINT (it hands its partitions over), or one is
+SIGKILLed and a new one starts at once (its partitions move once its session expires). Partitions move
+between live workers every time, with the tables' states written by one worker and recovered by another.
 corrupt-records: the same stream with undecodable records mixed into `ticks` (bad magic, unknown
 fingerprint, truncated body); each must reach `dlq` and the stream go on.
 
@@ -14,7 +18,9 @@ The verdict compares what came out with the stream that went in:
 - duplicate_signals: signal_ids seen more than once (harmless by design: the executor keys its work by
   signal_id), conflicting_signals: one signal_id with two different contents (never harmless);
 - lost_ticks: ticks written but not consumed by the worker's group (committed offsets short of the end
-  once the stream is over), dead_letters against the corrupt records injected.
+  once the stream is over), dead_letters against the corrupt records injected;
+- processor-rebalance also: how long each SIGTERM/SIGINT took to exit, and `hung_stops`, workers still there
+  STOP_GRACE_S after it (then SIGKILLed).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from typing import Any
 from bench.chaos_counts import NO_EXECUTOR, with_counts
 
 SESSION_TIMEOUT_MS = 4000  # the worker's: a killed one's partitions move on within seconds
+STOP_GRACE_S = 30.0  # a stopped worker still there this long after SIGTERM/SIGINT is hung (the rig's own stop allows 15 s)
+MAX_WORKERS = 4  # processor-rebalance: between 1 and this many workers at any time
 CORRUPT = (b"\x00\x01garbage", b"\xc3\x01" + b"\xff" * 8 + b"\x02", b"")  # bad magic / unknown fingerprint / empty
 
 
@@ -59,12 +67,65 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log(f"scenario {args.scenario}; logs in {workdir}")
     on_kafka = ExitStack()  # a local Kafka for the run, or the topics of the run's own on --bootstrap's (localkafka/run.py)
     kafka = on_kafka.enter_context(run_kafka(args.bootstrap, "chaosp.", "bench chaos", SESSION_TIMEOUT_MS))
-    worker: subprocess.Popen[bytes] | None = None
+    workers: dict[str, subprocess.Popen[bytes]] = {}  # name -> the live worker of that name
+    stopping: list[tuple[subprocess.Popen[bytes], float, str, str]] = []  # (worker, when signalled, signal, name)
+    stops: list[dict[str, Any]] = []
+    started = 0
     ok = False
+    rebalance = args.scenario == "processor-rebalance"
 
-    def start() -> subprocess.Popen[bytes]:
-        return start_worker(kafka, workdir / "faust", workdir / "process.log", {"ARB_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
-                                                                                "ARB_FAUST_INSTANCE_ID": "chaos-processor"}, loglevel="info")
+    def start() -> None:
+        nonlocal started
+        started += 1
+        if rebalance:  # each worker a new member: its own name, store and log
+            name, env = f"w{started}", {"ARB_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS)}
+        else:  # one static member, restarted as itself
+            name, env = "process", {"ARB_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "ARB_FAUST_INSTANCE_ID": "chaos-processor"}
+        workers[name] = start_worker(kafka, workdir / f"faust-{name}", workdir / f"{name}.log", env, loglevel="info")
+
+    def signal_worker(name: str, sig: signals.Signals) -> None:
+        worker = workers.pop(name)
+        os.killpg(worker.pid, sig)
+        if sig == signals.SIGKILL:
+            worker.wait()
+        else:
+            stopping.append((worker, time.monotonic(), sig.name, name))
+
+    def reap(wait: bool = False) -> None:
+        """Record the stopped workers that exited; SIGKILL those still there after STOP_GRACE_S."""
+        for item in list(stopping):
+            worker, at, sig, name = item
+            rc = worker.poll()
+            if rc is None and wait:
+                try:
+                    rc = worker.wait(max(0.0, at + STOP_GRACE_S - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            if rc is None and time.monotonic() - at < STOP_GRACE_S:
+                continue
+            if rc is None:
+                os.killpg(worker.pid, signals.SIGKILL)
+                worker.wait()
+            # A clean stop exits 0 (or 128+signal, or by the signal: stopped before Python had its handlers installed).
+            clean = rc in (0, 128 + signals.Signals[sig].value, -signals.Signals[sig].value)
+            stops.append({"worker": name, "signal": sig, "exit_s": round(time.monotonic() - at, 2), "hung": rc is None, "rc": rc, "clean": clean})
+            stopping.remove(item)
+
+    def change_membership(at: float) -> str:
+        """One seeded membership change of processor-rebalance; what it was."""
+        live = sorted(workers)
+        action = "start" if len(live) < 2 else rng.choice(("term", "int", "kill")) if len(live) >= MAX_WORKERS else \
+            rng.choice(("start", "term", "int", "kill"))
+        if action == "start":
+            start()
+            return f"{at:.1f} s: {max(workers, key=lambda n: int(n[1:]))} starts"
+        name = rng.choice(live)
+        if action == "kill":  # and a new member joins at once, while the killed one's session is still open
+            signal_worker(name, signals.SIGKILL)
+            start()
+            return f"{at:.1f} s: {name} SIGKILLed, w{started} starts"
+        signal_worker(name, signals.SIGTERM if action == "term" else signals.SIGINT)
+        return f"{at:.1f} s: {name} gets SIG{action.upper()}"
 
     try:
         pairings = seed_games(kafka, args.games)
@@ -89,26 +150,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         recovery.append(now - restarted[0])
                         restarted = None
 
-        worker = start()
+        start()
+        if rebalance:
+            start()
         sent: list[dict[str, Any]] = []
         injected = 0
         ttopic = topic_name("ticks", kafka)
         n_ticks = int(args.rate * args.duration)
-        kills_at = sorted(rng.uniform(0.1, 0.9) * args.duration for _ in range(args.kills)) if args.scenario == "processor-kill" else []
+        faults = args.scenario in ("processor-kill", "processor-rebalance")
+        kills_at = sorted(rng.uniform(0.1, 0.9) * args.duration for _ in range(args.kills)) if faults else []
         kill_log: list[float] = []
+        changes: list[str] = []
         t0 = time.monotonic()
         for i in range(n_ticks):
             while time.monotonic() < t0 + i / args.rate:
                 read(0.0)
                 time.sleep(0.001)
+            reap()
             if kills_at and time.monotonic() - t0 >= kills_at[0]:
                 kills_at.pop(0)
-                os.killpg(worker.pid, signals.SIGKILL)
-                worker.wait()
-                worker = start()
-                restarted = (time.monotonic(), time.time_ns() // 1_000_000)
-                kill_log.append(round(restarted[0] - t0, 3))
-                log(f"processor SIGKILLed and restarted at {restarted[0] - t0:.1f} s")
+                if rebalance:
+                    changes.append(change_membership(time.monotonic() - t0))
+                    log(f"processor-rebalance: {changes[-1]}")
+                else:
+                    signal_worker("process", signals.SIGKILL)
+                    start()
+                    restarted = (time.monotonic(), time.time_ns() // 1_000_000)
+                    kill_log.append(round(restarted[0] - t0, 3))
+                    log(f"processor SIGKILLed and restarted at {restarted[0] - t0:.1f} s")
             g = games[rng.randrange(len(games))]
             c = rng.choice(("a", "b"))
             ask = 4400 + 100 * rng.randrange(4) if c == "a" else 5000 + 100 * rng.randrange(3)
@@ -120,6 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 injected += 1
             prod.poll(0)
         prod.flush(30)
+        reap(wait=True)
         typed_pairings = {g: from_dict(MarketPairing, p) for g, p in pairings.items()}
         expected = {s.signal_id: s for s in detect_all([from_dict(Tick, t) for t in sent], typed_pairings,
                                                        load(DetectorSettings, env={**os.environ, **EDGE_ENV}))}
@@ -157,23 +227,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.scenario == "processor-kill":
             out["kills"] = args.kills
             out["recovery_s"] = {"median": round(statistics.median(recovery), 2), "max": round(max(recovery), 2)} if recovery else None
+        elif rebalance:
+            out["membership_changes"] = changes
+            exits = [x["exit_s"] for x in stops if not x["hung"]]
+            out["stops"] = {"count": len(stops), "exit_s_median": round(statistics.median(exits), 2) if exits else None,
+                            "exit_s_max": max(exits) if exits else None}
+            out["hung_stops"] = [x for x in stops if not x["clean"]]  # hung (SIGKILLed after STOP_GRACE_S) or failed
+            out["recovery_s"] = None
         else:
             out["corrupt_injected"] = injected
             out["dead_letters"] = _scan(kafka, topic_name("dlq", kafka))[0]
             out["recovery_s"] = 0.0  # nothing to recover from: the stream never stops
         counts = {"lost_signals": out["lost_signals"], "lost_ticks": out["lost_ticks"], "invalid_book_trades": out["invalid_book_signals"],
                   "recovery_s": out["recovery_s"]}  # every signal from a book that never coexisted would be traded
-        not_covered = {"duplicate_orders": NO_EXECUTOR, **({} if out["recovery_s"] is not None else {"recovery_s": "no restart was seen"})}
-        ok = not any(out[k] for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks"))
+        no_recovery = "partitions move between live workers: no single restart to time (processor-kill times it)" if rebalance else "no restart was seen"
+        not_covered = {"duplicate_orders": NO_EXECUTOR, **({} if out["recovery_s"] is not None else {"recovery_s": no_recovery})}
+        ok = not any(out.get(k) for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks", "hung_stops"))
         if not ok:
             out["workdir"] = str(workdir)  # the worker's log and the evidence, kept for a failed verdict
             sent_at = {t["tick_id"]: round((t["received_ts"] - sent[0]["received_ts"]) / 1e6, 3) for t in sent}
             lost = [{"signal_id": k, "inputs": v.input_tick_ids, "sent_s": [sent_at.get(i) for i in v.input_tick_ids]}
                     for k, v in expected.items() if k not in by_id]
-            (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "lost": lost}, indent=1))
+            (workdir / "lost_signals.json").write_text(json.dumps({"kills_s": kill_log, "membership_changes": changes, "lost": lost}, indent=1))
         return with_counts(out, counts, not_covered)
     finally:
-        stop_workers(worker)
+        stop_workers(*workers.values())
+        for worker, *_ in stopping:
+            stop_workers(worker)
         on_kafka.close()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -21,6 +21,7 @@ batch: one changelog record per game per batch cost ~15% of a busy worker. Until
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -68,6 +69,12 @@ class Checkpoint:
         self._flush = flush
         self._write = write
         self._commit = commit
+        # One commit at a time: Faust's commits (interval, revocation, shutdown) and the worker's timer overlap, and an
+        # earlier commit whose flush ended later wrote its older states over newer ones (into the table the agent
+        # reads, and the changelog) and committed lower offsets after higher ones: the next ticks of those games were
+        # folded into stale books (the processor-rebalance scenario: a lost signal, and one from books that never
+        # coexisted).
+        self._one_at_a_time = asyncio.Lock()
         self.pending: dict[str, Entry] = {}  # game -> its newest state, not written yet
         self.processed_to: dict[int, int] = {}  # partition -> the offset after the last tick processed
         self.committed_to: dict[int, int] = {}  # partition -> the offset committed last (this assignment)
@@ -93,7 +100,11 @@ class Checkpoint:
 
     async def commit(self) -> None:
         """Send signals, write state, commit offsets. Faust runs it on its commit interval, when partitions are
-        revoked and at shutdown; the worker's own timer too."""
+        revoked and at shutdown; the worker's own timer too. A commit asked for while one runs waits for it."""
+        async with self._one_at_a_time:
+            await self._commit_now()
+
+    async def _commit_now(self) -> None:
         offsets = {p: o for p, o in self.processed_to.items() if o > self.committed_to.get(p, -1)}
         # The states those offsets need, taken before the first await: the agent goes on meanwhile, and a state it
         # adds now may have signals the flush below does not wait for.

@@ -16,6 +16,14 @@ lost signals). Two shapes, both repaired by seeking the partition back to the fi
 - a silent tail: the fetch position is past the next offset the agent needs and no tick of the
   partition arrived for `stall_s`.
 
+What the agent needs first after an assignment is the partition's committed offset (the log start when
+there is none), read from the broker by the worker when the rebalance completes, before Faust resumes the
+partitions (`started`). Not Faust's own record of it: Faust forgets that at the revocation and learns it
+again only once its seek returns, while records already flow (its table recovery resumed the flow); the
+agent took a partition's first tick 4 offsets past the committed one in that window, accepted it for want of
+a committed offset, and those 4 ticks were never processed (the processor-rebalance scenario). A tick of a
+partition whose start is not known is refused, and the partition rewound once it is (`unplaced`).
+
 A rewind only repeats ticks: those already folded into a game's state are skipped by offset, and a
 repeated signal carries the same signal_id. The ticks topic has no legitimate offset gaps (plain
 idempotent producers, no compaction, no transactions); should one appear anyway, the partition is
@@ -24,6 +32,7 @@ rewound `MAX_REWINDS` times and then the gap is accepted, so it can never wedge.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 STALL_S = 2.0  # far above the few ms a fetched tick takes to reach the agent, even behind a full buffer
@@ -37,6 +46,8 @@ class DeliveryGuard:
     progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
     missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
     rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when)
+    start: dict[int, int] = field(default_factory=dict)  # partition -> the first offset needed in this assignment
+    unplaced: set[int] = field(default_factory=set)  # partitions with a tick refused for want of a start
     assigned_at: float = 0.0
 
     def assigned(self, now: float) -> None:
@@ -45,13 +56,22 @@ class DeliveryGuard:
         self.progress_at.clear()
         self.missing.clear()
         self.rewinds.clear()
+        self.start.clear()
+        self.unplaced.clear()
         self.assigned_at = now
 
-    def accept(self, partition: int, offset: int, now: float, committed: int | None = None) -> bool:
-        """Whether the agent may process this tick: False when ticks before it never arrived.
-        `committed` is the partition's committed offset, the first one needed after an assignment."""
-        needed = self.next_offset.get(partition, committed)
-        if needed is not None and offset > needed:
+    def started(self, starts: Mapping[int, int]) -> None:
+        """The first offset the agent needs of each partition in this assignment: the committed one, or the log start."""
+        self.start.update(starts)
+
+    def accept(self, partition: int, offset: int, now: float) -> bool:
+        """Whether the agent may process this tick: False when ticks before it never arrived, or when it is not
+        known yet which tick is the first one needed (see `unplaced`)."""
+        needed = self.next_offset.get(partition, self.start.get(partition))
+        if needed is None:
+            self.unplaced.add(partition)
+            return False
+        if offset > needed:
             done = self.rewinds.get(partition)
             if done is not None and done[0] == needed and done[1] >= MAX_REWINDS:
                 self.rewinds.pop(partition)  # rewound again and again, never there: a real gap
@@ -87,6 +107,7 @@ class DeliveryGuard:
         return offset
 
     def rewound(self, partition: int, offset: int, now: float) -> None:
+        self.unplaced.discard(partition)
         done = self.rewinds.get(partition)
         count = done[1] + 1 if done is not None and done[0] == offset else 1
         self.rewinds[partition] = (offset, count, now)

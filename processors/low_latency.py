@@ -9,7 +9,7 @@ the code patched here changes upstream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Container, Coroutine, Mapping
 from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
@@ -103,6 +103,13 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=
         result = fun(*args, **kwargs)
         return await cast(Awaitable[object], result) if isinstance(result, Awaitable) else result
 
+    async def committed(self, partitions: Collection[TP]) -> dict[TP, int | None]:
+        """The group's committed offset of each partition (None: none), asked of the broker (aiokafka's public
+        `committed`, concurrently: one round trip each)."""
+        consumer = cast(_Committing, self._ensure_consumer())
+        tps = list(partitions)
+        return dict(zip(tps, await asyncio.gather(*(consumer.committed(tp) for tp in tps)), strict=True))
+
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
         consumer: _TunedConsumer = super()._create_worker_consumer(transport)
         # Why (measured on Kafka, README "Where the time goes"): Faust hard-codes fetch_max_wait_ms=1500 and aiokafka
@@ -121,6 +128,10 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=
         fetcher._prefetch_backoff = transport.fetch_wait_ms / 1000
         app_consumer = cast(_Reading, self.consumer)
         _plan_fetch_rounds(fetcher, transport.fetch_wait_ms, transport.full_fetch_wait_ms, lambda: app_consumer._active_partitions)
+
+
+class _Committing(Protocol):  # aiokafka.AIOKafkaConsumer
+    async def committed(self, partition: TP) -> int | None: ...
 
 
 class _Reading(Protocol):  # faust.transport.consumer.Consumer
@@ -279,6 +290,14 @@ class LowLatencyConsumer(faust_aiokafka.Consumer, metaclass=ServiceMeta):
         owned = cast(LowLatencyTransport, self.transport).owned_topic
         rest = {tp: offset for tp, offset in offsets.items() if tp.topic != owned}
         return True if not rest else bool(await super()._commit(rest))
+
+    async def start_offsets(self, partitions: Collection[TP]) -> dict[TP, int]:
+        """Where the group resumes each partition: its committed offset, or its log start when it has none (the
+        worker's auto_offset_reset is earliest)."""
+        committed = await cast(LowLatencyConsumerThread, self._thread).committed(partitions)
+        never = [tp for tp, offset in committed.items() if offset is None]
+        earliest = await self.earliest_offsets(*never) if never else {}
+        return {tp: offset if offset is not None else earliest[tp] for tp, offset in committed.items()}
 
     async def commit_owned(self, offsets: Mapping[int, int]) -> bool:
         """Commit offsets ({partition: offset}) of the owned topic, once what they depend on is written."""

@@ -20,6 +20,7 @@ from typing import cast
 
 import faust
 from aiokafka.errors import IllegalStateError
+from aiokafka.errors import KafkaError as AIOKafkaError
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP, StreamT
@@ -50,6 +51,7 @@ from schemas.records import Signal
 log = logging.getLogger(__name__)
 
 _IllegalState: type[Exception] = IllegalStateError  # aiokafka ships no type hints
+_KafkaError: type[Exception] = AIOKafkaError
 
 
 class ProcessorWorker:
@@ -66,6 +68,9 @@ class ProcessorWorker:
         self._send_error: KafkaException | None = None  # the first signal delivery that failed
         self._sent = 0  # signals given to the producer (each one's number)
         self._unacked: set[int] = set()  # numbers of the signals not delivered yet
+        # What was given to Faust's producer (changelog states, dead letters) and is not known delivered: see _flush.
+        self._faust_sends: list[asyncio.Future[object]] = []
+        self._request_timeout_s = settings.request_timeout_s  # of a wait for Faust's deliveries, and for committed offsets
         self.markets = MarketsCache(kafka)
         self.markets_loaded = asyncio.Event()
         self.detector = Detector(detection, self.markets.get)
@@ -157,8 +162,7 @@ class ProcessorWorker:
     async def process(self, batch: list[TickEvent]) -> None:
         """Fold each tick of the batch into its game's state, send the signals, hand the states to the checkpoint."""
         now = asyncio.get_running_loop().time()
-        committed = self._committed_offsets()
-        batch = [e for e in batch if self.guard.accept(e.message.partition, e.message.offset, now, committed.get(e.message.tp))]
+        batch = [e for e in batch if self.guard.accept(e.message.partition, e.message.offset, now)]
         states: dict[str, Entry] = {}
         for event in batch:
             metrics.TICKS_CONSUMED.inc()
@@ -204,7 +208,8 @@ class ProcessorWorker:
         record = dead_letter_record(event, error)
         log.warning("processor: dead-lettered a ticks record: %s", record.error,
                     extra={"topic": record.source_topic, "partition": record.partition, "offset": record.offset})
-        await self.dlq.send(key=event.message.topic, value=codec.encode_record(record))
+        sent = await self.dlq.send(key=event.message.topic, value=codec.encode_record(record))
+        self._faust_sends.append(cast("asyncio.Future[object]", sent))
 
     async def send_signal(self, game_id: str, signal: Signal) -> None:
         # Through librdkafka (core.kafka's producer, keyed by game_id, murmur2 like every producer of this project),
@@ -249,8 +254,9 @@ class ProcessorWorker:
     # -- the checkpoint's steps on Faust ---------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        """Wait until every signal sent so far is delivered (raises if one failed), then flush Faust's producer (the
-        table's changelog, dead letters). Signals sent meanwhile are not waited for: they belong to later states."""
+        """Wait until every signal sent so far is delivered (raises if one failed), then until every record given to
+        Faust's producer so far (the table's changelog, dead letters) is. Signals sent meanwhile are not waited for:
+        they belong to later states."""
         if self._signals is not None:
             upto, wait = self._sent, Backoff(0.001, 0.05)
             while True:
@@ -261,6 +267,34 @@ class ProcessorWorker:
                     break
                 await asyncio.sleep(wait.next_delay())  # a broker away: librdkafka retries until message.timeout.ms, then reports it
         await self.app.producer.flush()
+        await self._faust_delivered()
+
+    async def _faust_delivered(self) -> None:
+        """Wait until every record given to Faust's producer so far is delivered; raise if one failed or is still out
+        after the request timeout (the checkpoint then commits no offset: the ticks are processed again).
+
+        Faust's `producer.flush()` alone is not that: its buffer's flush gives up when no record left the buffer within
+        0.1 s and returns with records still in it (faust/transport/producer.py `ProducerBuffer.flush_atmost`,
+        faust-streaming 0.15.3), and it ignores failed deliveries. Under rebalances the worker's flush returned with 1-12
+        states still in the buffer (`arb bench chaos --scenario processor-rebalance`); the offsets committed
+        after it then ran ahead of the changelog, and a worker that took the partition over recovered books without
+        those ticks and never processed them again: lost signals. Each record's future (FutureMessage, resolved
+        by Faust when the broker acknowledged it) is the delivery report waited for here."""
+        sent = list(self._faust_sends)
+        if not sent:
+            return
+        done, pending = await asyncio.wait(sent, timeout=self._request_timeout_s)
+        self._faust_sends = [f for f in self._faust_sends if not f.done()]
+        failed = next((f.exception() for f in done if not f.cancelled() and f.exception() is not None), None)
+        if pending or failed is not None or any(f.cancelled() for f in done):
+            # Lost for good (or the broker away): later offsets must not be committed over it, so the worker stops, as
+            # for a signal (_on_signal_delivered); its successor processes the ticks again from the last commit.
+            what = f"{len(pending)} not delivered after {self._request_timeout_s:g} s" if pending else repr(failed) if failed else "cancelled"
+            error = RuntimeError(f"a table state or dead letter could not be written ({what}); stopping the worker")
+            log.error("processor: %s", error)
+            crash: Coroutine[object, object, None] = self.app.crash(error)
+            asyncio.ensure_future(crash)
+            raise error
 
     def _write_state(self, partition: int, game_id: str, state: GameState) -> None:
         # Into the game's ticks partition of the changelog: that is the changelog partition Faust gives the
@@ -269,15 +303,10 @@ class ProcessorWorker:
         value = state.to_json()
         self.games.data[game_id] = value
         self._written[game_id] = (value, state)
-        self.games.send_changelog(partition, game_id, value)
+        self._faust_sends.append(self.games.send_changelog(partition, game_id, value))
 
     async def _commit_ticks(self, offsets: Mapping[int, int]) -> bool:
         return await self.consumer.commit_owned(offsets)
-
-    def _committed_offsets(self) -> Mapping[TP, int | None]:
-        # Faust's record of each partition's committed offset: after an assignment, the position it seeked to.
-        # Faust has no public accessor; faust-streaming is pinned (tests/unit/test_library_patches.py).
-        return cast(FaustConsumer, self.app.consumer)._committed_offset
 
     # -- timers, tasks and rebalance signals -----------------------------------------------------------------
 
@@ -295,10 +324,26 @@ class ProcessorWorker:
         self._written.clear()  # the table is recovered afresh: parse what it holds now
 
     async def on_ready(self, sender: object, /, *args: object, signal: object, **kwargs: object) -> None:
-        # Sent when the tables are recovered, just before Faust resumes fetching: from here the worker processes.
+        # Sent when the tables are recovered, just before Faust resumes the partitions: from here the worker processes.
         owned = self.owned_ticks()
+        await self.place(owned)
         log.info("processor: worker ready: ticks partitions %s, %d pairings known", partitions_text(owned), len(self.markets.pairings),
                  extra={"partitions": owned})
+
+    async def place(self, partitions: list[int]) -> None:
+        """Tell the delivery guard where each ticks partition resumes (processors/delivery_guard.py `started`). Should the
+        broker not answer, the partitions' ticks are refused and the rewind timer asks again."""
+        if not partitions:
+            return
+        generation = self.app.consumer_generation_id
+        try:
+            starts = await asyncio.wait_for(self.consumer.start_offsets([TP(self.ticks_topic, p) for p in partitions]), self._request_timeout_s)
+        except (_KafkaError, _IllegalState, TimeoutError) as exc:
+            log.warning("processor: could not read the committed offsets of ticks partitions %s (%r); asking again shortly",
+                        partitions_text(partitions), exc)
+            return
+        if self.app.consumer_generation_id == generation:  # not a newer assignment meanwhile
+            self.guard.started({tp.partition: offset for tp, offset in starts.items()})
 
     async def load_markets(self) -> None:
         try:  # register what the agent writes now, off the loop: encoding then never asks the registry
@@ -314,12 +359,20 @@ class ProcessorWorker:
         if self.app.rebalancing or not consumer.flow_active:
             return
         try:
+            owned = self.owned_ticks()
+            unplaced = [p for p in owned if p in self.guard.unplaced and p not in self.guard.start]
+            if unplaced:
+                await self.place(unplaced)
             for tp in sorted(consumer.assignment()):
                 if tp.topic != self.ticks_topic:
                     continue
                 now = asyncio.get_running_loop().time()
                 target = self.guard.gap_rewind(tp.partition, now)
-                if target is not None:
+                if tp.partition in self.guard.unplaced and tp.partition in self.guard.start:
+                    target = self.guard.start[tp.partition]  # ticks refused before it was known where the partition resumes
+                    log.warning("processor: partition %d had ticks before its committed offset was known; rewinding to it (%d)",
+                                tp.partition, target)
+                elif target is not None:
                     log.warning("processor: partition %d skipped from tick %d; rewinding to it", tp.partition, target)
                 else:
                     position = await consumer.position(tp)
@@ -328,11 +381,8 @@ class ProcessorWorker:
                     expected = self.guard.expected(tp.partition)
                     # Processed, not fetched: records fetched and waiting in Faust's buffers are lag too.
                     metrics.set_lag(tp.topic, tp.partition, consumer.highwater(tp), expected if expected is not None else position)
-                    if expected is None:
-                        # Nothing arrived since the assignment: the agent needs the committed offset
-                        # next (Faust's record of it, the position it seeked to), else the first one.
-                        committed = self._committed_offsets().get(tp)
-                        expected = committed if committed is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                    if expected is None:  # nothing arrived since the assignment: the agent needs the start next
+                        expected = self.guard.start.get(tp.partition)
                     if expected is None or not self.guard.stalled(tp.partition, position, expected, now):
                         continue
                     log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",

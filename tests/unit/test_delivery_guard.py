@@ -8,7 +8,8 @@ from processors.delivery_guard import MAX_REWINDS, DeliveryGuard
 def test_contiguous_ticks_are_accepted_from_the_committed_offset() -> None:
     g = DeliveryGuard()
     g.assigned(now=0.0)
-    assert all(g.accept(3, o, now=1.0, committed=10) for o in (10, 11, 12))
+    g.started({3: 10})
+    assert all(g.accept(3, o, now=1.0) for o in (10, 11, 12))
     assert g.expected(3) == 13
     assert g.accept(3, 11, now=1.0)  # a repeat (after a rewind or a crash): the state's offset skips it
 
@@ -16,7 +17,8 @@ def test_contiguous_ticks_are_accepted_from_the_committed_offset() -> None:
 def test_a_gap_is_refused_rewound_once_per_stall_and_caps_commits_until_filled() -> None:
     g = DeliveryGuard(stall_s=2.0)
     g.assigned(now=0.0)
-    assert g.accept(5, 20, now=0.0, committed=20)
+    g.started({5: 20})
+    assert g.accept(5, 20, now=0.0)
     assert not g.accept(5, 24, now=0.1)  # 21..23 never arrived: 24 must not be folded in before them
     assert g.gap_rewind(5, now=0.2) == 21
     g.rewound(5, 21, now=0.2)
@@ -29,7 +31,8 @@ def test_a_gap_is_refused_rewound_once_per_stall_and_caps_commits_until_filled()
 def test_a_gap_that_never_fills_is_accepted_after_max_rewinds() -> None:
     g = DeliveryGuard(stall_s=1.0)
     g.assigned(now=0.0)
-    assert g.accept(0, 7, now=0.0, committed=7)
+    g.started({0: 7})
+    assert g.accept(0, 7, now=0.0)
     t = 0.0
     for _ in range(MAX_REWINDS):
         assert not g.accept(0, 9, now=t)
@@ -43,20 +46,38 @@ def test_a_gap_that_never_fills_is_accepted_after_max_rewinds() -> None:
 
 def test_first_tick_after_assignment_past_the_committed_offset_is_a_gap() -> None:
     g = DeliveryGuard()
+    g.started({1: 40})
     g.accept(1, 50, now=0.0)
     g.assigned(now=10.0)  # what was seen before the rebalance says nothing now
-    assert g.expected(1) is None
-    assert not g.accept(1, 60, now=10.5, committed=55)
+    assert g.expected(1) is None and g.start == {}
+    g.started({1: 55})
+    assert not g.accept(1, 60, now=10.5)
     assert g.gap_rewind(1, now=10.6) == 55
+
+
+def test_a_tick_before_the_start_is_known_is_refused_until_rewound_there() -> None:
+    # The rebalance of the processor-rebalance scenario: Faust's table recovery had resumed the flow, the committed
+    # offset was 343 and the agent's first tick of the partition was 347 before anything knew where it resumed.
+    g = DeliveryGuard()
+    g.assigned(now=0.0)
+    assert not g.accept(1, 347, now=0.1)  # accepted, 343..346 would never be processed
+    assert g.unplaced == {1}
+    g.started({1: 343})
+    g.rewound(1, 343, now=0.2)  # the worker's rewind timer: to the start, now known
+    assert g.unplaced == set()
+    assert [g.accept(1, o, now=0.3) for o in (343, 344, 345, 346, 347)] == [True] * 5
+    assert g.expected(1) == 348
 
 
 def test_silent_tail_is_a_drop_after_the_stall_time() -> None:
     g = DeliveryGuard(stall_s=2.0)
     g.assigned(now=100.0)
-    assert not g.accept(3, 4, now=100.5, committed=0)  # 0..3 missing
+    g.started({3: 0})
+    assert not g.accept(3, 4, now=100.5)  # 0..3 missing
     g2 = DeliveryGuard(stall_s=2.0)
     g2.assigned(now=100.0)
-    assert g2.accept(3, 4, now=100.5, committed=4)
+    g2.started({3: 4})
+    assert g2.accept(3, 4, now=100.5)
     assert not g2.stalled(3, position=8, expected=5, now=102.4)  # 1.9 s: records may still be on their way
     assert g2.stalled(3, position=8, expected=5, now=102.5)
     assert not g2.stalled(3, position=5, expected=5, now=1000.0)  # everything fetched arrived

@@ -1,7 +1,7 @@
 """The private code of Faust and aiokafka that the processor patches or relies on is the code it was measured with.
 
 processors/low_latency.py overrides private methods of faust-streaming and mode and sets private members of aiokafka;
-processors/worker.py reads Faust's `Consumer._committed_offset`. Both libraries are pinned in pyproject.toml. An
+processors/worker.py relies on when Faust's table recovery sends `on_rebalance_complete`. Both libraries are pinned in pyproject.toml. An
 upgrade that changes any function below fails here: re-check what the message names, re-run
 `arb bench process --json` (hop p99, burst rate) and `arb bench chaos --scenario processor-kill --json` (0 lost),
 then record the new hash.
@@ -21,6 +21,7 @@ import aiokafka
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.subscription_state import Assignment
+from faust.tables.recovery import Recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -45,12 +46,17 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
      "LowLatencyConsumer._commit / commit_owned: Faust's commit of {TP: offset} still goes straight to the broker"),
     (faust_consumer.Consumer._commit_offsets, "1a69799041188441",
      "LowLatencyConsumer._commit_offsets: every Faust commit (interval, revocation, shutdown) passes here, after "
-     "which the checkpoint runs first; and `_committed_offset` is updated here"),
-    (faust_consumer.Consumer.perform_seek, "0e8c130ff4b0afd8",
-     "ProcessorWorker._committed_offsets: `_committed_offset` holds the group's committed offsets after an assignment "
-     "(the delivery guard's first needed offset)"),
-    (faust_consumer.Consumer.on_partitions_revoked, "d04b7ae72c6fc206",
-     "ProcessorWorker._committed_offsets: revoked partitions leave `_committed_offset`"),
+     "which the checkpoint runs first"),
+    (Recovery._resume_streams, "d986a6710c1aca98",
+     "ProcessorWorker.on_ready / place: `on_rebalance_complete` is still sent, and awaited, before the streams' partitions "
+     "are resumed (the delivery guard learns where each ticks partition resumes before any of its ticks can arrive)"),
+    (Recovery.on_recovery_completed, "6ef567acf072e46d",
+     "ProcessorWorker.on_ready / place: as in _resume_streams, `on_rebalance_complete` is awaited before "
+     "`resume_partitions`"),
+    (faust_consumer.ThreadDelegateConsumer.__init__, "7072ae80eac1ff62",
+     "LowLatencyConsumer.start_offsets reaches the consumer thread as `_thread`"),
+    (FAUST_THREAD._ensure_consumer, "ff4a4c693b7ec63f",
+     "LowLatencyConsumerThread.committed: `_ensure_consumer()` is still the started AIOKafkaConsumer"),
     (aiokafka.AIOKafkaConsumer.__init__, "01506f316191f7c9",
      "LowLatencyConsumerThread._create_worker_consumer: `_fetch_max_wait_ms` and `_retry_backoff_ms` are still the "
      "fetch wait and back-off, read at start()"),

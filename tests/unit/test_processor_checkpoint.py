@@ -122,3 +122,32 @@ def test_a_state_reaches_the_changelog_as_the_json_it_always_was() -> None:
     back = GameState.from_json(json.loads(json.dumps(before)))
     assert back == state
     assert GameState.from_json(None) == GameState({}) and GameState.from_json({}) == GameState({}, -1, None)
+
+
+def test_overlapping_commits_run_one_after_the_other() -> None:
+    # Faust's commit and the worker's timer asked within milliseconds of each other; the first one's flush ended last.
+    # It then wrote its older state over the newer one and committed a lower offset after a higher one.
+    cp, k = checkpoint()
+    older = batch(cp, "g1", 3, 10)
+    slow = asyncio.Event()
+
+    async def flush() -> None:
+        k.calls.append("flush")
+        if len(k.calls) == 1:  # the first commit's signals take a while
+            await slow.wait()
+
+    cp._flush = flush
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(cp.commit())
+        await asyncio.sleep(0)
+        newer = batch(cp, "g1", 3, 20)  # the agent goes on
+        second = asyncio.ensure_future(cp.commit())
+        await asyncio.sleep(0.01)
+        slow.set()
+        await asyncio.gather(first, second)
+        assert [(g, s) for _, g, s in k.changelog] == [("g1", older[1]), ("g1", newer[1])]  # the newest state last
+
+    asyncio.run(scenario())
+    assert [c for c in k.calls if c.startswith("commit")] == ["commit {3: 11}", "commit {3: 21}"]
+    assert k.committed == {3: 21} and cp.pending == {}

@@ -33,6 +33,7 @@ def worker() -> tuple[ProcessorWorker, list[Signal], list[bytes | None]]:
     kafka = load(KafkaSettings, env={"ARB_BOOTSTRAP": "127.0.0.1:1"})
     w = ProcessorWorker(kafka, load(WorkerSettings, env={}), load(DetectorSettings, env={}))
     w.markets.pairings[GAME] = pairing_record()
+    w.guard.started({0: 5, 2: 10})  # where the partitions of these tests resume (the committed offsets), as on_ready learns it
     sent: list[Signal] = []
     dead: list[bytes | None] = []
 

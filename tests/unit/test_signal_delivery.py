@@ -1,19 +1,25 @@
-"""The processor sends signals through librdkafka (processors/worker.py): the checkpoint's flush waits for every signal
-sent before it, not for later ones, and a signal that could not be delivered stops the checkpoint and the worker."""
+"""What the checkpoint's flush waits for (processors/worker.py). Signals, sent through librdkafka: every signal sent
+before it, not later ones; a signal that could not be delivered stops the checkpoint and the worker. Table states and
+dead letters, given to Faust's producer: every one given so far, so that no offset is committed ahead of the state it
+needs; one that failed or is still out after the request timeout stops the checkpoint and the worker."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from confluent_kafka import KafkaError
 
 from core.config import load
 from core.settings import KafkaSettings
+from processors.checkpoint import GameState
 from processors.faust_settings import WorkerSettings
 from processors.settings import DetectorSettings
+from processors.triage import TickEvent
 from processors.worker import ProcessorWorker
 from schemas.records import Leg, Signal
 
@@ -96,3 +102,103 @@ def test_a_signal_that_could_not_be_delivered_stops_the_checkpoint_and_the_worke
 
     asyncio.run(scenario())
     assert len(crashed) == 1
+
+
+# -- what the worker gives Faust's producer: the table's changelog states and dead letters ---------------------------
+
+def faust_sends(monkeypatch: pytest.MonkeyPatch, w: ProcessorWorker) -> list[asyncio.Future[Any]]:
+    """Every record the worker gives Faust's producer gets a future the test resolves (Faust's FutureMessage, resolved
+    when the broker acknowledged the record). Faust's own flush is `_idle`: it returns with records still in its buffer
+    when none left within 0.1 s (ProducerBuffer.flush_atmost)."""
+    futures: list[asyncio.Future[Any]] = []
+
+    def send(*args: object, **kwargs: object) -> asyncio.Future[Any]:
+        futures.append(asyncio.get_running_loop().create_future())
+        return futures[-1]
+
+    async def send_now(**kwargs: object) -> asyncio.Future[Any]:
+        return send()
+
+    monkeypatch.setattr(w.games, "send_changelog", send)
+    monkeypatch.setattr(w.dlq, "send", send_now)
+    return futures
+
+
+def committing(monkeypatch: pytest.MonkeyPatch, w: ProcessorWorker) -> list[dict[int, int]]:
+    commits: list[dict[int, int]] = []
+
+    async def commit(offsets: Mapping[int, int]) -> bool:
+        commits.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(w.checkpoint, "_commit", commit)
+    return commits
+
+
+def test_offsets_are_committed_only_once_the_states_they_need_are_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _, crashed = worker(monkeypatch)
+    futures, commits = faust_sends(monkeypatch, w), committing(monkeypatch, w)
+
+    async def scenario() -> None:
+        w.checkpoint.processed({"g1": (3, GameState({}, 10))}, [(3, 10)])
+        commit = asyncio.ensure_future(w.checkpoint.commit())
+        await asyncio.sleep(0.05)
+        assert len(futures) == 1  # the state was given to Faust's producer...
+        assert commits == [] and not commit.done()  # ...and no offset is committed before the broker has it
+        futures[0].set_result(None)
+        await asyncio.wait_for(commit, 1.0)
+        assert commits == [{3: 11}]
+
+    asyncio.run(scenario())
+    assert crashed == []
+
+
+def test_a_state_that_could_not_be_written_stops_the_checkpoint_and_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _, crashed = worker(monkeypatch)
+    futures, commits = faust_sends(monkeypatch, w), committing(monkeypatch, w)
+
+    async def scenario() -> None:
+        w.checkpoint.processed({"g1": (3, GameState({}, 10))}, [(3, 10)])
+        commit = asyncio.ensure_future(w.checkpoint.commit())
+        await asyncio.sleep(0.01)
+        futures[0].set_exception(KafkaTimeoutError())
+        with pytest.raises(RuntimeError, match="could not be written"):
+            await asyncio.wait_for(commit, 1.0)
+        await asyncio.sleep(0)  # the crash task runs
+
+    asyncio.run(scenario())
+    assert commits == [] and len(crashed) == 1
+
+
+def test_a_state_still_out_after_the_request_timeout_stops_the_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _, crashed = worker(monkeypatch)
+    futures, commits = faust_sends(monkeypatch, w), committing(monkeypatch, w)
+    w._request_timeout_s = 0.05
+
+    async def scenario() -> None:
+        w.checkpoint.processed({"g1": (3, GameState({}, 10))}, [(3, 10)])
+        with pytest.raises(RuntimeError, match="1 not delivered after 0.05 s"):
+            await asyncio.wait_for(w.checkpoint.commit(), 1.0)
+        await asyncio.sleep(0)
+        assert len(futures) == 1 and not futures[0].done()  # left to Faust, not cancelled
+
+    asyncio.run(scenario())
+    assert commits == [] and len(crashed) == 1
+
+
+def test_the_flush_waits_for_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _, crashed = worker(monkeypatch)
+    futures = faust_sends(monkeypatch, w)
+    event = SimpleNamespace(message=SimpleNamespace(topic="ticks", partition=2, offset=7, key=b"g1", value=b"\x00garbage", timestamp=1.0, headers=None),
+                            value=b"\x00garbage")
+
+    async def scenario() -> None:
+        await w.dead_letter(cast(TickEvent, event), ValueError("unreadable"))
+        flush = asyncio.ensure_future(w._flush())
+        await asyncio.sleep(0.05)
+        assert len(futures) == 1 and not flush.done()
+        futures[0].set_result(None)
+        await asyncio.wait_for(flush, 1.0)
+
+    asyncio.run(scenario())
+    assert crashed == []
