@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
+from typing import cast
 
-from faust.types import Message
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from faust.types import TP, Message
 
 from core import codec
 from core.config import load
@@ -94,3 +98,34 @@ def test_a_state_is_read_back_as_written_or_parsed_when_recovered() -> None:
     asyncio.run(w.process([Event(0, 7, typed(tick("K-KC", asks=[(5000, 1000)], seq=2)))]))  # type: ignore[list-item]
     assert len(sent) == 1
     assert w.prior_state("nfl-20261129-nyj-ne") == GameState({})  # a game the table does not hold
+
+
+def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_completes(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _, _ = worker()
+    w.guard.assigned(now=0.0)
+    asked: list[list[TP]] = []
+    answer: dict[str, object] = {"offsets": {1: 343, 4: 0}, "bump": False}
+
+    async def start_offsets(partitions: list[TP]) -> dict[TP, int]:
+        asked.append(partitions)
+        if answer["bump"]:
+            w.app.consumer_generation_id += 1  # a newer assignment while the broker answered
+        if isinstance(answer["offsets"], Exception):
+            raise answer["offsets"]
+        offsets = cast(dict[int, int], answer["offsets"])
+        return {tp: offsets[tp.partition] for tp in partitions}
+
+    monkeypatch.setattr(type(w), "consumer", SimpleNamespace(start_offsets=start_offsets))
+    monkeypatch.setattr(w, "owned_ticks", lambda: [1, 4])
+    asyncio.run(w.on_ready(None, signal=None))
+    assert [tp.partition for tp in asked[0]] == [1, 4] and w.guard.start == {1: 343, 4: 0}
+
+    w.guard.assigned(now=1.0)
+    answer["bump"] = True
+    asyncio.run(w.on_ready(None, signal=None))
+    assert w.guard.start == {}  # what the broker said belongs to the assignment before: not used
+
+    answer.update(bump=False, offsets=KafkaConnectionError("coordinator gone"))
+    asyncio.run(w.on_ready(None, signal=None))
+    assert w.guard.start == {}  # unknown: the partitions' ticks are refused, the rewind timer asks again
+    assert not w.guard.accept(1, 350, now=2.0) and w.guard.unplaced == {1}
