@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = 0
     ok = False
     rebalance = args.scenario == "processor-rebalance"
+    plan = random.Random(f"processor-rebalance {args.seed}")  # its own: the same seed, the same membership changes every run
 
     def start() -> None:
         nonlocal started
@@ -114,12 +115,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def change_membership(at: float) -> str:
         """One seeded membership change of processor-rebalance; what it was."""
         live = sorted(workers)
-        action = "start" if len(live) < 2 else rng.choice(("term", "int", "kill")) if len(live) >= MAX_WORKERS else \
-            rng.choice(("start", "term", "int", "kill"))
+        action = "start" if len(live) < 2 else plan.choice(("term", "int", "kill")) if len(live) >= MAX_WORKERS else \
+            plan.choice(("start", "term", "int", "kill"))
         if action == "start":
             start()
             return f"{at:.1f} s: {max(workers, key=lambda n: int(n[1:]))} starts"
-        name = rng.choice(live)
+        name = plan.choice(live)
         if action == "kill":  # and a new member joins at once, while the killed one's session is still open
             signal_worker(name, signals.SIGKILL)
             start()

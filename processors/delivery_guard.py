@@ -16,8 +16,8 @@ lost signals). Two shapes, both repaired by seeking the partition back to the fi
 - a silent tail: the fetch position is past the next offset the agent needs and no tick of the
   partition arrived for `stall_s`.
 
-What the agent needs first after an assignment is the partition's committed offset (the log start when
-there is none), read from the broker by the worker when the rebalance completes, before Faust resumes the
+What the agent needs first after an assignment is the partition's committed offset (with none, the first
+tick that arrives), read from the broker by the worker when the rebalance completes, before Faust resumes the
 partitions (`started`). Not Faust's own record of it: Faust forgets that at the revocation and learns it
 again only once its seek returns, while records already flow (its table recovery resumed the flow); the
 agent took a partition's first tick 4 offsets past the committed one in that window, accepted it for want of
@@ -46,7 +46,9 @@ class DeliveryGuard:
     progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
     missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
     rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when)
-    start: dict[int, int] = field(default_factory=dict)  # partition -> the first offset needed in this assignment
+    # partition -> the first offset needed in this assignment (None: the group has no committed offset, so the first
+    # tick that arrives: the consumer starts such a partition at its log start)
+    start: dict[int, int | None] = field(default_factory=dict)
     unplaced: set[int] = field(default_factory=set)  # partitions with a tick refused for want of a start
     assigned_at: float = 0.0
 
@@ -60,18 +62,18 @@ class DeliveryGuard:
         self.unplaced.clear()
         self.assigned_at = now
 
-    def started(self, starts: Mapping[int, int]) -> None:
-        """The first offset the agent needs of each partition in this assignment: the committed one, or the log start."""
+    def started(self, starts: Mapping[int, int | None]) -> None:
+        """The first offset the agent needs of each partition in this assignment: the committed one (None: none)."""
         self.start.update(starts)
 
     def accept(self, partition: int, offset: int, now: float) -> bool:
         """Whether the agent may process this tick: False when ticks before it never arrived, or when it is not
         known yet which tick is the first one needed (see `unplaced`)."""
-        needed = self.next_offset.get(partition, self.start.get(partition))
-        if needed is None:
+        if partition not in self.next_offset and partition not in self.start:
             self.unplaced.add(partition)
             return False
-        if offset > needed:
+        needed = self.next_offset.get(partition, self.start.get(partition))
+        if needed is not None and offset > needed:
             done = self.rewinds.get(partition)
             if done is not None and done[0] == needed and done[1] >= MAX_REWINDS:
                 self.rewinds.pop(partition)  # rewound again and again, never there: a real gap

@@ -337,7 +337,7 @@ class ProcessorWorker:
             return
         generation = self.app.consumer_generation_id
         try:
-            starts = await asyncio.wait_for(self.consumer.start_offsets([TP(self.ticks_topic, p) for p in partitions]), self._request_timeout_s)
+            starts = await asyncio.wait_for(self.consumer.committed_offsets([TP(self.ticks_topic, p) for p in partitions]), self._request_timeout_s)
         except (_KafkaError, _IllegalState, TimeoutError) as exc:
             log.warning("processor: could not read the committed offsets of ticks partitions %s (%r); asking again shortly",
                         partitions_text(partitions), exc)
@@ -369,7 +369,11 @@ class ProcessorWorker:
                 now = asyncio.get_running_loop().time()
                 target = self.guard.gap_rewind(tp.partition, now)
                 if tp.partition in self.guard.unplaced and tp.partition in self.guard.start:
-                    target = self.guard.start[tp.partition]  # ticks refused before it was known where the partition resumes
+                    # Ticks refused before it was known where the partition resumes: rewound there (no commit: its log start).
+                    start = self.guard.start[tp.partition]
+                    target = start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                    if target is None:
+                        continue
                     log.warning("processor: partition %d had ticks before its committed offset was known; rewinding to it (%d)",
                                 tp.partition, target)
                 elif target is not None:
@@ -382,7 +386,8 @@ class ProcessorWorker:
                     # Processed, not fetched: records fetched and waiting in Faust's buffers are lag too.
                     metrics.set_lag(tp.topic, tp.partition, consumer.highwater(tp), expected if expected is not None else position)
                     if expected is None:  # nothing arrived since the assignment: the agent needs the start next
-                        expected = self.guard.start.get(tp.partition)
+                        start = self.guard.start.get(tp.partition)
+                        expected = start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
                     if expected is None or not self.guard.stalled(tp.partition, position, expected, now):
                         continue
                     log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",

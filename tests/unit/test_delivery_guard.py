@@ -69,6 +69,14 @@ def test_a_tick_before_the_start_is_known_is_refused_until_rewound_there() -> No
     assert g.expected(1) == 348
 
 
+def test_a_partition_the_group_never_committed_starts_at_its_first_tick() -> None:
+    g = DeliveryGuard()
+    g.assigned(now=0.0)
+    g.started({2: None})
+    assert g.accept(2, 0, now=0.1) and g.accept(2, 1, now=0.1)
+    assert not g.accept(2, 3, now=0.2)  # and gap-free from there
+
+
 def test_silent_tail_is_a_drop_after_the_stall_time() -> None:
     g = DeliveryGuard(stall_s=2.0)
     g.assigned(now=100.0)

@@ -54,7 +54,7 @@ PATCHED: list[tuple[Callable[..., Any], str, str]] = [
      "ProcessorWorker.on_ready / place: as in _resume_streams, `on_rebalance_complete` is awaited before "
      "`resume_partitions`"),
     (faust_consumer.ThreadDelegateConsumer.__init__, "7072ae80eac1ff62",
-     "LowLatencyConsumer.start_offsets reaches the consumer thread as `_thread`"),
+     "LowLatencyConsumer.committed_offsets reaches the consumer thread as `_thread`"),
     (FAUST_THREAD._ensure_consumer, "ff4a4c693b7ec63f",
      "LowLatencyConsumerThread.committed: `_ensure_consumer()` is still the started AIOKafkaConsumer"),
     (aiokafka.AIOKafkaConsumer.__init__, "01506f316191f7c9",

@@ -104,21 +104,22 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
     w, _, _ = worker()
     w.guard.assigned(now=0.0)
     asked: list[list[TP]] = []
-    answer: dict[str, object] = {"offsets": {1: 343, 4: 0}, "bump": False}
+    answer: dict[str, object] = {"offsets": {1: 343, 4: None}, "bump": False}  # 4: never committed
 
-    async def start_offsets(partitions: list[TP]) -> dict[TP, int]:
+    async def committed_offsets(partitions: list[TP]) -> dict[TP, int | None]:
         asked.append(partitions)
         if answer["bump"]:
             w.app.consumer_generation_id += 1  # a newer assignment while the broker answered
         if isinstance(answer["offsets"], Exception):
             raise answer["offsets"]
-        offsets = cast(dict[int, int], answer["offsets"])
+        offsets = cast(dict[int, int | None], answer["offsets"])
         return {tp: offsets[tp.partition] for tp in partitions}
 
-    monkeypatch.setattr(type(w), "consumer", SimpleNamespace(start_offsets=start_offsets))
+    monkeypatch.setattr(type(w), "consumer", SimpleNamespace(committed_offsets=committed_offsets))
     monkeypatch.setattr(w, "owned_ticks", lambda: [1, 4])
     asyncio.run(w.on_ready(None, signal=None))
-    assert [tp.partition for tp in asked[0]] == [1, 4] and w.guard.start == {1: 343, 4: 0}
+    assert [tp.partition for tp in asked[0]] == [1, 4] and w.guard.start == {1: 343, 4: None}
+    assert w.guard.accept(4, 17, now=0.5)  # never committed: whatever arrives first is where it starts
 
     w.guard.assigned(now=1.0)
     answer["bump"] = True
