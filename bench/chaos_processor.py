@@ -20,7 +20,8 @@ The verdict compares what came out with the stream that went in:
 - lost_ticks: ticks written but not consumed by the worker's group (committed offsets short of the end
   once the stream is over), dead_letters against the corrupt records injected;
 - processor-rebalance also: how long each SIGTERM/SIGINT took to exit, and `hung_stops`, workers still there
-  STOP_GRACE_S after it (then SIGKILLed).
+  STOP_GRACE_S after it (then SIGKILLed) or exiting uncleanly;
+- crashed_workers: workers that exited without being told to (the others would cover for them).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 from bench.chaos_counts import NO_EXECUTOR, with_counts
 
 SESSION_TIMEOUT_MS = 4000  # the worker's: a killed one's partitions move on within seconds
-STOP_GRACE_S = 30.0  # a stopped worker still there this long after SIGTERM/SIGINT is hung (the rig's own stop allows 15 s)
+STOP_GRACE_S = 15.0  # a stopped worker still there this long after SIGTERM/SIGINT is hung (the rig's own stop allows as much)
 MAX_WORKERS = 4  # processor-rebalance: between 1 and this many workers at any time
 CORRUPT = (b"\x00\x01garbage", b"\xc3\x01" + b"\xff" * 8 + b"\x02", b"")  # bad magic / unknown fingerprint / empty
 
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workers: dict[str, subprocess.Popen[bytes]] = {}  # name -> the live worker of that name
     stopping: list[tuple[subprocess.Popen[bytes], float, str, str]] = []  # (worker, when signalled, signal, name)
     stops: list[dict[str, Any]] = []
+    crashed: list[dict[str, Any]] = []  # workers that exited without being told to
     started = 0
     ok = False
     rebalance = args.scenario == "processor-rebalance"
@@ -93,7 +95,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stopping.append((worker, time.monotonic(), sig.name, name))
 
     def reap(wait: bool = False) -> None:
-        """Record the stopped workers that exited; SIGKILL those still there after STOP_GRACE_S."""
+        """Record the stopped workers that exited; SIGKILL those still there after STOP_GRACE_S. A live worker that
+        exited by itself (it stops on a delivery it could not make) is a crash: the others covering for it would hide it."""
+        for name, worker in list(workers.items()):
+            if worker.poll() is not None:
+                crashed.append({"worker": name, "rc": worker.returncode})
+                del workers[name]
         for item in list(stopping):
             worker, at, sig, name = item
             rc = worker.poll()
@@ -191,6 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             prod.poll(0)
         prod.flush(30)
         reap(wait=True)
+        reap()  # the live ones: any that exited by itself meanwhile
         typed_pairings = {g: from_dict(MarketPairing, p) for g, p in pairings.items()}
         expected = {s.signal_id: s for s in detect_all([from_dict(Tick, t) for t in sent], typed_pairings,
                                                        load(DetectorSettings, env={**os.environ, **EDGE_ENV}))}
@@ -243,7 +251,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   "recovery_s": out["recovery_s"]}  # every signal from a book that never coexisted would be traded
         no_recovery = "partitions move between live workers: no single restart to time (processor-kill times it)" if rebalance else "no restart was seen"
         not_covered = {"duplicate_orders": NO_EXECUTOR, **({} if out["recovery_s"] is not None else {"recovery_s": no_recovery})}
-        ok = not any(out.get(k) for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks", "hung_stops"))
+        out["crashed_workers"] = crashed
+        ok = not any(out.get(k) for k in ("lost_signals", "invalid_book_signals", "conflicting_signals", "lost_ticks", "hung_stops", "crashed_workers"))
         if not ok:
             out["workdir"] = str(workdir)  # the worker's log and the evidence, kept for a failed verdict
             sent_at = {t["tick_id"]: round((t["received_ts"] - sent[0]["received_ts"]) / 1e6, 3) for t in sent}

@@ -2,7 +2,7 @@
 
 What the agent has done with a batch of ticks reaches Kafka in three steps, always in this order:
 
-1. send signals: every signal sent so far is delivered, those of the ticks in the states below among them;
+1. send signals: every signal (and dead letter) sent so far is delivered, those of the ticks in the states below among them;
 2. write state: each game's newest state goes to the table's changelog (then the producer is flushed again);
 3. commit offsets: the `ticks` offsets, per partition up to the tick after the last one processed.
 
@@ -109,8 +109,9 @@ class Checkpoint:
         # The states those offsets need, taken before the first await: the agent goes on meanwhile, and a state it
         # adds now may have signals the flush below does not wait for.
         states = list(self.pending.items())
-        if states:
+        if states or offsets:  # offsets without states too: a batch of dead letters and replays made no state
             await self.send_signals()
+        if states:
             await self.write_state(states)
         if offsets:
             await self.commit_offsets(offsets)

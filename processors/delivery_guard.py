@@ -69,8 +69,8 @@ class DeliveryGuard:
     def accept(self, partition: int, offset: int, now: float) -> bool:
         """Whether the agent may process this tick: False when ticks before it never arrived, or when it is not
         known yet which tick is the first one needed (see `unplaced`)."""
-        if partition not in self.next_offset and partition not in self.start:
-            self.unplaced.add(partition)
+        if partition in self.unplaced or (partition not in self.next_offset and partition not in self.start):
+            self.unplaced.add(partition)  # refused until rewound to its start (`rewound`): what came before is missing
             return False
         needed = self.next_offset.get(partition, self.start.get(partition))
         if needed is not None and offset > needed:

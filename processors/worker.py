@@ -70,6 +70,7 @@ class ProcessorWorker:
         self._unacked: set[int] = set()  # numbers of the signals not delivered yet
         # What was given to Faust's producer (changelog states, dead letters) and is not known delivered: see _flush.
         self._faust_sends: list[asyncio.Future[object]] = []
+        self._faust_error: RuntimeError | None = None  # the first of them that failed: from then on nothing is committed
         self._request_timeout_s = settings.request_timeout_s  # of a wait for Faust's deliveries, and for committed offsets
         self.markets = MarketsCache(kafka)
         self.markets_loaded = asyncio.Event()
@@ -280,6 +281,8 @@ class ProcessorWorker:
         after it then ran ahead of the changelog, and a worker that took the partition over recovered books without
         those ticks and never processed them again: lost signals. Each record's future (FutureMessage, resolved
         by Faust when the broker acknowledged it) is the delivery report waited for here."""
+        if self._faust_error is not None:
+            raise self._faust_error
         sent = list(self._faust_sends)
         if not sent:
             return
@@ -291,6 +294,7 @@ class ProcessorWorker:
             # for a signal (_on_signal_delivered); its successor processes the ticks again from the last commit.
             what = f"{len(pending)} not delivered after {self._request_timeout_s:g} s" if pending else repr(failed) if failed else "cancelled"
             error = RuntimeError(f"a table state or dead letter could not be written ({what}); stopping the worker")
+            self._faust_error = error  # the states went out of the checkpoint's pending set: no later commit may pass them
             log.error("processor: %s", error)
             crash: Coroutine[object, object, None] = self.app.crash(error)
             asyncio.ensure_future(crash)
@@ -306,6 +310,8 @@ class ProcessorWorker:
         self._faust_sends.append(self.games.send_changelog(partition, game_id, value))
 
     async def _commit_ticks(self, offsets: Mapping[int, int]) -> bool:
+        if self._send_error is not None or self._faust_error is not None:
+            return False  # something these offsets cover was lost: the worker is stopping, its successor processes them again
         return await self.consumer.commit_owned(offsets)
 
     # -- timers, tasks and rebalance signals -----------------------------------------------------------------
@@ -359,10 +365,9 @@ class ProcessorWorker:
         if self.app.rebalancing or not consumer.flow_active:
             return
         try:
-            owned = self.owned_ticks()
-            unplaced = [p for p in owned if p in self.guard.unplaced and p not in self.guard.start]
-            if unplaced:
-                await self.place(unplaced)
+            unknown = [p for p in self.owned_ticks() if p not in self.guard.start]  # `place` failed at the rebalance: ask again
+            if unknown:
+                await self.place(unknown)
             for tp in sorted(consumer.assignment()):
                 if tp.topic != self.ticks_topic:
                     continue
@@ -386,7 +391,9 @@ class ProcessorWorker:
                     # Processed, not fetched: records fetched and waiting in Faust's buffers are lag too.
                     metrics.set_lag(tp.topic, tp.partition, consumer.highwater(tp), expected if expected is not None else position)
                     if expected is None:  # nothing arrived since the assignment: the agent needs the start next
-                        start = self.guard.start.get(tp.partition)
+                        if tp.partition not in self.guard.start:
+                            continue  # not known yet (asked again above): no telling what is missing
+                        start = self.guard.start[tp.partition]
                         expected = start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
                     if expected is None or not self.guard.stalled(tp.partition, position, expected, now):
                         continue

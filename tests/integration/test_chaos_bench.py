@@ -146,7 +146,7 @@ def test_processor_rebalances_lose_no_signal() -> None:
                 "--timeout", "60", timeout=200)
     assert len(out["membership_changes"]) == 10 and out["expected_signals"] > 0 and out["stops"]["count"] > 0, out
     assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), json.dumps(out)
-    assert out["hung_stops"] == [], out
+    assert out["hung_stops"] == [] and out["crashed_workers"] == [], out
     assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders", "recovery_s"))
 
 

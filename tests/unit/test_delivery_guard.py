@@ -101,3 +101,15 @@ def test_nothing_since_the_assignment_counts_from_the_assignment() -> None:
     assert not g.stalled(6, position=5, expected=0, now=51.0)
     assert g.stalled(6, position=5, expected=0, now=52.0)
 
+
+
+def test_a_partition_refused_for_want_of_a_start_stays_refused_until_rewound() -> None:
+    # Found by review: ticks 0 and 1 refused, then the start learnt (no commit: None); tick 2 accepted before the rewind
+    # would have been folded in ahead of 0 and 1, which the rewind then replays below the game's state (skipped).
+    g = DeliveryGuard()
+    g.assigned(now=0.0)
+    assert not g.accept(2, 0, now=0.1) and not g.accept(2, 1, now=0.1)
+    g.started({2: None})
+    assert not g.accept(2, 2, now=0.2)
+    g.rewound(2, 0, now=0.3)
+    assert [g.accept(2, o, now=0.4) for o in (0, 1, 2)] == [True] * 3

@@ -202,3 +202,45 @@ def test_the_flush_waits_for_dead_letters(monkeypatch: pytest.MonkeyPatch) -> No
 
     asyncio.run(scenario())
     assert crashed == []
+
+
+def test_after_a_state_could_not_be_written_no_later_commit_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by review: the failed commit had already taken the state out of the pending set, so the next commit (Faust's
+    # interval, or the stop that the crash itself starts) found no state, skipped the flush and committed the offset.
+    w, _, crashed = worker(monkeypatch)
+    futures, commits = faust_sends(monkeypatch, w), committing(monkeypatch, w)
+
+    async def scenario() -> None:
+        w.checkpoint.processed({"g1": (3, GameState({}, 10))}, [(3, 10)])
+        commit = asyncio.ensure_future(w.checkpoint.commit())
+        await asyncio.sleep(0.01)
+        futures[0].set_exception(KafkaTimeoutError())
+        with pytest.raises(RuntimeError, match="could not be written"):
+            await commit
+        w.checkpoint.processed({}, [(3, 11)])  # a replayed tick: offsets to commit, no state
+        with pytest.raises(RuntimeError, match="could not be written"):
+            await w.checkpoint.commit()
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert commits == [] and len(crashed) == 1
+
+
+def test_the_offsets_of_a_batch_without_states_wait_for_its_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch of unreadable records only: dead letters, no game state. Its offsets come after the dead letters.
+    w, _, crashed = worker(monkeypatch)
+    futures, commits = faust_sends(monkeypatch, w), committing(monkeypatch, w)
+    event = SimpleNamespace(message=SimpleNamespace(topic="ticks", partition=2, offset=7, key=b"g1", value=b"\x00garbage", timestamp=1.0, headers=None),
+                            value=b"\x00garbage")
+
+    async def scenario() -> None:
+        await w.dead_letter(cast(TickEvent, event), ValueError("unreadable"))
+        w.checkpoint.processed({}, [(2, 7)])
+        commit = asyncio.ensure_future(w.checkpoint.commit())
+        await asyncio.sleep(0.05)
+        assert commits == [] and not commit.done()
+        futures[0].set_result(None)
+        await asyncio.wait_for(commit, 1.0)
+
+    asyncio.run(scenario())
+    assert commits == [{2: 8}] and crashed == []
