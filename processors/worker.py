@@ -372,16 +372,14 @@ class ProcessorWorker:
                 if tp.topic != self.ticks_topic:
                     continue
                 now = asyncio.get_running_loop().time()
-                target = self.guard.gap_rewind(tp.partition, now)
                 if tp.partition in self.guard.unplaced and tp.partition in self.guard.start:
-                    # Ticks refused before it was known where the partition resumes: rewound there (no commit: its log start).
-                    start = self.guard.start[tp.partition]
-                    target = start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                    # Ticks refused before it was known where the partition resumes: rewound there.
+                    target = await self._start_of(consumer, tp)
                     if target is None:
                         continue
                     log.warning("processor: partition %d had ticks before its committed offset was known; rewinding to it (%d)",
                                 tp.partition, target)
-                elif target is not None:
+                elif (target := self.guard.gap_rewind(tp.partition, now)) is not None:
                     log.warning("processor: partition %d skipped from tick %d; rewinding to it", tp.partition, target)
                 else:
                     position = await consumer.position(tp)
@@ -391,10 +389,7 @@ class ProcessorWorker:
                     # Processed, not fetched: records fetched and waiting in Faust's buffers are lag too.
                     metrics.set_lag(tp.topic, tp.partition, consumer.highwater(tp), expected if expected is not None else position)
                     if expected is None:  # nothing arrived since the assignment: the agent needs the start next
-                        if tp.partition not in self.guard.start:
-                            continue  # not known yet (asked again above): no telling what is missing
-                        start = self.guard.start[tp.partition]
-                        expected = start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
+                        expected = await self._start_of(consumer, tp)  # None while not known (asked again above)
                     if expected is None or not self.guard.stalled(tp.partition, position, expected, now):
                         continue
                     log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",
@@ -407,6 +402,14 @@ class ProcessorWorker:
                 self.guard.rewound(tp.partition, target, now)
         except _IllegalState:
             return  # the partition was revoked meanwhile; the next assignment starts afresh
+
+    async def _start_of(self, consumer: FaustConsumer, tp: TP) -> int | None:
+        """Where the partition resumes in this assignment: its committed offset, its log start when the group has none
+        (asked here, off the start-up path: see LowLatencyConsumer.committed_offsets), None while not known."""
+        if tp.partition not in self.guard.start:
+            return None
+        start = self.guard.start[tp.partition]
+        return start if start is not None else (await consumer.earliest_offsets(tp)).get(tp)
 
     # -- status ----------------------------------------------------------------------------------------------
 
