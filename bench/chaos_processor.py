@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from processors.settings import DetectorSettings
     from schemas.records import MarketPairing, Tick, from_dict
 
+    if signals.getsignal(signals.SIGINT) == signals.SIG_IGN:
+        # Started in the background of a shell (`... &`): an ignored SIGINT stays ignored in every child, and the workers
+        # sent SIGINT would never stop (a hang of the rig's making, and their partitions left unconsumed at the end).
+        signals.signal(signals.SIGINT, signals.default_int_handler)
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="arb-chaos-"))
     log(f"scenario {args.scenario}; logs in {workdir}")
@@ -114,8 +118,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if rc is None:
                 os.killpg(worker.pid, signals.SIGKILL)
                 worker.wait()
-            # A clean stop exits 0 (or 128+signal, or by the signal: stopped before Python had its handlers installed).
-            clean = rc in (0, 128 + signals.Signals[sig].value, -signals.Signals[sig].value)
+            # A clean stop exits 0 (or 128+signal, or by the signal: stopped before Python had its handlers installed; or 1
+            # with a KeyboardInterrupt while the interpreter was still starting, before it could turn one into 130).
+            clean = rc in (0, 128 + signals.Signals[sig].value, -signals.Signals[sig].value) or (
+                rc == 1 and sig == "SIGINT" and _ends_with_interrupt(workdir / f"{name}.log"))
             stops.append({"worker": name, "signal": sig, "exit_s": round(time.monotonic() - at, 2), "hung": rc is None, "rc": rc, "clean": clean})
             stopping.remove(item)
 
@@ -267,6 +273,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         on_kafka.close()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _ends_with_interrupt(log_path: Path) -> bool:
+    """Whether a worker's log ends with a KeyboardInterrupt traceback (a SIGINT during the interpreter's start-up)."""
+    try:
+        with log_path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 200))
+            return f.read().rstrip().endswith(b"KeyboardInterrupt")
+    except OSError:
+        return False
 
 
 def _scan(kafka: Any, topic: str) -> tuple[int, dict[int, int]]:

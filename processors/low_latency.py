@@ -9,7 +9,8 @@ the code patched here changes upstream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Container, Coroutine, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Collection, Container, Coroutine, Iterable, Mapping
 from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
@@ -21,8 +22,11 @@ from mode.services import WaitResults
 from mode.utils.types.trees import NodeT
 from yarl import URL
 
+from core.backoff import Backoff
 from processors.faust_meta import ServiceMeta
 from processors.resumed import Resumed
+
+log = logging.getLogger(__name__)
 
 # aiokafka ships no type hints: the private members patched here, typed.
 Plan = tuple[object, object, float, object, object]  # Fetcher._get_actions_per_node: (requests, resets, timeout, ...)
@@ -102,6 +106,36 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=
         # Already on the consumer's loop: no queue, no hand-back. Some calls are plain functions (subscribe).
         result = fun(*args, **kwargs)
         return await cast(Awaitable[object], result) if isinstance(result, Awaitable) else result
+
+    async def subscribe(self, topics: Iterable[str]) -> None:
+        """Faust's subscribe, once the broker answers a metadata request for each topic with all its partitions led.
+
+        Faust creates its internal topics (the table's changelog) just before it subscribes, and the group leader
+        assigns partitions from the metadata its consumer fetched when it subscribed: a topic missing there is left out
+        of every assignment ("Ignoring missing topic", faust/assignor/partition_assignor.py) until that consumer's
+        metadata is next refreshed (`consumer_metadata_max_age_ms`, 5 minutes). Seen on a loaded machine: the broker
+        still answered "unknown topic" for the changelog 1.1 s after creating it, so the first worker handed partitions
+        to the second without their changelog partitions; that worker's books were not recovered, and the signals of
+        the ticks before its committed offsets were lost (processor-rebalance). The check is a request for those topics
+        by name, as the consumer's own is: on Kafka 4.4 a listing of all topics showed a new topic up to tens of ms
+        before such a request did."""
+        wanted = set(topics)
+        transport = cast(LowLatencyTransport, self.transport)
+        timeout_s = float(self.app.conf.broker_request_timeout)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        wait = Backoff(0.01, 0.5)
+        missing = wanted - await transport.ready_topics(wanted)
+        waited_for = sorted(missing)
+        while missing and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(wait.next_delay())
+            missing -= await transport.ready_topics(missing)
+        if missing:
+            log.warning("processor: topics %s are not in the broker's metadata after %g s; subscribing anyway (their partitions are "
+                        "assigned once a group leader sees them)", sorted(missing), timeout_s)
+        elif waited_for:
+            log.info("processor: waited %.2f s for topics %s to be in the broker's metadata before subscribing",
+                     asyncio.get_running_loop().time() - deadline + timeout_s, waited_for)
+        await super().subscribe(wanted)
 
     async def committed(self, partitions: Collection[TP]) -> dict[TP, int | None]:
         """The group's committed offset of each partition (None: none), asked of the broker (aiokafka's public
@@ -311,16 +345,22 @@ def _never_backlogged() -> bool:
     return False
 
 
+async def _all_ready(topics: Collection[str]) -> set[str]:
+    return set(topics)
+
+
 class LowLatencyTransport(faust_aiokafka.Transport, metaclass=ServiceMeta):
     """Set as the app's transport (`app.transport = ...`, Faust's public setter) before anything asks for it."""
 
     Consumer: ClassVar[type[ConsumerT]] = LowLatencyConsumer
 
     def __init__(self, url: list[URL], app: AppT, *, fetch_wait_ms: int, full_fetch_wait_ms: int, owned_topic: str = "",
-                 before_commit: Callable[[], Awaitable[None]] = _nothing_to_write, backlogged: Callable[[], bool] = _never_backlogged) -> None:
+                 before_commit: Callable[[], Awaitable[None]] = _nothing_to_write, backlogged: Callable[[], bool] = _never_backlogged,
+                 ready_topics: Callable[[Collection[str]], Awaitable[set[str]]] = _all_ready) -> None:
         super().__init__(url, app)
         self.fetch_wait_ms = fetch_wait_ms  # of a fetch that leaves a partition out, and the fetch back-offs
         self.full_fetch_wait_ms = full_fetch_wait_ms  # of one that asks for every partition the app reads
         self.owned_topic = owned_topic  # committed by `before_commit` (via commit_owned), never by Faust
         self.before_commit = before_commit
         self.backlogged = backlogged  # whether the agent's stream has enough queued (the fetcher then yields after each record)
+        self.ready_topics = ready_topics  # those of the topics the broker's metadata has, every partition with a leader

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Coroutine, Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from functools import partial
 from typing import cast
 
@@ -22,6 +22,7 @@ import faust
 from aiokafka.errors import IllegalStateError
 from aiokafka.errors import KafkaError as AIOKafkaError
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP, StreamT
 from faust.types.tables import TableT
@@ -29,7 +30,7 @@ from mode import Signal as FaustSignal
 
 from core import codec, metrics
 from core.backoff import Backoff
-from core.kafka import make_producer
+from core.kafka import make_admin, make_producer
 from core.markets_cache import MarketsCache
 from core.progress import StatusLine, metric_total, partitions_text, status_interval_s
 from core.registry import RegistryUnavailable
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _IllegalState: type[Exception] = IllegalStateError  # aiokafka ships no type hints
 _KafkaError: type[Exception] = AIOKafkaError
+_AdminError: type[Exception] = KafkaException  # confluent-kafka types its exceptions with Any
 
 
 class ProcessorWorker:
@@ -65,12 +67,14 @@ class ProcessorWorker:
         self.signals_topic = topic_name("signals", kafka)
         self.kafka = kafka
         self._signals: Producer | None = None  # made on the first signal (send_signal)
+        self._admin: AdminClient | None = None  # made when Faust subscribes (ready_topics)
         self._send_error: KafkaException | None = None  # the first signal delivery that failed
         self._sent = 0  # signals given to the producer (each one's number)
         self._unacked: set[int] = set()  # numbers of the signals not delivered yet
         # What was given to Faust's producer (changelog states, dead letters) and is not known delivered: see _flush.
         self._faust_sends: list[asyncio.Future[object]] = []
         self._faust_error: RuntimeError | None = None  # the first of them that failed: from then on nothing is committed
+        self._unrecovered_logged: int | None = None  # the generation whose partitions without changelog were logged (see place)
         self._request_timeout_s = settings.request_timeout_s  # of a wait for Faust's deliveries, and for committed offsets
         self.markets = MarketsCache(kafka)
         self.markets_loaded = asyncio.Event()
@@ -111,7 +115,8 @@ class ProcessorWorker:
         self._queued: StreamQueue | None = None  # the agent's stream's queue, once it runs
         app.transport = LowLatencyTransport(app.conf.broker_consumer, app, fetch_wait_ms=kafka.fetch_wait_ms,
                                             full_fetch_wait_ms=kafka.cold_fetch_wait_ms,
-                                            owned_topic=self.ticks_topic, before_commit=self.checkpoint.commit, backlogged=self.backlogged)
+                                            owned_topic=self.ticks_topic, before_commit=self.checkpoint.commit, backlogged=self.backlogged,
+                                            ready_topics=self.ready_topics)
 
         # Our topics come from `arb topics create` (registry settings); Faust declares only its internal ones
         # (the table changelog, with the table's partition count, before anything can auto-create it).
@@ -154,6 +159,24 @@ class ProcessorWorker:
         # Batches of what is already queued (up to `batch_max`): a lone tick is processed at once.
         async for batch in available_batches(events, self.batch_max):
             await self.process(batch)
+
+    async def ready_topics(self, topics: Collection[str]) -> set[str]:
+        """Those of the topics the broker knows when asked for them by name, every partition with a leader (see
+        LowLatencyConsumerThread.subscribe)."""
+        return await asyncio.to_thread(self._led_topics, list(topics))
+
+    def _led_topics(self, topics: list[str]) -> set[str]:
+        if self._admin is None:
+            self._admin = make_admin(self.kafka)
+        ready = set()
+        for topic in topics:
+            try:
+                found = self._admin.list_topics(topic=topic, timeout=5.0).topics.get(topic)
+            except _AdminError:
+                continue  # not reachable now: asked again
+            if found is not None and found.error is None and found.partitions and all(p.leader >= 0 for p in found.partitions.values()):
+                ready.add(topic)
+        return ready
 
     def backlogged(self) -> bool:
         """Whether the agent's stream holds a full batch or more not taken yet (processors/low_latency.py: Faust's fetcher
@@ -341,6 +364,22 @@ class ProcessorWorker:
         broker not answer, the partitions' ticks are refused and the rewind timer asks again."""
         if not partitions:
             return
+        # A ticks partition comes with its changelog partition (Faust's assignor co-partitions them), whose records are
+        # the books recovered for it. Without it the books were not recovered: its ticks are refused (they would be
+        # folded into empty books, and the signals of the ticks before the committed offset lost) until an assignment
+        # brings it. LowLatencyConsumerThread.subscribe is what keeps the group leader from leaving it out.
+        changelog = self.games.changelog_topic.get_topic_name()
+        assigned = self.consumer.assignment()
+        unrecovered = [p for p in partitions if TP(changelog, p) not in assigned]
+        if unrecovered:
+            if self._unrecovered_logged != self.app.consumer_generation_id:
+                self._unrecovered_logged = self.app.consumer_generation_id
+                log.error("processor: ticks partitions %s came without their changelog partitions (the group leader's metadata "
+                          "lacks topic %s): their books were not recovered, so their ticks wait for the next rebalance",
+                          partitions_text(unrecovered), changelog)
+            partitions = [p for p in partitions if p not in unrecovered]
+            if not partitions:
+                return
         generation = self.app.consumer_generation_id
         try:
             starts = await asyncio.wait_for(self.consumer.committed_offsets([TP(self.ticks_topic, p) for p in partitions]), self._request_timeout_s)

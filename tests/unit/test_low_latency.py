@@ -189,3 +189,42 @@ async def test_a_consumer_that_ends_before_it_started_fails_the_start_instead_of
     monkeypatch.setattr(thread, "_serve", dies)
     with pytest.raises(OSError, match="connection refused"):
         await asyncio.wait_for(thread.start(), 5)
+
+
+class _Listed:
+    """The broker's answers to metadata requests for topics by name (one answer per call: the topics it knows), and
+    aiokafka's consumer as the subscription sees it."""
+
+    def __init__(self, answers: list[set[str]]) -> None:
+        self.answers = answers
+        self.calls: list[str] = []
+
+    async def ready_topics(self, topics: Any) -> set[str]:
+        self.calls.append(f"asked {sorted(topics)}")
+        return (self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]) & set(topics)
+
+    def subscribe(self, topics: set[str], listener: object) -> None:
+        self.calls.append(f"subscribe {sorted(topics)}")
+
+
+async def test_the_subscription_waits_until_the_broker_knows_every_topic(monkeypatch: Any) -> None:
+    # The changelog Faust created a moment before, not yet in the metadata: a group leader assigning from that metadata
+    # leaves its partitions out, and the tables are not recovered (LowLatencyConsumerThread.subscribe).
+    app = _app()
+    listed = _Listed([{"arb.ticks"}, {"arb.ticks"}, {"arb.ticks", "arb.changelog"}])
+    monkeypatch.setattr(app.consumer._thread, "_consumer", listed)
+    monkeypatch.setattr(app.transport, "ready_topics", listed.ready_topics)
+    await asyncio.wait_for(app.consumer._thread.subscribe(["arb.ticks", "arb.changelog"]), 10)
+    assert listed.calls == ["asked ['arb.changelog', 'arb.ticks']", "asked ['arb.changelog']", "asked ['arb.changelog']",
+                            "subscribe ['arb.changelog', 'arb.ticks']"]
+
+
+async def test_a_topic_the_broker_never_shows_is_subscribed_to_after_the_request_timeout(monkeypatch: Any, caplog: Any) -> None:
+    app = _app()
+    app.conf.broker_request_timeout = 0.2
+    listed = _Listed([{"arb.ticks"}])
+    monkeypatch.setattr(app.consumer._thread, "_consumer", listed)
+    monkeypatch.setattr(app.transport, "ready_topics", listed.ready_topics)
+    await asyncio.wait_for(app.consumer._thread.subscribe(["arb.ticks", "arb.changelog"]), 10)
+    assert listed.calls[-1] == "subscribe ['arb.changelog', 'arb.ticks']" and len(listed.calls) > 2
+    assert "['arb.changelog'] are not in the broker's metadata" in caplog.text

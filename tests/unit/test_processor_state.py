@@ -115,7 +115,9 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
         offsets = cast(dict[int, int | None], answer["offsets"])
         return {tp: offsets[tp.partition] for tp in partitions}
 
-    monkeypatch.setattr(type(w), "consumer", SimpleNamespace(committed_offsets=committed_offsets))
+    changelog = w.games.changelog_topic.get_topic_name()
+    assignment = {TP(w.ticks_topic, 1), TP(w.ticks_topic, 4), TP(changelog, 1), TP(changelog, 4)}
+    monkeypatch.setattr(type(w), "consumer", SimpleNamespace(committed_offsets=committed_offsets, assignment=lambda: assignment))
     monkeypatch.setattr(w, "owned_ticks", lambda: [1, 4])
     asyncio.run(w.on_ready(None, signal=None))
     assert [tp.partition for tp in asked[0]] == [1, 4] and w.guard.start == {1: 343, 4: None}
@@ -130,3 +132,16 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
     asyncio.run(w.on_ready(None, signal=None))
     assert w.guard.start == {}  # unknown: the partitions' ticks are refused, the rewind timer asks again
     assert not w.guard.accept(1, 350, now=2.0) and w.guard.unplaced == {1}
+
+    # A ticks partition assigned without its changelog partition (a group leader that did not know the changelog topic):
+    # its books were not recovered, so it gets no start and its ticks are refused; the others are placed.
+    assignment.discard(TP(changelog, 4))
+    answer.update(offsets={1: 343, 4: 20})
+    w.guard.assigned(now=3.0)
+    asyncio.run(w.on_ready(None, signal=None))
+    assert [tp.partition for tp in asked[-1]] == [1] and w.guard.start == {1: 343}
+    assert not w.guard.accept(4, 20, now=3.5) and w.guard.accept(1, 343, now=3.5)
+    # The rewind timer asks again; once an assignment brings the changelog partition, the partition is placed.
+    assignment.add(TP(changelog, 4))
+    asyncio.run(w.place([4]))
+    assert w.guard.start == {1: 343, 4: 20}
