@@ -25,9 +25,13 @@ a committed offset, and those 4 ticks were never processed (the processor-rebala
 partition whose start is not known is refused, and the partition rewound once it is (`unplaced`).
 
 A rewind only repeats ticks: those already folded into a game's state are skipped by offset, and a
-repeated signal carries the same signal_id. The ticks topic has no legitimate offset gaps (plain
-idempotent producers, no compaction, no transactions); should one appear anyway, the partition is
-rewound `MAX_REWINDS` times and then the gap is accepted, so it can never wedge.
+repeated signal carries the same signal_id. A gap is never accepted because it persists: the ticks topic has
+no offset gaps (plain idempotent producers, no compaction, no transactions), and under load a rewind can take
+several stall periods to show (ticks fetched before it keep arriving first). An earlier version accepted a gap
+after 3 rewinds to the same offset; on a loaded machine that skipped 123 signals' worth of one partition's
+ticks (processor-rebalance). The one way a tick can be missing for good is the broker deleting it (retention)
+before it was processed: a partition rewound to the same offset again is checked against its log start, and
+goes on from there if the offset was deleted (the worker's `rewind_dropped`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 STALL_S = 2.0  # far above the few ms a fetched tick takes to reach the agent, even behind a full buffer
-MAX_REWINDS = 3
 
 
 @dataclass
@@ -45,7 +48,7 @@ class DeliveryGuard:
     next_offset: dict[int, int] = field(default_factory=dict)  # partition -> offset the agent needs next
     progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
     missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
-    rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when)
+    rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when) of its last rewind
     # partition -> the first offset needed in this assignment (None: the group has no committed offset, so the first
     # tick that arrives: the consumer starts such a partition at its log start)
     start: dict[int, int | None] = field(default_factory=dict)
@@ -74,12 +77,8 @@ class DeliveryGuard:
             return False
         needed = self.next_offset.get(partition, self.start.get(partition))
         if needed is not None and offset > needed:
-            done = self.rewinds.get(partition)
-            if done is not None and done[0] == needed and done[1] >= MAX_REWINDS:
-                self.rewinds.pop(partition)  # rewound again and again, never there: a real gap
-            else:
-                self.missing.setdefault(partition, needed)
-                return False
+            self.missing.setdefault(partition, needed)
+            return False
         if offset + 1 > self.next_offset.get(partition, -1):
             self.next_offset[partition] = offset + 1
         if partition in self.missing and offset >= self.missing[partition]:
@@ -107,6 +106,11 @@ class DeliveryGuard:
         if done is not None and done[0] == offset and now - done[2] < self.stall_s:
             return None
         return offset
+
+    def rewound_before(self, partition: int, offset: int) -> int:
+        """How many times the partition was rewound to this offset already, with it still missing."""
+        done = self.rewinds.get(partition)
+        return done[1] if done is not None and done[0] == offset else 0
 
     def rewound(self, partition: int, offset: int, now: float) -> None:
         self.unplaced.discard(partition)

@@ -419,6 +419,12 @@ class ProcessorWorker:
                     log.warning("processor: partition %d had ticks before its committed offset was known; rewinding to it (%d)",
                                 tp.partition, target)
                 elif (target := self.guard.gap_rewind(tp.partition, now)) is not None:
+                    if self.guard.rewound_before(tp.partition, target):  # and still missing: deleted by the broker meanwhile?
+                        kept_from = (await consumer.earliest_offsets(tp)).get(tp)
+                        if kept_from is not None and kept_from > target:
+                            log.error("processor: ticks %d..%d of partition %d were deleted by the broker (retention) before they were "
+                                      "processed; going on from %d", target, kept_from - 1, tp.partition, kept_from)
+                            target = kept_from
                     log.warning("processor: partition %d skipped from tick %d; rewinding to it", tp.partition, target)
                 else:
                     position = await consumer.position(tp)

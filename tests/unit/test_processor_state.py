@@ -145,3 +145,34 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
     assignment.add(TP(changelog, 4))
     asyncio.run(w.place([4]))
     assert w.guard.start == {1: 343, 4: 20}
+
+
+def test_a_gap_rewound_again_moves_past_the_missing_ticks_only_when_the_broker_deleted_them() -> None:
+    w, _, _ = worker()  # partition 2 resumes at 10
+    tp = TP(w.ticks_topic, 2)
+    seeks: list[int] = []
+    log_start = [0]
+
+    class Consumer:  # what rewind_dropped uses of Faust's consumer
+        flow_active = True
+
+        def assignment(self) -> set[TP]:
+            return {tp}
+
+        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+            return {t: log_start[0] for t in tps}
+
+        async def seek_wait(self, offsets: dict[TP, int]) -> None:
+            seeks.append(offsets[tp])
+
+    w.app._consumer = Consumer()  # type: ignore[assignment]
+    w.app.rebalancing = False
+    w.guard.stall_s = 0.0  # every timer run may rewind again
+    assert w.guard.accept(2, 10, now=0.0) and not w.guard.accept(2, 14, now=0.0)  # 11..13 missing
+    for _ in range(4):  # rewound again and again: the ticks exist (log start 0), so never skipped
+        asyncio.run(w.rewind_dropped())
+        assert not w.guard.accept(2, 14, now=0.0)
+    assert seeks == [11] * 4
+    log_start[0] = 13  # retention deleted 11 and 12 meanwhile: go on from the log start
+    asyncio.run(w.rewind_dropped())
+    assert seeks[-1] == 13 and [w.guard.accept(2, o, now=0.0) for o in (13, 14)] == [True, True]
