@@ -16,9 +16,13 @@ lost signals). Two shapes, both repaired by seeking the partition back to the fi
 - a silent tail: the fetch position is past the next offset the agent needs and no tick of the
   partition arrived for `stall_s`.
 
-What the agent needs first after an assignment is the partition's committed offset (with none, the first
-tick that arrives), read from the broker by the worker when the rebalance completes, before Faust resumes the
-partitions (`started`). Not Faust's own record of it: Faust forgets that at the revocation and learns it
+What the agent needs first after an assignment is the partition's committed offset (with none, its log start),
+read from the broker by the worker when the rebalance completes, before Faust resumes the partitions
+(`started`). A partition without a committed offset accepts offset 0 at once; any other first tick is refused
+and the partition rewound to its log start, looked up off the start-up path (that lookup waits behind the fetch
+in flight, ~250 ms). Accepting whatever arrived first instead lost a partition's first 453 ticks: a worker that
+took over a partition no worker had committed yet got its first tick at the end of the log, not the start
+(processor-rebalance on a loaded machine; why the consumer started there is not known). Not Faust's own record of it: Faust forgets that at the revocation and learns it
 again only once its seek returns, while records already flow (its table recovery resumed the flow); the
 agent took a partition's first tick 4 offsets past the committed one in that window, accepted it for want of
 a committed offset, and those 4 ticks were never processed (the processor-rebalance scenario). A tick of a
@@ -49,8 +53,7 @@ class DeliveryGuard:
     progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
     missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
     rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when) of its last rewind
-    # partition -> the first offset needed in this assignment (None: the group has no committed offset, so the first
-    # tick that arrives: the consumer starts such a partition at its log start)
+    # partition -> the first offset needed in this assignment (None: the group has no committed offset, so its log start)
     start: dict[int, int | None] = field(default_factory=dict)
     unplaced: set[int] = field(default_factory=set)  # partitions with a tick refused for want of a start
     assigned_at: float = 0.0
@@ -76,6 +79,11 @@ class DeliveryGuard:
             self.unplaced.add(partition)  # refused until rewound to its start (`rewound`): what came before is missing
             return False
         needed = self.next_offset.get(partition, self.start.get(partition))
+        if needed is None and offset != 0:
+            # Never committed: the agent needs the partition's log start, which is 0 unless the broker deleted records.
+            # A first tick past 0 is refused, and the rewind timer looks the log start up and rewinds there.
+            self.unplaced.add(partition)
+            return False
         if needed is not None and offset > needed:
             self.missing.setdefault(partition, needed)
             return False

@@ -70,12 +70,17 @@ def test_a_tick_before_the_start_is_known_is_refused_until_rewound_there() -> No
     assert g.expected(1) == 348
 
 
-def test_a_partition_the_group_never_committed_starts_at_its_first_tick() -> None:
+def test_a_partition_the_group_never_committed_starts_at_its_log_start() -> None:
     g = DeliveryGuard()
     g.assigned(now=0.0)
-    g.started({2: None})
+    g.started({2: None, 3: None})
     assert g.accept(2, 0, now=0.1) and g.accept(2, 1, now=0.1)
     assert not g.accept(2, 3, now=0.2)  # and gap-free from there
+    # A first tick past 0 (a worker got the end of the log first: its first 453 ticks were lost when it was accepted)
+    # is refused until the partition is rewound to its log start (0 here, or later if the broker deleted records).
+    assert not g.accept(3, 453, now=0.2) and g.unplaced == {3}
+    g.rewound(3, 0, now=0.3)
+    assert not g.accept(3, 453, now=0.4) and [g.accept(3, o, now=0.4) for o in (0, 1)] == [True, True]
 
 
 def test_silent_tail_is_a_drop_after_the_stall_time() -> None:

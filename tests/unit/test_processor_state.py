@@ -121,7 +121,7 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
     monkeypatch.setattr(w, "owned_ticks", lambda: [1, 4])
     asyncio.run(w.on_ready(None, signal=None))
     assert [tp.partition for tp in asked[0]] == [1, 4] and w.guard.start == {1: 343, 4: None}
-    assert w.guard.accept(4, 17, now=0.5)  # never committed: whatever arrives first is where it starts
+    assert w.guard.accept(4, 0, now=0.5)  # never committed: it starts at its log start
 
     w.guard.assigned(now=1.0)
     answer["bump"] = True
