@@ -118,10 +118,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if rc is None:
                 os.killpg(worker.pid, signals.SIGKILL)
                 worker.wait()
-            # A clean stop exits 0 (or 128+signal, or by the signal: stopped before Python had its handlers installed; or 1
-            # with a KeyboardInterrupt while the interpreter was still starting, before it could turn one into 130).
+            # A clean stop exits 0 (or 128+signal, or by the signal: stopped before Python had its handlers installed). A
+            # SIGINT before the worker's own handlers are installed (its log has no "[^Worker]: Starting..." yet) is a
+            # KeyboardInterrupt wherever the interpreter was: exit 1, even a TypeError from inside librdkafka's constructor.
             clean = rc in (0, 128 + signals.Signals[sig].value, -signals.Signals[sig].value) or (
-                rc == 1 and sig == "SIGINT" and _ends_with_interrupt(workdir / f"{name}.log"))
+                rc == 1 and sig == "SIGINT" and not _worker_started(workdir / f"{name}.log"))
             stops.append({"worker": name, "signal": sig, "exit_s": round(time.monotonic() - at, 2), "hung": rc is None, "rc": rc, "clean": clean})
             stopping.remove(item)
 
@@ -275,12 +276,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _ends_with_interrupt(log_path: Path) -> bool:
-    """Whether a worker's log ends with a KeyboardInterrupt traceback (a SIGINT during the interpreter's start-up)."""
+def _worker_started(log_path: Path) -> bool:
+    """Whether the worker got as far as starting its Faust worker, which installs its signal handlers."""
     try:
-        with log_path.open("rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - 200))
-            return f.read().rstrip().endswith(b"KeyboardInterrupt")
+        return b"[^Worker]: Starting..." in log_path.read_bytes()
     except OSError:
         return False
 
