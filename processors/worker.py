@@ -403,6 +403,7 @@ class ProcessorWorker:
         consumer = cast(FaustConsumer, self.app.consumer)
         if self.app.rebalancing or not consumer.flow_active:
             return
+        generation = self.app.consumer_generation_id
         try:
             unknown = [p for p in self.owned_ticks() if p not in self.guard.start]  # `place` failed at the rebalance: ask again
             if unknown:
@@ -419,12 +420,7 @@ class ProcessorWorker:
                     log.warning("processor: partition %d had ticks before its committed offset was known; rewinding to it (%d)",
                                 tp.partition, target)
                 elif (target := self.guard.gap_rewind(tp.partition, now)) is not None:
-                    if self.guard.rewound_before(tp.partition, target):  # and still missing: deleted by the broker meanwhile?
-                        kept_from = (await consumer.earliest_offsets(tp)).get(tp)
-                        if kept_from is not None and kept_from > target:
-                            log.error("processor: ticks %d..%d of partition %d were deleted by the broker (retention) before they were "
-                                      "processed; going on from %d", target, kept_from - 1, tp.partition, kept_from)
-                            target = kept_from
+                    target = await self._past_deleted(consumer, tp, target)
                     log.warning("processor: partition %d skipped from tick %d; rewinding to it", tp.partition, target)
                 else:
                     position = await consumer.position(tp)
@@ -439,14 +435,28 @@ class ProcessorWorker:
                         continue
                     log.warning("processor: ticks %d..%d of partition %d were fetched but never processed; rewinding to %d",
                                 expected, position - 1, tp.partition, expected)
-                    target = expected
-                if self.app.rebalancing:
-                    return
+                    target = await self._past_deleted(consumer, tp, expected)
+                if self.app.rebalancing or self.app.consumer_generation_id != generation:
+                    return  # a target of the assignment before: the new one starts afresh
                 metrics.TICKS_REWINDS.inc()
                 await consumer.seek_wait({tp: target})
                 self.guard.rewound(tp.partition, target, now)
         except _IllegalState:
             return  # the partition was revoked meanwhile; the next assignment starts afresh
+        except (_KafkaError, TimeoutError) as exc:  # a lookup the broker did not answer: the timer asks again next time
+            log.warning("processor: rewind check failed (%r); trying again shortly", exc)
+
+    async def _past_deleted(self, consumer: FaustConsumer, tp: TP, target: int) -> int:
+        """`target`, or the partition's log start if the broker deleted the ticks from `target` on (retention): asked only
+        when the partition was rewound to `target` before and it is still missing."""
+        if not self.guard.rewound_before(tp.partition, target):
+            return target
+        kept_from = (await consumer.earliest_offsets(tp)).get(tp)
+        if kept_from is None or kept_from <= target:
+            return target
+        log.error("processor: ticks %d..%d of partition %d were deleted by the broker (retention) before they were processed; going "
+                  "on from %d", target, kept_from - 1, tp.partition, kept_from)
+        return kept_from
 
     async def _start_of(self, consumer: FaustConsumer, tp: TP) -> int | None:
         """Where the partition resumes in this assignment: its committed offset, its log start when the group has none

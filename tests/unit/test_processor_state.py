@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
@@ -147,32 +147,77 @@ def test_the_guard_learns_where_each_partition_resumes_when_the_rebalance_comple
     assert w.guard.start == {1: 343, 4: 20}
 
 
-def test_a_gap_rewound_again_moves_past_the_missing_ticks_only_when_the_broker_deleted_them() -> None:
-    w, _, _ = worker()  # partition 2 resumes at 10
-    tp = TP(w.ticks_topic, 2)
-    seeks: list[int] = []
-    log_start = [0]
+class _RewindConsumer:
+    """What rewind_dropped uses of Faust's consumer: one ticks partition, a log start to answer (or an error to raise),
+    the seeks it was asked for."""
 
-    class Consumer:  # what rewind_dropped uses of Faust's consumer
-        flow_active = True
+    flow_active = True
 
-        def assignment(self) -> set[TP]:
-            return {tp}
+    def __init__(self, tp: TP, log_start: int = 0) -> None:
+        self.tp, self.log_start, self.seeks = tp, log_start, cast(list[int], [])
+        self.error: Exception | None = None
+        self.during_lookup: Any = None  # called while the broker "answers" the log-start lookup
 
-        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
-            return {t: log_start[0] for t in tps}
+    def assignment(self) -> set[TP]:
+        return {self.tp}
 
-        async def seek_wait(self, offsets: dict[TP, int]) -> None:
-            seeks.append(offsets[tp])
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        if self.during_lookup is not None:
+            self.during_lookup()
+        if self.error is not None:
+            raise self.error
+        return {t: self.log_start for t in tps}
 
-    w.app._consumer = Consumer()  # type: ignore[assignment]
+    async def seek_wait(self, offsets: dict[TP, int]) -> None:
+        self.seeks.append(offsets[self.tp])
+
+
+def _rewinding(w: ProcessorWorker, partition: int, log_start: int = 0) -> _RewindConsumer:
+    consumer = _RewindConsumer(TP(w.ticks_topic, partition), log_start)
+    w.app._consumer = consumer  # type: ignore[assignment]
     w.app.rebalancing = False
     w.guard.stall_s = 0.0  # every timer run may rewind again
+    return consumer
+
+
+def test_a_gap_rewound_again_moves_past_the_missing_ticks_only_when_the_broker_deleted_them() -> None:
+    w, _, _ = worker()  # partition 2 resumes at 10
+    consumer = _rewinding(w, 2)
     assert w.guard.accept(2, 10, now=0.0) and not w.guard.accept(2, 14, now=0.0)  # 11..13 missing
     for _ in range(4):  # rewound again and again: the ticks exist (log start 0), so never skipped
         asyncio.run(w.rewind_dropped())
         assert not w.guard.accept(2, 14, now=0.0)
-    assert seeks == [11] * 4
-    log_start[0] = 13  # retention deleted 11 and 12 meanwhile: go on from the log start
+    assert consumer.seeks == [11] * 4
+    consumer.log_start = 13  # retention deleted 11 and 12 meanwhile: go on from the log start
     asyncio.run(w.rewind_dropped())
-    assert seeks[-1] == 13 and [w.guard.accept(2, o, now=0.0) for o in (13, 14)] == [True, True]
+    assert consumer.seeks[-1] == 13 and [w.guard.accept(2, o, now=0.0) for o in (13, 14)] == [True, True]
+
+
+def test_a_partition_never_committed_is_rewound_to_its_log_start_when_its_first_tick_is_past_it() -> None:
+    w, _, _ = worker()
+    consumer = _rewinding(w, 3, log_start=400)  # the broker deleted 0..399
+    w.guard.started({3: None})
+    assert not w.guard.accept(3, 453, now=0.0)  # the end of the log came first: refused
+    asyncio.run(w.rewind_dropped())
+    assert consumer.seeks == [400] and [w.guard.accept(3, o, now=0.0) for o in (400, 401)] == [True, True]
+
+
+def test_a_lookup_the_broker_does_not_answer_or_a_new_assignment_during_it_changes_nothing() -> None:
+    w, _, _ = worker()
+    consumer = _rewinding(w, 3, log_start=400)
+    w.guard.started({3: None})
+    assert not w.guard.accept(3, 453, now=0.0)
+    consumer.error = KafkaConnectionError("broker gone")
+    asyncio.run(w.rewind_dropped())  # no crash of the timer (it would stop the worker): asked again next time
+    assert consumer.seeks == [] and w.guard.unplaced == {3}
+    consumer.error = None
+
+    def rebalanced() -> None:
+        w.app.consumer_generation_id += 1
+
+    consumer.during_lookup = rebalanced
+    asyncio.run(w.rewind_dropped())
+    assert consumer.seeks == []  # the answer belongs to the assignment before
+    consumer.during_lookup = None
+    asyncio.run(w.rewind_dropped())
+    assert consumer.seeks == [400]
