@@ -141,13 +141,30 @@ def test_processor_rebalances_lose_no_signal() -> None:
     # partitions move between live workers with their tables. Before the checkpoint waited for Faust's deliveries and
     # ran one commit at a time, and before the delivery guard knew each partition's start from the broker, this test
     # failed in 2 of 3 runs (2 lost signals each); such runs lost up to 30 (and made signals from books that never
-    # coexisted).
+    # coexisted). It failed once more on CI (1 lost); on a loaded machine the scenario then found three more causes (a
+    # group leader assigning without the changelog, a gap accepted after 3 rewinds, a never-committed partition starting
+    # mid-log), and one 1-signal loss that is still open: a failure prints what is needed to look into it.
     out = chaos("--scenario", "processor-rebalance", "--duration", "40", "--kills", "10", "--rate", "300", "--games", "40", "--seed", "2",
                 "--timeout", "60", timeout=200)
     assert len(out["membership_changes"]) == 10 and out["expected_signals"] > 0 and out["stops"]["count"] > 0, out
-    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), json.dumps(out)
-    assert out["hung_stops"] == [] and out["crashed_workers"] == [], out
+    assert (out["lost_signals"], out["invalid_book_signals"], out["conflicting_signals"], out["lost_ticks"]) == (0, 0, 0, 0), _evidence(out)
+    assert out["hung_stops"] == [] and out["crashed_workers"] == [], _evidence(out)
     assert_counts(out, ("lost_signals", "lost_ticks", "invalid_book_trades"), ("duplicate_orders", "recovery_s"))
+
+
+def _evidence(out: dict[str, Any]) -> str:
+    """The verdict, the lost signals (their input ticks and when they were sent) and each worker's warnings and errors:
+    a failed run's directory is gone with the CI machine, and a failure here is a timing the next run may not repeat."""
+    from pathlib import Path
+
+    parts = [json.dumps(out)]
+    workdir = Path(out.get("workdir") or "/nonexistent")
+    if (workdir / "lost_signals.json").is_file():
+        parts.append((workdir / "lost_signals.json").read_text()[:6000])
+    for log in sorted(workdir.glob("w*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if '"WARNING"' in line or '"ERROR"' in line or '"CRITICAL"' in line]
+        parts.append(f"{log.name}: " + "\n".join(line[:300] for line in lines[-15:]))
+    return "\n".join(parts)
 
 
 def test_feeds_recover_exact_books_after_the_venues_go_silent() -> None:
