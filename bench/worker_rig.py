@@ -52,7 +52,11 @@ def seed_games(kafka: KafkaSettings, n: int) -> dict[str, dict[str, Any]]:
     prod = make_producer(kafka)
     for g, p in pairings.items():
         prod.produce(topic_name("markets", kafka), key=g, value=codec.encode("MarketPairing", p))
-    prod.flush(10)
+    # Every pairing on the broker before a worker starts: the benches' offline detector knows every game, and a worker
+    # that loaded its markets without one would not evaluate that game's first ticks (signals counted as lost).
+    left = prod.flush(30)
+    if left:
+        raise RuntimeError(f"{left} of {n} pairings not delivered to Kafka within 30 s")
     return pairings
 
 
