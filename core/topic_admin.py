@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, TopicMetadata
 
 from core.settings import KafkaSettings
 from core.topics import PAPER_TOPICS, TOPICS, partitions, spec, topic_name
@@ -67,6 +68,24 @@ def check_topics(admin: AdminClient, s: KafkaSettings, wanted: list[tuple[str, s
             for name, logical in wanted]
 
 
+def led(topic: TopicMetadata | None) -> bool:
+    """Whether a topic's metadata shows it usable: known, no error, a leader for each partition."""
+    return topic is not None and topic.error is None and bool(topic.partitions) and all(p.leader >= 0 for p in topic.partitions.values())
+
+
+def led_topics(admin: AdminClient, names: list[str], timeout: float) -> set[str]:
+    """Those of the topics the broker answers for by name (a request per topic, as a consumer's own metadata request
+    is) with a leader for each partition; one it cannot be asked about now is left out."""
+    ready = set()
+    for name in names:
+        try:
+            if led(admin.list_topics(topic=name, timeout=timeout).topics.get(name)):
+                ready.add(name)
+        except KafkaException:
+            continue
+    return ready
+
+
 def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> dict:
     """Topic metadata once every name is listed with a leader for each partition. Kafka answers
     CreateTopics when the controller has the topic; brokers learn it a moment later, so a client that
@@ -74,8 +93,7 @@ def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         meta = admin.list_topics(timeout=timeout).topics
-        ready = all(n in meta and meta[n].error is None and meta[n].partitions and all(p.leader >= 0 for p in meta[n].partitions.values())
-                    for n in names)
+        ready = all(led(meta.get(n)) for n in names)
         if ready or time.monotonic() > deadline:
             return meta
         time.sleep(0.05)

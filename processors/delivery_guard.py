@@ -18,15 +18,17 @@ lost signals). Two shapes, both repaired by seeking the partition back to the fi
 
 What the agent needs first after an assignment is the partition's committed offset (with none, its log start),
 read from the broker by the worker when the rebalance completes, before Faust resumes the partitions
-(`started`). A partition without a committed offset accepts offset 0 at once; any other first tick is refused
-and the partition rewound to its log start, looked up off the start-up path (that lookup waits behind the fetch
-in flight, ~250 ms). Accepting whatever arrived first instead lost a partition's first 453 ticks: a worker that
-took over a partition no worker had committed yet got its first tick at the end of the log, not the start
-(processor-rebalance on a loaded machine; why the consumer started there is not known). Not Faust's own record of it: Faust forgets that at the revocation and learns it
+(`started`). Not Faust's own record of it: Faust forgets that at the revocation and learns it
 again only once its seek returns, while records already flow (its table recovery resumed the flow); the
 agent took a partition's first tick 4 offsets past the committed one in that window, accepted it for want of
 a committed offset, and those 4 ticks were never processed (the processor-rebalance scenario). A tick of a
 partition whose start is not known is refused, and the partition rewound once it is (`unplaced`).
+
+A partition without a committed offset accepts offset 0 at once; any other first tick is refused and the
+partition rewound to its log start, looked up off the start-up path (that lookup waits behind the fetch in
+flight, ~250 ms). Accepting whatever arrived first instead lost a partition's first 453 ticks: a worker that
+took over a partition no worker had committed yet got its first tick at the end of the log, not the start
+(processor-rebalance on a loaded machine; why the consumer started there is not known).
 
 A rewind only repeats ticks: those already folded into a game's state are skipped by offset, and a
 repeated signal carries the same signal_id. A gap is never accepted because it persists: the ticks topic has
@@ -52,7 +54,7 @@ class DeliveryGuard:
     next_offset: dict[int, int] = field(default_factory=dict)  # partition -> offset the agent needs next
     progress_at: dict[int, float] = field(default_factory=dict)  # partition -> when a tick of it was last accepted
     missing: dict[int, int] = field(default_factory=dict)  # partition -> first offset found missing (a gap)
-    rewinds: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # partition -> (offset, count, when) of its last rewind
+    rewinds: dict[int, tuple[int, float]] = field(default_factory=dict)  # partition -> (offset, when) of its last rewind
     # partition -> the first offset needed in this assignment (None: the group has no committed offset, so its log start)
     start: dict[int, int | None] = field(default_factory=dict)
     unplaced: set[int] = field(default_factory=set)  # partitions with a tick refused for want of a start
@@ -111,19 +113,17 @@ class DeliveryGuard:
         if offset is None:
             return None
         done = self.rewinds.get(partition)
-        if done is not None and done[0] == offset and now - done[2] < self.stall_s:
+        if done is not None and done[0] == offset and now - done[1] < self.stall_s:
             return None
         return offset
 
-    def rewound_before(self, partition: int, offset: int) -> int:
-        """How many times the partition was rewound to this offset already, with it still missing."""
+    def rewound_to(self, partition: int, offset: int) -> bool:
+        """Whether the partition's last rewind was to this offset (and it is needed again: still missing)."""
         done = self.rewinds.get(partition)
-        return done[1] if done is not None and done[0] == offset else 0
+        return done is not None and done[0] == offset
 
     def rewound(self, partition: int, offset: int, now: float) -> None:
         self.unplaced.discard(partition)
-        done = self.rewinds.get(partition)
-        count = done[1] + 1 if done is not None and done[0] == offset else 1
-        self.rewinds[partition] = (offset, count, now)
+        self.rewinds[partition] = (offset, now)
         self.next_offset[partition] = offset
         self.progress_at[partition] = now

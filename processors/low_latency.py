@@ -122,19 +122,19 @@ class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread, metaclass=
         wanted = set(topics)
         transport = cast(LowLatencyTransport, self.transport)
         timeout_s = float(self.app.conf.broker_request_timeout)
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         wait = Backoff(0.01, 0.5)
         missing = wanted - await transport.ready_topics(wanted)
         waited_for = sorted(missing)
-        while missing and asyncio.get_running_loop().time() < deadline:
+        while missing and loop.time() - began < timeout_s:
             await asyncio.sleep(wait.next_delay())
             missing -= await transport.ready_topics(missing)
         if missing:
             log.warning("processor: topics %s are not in the broker's metadata after %g s; subscribing anyway (their partitions are "
                         "assigned once a group leader sees them)", sorted(missing), timeout_s)
         elif waited_for:
-            log.info("processor: waited %.2f s for topics %s to be in the broker's metadata before subscribing",
-                     asyncio.get_running_loop().time() - deadline + timeout_s, waited_for)
+            log.info("processor: waited %.2f s for topics %s to be in the broker's metadata before subscribing", loop.time() - began, waited_for)
         await super().subscribe(wanted)
 
     async def committed(self, partitions: Collection[TP]) -> dict[TP, int | None]:

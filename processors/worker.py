@@ -35,6 +35,7 @@ from core.markets_cache import MarketsCache
 from core.progress import StatusLine, metric_total, partitions_text, status_interval_s
 from core.registry import RegistryUnavailable
 from core.settings import KafkaSettings
+from core.topic_admin import led_topics
 from core.topics import topic_name
 from processors.batching import EventStream, StreamQueue, available_batches
 from processors.checkpoint import Checkpoint, Entry, GameState
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 _IllegalState: type[Exception] = IllegalStateError  # aiokafka ships no type hints
 _KafkaError: type[Exception] = AIOKafkaError
-_AdminError: type[Exception] = KafkaException  # confluent-kafka types its exceptions with Any
 
 
 class ProcessorWorker:
@@ -168,15 +168,7 @@ class ProcessorWorker:
     def _led_topics(self, topics: list[str]) -> set[str]:
         if self._admin is None:
             self._admin = make_admin(self.kafka)
-        ready = set()
-        for topic in topics:
-            try:
-                found = self._admin.list_topics(topic=topic, timeout=5.0).topics.get(topic)
-            except _AdminError:
-                continue  # not reachable now: asked again
-            if found is not None and found.error is None and found.partitions and all(p.leader >= 0 for p in found.partitions.values()):
-                ready.add(topic)
-        return ready
+        return led_topics(self._admin, topics, timeout=5.0)  # one not reachable now is asked again
 
     def backlogged(self) -> bool:
         """Whether the agent's stream holds a full batch or more not taken yet (processors/low_latency.py: Faust's fetcher
@@ -449,7 +441,7 @@ class ProcessorWorker:
     async def _past_deleted(self, consumer: FaustConsumer, tp: TP, target: int) -> int:
         """`target`, or the partition's log start if the broker deleted the ticks from `target` on (retention): asked only
         when the partition was rewound to `target` before and it is still missing."""
-        if not self.guard.rewound_before(tp.partition, target):
+        if not self.guard.rewound_to(tp.partition, target):
             return target
         kept_from = (await consumer.earliest_offsets(tp)).get(tp)
         if kept_from is None or kept_from <= target:

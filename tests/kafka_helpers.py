@@ -1,4 +1,4 @@
-"""Small helpers for integration tests: read a topic until N records or a deadline."""
+"""Small helpers for integration tests: read a topic until N records (or a condition) or a deadline."""
 
 from __future__ import annotations
 
@@ -15,19 +15,27 @@ from core.settings import KafkaSettings
 
 def read_records(s: KafkaSettings, topic: str, n: int, timeout: float = 20.0, **overrides: Any) -> list[Message]:
     """Every record of `topic` from the beginning, stopping once `n` are read (or failing at the deadline)."""
+    out: list[Message] = []
+    read_until(s, topic, out.append, lambda: len(out) >= n, timeout, lambda: f"read {len(out)} of {n} records from {topic} within {timeout} s",
+               **overrides)
+    return out
+
+
+def read_until(s: KafkaSettings, topic: str, take: Callable[[Message], object], done: Callable[[], bool], timeout: float,
+               failure: Callable[[], str], **overrides: Any) -> None:
+    """Hand every record of `topic`, from the beginning, to `take` until `done()` (asked before each poll); at the deadline
+    fail with `failure()`."""
     c = make_consumer(s, None, **overrides)
     try:
         md = c.list_topics(topic, timeout=10).topics[topic]
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
-        out: list[Message] = []
         deadline = time.monotonic() + timeout
-        while len(out) < n:
+        while not done():
             if time.monotonic() > deadline:
-                raise AssertionError(f"read {len(out)} of {n} records from {topic} within {timeout} s")
+                raise AssertionError(failure())
             m = c.poll(0.1)
             if m is not None and not m.error():
-                out.append(m)
-        return out
+                take(m)
     finally:
         c.close()
 

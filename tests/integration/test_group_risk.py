@@ -8,18 +8,17 @@ nothing a game holds is sure to pay and every filled contract stays exposed at i
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import Message
 from cryptography.hazmat.primitives import serialization
 
 from core import codec
-from core.kafka import make_consumer, make_producer
+from core.kafka import make_producer
 from core.partitioning import partition_for
 from core.settings import KafkaSettings
 from core.topics import topic_name
@@ -31,7 +30,7 @@ from executor.settings import ExecutorSettings
 from simulators.runner import Simulator
 from simulators.settings import SimSettings
 from tests.integration.test_executor_kalshi import Rig, executions, send, signal
-from tests.kafka_helpers import eventually
+from tests.kafka_helpers import eventually, read_until
 from venues.kalshi.settings import KalshiSettings
 
 pytestmark = pytest.mark.integration
@@ -70,21 +69,16 @@ def _outcomes(topics: KafkaSettings, ids: Collection[str], timeout_s: float = 60
     """The first terminal Outcome of each signal (design: the first terminal one per signal_id wins), not the last of the
     first n records: an order whose answer is not final yet commits a PENDING Outcome first, and n records can stop
     there. CI once counted 23 FILLED of 24 here; which state the 24th had was not printed (the assertion now says)."""
-    wanted, out = set(ids), {}
-    c = make_consumer(topics, None)
-    try:
-        topic = topic_name("outcomes", topics)
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in c.list_topics(topic, timeout=10).topics[topic].partitions])
-        deadline = time.monotonic() + timeout_s
-        while not wanted <= set(out):
-            assert time.monotonic() < deadline, f"no terminal outcome within {timeout_s} s for {sorted(wanted - set(out))}"
-            m = c.poll(0.1)
-            if m is not None and not m.error():
-                rec = codec.decode(m.value() or b"", "Outcome")
-                if rec["state"] != "PENDING":
-                    out.setdefault(rec["signal_id"], rec)
-    finally:
-        c.close()
+    wanted: set[str] = set(ids)
+    out: dict[str, dict[str, Any]] = {}
+
+    def take(m: Message) -> None:
+        rec = codec.decode(m.value() or b"", "Outcome")
+        if rec["state"] != "PENDING":
+            out.setdefault(rec["signal_id"], rec)
+
+    read_until(topics, topic_name("outcomes", topics), take, lambda: wanted <= set(out), timeout_s,
+               lambda: f"no terminal outcome within {timeout_s} s for {sorted(wanted - set(out))}")
     return out
 
 
